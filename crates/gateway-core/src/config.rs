@@ -1,0 +1,174 @@
+//! Gateway configuration, parsed once from the Worker's variables and secrets into a typed
+//! struct. A missing or malformed value is a `config_error` that names the variable; nothing
+//! is silently defaulted over a bad value. This module reads no environment itself: the edge
+//! hands in a lookup function.
+
+use crate::auth::{KeySet, Secret};
+use crate::content_type::TypePattern;
+use crate::error::{ErrorKind, GatewayError, Result};
+
+/// Default for `MAX_UPLOAD_BYTES`: the request-body cap of the free and pro plans.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 104_857_600;
+/// The largest single object R2 and S3 accept in one PUT.
+pub const SINGLE_PUT_CEILING: u64 = 5 * 1024 * 1024 * 1024;
+/// HS256 secrets shorter than this are refused: they can be brute-forced offline.
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+
+/// Which object store the gateway writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageKind {
+    /// The `BUCKET` R2 binding.
+    R2,
+}
+
+/// Which browser origins may call the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers at all (same-origin and non-browser clients only).
+    None,
+    /// `*`: any origin (for development).
+    Any,
+    /// Exactly these origins (scheme://host[:port]).
+    List(Vec<String>),
+}
+
+impl CorsOrigins {
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if it is allowed.
+    pub fn allow(&self, origin: Option<&str>) -> Option<String> {
+        match (self, origin) {
+            (CorsOrigins::None, _) | (_, None) => None,
+            (CorsOrigins::Any, Some(_)) => Some("*".to_owned()),
+            (CorsOrigins::List(list), Some(o)) => list.iter().find(|a| a.as_str() == o).cloned(),
+        }
+    }
+}
+
+/// Token verification settings.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// `JWT_SECRET`: the HS256 shared secret, when HS256 tokens are accepted.
+    pub hs256_secret: Option<Secret>,
+    /// `JWT_PUBLIC_KEYS`: Ed25519 and P-256 public keys from a JWKS document, chosen by `kid`.
+    pub public_keys: KeySet,
+    /// `JWT_ISSUER`: when set, the `iss` claim must equal it.
+    pub issuer: Option<String>,
+    /// `JWT_AUDIENCE`: when set, the `aud` claim must contain it.
+    pub audience: Option<String>,
+}
+
+/// Where follow-up events are posted.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `WEBHOOK_URL`: an absolute http(s) URL.
+    pub url: url::Url,
+    /// `WEBHOOK_SECRET`: the HMAC-SHA256 key for the signature header.
+    pub secret: Secret,
+}
+
+/// Everything the gateway needs to know, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `STORAGE`: the backend (`r2`).
+    pub storage: StorageKind,
+    /// `MAX_UPLOAD_BYTES`: the largest body accepted by a single PUT (default 100 MiB).
+    pub max_upload_bytes: u64,
+    /// `ALLOWED_CONTENT_TYPES`: comma-separated types (`image/*` wildcards); `None` allows all.
+    pub allowed_content_types: Option<Vec<TypePattern>>,
+    /// JWT verification (`JWT_SECRET`, `JWT_PUBLIC_KEYS`, `JWT_ISSUER`, `JWT_AUDIENCE`).
+    pub jwt: JwtConfig,
+    /// `WEBHOOK_URL` + `WEBHOOK_SECRET`: optional event delivery after each upload.
+    pub webhook: Option<WebhookConfig>,
+    /// `CORS_ORIGINS`: comma-separated origins or `*`; unset means no CORS headers.
+    pub cors_origins: CorsOrigins,
+}
+
+fn config_error(var: &str, why: impl std::fmt::Display) -> GatewayError {
+    GatewayError::hidden(
+        ErrorKind::ConfigError,
+        format!("the gateway is misconfigured: {var} {why}"),
+        format!("configuration variable {var}"),
+    )
+}
+
+impl Config {
+    /// Parses the configuration from `lookup(name)`, which returns a variable or secret.
+    /// Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let storage = match get("STORAGE").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("r2") => StorageKind::R2,
+            Some(other) => return Err(config_error("STORAGE", format!("must be `r2`, not `{other}`"))),
+        };
+
+        let max_upload_bytes = match get("MAX_UPLOAD_BYTES") {
+            None => DEFAULT_MAX_UPLOAD_BYTES,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n > 0 && n <= SINGLE_PUT_CEILING => n,
+                _ => {
+                    return Err(config_error(
+                        "MAX_UPLOAD_BYTES",
+                        format!("must be a whole number of bytes from 1 to {SINGLE_PUT_CEILING}"),
+                    ))
+                }
+            },
+        };
+
+        let allowed_content_types = match get("ALLOWED_CONTENT_TYPES") {
+            None => None,
+            Some(v) => Some(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(TypePattern::parse)
+                    .collect::<Option<Vec<_>>>()
+                    .filter(|list| !list.is_empty())
+                    .ok_or_else(|| {
+                        config_error("ALLOWED_CONTENT_TYPES", "must list media types such as `image/*,application/pdf`")
+                    })?,
+            ),
+        };
+
+        let hs256_secret = match get("JWT_SECRET") {
+            None => None,
+            Some(s) if s.len() < MIN_HS256_SECRET_BYTES => {
+                return Err(config_error("JWT_SECRET", format!("must be at least {MIN_HS256_SECRET_BYTES} bytes")))
+            }
+            Some(s) => Some(Secret::new(s)),
+        };
+        let public_keys = match get("JWT_PUBLIC_KEYS") {
+            None => KeySet::default(),
+            Some(doc) => KeySet::from_jwks(&doc).map_err(|why| config_error("JWT_PUBLIC_KEYS", why))?,
+        };
+        if hs256_secret.is_none() && public_keys.is_empty() {
+            return Err(config_error("JWT_SECRET", "or JWT_PUBLIC_KEYS must be set"));
+        }
+        let jwt = JwtConfig { hs256_secret, public_keys, issuer: get("JWT_ISSUER"), audience: get("JWT_AUDIENCE") };
+
+        let webhook = match (get("WEBHOOK_URL"), get("WEBHOOK_SECRET")) {
+            (None, _) => None,
+            (Some(_), None) => return Err(config_error("WEBHOOK_SECRET", "must be set when WEBHOOK_URL is")),
+            (Some(u), Some(secret)) => {
+                let url = url::Url::parse(&u)
+                    .ok()
+                    .filter(|url| matches!(url.scheme(), "http" | "https"))
+                    .ok_or_else(|| config_error("WEBHOOK_URL", "must be an absolute http(s) URL"))?;
+                Some(WebhookConfig { url, secret: Secret::new(secret) })
+            }
+        };
+
+        let cors_origins = match get("CORS_ORIGINS") {
+            None => CorsOrigins::None,
+            Some(v) if v == "*" => CorsOrigins::Any,
+            Some(v) => {
+                let list: Vec<String> = v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
+                if list.iter().any(|o| url::Url::parse(o).map(|u| u.origin().ascii_serialization() != *o).unwrap_or(true)) {
+                    return Err(config_error("CORS_ORIGINS", "must be `*` or comma-separated origins like `https://app.example.com`"));
+                }
+                CorsOrigins::List(list)
+            }
+        };
+
+        Ok(Config { storage, max_upload_bytes, allowed_content_types, jwt, webhook, cors_origins })
+    }
+}

@@ -1,0 +1,37 @@
+//! CORS for browser clients: preflight answers and the headers added to every response
+//! for an allowed origin (`CORS_ORIGINS`).
+
+use crate::config::CorsOrigins;
+use crate::http::{Reply, RequestHead};
+
+/// Headers browsers may read from responses (part ETags, the new object's location, ranges).
+pub const EXPOSE_HEADERS: &str = "ETag, Location, Content-Length, Content-Range, Accept-Ranges, Last-Modified";
+pub const ALLOW_METHODS: &str = "GET, HEAD, PUT, POST, DELETE, OPTIONS";
+pub const ALLOW_HEADERS: &str =
+    "Authorization, Content-Type, Content-MD5, x-amz-checksum-sha256, If-None-Match, If-Match, Range";
+
+/// The answer to an `OPTIONS` preflight.
+pub fn preflight<S>(origins: &CorsOrigins, head: &RequestHead) -> Reply<S> {
+    let reply = Reply::empty(204);
+    match origins.allow(head.header("origin")) {
+        None => reply,
+        Some(_) => reply
+            .with_header("Access-Control-Allow-Methods", ALLOW_METHODS)
+            .with_header("Access-Control-Allow-Headers", ALLOW_HEADERS)
+            .with_header("Access-Control-Max-Age", "86400"),
+    }
+}
+
+/// Adds the CORS headers to any reply for an allowed origin.
+pub fn decorate<S>(origins: &CorsOrigins, head: &RequestHead, reply: Reply<S>) -> Reply<S> {
+    if matches!(origins, CorsOrigins::None) {
+        return reply;
+    }
+    let reply = reply.with_header("Vary", "Origin");
+    match origins.allow(head.header("origin")) {
+        None => reply,
+        Some(origin) => reply
+            .with_header("Access-Control-Allow-Origin", origin)
+            .with_header("Access-Control-Expose-Headers", EXPOSE_HEADERS),
+    }
+}

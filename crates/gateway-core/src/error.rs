@@ -1,0 +1,187 @@
+//! The one error type of the gateway. Every failure leaves the Worker as an RFC 9457
+//! problem document carrying an HTTP status, a stable machine-readable `code` and a
+//! message that is safe to show. Internal detail (store messages, config values) is
+//! kept in `internal` for the log and never serialised.
+
+use serde::Serialize;
+
+/// A failure with everything needed to answer the client and to log it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayError {
+    pub kind: ErrorKind,
+    /// Safe, client-facing explanation.
+    pub detail: String,
+    /// Extra detail for the log only (never sent).
+    pub internal: Option<String>,
+}
+
+/// The stable catalogue of problem codes. Each variant's doc states its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 401: no bearer token.
+    MissingToken,
+    /// 401: malformed token, bad signature, wrong algorithm, unknown key, bad claims.
+    InvalidToken,
+    /// 401: the token's `exp` has passed (beyond the leeway) or its `nbf` is ahead.
+    TokenExpired,
+    /// 403: a valid token outside its scope, prefix or exact key.
+    Forbidden,
+    /// 400: the object key breaks the key rules.
+    InvalidKey,
+    /// 400: a malformed header, query parameter or body.
+    BadRequest,
+    /// 411: an upload without `Content-Length`.
+    LengthRequired,
+    /// 413: the declared length is over the applicable limit.
+    PayloadTooLarge,
+    /// 415: the content type is not allowed.
+    UnsupportedMediaType,
+    /// 412: a precondition (`If-None-Match: *`, `If-Match`) failed.
+    PreconditionFailed,
+    /// 416: the `Range` cannot be satisfied for this object.
+    RangeNotSatisfiable,
+    /// 400: the store refused the body because its checksum did not match.
+    ChecksumMismatch,
+    /// 400: the body ended before, or ran past, its declared `Content-Length`.
+    IncompleteBody,
+    /// 404: no such object or route.
+    NotFound,
+    /// 405: the route exists but not for this method.
+    MethodNotAllowed,
+    /// 502: the storage backend failed or is unreachable.
+    StorageError,
+    /// 500: the metadata database failed.
+    DatabaseError,
+    /// 500: a configuration value is missing or malformed.
+    ConfigError,
+    /// 500: anything else unexpected.
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn status(self) -> u16 {
+        use ErrorKind::*;
+        match self {
+            MissingToken | InvalidToken | TokenExpired => 401,
+            Forbidden => 403,
+            InvalidKey | BadRequest | ChecksumMismatch | IncompleteBody => 400,
+            LengthRequired => 411,
+            PayloadTooLarge => 413,
+            UnsupportedMediaType => 415,
+            PreconditionFailed => 412,
+            RangeNotSatisfiable => 416,
+            NotFound => 404,
+            MethodNotAllowed => 405,
+            StorageError => 502,
+            DatabaseError | ConfigError | Internal => 500,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        use ErrorKind::*;
+        match self {
+            MissingToken => "missing_token",
+            InvalidToken => "invalid_token",
+            TokenExpired => "token_expired",
+            Forbidden => "forbidden",
+            InvalidKey => "invalid_key",
+            BadRequest => "bad_request",
+            LengthRequired => "length_required",
+            PayloadTooLarge => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            PreconditionFailed => "precondition_failed",
+            RangeNotSatisfiable => "range_not_satisfiable",
+            ChecksumMismatch => "checksum_mismatch",
+            IncompleteBody => "incomplete_body",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            StorageError => "storage_error",
+            DatabaseError => "database_error",
+            ConfigError => "config_error",
+            Internal => "internal_error",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        use ErrorKind::*;
+        match self {
+            MissingToken => "Authentication required",
+            InvalidToken => "Invalid token",
+            TokenExpired => "Token expired",
+            Forbidden => "Forbidden",
+            InvalidKey => "Invalid object key",
+            BadRequest => "Bad request",
+            LengthRequired => "Length required",
+            PayloadTooLarge => "Payload too large",
+            UnsupportedMediaType => "Unsupported media type",
+            PreconditionFailed => "Precondition failed",
+            RangeNotSatisfiable => "Range not satisfiable",
+            ChecksumMismatch => "Checksum mismatch",
+            IncompleteBody => "Incomplete body",
+            NotFound => "Not found",
+            MethodNotAllowed => "Method not allowed",
+            StorageError => "Storage error",
+            DatabaseError => "Database error",
+            ConfigError => "Configuration error",
+            Internal => "Internal error",
+        }
+    }
+}
+
+impl GatewayError {
+    pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into(), internal: None }
+    }
+
+    /// An error whose cause must be logged but not shown: the client sees only `detail`.
+    pub fn hidden(kind: ErrorKind, detail: impl Into<String>, internal: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into(), internal: Some(internal.into()) }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.kind.status()
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    /// The RFC 9457 document sent to the client.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            r#type: format!("https://upload-gateway.dev/problems/{}", self.code().replace('_', "-")),
+            title: self.kind.title(),
+            status: self.status(),
+            detail: self.detail.clone(),
+            code: self.code(),
+        }
+    }
+
+    /// One line for the log: code, safe detail and the internal cause when there is one.
+    pub fn log_line(&self) -> String {
+        match &self.internal {
+            Some(cause) => format!("{} {}: {} ({cause})", self.status(), self.code(), self.detail),
+            None => format!("{} {}: {}", self.status(), self.code(), self.detail),
+        }
+    }
+}
+
+impl std::fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code(), self.detail)
+    }
+}
+
+impl std::error::Error for GatewayError {}
+
+/// `application/problem+json` body.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    pub r#type: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    pub code: &'static str,
+}
+
+pub type Result<T, E = GatewayError> = std::result::Result<T, E>;

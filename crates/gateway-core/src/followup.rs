@@ -1,0 +1,84 @@
+//! Work done after the client has its answer (`waitUntil` at the edge): sniff the stored
+//! object's real type, record whether it matches the declared one, and post a signed
+//! webhook event. Nothing here can fail the upload; problems are reported for the log.
+
+use crate::config::WebhookConfig;
+use crate::key::ObjectKey;
+use crate::metadata::MetadataStore;
+use crate::sniff::{detect, type_matches, SNIFF_BYTES};
+use crate::store::ObjectStore;
+use crate::time::rfc3339;
+use crate::webhook::{sign, UploadEvent};
+
+/// What the follow-up needs to know about a finished upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUp {
+    pub key: ObjectKey,
+    pub owner: String,
+    pub size: u64,
+    pub etag: String,
+    pub content_type: String,
+    pub uploaded_ms: i64,
+}
+
+/// Sends a webhook request; answers the HTTP status.
+#[allow(async_fn_in_trait)]
+pub trait WebhookSender {
+    async fn send(&self, url: &str, signature: &str, body: String) -> Result<u16, String>;
+}
+
+/// What the follow-up did, for the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowUpReport {
+    pub detected: Option<&'static str>,
+    pub matches: Option<bool>,
+    pub webhook_status: Option<u16>,
+    pub problems: Vec<String>,
+}
+
+pub async fn run<S: ObjectStore, M: MetadataStore, W: WebhookSender>(
+    store: &S,
+    meta: &M,
+    sender: &W,
+    webhook: Option<&WebhookConfig>,
+    job: &FollowUp,
+    now_ms: i64,
+) -> FollowUpReport {
+    let mut report = FollowUpReport::default();
+    match store.read_prefix(&job.key, SNIFF_BYTES).await {
+        Ok(Some(bytes)) => {
+            report.detected = detect(&bytes);
+            report.matches = type_matches(&job.content_type, report.detected);
+            if let Err(e) = meta.record_detection(job.key.as_str(), &job.etag, report.detected, report.matches).await {
+                report.problems.push(format!("recording the detected type failed: {}", e.log_line()));
+            }
+        }
+        Ok(None) => report.problems.push("the object was gone before it could be inspected".to_owned()),
+        Err(e) => report.problems.push(format!("reading the object's first bytes failed: {}", e.log_line())),
+    }
+    if let Some(hook) = webhook {
+        let event = UploadEvent {
+            r#type: "object.uploaded",
+            key: job.key.to_string(),
+            owner: job.owner.clone(),
+            size: job.size,
+            etag: job.etag.clone(),
+            content_type: job.content_type.clone(),
+            detected_type: report.detected.map(str::to_owned),
+            type_matches: report.matches,
+            uploaded_at: rfc3339(job.uploaded_ms),
+            sent_at: rfc3339(now_ms),
+        };
+        let body = serde_json::to_string(&event).unwrap_or_default();
+        let signature = sign(hook.secret.expose().as_bytes(), body.as_bytes());
+        match sender.send(hook.url.as_str(), &signature, body).await {
+            Ok(status) if (200..300).contains(&status) => report.webhook_status = Some(status),
+            Ok(status) => {
+                report.webhook_status = Some(status);
+                report.problems.push(format!("the webhook answered {status}"));
+            }
+            Err(e) => report.problems.push(format!("the webhook could not be reached: {e}")),
+        }
+    }
+    report
+}

@@ -1,0 +1,94 @@
+//! What a verified token allows: scopes, the key prefix or exact key it may touch, and the
+//! limits it places on writes. Handlers obtain a `Grant` only from [`crate::auth::verify`],
+//! so no route can act for a caller it has not authenticated.
+
+use crate::content_type::TypePattern;
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::key::ObjectKey;
+
+/// One permission from the `scope` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Read = 1,
+    Write = 2,
+    Delete = 4,
+    List = 8,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Delete => "delete",
+            Scope::List => "list",
+        }
+    }
+}
+
+/// A set of scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    pub const ALL: Scopes = Scopes(15);
+
+    /// Parses a space-separated `scope` claim. Unknown words are ignored so that tokens
+    /// minted for other services as well still work here.
+    pub fn parse(claim: &str) -> Scopes {
+        Scopes(claim.split_ascii_whitespace().fold(0, |acc, word| {
+            acc | match word {
+                "read" => Scope::Read as u8,
+                "write" => Scope::Write as u8,
+                "delete" => Scope::Delete as u8,
+                "list" => Scope::List as u8,
+                _ => 0,
+            }
+        }))
+    }
+
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope as u8 != 0
+    }
+}
+
+/// The verified caller and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// `sub`: the owner recorded on every object it uploads.
+    pub sub: String,
+    pub scopes: Scopes,
+    /// `prefix`: keys the token may touch start with this (default `<sub>/`).
+    pub prefix: String,
+    /// `key`: when present, the only key the token may touch.
+    pub exact_key: Option<String>,
+    /// `max_size`: byte cap for writes, on top of `MAX_UPLOAD_BYTES`.
+    pub max_size: Option<u64>,
+    /// `content_types`: allowed types for writes, on top of `ALLOWED_CONTENT_TYPES`.
+    pub content_types: Option<Vec<TypePattern>>,
+}
+
+impl Grant {
+    /// Refuses with 403 unless the token has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<()> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(GatewayError::new(ErrorKind::Forbidden, format!("the token lacks the `{}` scope", scope.name())))
+        }
+    }
+
+    /// Refuses with 403 unless the token has `scope` and may touch `key`.
+    pub fn authorize(&self, scope: Scope, key: &ObjectKey) -> Result<()> {
+        self.require(scope)?;
+        let allowed = match &self.exact_key {
+            Some(k) => k == key.as_str(),
+            None => key.as_str().starts_with(&self.prefix),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(GatewayError::new(ErrorKind::Forbidden, "the token does not cover this key"))
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The runtime-agnostic core of the upload gateway: configuration, JWT authentication,
+//! authorisation, key rules, upload policy, ranges and preconditions, content sniffing,
+//! webhook signing, errors, and the request→decision logic over two narrow interfaces
+//! ([`store::ObjectStore`], [`metadata::MetadataStore`]). It has no Worker or JS dependency
+//! and reads no clock: the edge (the Worker crate) passes time in and moves the bytes.
+
+pub mod auth;
+pub mod conditional;
+pub mod config;
+pub mod content_type;
+pub mod cors;
+pub mod download;
+pub mod error;
+pub mod followup;
+pub mod gateway;
+pub mod grant;
+pub mod http;
+pub mod key;
+pub mod manage;
+pub mod metadata;
+pub mod range;
+pub mod router;
+pub mod sniff;
+pub mod store;
+pub mod time;
+pub mod upload;
+pub mod webhook;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

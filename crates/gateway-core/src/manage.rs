@@ -1,0 +1,93 @@
+//! `DELETE /files/{key}` and `GET /files` (the caller's uploads, newest first).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use serde::Serialize;
+
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::grant::{Grant, Scope};
+use crate::http::{Reply, RequestHead};
+use crate::key::ObjectKey;
+use crate::metadata::{ListCursor, MetadataStore};
+use crate::store::ObjectStore;
+use crate::time::rfc3339;
+
+pub const DEFAULT_LIST_LIMIT: u32 = 100;
+pub const MAX_LIST_LIMIT: u32 = 1000;
+
+/// Deletes the row first, then the object: if the second step fails the object is merely
+/// unlisted, and no row ever claims an object that is gone.
+pub async fn delete<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, grant: &Grant, key: &ObjectKey) -> Result<Reply<S::Stream>> {
+    grant.authorize(Scope::Delete, key)?;
+    if store.head(key).await?.is_none() {
+        meta.remove(key.as_str()).await?;
+        return Err(GatewayError::new(ErrorKind::NotFound, "no object has this key"));
+    }
+    meta.remove(key.as_str()).await?;
+    store.delete(key).await?;
+    Ok(Reply::empty(204))
+}
+
+/// The opaque `cursor` parameter.
+pub fn encode_cursor(c: &ListCursor) -> String {
+    B64URL.encode(serde_json::to_vec(c).unwrap_or_default())
+}
+
+pub fn decode_cursor(s: &str) -> Result<ListCursor> {
+    B64URL
+        .decode(s)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| GatewayError::new(ErrorKind::BadRequest, "the cursor is not one this gateway issued"))
+}
+
+#[derive(Serialize)]
+struct Item {
+    key: String,
+    size: u64,
+    etag: String,
+    content_type: String,
+    uploaded_at: String,
+    detected_type: Option<String>,
+    type_matches: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct Page {
+    items: Vec<Item>,
+    cursor: Option<String>,
+}
+
+pub async fn list<S, M: MetadataStore>(meta: &M, grant: &Grant, head: &RequestHead) -> Result<Reply<S>> {
+    grant.require(Scope::List)?;
+    let prefix = head.query_param("prefix").unwrap_or_default();
+    let limit = match head.query_param("limit") {
+        None => DEFAULT_LIST_LIMIT,
+        Some(v) => v.parse::<u32>().ok().filter(|n| (1..=MAX_LIST_LIMIT).contains(n)).ok_or_else(|| {
+            GatewayError::new(ErrorKind::BadRequest, format!("limit must be a whole number from 1 to {MAX_LIST_LIMIT}"))
+        })?,
+    };
+    let cursor = head.query_param("cursor").filter(|c| !c.is_empty()).map(|c| decode_cursor(&c)).transpose()?;
+    // One row more than asked tells whether another page exists.
+    let mut rows = meta.list(&grant.sub, &prefix, limit + 1, cursor.as_ref()).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = if more {
+        rows.last().map(|r| encode_cursor(&ListCursor { created_at: r.created_at, key: r.key.clone() }))
+    } else {
+        None
+    };
+    let items = rows
+        .into_iter()
+        .map(|r| Item {
+            uploaded_at: rfc3339(r.completed_at.unwrap_or(r.created_at)),
+            key: r.key,
+            size: r.size,
+            etag: r.etag,
+            content_type: r.content_type,
+            detected_type: r.detected_type,
+            type_matches: r.type_matches,
+        })
+        .collect();
+    Ok(Reply::json(200, &Page { items, cursor: next }))
+}

@@ -1,0 +1,55 @@
+//! The metadata interface (D1 in production): one row per stored object. The gateway writes
+//! a row only after the store has accepted the object, so a row never claims an object that
+//! is not there; see `docs/architecture.md` for the failure cases.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+/// Row status. Single uploads are written as `complete` once stored.
+pub const STATUS_COMPLETE: &str = "complete";
+
+/// One object's row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub key: String,
+    pub owner: String,
+    pub size: u64,
+    pub content_type: String,
+    /// Quoted HTTP entity tag.
+    pub etag: String,
+    /// Base64 SHA-256 the client sent and the store verified.
+    pub checksum_sha256: Option<String>,
+    /// Base64 MD5 the client sent and the store verified.
+    pub checksum_md5: Option<String>,
+    pub status: String,
+    /// What the follow-up's content sniffing found.
+    pub detected_type: Option<String>,
+    /// Whether the detected type agrees with `content_type` (`None`: unknown format).
+    pub type_matches: Option<bool>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+/// Position in a newest-first listing: the last row returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListCursor {
+    pub created_at: i64,
+    pub key: String,
+}
+
+/// The metadata store. No `Send` bound: JS handles are not `Send`.
+#[allow(async_fn_in_trait)]
+pub trait MetadataStore {
+    /// Inserts or replaces the row of `rec.key`.
+    async fn upsert(&self, rec: &ObjectRecord) -> Result<()>;
+    /// Removes the row of `key`, if any.
+    async fn remove(&self, key: &str) -> Result<()>;
+    async fn get(&self, key: &str) -> Result<Option<ObjectRecord>>;
+    /// `owner`'s complete rows whose key starts with `prefix`, newest first, after `cursor`.
+    async fn list(&self, owner: &str, prefix: &str, limit: u32, cursor: Option<&ListCursor>) -> Result<Vec<ObjectRecord>>;
+    /// Records the follow-up's finding on the row of `key`, only if it still has `etag`
+    /// (a newer upload of the same key must not get an older object's verdict).
+    async fn record_detection(&self, key: &str, etag: &str, detected: Option<&str>, matches: Option<bool>) -> Result<()>;
+}

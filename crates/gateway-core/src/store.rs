@@ -1,0 +1,76 @@
+//! The object-store interface every backend implements. Bodies are opaque to the core: the
+//! edge hands a store the request's own stream (`Body`) and gets back the store's stream
+//! (`Stream`) for downloads, so bytes move past the core without being read by it.
+//! Stores map their native failures to [`GatewayError`]s (`checksum_mismatch`,
+//! `incomplete_body`, `storage_error`).
+
+use crate::conditional::ReadConditions;
+use crate::error::Result;
+use crate::key::ObjectKey;
+use crate::range::{ByteRangeSpec, ResolvedRange};
+
+/// A single-request upload, fully checked before the store sees it.
+pub struct PutObject<B> {
+    pub key: ObjectKey,
+    /// The request body; `None` for an empty body.
+    pub body: Option<B>,
+    /// The declared `Content-Length`; the store must end in an error if the body differs.
+    pub length: u64,
+    pub content_type: String,
+    /// `Content-MD5`, to be enforced by the store.
+    pub md5: Option<[u8; 16]>,
+    /// `x-amz-checksum-sha256`, to be enforced by the store.
+    pub sha256: Option<[u8; 32]>,
+    /// `If-None-Match: *`: write only if no object has this key, atomically.
+    pub if_absent: bool,
+}
+
+/// What the store says about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub size: u64,
+    /// The HTTP entity tag, quoted.
+    pub etag: String,
+    /// Upload time, milliseconds since the Unix epoch.
+    pub uploaded_ms: i64,
+    pub content_type: Option<String>,
+}
+
+/// The outcome of a put.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutResult {
+    Stored(ObjectMeta),
+    /// `if_absent` was set and the key exists: nothing was written.
+    AlreadyExists,
+}
+
+/// The outcome of a get.
+pub enum GetResult<S> {
+    Missing,
+    /// The read preconditions failed; the store sent no body.
+    ConditionFailed(ObjectMeta),
+    /// The requested range lies outside an object of `size` bytes.
+    Unsatisfiable { size: u64 },
+    Found {
+        meta: ObjectMeta,
+        /// The served range, when a range was requested.
+        range: Option<ResolvedRange>,
+        body: S,
+    },
+}
+
+/// One storage backend. No `Send` bound: JS handles are not `Send`.
+#[allow(async_fn_in_trait)]
+pub trait ObjectStore {
+    /// An upload body as the edge receives it.
+    type Body;
+    /// A download body as the edge returns it.
+    type Stream;
+
+    async fn put(&self, req: PutObject<Self::Body>) -> Result<PutResult>;
+    async fn get(&self, key: &ObjectKey, range: Option<ByteRangeSpec>, conditions: &ReadConditions) -> Result<GetResult<Self::Stream>>;
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>>;
+    async fn delete(&self, key: &ObjectKey) -> Result<()>;
+    /// Up to `n` leading bytes of an object (for content sniffing); `None` if it is gone.
+    async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>>;
+}

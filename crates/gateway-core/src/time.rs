@@ -1,0 +1,16 @@
+//! Timestamp formatting for headers and JSON. Times arrive as milliseconds since the Unix
+//! epoch from the caller's clock.
+
+use chrono::SecondsFormat;
+
+use crate::auth::time_from_millis;
+
+/// RFC 3339 with milliseconds, UTC (`2026-11-22T19:12:06.123Z`).
+pub fn rfc3339(ms: i64) -> String {
+    time_from_millis(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The HTTP date format (`Sun, 22 Nov 2026 19:12:06 GMT`).
+pub fn http_date(ms: i64) -> String {
+    time_from_millis(ms).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}

@@ -1,0 +1,185 @@
+//! `PUT /files/{key}`: every check that can refuse an upload runs in [`plan`] from the request
+//! head alone, before a byte of the body is read; [`execute`] then streams the body to the
+//! store and records the row.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::content_type::{allowed, essence};
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::followup::FollowUp;
+use crate::grant::{Grant, Scope};
+use crate::http::{Reply, RequestHead};
+use crate::key::ObjectKey;
+use crate::metadata::{MetadataStore, ObjectRecord, STATUS_COMPLETE};
+use crate::store::{ObjectStore, PutObject, PutResult};
+use crate::time::rfc3339;
+
+/// The declared type when the client sends none.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// A checked upload, ready to stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadPlan {
+    pub length: u64,
+    /// The declared `Content-Type`, normalised to its essence.
+    pub content_type: String,
+    pub md5: Option<[u8; 16]>,
+    pub sha256: Option<[u8; 32]>,
+    pub if_absent: bool,
+}
+
+fn bad(detail: &str) -> GatewayError {
+    GatewayError::new(ErrorKind::BadRequest, detail)
+}
+
+fn decode_digest<const N: usize>(value: &str, header: &str) -> Result<[u8; N]> {
+    B64.decode(value.trim())
+        .ok()
+        .and_then(|bytes| <[u8; N]>::try_from(bytes).ok())
+        .ok_or_else(|| bad(&format!("{header} must be the base64 of a {N}-byte digest")))
+}
+
+/// The effective byte limit for this caller: the smaller of `MAX_UPLOAD_BYTES` and `max_size`.
+pub fn size_limit(config: &Config, grant: &Grant) -> u64 {
+    grant.max_size.map_or(config.max_upload_bytes, |m| m.min(config.max_upload_bytes))
+}
+
+/// Refuses with 415 unless both the configuration and the token allow `content_type`.
+pub fn check_content_type(config: &Config, grant: &Grant, content_type: &str) -> Result<()> {
+    if allowed(config.allowed_content_types.as_deref(), content_type) && allowed(grant.content_types.as_deref(), content_type) {
+        Ok(())
+    } else {
+        Err(GatewayError::new(ErrorKind::UnsupportedMediaType, format!("content type `{content_type}` is not allowed")))
+    }
+}
+
+/// Decides from the head alone whether the upload may proceed.
+pub fn plan(config: &Config, grant: &Grant, key: &ObjectKey, head: &RequestHead) -> Result<UploadPlan> {
+    grant.authorize(Scope::Write, key)?;
+    let length = match head.header("content-length") {
+        None => {
+            return Err(GatewayError::new(ErrorKind::LengthRequired, "uploads need a Content-Length header"))
+        }
+        Some(v) => v.trim().parse::<u64>().map_err(|_| bad("Content-Length must be a whole number"))?,
+    };
+    let limit = size_limit(config, grant);
+    if length > limit {
+        return Err(GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("the body is {length} bytes; the limit for this upload is {limit} bytes"),
+        ));
+    }
+    let content_type = match head.header("content-type") {
+        None => DEFAULT_CONTENT_TYPE.to_owned(),
+        Some(v) => essence(v).ok_or_else(|| {
+            GatewayError::new(ErrorKind::UnsupportedMediaType, "the Content-Type header is not a valid media type")
+        })?,
+    };
+    check_content_type(config, grant, &content_type)?;
+    let md5 = head.header("content-md5").map(|v| decode_digest::<16>(v, "Content-MD5")).transpose()?;
+    let sha256 = head
+        .header("x-amz-checksum-sha256")
+        .map(|v| decode_digest::<32>(v, "x-amz-checksum-sha256"))
+        .transpose()?;
+    let if_absent = match head.header("if-none-match").map(str::trim) {
+        None => false,
+        Some("*") => true,
+        Some(_) => return Err(bad("uploads accept only `If-None-Match: *`")),
+    };
+    if head.headers.contains_key("if-match") {
+        return Err(bad("uploads do not support If-Match"));
+    }
+    Ok(UploadPlan { length, content_type, md5, sha256, if_absent })
+}
+
+/// The `201 Created` body.
+#[derive(Debug, Serialize)]
+pub struct UploadResult<'a> {
+    pub key: &'a str,
+    pub size: u64,
+    pub etag: &'a str,
+    pub content_type: &'a str,
+    pub uploaded_at: String,
+}
+
+/// A key as a `/files/...` path, each segment percent-encoded.
+pub fn location(key: &ObjectKey) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    let encoded: Vec<String> =
+        key.as_str().split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
+    format!("/files/{}", encoded.join("/"))
+}
+
+/// Streams the body to the store, then records the row. If recording fails the object is
+/// deleted again, so a 2xx always means object and row both exist.
+pub async fn execute<S: ObjectStore, M: MetadataStore>(
+    store: &S,
+    meta: &M,
+    grant: &Grant,
+    key: ObjectKey,
+    plan: UploadPlan,
+    body: Option<S::Body>,
+    now_ms: i64,
+) -> Result<(Reply<S::Stream>, FollowUp)> {
+    let put = PutObject {
+        key: key.clone(),
+        body,
+        length: plan.length,
+        content_type: plan.content_type.clone(),
+        md5: plan.md5,
+        sha256: plan.sha256,
+        if_absent: plan.if_absent,
+    };
+    let stored = match store.put(put).await? {
+        PutResult::Stored(m) => m,
+        PutResult::AlreadyExists => {
+            return Err(GatewayError::new(ErrorKind::PreconditionFailed, "an object with this key already exists"))
+        }
+    };
+    if stored.size != plan.length {
+        // The store took a different number of bytes than declared: never keep such an object.
+        let _ = store.delete(&key).await;
+        return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
+    }
+    let record = ObjectRecord {
+        key: key.to_string(),
+        owner: grant.sub.clone(),
+        size: stored.size,
+        content_type: plan.content_type.clone(),
+        etag: stored.etag.clone(),
+        checksum_sha256: plan.sha256.map(|d| B64.encode(d)),
+        checksum_md5: plan.md5.map(|d| B64.encode(d)),
+        status: STATUS_COMPLETE.to_owned(),
+        detected_type: None,
+        type_matches: None,
+        created_at: now_ms,
+        completed_at: Some(stored.uploaded_ms),
+    };
+    if let Err(err) = meta.upsert(&record).await {
+        let _ = store.delete(&key).await;
+        return Err(err);
+    }
+    let body = UploadResult {
+        key: key.as_str(),
+        size: stored.size,
+        etag: &stored.etag,
+        content_type: &plan.content_type,
+        uploaded_at: rfc3339(stored.uploaded_ms),
+    };
+    let reply = Reply::json(201, &body)
+        .with_header("ETag", stored.etag.clone())
+        .with_header("Location", location(&key));
+    let job = FollowUp {
+        key,
+        owner: grant.sub.clone(),
+        size: stored.size,
+        etag: stored.etag,
+        content_type: plan.content_type,
+        uploaded_ms: stored.uploaded_ms,
+    };
+    Ok((reply, job))
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what building and testing the Worker needs, skipping whatever is already present:
+# the wasm32 target, worker-build, wasm-bindgen-cli at the exact version in Cargo.lock, and
+# the npm packages. Only the Rust and npm registries are used, never a binary download.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[bootstrap] %s\n' "$*"; }
+export PATH="$HOME/.cargo/bin:$PATH"
+
+WORKER_BUILD_VERSION=0.8.7
+BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' Cargo.lock)
+
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "wasm32-unknown-unknown target: present"
+else
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
+  say "worker-build $WORKER_BUILD_VERSION: present"
+else
+  say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
+fi
+
+if wasm-bindgen --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
+  say "wasm-bindgen-cli $BINDGEN_VERSION: present"
+else
+  # Not --locked: its lockfile pins a crate version the registry no longer serves.
+  say "installing wasm-bindgen-cli $BINDGEN_VERSION to match Cargo.lock (a few minutes, once)"
+  cargo install wasm-bindgen-cli --version "$BINDGEN_VERSION" --force
+fi
+
+if [ -x node_modules/.bin/wrangler ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+  say "npm packages: present"
+else
+  say "installing npm packages"
+  npm ci --no-audit --no-fund
+fi

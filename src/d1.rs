@@ -1,0 +1,150 @@
+//! [`MetadataStore`] on the D1 binding `DB` (schema in `migrations/`).
+
+use gateway_core::error::{ErrorKind, GatewayError, Result};
+use gateway_core::metadata::{ListCursor, MetadataStore, ObjectRecord, STATUS_COMPLETE};
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, Env};
+
+pub struct D1Metadata {
+    db: D1Database,
+}
+
+impl D1Metadata {
+    pub fn from_env(env: &Env) -> Result<D1Metadata> {
+        let db = env.d1("DB").map_err(|e| {
+            GatewayError::hidden(ErrorKind::ConfigError, "the gateway is misconfigured: the D1 binding DB is missing", e.to_string())
+        })?;
+        Ok(D1Metadata { db })
+    }
+
+    fn statement(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement> {
+        self.db.prepare(sql).bind(args).map_err(|e| db_error("bind", e))
+    }
+}
+
+fn db_error(op: &str, err: worker::Error) -> GatewayError {
+    GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", format!("D1 {op}: {err}"))
+}
+
+fn opt_str(v: &Option<String>) -> JsValue {
+    v.as_deref().map_or(JsValue::NULL, JsValue::from_str)
+}
+
+fn opt_bool(v: Option<bool>) -> JsValue {
+    v.map_or(JsValue::NULL, |b| JsValue::from_f64(if b { 1.0 } else { 0.0 }))
+}
+
+/// A row as D1 returns it (numbers arrive as JS numbers, booleans as 0/1).
+#[derive(Deserialize)]
+struct Row {
+    key: String,
+    owner: String,
+    size: f64,
+    content_type: String,
+    etag: String,
+    checksum_sha256: Option<String>,
+    checksum_md5: Option<String>,
+    status: String,
+    detected_type: Option<String>,
+    type_matches: Option<f64>,
+    created_at: f64,
+    completed_at: Option<f64>,
+}
+
+impl From<Row> for ObjectRecord {
+    fn from(r: Row) -> Self {
+        ObjectRecord {
+            key: r.key,
+            owner: r.owner,
+            size: r.size as u64,
+            content_type: r.content_type,
+            etag: r.etag,
+            checksum_sha256: r.checksum_sha256,
+            checksum_md5: r.checksum_md5,
+            status: r.status,
+            detected_type: r.detected_type,
+            type_matches: r.type_matches.map(|v| v != 0.0),
+            created_at: r.created_at as i64,
+            completed_at: r.completed_at.map(|v| v as i64),
+        }
+    }
+}
+
+const COLUMNS: &str = "key, owner, size, content_type, etag, checksum_sha256, checksum_md5, status, \
+                       detected_type, type_matches, created_at, completed_at";
+
+impl MetadataStore for D1Metadata {
+    async fn upsert(&self, rec: &ObjectRecord) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO objects ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+             ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, size = excluded.size, \
+             content_type = excluded.content_type, etag = excluded.etag, checksum_sha256 = excluded.checksum_sha256, \
+             checksum_md5 = excluded.checksum_md5, status = excluded.status, detected_type = excluded.detected_type, \
+             type_matches = excluded.type_matches, created_at = excluded.created_at, completed_at = excluded.completed_at"
+        );
+        let args = [
+            JsValue::from_str(&rec.key),
+            JsValue::from_str(&rec.owner),
+            JsValue::from_f64(rec.size as f64),
+            JsValue::from_str(&rec.content_type),
+            JsValue::from_str(&rec.etag),
+            opt_str(&rec.checksum_sha256),
+            opt_str(&rec.checksum_md5),
+            JsValue::from_str(&rec.status),
+            opt_str(&rec.detected_type),
+            opt_bool(rec.type_matches),
+            JsValue::from_f64(rec.created_at as f64),
+            rec.completed_at.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
+        ];
+        self.statement(&sql, &args)?.run().await.map_err(|e| db_error("upsert", e))?;
+        Ok(())
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.statement("DELETE FROM objects WHERE key = ?1", &[JsValue::from_str(key)])?
+            .run()
+            .await
+            .map_err(|e| db_error("delete", e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<ObjectRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM objects WHERE key = ?1");
+        let row: Option<Row> =
+            self.statement(&sql, &[JsValue::from_str(key)])?.first(None).await.map_err(|e| db_error("select", e))?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn list(&self, owner: &str, prefix: &str, limit: u32, cursor: Option<&ListCursor>) -> Result<Vec<ObjectRecord>> {
+        // substr() compares the prefix exactly (LIKE would treat `%` and `_` as wildcards).
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE owner = ?1 AND status = ?2 \
+             AND substr(key, 1, length(?3)) = ?3 \
+             AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND key < ?5)) \
+             ORDER BY created_at DESC, key DESC LIMIT ?6"
+        );
+        let args = [
+            JsValue::from_str(owner),
+            JsValue::from_str(STATUS_COMPLETE),
+            JsValue::from_str(prefix),
+            cursor.map_or(JsValue::NULL, |c| JsValue::from_f64(c.created_at as f64)),
+            cursor.map_or(JsValue::NULL, |c| JsValue::from_str(&c.key)),
+            JsValue::from_f64(f64::from(limit)),
+        ];
+        let result = self.statement(&sql, &args)?.all().await.map_err(|e| db_error("list", e))?;
+        let rows: Vec<Row> = result.results().map_err(|e| db_error("list", e))?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn record_detection(&self, key: &str, etag: &str, detected: Option<&str>, matches: Option<bool>) -> Result<()> {
+        self.statement(
+            "UPDATE objects SET detected_type = ?1, type_matches = ?2 WHERE key = ?3 AND etag = ?4",
+            &[detected.map_or(JsValue::NULL, JsValue::from_str), opt_bool(matches), JsValue::from_str(key), JsValue::from_str(etag)],
+        )?
+        .run()
+        .await
+        .map_err(|e| db_error("update", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! The Worker edge of the upload gateway: entry points only. Everything the gateway decides
+//! lives in the `gateway-core` crate; the modules here turn Worker types into core types,
+//! implement the core's store and metadata interfaces on R2 and D1, and move the bytes.
+
+mod convert;
+mod d1;
+mod env;
+mod js;
+mod r2;
+mod serve;
+mod webhook;
+
+use worker::{event, Context, Env};
+
+#[event(fetch)]
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+    serve::serve(req, env, ctx).await
+}

@@ -1,0 +1,199 @@
+//! [`ObjectStore`] on the R2 binding. Upload bodies are the incoming request's own stream,
+//! handed to `put` untouched (its known length is what R2 requires); download bodies are
+//! R2's stream, returned untouched. Checksums and preconditions are given to R2 so that R2
+//! itself refuses a bad body or a lost race.
+
+use gateway_core::conditional::ReadConditions;
+use gateway_core::error::{ErrorKind, GatewayError, Result};
+use gateway_core::key::ObjectKey;
+use gateway_core::range::{ByteRangeSpec, ResolvedRange};
+use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutResult};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::ReadableStream;
+use worker::Env;
+use worker_sys::R2Bucket;
+
+use crate::js;
+
+pub struct R2Store {
+    bucket: R2Bucket,
+}
+
+impl R2Store {
+    pub fn from_env(env: &Env) -> Result<R2Store> {
+        let bucket = env.bucket("BUCKET").map_err(|e| {
+            GatewayError::hidden(ErrorKind::ConfigError, "the gateway is misconfigured: the R2 binding BUCKET is missing", e.to_string())
+        })?;
+        Ok(R2Store { bucket: bucket.as_ref().clone().unchecked_into() })
+    }
+}
+
+/// R2's numeric error codes, as they appear at the end of a binding error's message.
+const BAD_DIGEST: &str = "(10037)";
+const INVALID_RANGE: &str = "(10039)";
+
+fn storage_error(op: &str, err: &JsValue) -> GatewayError {
+    let message = js::error_message(err);
+    if message.contains(BAD_DIGEST) || message.contains("did not match what we received") {
+        return GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match the checksum sent with it");
+    }
+    GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", format!("R2 {op}: {message}"))
+}
+
+async fn call(op: &str, promise: std::result::Result<js_sys::Promise, JsValue>) -> Result<JsValue> {
+    let promise = promise.map_err(|e| storage_error(op, &e))?;
+    JsFuture::from(promise).await.map_err(|e| storage_error(op, &e))
+}
+
+fn meta_of(obj: &JsValue) -> ObjectMeta {
+    let http = js::get(obj, "httpMetadata");
+    ObjectMeta {
+        size: js::get(obj, "size").as_f64().unwrap_or(0.0) as u64,
+        etag: js::get(obj, "httpEtag").as_string().unwrap_or_default(),
+        uploaded_ms: js::get(obj, "uploaded").dyn_into::<js_sys::Date>().map(|d| d.get_time() as i64).unwrap_or(0),
+        content_type: js::get(&http, "contentType").as_string(),
+    }
+}
+
+/// The conditions as a `Headers` object, which R2 evaluates with HTTP semantics.
+fn conditions_headers(if_match: Option<&str>, if_none_match: Option<&str>) -> Result<web_sys::Headers> {
+    let fail = |e: JsValue| storage_error("headers", &e);
+    let h = web_sys::Headers::new().map_err(fail)?;
+    if let Some(v) = if_match {
+        h.set("if-match", v).map_err(fail)?;
+    }
+    if let Some(v) = if_none_match {
+        h.set("if-none-match", v).map_err(fail)?;
+    }
+    Ok(h)
+}
+
+fn condition_text(c: &gateway_core::conditional::EtagCondition) -> String {
+    match c {
+        gateway_core::conditional::EtagCondition::Any => "*".to_owned(),
+        gateway_core::conditional::EtagCondition::Tags(tags) => {
+            tags.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+fn range_object(spec: ByteRangeSpec) -> js_sys::Object {
+    let r = js_sys::Object::new();
+    match spec {
+        ByteRangeSpec::FromTo(a, b) => {
+            js::set(&r, "offset", a as f64);
+            js::set(&r, "length", (b - a + 1) as f64);
+        }
+        ByteRangeSpec::From(a) => js::set(&r, "offset", a as f64),
+        ByteRangeSpec::Suffix(n) => js::set(&r, "suffix", n as f64),
+    }
+    r
+}
+
+impl ObjectStore for R2Store {
+    type Body = ReadableStream;
+    type Stream = ReadableStream;
+
+    async fn put(&self, req: PutObject<ReadableStream>) -> Result<PutResult> {
+        let opts = js_sys::Object::new();
+        let http = js_sys::Object::new();
+        js::set(&http, "contentType", req.content_type.as_str());
+        js::set(&opts, "httpMetadata", http);
+        if req.if_absent {
+            js::set(&opts, "onlyIf", conditions_headers(None, Some("*"))?);
+        }
+        // R2 verifies one digest per put: SHA-256 when sent, else MD5. An MD5 sent alongside a
+        // SHA-256 is compared with the MD5 R2 computes for every single-part object.
+        match (req.sha256, req.md5) {
+            (Some(sha), _) => js::set(&opts, "sha256", js::bytes(&sha).buffer()),
+            (None, Some(md5)) => js::set(&opts, "md5", js::bytes(&md5).buffer()),
+            (None, None) => {}
+        }
+        let value: JsValue = match req.body {
+            Some(stream) => stream.into(),
+            None => JsValue::from_str(""),
+        };
+        let obj = call("put", self.bucket.put(req.key.to_string(), value, opts.into())).await?;
+        if obj.is_null() {
+            return Ok(PutResult::AlreadyExists);
+        }
+        if let (Some(_), Some(md5)) = (req.sha256, req.md5) {
+            let stored = js::get(&js::get(&obj, "checksums"), "md5");
+            let stored = stored.dyn_into::<js_sys::ArrayBuffer>().map(|b| js_sys::Uint8Array::new(&b).to_vec()).ok();
+            if stored.as_deref() != Some(&md5[..]) {
+                let _ = self.delete(&req.key).await;
+                return Err(GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match its Content-MD5"));
+            }
+        }
+        Ok(PutResult::Stored(meta_of(&obj)))
+    }
+
+    async fn get(&self, key: &ObjectKey, range: Option<ByteRangeSpec>, conditions: &ReadConditions) -> Result<GetResult<ReadableStream>> {
+        let opts = js_sys::Object::new();
+        if !conditions.is_empty() {
+            let m = conditions.if_match.as_ref().map(condition_text);
+            let n = conditions.if_none_match.as_ref().map(condition_text);
+            js::set(&opts, "onlyIf", conditions_headers(m.as_deref(), n.as_deref())?);
+        }
+        if let Some(spec) = range {
+            js::set(&opts, "range", range_object(spec));
+        }
+        let obj = match call("get", self.bucket.get(key.to_string(), opts.into())).await {
+            Ok(obj) => obj,
+            Err(e) if range.is_some() && e.internal.as_deref().is_some_and(|m| m.contains(INVALID_RANGE)) => {
+                return match self.head(key).await? {
+                    Some(meta) => Ok(GetResult::Unsatisfiable { size: meta.size }),
+                    None => Ok(GetResult::Missing),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        if obj.is_null() || obj.is_undefined() {
+            return Ok(GetResult::Missing);
+        }
+        let meta = meta_of(&obj);
+        let Ok(body) = js::get(&obj, "body").dyn_into::<ReadableStream>() else {
+            return Ok(GetResult::ConditionFailed(meta));
+        };
+        let served = range.map(|_| {
+            let r = js::get(&obj, "range");
+            let offset = js::get(&r, "offset").as_f64().unwrap_or(0.0) as u64;
+            let length = js::get(&r, "length").as_f64().unwrap_or(meta.size as f64) as u64;
+            ResolvedRange { start: offset, end: (offset + length).saturating_sub(1), size: meta.size }
+        });
+        Ok(GetResult::Found { meta, range: served, body })
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
+        let obj = call("head", self.bucket.head(key.to_string())).await?;
+        Ok((!obj.is_null() && !obj.is_undefined()).then(|| meta_of(&obj)))
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+        call("delete", self.bucket.delete(key.to_string())).await.map(|_| ())
+    }
+
+    async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>> {
+        let opts = js_sys::Object::new();
+        let range = js_sys::Object::new();
+        js::set(&range, "offset", 0.0);
+        js::set(&range, "length", n as f64);
+        js::set(&opts, "range", range);
+        let obj = match call("get", self.bucket.get(key.to_string(), opts.into())).await {
+            Ok(obj) => obj,
+            // An empty object has no satisfiable range; it has no bytes to sniff either.
+            Err(e) if e.internal.as_deref().is_some_and(|m| m.contains(INVALID_RANGE)) => return Ok(Some(Vec::new())),
+            Err(e) => return Err(e),
+        };
+        if obj.is_null() || obj.is_undefined() {
+            return Ok(None);
+        }
+        let promise = js::get(&obj, "arrayBuffer");
+        let f = promise.dyn_into::<js_sys::Function>().map_err(|e| storage_error("get", &e))?;
+        let buf = JsFuture::from(js_sys::Promise::from(f.call0(&obj).map_err(|e| storage_error("get", &e))?))
+            .await
+            .map_err(|e| storage_error("get", &e))?;
+        Ok(Some(js_sys::Uint8Array::new(&buf).to_vec()))
+    }
+}

@@ -1,0 +1,64 @@
+//! One request through the gateway: build the core's view of it, let the core decide, send
+//! the reply, and schedule the follow-up with `waitUntil`.
+
+use gateway_core::error::GatewayError;
+use gateway_core::followup::{self, FollowUp};
+use gateway_core::gateway::Gateway;
+use gateway_core::http::Reply;
+use web_sys::ReadableStream;
+use worker::{console_error, console_log, Context, Env};
+
+use crate::convert::{request_head, response};
+use crate::d1::D1Metadata;
+use crate::env::config;
+use crate::r2::R2Store;
+use crate::webhook::FetchSender;
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+fn fail(err: GatewayError) -> worker::Result<web_sys::Response> {
+    console_error!("{}", err.log_line());
+    response(Reply::<ReadableStream>::problem(&err)).map_err(|e| worker::Error::JsError(format!("{e:?}")))
+}
+
+pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+    let head = match request_head(&req) {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let cfg = match config(&env) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let (store, meta) = match (R2Store::from_env(&env), D1Metadata::from_env(&env)) {
+        (Ok(s), Ok(m)) => (s, m),
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
+    let gateway = Gateway { config: &cfg, store: &store, meta: &meta, now_ms: now_ms() };
+    let handled = gateway.handle(&head, req.body()).await;
+    if let Some(err) = &handled.error {
+        if err.status() >= 500 {
+            console_error!("{} {} -> {}", head.method, head.path, err.log_line());
+        } else {
+            console_log!("{} {} -> {}", head.method, head.path, err.log_line());
+        }
+    }
+    if let Some(job) = handled.followup {
+        ctx.wait_until(run_followup(env, job));
+    }
+    response(handled.reply).map_err(|e| worker::Error::JsError(format!("{e:?}")))
+}
+
+/// Background work: never fails the request; logs what went wrong.
+async fn run_followup(env: Env, job: FollowUp) {
+    let (Ok(cfg), Ok(store), Ok(meta)) = (config(&env), R2Store::from_env(&env), D1Metadata::from_env(&env)) else {
+        console_error!("follow-up for {}: the environment is unusable", job.key);
+        return;
+    };
+    let report = followup::run(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &job, now_ms()).await;
+    for problem in &report.problems {
+        console_error!("follow-up for {}: {problem}", job.key);
+    }
+}
