@@ -38,6 +38,11 @@ fn storage_error(op: &str, err: &JsValue) -> GatewayError {
     if message.contains(BAD_DIGEST) || message.contains("did not match what we received") {
         return GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match the checksum sent with it");
     }
+    // The request body stream failing (the client went away mid-body) surfaces as this
+    // runtime error rather than an R2 error code.
+    if op == "put" && message.contains("Network connection lost") {
+        return GatewayError::hidden(ErrorKind::IncompleteBody, "the body ended before its Content-Length", message);
+    }
     GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", format!("R2 {op}: {message}"))
 }
 

@@ -45,7 +45,8 @@ pub async fn run<S: ObjectStore, M: MetadataStore, W: WebhookSender>(
     now_ms: i64,
 ) -> FollowUpReport {
     let mut report = FollowUpReport::default();
-    match store.read_prefix(&job.key, SNIFF_BYTES).await {
+    let head = if job.size == 0 { Ok(Some(Vec::new())) } else { store.read_prefix(&job.key, SNIFF_BYTES).await };
+    match head {
         Ok(Some(bytes)) => {
             report.detected = detect(&bytes);
             report.matches = type_matches(&job.content_type, report.detected);
