@@ -1,7 +1,7 @@
 //! [`MetadataStore`] on the D1 binding `DB` (schema in `migrations/`).
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
-use gateway_core::metadata::{ListCursor, MetadataStore, ObjectRecord, STATUS_COMPLETE};
+use gateway_core::metadata::{ListCursor, MetadataStore, ObjectRecord, PendingUpload, STATUS_COMPLETE};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env};
@@ -75,7 +75,18 @@ const COLUMNS: &str = "key, owner, size, content_type, etag, checksum_sha256, ch
                        detected_type, type_matches, created_at, completed_at";
 
 impl MetadataStore for D1Metadata {
-    async fn upsert(&self, rec: &ObjectRecord) -> Result<()> {
+    async fn begin_upload(&self, p: &PendingUpload) -> Result<()> {
+        self.statement(
+            "INSERT INTO pending_uploads (id, key, owner, started_at) VALUES (?1, ?2, ?3, ?4)",
+            &[JsValue::from_str(&p.id), JsValue::from_str(&p.key), JsValue::from_str(&p.owner), JsValue::from_f64(p.started_at as f64)],
+        )?
+        .run()
+        .await
+        .map_err(|e| db_error("journal", e))?;
+        Ok(())
+    }
+
+    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord) -> Result<()> {
         let sql = format!(
             "INSERT INTO objects ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
              ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, size = excluded.size, \
@@ -97,7 +108,20 @@ impl MetadataStore for D1Metadata {
             JsValue::from_f64(rec.created_at as f64),
             rec.completed_at.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
         ];
-        self.statement(&sql, &args)?.run().await.map_err(|e| db_error("upsert", e))?;
+        // A D1 batch is one transaction: the row appears exactly when the journal entry goes.
+        let statements = vec![
+            self.statement(&sql, &args)?,
+            self.statement("DELETE FROM pending_uploads WHERE id = ?1", &[JsValue::from_str(pending_id)])?,
+        ];
+        self.db.batch(statements).await.map_err(|e| db_error("commit", e))?;
+        Ok(())
+    }
+
+    async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
+        self.statement("DELETE FROM pending_uploads WHERE id = ?1", &[JsValue::from_str(pending_id)])?
+            .run()
+            .await
+            .map_err(|e| db_error("abandon", e))?;
         Ok(())
     }
 

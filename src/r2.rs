@@ -3,7 +3,7 @@
 //! R2's stream, returned untouched. Checksums and preconditions are given to R2 so that R2
 //! itself refuses a bad body or a lost race.
 
-use gateway_core::conditional::ReadConditions;
+use gateway_core::conditional::{EtagCondition, ReadConditions};
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::key::ObjectKey;
 use gateway_core::range::{ByteRangeSpec, ResolvedRange};
@@ -74,15 +74,6 @@ fn conditions_headers(if_match: Option<&str>, if_none_match: Option<&str>) -> Re
     Ok(h)
 }
 
-fn condition_text(c: &gateway_core::conditional::EtagCondition) -> String {
-    match c {
-        gateway_core::conditional::EtagCondition::Any => "*".to_owned(),
-        gateway_core::conditional::EtagCondition::Tags(tags) => {
-            tags.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ")
-        }
-    }
-}
-
 fn range_object(spec: ByteRangeSpec) -> js_sys::Object {
     let r = js_sys::Object::new();
     match spec {
@@ -137,8 +128,8 @@ impl ObjectStore for R2Store {
     async fn get(&self, key: &ObjectKey, range: Option<ByteRangeSpec>, conditions: &ReadConditions) -> Result<GetResult<ReadableStream>> {
         let opts = js_sys::Object::new();
         if !conditions.is_empty() {
-            let m = conditions.if_match.as_ref().map(condition_text);
-            let n = conditions.if_none_match.as_ref().map(condition_text);
+            let m = conditions.if_match.as_ref().map(EtagCondition::to_header);
+            let n = conditions.if_none_match.as_ref().map(EtagCondition::to_header);
             js::set(&opts, "onlyIf", conditions_headers(m.as_deref(), n.as_deref())?);
         }
         if let Some(spec) = range {

@@ -5,6 +5,7 @@ use gateway_core::error::GatewayError;
 use gateway_core::followup::{self, FollowUp};
 use gateway_core::gateway::Gateway;
 use gateway_core::http::Reply;
+use wasm_bindgen::JsCast;
 use web_sys::ReadableStream;
 use worker::{console_error, console_log, Context, Env};
 
@@ -16,6 +17,17 @@ use crate::webhook::FetchSender;
 
 fn now_ms() -> i64 {
     js_sys::Date::now() as i64
+}
+
+/// `crypto.randomUUID()`, falling back to time and `Math.random` where it is missing.
+fn request_id() -> String {
+    let crypto = crate::js::get(&js_sys::global(), "crypto");
+    crate::js::get(&crypto, "randomUUID")
+        .dyn_into::<js_sys::Function>()
+        .ok()
+        .and_then(|f| f.call0(&crypto).ok())
+        .and_then(|v| v.as_string())
+        .unwrap_or_else(|| format!("{}-{}", now_ms(), (js_sys::Math::random() * 1e16) as u64))
 }
 
 fn fail(err: GatewayError) -> worker::Result<web_sys::Response> {
@@ -36,7 +48,8 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         (Ok(s), Ok(m)) => (s, m),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
-    let gateway = Gateway { config: &cfg, store: &store, meta: &meta, now_ms: now_ms() };
+    let id = request_id();
+    let gateway = Gateway { config: &cfg, store: &store, meta: &meta, now_ms: now_ms(), request_id: &id };
     let handled = gateway.handle(&head, req.body()).await;
     if let Some(err) = &handled.error {
         if err.status() >= 500 {

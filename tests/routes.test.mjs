@@ -149,6 +149,16 @@ test('GET /files never shows other owners’ uploads and needs the list scope', 
   assertProblem(assert, await call(gw, 'GET', '/files', { token: tokenFor('dave', { scope: 'read' }) }), 403, 'forbidden');
 });
 
+test("GET /files stays inside the token's prefix claim", async () => {
+  const team = tokenFor('erin', { prefix: 'erin/team/' });
+  const full = tokenFor('erin');
+  await call(gw, 'PUT', '/files/erin/team/a.txt', { token: full, body: 'a' });
+  await call(gw, 'PUT', '/files/erin/private/b.txt', { token: full, body: 'b' });
+  const res = await call(gw, 'GET', '/files', { token: team });
+  assert.deepEqual(res.json.items.map((i) => i.key), ['erin/team/a.txt']);
+  assertProblem(assert, await call(gw, 'GET', '/files?prefix=erin/private/', { token: team }), 403, 'forbidden');
+});
+
 test('GET /files refuses a forged cursor and an out-of-range limit with 400', async () => {
   assertProblem(assert, await call(gw, 'GET', '/files?cursor=garbage', { token: alice }), 400, 'bad_request');
   assertProblem(assert, await call(gw, 'GET', '/files?limit=0', { token: alice }), 400, 'bad_request');

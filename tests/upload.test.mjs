@@ -31,6 +31,8 @@ test('a valid upload answers 201 with ETag, Location and the JSON body, and reco
   assert.ok(row.created_at > 0 && row.completed_at >= row.created_at);
   const stored = await gw.bucket.get('alice/docs/hello.txt');
   assert.equal(await stored.text(), body);
+  const journal = await gw.db.prepare('SELECT count(*) AS n FROM pending_uploads WHERE key = ?').bind('alice/docs/hello.txt').first();
+  assert.equal(journal.n, 0, 'the upload journal entry is cleared with the commit');
 });
 
 test('an upload without Content-Length is refused with 411 length_required', async () => {
@@ -133,6 +135,8 @@ for (const [name, headers] of [
     assertProblem(assert, res, 400, 'checksum_mismatch');
     assert.equal(await gw.bucket.head(key), null);
     assert.equal(await gw.row(key), null);
+    const journal = await gw.db.prepare('SELECT count(*) AS n FROM pending_uploads WHERE key = ?').bind(key).first();
+    assert.equal(journal.n, 0);
   });
 }
 

@@ -1,13 +1,42 @@
 //! Conditional requests (RFC 9110 §13): `If-Match` and `If-None-Match` lists of entity
 //! tags, evaluated against an object's current ETag in the RFC's order.
 
+/// One entity tag: its opaque value without quotes, and whether it was weak (`W/"…"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityTag {
+    pub weak: bool,
+    pub opaque: String,
+}
+
+impl EntityTag {
+    pub fn parse(s: &str) -> Option<EntityTag> {
+        let s = s.trim();
+        let (weak, rest) = match s.strip_prefix("W/") {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let opaque = rest.trim_matches('"');
+        (!opaque.is_empty()).then(|| EntityTag { weak, opaque: opaque.to_owned() })
+    }
+
+    /// The header form, quoted, `W/` for weak tags.
+    pub fn to_header(&self) -> String {
+        format!("{}\"{}\"", if self.weak { "W/" } else { "" }, self.opaque)
+    }
+
+    /// RFC 9110 §8.8.3.2: strong comparison needs both tags strong; weak compares values only.
+    fn equals(&self, other: &EntityTag, strong: bool) -> bool {
+        self.opaque == other.opaque && (!strong || (!self.weak && !other.weak))
+    }
+}
+
 /// A parsed `If-Match` / `If-None-Match` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EtagCondition {
     /// `*`: any current representation.
     Any,
-    /// A list of opaque tags, quotes removed; weak tags keep no `W/` marker.
-    Tags(Vec<String>),
+    /// A list of entity tags.
+    Tags(Vec<EntityTag>),
 }
 
 impl EtagCondition {
@@ -19,23 +48,24 @@ impl EtagCondition {
         if h == "*" {
             return Some(EtagCondition::Any);
         }
-        let tags: Vec<String> = h
-            .split(',')
-            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_owned())
-            .filter(|t| !t.is_empty())
-            .collect();
+        let tags: Vec<EntityTag> = h.split(',').filter_map(EntityTag::parse).collect();
         (!tags.is_empty()).then_some(EtagCondition::Tags(tags))
     }
 
     /// Whether the condition matches an object with `etag` (quoted or not); `None` = no object.
-    fn matches(&self, etag: Option<&str>) -> bool {
-        match (self, etag) {
+    fn matches(&self, etag: Option<&str>, strong: bool) -> bool {
+        match (self, etag.and_then(EntityTag::parse)) {
             (_, None) => false,
             (EtagCondition::Any, Some(_)) => true,
-            (EtagCondition::Tags(tags), Some(e)) => {
-                let e = e.trim_start_matches("W/").trim_matches('"');
-                tags.iter().any(|t| t == e)
-            }
+            (EtagCondition::Tags(tags), Some(current)) => tags.iter().any(|t| t.equals(&current, strong)),
+        }
+    }
+
+    /// The header form, for stores that evaluate conditions themselves.
+    pub fn to_header(&self) -> String {
+        match self {
+            EtagCondition::Any => "*".to_owned(),
+            EtagCondition::Tags(tags) => tags.iter().map(EntityTag::to_header).collect::<Vec<_>>().join(", "),
         }
     }
 }
@@ -62,15 +92,15 @@ impl ReadConditions {
         self.if_match.is_none() && self.if_none_match.is_none()
     }
 
-    /// RFC 9110 §13.2.2 order: If-Match first, then If-None-Match.
+    /// RFC 9110 §13.2.2 order: If-Match (strong comparison) first, then If-None-Match (weak).
     pub fn evaluate(&self, current_etag: Option<&str>) -> Precondition {
         if let Some(cond) = &self.if_match {
-            if !cond.matches(current_etag) {
+            if !cond.matches(current_etag, true) {
                 return Precondition::Failed;
             }
         }
         if let Some(cond) = &self.if_none_match {
-            if cond.matches(current_etag) {
+            if cond.matches(current_etag, false) {
                 return Precondition::NotModified;
             }
         }

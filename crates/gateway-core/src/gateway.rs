@@ -22,6 +22,8 @@ pub struct Gateway<'a, S, M> {
     pub store: &'a S,
     pub meta: &'a M,
     pub now_ms: i64,
+    /// A unique id for this request (the upload journal's key).
+    pub request_id: &'a str,
 }
 
 /// A reply, the follow-up to schedule, and the error to log, if any.
@@ -73,7 +75,7 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
             Route::Upload(key) => {
                 let grant = self.authenticate(head)?;
                 let plan = upload::plan(self.config, &grant, &key, head)?;
-                let (reply, job) = upload::execute(self.store, self.meta, &grant, key, plan, body, self.now_ms).await?;
+                let (reply, job) = upload::execute(self.store, self.meta, &grant, key, plan, body, self.request_id, self.now_ms).await?;
                 return Ok((reply, Some(job)));
             }
             Route::Download(key) => download::get(self.store, &self.authenticate(head)?, &key, head).await?,

@@ -41,6 +41,19 @@ pub fn decode_cursor(s: &str) -> Result<ListCursor> {
         .ok_or_else(|| GatewayError::new(ErrorKind::BadRequest, "the cursor is not one this gateway issued"))
 }
 
+/// The prefix a listing may use: the requested one, narrowed to what the token covers.
+/// A request outside the token's prefix (or exact key) is refused.
+pub fn listing_prefix(grant: &Grant, requested: &str) -> Result<String> {
+    let covered = grant.exact_key.as_deref().unwrap_or(&grant.prefix);
+    if requested.starts_with(covered) {
+        Ok(requested.to_owned())
+    } else if covered.starts_with(requested) {
+        Ok(covered.to_owned())
+    } else {
+        Err(GatewayError::new(ErrorKind::Forbidden, "the token does not cover this prefix"))
+    }
+}
+
 #[derive(Serialize)]
 struct Item {
     key: String,
@@ -60,7 +73,7 @@ struct Page {
 
 pub async fn list<S, M: MetadataStore>(meta: &M, grant: &Grant, head: &RequestHead) -> Result<Reply<S>> {
     grant.require(Scope::List)?;
-    let prefix = head.query_param("prefix").unwrap_or_default();
+    let prefix = listing_prefix(grant, &head.query_param("prefix").unwrap_or_default())?;
     let limit = match head.query_param("limit") {
         None => DEFAULT_LIST_LIMIT,
         Some(v) => v.parse::<u32>().ok().filter(|n| (1..=MAX_LIST_LIMIT).contains(n)).ok_or_else(|| {
@@ -70,6 +83,9 @@ pub async fn list<S, M: MetadataStore>(meta: &M, grant: &Grant, head: &RequestHe
     let cursor = head.query_param("cursor").filter(|c| !c.is_empty()).map(|c| decode_cursor(&c)).transpose()?;
     // One row more than asked tells whether another page exists.
     let mut rows = meta.list(&grant.sub, &prefix, limit + 1, cursor.as_ref()).await?;
+    if let Some(only) = &grant.exact_key {
+        rows.retain(|r| &r.key == only);
+    }
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next = if more {

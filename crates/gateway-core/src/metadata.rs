@@ -39,11 +39,26 @@ pub struct ListCursor {
     pub key: String,
 }
 
+/// An upload in flight: written before the body is streamed, removed when the object's row
+/// is committed or the upload fails. One left behind marks a key whose write was cut off,
+/// for the cleanup sweep to reconcile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUpload {
+    pub id: String,
+    pub key: String,
+    pub owner: String,
+    pub started_at: i64,
+}
+
 /// The metadata store. No `Send` bound: JS handles are not `Send`.
 #[allow(async_fn_in_trait)]
 pub trait MetadataStore {
-    /// Inserts or replaces the row of `rec.key`.
-    async fn upsert(&self, rec: &ObjectRecord) -> Result<()>;
+    /// Journals an upload before its body is read.
+    async fn begin_upload(&self, pending: &PendingUpload) -> Result<()>;
+    /// Atomically writes the object's row (insert or replace) and clears its journal entry.
+    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord) -> Result<()>;
+    /// Clears the journal entry of an upload that stored nothing.
+    async fn abandon_upload(&self, pending_id: &str) -> Result<()>;
     /// Removes the row of `key`, if any.
     async fn remove(&self, key: &str) -> Result<()>;
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>>;

@@ -68,6 +68,7 @@ impl ByteRangeSpec {
             return None;
         }
         let (start, end) = match self {
+            ByteRangeSpec::FromTo(a, b) if a > b => return None,
             ByteRangeSpec::FromTo(a, b) => (a, b.min(size - 1)),
             ByteRangeSpec::From(a) => (a, size - 1),
             ByteRangeSpec::Suffix(0) => return None,

@@ -18,7 +18,6 @@ pub fn detect(b: &[u8]) -> Option<&'static str> {
         (b"PK\x05\x06", "application/zip"),
         (b"PK\x07\x08", "application/zip"),
         (b"\x1f\x8b", "application/gzip"),
-        (b"BM", "image/bmp"),
         (b"II*\x00", "image/tiff"),
         (b"MM\x00*", "image/tiff"),
         (b"\x1a\x45\xdf\xa3", "video/webm"),
@@ -45,6 +44,10 @@ pub fn detect(b: &[u8]) -> Option<&'static str> {
     }
     if let Some((_, ty)) = signatures.iter().find(|(sig, _)| at(0, sig)) {
         return Some(ty);
+    }
+    // "BM" alone also starts ordinary text ("BMI,…"): require a known DIB header size too.
+    if at(0, b"BM") && matches!(b.get(14..18), Some([12 | 40 | 52 | 56 | 64 | 108 | 124, 0, 0, 0])) {
+        return Some("image/bmp");
     }
     looks_like_text(b).then_some("text/plain")
 }

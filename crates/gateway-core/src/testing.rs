@@ -12,7 +12,7 @@ use crate::conditional::{Precondition, ReadConditions};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::WebhookSender;
 use crate::key::ObjectKey;
-use crate::metadata::{ListCursor, MetadataStore, ObjectRecord, STATUS_COMPLETE};
+use crate::metadata::{ListCursor, MetadataStore, ObjectRecord, PendingUpload, STATUS_COMPLETE};
 use crate::range::ByteRangeSpec;
 use crate::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutResult};
 
@@ -101,7 +101,11 @@ impl ObjectStore for MemoryStore {
 #[derive(Default)]
 pub struct MemoryMetadata {
     pub rows: RefCell<BTreeMap<String, ObjectRecord>>,
+    pub pending: RefCell<BTreeMap<String, PendingUpload>>,
+    /// Fails every write.
     pub fail_writes: Cell<bool>,
+    /// Fails only commits (the journal entry is written, the row is not).
+    pub fail_commits: Cell<bool>,
 }
 
 impl MemoryMetadata {
@@ -115,9 +119,25 @@ impl MemoryMetadata {
 }
 
 impl MetadataStore for MemoryMetadata {
-    async fn upsert(&self, rec: &ObjectRecord) -> Result<()> {
+    async fn begin_upload(&self, pending: &PendingUpload) -> Result<()> {
         self.check()?;
+        self.pending.borrow_mut().insert(pending.id.clone(), pending.clone());
+        Ok(())
+    }
+
+    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord) -> Result<()> {
+        self.check()?;
+        if self.fail_commits.get() {
+            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
+        }
         self.rows.borrow_mut().insert(rec.key.clone(), rec.clone());
+        self.pending.borrow_mut().remove(pending_id);
+        Ok(())
+    }
+
+    async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
+        self.check()?;
+        self.pending.borrow_mut().remove(pending_id);
         Ok(())
     }
 

@@ -13,8 +13,8 @@ use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
 use crate::key::ObjectKey;
-use crate::metadata::{MetadataStore, ObjectRecord, STATUS_COMPLETE};
-use crate::store::{ObjectStore, PutObject, PutResult};
+use crate::metadata::{MetadataStore, ObjectRecord, PendingUpload, STATUS_COMPLETE};
+use crate::store::{ObjectMeta, ObjectStore, PutObject, PutResult};
 use crate::time::rfc3339;
 
 /// The declared type when the client sends none.
@@ -42,6 +42,12 @@ fn decode_digest<const N: usize>(value: &str, header: &str) -> Result<[u8; N]> {
         .ok_or_else(|| bad(&format!("{header} must be the base64 of a {N}-byte digest")))
 }
 
+/// `Content-Length` as RFC 9110 defines it: digits only (no sign, no spaces inside).
+pub fn parse_length(v: &str) -> Option<u64> {
+    let v = v.trim();
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).then(|| v.parse().ok()).flatten()
+}
+
 /// The effective byte limit for this caller: the smaller of `MAX_UPLOAD_BYTES` and `max_size`.
 pub fn size_limit(config: &Config, grant: &Grant) -> u64 {
     grant.max_size.map_or(config.max_upload_bytes, |m| m.min(config.max_upload_bytes))
@@ -63,7 +69,7 @@ pub fn plan(config: &Config, grant: &Grant, key: &ObjectKey, head: &RequestHead)
         None => {
             return Err(GatewayError::new(ErrorKind::LengthRequired, "uploads need a Content-Length header"))
         }
-        Some(v) => v.trim().parse::<u64>().map_err(|_| bad("Content-Length must be a whole number"))?,
+        Some(v) => parse_length(v).ok_or_else(|| bad("Content-Length must be a whole number of bytes"))?,
     };
     let limit = size_limit(config, grant);
     if length > limit {
@@ -114,8 +120,9 @@ pub fn location(key: &ObjectKey) -> String {
     format!("/files/{}", encoded.join("/"))
 }
 
-/// Streams the body to the store, then records the row. If recording fails the object is
-/// deleted again, so a 2xx always means object and row both exist.
+/// Journals the upload, streams the body to the store, then commits the row. A 2xx always
+/// means object and row both exist; a failure after the store accepted the body deletes the
+/// object again and leaves the journal entry for the cleanup sweep.
 pub async fn execute<S: ObjectStore, M: MetadataStore>(
     store: &S,
     meta: &M,
@@ -123,8 +130,21 @@ pub async fn execute<S: ObjectStore, M: MetadataStore>(
     key: ObjectKey,
     plan: UploadPlan,
     body: Option<S::Body>,
+    upload_id: &str,
     now_ms: i64,
 ) -> Result<(Reply<S::Stream>, FollowUp)> {
+    let pending = PendingUpload { id: upload_id.to_owned(), key: key.to_string(), owner: grant.sub.clone(), started_at: now_ms };
+    meta.begin_upload(&pending).await?;
+    match store_body(store, &key, &plan, body).await {
+        Ok(stored) => commit(store, meta, grant, key, plan, stored, upload_id, now_ms).await,
+        Err(err) => {
+            let _ = meta.abandon_upload(upload_id).await;
+            Err(err)
+        }
+    }
+}
+
+async fn store_body<S: ObjectStore>(store: &S, key: &ObjectKey, plan: &UploadPlan, body: Option<S::Body>) -> Result<ObjectMeta> {
     let put = PutObject {
         key: key.clone(),
         body,
@@ -142,9 +162,23 @@ pub async fn execute<S: ObjectStore, M: MetadataStore>(
     };
     if stored.size != plan.length {
         // The store took a different number of bytes than declared: never keep such an object.
-        let _ = store.delete(&key).await;
+        let _ = store.delete(key).await;
         return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
     }
+    Ok(stored)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn commit<S: ObjectStore, M: MetadataStore>(
+    store: &S,
+    meta: &M,
+    grant: &Grant,
+    key: ObjectKey,
+    plan: UploadPlan,
+    stored: ObjectMeta,
+    upload_id: &str,
+    now_ms: i64,
+) -> Result<(Reply<S::Stream>, FollowUp)> {
     let record = ObjectRecord {
         key: key.to_string(),
         owner: grant.sub.clone(),
@@ -159,7 +193,7 @@ pub async fn execute<S: ObjectStore, M: MetadataStore>(
         created_at: now_ms,
         completed_at: Some(stored.uploaded_ms),
     };
-    if let Err(err) = meta.upsert(&record).await {
+    if let Err(err) = meta.commit_upload(upload_id, &record).await {
         let _ = store.delete(&key).await;
         return Err(err);
     }

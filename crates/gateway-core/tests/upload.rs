@@ -1,0 +1,386 @@
+//! `PUT /files/{key}` end to end through `Gateway::handle` with the in-memory store and
+//! metadata: a 2xx must mean object and row both exist, and every refusal (401/403/411/413/
+//! 415/400/412, store or database failure) must leave neither a new object nor a new row.
+
+mod common;
+
+use common::*;
+use gateway_core::metadata::STATUS_COMPLETE;
+use gateway_core::time::rfc3339;
+use md5::{Digest, Md5};
+use serde_json::json;
+use sha2::Sha256;
+
+const KEY: &str = "alice/docs/hello.txt";
+const PATH: &str = "/files/alice/docs/hello.txt";
+const BODY: &[u8] = b"hello, world\n";
+
+fn alice() -> String {
+    token("alice", json!({}))
+}
+
+fn nothing_stored(w: &World) {
+    assert!(w.store.objects.borrow().is_empty(), "an object was left behind");
+    assert!(w.meta.rows.borrow().is_empty(), "a row was left behind");
+}
+
+#[test]
+fn successful_upload_answers_201_with_etag_location_and_a_row() {
+    let w = World::default_config();
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("content-type", "text/plain; charset=utf-8"));
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    assert!(h.error.is_none());
+
+    let stored = w.store.objects.borrow().get(KEY).cloned().unwrap();
+    assert_eq!(stored.bytes, BODY);
+    let etag = stored.meta.etag.clone();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    assert_eq!(h.reply.header("ETag"), Some(etag.as_str()));
+    assert_eq!(h.reply.header("Location"), Some(PATH));
+    assert_eq!(h.reply.header("Content-Type"), Some("application/json"));
+
+    let body = json_body(&h.reply);
+    assert_eq!(body["key"], KEY);
+    assert_eq!(body["size"], BODY.len());
+    assert_eq!(body["etag"], etag.as_str());
+    assert_eq!(body["content_type"], "text/plain");
+    assert_eq!(body["uploaded_at"], rfc3339(NOW_MS));
+
+    let row = w.row(KEY).unwrap();
+    assert_eq!(row.owner, "alice");
+    assert_eq!(row.size, BODY.len() as u64);
+    assert_eq!(row.content_type, "text/plain");
+    assert_eq!(row.etag, etag);
+    assert_eq!(row.status, STATUS_COMPLETE);
+    assert_eq!(row.created_at, NOW_MS);
+    assert_eq!(row.completed_at, Some(NOW_MS));
+    assert_eq!((row.detected_type, row.type_matches), (None, None));
+
+    let job = h.followup.unwrap();
+    assert_eq!(job.key.as_str(), KEY);
+    assert_eq!(job.owner, "alice");
+    assert_eq!(job.etag, etag);
+    assert_eq!(job.size, BODY.len() as u64);
+    assert_eq!(job.content_type, "text/plain");
+}
+
+#[test]
+fn etag_is_the_md5_of_the_body_in_the_memory_store() {
+    let w = World::default_config();
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    let md5 = gateway_core::webhook::hex(&Md5::digest(BODY));
+    assert_eq!(h.reply.header("ETag"), Some(format!("\"{md5}\"").as_str()));
+}
+
+#[test]
+fn location_percent_encodes_the_key() {
+    let w = World::default_config();
+    let h = w.send(Req::put("/files/alice/caf%C3%A9%20menu+1.txt", BODY).bearer(&alice()));
+    assert_eq!(h.reply.status, 201);
+    assert_eq!(h.reply.header("Location"), Some("/files/alice/caf%C3%A9%20menu%2B1.txt"));
+    assert!(w.object("alice/café menu+1.txt").is_some());
+    assert_eq!(json_body(&h.reply)["key"], "alice/café menu+1.txt");
+}
+
+#[test]
+fn missing_content_type_is_recorded_as_octet_stream() {
+    let w = World::default_config();
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    assert_eq!(h.reply.status, 201);
+    assert_eq!(w.row(KEY).unwrap().content_type, "application/octet-stream");
+}
+
+#[test]
+fn empty_body_with_content_length_zero_is_stored() {
+    let w = World::default_config();
+    let h = w.send(Req::put(PATH, b"").bearer(&alice()));
+    assert_eq!(h.reply.status, 201);
+    assert_eq!(w.object(KEY), Some(Vec::new()));
+    assert_eq!(w.row(KEY).unwrap().size, 0);
+}
+
+#[test]
+fn upload_without_content_length_is_411() {
+    let w = World::default_config();
+    let h = w.send(Req::put(PATH, BODY).without("content-length").bearer(&alice()));
+    assert_problem(&h, 411, "length_required");
+    nothing_stored(&w);
+}
+
+#[test]
+fn malformed_content_length_is_400() {
+    let w = World::default_config();
+    for v in ["abc", "-1", "1.0", ""] {
+        let h = w.send(Req::put(PATH, BODY).without("content-length").header("content-length", v).bearer(&alice()));
+        assert_problem(&h, 400, "bad_request");
+    }
+    nothing_stored(&w);
+}
+
+#[test]
+fn body_over_max_upload_bytes_is_413_before_any_byte_is_stored() {
+    let w = World::new(config_with(&[("MAX_UPLOAD_BYTES", "10")]));
+    let h = w.send(Req::put(PATH, b"01234567890").bearer(&alice()));
+    assert_problem(&h, 413, "payload_too_large");
+    assert!(json_body(&h.reply)["detail"].as_str().unwrap().contains("10 bytes"));
+    nothing_stored(&w);
+    // Exactly at the limit is fine.
+    assert_eq!(w.send(Req::put(PATH, b"0123456789").bearer(&alice())).reply.status, 201);
+}
+
+#[test]
+fn declared_length_alone_triggers_413_without_a_body() {
+    let w = World::new(config_with(&[("MAX_UPLOAD_BYTES", "1000")]));
+    let req = Req::new(http::Method::PUT, PATH).header("content-length", "5000000000").bearer(&alice());
+    assert_problem(&w.send(req), 413, "payload_too_large");
+    nothing_stored(&w);
+}
+
+#[test]
+fn body_over_the_tokens_max_size_is_413() {
+    let w = World::default_config();
+    let t = token("alice", json!({"max_size": 5}));
+    let h = w.send(Req::put(PATH, b"123456").bearer(&t));
+    assert_problem(&h, 413, "payload_too_large");
+    assert!(json_body(&h.reply)["detail"].as_str().unwrap().contains("5 bytes"));
+    nothing_stored(&w);
+    assert_eq!(w.send(Req::put(PATH, b"12345").bearer(&t)).reply.status, 201);
+}
+
+#[test]
+fn the_smaller_of_config_and_token_limits_applies() {
+    let w = World::new(config_with(&[("MAX_UPLOAD_BYTES", "4")]));
+    let generous = token("alice", json!({"max_size": 1000}));
+    assert_problem(&w.send(Req::put(PATH, b"12345").bearer(&generous)), 413, "payload_too_large");
+}
+
+#[test]
+fn content_type_outside_allowed_content_types_is_415() {
+    let w = World::new(config_with(&[("ALLOWED_CONTENT_TYPES", "image/*,application/pdf")]));
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("content-type", "text/html"));
+    assert_problem(&h, 415, "unsupported_media_type");
+    nothing_stored(&w);
+    // No Content-Type means application/octet-stream, which is not listed either.
+    assert_problem(&w.send(Req::put(PATH, BODY).bearer(&alice())), 415, "unsupported_media_type");
+    let ok = w.send(Req::put("/files/alice/p.png", PNG).bearer(&alice()).header("content-type", "image/png"));
+    assert_eq!(ok.reply.status, 201);
+}
+
+#[test]
+fn content_type_outside_the_tokens_content_types_is_415() {
+    let w = World::new(config_with(&[("ALLOWED_CONTENT_TYPES", "image/*,application/pdf")]));
+    let t = token("alice", json!({"content_types": ["application/pdf"]}));
+    let h = w.send(Req::put("/files/alice/p.png", PNG).bearer(&t).header("content-type", "image/png"));
+    assert_problem(&h, 415, "unsupported_media_type");
+    nothing_stored(&w);
+    let ok = w.send(Req::put("/files/alice/d.pdf", PDF).bearer(&t).header("content-type", "application/pdf"));
+    assert_eq!(ok.reply.status, 201);
+}
+
+#[test]
+fn malformed_content_type_header_is_415() {
+    let w = World::default_config();
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("content-type", "not a type"));
+    assert_problem(&h, 415, "unsupported_media_type");
+    nothing_stored(&w);
+}
+
+#[test]
+fn content_md5_mismatch_leaves_no_object_and_no_row() {
+    let w = World::default_config();
+    let wrong = b64(&Md5::digest(b"something else"));
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("content-md5", &wrong));
+    assert_problem(&h, 400, "checksum_mismatch");
+    nothing_stored(&w);
+}
+
+#[test]
+fn sha256_checksum_mismatch_leaves_no_object_and_no_row() {
+    let w = World::default_config();
+    let wrong = b64(&Sha256::digest(b"something else"));
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("x-amz-checksum-sha256", &wrong));
+    assert_problem(&h, 400, "checksum_mismatch");
+    nothing_stored(&w);
+}
+
+#[test]
+fn matching_checksums_are_accepted_and_recorded_on_the_row() {
+    let w = World::default_config();
+    let md5 = b64(&Md5::digest(BODY));
+    let sha = b64(&Sha256::digest(BODY));
+    let h = w.send(
+        Req::put(PATH, BODY).bearer(&alice()).header("content-md5", &md5).header("x-amz-checksum-sha256", &sha),
+    );
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    let row = w.row(KEY).unwrap();
+    assert_eq!(row.checksum_md5.as_deref(), Some(md5.as_str()));
+    assert_eq!(row.checksum_sha256.as_deref(), Some(sha.as_str()));
+}
+
+#[test]
+fn malformed_checksum_headers_are_400_bad_request() {
+    let w = World::default_config();
+    let sha_as_md5 = b64(&Sha256::digest(BODY));
+    for (name, value) in [
+        ("content-md5", "not base64!"),
+        ("content-md5", sha_as_md5.as_str()),
+        ("x-amz-checksum-sha256", "AAAA"),
+    ] {
+        let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header(name, value));
+        assert_problem(&h, 400, "bad_request");
+    }
+    nothing_stored(&w);
+}
+
+#[test]
+fn body_shorter_than_its_content_length_is_400_incomplete_body() {
+    let w = World::default_config();
+    let req = Req::put(PATH, BODY).without("content-length").header("content-length", "100").bearer(&alice());
+    assert_problem(&w.send(req), 400, "incomplete_body");
+    nothing_stored(&w);
+}
+
+#[test]
+fn database_down_before_the_upload_refuses_it_without_touching_the_store() {
+    let w = World::default_config();
+    w.meta.fail_writes.set(true);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    assert_problem(&h, 500, "database_error");
+    assert!(!serde_json::to_string(&json_body(&h.reply)).unwrap().contains("injected"));
+    nothing_stored(&w);
+}
+
+#[test]
+fn metadata_failure_after_a_successful_put_deletes_the_object_and_keeps_the_journal_entry() {
+    let w = World::default_config();
+    w.meta.fail_commits.set(true);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    assert_problem(&h, 500, "database_error");
+    nothing_stored(&w);
+    let pending = w.meta.pending.borrow();
+    assert_eq!(pending.len(), 1, "the cut-off write stays journaled for the sweep");
+    assert_eq!(pending.values().next().unwrap().key, KEY);
+}
+
+#[test]
+fn storage_failure_is_502_and_writes_no_row_and_clears_the_journal() {
+    let w = World::default_config();
+    w.store.fail_puts.set(true);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    assert_problem(&h, 502, "storage_error");
+    nothing_stored(&w);
+    assert!(w.meta.pending.borrow().is_empty());
+}
+
+#[test]
+fn a_successful_upload_leaves_no_journal_entry() {
+    let w = World::default_config();
+    w.upload("alice", KEY, "text/plain", BODY);
+    assert!(w.meta.pending.borrow().is_empty());
+}
+
+#[test]
+fn if_none_match_star_on_an_existing_key_is_412_and_keeps_the_old_object() {
+    let w = World::default_config();
+    w.upload("alice", KEY, "text/plain", b"original");
+    let before = w.row(KEY).unwrap();
+    let h = w.send_at(NOW_MS + 1000, Req::put(PATH, b"replacement").bearer(&alice()).header("if-none-match", "*"));
+    assert_problem(&h, 412, "precondition_failed");
+    assert_eq!(w.object(KEY).unwrap(), b"original");
+    assert_eq!(w.row(KEY).unwrap(), before);
+}
+
+#[test]
+fn if_none_match_star_on_a_new_key_uploads() {
+    let w = World::default_config();
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("if-none-match", "*"));
+    assert_eq!(h.reply.status, 201);
+    assert_eq!(w.object(KEY).unwrap(), BODY);
+}
+
+#[test]
+fn upload_preconditions_other_than_if_none_match_star_are_400() {
+    let w = World::default_config();
+    w.upload("alice", KEY, "text/plain", b"original");
+    let etag = w.row(KEY).unwrap().etag;
+    for (name, value) in [("if-none-match", "\"abc\""), ("if-match", etag.as_str()), ("if-match", "*")] {
+        let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header(name, value));
+        assert_problem(&h, 400, "bad_request");
+    }
+    assert_eq!(w.object(KEY).unwrap(), b"original");
+}
+
+#[test]
+fn plain_put_on_an_existing_key_replaces_object_and_row() {
+    let w = World::default_config();
+    let first = w.upload("alice", KEY, "text/plain", b"version one");
+    let second = w.upload_at(NOW_MS + 5000, "alice", KEY, "text/markdown", b"version two!");
+    assert_ne!(first.etag, second.etag);
+    assert_eq!(w.object(KEY).unwrap(), b"version two!");
+    let row = w.row(KEY).unwrap();
+    assert_eq!(row.etag, second.etag);
+    assert_eq!(row.content_type, "text/markdown");
+    assert_eq!(row.created_at, NOW_MS + 5000);
+    assert_eq!(w.meta.rows.borrow().len(), 1);
+}
+
+#[test]
+fn upload_under_another_prefix_is_403() {
+    let w = World::default_config();
+    let h = w.send(Req::put("/files/bob/x.txt", BODY).bearer(&alice()));
+    assert_problem(&h, 403, "forbidden");
+    nothing_stored(&w);
+}
+
+#[test]
+fn upload_without_write_scope_is_403() {
+    let w = World::default_config();
+    let t = token("alice", json!({"scope": "read list delete"}));
+    let h = w.send(Req::put(PATH, BODY).bearer(&t));
+    assert_problem(&h, 403, "forbidden");
+    assert!(json_body(&h.reply)["detail"].as_str().unwrap().contains("write"));
+    nothing_stored(&w);
+}
+
+#[test]
+fn exact_key_token_may_upload_only_that_key() {
+    let w = World::default_config();
+    let t = token("alice", json!({"key": "alice/avatar.png"}));
+    assert_problem(&w.send(Req::put(PATH, BODY).bearer(&t)), 403, "forbidden");
+    nothing_stored(&w);
+    assert_eq!(w.send(Req::put("/files/alice/avatar.png", PNG).bearer(&t)).reply.status, 201);
+}
+
+#[test]
+fn refusals_are_decided_before_the_body_matters() {
+    // Authorisation comes first: a forbidden key is 403 even without Content-Length.
+    let w = World::default_config();
+    let req = Req::new(http::Method::PUT, "/files/bob/x").bearer(&alice());
+    assert_problem(&w.send(req), 403, "forbidden");
+}
+
+#[test]
+fn upload_without_token_is_401_and_stores_nothing() {
+    let w = World::default_config();
+    let h = w.send(Req::put(PATH, BODY));
+    assert_problem(&h, 401, "missing_token");
+    assert_eq!(h.reply.header("WWW-Authenticate"), Some("Bearer"));
+    nothing_stored(&w);
+}
+
+#[test]
+fn upload_with_expired_token_is_401_token_expired() {
+    let w = World::default_config();
+    let t = hs256(&json!({"sub": "alice", "exp": NOW_S - 3600}));
+    let h = w.send(Req::put(PATH, BODY).bearer(&t));
+    assert_problem(&h, 401, "token_expired");
+    nothing_stored(&w);
+}
+
+#[test]
+fn owner_is_the_tokens_sub_even_under_a_shared_prefix() {
+    let w = World::default_config();
+    let t = token("carol", json!({"prefix": "shared/"}));
+    assert_eq!(w.send(Req::put("/files/shared/plan.txt", BODY).bearer(&t)).reply.status, 201);
+    assert_eq!(w.row("shared/plan.txt").unwrap().owner, "carol");
+}
