@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing the Worker needs, skipping whatever is already present:
-# the wasm32 target, worker-build, wasm-bindgen-cli at the exact version in Cargo.lock, and
-# the npm packages. Only the Rust and npm registries are used, never a binary download.
+# the wasm32 target, worker-build, wasm-bindgen-cli at the exact version in Cargo.lock,
+# s3s-fs (the S3 server the tests run against) and the npm packages. Only the Rust and npm
+# registries are used, never a binary download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,13 @@ else
   # Not --locked: its lockfile pins a crate version the registry no longer serves.
   say "installing wasm-bindgen-cli $BINDGEN_VERSION to match Cargo.lock (a few minutes, once)"
   cargo install wasm-bindgen-cli --version "$BINDGEN_VERSION" --force
+fi
+
+if s3s-fs --version 2>/dev/null | grep -q "0.14.1"; then
+  say "s3s-fs 0.14.1 (the S3 server the tests use): present"
+else
+  say "installing s3s-fs 0.14.1, a local S3 server for the tests (a few minutes, once)"
+  cargo install s3s-fs --version 0.14.1 --features binary --locked
 fi
 
 if [ -x node_modules/.bin/wrangler ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then

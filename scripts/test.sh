@@ -7,5 +7,7 @@ bash scripts/bootstrap.sh
 echo "[test] cargo test (gateway-core, native)"
 cargo test -p gateway-core --quiet
 bash scripts/build.sh
-echo "[test] integration tests against the built Worker"
-node --test --test-concurrency=1 tests/
+echo "[test] integration tests: the built Worker on the R2 binding"
+GATEWAY_BACKEND=r2 node --test --test-concurrency=1 tests/
+echo "[test] integration tests: the same suite on a real S3 server (s3s-fs)"
+GATEWAY_BACKEND=s3 node --test --test-concurrency=1 tests/

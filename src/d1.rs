@@ -140,6 +140,15 @@ impl MetadataStore for D1Metadata {
         Ok(row.map(Into::into))
     }
 
+    async fn other_upload_pending(&self, key: &str, except_id: &str) -> Result<bool> {
+        let found: Option<serde_json::Value> = self
+            .statement("SELECT 1 AS found FROM pending_uploads WHERE key = ?1 AND id <> ?2 LIMIT 1", &[JsValue::from_str(key), JsValue::from_str(except_id)])?
+            .first(None)
+            .await
+            .map_err(|e| db_error("select", e))?;
+        Ok(found.is_some())
+    }
+
     async fn list(&self, owner: &str, prefix: &str, limit: u32, cursor: Option<&ListCursor>) -> Result<Vec<ObjectRecord>> {
         // substr() compares the prefix exactly (LIKE would treat `%` and `_` as wildcards).
         let sql = format!(

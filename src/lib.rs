@@ -2,11 +2,13 @@
 //! lives in the `gateway-core` crate; the modules here turn Worker types into core types,
 //! implement the core's store and metadata interfaces on R2 and D1, and move the bytes.
 
+mod backend;
 mod convert;
 mod d1;
 mod env;
 mod js;
 mod r2;
+mod s3;
 mod serve;
 mod webhook;
 

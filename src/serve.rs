@@ -1,6 +1,9 @@
 //! One request through the gateway: build the core's view of it, let the core decide, send
 //! the reply, and schedule the follow-up with `waitUntil`.
 
+use std::rc::Rc;
+
+use gateway_core::config::Config;
 use gateway_core::error::GatewayError;
 use gateway_core::followup::{self, FollowUp};
 use gateway_core::gateway::Gateway;
@@ -12,7 +15,7 @@ use worker::{console_error, console_log, Context, Env};
 use crate::convert::{request_head, response};
 use crate::d1::D1Metadata;
 use crate::env::config;
-use crate::r2::R2Store;
+use crate::backend::Backend;
 use crate::webhook::FetchSender;
 
 fn now_ms() -> i64 {
@@ -44,7 +47,7 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let (store, meta) = match (R2Store::from_env(&env), D1Metadata::from_env(&env)) {
+    let (store, meta) = match (Backend::from_env(&env, &cfg), D1Metadata::from_env(&env)) {
         (Ok(s), Ok(m)) => (s, m),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
@@ -59,17 +62,13 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         }
     }
     if let Some(job) = handled.followup {
-        ctx.wait_until(run_followup(env, job));
+        ctx.wait_until(run_followup(cfg.clone(), store, meta, job));
     }
     response(handled.reply).map_err(|e| worker::Error::JsError(format!("{e:?}")))
 }
 
 /// Background work: never fails the request; logs what went wrong.
-async fn run_followup(env: Env, job: FollowUp) {
-    let (Ok(cfg), Ok(store), Ok(meta)) = (config(&env), R2Store::from_env(&env), D1Metadata::from_env(&env)) else {
-        console_error!("follow-up for {}: the environment is unusable", job.key);
-        return;
-    };
+async fn run_followup(cfg: Rc<Config>, store: Backend, meta: D1Metadata, job: FollowUp) {
     let report = followup::run(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &job, now_ms()).await;
     for problem in &report.problems {
         console_error!("follow-up for {}: {problem}", job.key);

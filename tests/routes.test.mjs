@@ -106,7 +106,7 @@ test('DELETE removes object and row and answers 204; a second DELETE answers 404
   assert.ok(await gw.row('alice/doomed.txt'));
   const res = await call(gw, 'DELETE', '/files/alice/doomed.txt', { token: alice });
   assert.equal(res.status, 204);
-  assert.equal(await gw.bucket.head('alice/doomed.txt'), null);
+  assert.equal(await gw.object('alice/doomed.txt'), null);
   assert.equal(await gw.row('alice/doomed.txt'), null);
   assertProblem(assert, await call(gw, 'DELETE', '/files/alice/doomed.txt', { token: alice }), 404, 'not_found');
 });

@@ -29,8 +29,8 @@ test('a valid upload answers 201 with ETag, Location and the JSON body, and reco
   assert.equal(row.etag, res.json.etag);
   assert.equal(row.status, 'complete');
   assert.ok(row.created_at > 0 && row.completed_at >= row.created_at);
-  const stored = await gw.bucket.get('alice/docs/hello.txt');
-  assert.equal(await stored.text(), body);
+  const stored = await gw.object('alice/docs/hello.txt');
+  assert.equal(stored.text(), body);
   const journal = await gw.db.prepare('SELECT count(*) AS n FROM pending_uploads WHERE key = ?').bind('alice/docs/hello.txt').first();
   assert.equal(journal.n, 0, 'the upload journal entry is cleared with the commit');
 });
@@ -39,13 +39,13 @@ test('an upload without Content-Length is refused with 411 length_required', asy
   const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('abc')); c.close(); } });
   const res = await call(gw, 'PUT', '/files/alice/chunked.txt', { token: alice, headers: { 'content-type': 'text/plain' }, body: stream });
   assertProblem(assert, res, 411, 'length_required');
-  assert.equal(await gw.bucket.head('alice/chunked.txt'), null);
+  assert.equal(await gw.object('alice/chunked.txt'), null);
 });
 
 test('a body over MAX_UPLOAD_BYTES is refused with 413 before anything is stored', async () => {
   const res = await call(gw, 'PUT', '/files/alice/big.bin', { token: alice, body: Buffer.alloc(1001) });
   assertProblem(assert, res, 413, 'payload_too_large');
-  assert.equal(await gw.bucket.head('alice/big.bin'), null);
+  assert.equal(await gw.object('alice/big.bin'), null);
   assert.equal(await gw.row('alice/big.bin'), null);
 });
 
@@ -107,7 +107,7 @@ test('If-None-Match: * refuses to overwrite with 412 and keeps the original', as
   assert.equal(first.status, 201);
   const second = await call(gw, 'PUT', '/files/alice/once.txt', { token: alice, headers: { 'if-none-match': '*', 'content-type': 'text/plain' }, body: 'second' });
   assertProblem(assert, second, 412, 'precondition_failed');
-  assert.equal(await (await gw.bucket.get('alice/once.txt')).text(), 'first');
+  assert.equal((await gw.object('alice/once.txt')).text(), 'first');
   assert.equal((await gw.row('alice/once.txt')).etag, first.json.etag);
 });
 
@@ -133,7 +133,7 @@ for (const [name, headers] of [
     const key = `alice/bad-${name.replace(/\W+/g, '-')}.txt`;
     const res = await call(gw, 'PUT', `/files/${key}`, { token: alice, headers: { 'content-type': 'text/plain', ...headers }, body: 'the body' });
     assertProblem(assert, res, 400, 'checksum_mismatch');
-    assert.equal(await gw.bucket.head(key), null);
+    assert.equal(await gw.object(key), null);
     assert.equal(await gw.row(key), null);
     const journal = await gw.db.prepare('SELECT count(*) AS n FROM pending_uploads WHERE key = ?').bind(key).first();
     assert.equal(journal.n, 0);
@@ -149,7 +149,7 @@ test('an empty body is stored as an empty object', async () => {
   const res = await call(gw, 'PUT', '/files/alice/empty.bin', { token: alice, body: '' });
   assert.equal(res.status, 201, res.text);
   assert.equal(res.json.size, 0);
-  assert.equal((await gw.bucket.head('alice/empty.bin')).size, 0);
+  assert.equal((await gw.object('alice/empty.bin')).size, 0);
 });
 
 test('a client that sends fewer bytes than declared leaves no object and no row', async () => {
@@ -166,6 +166,6 @@ test('a client that sends fewer bytes than declared leaves no object and no row'
     sock.on('error', resolve);
   });
   await new Promise((r) => setTimeout(r, 500));
-  assert.equal(await gw.bucket.head('alice/short.bin'), null);
+  assert.equal(await gw.object('alice/short.bin'), null);
   assert.equal(await gw.row('alice/short.bin'), null);
 });

@@ -1,23 +1,26 @@
-// Starts the built Worker in Miniflare (workerd) with R2 and D1 simulators, applies the D1
-// migrations, and exposes its real HTTP address. Each test file starts its own instance
-// with the variables it needs.
+// Starts the built Worker in Miniflare (workerd) with the R2 and D1 simulators, applies the D1
+// migrations, and exposes its real HTTP address. With GATEWAY_BACKEND=s3 the Worker stores
+// objects in a real S3 server (s3s-fs) started for the test file instead of the R2 binding.
+// Each test file starts its own instance with the variables it needs.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
+import { startS3 } from './s3server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export const JWT_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
+export const BACKEND = process.env.GATEWAY_BACKEND === 's3' ? 's3' : 'r2';
 
 /** Splits a migration file into statements (no semicolons inside strings in ours). */
 function statements(sql) {
   return sql
     .split('\n')
-    .filter((l) => !l.trim().startsWith('--'))
+    .map((l) => l.replace(/--.*$/, ''))
     .join('\n')
     .split(';')
-    .map((s) => s.replace(/--.*$/gm, '').trim())
+    .map((s) => s.trim())
     .filter(Boolean);
 }
 
@@ -30,7 +33,27 @@ export async function applyMigrations(db) {
   }
 }
 
-export async function startGateway(vars = {}) {
+/** Reads objects straight from the backing store, bypassing the Worker. */
+function storeReader(bucket, s3) {
+  if (s3) {
+    return async (key) => {
+      const res = await s3.fetch(key);
+      if (res.status === 404) return null;
+      if (!res.ok) throw new Error(`store read ${key}: ${res.status}`);
+      const body = Buffer.from(await res.arrayBuffer());
+      return { size: body.length, text: () => body.toString('utf8'), bytes: () => body };
+    };
+  }
+  return async (key) => {
+    const obj = await bucket.get(key);
+    if (!obj) return null;
+    const body = Buffer.from(await obj.arrayBuffer());
+    return { size: body.length, text: () => body.toString('utf8'), bytes: () => body };
+  };
+}
+
+export async function startGateway(vars = {}, { backend = BACKEND } = {}) {
+  const s3 = backend === 's3' ? await startS3() : null;
   const mf = new Miniflare({
     scriptPath: path.join(root, 'build/index.js'),
     modules: true,
@@ -38,7 +61,7 @@ export async function startGateway(vars = {}) {
     compatibilityDate: '2025-09-01',
     r2Buckets: ['BUCKET'],
     d1Databases: ['DB'],
-    bindings: { STORAGE: 'r2', JWT_SECRET, ...vars },
+    bindings: { STORAGE: 'r2', JWT_SECRET, ...(s3 ? s3.vars : {}), ...vars },
     port: 0,
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
@@ -46,13 +69,16 @@ export async function startGateway(vars = {}) {
   await applyMigrations(db);
   const bucket = await mf.getR2Bucket('BUCKET');
   return {
+    backend,
     url,
     db,
-    bucket,
+    s3,
     mf,
+    /** The object as the store holds it ({size, text(), bytes()}), or null. */
+    object: storeReader(bucket, s3),
     /** The D1 row of `key`, or null. */
     row: (key) => db.prepare('SELECT * FROM objects WHERE key = ?').bind(key).first(),
-    close: () => mf.dispose(),
+    close: async () => { await mf.dispose(); s3?.close(); },
   };
 }
 

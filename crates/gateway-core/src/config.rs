@@ -6,6 +6,7 @@
 use crate::auth::{KeySet, Secret};
 use crate::content_type::TypePattern;
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::s3::S3Config;
 
 /// Default for `MAX_UPLOAD_BYTES`: the request-body cap of the free and pro plans.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 104_857_600;
@@ -19,6 +20,8 @@ pub const MIN_HS256_SECRET_BYTES: usize = 32;
 pub enum StorageKind {
     /// The `BUCKET` R2 binding.
     R2,
+    /// Any S3-compatible store, through SigV4-signed `fetch` (see [`S3Config`]).
+    S3,
 }
 
 /// Which browser origins may call the API.
@@ -68,8 +71,10 @@ pub struct WebhookConfig {
 /// Everything the gateway needs to know, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `STORAGE`: the backend (`r2`).
+    /// `STORAGE`: the backend (`r2` or `s3`).
     pub storage: StorageKind,
+    /// The S3 settings, present exactly when `storage` is `S3`.
+    pub s3: Option<S3Config>,
     /// `MAX_UPLOAD_BYTES`: the largest body accepted by a single PUT (default 100 MiB).
     pub max_upload_bytes: u64,
     /// `ALLOWED_CONTENT_TYPES`: comma-separated types (`image/*` wildcards); `None` allows all.
@@ -98,7 +103,12 @@ impl Config {
 
         let storage = match get("STORAGE").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("r2") => StorageKind::R2,
-            Some(other) => return Err(config_error("STORAGE", format!("must be `r2`, not `{other}`"))),
+            Some("s3") => StorageKind::S3,
+            Some(other) => return Err(config_error("STORAGE", format!("must be `r2` or `s3`, not `{other}`"))),
+        };
+        let s3 = match storage {
+            StorageKind::S3 => Some(s3_config(&get)?),
+            StorageKind::R2 => None,
         };
 
         let max_upload_bytes = match get("MAX_UPLOAD_BYTES") {
@@ -169,6 +179,40 @@ impl Config {
             }
         };
 
-        Ok(Config { storage, max_upload_bytes, allowed_content_types, jwt, webhook, cors_origins })
+        Ok(Config { storage, s3, max_upload_bytes, allowed_content_types, jwt, webhook, cors_origins })
     }
+}
+
+/// The `S3_*` variables. Path style defaults to on for any endpoint that is not AWS's, where
+/// virtual-hosted buckets need DNS that local and self-hosted stores rarely have.
+fn s3_config(get: &impl Fn(&str) -> Option<String>) -> Result<S3Config> {
+    let required = |name: &str| get(name).ok_or_else(|| config_error(name, "must be set when STORAGE is `s3`"));
+    let endpoint = url::Url::parse(&required("S3_ENDPOINT")?)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && matches!(u.path(), "" | "/") && u.query().is_none())
+        .ok_or_else(|| config_error("S3_ENDPOINT", "must be an http(s) URL with no path, like `https://s3.us-east-1.amazonaws.com`"))?;
+    let bucket = required("S3_BUCKET")?;
+    if bucket.len() < 3 || bucket.len() > 63 || !bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.') {
+        return Err(config_error("S3_BUCKET", "must be a valid bucket name (3–63 characters: a-z, 0-9, `-`, `.`)"));
+    }
+    let region = get("S3_REGION").unwrap_or_else(|| "us-east-1".to_owned());
+    if !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(config_error("S3_REGION", "must be a region name such as `us-east-1` or `auto`"));
+    }
+    let is_aws = endpoint.host_str().is_some_and(|h| h.ends_with(".amazonaws.com"));
+    let path_style = match get("S3_FORCE_PATH_STYLE").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => !is_aws,
+        Some("true" | "1" | "yes") => true,
+        Some("false" | "0" | "no") => false,
+        Some(_) => return Err(config_error("S3_FORCE_PATH_STYLE", "must be `true` or `false`")),
+    };
+    Ok(S3Config {
+        endpoint,
+        bucket,
+        region,
+        access_key_id: required("S3_ACCESS_KEY_ID")?,
+        secret_access_key: Secret::new(required("S3_SECRET_ACCESS_KEY")?),
+        session_token: get("S3_SESSION_TOKEN").map(Secret::new),
+        path_style,
+    })
 }

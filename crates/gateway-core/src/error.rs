@@ -48,8 +48,12 @@ pub enum ErrorKind {
     NotFound,
     /// 405: the route exists but not for this method.
     MethodNotAllowed,
-    /// 502: the storage backend failed or is unreachable.
+    /// 502: the storage backend failed.
     StorageError,
+    /// 502: the storage backend refused the gateway's own credentials (detail only logged).
+    StorageAuthFailed,
+    /// 503: the storage backend is unreachable or asked to slow down.
+    StorageUnavailable,
     /// 500: the metadata database failed.
     DatabaseError,
     /// 500: a configuration value is missing or malformed.
@@ -72,7 +76,8 @@ impl ErrorKind {
             RangeNotSatisfiable => 416,
             NotFound => 404,
             MethodNotAllowed => 405,
-            StorageError => 502,
+            StorageError | StorageAuthFailed => 502,
+            StorageUnavailable => 503,
             DatabaseError | ConfigError | Internal => 500,
         }
     }
@@ -95,7 +100,8 @@ impl ErrorKind {
             IncompleteBody => "incomplete_body",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
-            StorageError => "storage_error",
+            StorageError | StorageUnavailable => "storage_error",
+            StorageAuthFailed => "storage_auth_failed",
             DatabaseError => "database_error",
             ConfigError => "config_error",
             Internal => "internal_error",
@@ -121,6 +127,8 @@ impl ErrorKind {
             NotFound => "Not found",
             MethodNotAllowed => "Method not allowed",
             StorageError => "Storage error",
+            StorageAuthFailed => "Storage authentication failed",
+            StorageUnavailable => "Storage unavailable",
             DatabaseError => "Database error",
             ConfigError => "Configuration error",
             Internal => "Internal error",

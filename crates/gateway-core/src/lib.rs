@@ -20,6 +20,7 @@ pub mod manage;
 pub mod metadata;
 pub mod range;
 pub mod router;
+pub mod s3;
 pub mod sniff;
 pub mod store;
 pub mod time;

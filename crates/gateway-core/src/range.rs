@@ -77,3 +77,12 @@ impl ByteRangeSpec {
         (start < size).then_some(ResolvedRange { start, end, size })
     }
 }
+
+/// Parses a `Content-Range: bytes first-last/size` answer from a store.
+pub fn parse_content_range(value: &str) -> Option<ResolvedRange> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (span, size) = rest.split_once('/')?;
+    let (a, b) = span.split_once('-')?;
+    let (start, end, size) = (a.trim().parse().ok()?, b.trim().parse().ok()?, size.trim().parse().ok()?);
+    (start <= end && end < size).then_some(ResolvedRange { start, end, size })
+}

@@ -14,3 +14,8 @@ pub fn rfc3339(ms: i64) -> String {
 pub fn http_date(ms: i64) -> String {
     time_from_millis(ms).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
+
+/// Parses an HTTP date (`Last-Modified`) to milliseconds since the Unix epoch.
+pub fn parse_http_date(value: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(value.trim()).ok().map(|t| t.timestamp_millis())
+}

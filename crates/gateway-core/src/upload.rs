@@ -138,9 +138,31 @@ pub async fn execute<S: ObjectStore, M: MetadataStore>(
     match store_body(store, &key, &plan, body).await {
         Ok(stored) => commit(store, meta, grant, key, plan, stored, upload_id, now_ms).await,
         Err(err) => {
+            if err.kind == ErrorKind::ChecksumMismatch {
+                remove_refused_leftover(store, meta, &key, upload_id).await;
+            }
             let _ = meta.abandon_upload(upload_id).await;
             Err(err)
         }
+    }
+}
+
+/// A store must not keep a body it refused for a bad digest, but some S3-compatible servers
+/// do. Whatever now sits at `key` is removed unless it is the committed object (its ETag is
+/// the row's) or another upload of the key is in flight (it may be that upload's object).
+/// If the leftover replaced a committed object, that row is removed too: it would claim an
+/// object that is gone.
+async fn remove_refused_leftover<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, key: &ObjectKey, upload_id: &str) {
+    let Ok(Some(found)) = store.head(key).await else { return };
+    let Ok(row) = meta.get(key.as_str()).await else { return };
+    if row.as_ref().is_some_and(|r| r.etag == found.etag) {
+        return;
+    }
+    if meta.other_upload_pending(key.as_str(), upload_id).await.unwrap_or(true) {
+        return;
+    }
+    if store.delete(key).await.is_ok() && row.is_some() {
+        let _ = meta.remove(key.as_str()).await;
     }
 }
 

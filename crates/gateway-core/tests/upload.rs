@@ -4,6 +4,7 @@
 
 mod common;
 
+use base64::Engine;
 use common::*;
 use gateway_core::metadata::STATUS_COMPLETE;
 use gateway_core::time::rfc3339;
@@ -383,4 +384,37 @@ fn owner_is_the_tokens_sub_even_under_a_shared_prefix() {
     let t = token("carol", json!({"prefix": "shared/"}));
     assert_eq!(w.send(Req::put("/files/shared/plan.txt", BODY).bearer(&t)).reply.status, 201);
     assert_eq!(w.row("shared/plan.txt").unwrap().owner, "carol");
+}
+
+#[test]
+fn a_body_the_store_kept_despite_a_bad_digest_is_removed() {
+    let w = World::default_config();
+    w.store.keeps_refused_bodies.set(true);
+    let bad = base64::engine::general_purpose::STANDARD.encode([0u8; 16]);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("content-md5", &bad));
+    assert_problem(&h, 400, "checksum_mismatch");
+    nothing_stored(&w);
+}
+
+#[test]
+fn a_refused_body_that_replaced_a_committed_object_takes_the_stale_row_with_it() {
+    let w = World::default_config();
+    w.upload("alice", KEY, "text/plain", b"original");
+    w.store.keeps_refused_bodies.set(true);
+    let bad = base64::engine::general_purpose::STANDARD.encode([0u8; 16]);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("content-md5", &bad));
+    assert_problem(&h, 400, "checksum_mismatch");
+    assert!(w.object(KEY).is_none(), "the refused body is gone");
+    assert!(w.row(KEY).is_none(), "no row claims the replaced object");
+}
+
+#[test]
+fn a_refused_upload_leaves_the_committed_object_alone_when_the_store_kept_it() {
+    let w = World::default_config();
+    w.upload("alice", KEY, "text/plain", b"original");
+    let bad = base64::engine::general_purpose::STANDARD.encode([0u8; 16]);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("content-md5", &bad));
+    assert_problem(&h, 400, "checksum_mismatch");
+    assert_eq!(w.object(KEY).unwrap(), b"original");
+    assert!(w.row(KEY).is_some());
 }

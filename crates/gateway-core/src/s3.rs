@@ -1,0 +1,165 @@
+//! The S3 protocol pieces the S3 backend needs, as pure functions: object URLs with S3's key
+//! encoding (path-style or virtual-hosted), SigV4 signing through `aws-sigv4` with the time
+//! passed in, and the mapping of S3's XML errors to gateway errors. The edge sends the
+//! requests; nothing here does I/O or reads a clock.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
+use aws_sigv4::sign::v4;
+
+use crate::auth::Secret;
+use crate::error::{ErrorKind, GatewayError, Result};
+
+/// The payload hash sent with streamed bodies: the body is not part of the signature.
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+/// SHA-256 of the empty string: the payload hash of body-less requests.
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Where and as whom the S3 backend talks.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// `S3_ENDPOINT`: scheme, host and optional port (no path).
+    pub endpoint: url::Url,
+    /// `S3_BUCKET`.
+    pub bucket: String,
+    /// `S3_REGION` (`us-east-1` by default; `auto` for R2's S3 endpoint).
+    pub region: String,
+    /// `S3_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `S3_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Secret,
+    /// `S3_SESSION_TOKEN`, for temporary credentials.
+    pub session_token: Option<Secret>,
+    /// `S3_FORCE_PATH_STYLE`: `https://host/bucket/key` instead of `https://bucket.host/key`.
+    pub path_style: bool,
+}
+
+/// S3's encoding of a key in a URL path: every byte but the unreserved characters
+/// (`A-Z a-z 0-9 - _ . ~`) and `/` is percent-encoded, so the path is its own canonical form.
+pub fn encode_key(key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+    percent_encoding::utf8_percent_encode(key, KEEP).to_string()
+}
+
+impl S3Config {
+    /// The URL of `key` in the bucket.
+    pub fn object_url(&self, key: &str) -> String {
+        let scheme = self.endpoint.scheme();
+        let host = self.endpoint.host_str().unwrap_or_default();
+        let port = self.endpoint.port().map(|p| format!(":{p}")).unwrap_or_default();
+        if self.path_style {
+            format!("{scheme}://{host}{port}/{}/{}", encode_key(&self.bucket), encode_key(key))
+        } else {
+            format!("{scheme}://{}.{host}{port}/{}", self.bucket, encode_key(key))
+        }
+    }
+}
+
+/// A request ready to send: the caller's headers plus the signature headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// `now_ms` (milliseconds since the Unix epoch) as the `SystemTime` the signer wants;
+/// built from the epoch, so no clock is read (`SystemTime::now()` panics on wasm32).
+pub fn system_time(now_ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(now_ms).unwrap_or(0))
+}
+
+fn signing_failed(e: impl std::fmt::Display) -> GatewayError {
+    GatewayError::hidden(ErrorKind::Internal, "the request to the storage backend could not be signed", e.to_string())
+}
+
+/// Signs `method url` with `signed_headers` (sent and covered by the signature) and the given
+/// payload hash (`UNSIGNED_PAYLOAD` or a hex SHA-256). Adds `x-amz-date`,
+/// `x-amz-content-sha256`, `authorization` and, for temporary credentials, `x-amz-security-token`.
+pub fn sign_request(
+    cfg: &S3Config,
+    method: &'static str,
+    url: String,
+    signed_headers: Vec<(String, String)>,
+    payload_hash: &str,
+    now_ms: i64,
+) -> Result<SignedRequest> {
+    let credentials = Credentials::new(
+        &cfg.access_key_id,
+        cfg.secret_access_key.expose(),
+        cfg.session_token.as_ref().map(|t| t.expose().to_owned()),
+        None,
+        "upload-gateway",
+    );
+    let identity = credentials.into();
+    let mut settings = SigningSettings::default();
+    // S3 signs the path exactly as sent: no second encoding, no dot-segment normalisation.
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&cfg.region)
+        .name("s3")
+        .time(system_time(now_ms))
+        .settings(settings)
+        .build()
+        .map_err(signing_failed)?
+        .into();
+    let signable = SignableRequest::new(
+        method,
+        url.as_str(),
+        signed_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Precomputed(payload_hash.to_owned()),
+    )
+    .map_err(signing_failed)?;
+    let (instructions, _) = sign(signable, &params).map_err(signing_failed)?.into_parts();
+    let mut headers = signed_headers.clone();
+    for (name, value) in instructions.headers() {
+        headers.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(SignedRequest { method, url, headers })
+}
+
+/// The `<Code>` of an S3 XML error body.
+pub fn error_code(body: &str) -> Option<&str> {
+    let start = body.find("<Code>")? + "<Code>".len();
+    let end = body[start..].find("</Code>")? + start;
+    Some(body[start..end].trim())
+}
+
+/// Maps a failed S3 answer to a gateway error. Credentials and URLs never reach the client:
+/// the store's own words go only to the log.
+pub fn map_error(op: &str, status: u16, body: &str) -> GatewayError {
+    let code = error_code(body).unwrap_or("");
+    let internal = format!("S3 {op}: HTTP {status} {code}");
+    match (code, status) {
+        ("NoSuchKey", _) | ("", 404) => GatewayError::new(ErrorKind::NotFound, "no object has this key"),
+        ("PreconditionFailed", _) | (_, 412) => {
+            GatewayError::new(ErrorKind::PreconditionFailed, "the object's state does not match the request's precondition")
+        }
+        ("BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" | "InvalidChecksum", _) => {
+            GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match the checksum sent with it")
+        }
+        ("IncompleteBody", _) => GatewayError::new(ErrorKind::IncompleteBody, "the body ended before its Content-Length"),
+        ("InvalidRange", _) | (_, 416) => GatewayError::new(ErrorKind::RangeNotSatisfiable, "the range is not satisfiable"),
+        ("SignatureDoesNotMatch" | "AccessDenied" | "InvalidAccessKeyId" | "ExpiredToken" | "InvalidToken", _) | (_, 401 | 403) => {
+            GatewayError::hidden(ErrorKind::StorageAuthFailed, "the storage backend refused the gateway's credentials", internal)
+        }
+        ("SlowDown" | "ServiceUnavailable", _) | (_, 503) => {
+            GatewayError::hidden(ErrorKind::StorageUnavailable, "the storage backend is unavailable; retry later", internal)
+        }
+        _ => GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", internal),
+    }
+}
+
+/// A network failure reaching the store.
+pub fn unreachable(op: &str, detail: &str) -> GatewayError {
+    GatewayError::hidden(ErrorKind::StorageUnavailable, "the storage backend is unavailable; retry later", format!("S3 {op}: {detail}"))
+}

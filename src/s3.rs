@@ -1,0 +1,216 @@
+//! [`ObjectStore`] on any S3-compatible store: SigV4-signed `fetch` requests built by the
+//! core's `s3` module. Upload bodies are the incoming request's own stream, passed to
+//! `fetch` untouched, so the runtime sends them with their known `Content-Length` (S3
+//! refuses chunked bodies of unknown length); download bodies are the store's stream.
+
+use gateway_core::conditional::ReadConditions;
+use gateway_core::error::{ErrorKind, GatewayError, Result};
+use gateway_core::key::ObjectKey;
+use gateway_core::range::{parse_content_range, ByteRangeSpec};
+use gateway_core::s3::{self, S3Config, EMPTY_SHA256, UNSIGNED_PAYLOAD};
+use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutResult};
+use gateway_core::time::parse_http_date;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ReadableStream, Response};
+
+use crate::js;
+
+pub struct S3Store {
+    cfg: S3Config,
+}
+
+type Headers = Vec<(String, String)>;
+
+fn header(name: &str, value: impl Into<String>) -> (String, String) {
+    (name.to_owned(), value.into())
+}
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+impl S3Store {
+    pub fn new(cfg: S3Config) -> S3Store {
+        S3Store { cfg }
+    }
+
+    /// Signs and sends one request. `signed` headers are covered by the signature,
+    /// `unsigned` ones are only sent.
+    async fn send(&self, op: &str, method: &'static str, key: &ObjectKey, signed: Headers, unsigned: Headers, payload: &str, body: Option<JsValue>) -> Result<Response> {
+        let req = s3::sign_request(&self.cfg, method, self.cfg.object_url(key.as_str()), signed, payload, now_ms())?;
+        let fail = |e: JsValue| s3::unreachable(op, &js::error_message(&e));
+        let headers = web_sys::Headers::new().map_err(fail)?;
+        for (name, value) in req.headers.iter().chain(unsigned.iter()) {
+            headers.set(name, value).map_err(fail)?;
+        }
+        let init = web_sys::RequestInit::new();
+        init.set_method(method);
+        init.set_headers(&headers);
+        if let Some(body) = &body {
+            init.set_body(body);
+        }
+        let request = web_sys::Request::new_with_str_and_init(&req.url, &init).map_err(fail)?;
+        let global = js_sys::global();
+        let fetch = js::get(&global, "fetch").dyn_into::<js_sys::Function>().map_err(fail)?;
+        let promise = fetch.call1(&global, &request).map_err(fail)?;
+        let response = JsFuture::from(js_sys::Promise::from(promise))
+            .await
+            .map_err(|e| s3::unreachable(op, &js::error_message(&e)))?;
+        response.dyn_into::<Response>().map_err(fail)
+    }
+
+    /// A failed upload `fetch` looks the same whether the store or the client's body went
+    /// away; if the store still answers, it was the body.
+    async fn classify_upload_failure(&self, key: &ObjectKey, err: GatewayError) -> GatewayError {
+        if err.kind != ErrorKind::StorageUnavailable {
+            return err;
+        }
+        match self.send("head", "HEAD", key, Vec::new(), Vec::new(), EMPTY_SHA256, None).await {
+            Ok(_) => GatewayError {
+                kind: ErrorKind::IncompleteBody,
+                detail: "the body ended before its Content-Length".to_owned(),
+                internal: err.internal,
+            },
+            Err(_) => err,
+        }
+    }
+
+    /// The store's error for a non-2xx answer (its XML body is small and read whole).
+    async fn error(op: &str, res: &Response) -> GatewayError {
+        let text = match res.text() {
+            Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        s3::map_error(op, res.status(), &text)
+    }
+}
+
+fn response_header(res: &Response, name: &str) -> Option<String> {
+    res.headers().get(name).ok().flatten()
+}
+
+fn meta_of(res: &Response) -> ObjectMeta {
+    let length = response_header(res, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let size = response_header(res, "content-range").and_then(|v| parse_content_range(&v)).map_or(length, |r| r.size);
+    ObjectMeta {
+        size,
+        etag: response_header(res, "etag").unwrap_or_default(),
+        uploaded_ms: response_header(res, "last-modified").and_then(|v| parse_http_date(&v)).unwrap_or(0),
+        content_type: response_header(res, "content-type"),
+    }
+}
+
+fn range_header(spec: ByteRangeSpec) -> String {
+    match spec {
+        ByteRangeSpec::FromTo(a, b) => format!("bytes={a}-{b}"),
+        ByteRangeSpec::From(a) => format!("bytes={a}-"),
+        ByteRangeSpec::Suffix(n) => format!("bytes=-{n}"),
+    }
+}
+
+impl ObjectStore for S3Store {
+    type Body = ReadableStream;
+    type Stream = ReadableStream;
+
+    async fn put(&self, req: PutObject<ReadableStream>) -> Result<PutResult> {
+        let b64 = |d: &[u8]| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(d)
+        };
+        let mut signed = vec![header("content-type", req.content_type.clone())];
+        if let Some(md5) = req.md5 {
+            signed.push(header("content-md5", b64(&md5)));
+        }
+        if let Some(sha) = req.sha256 {
+            signed.push(header("x-amz-checksum-sha256", b64(&sha)));
+        }
+        if req.if_absent {
+            signed.push(header("if-none-match", "*"));
+        }
+        let body: JsValue = match req.body {
+            Some(stream) => stream.into(),
+            None => JsValue::from_str(""),
+        };
+        let res = match self.send("put", "PUT", &req.key, signed, Vec::new(), UNSIGNED_PAYLOAD, Some(body)).await {
+            Ok(res) => res,
+            Err(err) => return Err(self.classify_upload_failure(&req.key, err).await),
+        };
+        if res.status() == 412 && req.if_absent {
+            return Ok(PutResult::AlreadyExists);
+        }
+        if !res.ok() {
+            return Err(Self::error("put", &res).await);
+        }
+        Ok(PutResult::Stored(ObjectMeta {
+            size: req.length,
+            etag: response_header(&res, "etag").unwrap_or_default(),
+            uploaded_ms: now_ms(),
+            content_type: Some(req.content_type),
+        }))
+    }
+
+    async fn get(&self, key: &ObjectKey, range: Option<ByteRangeSpec>, conditions: &ReadConditions) -> Result<GetResult<ReadableStream>> {
+        let mut unsigned = Vec::new();
+        if let Some(c) = &conditions.if_match {
+            unsigned.push(header("if-match", c.to_header()));
+        }
+        if let Some(c) = &conditions.if_none_match {
+            unsigned.push(header("if-none-match", c.to_header()));
+        }
+        let signed = range.map(|r| vec![header("range", range_header(r))]).unwrap_or_default();
+        let res = self.send("get", "GET", key, signed, unsigned, EMPTY_SHA256, None).await?;
+        match res.status() {
+            200 | 206 => {
+                let meta = meta_of(&res);
+                let served = if res.status() == 206 { response_header(&res, "content-range").and_then(|v| parse_content_range(&v)) } else { None };
+                match res.body() {
+                    Some(body) => Ok(GetResult::Found { meta, range: served, body }),
+                    None => Err(GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "S3 get: no body")),
+                }
+            }
+            304 | 412 => Ok(GetResult::ConditionFailed(meta_of(&res))),
+            404 => Ok(GetResult::Missing),
+            416 => Ok(match self.head(key).await? {
+                Some(meta) => GetResult::Unsatisfiable { size: meta.size },
+                None => GetResult::Missing,
+            }),
+            _ => Err(Self::error("get", &res).await),
+        }
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
+        let res = self.send("head", "HEAD", key, Vec::new(), Vec::new(), EMPTY_SHA256, None).await?;
+        match res.status() {
+            404 => Ok(None),
+            _ if res.ok() => Ok(Some(meta_of(&res))),
+            status => Err(s3::map_error("head", status, "")),
+        }
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+        let res = self.send("delete", "DELETE", key, Vec::new(), Vec::new(), EMPTY_SHA256, None).await?;
+        if res.ok() || res.status() == 404 {
+            Ok(())
+        } else {
+            Err(Self::error("delete", &res).await)
+        }
+    }
+
+    async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>> {
+        let signed = vec![header("range", format!("bytes=0-{}", n.saturating_sub(1)))];
+        let res = self.send("get", "GET", key, signed, Vec::new(), EMPTY_SHA256, None).await?;
+        match res.status() {
+            404 => Ok(None),
+            416 => Ok(Some(Vec::new())),
+            _ if res.ok() => {
+                let fail = |e: JsValue| s3::unreachable("get", &js::error_message(&e));
+                let buf = JsFuture::from(res.array_buffer().map_err(fail)?).await.map_err(fail)?;
+                let mut bytes = js_sys::Uint8Array::new(&buf).to_vec();
+                bytes.truncate(n);
+                Ok(Some(bytes))
+            }
+            _ => Err(Self::error("get", &res).await),
+        }
+    }
+}

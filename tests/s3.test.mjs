@@ -1,0 +1,56 @@
+// S3-only behaviour: a wrong secret is storage_auth_failed with nothing leaked, and objects
+// written through the gateway are plain objects in the bucket, readable by any S3 client.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, BACKEND } from './support/gateway.mjs';
+import { call, tokenFor, assertProblem } from './support/client.mjs';
+
+const skip = BACKEND !== 's3' && 'runs with GATEWAY_BACKEND=s3';
+let gw;
+before(async () => { if (!skip) gw = await startGateway(); });
+after(() => gw?.close());
+
+test('a wrong S3 secret answers 502 storage_auth_failed without leaking credentials or URLs', { skip }, async () => {
+  const bad = await startGateway({ S3_SECRET_ACCESS_KEY: 'definitely-not-the-secret' });
+  try {
+    const res = await call(bad, 'PUT', '/files/alice/x.txt', { token: tokenFor('alice'), body: 'x' });
+    assertProblem(assert, res, 502, 'storage_auth_failed');
+    for (const secret of ['definitely-not-the-secret', bad.s3.vars.S3_ACCESS_KEY_ID, bad.s3.endpoint, 'X-Amz-']) {
+      assert.ok(!res.text.includes(secret), `response leaks ${secret}`);
+    }
+    assert.equal(await bad.row('alice/x.txt'), null);
+    const get = await call(bad, 'GET', '/files/alice/x.txt', { token: tokenFor('alice') });
+    assertProblem(assert, get, 502, 'storage_auth_failed');
+  } finally {
+    await bad.close();
+  }
+});
+
+test('an unreachable S3 endpoint answers 503 storage_error', { skip }, async () => {
+  const down = await startGateway({ S3_ENDPOINT: 'http://127.0.0.1:9' });
+  try {
+    assertProblem(assert, await call(down, 'PUT', '/files/alice/x.txt', { token: tokenFor('alice'), body: 'x' }), 503, 'storage_error');
+  } finally {
+    await down.close();
+  }
+});
+
+test('an object uploaded through the gateway is an ordinary object for other S3 clients', { skip }, async () => {
+  const res = await call(gw, 'PUT', '/files/alice/dir/plain%20file.txt', { token: tokenFor('alice'), headers: { 'content-type': 'text/plain' }, body: 'via gateway' });
+  assert.equal(res.status, 201, res.text);
+  const direct = await gw.s3.fetch('alice/dir/plain file.txt');
+  assert.equal(direct.status, 200);
+  assert.equal(await direct.text(), 'via gateway');
+  assert.equal(direct.headers.get('etag'), res.headers.get('etag'));
+});
+
+test('a missing S3 setting answers 500 config_error naming it', { skip }, async () => {
+  const broken = await startGateway({ S3_BUCKET: '' });
+  try {
+    const res = await call(broken, 'GET', '/files/alice/x', { token: tokenFor('alice') });
+    assertProblem(assert, res, 500, 'config_error');
+    assert.match(res.json.detail, /S3_BUCKET/);
+  } finally {
+    await broken.close();
+  }
+});
