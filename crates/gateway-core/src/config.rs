@@ -204,7 +204,7 @@ fn s3_config(get: &impl Fn(&str) -> Option<String>) -> Result<S3Config> {
         None => !is_aws,
         Some("true" | "1" | "yes") => true,
         Some("false" | "0" | "no") => false,
-        Some(_) => return Err(config_error("S3_FORCE_PATH_STYLE", "must be `true` or `false`")),
+        Some(_) => return Err(config_error("S3_FORCE_PATH_STYLE", "must be `true` or `false` (or 1/0, yes/no)")),
     };
     Ok(S3Config {
         endpoint,

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// The S3-mode benchmark (`npm run bench`): the Rust Worker, a JavaScript reference Worker
+// (bench/reference-worker.js) and client-signed PUTs straight to the same local S3 server
+// (s3s-fs), measured in one run. Writes bench/results.md.
+//
+// For each path: 1 GiB upload throughput (and its ratio to the direct PUT), the Worker
+// process's peak RSS for 1 MiB and 1 GiB uploads, its CPU seconds per GiB, and requests per
+// second with p50/p99 latency for 4 KiB authenticated uploads at concurrency 32.
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Miniflare } from 'miniflare';
+import * as esbuild from 'esbuild';
+import { startS3 } from '../tests/support/s3server.mjs';
+import { applyMigrations } from '../tests/support/gateway.mjs';
+import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const GiB = 1024 ** 3;
+const BIG = Number(process.env.BENCH_BIG_BYTES || GiB);
+const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT || 3000);
+const CONCURRENCY = 32;
+const secret = randomSecret();
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+const block = crypto.randomBytes(4 << 20);
+const small = crypto.randomBytes(4096);
+
+/** Streams `size` bytes (a random 4 MiB block, repeated) with a fixed Content-Length. */
+function put(url, size, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'PUT', agent, headers: { ...headers, 'content-length': String(size) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    let sent = 0;
+    const pump = () => {
+      while (sent < size) {
+        const chunk = size - sent >= block.length ? block : block.subarray(0, size - sent);
+        sent += chunk.length;
+        if (!req.write(chunk)) return req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+function workerdPid() {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args=']).toString().trim().split('\n').map((l) => l.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/)).filter(Boolean);
+  const kids = (p) => rows.filter((r) => Number(r[2]) === p);
+  const stack = [process.pid];
+  const found = [];
+  while (stack.length) for (const r of kids(stack.pop())) { stack.push(Number(r[1])); if (r[3].includes('workerd')) found.push(Number(r[1])); }
+  return found.at(-1);
+}
+const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+const cpuSeconds = (pid) => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in ticks of 1/100 s
+};
+
+async function measured(pid, fn) {
+  let peak = pid ? rssKiB(pid) : 0;
+  const timer = pid && setInterval(() => { try { peak = Math.max(peak, rssKiB(pid)); } catch {} }, 10);
+  const cpu0 = pid ? cpuSeconds(pid) : 0;
+  const t0 = performance.now();
+  const result = await fn();
+  const seconds = (performance.now() - t0) / 1000;
+  if (timer) clearInterval(timer);
+  return { result, seconds, peakMiB: peak / 1024, cpu: pid ? cpuSeconds(pid) - cpu0 : null };
+}
+
+/** Sends SMALL_COUNT 4 KiB uploads, CONCURRENCY at a time; returns req/s and latencies. */
+async function load(target) {
+  const latencies = [];
+  let next = 0;
+  let failures = 0;
+  const worker = async () => {
+    while (next < SMALL_COUNT) {
+      const i = next++;
+      const t0 = performance.now();
+      const res = await target.send(`bench/small/${i}.bin`, small.length);
+      latencies.push(performance.now() - t0);
+      if (res.status !== 201 && res.status !== 200) failures++;
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  return { rps: SMALL_COUNT / seconds, p50: q(0.5), p99: q(0.99), failures };
+}
+
+async function startWorker(scriptPath, s3, extra = {}) {
+  const mf = new Miniflare({
+    scriptPath,
+    modules: true,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2025-09-01',
+    r2Buckets: ['BUCKET'],
+    d1Databases: ['DB'],
+    bindings: { ...s3.vars, JWT_SECRET: secret, MAX_UPLOAD_BYTES: String(5 * GiB), ...extra },
+    port: 0,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  await applyMigrations(await mf.getD1Database('DB'));
+  return { mf, url, pid: workerdPid() };
+}
+
+async function benchPath(name, target) {
+  const out = { name };
+  for (const [label, size] of [['small', 1 << 20], ['big', BIG]]) {
+    const m = await measured(target.pid, () => target.send(`bench/${label}.bin`, size));
+    if (![200, 201].includes(m.result.status)) throw new Error(`${name} ${label}: ${m.result.status} ${m.result.text}`);
+    out[label] = m;
+  }
+  out.load = await load(target);
+  return out;
+}
+
+const s3 = await startS3();
+const results = [];
+try {
+  const directHeaders = async (key) => {
+    const signed = await s3.client.sign(s3.url(key), { method: 'PUT', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-type': 'application/octet-stream' } });
+    return Object.fromEntries(signed.headers);
+  };
+  results.push(await benchPath('Direct PUT to S3 (client-signed)', {
+    pid: null,
+    send: async (key, size) => put(s3.url(key), size, await directHeaders(key)),
+  }));
+
+  const token = sign(claimsFor('bench', { ttl: 86400 }), { key: secret });
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' };
+  const rust = await startWorker(path.join(root, 'build/index.js'), s3);
+  try {
+    results.push(await benchPath('Rust Worker (this gateway)', { pid: rust.pid, send: (key, size) => put(`${rust.url}/files/${key}`, size, auth) }));
+  } finally {
+    await rust.mf.dispose();
+  }
+
+  const bundle = path.join(root, 'bench/tmp/reference-worker.mjs');
+  fs.mkdirSync(path.dirname(bundle), { recursive: true });
+  await esbuild.build({ entryPoints: [path.join(root, 'bench/reference-worker.js')], bundle: true, format: 'esm', platform: 'neutral', outfile: bundle, logLevel: 'error' });
+  const js = await startWorker(bundle, s3);
+  try {
+    results.push(await benchPath('JS reference Worker (aws4fetch)', { pid: js.pid, send: (key, size) => put(`${js.url}/files/${key}`, size, auth) }));
+  } finally {
+    await js.mf.dispose();
+  }
+} finally {
+  s3.close();
+  agent.destroy();
+}
+
+const direct = results[0];
+const mibps = (r) => BIG / 2 ** 20 / r.big.seconds;
+const fmt = (v, d = 0) => (v == null ? '—' : v.toFixed(d));
+const bigLabel = BIG === GiB ? '1 GiB' : `${(BIG / 2 ** 20).toFixed(0)} MiB`;
+const lines = [
+  '# Benchmark: S3 mode',
+  '',
+  `Run ${new Date().toISOString()} with \`npm run bench\` on ${os.cpus().length} cores (${os.cpus()[0]?.model?.trim() ?? 'unknown CPU'}), Node ${process.version}.`,
+  'All three paths write to the same local s3s-fs server (which checks SigV4 and computes each object\'s MD5);',
+  'the Workers run in workerd through Miniflare. Client, Worker and S3 server share the machine\'s cores.',
+  '',
+  `| path | ${bigLabel} upload | vs direct | peak RSS, 1 MiB | peak RSS, ${bigLabel} | Worker CPU per GiB | 4 KiB uploads/s (c=32) | p50 | p99 |`,
+  '|---|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.name} | ${fmt(mibps(r))} MiB/s | ${fmt(mibps(r) / mibps(direct), 2)}× | ${r.small.cpu == null ? '—' : `${fmt(r.small.peakMiB)} MiB`} | ${r.big.cpu == null ? '—' : `${fmt(r.big.peakMiB)} MiB`} | ${r.big.cpu == null ? '—' : `${fmt(r.big.cpu / (BIG / GiB), 2)} s`} | ${fmt(r.load.rps)} | ${fmt(r.load.p50, 1)} ms | ${fmt(r.load.p99, 1)} ms |`),
+  '',
+  `Peak RSS is the workerd process's resident set sampled every 10 ms; CPU is its user+system time during the ${bigLabel} upload. ${results.some((r) => r.load.failures) ? `Failed small uploads: ${results.map((r) => `${r.name}: ${r.load.failures}`).join(', ')}.` : 'Every small upload succeeded.'}`,
+  '',
+];
+fs.writeFileSync(path.join(root, 'bench/results.md'), `${lines.join('\n')}\n`);
+console.log(lines.join('\n'));
