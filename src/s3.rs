@@ -22,6 +22,22 @@ pub struct S3Store {
 
 type Headers = Vec<(String, String)>;
 
+/// One S3 request: `signed` headers are covered by the signature, `unsigned` ones only sent.
+/// A request with a body sends it as `UNSIGNED-PAYLOAD`; one without signs the empty hash.
+struct Call {
+    op: &'static str,
+    method: &'static str,
+    signed: Headers,
+    unsigned: Headers,
+    body: Option<JsValue>,
+}
+
+impl Call {
+    fn new(op: &'static str, method: &'static str) -> Call {
+        Call { op, method, signed: Vec::new(), unsigned: Vec::new(), body: None }
+    }
+}
+
 fn header(name: &str, value: impl Into<String>) -> (String, String) {
     (name.to_owned(), value.into())
 }
@@ -35,9 +51,10 @@ impl S3Store {
         S3Store { cfg }
     }
 
-    /// Signs and sends one request. `signed` headers are covered by the signature,
-    /// `unsigned` ones are only sent.
-    async fn send(&self, op: &str, method: &'static str, key: &ObjectKey, signed: Headers, unsigned: Headers, payload: &str, body: Option<JsValue>) -> Result<Response> {
+    /// Signs and sends one request.
+    async fn send(&self, key: &ObjectKey, call: Call) -> Result<Response> {
+        let Call { op, method, signed, unsigned, body } = call;
+        let payload = if body.is_some() { UNSIGNED_PAYLOAD } else { EMPTY_SHA256 };
         let req = s3::sign_request(&self.cfg, method, self.cfg.object_url(key.as_str()), signed, payload, now_ms())?;
         let fail = |e: JsValue| s3::unreachable(op, &js::error_message(&e));
         let headers = web_sys::Headers::new().map_err(fail)?;
@@ -66,7 +83,7 @@ impl S3Store {
         if err.kind != ErrorKind::StorageUnavailable {
             return err;
         }
-        match self.send("head", "HEAD", key, Vec::new(), Vec::new(), EMPTY_SHA256, None).await {
+        match self.send(key, Call::new("head", "HEAD")).await {
             Ok(_) => GatewayError {
                 kind: ErrorKind::IncompleteBody,
                 detail: "the body ended before its Content-Length".to_owned(),
@@ -132,7 +149,8 @@ impl ObjectStore for S3Store {
             Some(stream) => stream.into(),
             None => JsValue::from_str(""),
         };
-        let res = match self.send("put", "PUT", &req.key, signed, Vec::new(), UNSIGNED_PAYLOAD, Some(body)).await {
+        let call = Call { signed, body: Some(body), ..Call::new("put", "PUT") };
+        let res = match self.send(&req.key, call).await {
             Ok(res) => res,
             Err(err) => return Err(self.classify_upload_failure(&req.key, err).await),
         };
@@ -159,7 +177,7 @@ impl ObjectStore for S3Store {
             unsigned.push(header("if-none-match", c.to_header()));
         }
         let signed = range.map(|r| vec![header("range", range_header(r))]).unwrap_or_default();
-        let res = self.send("get", "GET", key, signed, unsigned, EMPTY_SHA256, None).await?;
+        let res = self.send(key, Call { signed, unsigned, ..Call::new("get", "GET") }).await?;
         match res.status() {
             200 | 206 => {
                 let meta = meta_of(&res);
@@ -180,7 +198,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
-        let res = self.send("head", "HEAD", key, Vec::new(), Vec::new(), EMPTY_SHA256, None).await?;
+        let res = self.send(key, Call::new("head", "HEAD")).await?;
         match res.status() {
             404 => Ok(None),
             _ if res.ok() => Ok(Some(meta_of(&res))),
@@ -189,7 +207,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<()> {
-        let res = self.send("delete", "DELETE", key, Vec::new(), Vec::new(), EMPTY_SHA256, None).await?;
+        let res = self.send(key, Call::new("delete", "DELETE")).await?;
         if res.ok() || res.status() == 404 {
             Ok(())
         } else {
@@ -199,7 +217,7 @@ impl ObjectStore for S3Store {
 
     async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>> {
         let signed = vec![header("range", format!("bytes=0-{}", n.saturating_sub(1)))];
-        let res = self.send("get", "GET", key, signed, Vec::new(), EMPTY_SHA256, None).await?;
+        let res = self.send(key, Call { signed, ..Call::new("get", "GET") }).await?;
         match res.status() {
             404 => Ok(None),
             416 => Ok(Some(Vec::new())),

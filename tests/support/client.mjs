@@ -1,5 +1,6 @@
 // A small HTTP client for the tests: real requests to the Worker's address.
 import crypto from 'node:crypto';
+import { Agent, fetch } from 'undici';
 import { sign, claimsFor } from '../../scripts/lib/jwt.mjs';
 import { JWT_SECRET } from './gateway.mjs';
 
@@ -8,11 +9,15 @@ export function tokenFor(sub, extra = {}) {
   return sign(claimsFor(sub, extra), { key: JWT_SECRET });
 }
 
+// A fresh connection per request: the gateway may refuse an upload without reading its body,
+// after which the server closes that connection; reusing it would race with the close.
+const dispatcher = new Agent({ pipelining: 0 });
+
 /** Sends a request and reads the whole answer. `token` adds a bearer header. */
 export async function call(gw, method, path, { token, headers = {}, body } = {}) {
   const h = { ...headers };
   if (token) h.authorization = `Bearer ${token}`;
-  const res = await fetch(`${gw.url}${path}`, { method, headers: h, body, duplex: 'half' });
+  const res = await fetch(`${gw.url}${path}`, { method, headers: h, body, duplex: 'half', dispatcher });
   const text = await res.text();
   let json = null;
   if ((res.headers.get('content-type') || '').includes('json') && text) json = JSON.parse(text);

@@ -35,7 +35,7 @@ impl TypePattern {
     /// Whether `essence` (already normalised) falls under this pattern.
     pub fn matches(&self, essence: &str) -> bool {
         let Some((ty, sub)) = essence.split_once('/') else { return false };
-        (self.ty == "*" || self.ty == ty) && self.sub.as_deref().map_or(true, |s| s == sub)
+        (self.ty == "*" || self.ty == ty) && self.sub.as_deref().is_none_or(|s| s == sub)
     }
 }
 
@@ -47,5 +47,5 @@ impl std::fmt::Display for TypePattern {
 
 /// Whether `essence` is allowed by `list`; `None` means no restriction.
 pub fn allowed(list: Option<&[TypePattern]>, essence: &str) -> bool {
-    list.map_or(true, |l| l.iter().any(|p| p.matches(essence)))
+    list.is_none_or(|l| l.iter().any(|p| p.matches(essence)))
 }

@@ -75,7 +75,8 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
             Route::Upload(key) => {
                 let grant = self.authenticate(head)?;
                 let plan = upload::plan(self.config, &grant, &key, head)?;
-                let (reply, job) = upload::execute(self.store, self.meta, &grant, key, plan, body, self.request_id, self.now_ms).await?;
+                let up = upload::Upload { grant: &grant, key, plan, id: self.request_id, now_ms: self.now_ms };
+                let (reply, job) = upload::execute(self.store, self.meta, up, body).await?;
                 return Ok((reply, Some(job)));
             }
             Route::Download(key) => download::get(self.store, &self.authenticate(head)?, &key, head).await?,

@@ -167,7 +167,7 @@ impl MetadataStore for MemoryMetadata {
             .borrow()
             .values()
             .filter(|r| r.owner == owner && r.key.starts_with(prefix) && r.status == STATUS_COMPLETE)
-            .filter(|r| cursor.map_or(true, |c| (r.created_at, r.key.as_str()) < (c.created_at, c.key.as_str())))
+            .filter(|r| cursor.is_none_or(|c| (r.created_at, r.key.as_str()) < (c.created_at, c.key.as_str())))
             .cloned()
             .collect();
         rows.sort_by(|a, b| (b.created_at, &b.key).cmp(&(a.created_at, &a.key)));

@@ -120,28 +120,34 @@ pub fn location(key: &ObjectKey) -> String {
     format!("/files/{}", encoded.join("/"))
 }
 
+/// One checked upload: who, where, what, and this request's id and time.
+pub struct Upload<'a> {
+    pub grant: &'a Grant,
+    pub key: ObjectKey,
+    pub plan: UploadPlan,
+    /// The request id, which keys the upload's journal entry.
+    pub id: &'a str,
+    pub now_ms: i64,
+}
+
 /// Journals the upload, streams the body to the store, then commits the row. A 2xx always
 /// means object and row both exist; a failure after the store accepted the body deletes the
 /// object again and leaves the journal entry for the cleanup sweep.
 pub async fn execute<S: ObjectStore, M: MetadataStore>(
     store: &S,
     meta: &M,
-    grant: &Grant,
-    key: ObjectKey,
-    plan: UploadPlan,
+    up: Upload<'_>,
     body: Option<S::Body>,
-    upload_id: &str,
-    now_ms: i64,
 ) -> Result<(Reply<S::Stream>, FollowUp)> {
-    let pending = PendingUpload { id: upload_id.to_owned(), key: key.to_string(), owner: grant.sub.clone(), started_at: now_ms };
+    let pending = PendingUpload { id: up.id.to_owned(), key: up.key.to_string(), owner: up.grant.sub.clone(), started_at: up.now_ms };
     meta.begin_upload(&pending).await?;
-    match store_body(store, &key, &plan, body).await {
-        Ok(stored) => commit(store, meta, grant, key, plan, stored, upload_id, now_ms).await,
+    match store_body(store, &up.key, &up.plan, body).await {
+        Ok(stored) => commit(store, meta, up, stored).await,
         Err(err) => {
             if err.kind == ErrorKind::ChecksumMismatch {
-                remove_refused_leftover(store, meta, &key, upload_id).await;
+                remove_refused_leftover(store, meta, &up.key, up.id).await;
             }
-            let _ = meta.abandon_upload(upload_id).await;
+            let _ = meta.abandon_upload(up.id).await;
             Err(err)
         }
     }
@@ -190,17 +196,13 @@ async fn store_body<S: ObjectStore>(store: &S, key: &ObjectKey, plan: &UploadPla
     Ok(stored)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn commit<S: ObjectStore, M: MetadataStore>(
     store: &S,
     meta: &M,
-    grant: &Grant,
-    key: ObjectKey,
-    plan: UploadPlan,
+    up: Upload<'_>,
     stored: ObjectMeta,
-    upload_id: &str,
-    now_ms: i64,
 ) -> Result<(Reply<S::Stream>, FollowUp)> {
+    let Upload { grant, key, plan, id, now_ms } = up;
     let record = ObjectRecord {
         key: key.to_string(),
         owner: grant.sub.clone(),
@@ -215,7 +217,7 @@ async fn commit<S: ObjectStore, M: MetadataStore>(
         created_at: now_ms,
         completed_at: Some(stored.uploaded_ms),
     };
-    if let Err(err) = meta.commit_upload(upload_id, &record).await {
+    if let Err(err) = meta.commit_upload(id, &record).await {
         let _ = store.delete(&key).await;
         return Err(err);
     }

@@ -1,5 +1,6 @@
 //! Content-type allow-lists decide which uploads get a 415: these tests pin how a header is
 //! reduced to its essence, which patterns parse, and how `type/*` and `*/*` wildcards match.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gateway_core::content_type::{allowed, essence, TypePattern};
 

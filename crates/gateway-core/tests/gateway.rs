@@ -1,6 +1,7 @@
 //! Cross-cutting behaviour of `Gateway::handle`: health, routing errors before authentication,
 //! the bearer-token header, problem replies (`application/problem+json`, `Allow`,
 //! `WWW-Authenticate`, no leaked internals) and CORS decoration of every reply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! A `Grant` is what every handler consults before touching a key: these tests pin scope
 //! parsing and that a token reaches only its own prefix, or only its exact key when it has
 //! one — with 403 otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gateway_core::error::ErrorKind;
 use gateway_core::grant::{Grant, Scope, Scopes};

@@ -1,6 +1,7 @@
 //! Content sniffing is the check against Content-Type spoofing that runs after each upload:
 //! these tests pin what the magic-number detector recognises (and that unknown binaries are
 //! "unknown", not a guess), and when a declared type counts as consistent with what was found.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gateway_core::sniff::{detect, type_matches, SNIFF_BYTES};
 
@@ -119,7 +120,6 @@ fn empty_and_truncated_signatures_are_unknown() {
 
 #[test]
 fn the_sniff_sample_covers_every_signature_offset() {
-    assert!(SNIFF_BYTES >= 12);
     assert_eq!(SNIFF_BYTES, 512);
 }
 

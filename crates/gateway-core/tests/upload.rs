@@ -1,6 +1,7 @@
 //! `PUT /files/{key}` end to end through `Gateway::handle` with the in-memory store and
 //! metadata: a 2xx must mean object and row both exist, and every refusal (401/403/411/413/
 //! 415/400/412, store or database failure) must leave neither a new object nor a new row.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

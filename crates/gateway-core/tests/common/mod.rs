@@ -153,6 +153,13 @@ pub fn try_config(vars: &[(&str, &str)]) -> Result<Config, GatewayError> {
 }
 
 /// `JWT_SECRET` = [`SECRET`] plus `extra`.
+/// Asserts a 500 `config_error` whose detail names `var`.
+pub fn assert_names(err: &GatewayError, var: &str) {
+    assert_eq!(err.kind, gateway_core::error::ErrorKind::ConfigError, "{err}");
+    assert_eq!(err.status(), 500);
+    assert!(err.detail.contains(var), "detail `{}` does not name {var}", err.detail);
+}
+
 pub fn config_with(extra: &[(&str, &str)]) -> Config {
     let mut vars = vec![("JWT_SECRET", SECRET)];
     vars.extend_from_slice(extra);
