@@ -22,8 +22,9 @@ export function freePort() {
   });
 }
 
-export async function startS3() {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 's3s-'));
+/** `dir`: where the store keeps its files (the benchmark uses a RAM-backed one). */
+export async function startS3({ dir = os.tmpdir() } = {}) {
+  const root = fs.mkdtempSync(path.join(dir, 's3s-'));
   fs.mkdirSync(path.join(root, S3_BUCKET));
   const port = await freePort();
   const bin = process.env.S3S_FS_BIN || path.join(os.homedir(), '.cargo/bin/s3s-fs');

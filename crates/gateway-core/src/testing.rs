@@ -112,6 +112,8 @@ pub struct MemoryMetadata {
     pub fail_writes: Cell<bool>,
     /// Fails only commits (the journal entry is written, the row is not).
     pub fail_commits: Cell<bool>,
+    /// Fails only journal writes.
+    pub fail_begins: Cell<bool>,
 }
 
 impl MemoryMetadata {
@@ -127,6 +129,9 @@ impl MemoryMetadata {
 impl MetadataStore for MemoryMetadata {
     async fn begin_upload(&self, pending: &PendingUpload) -> Result<()> {
         self.check()?;
+        if self.fail_begins.get() {
+            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
+        }
         self.pending.borrow_mut().insert(pending.id.clone(), pending.clone());
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use futures_util::future::join;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -130,9 +131,14 @@ pub struct Upload<'a> {
     pub now_ms: i64,
 }
 
-/// Journals the upload, streams the body to the store, then commits the row. A 2xx always
-/// means object and row both exist; a failure after the store accepted the body deletes the
-/// object again and leaves the journal entry for the cleanup sweep.
+/// Journals the upload while streaming the body to the store, then commits the row. A 2xx
+/// always means object and row both exist; a failure after the store accepted the body
+/// deletes the object again and leaves the journal entry for the cleanup sweep.
+///
+/// The journal write runs concurrently with the store write rather than before it: it is
+/// needed only once the object exists, and doing it first would add a database round trip
+/// to every upload. If it fails, the commit is still attempted (it fails the same way when
+/// the database is down, and the object is then deleted).
 pub async fn execute<S: ObjectStore, M: MetadataStore>(
     store: &S,
     meta: &M,
@@ -140,8 +146,8 @@ pub async fn execute<S: ObjectStore, M: MetadataStore>(
     body: Option<S::Body>,
 ) -> Result<(Reply<S::Stream>, FollowUp)> {
     let pending = PendingUpload { id: up.id.to_owned(), key: up.key.to_string(), owner: up.grant.sub.clone(), started_at: up.now_ms };
-    meta.begin_upload(&pending).await?;
-    match store_body(store, &up.key, &up.plan, body).await {
+    let (_journaled, stored) = join(meta.begin_upload(&pending), store_body(store, &up.key, &up.plan, body)).await;
+    match stored {
         Ok(stored) => commit(store, meta, up, stored).await,
         Err(err) => {
             if err.kind == ErrorKind::ChecksumMismatch {

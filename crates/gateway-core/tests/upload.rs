@@ -243,7 +243,7 @@ fn body_shorter_than_its_content_length_is_400_incomplete_body() {
 }
 
 #[test]
-fn database_down_before_the_upload_refuses_it_without_touching_the_store() {
+fn database_down_fails_the_upload_and_leaves_nothing_stored() {
     let w = World::default_config();
     w.meta.fail_writes.set(true);
     let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
@@ -417,5 +417,15 @@ fn a_refused_upload_leaves_the_committed_object_alone_when_the_store_kept_it() {
     let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("content-md5", &bad));
     assert_problem(&h, 400, "checksum_mismatch");
     assert_eq!(w.object(KEY).unwrap(), b"original");
+    assert!(w.row(KEY).is_some());
+}
+
+#[test]
+fn a_failed_journal_write_alone_does_not_fail_an_upload_whose_commit_succeeds() {
+    let w = World::default_config();
+    w.meta.fail_begins.set(true);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    assert_eq!(w.object(KEY).unwrap(), BODY);
     assert!(w.row(KEY).is_some());
 }
