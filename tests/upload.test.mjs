@@ -169,3 +169,25 @@ test('a client that sends fewer bytes than declared leaves no object and no row'
   assert.equal(await gw.object('alice/short.bin'), null);
   assert.equal(await gw.row('alice/short.bin'), null);
 });
+
+test('bytes beyond the declared Content-Length are never stored', async () => {
+  // HTTP/1.1 frames the body by Content-Length: the excess is read as the start of another
+  // request, which the server refuses. The object holds exactly the declared bytes.
+  const net = await import('node:net');
+  const { hostname, port } = new URL(gw.url);
+  const answer = await new Promise((resolve) => {
+    let text = '';
+    const sock = net.connect(Number(port), hostname, () => {
+      sock.write(`PUT /files/alice/long.bin HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${alice}\r\nContent-Length: 100\r\n\r\n`);
+      sock.write(Buffer.alloc(150, 7));
+    });
+    sock.on('data', (d) => { text += d; });
+    sock.on('close', () => resolve(text));
+    sock.on('error', () => resolve(text));
+    setTimeout(() => sock.destroy(), 1500);
+  });
+  assert.match(answer, /^HTTP\/1\.1 201/);
+  const stored = await gw.object('alice/long.bin');
+  assert.equal(stored.size, 100);
+  assert.equal((await gw.row('alice/long.bin')).size, 100);
+});
