@@ -1,6 +1,8 @@
 // The job done the simple way in JavaScript, as a baseline for the benchmark: check an HS256
 // JWT with WebCrypto, stream the body to S3 with aws4fetch (UNSIGNED-PAYLOAD, the request's
 // own body passed straight to fetch), insert a D1 row. No key rules, policy or follow-up.
+// With PIPE_THROUGH_FIXED_LENGTH=1 the body is piped through a FixedLengthStream first, the
+// alternative to the straight pass-through that the benchmark compares.
 import { AwsClient } from 'aws4fetch';
 
 const enc = new TextEncoder();
@@ -30,9 +32,15 @@ export default {
     const s3 = new AwsClient({ accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY, region: env.S3_REGION, service: 's3' });
     const target = `${env.S3_ENDPOINT}/${env.S3_BUCKET}/${key.split('/').map(encodeURIComponent).join('/')}`;
     const contentType = request.headers.get('content-type') || 'application/octet-stream';
+    let body = request.body;
+    if (env.PIPE_THROUGH_FIXED_LENGTH === '1') {
+      const { readable, writable } = new FixedLengthStream(size);
+      request.body.pipeTo(writable);
+      body = readable;
+    }
     const res = await s3.fetch(target, {
       method: 'PUT',
-      body: request.body,
+      body,
       headers: { 'content-type': contentType, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
     });
     if (!res.ok) return new Response(`storage error ${res.status}`, { status: 502 });
