@@ -71,6 +71,14 @@ impl From<Row> for ObjectRecord {
     }
 }
 
+#[derive(Deserialize)]
+struct PendingRow {
+    id: String,
+    key: String,
+    owner: String,
+    started_at: f64,
+}
+
 const COLUMNS: &str = "key, owner, size, content_type, etag, checksum_sha256, checksum_md5, status, \
                        detected_type, type_matches, created_at, completed_at";
 
@@ -140,9 +148,25 @@ impl MetadataStore for D1Metadata {
         Ok(row.map(Into::into))
     }
 
-    async fn other_upload_pending(&self, key: &str, except_id: &str) -> Result<bool> {
+    async fn stale_uploads(&self, before_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
+        let result = self
+            .statement(
+                "SELECT id, key, owner, started_at FROM pending_uploads WHERE started_at < ?1 ORDER BY started_at LIMIT ?2",
+                &[JsValue::from_f64(before_ms as f64), JsValue::from_f64(f64::from(limit))],
+            )?
+            .all()
+            .await
+            .map_err(|e| db_error("journal", e))?;
+        let rows: Vec<PendingRow> = result.results().map_err(|e| db_error("journal", e))?;
+        Ok(rows.into_iter().map(|r| PendingUpload { id: r.id, key: r.key, owner: r.owner, started_at: r.started_at as i64 }).collect())
+    }
+
+    async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool> {
         let found: Option<serde_json::Value> = self
-            .statement("SELECT 1 AS found FROM pending_uploads WHERE key = ?1 AND id <> ?2 LIMIT 1", &[JsValue::from_str(key), JsValue::from_str(except_id)])?
+            .statement(
+                "SELECT 1 AS found FROM pending_uploads WHERE key = ?1 AND id <> ?2 AND started_at > ?3 LIMIT 1",
+                &[JsValue::from_str(key), JsValue::from_str(except_id), JsValue::from_f64(since_ms.max(-(1 << 52)) as f64)],
+            )?
             .first(None)
             .await
             .map_err(|e| db_error("select", e))?;

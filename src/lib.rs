@@ -12,9 +12,15 @@ mod s3;
 mod serve;
 mod webhook;
 
-use worker::{event, Context, Env};
+use worker::{event, Context, Env, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     serve::serve(req, env, ctx).await
+}
+
+/// The Cron Trigger: the cleanup sweep (see `gateway_core::sweep`).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    serve::sweep(env).await
 }

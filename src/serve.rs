@@ -6,6 +6,7 @@ use std::rc::Rc;
 use gateway_core::config::Config;
 use gateway_core::error::GatewayError;
 use gateway_core::followup::{self, FollowUp};
+use gateway_core::sweep;
 use gateway_core::gateway::Gateway;
 use gateway_core::http::Reply;
 use wasm_bindgen::JsCast;
@@ -72,5 +73,28 @@ async fn run_followup(cfg: Rc<Config>, store: Backend, meta: D1Metadata, job: Fo
     let report = followup::run(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &job, now_ms()).await;
     for problem in &report.problems {
         console_error!("follow-up for {}: {problem}", job.key);
+    }
+}
+
+/// The scheduled cleanup: reconciles stale upload journal entries with the store.
+pub async fn sweep(env: Env) {
+    let setup = config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, D1Metadata::from_env(&env)?)));
+    let (store, meta) = match setup {
+        Ok(parts) => parts,
+        Err(e) => {
+            console_error!("sweep: {}", e.log_line());
+            return;
+        }
+    };
+    let report = sweep::sweep_pending(&store, &meta, now_ms(), sweep::DEFAULT_PENDING_GRACE_MS).await;
+    console_log!(
+        "sweep: {} journal entries examined, {} uncommitted objects and {} stale rows removed, {} deferred",
+        report.examined,
+        report.orphans_removed,
+        report.stale_rows_removed,
+        report.deferred
+    );
+    for problem in &report.problems {
+        console_error!("sweep: {problem}");
     }
 }

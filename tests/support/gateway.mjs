@@ -62,6 +62,8 @@ export async function startGateway(vars = {}, { backend = BACKEND } = {}) {
     r2Buckets: ['BUCKET'],
     d1Databases: ['DB'],
     bindings: { STORAGE: 'r2', JWT_SECRET, ...(s3 ? s3.vars : {}), ...vars },
+    // Lets tests fire the Cron Trigger through /cdn-cgi/handler/scheduled.
+    unsafeTriggerHandlers: true,
     port: 0,
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
@@ -76,6 +78,21 @@ export async function startGateway(vars = {}, { backend = BACKEND } = {}) {
     mf,
     /** The object as the store holds it ({size, text(), bytes()}), or null. */
     object: storeReader(bucket, s3),
+    /** Writes straight into the store, bypassing the Worker (no row, no journal entry). */
+    putDirect: async (key, body) => {
+      if (s3) {
+        const res = await s3.fetch(key, { method: 'PUT', body });
+        if (!res.ok) throw new Error(`direct put ${key}: ${res.status}`);
+      } else {
+        await bucket.put(key, body);
+      }
+    },
+    /** Fires the scheduled handler (the cleanup sweep). */
+    scheduled: async () => {
+      const res = await fetch(`${url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('*/15 * * * *')}`);
+      await res.text();
+      return res.status;
+    },
     /** The D1 row of `key`, or null. */
     row: (key) => db.prepare('SELECT * FROM objects WHERE key = ?').bind(key).first(),
     close: async () => { await mf.dispose(); s3?.close(); },

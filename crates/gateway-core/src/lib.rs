@@ -23,6 +23,7 @@ pub mod router;
 pub mod s3;
 pub mod sniff;
 pub mod store;
+pub mod sweep;
 pub mod time;
 pub mod upload;
 pub mod webhook;

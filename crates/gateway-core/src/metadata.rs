@@ -62,8 +62,10 @@ pub trait MetadataStore {
     /// Removes the row of `key`, if any.
     async fn remove(&self, key: &str) -> Result<()>;
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>>;
-    /// Whether an upload of `key` other than `except_id` is in flight.
-    async fn other_upload_pending(&self, key: &str, except_id: &str) -> Result<bool>;
+    /// Journal entries started before `before_ms`, oldest first.
+    async fn stale_uploads(&self, before_ms: i64, limit: u32) -> Result<Vec<PendingUpload>>;
+    /// Whether an upload of `key` other than `except_id`, started after `since_ms`, is journaled.
+    async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool>;
     /// `owner`'s complete rows whose key starts with `prefix`, newest first, after `cursor`.
     async fn list(&self, owner: &str, prefix: &str, limit: u32, cursor: Option<&ListCursor>) -> Result<Vec<ObjectRecord>>;
     /// Records the follow-up's finding on the row of `key`, only if it still has `etag`

@@ -162,8 +162,15 @@ impl MetadataStore for MemoryMetadata {
         Ok(self.rows.borrow().get(key).cloned())
     }
 
-    async fn other_upload_pending(&self, key: &str, except_id: &str) -> Result<bool> {
-        Ok(self.pending.borrow().values().any(|p| p.key == key && p.id != except_id))
+    async fn stale_uploads(&self, before_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
+        let mut stale: Vec<PendingUpload> = self.pending.borrow().values().filter(|p| p.started_at < before_ms).cloned().collect();
+        stale.sort_by_key(|p| p.started_at);
+        stale.truncate(limit as usize);
+        Ok(stale)
+    }
+
+    async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool> {
+        Ok(self.pending.borrow().values().any(|p| p.key == key && p.id != except_id && p.started_at > since_ms))
     }
 
     async fn list(&self, owner: &str, prefix: &str, limit: u32, cursor: Option<&ListCursor>) -> Result<Vec<ObjectRecord>> {

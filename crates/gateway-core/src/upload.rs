@@ -170,7 +170,7 @@ async fn remove_refused_leftover<S: ObjectStore, M: MetadataStore>(store: &S, me
     if row.as_ref().is_some_and(|r| r.etag == found.etag) {
         return;
     }
-    if meta.other_upload_pending(key.as_str(), upload_id).await.unwrap_or(true) {
+    if meta.other_upload_pending(key.as_str(), upload_id, i64::MIN).await.unwrap_or(true) {
         return;
     }
     if store.delete(key).await.is_ok() && row.is_some() {
