@@ -23,7 +23,9 @@ impl Backend {
         match (cfg.storage, &cfg.s3) {
             (StorageKind::R2, _) => Ok(Backend::R2(R2Store::from_env(env)?)),
             (StorageKind::S3, Some(s3)) => Ok(Backend::S3(S3Store::new(s3.clone()))),
-            (StorageKind::S3, None) => Err(GatewayError::new(ErrorKind::ConfigError, "the gateway is misconfigured: S3 settings are missing")),
+            (StorageKind::S3, None) => {
+                Err(GatewayError::new(ErrorKind::ConfigError, "the gateway is misconfigured: S3 settings are missing"))
+            }
         }
     }
 }
@@ -39,7 +41,12 @@ impl ObjectStore for Backend {
         }
     }
 
-    async fn get(&self, key: &ObjectKey, range: Option<ByteRangeSpec>, conditions: &ReadConditions) -> Result<GetResult<ReadableStream>> {
+    async fn get(
+        &self,
+        key: &ObjectKey,
+        range: Option<ByteRangeSpec>,
+        conditions: &ReadConditions,
+    ) -> Result<GetResult<ReadableStream>> {
         match self {
             Backend::R2(s) => s.get(key, range, conditions).await,
             Backend::S3(s) => s.get(key, range, conditions).await,

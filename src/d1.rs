@@ -13,7 +13,11 @@ pub struct D1Metadata {
 impl D1Metadata {
     pub fn from_env(env: &Env) -> Result<D1Metadata> {
         let db = env.d1("DB").map_err(|e| {
-            GatewayError::hidden(ErrorKind::ConfigError, "the gateway is misconfigured: the D1 binding DB is missing", e.to_string())
+            GatewayError::hidden(
+                ErrorKind::ConfigError,
+                "the gateway is misconfigured: the D1 binding DB is missing",
+                e.to_string(),
+            )
         })?;
         Ok(D1Metadata { db })
     }
@@ -86,7 +90,12 @@ impl MetadataStore for D1Metadata {
     async fn begin_upload(&self, p: &PendingUpload) -> Result<()> {
         self.statement(
             "INSERT INTO pending_uploads (id, key, owner, started_at) VALUES (?1, ?2, ?3, ?4)",
-            &[JsValue::from_str(&p.id), JsValue::from_str(&p.key), JsValue::from_str(&p.owner), JsValue::from_f64(p.started_at as f64)],
+            &[
+                JsValue::from_str(&p.id),
+                JsValue::from_str(&p.key),
+                JsValue::from_str(&p.owner),
+                JsValue::from_f64(p.started_at as f64),
+            ],
         )?
         .run()
         .await
@@ -158,14 +167,21 @@ impl MetadataStore for D1Metadata {
             .await
             .map_err(|e| db_error("journal", e))?;
         let rows: Vec<PendingRow> = result.results().map_err(|e| db_error("journal", e))?;
-        Ok(rows.into_iter().map(|r| PendingUpload { id: r.id, key: r.key, owner: r.owner, started_at: r.started_at as i64 }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| PendingUpload { id: r.id, key: r.key, owner: r.owner, started_at: r.started_at as i64 })
+            .collect())
     }
 
     async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool> {
         let found: Option<serde_json::Value> = self
             .statement(
                 "SELECT 1 AS found FROM pending_uploads WHERE key = ?1 AND id <> ?2 AND started_at > ?3 LIMIT 1",
-                &[JsValue::from_str(key), JsValue::from_str(except_id), JsValue::from_f64(since_ms.max(-(1 << 52)) as f64)],
+                &[
+                    JsValue::from_str(key),
+                    JsValue::from_str(except_id),
+                    JsValue::from_f64(since_ms.max(-(1 << 52)) as f64),
+                ],
             )?
             .first(None)
             .await
@@ -173,7 +189,13 @@ impl MetadataStore for D1Metadata {
         Ok(found.is_some())
     }
 
-    async fn list(&self, owner: &str, prefix: &str, limit: u32, cursor: Option<&ListCursor>) -> Result<Vec<ObjectRecord>> {
+    async fn list(
+        &self,
+        owner: &str,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&ListCursor>,
+    ) -> Result<Vec<ObjectRecord>> {
         // substr() compares the prefix exactly (LIKE would treat `%` and `_` as wildcards).
         let sql = format!(
             "SELECT {COLUMNS} FROM objects WHERE owner = ?1 AND status = ?2 \
@@ -194,10 +216,21 @@ impl MetadataStore for D1Metadata {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    async fn record_detection(&self, key: &str, etag: &str, detected: Option<&str>, matches: Option<bool>) -> Result<()> {
+    async fn record_detection(
+        &self,
+        key: &str,
+        etag: &str,
+        detected: Option<&str>,
+        matches: Option<bool>,
+    ) -> Result<()> {
         self.statement(
             "UPDATE objects SET detected_type = ?1, type_matches = ?2 WHERE key = ?3 AND etag = ?4",
-            &[detected.map_or(JsValue::NULL, JsValue::from_str), opt_bool(matches), JsValue::from_str(key), JsValue::from_str(etag)],
+            &[
+                detected.map_or(JsValue::NULL, JsValue::from_str),
+                opt_bool(matches),
+                JsValue::from_str(key),
+                JsValue::from_str(etag),
+            ],
         )?
         .run()
         .await

@@ -12,10 +12,7 @@ pub fn set(obj: &js_sys::Object, name: &str, value: impl Into<JsValue>) {
 
 /// The message of a thrown JS value (an `Error`'s `message`, or its string form).
 pub fn error_message(err: &JsValue) -> String {
-    get(err, "message")
-        .as_string()
-        .or_else(|| err.as_string())
-        .unwrap_or_else(|| format!("{err:?}"))
+    get(err, "message").as_string().or_else(|| err.as_string()).unwrap_or_else(|| format!("{err:?}"))
 }
 
 pub fn bytes(data: &[u8]) -> js_sys::Uint8Array {

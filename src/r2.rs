@@ -23,7 +23,11 @@ pub struct R2Store {
 impl R2Store {
     pub fn from_env(env: &Env) -> Result<R2Store> {
         let bucket = env.bucket("BUCKET").map_err(|e| {
-            GatewayError::hidden(ErrorKind::ConfigError, "the gateway is misconfigured: the R2 binding BUCKET is missing", e.to_string())
+            GatewayError::hidden(
+                ErrorKind::ConfigError,
+                "the gateway is misconfigured: the R2 binding BUCKET is missing",
+                e.to_string(),
+            )
         })?;
         Ok(R2Store { bucket: bucket.as_ref().clone().unchecked_into() })
     }
@@ -125,7 +129,12 @@ impl ObjectStore for R2Store {
         Ok(PutResult::Stored(meta_of(&obj)))
     }
 
-    async fn get(&self, key: &ObjectKey, range: Option<ByteRangeSpec>, conditions: &ReadConditions) -> Result<GetResult<ReadableStream>> {
+    async fn get(
+        &self,
+        key: &ObjectKey,
+        range: Option<ByteRangeSpec>,
+        conditions: &ReadConditions,
+    ) -> Result<GetResult<ReadableStream>> {
         let opts = js_sys::Object::new();
         if !conditions.is_empty() {
             let m = conditions.if_match.as_ref().map(EtagCondition::to_header);

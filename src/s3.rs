@@ -168,7 +168,12 @@ impl ObjectStore for S3Store {
         }))
     }
 
-    async fn get(&self, key: &ObjectKey, range: Option<ByteRangeSpec>, conditions: &ReadConditions) -> Result<GetResult<ReadableStream>> {
+    async fn get(
+        &self,
+        key: &ObjectKey,
+        range: Option<ByteRangeSpec>,
+        conditions: &ReadConditions,
+    ) -> Result<GetResult<ReadableStream>> {
         let mut unsigned = Vec::new();
         if let Some(c) = &conditions.if_match {
             unsigned.push(header("if-match", c.to_header()));
@@ -181,10 +186,18 @@ impl ObjectStore for S3Store {
         match res.status() {
             200 | 206 => {
                 let meta = meta_of(&res);
-                let served = if res.status() == 206 { response_header(&res, "content-range").and_then(|v| parse_content_range(&v)) } else { None };
+                let served = if res.status() == 206 {
+                    response_header(&res, "content-range").and_then(|v| parse_content_range(&v))
+                } else {
+                    None
+                };
                 match res.body() {
                     Some(body) => Ok(GetResult::Found { meta, range: served, body }),
-                    None => Err(GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "S3 get: no body")),
+                    None => Err(GatewayError::hidden(
+                        ErrorKind::StorageError,
+                        "the storage backend failed",
+                        "S3 get: no body",
+                    )),
                 }
             }
             304 | 412 => Ok(GetResult::ConditionFailed(meta_of(&res))),

@@ -6,17 +6,17 @@ use std::rc::Rc;
 use gateway_core::config::Config;
 use gateway_core::error::GatewayError;
 use gateway_core::followup::{self, FollowUp};
-use gateway_core::sweep;
 use gateway_core::gateway::Gateway;
 use gateway_core::http::Reply;
+use gateway_core::sweep;
 use wasm_bindgen::JsCast;
 use web_sys::ReadableStream;
 use worker::{console_error, console_log, Context, Env};
 
+use crate::backend::Backend;
 use crate::convert::{request_head, response};
 use crate::d1::D1Metadata;
 use crate::env::config;
-use crate::backend::Backend;
 use crate::webhook::FetchSender;
 
 fn now_ms() -> i64 {

@@ -81,12 +81,17 @@ impl KeySet {
     /// Parses a JWKS document (`{"keys": [...]}`) of Ed25519 `OKP` and P-256 `EC` public keys.
     /// Every key needs a unique `kid`; an `alg` member, when present, must agree with the key type.
     pub fn from_jwks(doc: &str) -> std::result::Result<KeySet, String> {
-        let doc: JwksDoc = serde_json::from_str(doc).map_err(|_| "must be a JWKS JSON document {\"keys\": [...]}".to_owned())?;
+        let doc: JwksDoc =
+            serde_json::from_str(doc).map_err(|_| "must be a JWKS JSON document {\"keys\": [...]}".to_owned())?;
         let mut keys = BTreeMap::new();
         for (i, raw) in doc.keys.iter().enumerate() {
-            let kid = raw.get("kid").and_then(|v| v.as_str()).filter(|k| !k.is_empty())
+            let kid = raw
+                .get("kid")
+                .and_then(|v| v.as_str())
+                .filter(|k| !k.is_empty())
                 .ok_or_else(|| format!("key {i} has no `kid`"))?;
-            let jwk: JsonWebKey<'_> = serde_json::from_value(raw.clone()).map_err(|e| format!("key `{kid}` is not a valid JWK: {e}"))?;
+            let jwk: JsonWebKey<'_> =
+                serde_json::from_value(raw.clone()).map_err(|e| format!("key `{kid}` is not a valid JWK: {e}"))?;
             let key = match &jwk {
                 JsonWebKey::KeyPair { .. } => PublicKey::Ed25519(
                     <Ed25519 as Algorithm>::VerifyingKey::try_from(&jwk).map_err(|e| format!("key `{kid}`: {e}"))?,

@@ -171,9 +171,16 @@ impl Config {
             None => CorsOrigins::None,
             Some(v) if v == "*" => CorsOrigins::Any,
             Some(v) => {
-                let list: Vec<String> = v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
-                if list.iter().any(|o| url::Url::parse(o).map(|u| u.origin().ascii_serialization() != *o).unwrap_or(true)) {
-                    return Err(config_error("CORS_ORIGINS", "must be `*` or comma-separated origins like `https://app.example.com`"));
+                let list: Vec<String> =
+                    v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
+                if list
+                    .iter()
+                    .any(|o| url::Url::parse(o).map(|u| u.origin().ascii_serialization() != *o).unwrap_or(true))
+                {
+                    return Err(config_error(
+                        "CORS_ORIGINS",
+                        "must be `*` or comma-separated origins like `https://app.example.com`",
+                    ));
                 }
                 CorsOrigins::List(list)
             }
@@ -189,10 +196,23 @@ fn s3_config(get: &impl Fn(&str) -> Option<String>) -> Result<S3Config> {
     let required = |name: &str| get(name).ok_or_else(|| config_error(name, "must be set when STORAGE is `s3`"));
     let endpoint = url::Url::parse(&required("S3_ENDPOINT")?)
         .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && matches!(u.path(), "" | "/") && u.query().is_none())
-        .ok_or_else(|| config_error("S3_ENDPOINT", "must be an http(s) URL with no path, like `https://s3.us-east-1.amazonaws.com`"))?;
+        .filter(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && matches!(u.path(), "" | "/")
+                && u.query().is_none()
+        })
+        .ok_or_else(|| {
+            config_error(
+                "S3_ENDPOINT",
+                "must be an http(s) URL with no path, like `https://s3.us-east-1.amazonaws.com`",
+            )
+        })?;
     let bucket = required("S3_BUCKET")?;
-    if bucket.len() < 3 || bucket.len() > 63 || !bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.') {
+    if bucket.len() < 3
+        || bucket.len() > 63
+        || !bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    {
         return Err(config_error("S3_BUCKET", "must be a valid bucket name (3–63 characters: a-z, 0-9, `-`, `.`)"));
     }
     let region = get("S3_REGION").unwrap_or_else(|| "us-east-1".to_owned());

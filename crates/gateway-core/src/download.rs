@@ -36,7 +36,12 @@ fn precondition_reply<S>(outcome: Precondition, meta: &ObjectMeta) -> Result<Rep
     }
 }
 
-pub async fn get<S: ObjectStore>(store: &S, grant: &Grant, key: &ObjectKey, head: &RequestHead) -> Result<Reply<S::Stream>> {
+pub async fn get<S: ObjectStore>(
+    store: &S,
+    grant: &Grant,
+    key: &ObjectKey,
+    head: &RequestHead,
+) -> Result<Reply<S::Stream>> {
     grant.authorize(Scope::Read, key)?;
     let conditions = read_conditions(head);
     let spec = head.header("range").and_then(range::parse);
@@ -67,7 +72,12 @@ pub async fn get<S: ObjectStore>(store: &S, grant: &Grant, key: &ObjectKey, head
     }
 }
 
-pub async fn head_object<S: ObjectStore>(store: &S, grant: &Grant, key: &ObjectKey, head: &RequestHead) -> Result<Reply<S::Stream>> {
+pub async fn head_object<S: ObjectStore>(
+    store: &S,
+    grant: &Grant,
+    key: &ObjectKey,
+    head: &RequestHead,
+) -> Result<Reply<S::Stream>> {
     grant.authorize(Scope::Read, key)?;
     let meta = store.head(key).await?.ok_or_else(not_found)?;
     match read_conditions(head).evaluate(Some(&meta.etag)) {
@@ -76,7 +86,9 @@ pub async fn head_object<S: ObjectStore>(store: &S, grant: &Grant, key: &ObjectK
     }
     let content_type = meta.content_type.clone().unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
     Ok(with_meta(
-        Reply::empty(200).with_header("Content-Length", meta.size.to_string()).with_header("Content-Type", content_type),
+        Reply::empty(200)
+            .with_header("Content-Length", meta.size.to_string())
+            .with_header("Content-Type", content_type),
         &meta,
     ))
 }

@@ -57,7 +57,10 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
                 if err.kind == ErrorKind::MethodNotAllowed {
                     reply = reply.with_header("Allow", allow_for(&head.path));
                 }
-                if err.kind == ErrorKind::MissingToken || err.kind == ErrorKind::InvalidToken || err.kind == ErrorKind::TokenExpired {
+                if err.kind == ErrorKind::MissingToken
+                    || err.kind == ErrorKind::InvalidToken
+                    || err.kind == ErrorKind::TokenExpired
+                {
                     reply = reply.with_header("WWW-Authenticate", "Bearer");
                 }
                 (reply, None, Some(err))
@@ -66,7 +69,11 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
         Handled { reply: cors::decorate(&self.config.cors_origins, head, reply), followup, error }
     }
 
-    async fn dispatch(&self, head: &RequestHead, body: Option<S::Body>) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
+    async fn dispatch(
+        &self,
+        head: &RequestHead,
+        body: Option<S::Body>,
+    ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
         let route = route(&head.method, &head.path)?;
         let reply = match route {
             Route::Health => Reply::json(200, &serde_json::json!({"status": "ok"})),

@@ -22,9 +22,7 @@ impl ObjectKey {
         if has_bad_escape(encoded) {
             return Err(invalid("the key has a malformed percent-escape"));
         }
-        let decoded = percent_decode_str(encoded)
-            .decode_utf8()
-            .map_err(|_| invalid("the key is not valid UTF-8"))?;
+        let decoded = percent_decode_str(encoded).decode_utf8().map_err(|_| invalid("the key is not valid UTF-8"))?;
         ObjectKey::new(decoded.into_owned())
     }
 
@@ -68,6 +66,7 @@ impl std::fmt::Display for ObjectKey {
 fn has_bad_escape(s: &str) -> bool {
     let b = s.as_bytes();
     b.iter().enumerate().any(|(i, &c)| {
-        c == b'%' && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        c == b'%'
+            && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
     })
 }

@@ -17,7 +17,12 @@ pub const MAX_LIST_LIMIT: u32 = 1000;
 
 /// Deletes the row first, then the object: if the second step fails the object is merely
 /// unlisted, and no row ever claims an object that is gone.
-pub async fn delete<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, grant: &Grant, key: &ObjectKey) -> Result<Reply<S::Stream>> {
+pub async fn delete<S: ObjectStore, M: MetadataStore>(
+    store: &S,
+    meta: &M,
+    grant: &Grant,
+    key: &ObjectKey,
+) -> Result<Reply<S::Stream>> {
     grant.authorize(Scope::Delete, key)?;
     if store.head(key).await?.is_none() {
         meta.remove(key.as_str()).await?;

@@ -67,8 +67,20 @@ pub trait MetadataStore {
     /// Whether an upload of `key` other than `except_id`, started after `since_ms`, is journaled.
     async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool>;
     /// `owner`'s complete rows whose key starts with `prefix`, newest first, after `cursor`.
-    async fn list(&self, owner: &str, prefix: &str, limit: u32, cursor: Option<&ListCursor>) -> Result<Vec<ObjectRecord>>;
+    async fn list(
+        &self,
+        owner: &str,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&ListCursor>,
+    ) -> Result<Vec<ObjectRecord>>;
     /// Records the follow-up's finding on the row of `key`, only if it still has `etag`
     /// (a newer upload of the same key must not get an older object's verdict).
-    async fn record_detection(&self, key: &str, etag: &str, detected: Option<&str>, matches: Option<bool>) -> Result<()>;
+    async fn record_detection(
+        &self,
+        key: &str,
+        etag: &str,
+        detected: Option<&str>,
+        matches: Option<bool>,
+    ) -> Result<()>;
 }

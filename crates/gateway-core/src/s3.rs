@@ -141,25 +141,39 @@ pub fn map_error(op: &str, status: u16, body: &str) -> GatewayError {
     let internal = format!("S3 {op}: HTTP {status} {code}");
     match (code, status) {
         ("NoSuchKey", _) | ("", 404) => GatewayError::new(ErrorKind::NotFound, "no object has this key"),
-        ("PreconditionFailed", _) | (_, 412) => {
-            GatewayError::new(ErrorKind::PreconditionFailed, "the object's state does not match the request's precondition")
-        }
+        ("PreconditionFailed", _) | (_, 412) => GatewayError::new(
+            ErrorKind::PreconditionFailed,
+            "the object's state does not match the request's precondition",
+        ),
         ("BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" | "InvalidChecksum", _) => {
             GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match the checksum sent with it")
         }
-        ("IncompleteBody", _) => GatewayError::new(ErrorKind::IncompleteBody, "the body ended before its Content-Length"),
-        ("InvalidRange", _) | (_, 416) => GatewayError::new(ErrorKind::RangeNotSatisfiable, "the range is not satisfiable"),
-        ("SignatureDoesNotMatch" | "AccessDenied" | "InvalidAccessKeyId" | "ExpiredToken" | "InvalidToken", _) | (_, 401 | 403) => {
-            GatewayError::hidden(ErrorKind::StorageAuthFailed, "the storage backend refused the gateway's credentials", internal)
+        ("IncompleteBody", _) => {
+            GatewayError::new(ErrorKind::IncompleteBody, "the body ended before its Content-Length")
         }
-        ("SlowDown" | "ServiceUnavailable", _) | (_, 503) => {
-            GatewayError::hidden(ErrorKind::StorageUnavailable, "the storage backend is unavailable; retry later", internal)
+        ("InvalidRange", _) | (_, 416) => {
+            GatewayError::new(ErrorKind::RangeNotSatisfiable, "the range is not satisfiable")
         }
+        ("SignatureDoesNotMatch" | "AccessDenied" | "InvalidAccessKeyId" | "ExpiredToken" | "InvalidToken", _)
+        | (_, 401 | 403) => GatewayError::hidden(
+            ErrorKind::StorageAuthFailed,
+            "the storage backend refused the gateway's credentials",
+            internal,
+        ),
+        ("SlowDown" | "ServiceUnavailable", _) | (_, 503) => GatewayError::hidden(
+            ErrorKind::StorageUnavailable,
+            "the storage backend is unavailable; retry later",
+            internal,
+        ),
         _ => GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", internal),
     }
 }
 
 /// A network failure reaching the store.
 pub fn unreachable(op: &str, detail: &str) -> GatewayError {
-    GatewayError::hidden(ErrorKind::StorageUnavailable, "the storage backend is unavailable; retry later", format!("S3 {op}: {detail}"))
+    GatewayError::hidden(
+        ErrorKind::StorageUnavailable,
+        "the storage backend is unavailable; retry later",
+        format!("S3 {op}: {detail}"),
+    )
 }

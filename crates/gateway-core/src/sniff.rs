@@ -96,10 +96,21 @@ pub fn type_matches(declared: &str, detected: Option<&str>) -> Option<bool> {
         && (declared.starts_with("text/")
             || declared.ends_with("+json")
             || declared.ends_with("+xml")
-            || matches!(declared.as_str(), "application/json" | "application/xml" | "application/javascript" | "application/x-ndjson" | "application/yaml" | "application/sql"));
+            || matches!(
+                declared.as_str(),
+                "application/json"
+                    | "application/xml"
+                    | "application/javascript"
+                    | "application/x-ndjson"
+                    | "application/yaml"
+                    | "application/sql"
+            ));
     let zip_family = detected == "application/zip"
         && (declared.starts_with("application/vnd.openxmlformats")
             || declared.starts_with("application/vnd.oasis.opendocument")
-            || matches!(declared.as_str(), "application/epub+zip" | "application/java-archive" | "application/vnd.android.package-archive"));
+            || matches!(
+                declared.as_str(),
+                "application/epub+zip" | "application/java-archive" | "application/vnd.android.package-archive"
+            ));
     Some(alias || text_family || zip_family)
 }

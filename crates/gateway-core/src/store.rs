@@ -50,7 +50,9 @@ pub enum GetResult<S> {
     /// The read preconditions failed; the store sent no body.
     ConditionFailed(ObjectMeta),
     /// The requested range lies outside an object of `size` bytes.
-    Unsatisfiable { size: u64 },
+    Unsatisfiable {
+        size: u64,
+    },
     Found {
         meta: ObjectMeta,
         /// The served range, when a range was requested.
@@ -68,7 +70,12 @@ pub trait ObjectStore {
     type Stream;
 
     async fn put(&self, req: PutObject<Self::Body>) -> Result<PutResult>;
-    async fn get(&self, key: &ObjectKey, range: Option<ByteRangeSpec>, conditions: &ReadConditions) -> Result<GetResult<Self::Stream>>;
+    async fn get(
+        &self,
+        key: &ObjectKey,
+        range: Option<ByteRangeSpec>,
+        conditions: &ReadConditions,
+    ) -> Result<GetResult<Self::Stream>>;
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>>;
     async fn delete(&self, key: &ObjectKey) -> Result<()>;
     /// Up to `n` leading bytes of an object (for content sniffing); `None` if it is gone.

@@ -39,7 +39,12 @@ pub struct SweepReport {
 }
 
 /// Sweeps journal entries older than `grace_ms`.
-pub async fn sweep_pending<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, now_ms: i64, grace_ms: i64) -> SweepReport {
+pub async fn sweep_pending<S: ObjectStore, M: MetadataStore>(
+    store: &S,
+    meta: &M,
+    now_ms: i64,
+    grace_ms: i64,
+) -> SweepReport {
     let mut report = SweepReport::default();
     let entries = match meta.stale_uploads(now_ms - grace_ms, SWEEP_BATCH).await {
         Ok(e) => e,
@@ -70,7 +75,12 @@ pub async fn sweep_pending<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M
 
 /// Brings one key's row and object into agreement, then clears the entry. An upload of the
 /// same key journaled after `cutoff_ms` may still be streaming, so the key is then left alone.
-pub async fn reconcile<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, entry: &PendingUpload, cutoff_ms: i64) -> Result<Outcome> {
+pub async fn reconcile<S: ObjectStore, M: MetadataStore>(
+    store: &S,
+    meta: &M,
+    entry: &PendingUpload,
+    cutoff_ms: i64,
+) -> Result<Outcome> {
     let Ok(key) = ObjectKey::new(entry.key.clone()) else {
         meta.abandon_upload(&entry.id).await?;
         return Ok(Outcome::Consistent);

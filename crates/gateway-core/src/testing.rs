@@ -49,7 +49,8 @@ impl ObjectStore for MemoryStore {
             return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
         }
         let md5 = Md5::digest(&bytes);
-        let bad_digest = req.md5.is_some_and(|d| d[..] != md5[..]) || req.sha256.is_some_and(|d| d[..] != Sha256::digest(&bytes)[..]);
+        let bad_digest = req.md5.is_some_and(|d| d[..] != md5[..])
+            || req.sha256.is_some_and(|d| d[..] != Sha256::digest(&bytes)[..]);
         if bad_digest && !self.keeps_refused_bodies.get() {
             return Err(GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match its checksum"));
         }
@@ -70,7 +71,12 @@ impl ObjectStore for MemoryStore {
         Ok(PutResult::Stored(meta))
     }
 
-    async fn get(&self, key: &ObjectKey, range: Option<ByteRangeSpec>, conditions: &ReadConditions) -> Result<GetResult<Vec<u8>>> {
+    async fn get(
+        &self,
+        key: &ObjectKey,
+        range: Option<ByteRangeSpec>,
+        conditions: &ReadConditions,
+    ) -> Result<GetResult<Vec<u8>>> {
         let objects = self.objects.borrow();
         let Some(obj) = objects.get(key.as_str()) else { return Ok(GetResult::Missing) };
         if conditions.evaluate(Some(&obj.meta.etag)) != Precondition::Proceed {
@@ -163,7 +169,8 @@ impl MetadataStore for MemoryMetadata {
     }
 
     async fn stale_uploads(&self, before_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
-        let mut stale: Vec<PendingUpload> = self.pending.borrow().values().filter(|p| p.started_at < before_ms).cloned().collect();
+        let mut stale: Vec<PendingUpload> =
+            self.pending.borrow().values().filter(|p| p.started_at < before_ms).cloned().collect();
         stale.sort_by_key(|p| p.started_at);
         stale.truncate(limit as usize);
         Ok(stale)
@@ -173,7 +180,13 @@ impl MetadataStore for MemoryMetadata {
         Ok(self.pending.borrow().values().any(|p| p.key == key && p.id != except_id && p.started_at > since_ms))
     }
 
-    async fn list(&self, owner: &str, prefix: &str, limit: u32, cursor: Option<&ListCursor>) -> Result<Vec<ObjectRecord>> {
+    async fn list(
+        &self,
+        owner: &str,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&ListCursor>,
+    ) -> Result<Vec<ObjectRecord>> {
         let mut rows: Vec<ObjectRecord> = self
             .rows
             .borrow()
@@ -187,7 +200,13 @@ impl MetadataStore for MemoryMetadata {
         Ok(rows)
     }
 
-    async fn record_detection(&self, key: &str, etag: &str, detected: Option<&str>, matches: Option<bool>) -> Result<()> {
+    async fn record_detection(
+        &self,
+        key: &str,
+        etag: &str,
+        detected: Option<&str>,
+        matches: Option<bool>,
+    ) -> Result<()> {
         self.check()?;
         if let Some(row) = self.rows.borrow_mut().get_mut(key).filter(|r| r.etag == etag) {
             row.detected_type = detected.map(str::to_owned);

@@ -56,7 +56,9 @@ pub fn size_limit(config: &Config, grant: &Grant) -> u64 {
 
 /// Refuses with 415 unless both the configuration and the token allow `content_type`.
 pub fn check_content_type(config: &Config, grant: &Grant, content_type: &str) -> Result<()> {
-    if allowed(config.allowed_content_types.as_deref(), content_type) && allowed(grant.content_types.as_deref(), content_type) {
+    if allowed(config.allowed_content_types.as_deref(), content_type)
+        && allowed(grant.content_types.as_deref(), content_type)
+    {
         Ok(())
     } else {
         Err(GatewayError::new(ErrorKind::UnsupportedMediaType, format!("content type `{content_type}` is not allowed")))
@@ -67,9 +69,7 @@ pub fn check_content_type(config: &Config, grant: &Grant, content_type: &str) ->
 pub fn plan(config: &Config, grant: &Grant, key: &ObjectKey, head: &RequestHead) -> Result<UploadPlan> {
     grant.authorize(Scope::Write, key)?;
     let length = match head.header("content-length") {
-        None => {
-            return Err(GatewayError::new(ErrorKind::LengthRequired, "uploads need a Content-Length header"))
-        }
+        None => return Err(GatewayError::new(ErrorKind::LengthRequired, "uploads need a Content-Length header")),
         Some(v) => parse_length(v).ok_or_else(|| bad("Content-Length must be a whole number of bytes"))?,
     };
     let limit = size_limit(config, grant);
@@ -87,10 +87,8 @@ pub fn plan(config: &Config, grant: &Grant, key: &ObjectKey, head: &RequestHead)
     };
     check_content_type(config, grant, &content_type)?;
     let md5 = head.header("content-md5").map(|v| decode_digest::<16>(v, "Content-MD5")).transpose()?;
-    let sha256 = head
-        .header("x-amz-checksum-sha256")
-        .map(|v| decode_digest::<32>(v, "x-amz-checksum-sha256"))
-        .transpose()?;
+    let sha256 =
+        head.header("x-amz-checksum-sha256").map(|v| decode_digest::<32>(v, "x-amz-checksum-sha256")).transpose()?;
     let if_absent = match head.header("if-none-match").map(str::trim) {
         None => false,
         Some("*") => true,
@@ -114,8 +112,8 @@ pub struct UploadResult<'a> {
 
 /// A key as a `/files/...` path, each segment percent-encoded.
 pub fn location(key: &ObjectKey) -> String {
-    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
     let encoded: Vec<String> =
         key.as_str().split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
     format!("/files/{}", encoded.join("/"))
@@ -145,7 +143,12 @@ pub async fn execute<S: ObjectStore, M: MetadataStore>(
     up: Upload<'_>,
     body: Option<S::Body>,
 ) -> Result<(Reply<S::Stream>, FollowUp)> {
-    let pending = PendingUpload { id: up.id.to_owned(), key: up.key.to_string(), owner: up.grant.sub.clone(), started_at: up.now_ms };
+    let pending = PendingUpload {
+        id: up.id.to_owned(),
+        key: up.key.to_string(),
+        owner: up.grant.sub.clone(),
+        started_at: up.now_ms,
+    };
     let (_journaled, stored) = join(meta.begin_upload(&pending), store_body(store, &up.key, &up.plan, body)).await;
     match stored {
         Ok(stored) => commit(store, meta, up, stored).await,
@@ -164,7 +167,12 @@ pub async fn execute<S: ObjectStore, M: MetadataStore>(
 /// the row's) or another upload of the key is in flight (it may be that upload's object).
 /// If the leftover replaced a committed object, that row is removed too: it would claim an
 /// object that is gone.
-async fn remove_refused_leftover<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, key: &ObjectKey, upload_id: &str) {
+async fn remove_refused_leftover<S: ObjectStore, M: MetadataStore>(
+    store: &S,
+    meta: &M,
+    key: &ObjectKey,
+    upload_id: &str,
+) {
     let Ok(Some(found)) = store.head(key).await else { return };
     let Ok(row) = meta.get(key.as_str()).await else { return };
     if row.as_ref().is_some_and(|r| r.etag == found.etag) {
@@ -178,7 +186,12 @@ async fn remove_refused_leftover<S: ObjectStore, M: MetadataStore>(store: &S, me
     }
 }
 
-async fn store_body<S: ObjectStore>(store: &S, key: &ObjectKey, plan: &UploadPlan, body: Option<S::Body>) -> Result<ObjectMeta> {
+async fn store_body<S: ObjectStore>(
+    store: &S,
+    key: &ObjectKey,
+    plan: &UploadPlan,
+    body: Option<S::Body>,
+) -> Result<ObjectMeta> {
     let put = PutObject {
         key: key.clone(),
         body,
@@ -234,9 +247,8 @@ async fn commit<S: ObjectStore, M: MetadataStore>(
         content_type: &plan.content_type,
         uploaded_at: rfc3339(stored.uploaded_ms),
     };
-    let reply = Reply::json(201, &body)
-        .with_header("ETag", stored.etag.clone())
-        .with_header("Location", location(&key));
+    let reply =
+        Reply::json(201, &body).with_header("ETag", stored.etag.clone()).with_header("Location", location(&key));
     let job = FollowUp {
         key,
         owner: grant.sub.clone(),

@@ -406,7 +406,8 @@ fn wrongly_typed_claims_are_refused() {
 
 #[test]
 fn published_rfc8037_public_jwk_is_accepted_and_verifies_tokens_of_its_private_key() {
-    let doc = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": RFC8037_X, "kid": "rfc8037", "alg": "EdDSA"}]}).to_string();
+    let doc = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": RFC8037_X, "kid": "rfc8037", "alg": "EdDSA"}]})
+        .to_string();
     let set = KeySet::from_jwks(&doc).unwrap();
     assert_eq!(set.len(), 1);
     assert_eq!(b64url(ed_key().pk.as_ref()), RFC8037_X, "the seed in RFC 8037 yields its x");

@@ -29,7 +29,10 @@ fn empty_values_parse_as_no_condition() {
 
 #[test]
 fn tag_lists_parse_without_quotes_or_weak_markers() {
-    assert_eq!(EtagCondition::parse("\"abc\""), Some(EtagCondition::Tags(vec![EntityTag { weak: false, opaque: "abc".into() }])));
+    assert_eq!(
+        EtagCondition::parse("\"abc\""),
+        Some(EtagCondition::Tags(vec![EntityTag { weak: false, opaque: "abc".into() }]))
+    );
     assert_eq!(
         EtagCondition::parse("W/\"abc\", \"def\" ,\"ghi\""),
         Some(EtagCondition::Tags(vec![

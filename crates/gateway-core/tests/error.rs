@@ -3,7 +3,6 @@
 
 use gateway_core::error::*;
 
-
 #[test]
 fn problem_document_hides_the_internal_cause() {
     let err = GatewayError::hidden(
@@ -32,10 +31,25 @@ fn problem_document_has_rfc9457_members_and_code() {
 fn every_client_error_kind_is_4xx_and_codes_are_unique() {
     use ErrorKind::*;
     let all = [
-        MissingToken, InvalidToken, TokenExpired, Forbidden, InvalidKey, BadRequest,
-        LengthRequired, PayloadTooLarge, UnsupportedMediaType, PreconditionFailed,
-        RangeNotSatisfiable, ChecksumMismatch, IncompleteBody, NotFound, MethodNotAllowed,
-        StorageError, DatabaseError, ConfigError, Internal,
+        MissingToken,
+        InvalidToken,
+        TokenExpired,
+        Forbidden,
+        InvalidKey,
+        BadRequest,
+        LengthRequired,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        PreconditionFailed,
+        RangeNotSatisfiable,
+        ChecksumMismatch,
+        IncompleteBody,
+        NotFound,
+        MethodNotAllowed,
+        StorageError,
+        DatabaseError,
+        ConfigError,
+        Internal,
     ];
     let mut codes: Vec<_> = all.iter().map(|k| k.code()).collect();
     codes.sort_unstable();

@@ -71,7 +71,13 @@ fn bearer_scheme_is_case_insensitive_and_token_is_trimmed() {
 fn missing_or_non_bearer_authorization_is_401_missing_token() {
     let w = World::default_config();
     let t = token("alice", json!({}));
-    let cases = [None, Some("Basic YWxpY2U6cHc=".to_owned()), Some("Bearer".to_owned()), Some("Bearer   ".to_owned()), Some(t.clone())];
+    let cases = [
+        None,
+        Some("Basic YWxpY2U6cHc=".to_owned()),
+        Some("Bearer".to_owned()),
+        Some("Bearer   ".to_owned()),
+        Some(t.clone()),
+    ];
     for value in cases {
         let mut req = Req::get("/files/alice/a.txt");
         if let Some(v) = &value {
@@ -94,7 +100,9 @@ fn invalid_and_expired_tokens_are_401_with_www_authenticate() {
     let w = World::default_config();
     let forged = hs256_with(b"some-other-secret-that-is-long-enough!!", &claims_for("alice", json!({})));
     let expired = hs256(&json!({"sub": "alice", "exp": NOW_S - 120}));
-    for (t, code) in [(forged.as_str(), "invalid_token"), (expired.as_str(), "token_expired"), ("garbage", "invalid_token")] {
+    for (t, code) in
+        [(forged.as_str(), "invalid_token"), (expired.as_str(), "token_expired"), ("garbage", "invalid_token")]
+    {
         let h = w.send(Req::get("/files").bearer(t));
         assert_problem(&h, 401, code);
         assert_eq!(h.reply.header("WWW-Authenticate"), Some("Bearer"));
@@ -162,7 +170,11 @@ fn allowed_origin_gets_cors_headers_on_success() {
     assert_eq!(h.reply.header("Access-Control-Allow-Origin"), Some("https://app.example.com"));
     assert_eq!(h.reply.header("Access-Control-Expose-Headers"), Some(EXPOSE_HEADERS));
     assert_eq!(h.reply.header("Vary"), Some("Origin"));
-    assert!(EXPOSE_HEADERS.contains("ETag") && EXPOSE_HEADERS.contains("Location") && EXPOSE_HEADERS.contains("Content-Range"));
+    assert!(
+        EXPOSE_HEADERS.contains("ETag")
+            && EXPOSE_HEADERS.contains("Location")
+            && EXPOSE_HEADERS.contains("Content-Range")
+    );
 }
 
 #[test]

@@ -85,7 +85,14 @@ fn object_path_is_percent_decoded_into_the_key() {
 
 #[test]
 fn object_path_breaking_the_key_rules_is_400_invalid_key() {
-    for p in ["/files/alice/../bob/x", "/files//etc/passwd", "/files/a%zz", "/files/a%00b", "/files/alice//x", "/files/%2E%2E"] {
+    for p in [
+        "/files/alice/../bob/x",
+        "/files//etc/passwd",
+        "/files/a%zz",
+        "/files/a%00b",
+        "/files/alice//x",
+        "/files/%2E%2E",
+    ] {
         let err = route(&Method::GET, p).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidKey, "{p}");
         assert_eq!(err.status(), 400);

@@ -78,7 +78,9 @@ fn example_signature(secret: &str, canonical_request: &str) -> String {
 }
 
 fn expected_authorization(signed_headers: &str, signature: &str) -> String {
-    format!("AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/{SCOPE}, SignedHeaders={signed_headers}, Signature={signature}")
+    format!(
+        "AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/{SCOPE}, SignedHeaders={signed_headers}, Signature={signature}"
+    )
 }
 
 // ---------------------------------------------------------------- the gateway's side
@@ -205,9 +207,15 @@ fn the_signing_time_is_now_ms_and_no_clock_is_read() {
 fn a_session_token_is_sent_and_signed_as_x_amz_security_token() {
     let token = "FQoGZXIvYXdzEXAMPLE//token+with/slashes=";
     let cfg = s3_config("https://s3.amazonaws.com", "examplebucket", false, Some(token));
-    let signed =
-        sign_request(&cfg, "GET", cfg.object_url("test.txt"), owned(&[("range", "bytes=0-9")]), EMPTY_SHA256, EXAMPLE_MS)
-            .unwrap();
+    let signed = sign_request(
+        &cfg,
+        "GET",
+        cfg.object_url("test.txt"),
+        owned(&[("range", "bytes=0-9")]),
+        EMPTY_SHA256,
+        EXAMPLE_MS,
+    )
+    .unwrap();
     assert_eq!(header(&signed, "x-amz-security-token"), Some(token));
     assert_eq!(header(&signed, "x-amz-date"), Some(AMZ_DATE));
     assert_eq!(header(&signed, "x-amz-content-sha256"), Some(EMPTY_SHA256));
@@ -339,26 +347,54 @@ fn error_code_reads_the_code_element_of_an_s3_error_body() {
 
 #[test]
 fn no_such_key_and_a_bodyless_404_map_to_not_found() {
-    assert_maps("GET", 404, &s3_error("NoSuchKey", "The specified key does not exist."), ErrorKind::NotFound, 404, "not_found");
+    assert_maps(
+        "GET",
+        404,
+        &s3_error("NoSuchKey", "The specified key does not exist."),
+        ErrorKind::NotFound,
+        404,
+        "not_found",
+    );
     // HEAD answers carry no body.
     assert_maps("HEAD", 404, "", ErrorKind::NotFound, 404, "not_found");
 }
 
 #[test]
 fn a_missing_bucket_is_a_storage_error_not_a_missing_object() {
-    assert_maps("GET", 404, &s3_error("NoSuchBucket", "The specified bucket does not exist"), ErrorKind::StorageError, 502, "storage_error");
+    assert_maps(
+        "GET",
+        404,
+        &s3_error("NoSuchBucket", "The specified bucket does not exist"),
+        ErrorKind::StorageError,
+        502,
+        "storage_error",
+    );
 }
 
 #[test]
 fn precondition_failed_maps_to_412() {
-    assert_maps("PUT", 412, &s3_error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold"), ErrorKind::PreconditionFailed, 412, "precondition_failed");
+    assert_maps(
+        "PUT",
+        412,
+        &s3_error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold"),
+        ErrorKind::PreconditionFailed,
+        412,
+        "precondition_failed",
+    );
     assert_maps("HEAD", 412, "", ErrorKind::PreconditionFailed, 412, "precondition_failed");
 }
 
 #[test]
 fn digest_and_checksum_errors_map_to_400_checksum_mismatch() {
     for code in ["BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch"] {
-        assert_maps("PUT", 400, &s3_error(code, "The checksum did not match"), ErrorKind::ChecksumMismatch, 400, "checksum_mismatch");
+        assert_maps(
+            "PUT",
+            400,
+            &s3_error(code, "The checksum did not match"),
+            ErrorKind::ChecksumMismatch,
+            400,
+            "checksum_mismatch",
+        );
     }
 }
 
@@ -397,21 +433,49 @@ fn storage_auth_failed_problem_hides_the_stores_detail_but_the_log_keeps_its_cod
 
 #[test]
 fn slow_down_and_503_map_to_503_storage_error() {
-    assert_maps("PUT", 503, &s3_error("SlowDown", "Please reduce your request rate."), ErrorKind::StorageUnavailable, 503, "storage_error");
+    assert_maps(
+        "PUT",
+        503,
+        &s3_error("SlowDown", "Please reduce your request rate."),
+        ErrorKind::StorageUnavailable,
+        503,
+        "storage_error",
+    );
     assert_maps("GET", 503, "", ErrorKind::StorageUnavailable, 503, "storage_error");
-    assert_maps("GET", 503, &s3_error("ServiceUnavailable", "Reduce your request rate."), ErrorKind::StorageUnavailable, 503, "storage_error");
+    assert_maps(
+        "GET",
+        503,
+        &s3_error("ServiceUnavailable", "Reduce your request rate."),
+        ErrorKind::StorageUnavailable,
+        503,
+        "storage_error",
+    );
 }
 
 #[test]
 fn other_server_errors_map_to_502_storage_error() {
-    assert_maps("PUT", 500, &s3_error("InternalError", "We encountered an internal error. Please try again."), ErrorKind::StorageError, 502, "storage_error");
+    assert_maps(
+        "PUT",
+        500,
+        &s3_error("InternalError", "We encountered an internal error. Please try again."),
+        ErrorKind::StorageError,
+        502,
+        "storage_error",
+    );
     assert_maps("GET", 500, "", ErrorKind::StorageError, 502, "storage_error");
     assert_maps("GET", 500, "<html>Bad Gateway</html>", ErrorKind::StorageError, 502, "storage_error");
 }
 
 #[test]
 fn invalid_range_and_416_map_to_range_not_satisfiable() {
-    assert_maps("GET", 416, &s3_error("InvalidRange", "The requested range is not satisfiable"), ErrorKind::RangeNotSatisfiable, 416, "range_not_satisfiable");
+    assert_maps(
+        "GET",
+        416,
+        &s3_error("InvalidRange", "The requested range is not satisfiable"),
+        ErrorKind::RangeNotSatisfiable,
+        416,
+        "range_not_satisfiable",
+    );
     assert_maps("GET", 416, "", ErrorKind::RangeNotSatisfiable, 416, "range_not_satisfiable");
 }
 

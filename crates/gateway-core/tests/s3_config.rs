@@ -152,7 +152,9 @@ fn path_style_defaults_to_on_for_endpoints_other_than_aws() {
 
 #[test]
 fn path_style_defaults_to_off_for_amazonaws_com() {
-    for endpoint in ["https://s3.amazonaws.com", "https://s3.us-east-1.amazonaws.com", "https://s3.eu-west-3.amazonaws.com/"] {
+    for endpoint in
+        ["https://s3.amazonaws.com", "https://s3.us-east-1.amazonaws.com", "https://s3.eu-west-3.amazonaws.com/"]
+    {
         let s3 = s3_with(&[("S3_ENDPOINT", endpoint)]);
         assert!(!s3.path_style, "{endpoint}");
         assert!(s3.object_url("k").starts_with("https://uploads.s3."), "{}", s3.object_url("k"));

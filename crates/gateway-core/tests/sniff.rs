@@ -166,7 +166,9 @@ fn common_aliases_match() {
 
 #[test]
 fn text_formats_match_plain_text_detection() {
-    for declared in ["text/csv", "text/html", "application/json", "application/ld+json", "image/svg+xml", "application/yaml"] {
+    for declared in
+        ["text/csv", "text/html", "application/json", "application/ld+json", "image/svg+xml", "application/yaml"]
+    {
         assert_eq!(type_matches(declared, Some("text/plain")), Some(true), "{declared}");
     }
     assert_eq!(type_matches("image/png", Some("text/plain")), Some(false));

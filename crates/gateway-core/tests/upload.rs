@@ -210,9 +210,8 @@ fn matching_checksums_are_accepted_and_recorded_on_the_row() {
     let w = World::default_config();
     let md5 = b64(&Md5::digest(BODY));
     let sha = b64(&Sha256::digest(BODY));
-    let h = w.send(
-        Req::put(PATH, BODY).bearer(&alice()).header("content-md5", &md5).header("x-amz-checksum-sha256", &sha),
-    );
+    let h =
+        w.send(Req::put(PATH, BODY).bearer(&alice()).header("content-md5", &md5).header("x-amz-checksum-sha256", &sha));
     assert_eq!(h.reply.status, 201, "{:?}", h.error);
     let row = w.row(KEY).unwrap();
     assert_eq!(row.checksum_md5.as_deref(), Some(md5.as_str()));
@@ -223,11 +222,9 @@ fn matching_checksums_are_accepted_and_recorded_on_the_row() {
 fn malformed_checksum_headers_are_400_bad_request() {
     let w = World::default_config();
     let sha_as_md5 = b64(&Sha256::digest(BODY));
-    for (name, value) in [
-        ("content-md5", "not base64!"),
-        ("content-md5", sha_as_md5.as_str()),
-        ("x-amz-checksum-sha256", "AAAA"),
-    ] {
+    for (name, value) in
+        [("content-md5", "not base64!"), ("content-md5", sha_as_md5.as_str()), ("x-amz-checksum-sha256", "AAAA")]
+    {
         let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header(name, value));
         assert_problem(&h, 400, "bad_request");
     }

@@ -257,7 +257,8 @@ impl World {
     pub fn send_at(&self, now_ms: i64, req: Req) -> Handled<Vec<u8>> {
         self.store.clock_ms.set(now_ms);
         let request_id = format!("req-{now_ms}-{}", self.meta.pending.borrow().len());
-        let gw = Gateway { config: &self.config, store: &self.store, meta: &self.meta, now_ms, request_id: &request_id };
+        let gw =
+            Gateway { config: &self.config, store: &self.store, meta: &self.meta, now_ms, request_id: &request_id };
         block_on(gw.handle(&req.head, req.body))
     }
 
@@ -269,7 +270,9 @@ impl World {
     pub fn upload_at(&self, now_ms: i64, sub: &str, key: &str, content_type: &str, bytes: &[u8]) -> FollowUp {
         let h = self.send_at(
             now_ms,
-            Req::put(&format!("/files/{key}"), bytes).bearer(&token(sub, json!({}))).header("content-type", content_type),
+            Req::put(&format!("/files/{key}"), bytes)
+                .bearer(&token(sub, json!({})))
+                .header("content-type", content_type),
         );
         assert_eq!(h.reply.status, 201, "upload of {key} failed: {:?}", h.error);
         h.followup.unwrap()
@@ -321,6 +324,7 @@ pub fn assert_problem(h: &Handled<Vec<u8>>, status: u16, code: &str) {
 
 // ---------------------------------------------------------------- sample content
 
-pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89";
+pub const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89";
 pub const JPEG: &[u8] = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00";
 pub const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n";
