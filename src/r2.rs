@@ -122,7 +122,7 @@ impl ObjectStore for R2Store {
             let stored = js::get(&js::get(&obj, "checksums"), "md5");
             let stored = stored.dyn_into::<js_sys::ArrayBuffer>().map(|b| js_sys::Uint8Array::new(&b).to_vec()).ok();
             if stored.as_deref() != Some(&md5[..]) {
-                let _ = self.delete(&req.key).await;
+                // Stored but refused: the core removes the object (see `remove_refused_leftover`).
                 return Err(GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match its Content-MD5"));
             }
         }
