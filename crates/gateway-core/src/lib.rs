@@ -18,6 +18,7 @@ pub mod http;
 pub mod key;
 pub mod manage;
 pub mod metadata;
+pub mod multipart;
 pub mod range;
 pub mod router;
 pub mod s3;

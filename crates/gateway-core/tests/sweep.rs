@@ -9,7 +9,6 @@ use common::*;
 use futures_executor::block_on;
 use gateway_core::metadata::PendingUpload;
 use gateway_core::sweep::{sweep_pending, SweepReport};
-use serde_json::json;
 
 const HOUR: i64 = 60 * 60 * 1000;
 const KEY: &str = "alice/report.txt";

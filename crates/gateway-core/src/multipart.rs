@@ -1,0 +1,151 @@
+//! Multipart upload rules, checked before a part's body is read and again at completion.
+//! The stores' limits (part numbers 1–10,000, parts of 5 MiB–5 GiB except the last) plus R2's
+//! rule that all parts but the last have the same size, applied to every backend so clients
+//! behave the same everywhere. Pure functions over the recorded parts; the request handlers
+//! and the store calls build on them.
+
+use crate::error::{ErrorKind, GatewayError, Result};
+
+pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+pub const MAX_PART_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+pub const MAX_PARTS: u16 = 10_000;
+
+/// One part as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub number: u16,
+    pub size: u64,
+    pub etag: String,
+}
+
+fn bad(detail: impl Into<String>) -> GatewayError {
+    GatewayError::new(ErrorKind::BadRequest, detail)
+}
+
+/// Parses `partNumber` (1–10,000).
+pub fn parse_part_number(value: &str) -> Result<u16> {
+    value
+        .parse::<u16>()
+        .ok()
+        .filter(|n| (1..=MAX_PARTS).contains(n))
+        .ok_or_else(|| bad(format!("partNumber must be a whole number from 1 to {MAX_PARTS}")))
+}
+
+/// The size every part but the last must have, given the parts other than the one being
+/// (re)sent: the largest of them, since only the last part may be smaller.
+fn common_size(others: &[&Part]) -> Option<u64> {
+    others.iter().map(|p| p.size).max()
+}
+
+/// Checks part `number` of `length` bytes against the parts already received (`parts`, which
+/// may include an earlier copy of the same number that this one replaces) and the total size
+/// declared at the start, if any.
+pub fn check_part(parts: &[Part], declared_size: Option<u64>, number: u16, length: u64) -> Result<()> {
+    if length > MAX_PART_BYTES {
+        return Err(GatewayError::new(ErrorKind::PayloadTooLarge, "a part may be at most 5 GiB"));
+    }
+    let others: Vec<&Part> = parts.iter().filter(|p| p.number != number).collect();
+    if let Some(total) = declared_size {
+        return check_against_declared(&others, total, number, length);
+    }
+    let highest_other = others.iter().map(|p| p.number).max().unwrap_or(0);
+    match common_size(&others) {
+        None if length < MIN_PART_BYTES && number != 1 => {
+            Err(bad("every part but the last must be at least 5 MiB; send the parts before a short last part"))
+        }
+        None => Ok(()),
+        Some(size) if length > size => Err(bad(format!(
+            "all parts but the last must have the same size ({size} bytes here); this part has {length}"
+        ))),
+        Some(size) if length < size => {
+            // Only the last part may be smaller: it must come after every other part, and
+            // there can be only one.
+            if number < highest_other || others.iter().any(|p| p.size < size) {
+                Err(bad(format!("only the last part may be smaller than {size} bytes")))
+            } else {
+                Ok(())
+            }
+        }
+        Some(size) => {
+            // A full-size part may not come after a short (last) part.
+            let short_before = others.iter().any(|p| p.size < size && p.number < number);
+            if short_before {
+                Err(bad("a part was sent after the short last part"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// With a declared total, the part size is fixed by the first full part; part counts and the
+/// last part's size follow from it.
+fn check_against_declared(others: &[&Part], total: u64, number: u16, length: u64) -> Result<()> {
+    let sent: u64 = others.iter().map(|p| p.size).sum();
+    if sent + length > total {
+        return Err(GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("the parts would exceed the declared size of {total} bytes"),
+        ));
+    }
+    let size = common_size(others).map_or(length, |s| s.max(length));
+    if size == 0 {
+        return Err(bad("parts may not be empty"));
+    }
+    if size < MIN_PART_BYTES && size < total {
+        return Err(bad("every part but the last must be at least 5 MiB"));
+    }
+    let count = total.div_ceil(size);
+    if count > u64::from(MAX_PARTS) {
+        return Err(bad(format!("parts of {size} bytes would need more than {MAX_PARTS} parts")));
+    }
+    let last = total - (count - 1) * size;
+    let expected = match u64::from(number) {
+        n if n < count => size,
+        n if n == count => last,
+        _ => return Err(bad(format!("the declared size needs only {count} parts of {size} bytes"))),
+    };
+    if length == expected && others.iter().all(|p| p.size == if u64::from(p.number) == count { last } else { size }) {
+        Ok(())
+    } else {
+        Err(bad(format!("part {number} must be {expected} bytes (parts of {size} bytes, {count} in all)")))
+    }
+}
+
+/// Checks the received parts at completion and, when the client sent its own list of
+/// `(number, etag)`, that it matches them exactly. Returns the parts in order.
+pub fn check_complete(
+    parts: &[Part],
+    declared_size: Option<u64>,
+    client_list: Option<&[(u16, String)]>,
+) -> Result<Vec<Part>> {
+    let mut ordered = parts.to_vec();
+    ordered.sort_by_key(|p| p.number);
+    if ordered.is_empty() {
+        return Err(bad("no parts have been uploaded"));
+    }
+    if let Some(gap) = ordered.iter().enumerate().find(|(i, p)| usize::from(p.number) != i + 1) {
+        return Err(bad(format!("part {} is missing", gap.0 + 1)));
+    }
+    let (last, rest) = ordered.split_last().ok_or_else(|| bad("no parts have been uploaded"))?;
+    if let Some(first) = rest.first() {
+        if first.size < MIN_PART_BYTES || rest.iter().any(|p| p.size != first.size) || last.size > first.size {
+            return Err(bad("all parts but the last must be the same size, at least 5 MiB, and the last no larger"));
+        }
+    }
+    let total: u64 = ordered.iter().map(|p| p.size).sum();
+    if declared_size.is_some_and(|d| d != total) {
+        return Err(bad(format!("the parts add up to {total} bytes, not the declared size")));
+    }
+    if let Some(list) = client_list {
+        let matches = list.len() == ordered.len()
+            && list
+                .iter()
+                .zip(&ordered)
+                .all(|((n, e), p)| *n == p.number && e.trim_matches('"') == p.etag.trim_matches('"'));
+        if !matches {
+            return Err(bad("the part list does not match the parts the gateway received"));
+        }
+    }
+    Ok(ordered)
+}
