@@ -39,7 +39,7 @@ pub struct ListCursor {
     pub key: String,
 }
 
-/// An upload in flight: written before the body is streamed, removed when the object's row
+/// An upload in flight: written while the body is streamed, removed when the object's row
 /// is committed or the upload fails. One left behind marks a key whose write was cut off,
 /// for the cleanup sweep to reconcile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +53,7 @@ pub struct PendingUpload {
 /// The metadata store. No `Send` bound: JS handles are not `Send`.
 #[allow(async_fn_in_trait)]
 pub trait MetadataStore {
-    /// Journals an upload before its body is read.
+    /// Journals an upload (concurrently with the store write).
     async fn begin_upload(&self, pending: &PendingUpload) -> Result<()>;
     /// Atomically writes the object's row (insert or replace) and clears its journal entry.
     async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord) -> Result<()>;
