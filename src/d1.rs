@@ -109,7 +109,8 @@ impl MetadataStore for D1Metadata {
              ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, size = excluded.size, \
              content_type = excluded.content_type, etag = excluded.etag, checksum_sha256 = excluded.checksum_sha256, \
              checksum_md5 = excluded.checksum_md5, status = excluded.status, detected_type = excluded.detected_type, \
-             type_matches = excluded.type_matches, created_at = excluded.created_at, completed_at = excluded.completed_at"
+             type_matches = excluded.type_matches, created_at = excluded.created_at, completed_at = excluded.completed_at \
+             WHERE excluded.completed_at >= objects.completed_at OR objects.completed_at IS NULL"
         );
         let args = [
             JsValue::from_str(&rec.key),

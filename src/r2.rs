@@ -83,7 +83,7 @@ fn range_object(spec: ByteRangeSpec) -> js_sys::Object {
     match spec {
         ByteRangeSpec::FromTo(a, b) => {
             js::set(&r, "offset", a as f64);
-            js::set(&r, "length", (b - a + 1) as f64);
+            js::set(&r, "length", b.saturating_sub(a).saturating_add(1) as f64);
         }
         ByteRangeSpec::From(a) => js::set(&r, "offset", a as f64),
         ByteRangeSpec::Suffix(n) => js::set(&r, "suffix", n as f64),
@@ -161,11 +161,12 @@ impl ObjectStore for R2Store {
         let Ok(body) = js::get(&obj, "body").dyn_into::<ReadableStream>() else {
             return Ok(GetResult::ConditionFailed(meta));
         };
-        let served = range.map(|_| {
+        let served = range.and_then(|_| {
             let r = js::get(&obj, "range");
             let offset = js::get(&r, "offset").as_f64().unwrap_or(0.0) as u64;
             let length = js::get(&r, "length").as_f64().unwrap_or(meta.size as f64) as u64;
-            ResolvedRange { start: offset, end: (offset + length).saturating_sub(1), size: meta.size }
+            let end = offset.saturating_add(length).saturating_sub(1).min(meta.size.saturating_sub(1));
+            (length > 0 && offset <= end).then_some(ResolvedRange { start: offset, end, size: meta.size })
         });
         Ok(GetResult::Found { meta, range: served, body })
     }

@@ -91,13 +91,15 @@ impl KeySet {
                 .filter(|k| !k.is_empty())
                 .ok_or_else(|| format!("key {i} has no `kid`"))?;
             let jwk: JsonWebKey<'_> =
-                serde_json::from_value(raw.clone()).map_err(|e| format!("key `{kid}` is not a valid JWK: {e}"))?;
+                serde_json::from_value(raw.clone()).map_err(|_| format!("key `{kid}` is not a valid JWK"))?;
             let key = match &jwk {
                 JsonWebKey::KeyPair { .. } => PublicKey::Ed25519(
-                    <Ed25519 as Algorithm>::VerifyingKey::try_from(&jwk).map_err(|e| format!("key `{kid}`: {e}"))?,
+                    <Ed25519 as Algorithm>::VerifyingKey::try_from(&jwk)
+                        .map_err(|_| format!("key `{kid}` is not a usable Ed25519 public key"))?,
                 ),
                 JsonWebKey::EllipticCurve { .. } => PublicKey::Es256(
-                    <Es256 as Algorithm>::VerifyingKey::try_from(&jwk).map_err(|e| format!("key `{kid}`: {e}"))?,
+                    <Es256 as Algorithm>::VerifyingKey::try_from(&jwk)
+                        .map_err(|_| format!("key `{kid}` is not a usable P-256 public key"))?,
                 ),
                 _ => return Err(format!("key `{kid}` must be an Ed25519 OKP or P-256 EC public key")),
             };
@@ -227,7 +229,12 @@ fn grant_from_claims(cfg: &JwtConfig, c: GatewayClaims) -> Result<Grant> {
     }
     let sub = c.sub.filter(|s| !s.is_empty()).ok_or_else(|| invalid("the token has no `sub` claim"))?;
     let scopes = c.scope.as_deref().map_or(Scopes::ALL, Scopes::parse);
-    let prefix = c.prefix.unwrap_or_else(|| format!("{sub}/"));
+    let prefix = match c.prefix {
+        Some(p) => p,
+        // `<sub>/` must be a namespace of its own: a `/` in `sub` would nest it in another's.
+        None if sub.contains('/') => return Err(invalid("a token without `prefix` needs a `sub` without `/`")),
+        None => format!("{sub}/"),
+    };
     let content_types = match c.content_types {
         None => None,
         Some(list) => Some(

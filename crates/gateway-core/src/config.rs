@@ -104,7 +104,7 @@ impl Config {
         let storage = match get("STORAGE").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("r2") => StorageKind::R2,
             Some("s3") => StorageKind::S3,
-            Some(other) => return Err(config_error("STORAGE", format!("must be `r2` or `s3`, not `{other}`"))),
+            Some(_) => return Err(config_error("STORAGE", "must be `r2` or `s3`")),
         };
         let s3 = match storage {
             StorageKind::S3 => Some(s3_config(&get)?),

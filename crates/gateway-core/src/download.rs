@@ -6,7 +6,7 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::{Body, Reply, RequestHead};
 use crate::key::ObjectKey;
-use crate::range::{self, unsatisfied_content_range};
+use crate::range::{self, unsatisfied_content_range, ByteRangeSpec};
 use crate::store::{GetResult, ObjectMeta, ObjectStore};
 use crate::time::http_date;
 use crate::upload::DEFAULT_CONTENT_TYPE;
@@ -36,6 +36,11 @@ fn precondition_reply<S>(outcome: Precondition, meta: &ObjectMeta) -> Result<Rep
     }
 }
 
+fn unsatisfiable<S>(size: u64) -> Reply<S> {
+    Reply::problem(&GatewayError::new(ErrorKind::RangeNotSatisfiable, format!("the object is {size} bytes")))
+        .with_header("Content-Range", unsatisfied_content_range(size))
+}
+
 pub async fn get<S: ObjectStore>(
     store: &S,
     grant: &Grant,
@@ -45,14 +50,23 @@ pub async fn get<S: ObjectStore>(
     grant.authorize(Scope::Read, key)?;
     let conditions = read_conditions(head);
     let spec = head.header("range").and_then(range::parse);
+    if spec == Some(ByteRangeSpec::Suffix(0)) {
+        // "The last 0 bytes" is never satisfiable; stores disagree on how to say so.
+        let meta = store.head(key).await?.ok_or_else(not_found)?;
+        return Ok(unsatisfiable(meta.size));
+    }
     match store.get(key, spec, &conditions).await? {
         GetResult::Missing => Err(not_found()),
-        GetResult::ConditionFailed(meta) => precondition_reply(conditions.evaluate(Some(&meta.etag)), &meta),
-        GetResult::Unsatisfiable { size } => Ok(Reply::<S::Stream>::problem(&GatewayError::new(
-            ErrorKind::RangeNotSatisfiable,
-            format!("the object is {size} bytes"),
-        ))
-        .with_header("Content-Range", unsatisfied_content_range(size))),
+        GetResult::ConditionFailed(meta) => {
+            let outcome = match conditions.evaluate(Some(&meta.etag)) {
+                // The store refused without an ETag that tells why: If-None-Match alone is a 304.
+                Precondition::Proceed if conditions.if_match.is_none() => Precondition::NotModified,
+                Precondition::Proceed => Precondition::Failed,
+                other => other,
+            };
+            precondition_reply(outcome, &meta)
+        }
+        GetResult::Unsatisfiable { size } => Ok(unsatisfiable(size)),
         GetResult::Found { meta, range, body } => {
             // Stores that cannot evaluate every precondition natively still get it right here.
             match conditions.evaluate(Some(&meta.etag)) {

@@ -8,7 +8,7 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
 use crate::key::ObjectKey;
-use crate::metadata::{ListCursor, MetadataStore};
+use crate::metadata::{ListCursor, MetadataStore, ObjectRecord, STATUS_COMPLETE};
 use crate::store::ObjectStore;
 use crate::time::rfc3339;
 
@@ -70,6 +70,20 @@ struct Item {
     type_matches: Option<bool>,
 }
 
+impl From<ObjectRecord> for Item {
+    fn from(r: ObjectRecord) -> Item {
+        Item {
+            uploaded_at: rfc3339(r.completed_at.unwrap_or(r.created_at)),
+            key: r.key,
+            size: r.size,
+            etag: r.etag,
+            content_type: r.content_type,
+            detected_type: r.detected_type,
+            type_matches: r.type_matches,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Page {
     items: Vec<Item>,
@@ -86,11 +100,14 @@ pub async fn list<S, M: MetadataStore>(meta: &M, grant: &Grant, head: &RequestHe
         })?,
     };
     let cursor = head.query_param("cursor").filter(|c| !c.is_empty()).map(|c| decode_cursor(&c)).transpose()?;
+    if let Some(only) = &grant.exact_key {
+        // A single-key token sees at most that one row.
+        let row =
+            meta.get(only).await?.filter(|r| r.owner == grant.sub && r.status == STATUS_COMPLETE && cursor.is_none());
+        return Ok(Reply::json(200, &Page { items: row.into_iter().map(Item::from).collect(), cursor: None }));
+    }
     // One row more than asked tells whether another page exists.
     let mut rows = meta.list(&grant.sub, &prefix, limit + 1, cursor.as_ref()).await?;
-    if let Some(only) = &grant.exact_key {
-        rows.retain(|r| &r.key == only);
-    }
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next = if more {
@@ -98,17 +115,6 @@ pub async fn list<S, M: MetadataStore>(meta: &M, grant: &Grant, head: &RequestHe
     } else {
         None
     };
-    let items = rows
-        .into_iter()
-        .map(|r| Item {
-            uploaded_at: rfc3339(r.completed_at.unwrap_or(r.created_at)),
-            key: r.key,
-            size: r.size,
-            etag: r.etag,
-            content_type: r.content_type,
-            detected_type: r.detected_type,
-            type_matches: r.type_matches,
-        })
-        .collect();
+    let items = rows.into_iter().map(Item::from).collect();
     Ok(Reply::json(200, &Page { items, cursor: next }))
 }

@@ -55,7 +55,9 @@ pub struct PendingUpload {
 pub trait MetadataStore {
     /// Journals an upload (concurrently with the store write).
     async fn begin_upload(&self, pending: &PendingUpload) -> Result<()>;
-    /// Atomically writes the object's row (insert or replace) and clears its journal entry.
+    /// Atomically writes the object's row and clears its journal entry. An existing row is
+    /// replaced only by a record whose `completed_at` is not older: when two uploads of a key
+    /// race, the row describes the one the store kept (the last to finish).
     async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord) -> Result<()>;
     /// Clears the journal entry of an upload that stored nothing.
     async fn abandon_upload(&self, pending_id: &str) -> Result<()>;

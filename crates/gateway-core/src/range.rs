@@ -2,6 +2,9 @@
 //! unsatisfiable one as 416. Syntactically invalid or multi-range headers are ignored and the
 //! whole object is served, as the RFC permits.
 
+/// The largest byte position a range may name (`Number.MAX_SAFE_INTEGER`).
+pub const MAX_POSITION: u64 = (1 << 53) - 1;
+
 /// A syntactically valid single byte range, not yet resolved against an object size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ByteRangeSpec {
@@ -46,9 +49,12 @@ pub fn parse(header: &str) -> Option<ByteRangeSpec> {
         return None;
     }
     let (first, last) = set.trim().split_once('-')?;
+    // Positions past 2^53 - 1 (far beyond any object) are clamped so that stores taking JS
+    // numbers get exact values; a longer digit string than u64 holds means "to the end".
     let num = |s: &str| -> Option<u64> {
         let s = s.trim();
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().unwrap_or(u64::MAX).min(MAX_POSITION))
     };
     match (first.trim().is_empty(), last.trim().is_empty()) {
         (true, false) => Some(ByteRangeSpec::Suffix(num(last)?)),

@@ -147,7 +147,10 @@ impl MetadataStore for MemoryMetadata {
         if self.fail_commits.get() {
             return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
         }
-        self.rows.borrow_mut().insert(rec.key.clone(), rec.clone());
+        let mut rows = self.rows.borrow_mut();
+        if rows.get(&rec.key).is_none_or(|old| old.completed_at <= rec.completed_at) {
+            rows.insert(rec.key.clone(), rec.clone());
+        }
         self.pending.borrow_mut().remove(pending_id);
         Ok(())
     }

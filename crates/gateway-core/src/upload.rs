@@ -153,7 +153,7 @@ pub async fn execute<S: ObjectStore, M: MetadataStore>(
     match stored {
         Ok(stored) => commit(store, meta, up, stored).await,
         Err(err) => {
-            if err.kind == ErrorKind::ChecksumMismatch {
+            if matches!(err.kind, ErrorKind::ChecksumMismatch | ErrorKind::IncompleteBody) {
                 remove_refused_leftover(store, meta, &up.key, up.id).await;
             }
             let _ = meta.abandon_upload(up.id).await;
@@ -162,8 +162,8 @@ pub async fn execute<S: ObjectStore, M: MetadataStore>(
     }
 }
 
-/// A store must not keep a body it refused for a bad digest, but some S3-compatible servers
-/// do. Whatever now sits at `key` is removed unless it is the committed object (its ETag is
+/// A store must not keep a body it refused for a bad digest (nor one of the wrong length), but
+/// some S3-compatible servers do. Whatever now sits at `key` is removed unless it is the committed object (its ETag is
 /// the row's) or another upload of the key is in flight (it may be that upload's object).
 /// If the leftover replaced a committed object, that row is removed too: it would claim an
 /// object that is gone.
@@ -208,8 +208,7 @@ async fn store_body<S: ObjectStore>(
         }
     };
     if stored.size != plan.length {
-        // The store took a different number of bytes than declared: never keep such an object.
-        let _ = store.delete(key).await;
+        // The store took a different number of bytes than declared: the caller removes it.
         return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
     }
     Ok(stored)
@@ -237,7 +236,10 @@ async fn commit<S: ObjectStore, M: MetadataStore>(
         completed_at: Some(stored.uploaded_ms),
     };
     if let Err(err) = meta.commit_upload(id, &record).await {
+        // The new object replaced whatever was there: delete it, and the row of the object it
+        // replaced with it (best effort; the journal entry, if written, lets the sweep finish).
         let _ = store.delete(&key).await;
+        let _ = meta.remove(key.as_str()).await;
         return Err(err);
     }
     let body = UploadResult {

@@ -510,3 +510,11 @@ fn rfc7515_a1_hs256_example_verifies_under_its_key_and_not_under_another() {
     // Through the gateway (any secret it can hold) the example is refused.
     assert_eq!(verify(&hs_config(), RFC7515_A1_JWS, NOW_MS).unwrap_err().kind, ErrorKind::InvalidToken);
 }
+
+#[test]
+fn a_sub_with_a_slash_and_no_prefix_claim_is_refused_so_it_cannot_nest_in_another_namespace() {
+    let err = refused(&hs_config(), &hs256(&claims_for("alice/shared", json!({}))));
+    assert_kind(&err, ErrorKind::InvalidToken);
+    let g = check(&hs_config(), &hs256(&claims_for("alice/shared", json!({"prefix": "shared/"})))).unwrap();
+    assert_eq!(g.prefix, "shared/");
+}

@@ -202,3 +202,11 @@ fn download_of_an_empty_object_is_200_and_any_range_is_416() {
     assert_eq!(h.reply.status, 416);
     assert_eq!(h.reply.header("Content-Range"), Some("bytes */0"));
 }
+
+#[test]
+fn an_empty_suffix_range_is_416_with_the_size() {
+    let (w, _) = world();
+    let h = w.send(Req::get(PATH).bearer(&alice()).header("range", "bytes=-0"));
+    assert_eq!(h.reply.status, 416);
+    assert_eq!(h.reply.header("Content-Range"), Some("bytes */20"));
+}

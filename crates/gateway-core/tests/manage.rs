@@ -288,3 +288,15 @@ fn list_without_token_is_401() {
     let w = World::default_config();
     assert_problem(&w.send(Req::get("/files")), 401, "missing_token");
 }
+
+#[test]
+fn an_exact_key_token_lists_its_key_even_when_newer_keys_share_the_prefix() {
+    let w = World::default_config();
+    w.upload_at(NOW_MS, "alice", "alice/a", "text/plain", b"a");
+    w.upload_at(NOW_MS + 1, "alice", "alice/ab", "text/plain", b"ab");
+    w.upload_at(NOW_MS + 2, "alice", "alice/ac", "text/plain", b"ac");
+    let one = token("alice", json!({"key": "alice/a"}));
+    let page = list(&w, &one, "limit=1");
+    assert_eq!(keys(&page), ["alice/a"]);
+    assert_eq!(page["cursor"], Value::Null);
+}

@@ -426,3 +426,27 @@ fn a_failed_journal_write_alone_does_not_fail_an_upload_whose_commit_succeeds() 
     assert_eq!(w.object(KEY).unwrap(), BODY);
     assert!(w.row(KEY).is_some());
 }
+
+#[test]
+fn a_failed_commit_of_an_overwrite_leaves_no_row_for_the_replaced_object() {
+    let w = World::default_config();
+    w.upload("alice", KEY, "text/plain", b"original");
+    w.meta.fail_commits.set(true);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    assert_problem(&h, 500, "database_error");
+    assert!(w.object(KEY).is_none());
+    assert!(w.row(KEY).is_none(), "no row may claim the object that was replaced");
+}
+
+#[test]
+fn when_two_uploads_of_a_key_race_the_row_describes_the_one_that_finished_last() {
+    use gateway_core::metadata::MetadataStore;
+    let w = World::default_config();
+    w.upload_at(NOW_MS + 10, "alice", KEY, "text/plain", b"finished last");
+    let newer = w.row(KEY).unwrap();
+    let mut older = newer.clone();
+    older.etag = "\"older\"".into();
+    older.completed_at = Some(NOW_MS);
+    futures_executor::block_on(w.meta.commit_upload("late-commit", &older)).unwrap();
+    assert_eq!(w.row(KEY).unwrap(), newer);
+}
