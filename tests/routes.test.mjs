@@ -42,6 +42,7 @@ for (const [range, status, expected, contentRange] of [
   ['bytes=-3', 206, 'hij', 'bytes 17-19/20'],
   ['bytes=18-100', 206, 'ij', 'bytes 18-19/20'],
   ['bytes=0-1,5-6', 200, body, null],
+  ['bytes=0-18446744073709551615', 206, body, 'bytes 0-19/20'],
 ]) {
   test(`Range ${range} answers ${status}${contentRange ? ` with ${contentRange}` : ''}`, async () => {
     const res = await call(gw, 'GET', '/files/alice/file.txt', { token: alice, headers: { range } });
@@ -52,11 +53,13 @@ for (const [range, status, expected, contentRange] of [
   });
 }
 
-test('an unsatisfiable Range answers 416 with Content-Range bytes */size', async () => {
-  const res = await call(gw, 'GET', '/files/alice/file.txt', { token: alice, headers: { range: 'bytes=20-' } });
-  assertProblem(assert, res, 416, 'range_not_satisfiable');
-  assert.equal(res.headers.get('content-range'), 'bytes */20');
-});
+for (const range of ['bytes=20-', 'bytes=-0']) {
+  test(`an unsatisfiable Range (${range}) answers 416 with Content-Range bytes */size`, async () => {
+    const res = await call(gw, 'GET', '/files/alice/file.txt', { token: alice, headers: { range } });
+    assertProblem(assert, res, 416, 'range_not_satisfiable');
+    assert.equal(res.headers.get('content-range'), 'bytes */20');
+  });
+}
 
 test('If-None-Match with the current ETag answers 304; another ETag answers 200', async () => {
   const same = await call(gw, 'GET', '/files/alice/file.txt', { token: alice, headers: { 'if-none-match': etag } });
