@@ -61,6 +61,15 @@ for (const range of ['bytes=20-', 'bytes=-0']) {
   });
 }
 
+test('If-Range with the current ETag gets the range; with another ETag the whole object', async () => {
+  const same = await call(gw, 'GET', '/files/alice/file.txt', { token: alice, headers: { range: 'bytes=0-4', 'if-range': etag } });
+  assert.equal(same.status, 206);
+  assert.equal(same.text, '01234');
+  const stale = await call(gw, 'GET', '/files/alice/file.txt', { token: alice, headers: { range: 'bytes=0-4', 'if-range': '"stale"', 'accept-encoding': 'identity' } });
+  assert.equal(stale.status, 200);
+  assert.equal(stale.text, body);
+});
+
 test('If-None-Match with the current ETag answers 304; another ETag answers 200', async () => {
   const same = await call(gw, 'GET', '/files/alice/file.txt', { token: alice, headers: { 'if-none-match': etag } });
   assert.equal(same.status, 304);

@@ -8,7 +8,7 @@ use crate::http::{Reply, RequestHead};
 pub const EXPOSE_HEADERS: &str = "ETag, Location, Content-Length, Content-Range, Accept-Ranges, Last-Modified";
 pub const ALLOW_METHODS: &str = "GET, HEAD, PUT, POST, DELETE, OPTIONS";
 pub const ALLOW_HEADERS: &str =
-    "Authorization, Content-Type, Content-MD5, x-amz-checksum-sha256, If-None-Match, If-Match, Range";
+    "Authorization, Content-Type, Content-MD5, x-amz-checksum-sha256, If-None-Match, If-Match, If-Range, Range";
 
 /// The answer to an `OPTIONS` preflight.
 pub fn preflight<S>(origins: &CorsOrigins, head: &RequestHead) -> Reply<S> {

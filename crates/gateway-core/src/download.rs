@@ -1,7 +1,7 @@
 //! `GET` and `HEAD /files/{key}`: streamed downloads with single byte ranges and
 //! `If-Match` / `If-None-Match`. The store's stream is handed back to the edge untouched.
 
-use crate::conditional::{EtagCondition, Precondition, ReadConditions};
+use crate::conditional::{EntityTag, EtagCondition, Precondition, ReadConditions};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::{Body, Reply, RequestHead};
@@ -48,8 +48,20 @@ pub async fn get<S: ObjectStore>(
     head: &RequestHead,
 ) -> Result<Reply<S::Stream>> {
     grant.authorize(Scope::Read, key)?;
-    let conditions = read_conditions(head);
-    let spec = head.header("range").and_then(range::parse);
+    let mut conditions = read_conditions(head);
+    let mut spec = head.header("range").and_then(range::parse);
+    if let (Some(_), Some(validator)) = (spec, head.header("if-range")) {
+        // RFC 9110 §13.1.5: the range only if the object is still the one the client has
+        // (strong ETag match; a date never matches here), else the whole object. The ETag is
+        // then pinned with If-Match, so a change in between answers 412 instead of mixing.
+        let current = store.head(key).await?.ok_or_else(not_found)?;
+        match EntityTag::parse(validator).filter(|t| !t.weak && validator.trim_start().starts_with('"')) {
+            Some(tag) if EntityTag::parse(&current.etag).is_some_and(|c| !c.weak && c.opaque == tag.opaque) => {
+                conditions.if_match.get_or_insert(EtagCondition::Tags(vec![tag]));
+            }
+            _ => spec = None,
+        }
+    }
     if spec == Some(ByteRangeSpec::Suffix(0)) {
         // "The last 0 bytes" is never satisfiable; stores disagree on how to say so.
         let meta = store.head(key).await?.ok_or_else(not_found)?;

@@ -210,3 +210,22 @@ fn an_empty_suffix_range_is_416_with_the_size() {
     assert_eq!(h.reply.status, 416);
     assert_eq!(h.reply.header("Content-Range"), Some("bytes */20"));
 }
+
+#[test]
+fn if_range_with_the_current_etag_serves_the_range() {
+    let (w, etag) = world();
+    let h = w.send(Req::get(PATH).bearer(&alice()).header("range", "bytes=0-4").header("if-range", &etag));
+    assert_eq!(h.reply.status, 206);
+    assert_eq!(stream_body(&h.reply), b"01234");
+}
+
+#[test]
+fn if_range_with_another_etag_or_a_date_serves_the_whole_object() {
+    let (w, _) = world();
+    for validator in ["\"stale\"", "W/\"stale\"", "Sun, 22 Nov 2026 19:12:06 GMT"] {
+        let h = w.send(Req::get(PATH).bearer(&alice()).header("range", "bytes=0-4").header("if-range", validator));
+        assert_eq!(h.reply.status, 200, "{validator}");
+        assert_eq!(stream_body(&h.reply), DATA);
+        assert_eq!(h.reply.header("Content-Range"), None);
+    }
+}
