@@ -8,6 +8,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { putGenerated, getHashed } from '../tests/support/stream.mjs';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
+import { rssMiB, cpuSeconds } from './lib/measure.mjs';
 
 const PORT = Number(process.env.BENCH_PORT || 8799);
 const GiB = 1024 ** 3;
@@ -30,23 +31,17 @@ function workerdProcesses(rootPid) {
   return found;
 }
 
-const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-const cpuSeconds = (pid) => {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in ticks of 1/100 s
-};
-
 async function sampled(procs, fn) {
-  const peak = new Map(procs.map((p) => [p.pid, rssKiB(p.pid)]));
+  const peak = new Map(procs.map((p) => [p.pid, rssMiB(p.pid)]));
   const timer = setInterval(() => {
-    for (const p of procs) try { peak.set(p.pid, Math.max(peak.get(p.pid), rssKiB(p.pid))); } catch {}
+    for (const p of procs) try { peak.set(p.pid, Math.max(peak.get(p.pid), rssMiB(p.pid))); } catch {}
   }, 20);
   const cpu0 = new Map(procs.map((p) => [p.pid, cpuSeconds(p.pid)]));
   const t0 = process.hrtime.bigint();
   const result = await fn();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   clearInterval(timer);
-  return { result, seconds, per: procs.map((p) => ({ ...p, peakMiB: peak.get(p.pid) / 1024, cpu: cpuSeconds(p.pid) - cpu0.get(p.pid) })) };
+  return { result, seconds, per: procs.map((p) => ({ ...p, peakMiB: peak.get(p.pid), cpu: cpuSeconds(p.pid) - cpu0.get(p.pid) })) };
 }
 
 // A fresh local state each run, so the schema is always the current one.
@@ -72,7 +67,7 @@ try {
   const procs = workerdProcesses(dev.pid);
   if (!procs.some((p) => p.role === 'runtime')) throw new Error('the workerd runtime process was not found');
   const auth = { authorization: `Bearer ${sign(claimsFor('bench'), { key: secret })}` };
-  const idle = Object.fromEntries(procs.map((p) => [p.role, rssKiB(p.pid) / 1024]));
+  const idle = Object.fromEntries(procs.map((p) => [p.role, rssMiB(p.pid)]));
   const rows = [];
   for (const [label, size] of [['1 MiB', 1 << 20], ['1 GiB', GiB]]) {
     const key = `bench/${label.replace(' ', '')}.bin`;

@@ -3,43 +3,21 @@
 // this Worker and through a one-line Worker (`env.BUCKET.put(key, request.body)`), each in a
 // fresh Miniflare whose workerd process also runs the R2 simulator. Writes
 // bench/r2-simulator.md. Run: node bench/r2-simulator.mjs (after `npm run build`).
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
 import { applyMigrations } from '../tests/support/gateway.mjs';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
+import { put, rssMiB } from './lib/measure.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SIZE = 2 ** 30;
 const secret = randomSecret();
-const block = crypto.randomBytes(4 << 20);
 const tmp = path.join(root, 'bench/tmp');
 fs.mkdirSync(tmp, { recursive: true });
 
-function put(url, size, headers) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'PUT', headers: { ...headers, 'content-length': String(size) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', reject);
-    let sent = 0;
-    const pump = () => {
-      while (sent < size) {
-        sent += block.length;
-        if (!req.write(block)) return req.once('drain', pump);
-      }
-      req.end();
-    };
-    pump();
-  });
-}
-
-const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 const trivial = path.join(tmp, 'r2-put-worker.mjs');
 fs.writeFileSync(trivial, 'export default { async fetch(req, env) { await env.BUCKET.put(new URL(req.url).pathname.slice(7), req.body); return new Response(null, { status: 201 }); } };\n');
 
@@ -58,7 +36,7 @@ for (const [name, script] of [['this Worker (Rust)', path.join(root, 'build/inde
     const idle = rssMiB(pid);
     let peak = idle;
     const timer = setInterval(() => { try { peak = Math.max(peak, rssMiB(pid)); } catch {} }, 20);
-    const status = await put(`${url}files/bench/big.bin`, SIZE, { authorization: `Bearer ${sign(claimsFor('bench'), { key: secret })}` });
+    const { status } = await put(`${url}files/bench/big.bin`, SIZE, { authorization: `Bearer ${sign(claimsFor('bench'), { key: secret })}` });
     clearInterval(timer);
     if (status !== 201) throw new Error(`${name}: ${status}`);
     rows.push({ name, idle, peak });

@@ -18,6 +18,7 @@ import * as esbuild from 'esbuild';
 import { startS3 } from '../tests/support/s3server.mjs';
 import { applyMigrations } from '../tests/support/gateway.mjs';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
+import { put as putBytes, rssMiB, cpuSeconds } from './lib/measure.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GiB = 1024 ** 3;
@@ -26,31 +27,10 @@ const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT || 3000);
 const CONCURRENCY = 32;
 const secret = randomSecret();
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-const block = crypto.randomBytes(4 << 20);
 const small = crypto.randomBytes(4096);
 
-/** Streams `size` bytes (a random 4 MiB block, repeated) with a fixed Content-Length. */
-function put(url, size, headers) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'PUT', agent, headers: { ...headers, 'content-length': String(size) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode, text }));
-    });
-    req.on('error', reject);
-    let sent = 0;
-    const pump = () => {
-      while (sent < size) {
-        const chunk = size - sent >= block.length ? block : block.subarray(0, size - sent);
-        sent += chunk.length;
-        if (!req.write(chunk)) return req.once('drain', pump);
-      }
-      req.end();
-    };
-    pump();
-  });
-}
+/** Streams `size` bytes over the shared keep-alive agent. */
+const put = (url, size, headers) => putBytes(url, size, headers, agent);
 
 function workerdPid() {
   const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args=']).toString().trim().split('\n').map((l) => l.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/)).filter(Boolean);
@@ -60,21 +40,15 @@ function workerdPid() {
   while (stack.length) for (const r of kids(stack.pop())) { stack.push(Number(r[1])); if (r[3].includes('workerd')) found.push(Number(r[1])); }
   return found.at(-1);
 }
-const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-const cpuSeconds = (pid) => {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in ticks of 1/100 s
-};
-
 async function measured(pid, fn) {
-  let peak = pid ? rssKiB(pid) : 0;
-  const timer = pid && setInterval(() => { try { peak = Math.max(peak, rssKiB(pid)); } catch {} }, 10);
+  let peak = pid ? rssMiB(pid) : 0;
+  const timer = pid && setInterval(() => { try { peak = Math.max(peak, rssMiB(pid)); } catch {} }, 10);
   const cpu0 = pid ? cpuSeconds(pid) : 0;
   const t0 = performance.now();
   const result = await fn();
   const seconds = (performance.now() - t0) / 1000;
   if (timer) clearInterval(timer);
-  return { result, seconds, peakMiB: peak / 1024, cpu: pid ? cpuSeconds(pid) - cpu0 : null };
+  return { result, seconds, peakMiB: peak, cpu: pid ? cpuSeconds(pid) - cpu0 : null };
 }
 
 /** Sends SMALL_COUNT 4 KiB uploads, CONCURRENCY at a time; returns req/s and latencies. */

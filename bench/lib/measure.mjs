@@ -1,0 +1,38 @@
+// Shared by the benchmark scripts: a fast upload client and /proc readings of a process.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+
+const block = crypto.randomBytes(4 << 20);
+
+/** PUTs `size` bytes (a random 4 MiB block, repeated) with a fixed Content-Length. */
+export function put(url, size, headers, agent) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'PUT', agent, headers: { ...headers, 'content-length': String(size) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    let sent = 0;
+    const pump = () => {
+      while (sent < size) {
+        const chunk = size - sent >= block.length ? block : block.subarray(0, size - sent);
+        sent += chunk.length;
+        if (!req.write(chunk)) return req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+/** Resident set size of `pid`, in MiB. */
+export const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+/** User + system CPU seconds `pid` has used (clock ticks of 1/100 s). */
+export function cpuSeconds(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
