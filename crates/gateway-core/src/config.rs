@@ -10,6 +10,11 @@ use crate::s3::S3Config;
 
 /// Default for `MAX_UPLOAD_BYTES`: the request-body cap of the free and pro plans.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 104_857_600;
+/// Default for `MULTIPART_TTL_SECONDS`: how long a multipart upload may stay unfinished.
+pub const DEFAULT_MULTIPART_TTL_SECONDS: u64 = 24 * 60 * 60;
+/// R2 aborts unfinished multipart uploads after 7 days on its own; a longer TTL would promise
+/// clients time the store does not give.
+pub const MAX_MULTIPART_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
 /// The largest single object R2 and S3 accept in one PUT.
 pub const SINGLE_PUT_CEILING: u64 = 5 * 1024 * 1024 * 1024;
 /// HS256 secrets shorter than this are refused: they can be brute-forced offline.
@@ -77,6 +82,9 @@ pub struct Config {
     pub s3: Option<S3Config>,
     /// `MAX_UPLOAD_BYTES`: the largest body accepted by a single PUT (default 100 MiB).
     pub max_upload_bytes: u64,
+    /// `MULTIPART_TTL_SECONDS` in milliseconds: how long a multipart upload may stay unfinished
+    /// before the sweep aborts it (default 24 h, at most 7 days).
+    pub multipart_ttl_ms: i64,
     /// `ALLOWED_CONTENT_TYPES`: comma-separated types (`image/*` wildcards); `None` allows all.
     pub allowed_content_types: Option<Vec<TypePattern>>,
     /// JWT verification (`JWT_SECRET`, `JWT_PUBLIC_KEYS`, `JWT_ISSUER`, `JWT_AUDIENCE`).
@@ -167,6 +175,19 @@ impl Config {
             }
         };
 
+        let multipart_ttl_ms = match get("MULTIPART_TTL_SECONDS") {
+            None => DEFAULT_MULTIPART_TTL_SECONDS,
+            Some(v) => {
+                v.parse::<u64>().ok().filter(|n| (1..=MAX_MULTIPART_TTL_SECONDS).contains(n)).ok_or_else(|| {
+                    config_error(
+                        "MULTIPART_TTL_SECONDS",
+                        format!("must be whole seconds from 1 to {MAX_MULTIPART_TTL_SECONDS}"),
+                    )
+                })?
+            }
+        } as i64
+            * 1000;
+
         let cors_origins = match get("CORS_ORIGINS") {
             None => CorsOrigins::None,
             Some(v) if v == "*" => CorsOrigins::Any,
@@ -186,7 +207,16 @@ impl Config {
             }
         };
 
-        Ok(Config { storage, s3, max_upload_bytes, allowed_content_types, jwt, webhook, cors_origins })
+        Ok(Config {
+            storage,
+            s3,
+            max_upload_bytes,
+            multipart_ttl_ms,
+            allowed_content_types,
+            jwt,
+            webhook,
+            cors_origins,
+        })
     }
 }
 

@@ -46,6 +46,8 @@ pub enum ErrorKind {
     IncompleteBody,
     /// 404: no such object or route.
     NotFound,
+    /// 404: no such multipart upload for this key (never started, completed, aborted or expired).
+    UploadNotFound,
     /// 405: the route exists but not for this method.
     MethodNotAllowed,
     /// 502: the storage backend failed.
@@ -74,7 +76,7 @@ impl ErrorKind {
             UnsupportedMediaType => 415,
             PreconditionFailed => 412,
             RangeNotSatisfiable => 416,
-            NotFound => 404,
+            NotFound | UploadNotFound => 404,
             MethodNotAllowed => 405,
             StorageError | StorageAuthFailed => 502,
             StorageUnavailable => 503,
@@ -99,6 +101,7 @@ impl ErrorKind {
             ChecksumMismatch => "checksum_mismatch",
             IncompleteBody => "incomplete_body",
             NotFound => "not_found",
+            UploadNotFound => "upload_not_found",
             MethodNotAllowed => "method_not_allowed",
             StorageError | StorageUnavailable => "storage_error",
             StorageAuthFailed => "storage_auth_failed",
@@ -125,6 +128,7 @@ impl ErrorKind {
             ChecksumMismatch => "Checksum mismatch",
             IncompleteBody => "Incomplete body",
             NotFound => "Not found",
+            UploadNotFound => "Upload not found",
             MethodNotAllowed => "Method not allowed",
             StorageError => "Storage error",
             StorageAuthFailed => "Storage authentication failed",

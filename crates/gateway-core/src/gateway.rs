@@ -9,9 +9,10 @@ use crate::download;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::FollowUp;
 use crate::grant::Grant;
-use crate::http::{Reply, RequestHead};
+use crate::http::{Input, Reply, RequestHead};
 use crate::manage;
 use crate::metadata::MetadataStore;
+use crate::multipart::{request_op, Op, Session};
 use crate::router::{route, Route, OBJECT_METHODS};
 use crate::store::ObjectStore;
 use crate::upload;
@@ -49,7 +50,7 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
         verify(&self.config.jwt, bearer(head)?, self.now_ms)
     }
 
-    pub async fn handle(&self, head: &RequestHead, body: Option<S::Body>) -> Handled<S::Stream> {
+    pub async fn handle(&self, head: &RequestHead, body: Input<S::Body>) -> Handled<S::Stream> {
         let (reply, followup, error) = match self.dispatch(head, body).await {
             Ok((reply, followup)) => (reply, followup, None),
             Err(err) => {
@@ -72,9 +73,16 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
     async fn dispatch(
         &self,
         head: &RequestHead,
-        body: Option<S::Body>,
+        input: Input<S::Body>,
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
         let route = route(&head.method, &head.path)?;
+        let (body, bytes) = match input {
+            Input::Stream(body) => (body, Vec::new()),
+            Input::Bytes(bytes) => (None, bytes),
+        };
+        if let Some((op, key)) = request_op(&route, head)? {
+            return self.multipart(head, op, key, body, &bytes).await;
+        }
         let reply = match route {
             Route::Health => Reply::json(200, &serde_json::json!({"status": "ok"})),
             Route::Preflight => cors::preflight(&self.config.cors_origins, head),
@@ -89,6 +97,38 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
             Route::Download(key) => download::get(self.store, &self.authenticate(head)?, &key, head).await?,
             Route::Head(key) => download::head_object(self.store, &self.authenticate(head)?, &key, head).await?,
             Route::Delete(key) => manage::delete(self.store, self.meta, &self.authenticate(head)?, &key).await?,
+            // `request_op` handles every POST or refuses it.
+            Route::Post(_) => return Err(GatewayError::new(ErrorKind::Internal, "unrouted POST")),
+        };
+        Ok((reply, None))
+    }
+
+    async fn multipart(
+        &self,
+        head: &RequestHead,
+        op: Op,
+        key: crate::key::ObjectKey,
+        body: Option<S::Body>,
+        bytes: &[u8],
+    ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
+        let grant = self.authenticate(head)?;
+        let session = Session {
+            config: self.config,
+            store: self.store,
+            meta: self.meta,
+            grant: &grant,
+            key,
+            now_ms: self.now_ms,
+        };
+        let reply = match op {
+            Op::Start => session.start(self.request_id, bytes).await?,
+            Op::Part(id) => session.put_part(&id, head, body).await?,
+            Op::List(id) => session.list(&id).await?,
+            Op::Abort(id) => session.abort(&id).await?,
+            Op::Complete(id) => {
+                let (reply, job) = session.complete(&id, bytes).await?;
+                return Ok((reply, Some(job)));
+            }
         };
         Ok((reply, None))
     }

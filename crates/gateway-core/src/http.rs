@@ -33,6 +33,22 @@ impl RequestHead {
     }
 }
 
+/// The largest body the edge reads whole (the JSON of `POST` routes; a completion listing
+/// 10,000 parts fits).
+pub const SMALL_BODY_LIMIT: u64 = 1024 * 1024;
+
+/// A request body as the core receives it: an upload's stream, untouched, or the bytes of a
+/// small JSON body, which the edge reads whole for `POST` requests (see [`reads_whole_body`]).
+pub enum Input<B> {
+    Stream(Option<B>),
+    Bytes(Vec<u8>),
+}
+
+/// Whether the edge should read this request's body whole, up to [`SMALL_BODY_LIMIT`].
+pub fn reads_whole_body(head: &RequestHead) -> bool {
+    head.method == Method::POST
+}
+
 /// A response body: nothing, JSON text, or a stream owned by the edge.
 pub enum Body<S> {
     Empty,

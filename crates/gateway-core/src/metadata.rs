@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::multipart::Part;
 
 /// Row status. Single uploads are written as `complete` once stored.
 pub const STATUS_COMPLETE: &str = "complete";
@@ -50,6 +51,22 @@ pub struct PendingUpload {
     pub started_at: i64,
 }
 
+/// A multipart upload in progress. `id` is the gateway's own id, the one clients see;
+/// `store_upload_id` is the store's and never leaves the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultipartUpload {
+    pub id: String,
+    pub key: String,
+    pub owner: String,
+    pub store_upload_id: String,
+    pub content_type: String,
+    /// The total size declared at the start, when the client gave one.
+    pub declared_size: Option<u64>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// The metadata store. No `Send` bound: JS handles are not `Send`.
 #[allow(async_fn_in_trait)]
 pub trait MetadataStore {
@@ -85,4 +102,19 @@ pub trait MetadataStore {
         detected: Option<&str>,
         matches: Option<bool>,
     ) -> Result<()>;
+
+    /// Records a started multipart upload.
+    async fn create_multipart(&self, upload: &MultipartUpload) -> Result<()>;
+    async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>>;
+    /// The parts recorded for upload `id`, in any order.
+    async fn parts(&self, id: &str) -> Result<Vec<Part>>;
+    /// Records a stored part, replacing an earlier part with the same number.
+    async fn record_part(&self, id: &str, part: &Part) -> Result<()>;
+    /// Atomically writes the assembled object's row (as `commit_upload` does, clearing the
+    /// journal entry `id`) and forgets the multipart upload and its parts.
+    async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<()>;
+    /// Forgets a multipart upload and its parts.
+    async fn remove_multipart(&self, id: &str) -> Result<()>;
+    /// Multipart uploads whose `expires_at` is before `now_ms`, oldest first.
+    async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>>;
 }

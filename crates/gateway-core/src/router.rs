@@ -12,12 +12,14 @@ pub enum Route {
     Preflight,
     List,
     Upload(ObjectKey),
+    /// `POST` on an object: starts or completes a multipart upload, by query string.
+    Post(ObjectKey),
     Download(ObjectKey),
     Head(ObjectKey),
     Delete(ObjectKey),
 }
 
-pub const OBJECT_METHODS: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
+pub const OBJECT_METHODS: &str = "GET, HEAD, PUT, POST, DELETE, OPTIONS";
 
 fn not_allowed(allow: &str) -> GatewayError {
     GatewayError::new(ErrorKind::MethodNotAllowed, format!("allowed methods: {allow}"))
@@ -42,6 +44,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route> {
             };
             let route: fn(ObjectKey) -> Route = match *method {
                 Method::PUT => Route::Upload,
+                Method::POST => Route::Post,
                 Method::GET => Route::Download,
                 Method::HEAD => Route::Head,
                 Method::DELETE => Route::Delete,

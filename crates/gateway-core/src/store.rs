@@ -7,6 +7,7 @@
 use crate::conditional::ReadConditions;
 use crate::error::Result;
 use crate::key::ObjectKey;
+use crate::multipart::Part;
 use crate::range::{ByteRangeSpec, ResolvedRange};
 
 /// A single-request upload, fully checked before the store sees it.
@@ -23,6 +24,18 @@ pub struct PutObject<B> {
     pub sha256: Option<[u8; 32]>,
     /// `If-None-Match: *`: write only if no object has this key, atomically.
     pub if_absent: bool,
+}
+
+/// One part of a multipart upload, checked before the store sees it.
+pub struct PutPart<B> {
+    pub key: ObjectKey,
+    /// The store's own id for the multipart upload.
+    pub upload_id: String,
+    pub number: u16,
+    /// The request body; `None` for an empty body.
+    pub body: Option<B>,
+    /// The declared `Content-Length`; the store must end in an error if the body differs.
+    pub length: u64,
 }
 
 /// What the store says about an object.
@@ -80,4 +93,13 @@ pub trait ObjectStore {
     async fn delete(&self, key: &ObjectKey) -> Result<()>;
     /// Up to `n` leading bytes of an object (for content sniffing); `None` if it is gone.
     async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>>;
+
+    /// Starts a multipart upload of `key`; returns the store's upload id.
+    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String>;
+    /// Stores one part, streamed like a put; returns the part's ETag as the store gave it.
+    async fn upload_part(&self, part: PutPart<Self::Body>) -> Result<String>;
+    /// Assembles `parts` (in order) into the object. An unknown upload is `upload_not_found`.
+    async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta>;
+    /// Discards the upload and its parts. An upload that no longer exists is not an error.
+    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<()>;
 }

@@ -1,7 +1,8 @@
 //! The cleanup sweep (run by the Cron Trigger): reconciles upload journal entries that were
 //! never cleared — an isolate that died between the store write and the commit, or a commit
 //! that failed — with what the store actually holds, so that no row claims a missing object
-//! and no uncommitted object lingers. Running it twice is harmless.
+//! and no uncommitted object lingers — and aborts multipart uploads past their expiry, in the
+//! store and in the database. Running it twice is harmless.
 
 use crate::error::Result;
 use crate::key::ObjectKey;
@@ -35,7 +36,15 @@ pub struct SweepReport {
     pub orphans_removed: usize,
     pub stale_rows_removed: usize,
     pub deferred: usize,
+    pub multiparts_aborted: usize,
     pub problems: Vec<String>,
+}
+
+/// One scheduled run: stale journal entries, then expired multipart uploads.
+pub async fn run<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, now_ms: i64, grace_ms: i64) -> SweepReport {
+    let mut report = sweep_pending(store, meta, now_ms, grace_ms).await;
+    sweep_multiparts(store, meta, now_ms, &mut report).await;
+    report
 }
 
 /// Sweeps journal entries older than `grace_ms`.
@@ -71,6 +80,38 @@ pub async fn sweep_pending<S: ObjectStore, M: MetadataStore>(
         }
     }
     report
+}
+
+/// Aborts multipart uploads whose expiry has passed: their parts are discarded in the store
+/// and the upload is forgotten. An upload the store no longer knows is simply forgotten.
+pub async fn sweep_multiparts<S: ObjectStore, M: MetadataStore>(
+    store: &S,
+    meta: &M,
+    now_ms: i64,
+    report: &mut SweepReport,
+) {
+    let expired = match meta.expired_multiparts(now_ms, SWEEP_BATCH).await {
+        Ok(e) => e,
+        Err(e) => {
+            report.problems.push(format!("listing expired multipart uploads failed: {}", e.log_line()));
+            return;
+        }
+    };
+    for upload in expired {
+        let aborted = match ObjectKey::new(upload.key.clone()) {
+            Ok(key) => store.abort_multipart(&key, &upload.store_upload_id).await,
+            Err(_) => Ok(()),
+        };
+        match aborted {
+            Ok(()) => match meta.remove_multipart(&upload.id).await {
+                Ok(()) => report.multiparts_aborted += 1,
+                Err(e) => {
+                    report.problems.push(format!("forgetting upload of `{}` failed: {}", upload.key, e.log_line()))
+                }
+            },
+            Err(e) => report.problems.push(format!("aborting upload of `{}` failed: {}", upload.key, e.log_line())),
+        }
+    }
 }
 
 /// Brings one key's row and object into agreement, then clears the entry. An upload of the

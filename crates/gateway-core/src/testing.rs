@@ -12,9 +12,10 @@ use crate::conditional::{Precondition, ReadConditions};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::WebhookSender;
 use crate::key::ObjectKey;
-use crate::metadata::{ListCursor, MetadataStore, ObjectRecord, PendingUpload, STATUS_COMPLETE};
+use crate::metadata::{ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, STATUS_COMPLETE};
+use crate::multipart::Part;
 use crate::range::ByteRangeSpec;
-use crate::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutResult};
+use crate::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart, PutResult};
 
 #[derive(Debug, Clone)]
 pub struct StoredBytes {
@@ -30,6 +31,20 @@ pub struct MemoryStore {
     pub fail_puts: Cell<bool>,
     /// Behaves like servers that store a body even when refusing it for a bad digest.
     pub keeps_refused_bodies: Cell<bool>,
+    /// Open multipart uploads by store upload id.
+    pub multiparts: RefCell<BTreeMap<String, OpenUpload>>,
+    uploads_started: Cell<u32>,
+}
+
+/// A multipart upload the fake store holds parts for.
+#[derive(Debug, Clone, Default)]
+pub struct OpenUpload {
+    pub content_type: String,
+    pub parts: BTreeMap<u16, Vec<u8>>,
+}
+
+fn no_such_upload() -> GatewayError {
+    GatewayError::new(ErrorKind::UploadNotFound, "no such upload")
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -107,6 +122,53 @@ impl ObjectStore for MemoryStore {
     async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>> {
         Ok(self.objects.borrow().get(key.as_str()).map(|o| o.bytes[..n.min(o.bytes.len())].to_vec()))
     }
+
+    async fn create_multipart(&self, _key: &ObjectKey, content_type: &str) -> Result<String> {
+        self.uploads_started.set(self.uploads_started.get() + 1);
+        let id = format!("store-upload-{}", self.uploads_started.get());
+        self.multiparts
+            .borrow_mut()
+            .insert(id.clone(), OpenUpload { content_type: content_type.to_owned(), parts: BTreeMap::new() });
+        Ok(id)
+    }
+
+    async fn upload_part(&self, part: PutPart<Vec<u8>>) -> Result<String> {
+        if self.fail_puts.get() {
+            return Err(GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "injected"));
+        }
+        let bytes = part.body.unwrap_or_default();
+        if bytes.len() as u64 != part.length {
+            return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
+        }
+        let etag = hex(&Md5::digest(&bytes));
+        let mut uploads = self.multiparts.borrow_mut();
+        let upload = uploads.get_mut(&part.upload_id).ok_or_else(no_such_upload)?;
+        upload.parts.insert(part.number, bytes);
+        Ok(etag)
+    }
+
+    async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+        let OpenUpload { content_type, parts: stored } =
+            self.multiparts.borrow_mut().remove(upload_id).ok_or_else(no_such_upload)?;
+        let mut bytes = Vec::new();
+        for p in parts {
+            let part = stored.get(&p.number).filter(|b| hex(&Md5::digest(b)) == p.etag);
+            bytes.extend_from_slice(part.ok_or_else(|| GatewayError::new(ErrorKind::BadRequest, "invalid part"))?);
+        }
+        let meta = ObjectMeta {
+            size: bytes.len() as u64,
+            etag: format!("\"{}-{}\"", hex(&Md5::digest(&bytes)), parts.len()),
+            uploaded_ms: self.clock_ms.get(),
+            content_type: Some(content_type),
+        };
+        self.objects.borrow_mut().insert(key.to_string(), StoredBytes { bytes, meta: meta.clone() });
+        Ok(meta)
+    }
+
+    async fn abort_multipart(&self, _key: &ObjectKey, upload_id: &str) -> Result<()> {
+        self.multiparts.borrow_mut().remove(upload_id);
+        Ok(())
+    }
 }
 
 /// A metadata store in memory.
@@ -120,6 +182,9 @@ pub struct MemoryMetadata {
     pub fail_commits: Cell<bool>,
     /// Fails only journal writes.
     pub fail_begins: Cell<bool>,
+    pub multiparts: RefCell<BTreeMap<String, MultipartUpload>>,
+    /// Upload id → part number → part.
+    pub parts: RefCell<BTreeMap<String, BTreeMap<u16, Part>>>,
 }
 
 impl MemoryMetadata {
@@ -216,6 +281,46 @@ impl MetadataStore for MemoryMetadata {
             row.type_matches = matches;
         }
         Ok(())
+    }
+
+    async fn create_multipart(&self, upload: &MultipartUpload) -> Result<()> {
+        self.check()?;
+        self.multiparts.borrow_mut().insert(upload.id.clone(), upload.clone());
+        Ok(())
+    }
+
+    async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>> {
+        Ok(self.multiparts.borrow().get(id).cloned())
+    }
+
+    async fn parts(&self, id: &str) -> Result<Vec<Part>> {
+        Ok(self.parts.borrow().get(id).map(|m| m.values().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn record_part(&self, id: &str, part: &Part) -> Result<()> {
+        self.check()?;
+        self.parts.borrow_mut().entry(id.to_owned()).or_default().insert(part.number, part.clone());
+        Ok(())
+    }
+
+    async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<()> {
+        self.commit_upload(id, rec).await?;
+        self.remove_multipart(id).await
+    }
+
+    async fn remove_multipart(&self, id: &str) -> Result<()> {
+        self.check()?;
+        self.multiparts.borrow_mut().remove(id);
+        self.parts.borrow_mut().remove(id);
+        Ok(())
+    }
+
+    async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {
+        let mut expired: Vec<MultipartUpload> =
+            self.multiparts.borrow().values().filter(|u| u.expires_at < now_ms).cloned().collect();
+        expired.sort_by_key(|u| u.expires_at);
+        expired.truncate(limit as usize);
+        Ok(expired)
     }
 }
 

@@ -214,39 +214,42 @@ async fn store_body<S: ObjectStore>(
     Ok(stored)
 }
 
-async fn commit<S: ObjectStore, M: MetadataStore>(
-    store: &S,
-    meta: &M,
-    up: Upload<'_>,
-    stored: ObjectMeta,
-) -> Result<(Reply<S::Stream>, FollowUp)> {
-    let Upload { grant, key, plan, id, now_ms } = up;
-    let record = ObjectRecord {
+/// The row of an object the store now holds.
+pub(crate) fn object_record(
+    grant: &Grant,
+    key: &ObjectKey,
+    content_type: &str,
+    stored: &ObjectMeta,
+    now_ms: i64,
+) -> ObjectRecord {
+    ObjectRecord {
         key: key.to_string(),
         owner: grant.sub.clone(),
         size: stored.size,
-        content_type: plan.content_type.clone(),
+        content_type: content_type.to_owned(),
         etag: stored.etag.clone(),
-        checksum_sha256: plan.sha256.map(|d| B64.encode(d)),
-        checksum_md5: plan.md5.map(|d| B64.encode(d)),
+        checksum_sha256: None,
+        checksum_md5: None,
         status: STATUS_COMPLETE.to_owned(),
         detected_type: None,
         type_matches: None,
         created_at: now_ms,
         completed_at: Some(stored.uploaded_ms),
-    };
-    if let Err(err) = meta.commit_upload(id, &record).await {
-        // The new object replaced whatever was there: delete it, and the row of the object it
-        // replaced with it (best effort; the journal entry, if written, lets the sweep finish).
-        let _ = store.delete(&key).await;
-        let _ = meta.remove(key.as_str()).await;
-        return Err(err);
     }
+}
+
+/// The `201 Created` reply for a committed object and its follow-up work.
+pub(crate) fn created<T>(
+    grant: &Grant,
+    key: ObjectKey,
+    content_type: String,
+    stored: ObjectMeta,
+) -> (Reply<T>, FollowUp) {
     let body = UploadResult {
         key: key.as_str(),
         size: stored.size,
         etag: &stored.etag,
-        content_type: &plan.content_type,
+        content_type: &content_type,
         uploaded_at: rfc3339(stored.uploaded_ms),
     };
     let reply =
@@ -256,8 +259,30 @@ async fn commit<S: ObjectStore, M: MetadataStore>(
         owner: grant.sub.clone(),
         size: stored.size,
         etag: stored.etag,
-        content_type: plan.content_type,
+        content_type,
         uploaded_ms: stored.uploaded_ms,
     };
-    Ok((reply, job))
+    (reply, job)
+}
+
+async fn commit<S: ObjectStore, M: MetadataStore>(
+    store: &S,
+    meta: &M,
+    up: Upload<'_>,
+    stored: ObjectMeta,
+) -> Result<(Reply<S::Stream>, FollowUp)> {
+    let Upload { grant, key, plan, id, now_ms } = up;
+    let record = ObjectRecord {
+        checksum_sha256: plan.sha256.map(|d| B64.encode(d)),
+        checksum_md5: plan.md5.map(|d| B64.encode(d)),
+        ..object_record(grant, &key, &plan.content_type, &stored, now_ms)
+    };
+    if let Err(err) = meta.commit_upload(id, &record).await {
+        // The new object replaced whatever was there: delete it, and the row of the object it
+        // replaced with it (best effort; the journal entry, if written, lets the sweep finish).
+        let _ = store.delete(&key).await;
+        let _ = meta.remove(key.as_str()).await;
+        return Err(err);
+    }
+    Ok(created(grant, key, plan.content_type, stored))
 }

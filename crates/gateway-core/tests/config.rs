@@ -231,3 +231,13 @@ fn malformed_cors_origins_is_a_config_error_naming_it() {
         assert_names(&error_with(&[("CORS_ORIGINS", bad)]), "CORS_ORIGINS");
     }
 }
+
+#[test]
+fn multipart_ttl_defaults_to_a_day_and_is_bounded_by_a_week() {
+    assert_eq!(config().multipart_ttl_ms, 86_400_000);
+    assert_eq!(config_with(&[("MULTIPART_TTL_SECONDS", "604800")]).multipart_ttl_ms, 604_800_000);
+    for bad in ["0", "604801", "-5", "1h"] {
+        let err = try_config(&[("JWT_SECRET", SECRET), ("MULTIPART_TTL_SECONDS", bad)]).unwrap_err();
+        assert_names(&err, "MULTIPART_TTL_SECONDS");
+    }
+}

@@ -44,16 +44,17 @@ fn object_methods_map_to_their_routes() {
     assert_eq!(route(&Method::GET, "/files/alice/a.txt").unwrap(), Route::Download(key("alice/a.txt")));
     assert_eq!(route(&Method::HEAD, "/files/alice/a.txt").unwrap(), Route::Head(key("alice/a.txt")));
     assert_eq!(route(&Method::DELETE, "/files/alice/a.txt").unwrap(), Route::Delete(key("alice/a.txt")));
+    assert_eq!(route(&Method::POST, "/files/alice/a.txt").unwrap(), Route::Post(key("alice/a.txt")));
 }
 
 #[test]
 fn other_methods_on_an_object_are_405() {
-    for m in [Method::POST, Method::PATCH, Method::TRACE, Method::CONNECT] {
+    for m in [Method::PATCH, Method::TRACE, Method::CONNECT] {
         let err = route(&m, "/files/alice/a.txt").unwrap_err();
         assert_eq!(err.kind, ErrorKind::MethodNotAllowed, "{m}");
         assert!(err.detail.contains(OBJECT_METHODS));
     }
-    assert_eq!(OBJECT_METHODS, "GET, HEAD, PUT, DELETE, OPTIONS");
+    assert_eq!(OBJECT_METHODS, "GET, HEAD, PUT, POST, DELETE, OPTIONS");
 }
 
 #[test]

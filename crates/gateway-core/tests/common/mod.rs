@@ -12,7 +12,7 @@ use gateway_core::config::Config;
 use gateway_core::error::GatewayError;
 use gateway_core::followup::FollowUp;
 use gateway_core::gateway::{Gateway, Handled};
-use gateway_core::http::{Body, Reply, RequestHead};
+use gateway_core::http::{reads_whole_body, Body, Input, Reply, RequestHead};
 use gateway_core::metadata::ObjectRecord;
 use gateway_core::testing::{MemoryMetadata, MemoryStore};
 use http::header::{HeaderName, HeaderValue};
@@ -259,7 +259,13 @@ impl World {
         let request_id = format!("req-{now_ms}-{}", self.meta.pending.borrow().len());
         let gw =
             Gateway { config: &self.config, store: &self.store, meta: &self.meta, now_ms, request_id: &request_id };
-        block_on(gw.handle(&req.head, req.body))
+        // As the edge does: POST bodies arrive read whole, others as the stream.
+        let input = if reads_whole_body(&req.head) {
+            Input::Bytes(req.body.unwrap_or_default())
+        } else {
+            Input::Stream(req.body)
+        };
+        block_on(gw.handle(&req.head, input))
     }
 
     /// Uploads `bytes` to `key` as `sub` with `content_type`; panics unless 201.

@@ -1,4 +1,4 @@
-//! Multipart upload rules, checked before a part's body is read and again at completion.
+//! The part rules, checked before a part's body is read and again at completion.
 //! The stores' limits (part numbers 1–10,000, parts of 5 MiB–5 GiB except the last) plus R2's
 //! rule that all parts but the last have the same size, applied to every backend so clients
 //! behave the same everywhere. Pure functions over the recorded parts; the request handlers

@@ -1,0 +1,294 @@
+//! The multipart routes on `/files/{key}`: start (`POST ?uploads`), send a part
+//! (`PUT ?uploadId=…&partNumber=N`), list the parts (`GET ?uploadId=…`), complete
+//! (`POST ?uploadId=…`) and abort (`DELETE ?uploadId=…`). A part is checked against the
+//! recorded ones before its body is read, then streamed to the store like a single PUT.
+//! Clients see only the gateway's upload id; the store's id stays in the metadata database.
+
+use serde::{Deserialize, Serialize};
+
+use super::rules::{check_complete, check_part, parse_part_number, Part, MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES};
+use crate::config::Config;
+use crate::content_type::essence;
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::followup::FollowUp;
+use crate::grant::{Grant, Scope};
+use crate::http::{Reply, RequestHead};
+use crate::key::ObjectKey;
+use crate::metadata::{MetadataStore, MultipartUpload, PendingUpload};
+use crate::router::Route;
+use crate::store::{ObjectStore, PutPart};
+use crate::time::rfc3339;
+use crate::upload::{check_content_type, created, location, object_record, parse_length, DEFAULT_CONTENT_TYPE};
+
+/// The largest object R2 and S3 assemble from parts (5 TiB).
+pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+
+/// A multipart operation, read from the route and the query string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Start,
+    Part(String),
+    List(String),
+    Complete(String),
+    Abort(String),
+}
+
+fn bad(detail: impl Into<String>) -> GatewayError {
+    GatewayError::new(ErrorKind::BadRequest, detail)
+}
+
+/// The multipart operation a request asks for, if any: `?uploads` on POST, `?uploadId=` on
+/// PUT, GET, POST and DELETE.
+pub fn request_op(route: &Route, head: &RequestHead) -> Result<Option<(Op, ObjectKey)>> {
+    let upload_id = head.query_param("uploadId");
+    let starts = head.query_pairs().any(|(k, _)| k == "uploads");
+    let (op, key) = match (route, upload_id) {
+        (Route::Post(key), None) if starts => (Op::Start, key),
+        (Route::Post(key), Some(id)) => (Op::Complete(id), key),
+        (Route::Post(_), None) => {
+            return Err(bad(
+                "POST on an object takes `?uploads` (start a multipart upload) or `?uploadId=…` (complete one)",
+            ))
+        }
+        (Route::Upload(key), Some(id)) => (Op::Part(id), key),
+        (Route::Download(key), Some(id)) => (Op::List(id), key),
+        (Route::Delete(key), Some(id)) => (Op::Abort(id), key),
+        _ => return Ok(None),
+    };
+    Ok(Some((op, key.clone())))
+}
+
+/// One caller's multipart request on one key.
+pub struct Session<'a, S, M> {
+    pub config: &'a Config,
+    pub store: &'a S,
+    pub meta: &'a M,
+    pub grant: &'a Grant,
+    pub key: ObjectKey,
+    pub now_ms: i64,
+}
+
+#[derive(Deserialize, Default)]
+struct StartBody {
+    content_type: Option<String>,
+    size: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ClientPart {
+    part_number: u16,
+    etag: String,
+}
+
+#[derive(Deserialize, Default)]
+struct CompleteBody {
+    parts: Option<Vec<ClientPart>>,
+}
+
+#[derive(Serialize)]
+struct PartView {
+    part_number: u16,
+    size: u64,
+    etag: String,
+}
+
+fn part_view(p: &Part) -> PartView {
+    PartView { part_number: p.number, size: p.size, etag: quoted(&p.etag) }
+}
+
+/// Part ETags as HTTP entity tags: R2 gives them bare, S3 quoted.
+fn quoted(etag: &str) -> String {
+    format!("\"{}\"", etag.trim_matches('"'))
+}
+
+/// A small JSON body; an empty one means all defaults.
+fn parse_json<T: for<'de> Deserialize<'de> + Default>(bytes: &[u8]) -> Result<T> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| bad(format!("the JSON body is malformed: {e}")))
+}
+
+impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
+    /// The whole object may be at most the token's `max_size`, and never over 5 TiB.
+    fn total_limit(&self) -> u64 {
+        self.grant.max_size.map_or(MAX_OBJECT_BYTES, |m| m.min(MAX_OBJECT_BYTES))
+    }
+
+    /// A part is one request body: at most `MAX_UPLOAD_BYTES`, and never over 5 GiB.
+    fn part_limit(&self) -> u64 {
+        self.config.max_upload_bytes.min(MAX_PART_BYTES)
+    }
+
+    fn check_total(&self, total: u64) -> Result<()> {
+        let limit = self.total_limit();
+        if total > limit {
+            return Err(GatewayError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("the upload would be {total} bytes; the limit for this upload is {limit} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The caller's live upload `id` of this key.
+    async fn load(&self, id: &str) -> Result<MultipartUpload> {
+        self.grant.authorize(Scope::Write, &self.key)?;
+        let missing =
+            || GatewayError::new(ErrorKind::UploadNotFound, "no multipart upload with this id is open for this key");
+        let upload = self.meta.multipart(id).await?.ok_or_else(missing)?;
+        if upload.key != self.key.as_str() {
+            return Err(missing());
+        }
+        if upload.owner != self.grant.sub {
+            return Err(GatewayError::new(ErrorKind::Forbidden, "this multipart upload belongs to another caller"));
+        }
+        if self.now_ms >= upload.expires_at {
+            return Err(GatewayError::new(
+                ErrorKind::UploadNotFound,
+                format!("the multipart upload expired at {}", rfc3339(upload.expires_at)),
+            ));
+        }
+        Ok(upload)
+    }
+
+    fn describe(&self, upload: &MultipartUpload) -> serde_json::Value {
+        serde_json::json!({
+            "upload_id": upload.id,
+            "key": upload.key,
+            "content_type": upload.content_type,
+            "size": upload.declared_size,
+            "part_size_min": MIN_PART_BYTES,
+            "part_size_max": self.part_limit(),
+            "max_parts": MAX_PARTS,
+            "expires_at": rfc3339(upload.expires_at),
+        })
+    }
+
+    /// `POST ?uploads`: checks scope, key, type and the declared size, then opens the upload
+    /// in the store and records it.
+    pub async fn start<T>(&self, id: &str, body: &[u8]) -> Result<Reply<T>> {
+        self.grant.authorize(Scope::Write, &self.key)?;
+        let req: StartBody = parse_json(body)?;
+        let content_type = match req.content_type.as_deref() {
+            None => DEFAULT_CONTENT_TYPE.to_owned(),
+            Some(v) => essence(v).ok_or_else(|| {
+                GatewayError::new(ErrorKind::UnsupportedMediaType, "content_type is not a valid media type")
+            })?,
+        };
+        check_content_type(self.config, self.grant, &content_type)?;
+        if let Some(size) = req.size {
+            if size == 0 {
+                return Err(bad("a multipart upload needs at least one byte; upload empty files with a single PUT"));
+            }
+            self.check_total(size)?;
+            let part_limit = self.part_limit();
+            if size.div_ceil(part_limit) > u64::from(MAX_PARTS) {
+                return Err(bad(format!(
+                    "{size} bytes need more than {MAX_PARTS} parts of at most {part_limit} bytes (MAX_UPLOAD_BYTES)"
+                )));
+            }
+        }
+        let store_upload_id = self.store.create_multipart(&self.key, &content_type).await?;
+        let upload = MultipartUpload {
+            id: id.to_owned(),
+            key: self.key.to_string(),
+            owner: self.grant.sub.clone(),
+            store_upload_id,
+            content_type,
+            declared_size: req.size,
+            created_at: self.now_ms,
+            expires_at: self.now_ms.saturating_add(self.config.multipart_ttl_ms),
+        };
+        if let Err(err) = self.meta.create_multipart(&upload).await {
+            let _ = self.store.abort_multipart(&self.key, &upload.store_upload_id).await;
+            return Err(err);
+        }
+        let link = format!("{}?uploadId={}", location(&self.key), upload.id);
+        Ok(Reply::json(201, &self.describe(&upload)).with_header("Location", link))
+    }
+
+    /// `PUT ?uploadId=…&partNumber=N`: every rule is checked before the body is read.
+    pub async fn put_part(&self, id: &str, head: &RequestHead, body: Option<S::Body>) -> Result<Reply<S::Stream>> {
+        let number = parse_part_number(&head.query_param("partNumber").unwrap_or_default())?;
+        let length = match head.header("content-length") {
+            None => return Err(GatewayError::new(ErrorKind::LengthRequired, "parts need a Content-Length header")),
+            Some(v) => parse_length(v).ok_or_else(|| bad("Content-Length must be a whole number of bytes"))?,
+        };
+        let part_limit = self.part_limit();
+        if length > part_limit {
+            return Err(GatewayError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("the part is {length} bytes; parts may be at most {part_limit} bytes"),
+            ));
+        }
+        let upload = self.load(id).await?;
+        let parts = self.meta.parts(id).await?;
+        check_part(&parts, upload.declared_size, number, length)?;
+        self.check_total(parts.iter().filter(|p| p.number != number).map(|p| p.size).sum::<u64>() + length)?;
+        let put = PutPart { key: self.key.clone(), upload_id: upload.store_upload_id, number, body, length };
+        let etag = self.store.upload_part(put).await?;
+        let part = Part { number, size: length, etag };
+        self.meta.record_part(id, &part).await?;
+        let view = part_view(&part);
+        let tag = view.etag.clone();
+        Ok(Reply::json(200, &view).with_header("ETag", tag))
+    }
+
+    /// `GET ?uploadId=…`: the upload and the parts received so far, for a client resuming.
+    pub async fn list<T>(&self, id: &str) -> Result<Reply<T>> {
+        let upload = self.load(id).await?;
+        let mut parts = self.meta.parts(id).await?;
+        parts.sort_by_key(|p| p.number);
+        let mut doc = self.describe(&upload);
+        doc["parts"] = serde_json::to_value(parts.iter().map(part_view).collect::<Vec<_>>()).unwrap_or_default();
+        Ok(Reply::json(200, &doc))
+    }
+
+    /// `POST ?uploadId=…`: assembles the recorded parts (matching the client's list, if sent),
+    /// then records the object exactly as a single PUT does. The completion is journaled like
+    /// an upload, so the sweep can reconcile an object whose row could not be written.
+    pub async fn complete<T>(&self, id: &str, body: &[u8]) -> Result<(Reply<T>, FollowUp)> {
+        let upload = self.load(id).await?;
+        let req: CompleteBody = parse_json(body)?;
+        let client_list: Option<Vec<(u16, String)>> =
+            req.parts.map(|list| list.into_iter().map(|p| (p.part_number, p.etag)).collect());
+        let parts = check_complete(&self.meta.parts(id).await?, upload.declared_size, client_list.as_deref())?;
+        self.check_total(parts.iter().map(|p| p.size).sum())?;
+        let pending = PendingUpload {
+            id: id.to_owned(),
+            key: upload.key.clone(),
+            owner: upload.owner.clone(),
+            started_at: self.now_ms,
+        };
+        let _ = self.meta.begin_upload(&pending).await;
+        let stored = match self.store.complete_multipart(&self.key, &upload.store_upload_id, &parts).await {
+            Ok(stored) => stored,
+            Err(err) => {
+                let _ = self.meta.abandon_upload(id).await;
+                if err.kind == ErrorKind::UploadNotFound {
+                    let _ = self.meta.remove_multipart(id).await;
+                }
+                return Err(err);
+            }
+        };
+        let record = object_record(self.grant, &self.key, &upload.content_type, &stored, self.now_ms);
+        if let Err(err) = self.meta.complete_multipart(id, &record).await {
+            // As for a single PUT: no object without its row. The parts are spent, so the
+            // upload is forgotten too (best effort; the journal lets the sweep finish).
+            let _ = self.store.delete(&self.key).await;
+            let _ = self.meta.remove(self.key.as_str()).await;
+            let _ = self.meta.remove_multipart(id).await;
+            return Err(err);
+        }
+        Ok(created(self.grant, self.key.clone(), upload.content_type, stored))
+    }
+
+    /// `DELETE ?uploadId=…`: discards the parts in the store and forgets the upload.
+    pub async fn abort<T>(&self, id: &str) -> Result<Reply<T>> {
+        let upload = self.load(id).await?;
+        self.store.abort_multipart(&self.key, &upload.store_upload_id).await?;
+        self.meta.remove_multipart(id).await?;
+        Ok(Reply::empty(204))
+    }
+}
