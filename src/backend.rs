@@ -5,8 +5,9 @@ use gateway_core::conditional::ReadConditions;
 use gateway_core::config::{Config, StorageKind};
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::key::ObjectKey;
+use gateway_core::multipart::Part;
 use gateway_core::range::ByteRangeSpec;
-use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutResult};
+use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart, PutResult};
 use web_sys::ReadableStream;
 use worker::Env;
 
@@ -71,6 +72,34 @@ impl ObjectStore for Backend {
         match self {
             Backend::R2(s) => s.read_prefix(key, n).await,
             Backend::S3(s) => s.read_prefix(key, n).await,
+        }
+    }
+
+    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String> {
+        match self {
+            Backend::R2(s) => s.create_multipart(key, content_type).await,
+            Backend::S3(s) => s.create_multipart(key, content_type).await,
+        }
+    }
+
+    async fn upload_part(&self, part: PutPart<ReadableStream>) -> Result<String> {
+        match self {
+            Backend::R2(s) => s.upload_part(part).await,
+            Backend::S3(s) => s.upload_part(part).await,
+        }
+    }
+
+    async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+        match self {
+            Backend::R2(s) => s.complete_multipart(key, upload_id, parts).await,
+            Backend::S3(s) => s.complete_multipart(key, upload_id, parts).await,
+        }
+    }
+
+    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<()> {
+        match self {
+            Backend::R2(s) => s.abort_multipart(key, upload_id).await,
+            Backend::S3(s) => s.abort_multipart(key, upload_id).await,
         }
     }
 }

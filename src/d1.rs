@@ -1,7 +1,10 @@
 //! [`MetadataStore`] on the D1 binding `DB` (schema in `migrations/`).
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
-use gateway_core::metadata::{ListCursor, MetadataStore, ObjectRecord, PendingUpload, STATUS_COMPLETE};
+use gateway_core::metadata::{
+    ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, STATUS_COMPLETE,
+};
+use gateway_core::multipart::Part;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env};
@@ -22,12 +25,48 @@ impl D1Metadata {
         Ok(D1Metadata { db })
     }
 
-    fn statement(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement> {
+    pub(crate) fn statement(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement> {
         self.db.prepare(sql).bind(args).map_err(|e| db_error("bind", e))
+    }
+
+    /// Writes `rec` (unless a newer upload's row is there) and clears journal entry `pending_id`.
+    pub(crate) fn commit_statements(&self, pending_id: &str, rec: &ObjectRecord) -> Result<Vec<D1PreparedStatement>> {
+        let sql = format!(
+            "INSERT INTO objects ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+             ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, size = excluded.size, \
+             content_type = excluded.content_type, etag = excluded.etag, checksum_sha256 = excluded.checksum_sha256, \
+             checksum_md5 = excluded.checksum_md5, status = excluded.status, detected_type = excluded.detected_type, \
+             type_matches = excluded.type_matches, created_at = excluded.created_at, completed_at = excluded.completed_at \
+             WHERE excluded.completed_at >= objects.completed_at OR objects.completed_at IS NULL"
+        );
+        let args = [
+            JsValue::from_str(&rec.key),
+            JsValue::from_str(&rec.owner),
+            JsValue::from_f64(rec.size as f64),
+            JsValue::from_str(&rec.content_type),
+            JsValue::from_str(&rec.etag),
+            opt_str(&rec.checksum_sha256),
+            opt_str(&rec.checksum_md5),
+            JsValue::from_str(&rec.status),
+            opt_str(&rec.detected_type),
+            opt_bool(rec.type_matches),
+            JsValue::from_f64(rec.created_at as f64),
+            rec.completed_at.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
+        ];
+        Ok(vec![
+            self.statement(&sql, &args)?,
+            self.statement("DELETE FROM pending_uploads WHERE id = ?1", &[JsValue::from_str(pending_id)])?,
+        ])
+    }
+
+    /// Runs statements as one transaction (a D1 batch).
+    pub(crate) async fn transaction(&self, op: &str, statements: Vec<D1PreparedStatement>) -> Result<()> {
+        self.db.batch(statements).await.map_err(|e| db_error(op, e))?;
+        Ok(())
     }
 }
 
-fn db_error(op: &str, err: worker::Error) -> GatewayError {
+pub(crate) fn db_error(op: &str, err: worker::Error) -> GatewayError {
     GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", format!("D1 {op}: {err}"))
 }
 
@@ -104,35 +143,8 @@ impl MetadataStore for D1Metadata {
     }
 
     async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO objects ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-             ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, size = excluded.size, \
-             content_type = excluded.content_type, etag = excluded.etag, checksum_sha256 = excluded.checksum_sha256, \
-             checksum_md5 = excluded.checksum_md5, status = excluded.status, detected_type = excluded.detected_type, \
-             type_matches = excluded.type_matches, created_at = excluded.created_at, completed_at = excluded.completed_at \
-             WHERE excluded.completed_at >= objects.completed_at OR objects.completed_at IS NULL"
-        );
-        let args = [
-            JsValue::from_str(&rec.key),
-            JsValue::from_str(&rec.owner),
-            JsValue::from_f64(rec.size as f64),
-            JsValue::from_str(&rec.content_type),
-            JsValue::from_str(&rec.etag),
-            opt_str(&rec.checksum_sha256),
-            opt_str(&rec.checksum_md5),
-            JsValue::from_str(&rec.status),
-            opt_str(&rec.detected_type),
-            opt_bool(rec.type_matches),
-            JsValue::from_f64(rec.created_at as f64),
-            rec.completed_at.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
-        ];
-        // A D1 batch is one transaction: the row appears exactly when the journal entry goes.
-        let statements = vec![
-            self.statement(&sql, &args)?,
-            self.statement("DELETE FROM pending_uploads WHERE id = ?1", &[JsValue::from_str(pending_id)])?,
-        ];
-        self.db.batch(statements).await.map_err(|e| db_error("commit", e))?;
-        Ok(())
+        // One transaction: the row appears exactly when the journal entry goes.
+        self.transaction("commit", self.commit_statements(pending_id, rec)?).await
     }
 
     async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
@@ -237,5 +249,33 @@ impl MetadataStore for D1Metadata {
         .await
         .map_err(|e| db_error("update", e))?;
         Ok(())
+    }
+
+    async fn create_multipart(&self, upload: &MultipartUpload) -> Result<()> {
+        self.insert_multipart(upload).await
+    }
+
+    async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>> {
+        self.select_multipart(id).await
+    }
+
+    async fn parts(&self, id: &str) -> Result<Vec<Part>> {
+        self.select_parts(id).await
+    }
+
+    async fn record_part(&self, id: &str, part: &Part) -> Result<()> {
+        self.upsert_part(id, part).await
+    }
+
+    async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<()> {
+        self.finish_multipart(id, rec).await
+    }
+
+    async fn remove_multipart(&self, id: &str) -> Result<()> {
+        self.forget_multipart(id).await
+    }
+
+    async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {
+        self.select_expired(now_ms, limit).await
     }
 }

@@ -5,10 +5,12 @@
 mod backend;
 mod convert;
 mod d1;
+mod d1_multipart;
 mod env;
 mod js;
 mod r2;
 mod s3;
+mod s3_multipart;
 mod serve;
 mod webhook;
 

@@ -6,13 +6,14 @@
 use gateway_core::conditional::{EtagCondition, ReadConditions};
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::key::ObjectKey;
+use gateway_core::multipart::Part;
 use gateway_core::range::{ByteRangeSpec, ResolvedRange};
-use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutResult};
+use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart, PutResult};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStream;
 use worker::Env;
-use worker_sys::R2Bucket;
+use worker_sys::{R2Bucket, R2MultipartUpload};
 
 use crate::js;
 
@@ -36,6 +37,9 @@ impl R2Store {
 /// R2's numeric error codes, as they appear at the end of a binding error's message.
 const BAD_DIGEST: &str = "(10037)";
 const INVALID_RANGE: &str = "(10039)";
+const ENTITY_TOO_SMALL: &str = "(10011)";
+const NO_SUCH_UPLOAD: &str = "(10024)";
+const INVALID_PART: &str = "(10025)";
 
 fn storage_error(op: &str, err: &JsValue) -> GatewayError {
     let message = js::error_message(err);
@@ -44,7 +48,17 @@ fn storage_error(op: &str, err: &JsValue) -> GatewayError {
     }
     // The request body stream failing (the client went away mid-body) surfaces as this
     // runtime error rather than an R2 error code.
-    if op == "put" && message.contains("Network connection lost") {
+    if message.contains(NO_SUCH_UPLOAD) {
+        return GatewayError::new(ErrorKind::UploadNotFound, "the store no longer has this multipart upload");
+    }
+    if message.contains(INVALID_PART) || message.contains(ENTITY_TOO_SMALL) {
+        return GatewayError::hidden(
+            ErrorKind::BadRequest,
+            "the store refused the parts; resend them and complete again",
+            message,
+        );
+    }
+    if matches!(op, "put" | "upload part") && message.contains("Network connection lost") {
         return GatewayError::hidden(ErrorKind::IncompleteBody, "the body ended before its Content-Length", message);
     }
     GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", format!("R2 {op}: {message}"))
@@ -91,6 +105,20 @@ fn range_object(spec: ByteRangeSpec) -> js_sys::Object {
     r
 }
 
+/// A body for R2: the request's stream, or an empty string for an empty body.
+fn body_value(body: Option<ReadableStream>) -> JsValue {
+    body.map_or_else(|| JsValue::from_str(""), Into::into)
+}
+
+impl R2Store {
+    fn resume(&self, key: &ObjectKey, upload_id: &str) -> Result<R2MultipartUpload> {
+        self.bucket
+            .resume_multipart_upload(key.to_string(), upload_id.to_owned())
+            .map(JsCast::unchecked_into)
+            .map_err(|e| storage_error("resume", &e))
+    }
+}
+
 impl ObjectStore for R2Store {
     type Body = ReadableStream;
     type Stream = ReadableStream;
@@ -110,11 +138,7 @@ impl ObjectStore for R2Store {
             (None, Some(md5)) => js::set(&opts, "md5", js::bytes(&md5).buffer()),
             (None, None) => {}
         }
-        let value: JsValue = match req.body {
-            Some(stream) => stream.into(),
-            None => JsValue::from_str(""),
-        };
-        let obj = call("put", self.bucket.put(req.key.to_string(), value, opts.into())).await?;
+        let obj = call("put", self.bucket.put(req.key.to_string(), body_value(req.body), opts.into())).await?;
         if obj.is_null() {
             return Ok(PutResult::AlreadyExists);
         }
@@ -201,5 +225,42 @@ impl ObjectStore for R2Store {
             .await
             .map_err(|e| storage_error("get", &e))?;
         Ok(Some(js_sys::Uint8Array::new(&buf).to_vec()))
+    }
+
+    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String> {
+        let opts = js_sys::Object::new();
+        let http = js_sys::Object::new();
+        js::set(&http, "contentType", content_type);
+        js::set(&opts, "httpMetadata", http);
+        let upload =
+            call("create multipart", self.bucket.create_multipart_upload(key.to_string(), opts.into())).await?;
+        upload.unchecked_into::<R2MultipartUpload>().upload_id().map_err(|e| storage_error("create multipart", &e))
+    }
+
+    async fn upload_part(&self, part: PutPart<ReadableStream>) -> Result<String> {
+        let upload = self.resume(&part.key, &part.upload_id)?;
+        let uploaded = call("upload part", upload.upload_part(part.number, body_value(part.body))).await?;
+        Ok(js::get(&uploaded, "etag").as_string().unwrap_or_default())
+    }
+
+    async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+        let list: Vec<JsValue> = parts
+            .iter()
+            .map(|p| {
+                let o = js_sys::Object::new();
+                js::set(&o, "partNumber", f64::from(p.number));
+                js::set(&o, "etag", p.etag.as_str());
+                o.into()
+            })
+            .collect();
+        let obj = call("complete multipart", self.resume(key, upload_id)?.complete(list)).await?;
+        Ok(meta_of(&obj))
+    }
+
+    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<()> {
+        match call("abort multipart", self.resume(key, upload_id)?.abort()).await {
+            Err(e) if e.kind != ErrorKind::UploadNotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }

@@ -6,9 +6,10 @@
 use gateway_core::conditional::ReadConditions;
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::key::ObjectKey;
+use gateway_core::multipart::Part;
 use gateway_core::range::{parse_content_range, ByteRangeSpec};
 use gateway_core::s3::{self, S3Config, EMPTY_SHA256, UNSIGNED_PAYLOAD};
-use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutResult};
+use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart, PutResult};
 use gateway_core::time::parse_http_date;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -20,29 +21,31 @@ pub struct S3Store {
     cfg: S3Config,
 }
 
-type Headers = Vec<(String, String)>;
+pub(crate) type Headers = Vec<(String, String)>;
 
 /// One S3 request: `signed` headers are covered by the signature, `unsigned` ones only sent.
 /// A request with a body sends it as `UNSIGNED-PAYLOAD`; one without signs the empty hash.
-struct Call {
-    op: &'static str,
-    method: &'static str,
-    signed: Headers,
-    unsigned: Headers,
-    body: Option<JsValue>,
+pub(crate) struct Call {
+    pub op: &'static str,
+    pub method: &'static str,
+    /// The query string without `?`, already in canonical form (empty for none).
+    pub query: String,
+    pub signed: Headers,
+    pub unsigned: Headers,
+    pub body: Option<JsValue>,
 }
 
 impl Call {
-    fn new(op: &'static str, method: &'static str) -> Call {
-        Call { op, method, signed: Vec::new(), unsigned: Vec::new(), body: None }
+    pub fn new(op: &'static str, method: &'static str) -> Call {
+        Call { op, method, query: String::new(), signed: Vec::new(), unsigned: Vec::new(), body: None }
     }
 }
 
-fn header(name: &str, value: impl Into<String>) -> (String, String) {
+pub(crate) fn header(name: &str, value: impl Into<String>) -> (String, String) {
     (name.to_owned(), value.into())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
@@ -52,10 +55,14 @@ impl S3Store {
     }
 
     /// Signs and sends one request.
-    async fn send(&self, key: &ObjectKey, call: Call) -> Result<Response> {
-        let Call { op, method, signed, unsigned, body } = call;
+    pub(crate) async fn send(&self, key: &ObjectKey, call: Call) -> Result<Response> {
+        let Call { op, method, query, signed, unsigned, body } = call;
         let payload = if body.is_some() { UNSIGNED_PAYLOAD } else { EMPTY_SHA256 };
-        let req = s3::sign_request(&self.cfg, method, self.cfg.object_url(key.as_str()), signed, payload, now_ms())?;
+        let mut url = self.cfg.object_url(key.as_str());
+        if !query.is_empty() {
+            url = format!("{url}?{query}");
+        }
+        let req = s3::sign_request(&self.cfg, method, url, signed, payload, now_ms())?;
         let fail = |e: JsValue| s3::unreachable(op, &js::error_message(&e));
         let headers = web_sys::Headers::new().map_err(fail)?;
         for (name, value) in req.headers.iter().chain(unsigned.iter()) {
@@ -79,7 +86,7 @@ impl S3Store {
 
     /// A failed upload `fetch` looks the same whether the store or the client's body went
     /// away; if the store still answers, it was the body.
-    async fn classify_upload_failure(&self, key: &ObjectKey, err: GatewayError) -> GatewayError {
+    pub(crate) async fn classify_upload_failure(&self, key: &ObjectKey, err: GatewayError) -> GatewayError {
         if err.kind != ErrorKind::StorageUnavailable {
             return err;
         }
@@ -94,7 +101,7 @@ impl S3Store {
     }
 
     /// The store's error for a non-2xx answer (its XML body is small and read whole).
-    async fn error(op: &str, res: &Response) -> GatewayError {
+    pub(crate) async fn error(op: &str, res: &Response) -> GatewayError {
         let text = match res.text() {
             Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
             Err(_) => String::new(),
@@ -103,11 +110,11 @@ impl S3Store {
     }
 }
 
-fn response_header(res: &Response, name: &str) -> Option<String> {
+pub(crate) fn response_header(res: &Response, name: &str) -> Option<String> {
     res.headers().get(name).ok().flatten()
 }
 
-fn meta_of(res: &Response) -> ObjectMeta {
+pub(crate) fn meta_of(res: &Response) -> ObjectMeta {
     let length = response_header(res, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let size = response_header(res, "content-range").and_then(|v| parse_content_range(&v)).map_or(length, |r| r.size);
     ObjectMeta {
@@ -124,6 +131,11 @@ fn range_header(spec: ByteRangeSpec) -> String {
         ByteRangeSpec::From(a) => format!("bytes={a}-"),
         ByteRangeSpec::Suffix(n) => format!("bytes=-{n}"),
     }
+}
+
+/// A body for `fetch`: the request's stream, or an empty string for an empty body.
+pub(crate) fn body_value(body: Option<ReadableStream>) -> JsValue {
+    body.map_or_else(|| JsValue::from_str(""), Into::into)
 }
 
 impl ObjectStore for S3Store {
@@ -145,11 +157,7 @@ impl ObjectStore for S3Store {
         if req.if_absent {
             signed.push(header("if-none-match", "*"));
         }
-        let body: JsValue = match req.body {
-            Some(stream) => stream.into(),
-            None => JsValue::from_str(""),
-        };
-        let call = Call { signed, body: Some(body), ..Call::new("put", "PUT") };
+        let call = Call { signed, body: Some(body_value(req.body)), ..Call::new("put", "PUT") };
         let res = match self.send(&req.key, call).await {
             Ok(res) => res,
             Err(err) => return Err(self.classify_upload_failure(&req.key, err).await),
@@ -243,5 +251,21 @@ impl ObjectStore for S3Store {
             }
             _ => Err(Self::error("get", &res).await),
         }
+    }
+
+    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String> {
+        self.create_upload(key, content_type).await
+    }
+
+    async fn upload_part(&self, part: PutPart<ReadableStream>) -> Result<String> {
+        self.put_part(part).await
+    }
+
+    async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+        self.complete_upload(key, upload_id, parts).await
+    }
+
+    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<()> {
+        self.abort_upload(key, upload_id).await
     }
 }

@@ -4,11 +4,12 @@
 use std::rc::Rc;
 
 use gateway_core::config::Config;
-use gateway_core::error::GatewayError;
+use gateway_core::error::{ErrorKind, GatewayError};
 use gateway_core::followup::{self, FollowUp};
 use gateway_core::gateway::Gateway;
-use gateway_core::http::Reply;
+use gateway_core::http::{reads_whole_body, Input, Reply, RequestHead, SMALL_BODY_LIMIT};
 use gateway_core::sweep;
+use gateway_core::upload::parse_length;
 use wasm_bindgen::JsCast;
 use web_sys::ReadableStream;
 use worker::{console_error, console_log, Context, Env};
@@ -54,7 +55,15 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
     };
     let id = request_id();
     let gateway = Gateway { config: &cfg, store: &store, meta: &meta, now_ms: now_ms(), request_id: &id };
-    let handled = gateway.handle(&head, req.body()).await;
+    let input = if reads_whole_body(&head) {
+        match read_small_body(&req, &head).await {
+            Ok(bytes) => Input::Bytes(bytes),
+            Err(e) => return fail(e),
+        }
+    } else {
+        Input::Stream(req.body())
+    };
+    let handled = gateway.handle(&head, input).await;
     if let Some(err) = &handled.error {
         if err.status() >= 500 {
             console_error!("{} {} -> {}", head.method, head.path, err.log_line());
@@ -66,6 +75,32 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         ctx.wait_until(run_followup(cfg.clone(), store, meta, job));
     }
     response(handled.reply).map_err(|e| worker::Error::JsError(format!("{e:?}")))
+}
+
+/// A small JSON body, read whole; refused before reading when it declares too many bytes.
+async fn read_small_body(req: &web_sys::Request, head: &RequestHead) -> Result<Vec<u8>, GatewayError> {
+    let too_large = || {
+        GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("this request's body may be at most {SMALL_BODY_LIMIT} bytes"),
+        )
+    };
+    if head.header("content-length").and_then(parse_length).is_some_and(|n| n > SMALL_BODY_LIMIT) {
+        return Err(too_large());
+    }
+    let Some(body) = req.body() else { return Ok(Vec::new()) };
+    let read_failed = |e: wasm_bindgen::JsValue| {
+        GatewayError::hidden(ErrorKind::IncompleteBody, "the body could not be read", crate::js::error_message(&e))
+    };
+    let response = web_sys::Response::new_with_opt_readable_stream(Some(&body)).map_err(read_failed)?;
+    let buf = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(read_failed)?)
+        .await
+        .map_err(read_failed)?;
+    let bytes = js_sys::Uint8Array::new(&buf).to_vec();
+    if bytes.len() as u64 > SMALL_BODY_LIMIT {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Background work: never fails the request; logs what went wrong.
@@ -86,13 +121,15 @@ pub async fn sweep(env: Env) {
             return;
         }
     };
-    let report = sweep::sweep_pending(&store, &meta, now_ms(), sweep::DEFAULT_PENDING_GRACE_MS).await;
+    let report = sweep::run(&store, &meta, now_ms(), sweep::DEFAULT_PENDING_GRACE_MS).await;
     console_log!(
-        "sweep: {} journal entries examined, {} uncommitted objects and {} stale rows removed, {} deferred",
+        "sweep: {} journal entries examined, {} uncommitted objects and {} stale rows removed, {} deferred; \
+         {} expired multipart uploads aborted",
         report.examined,
         report.orphans_removed,
         report.stale_rows_removed,
-        report.deferred
+        report.deferred,
+        report.multiparts_aborted
     );
     for problem in &report.problems {
         console_error!("sweep: {problem}");

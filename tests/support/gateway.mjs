@@ -87,6 +87,24 @@ export async function startGateway(vars = {}, { backend = BACKEND } = {}) {
         await bucket.put(key, body);
       }
     },
+    /** Whether the store still has multipart upload `uploadId` (its own id) of `key`. */
+    storeHasUpload: async (key, uploadId) => {
+      if (s3) {
+        const res = await s3.client.fetch(`${s3.url(key)}?partNumber=1&uploadId=${encodeURIComponent(uploadId)}`, { method: 'PUT', body: 'probe', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+        const text = await res.text();
+        if (res.status === 200) return true;
+        // S3 answers NoSuchUpload (404); s3s-fs answers AccessDenied (403) for an unknown upload.
+        if (res.status === 404 || (res.status === 403 && text.includes('AccessDenied'))) return false;
+        throw new Error(`store probe ${key}: ${res.status}`);
+      }
+      try {
+        await bucket.resumeMultipartUpload(key, uploadId).uploadPart(1, 'probe');
+        return true;
+      } catch (e) {
+        if (!/10024|does not exist/.test(String(e.message))) throw e;
+        return false;
+      }
+    },
     /** Fires the scheduled handler (the cleanup sweep). */
     scheduled: async () => {
       const res = await fetch(`${url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('*/15 * * * *')}`);

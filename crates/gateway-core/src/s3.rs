@@ -127,11 +127,40 @@ pub fn sign_request(
     Ok(SignedRequest { method, url, headers })
 }
 
+/// The text of the first `<tag>` element in an S3 XML body (S3's answers are flat enough
+/// that no XML parser is needed for the few values the gateway reads).
+pub fn xml_text<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{tag}>"))? + start;
+    Some(body[start..end].trim())
+}
+
 /// The `<Code>` of an S3 XML error body.
 pub fn error_code(body: &str) -> Option<&str> {
-    let start = body.find("<Code>")? + "<Code>".len();
-    let end = body[start..].find("</Code>")? + start;
-    Some(body[start..end].trim())
+    xml_text(body, "Code")
+}
+
+/// A query-string value as SigV4 canonicalises it: every byte but `A-Z a-z 0-9 - _ . ~`
+/// percent-encoded, so the URL sent is already canonical.
+pub fn encode_query_value(value: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(value, KEEP).to_string()
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The `CompleteMultipartUpload` request body for `(part number, ETag)` pairs, in order.
+pub fn complete_multipart_xml<'a>(parts: impl IntoIterator<Item = (u16, &'a str)>) -> String {
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for (number, etag) in parts {
+        xml.push_str(&format!("<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>", xml_escape(etag)));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    xml
 }
 
 /// Maps a failed S3 answer to a gateway error. Credentials and URLs never reach the client:
@@ -140,6 +169,14 @@ pub fn map_error(op: &str, status: u16, body: &str) -> GatewayError {
     let code = error_code(body).unwrap_or("");
     let internal = format!("S3 {op}: HTTP {status} {code}");
     match (code, status) {
+        ("NoSuchUpload", _) => {
+            GatewayError::new(ErrorKind::UploadNotFound, "the store no longer has this multipart upload")
+        }
+        ("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall", _) => GatewayError::hidden(
+            ErrorKind::BadRequest,
+            "the store refused the parts; resend them and complete again",
+            internal,
+        ),
         ("NoSuchKey", _) | ("", 404) => GatewayError::new(ErrorKind::NotFound, "no object has this key"),
         ("PreconditionFailed", _) | (_, 412) => GatewayError::new(
             ErrorKind::PreconditionFailed,

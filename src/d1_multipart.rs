@@ -1,0 +1,140 @@
+//! The multipart tables of [`D1Metadata`] (`migrations/0003_multipart_uploads.sql`); the
+//! `MetadataStore` impl in `d1.rs` delegates here.
+
+use gateway_core::error::Result;
+use gateway_core::metadata::{MultipartUpload, ObjectRecord};
+use gateway_core::multipart::Part;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::D1PreparedStatement;
+
+use crate::d1::{db_error, D1Metadata};
+
+#[derive(Deserialize)]
+struct UploadRow {
+    id: String,
+    key: String,
+    owner: String,
+    store_upload_id: String,
+    content_type: String,
+    declared_size: Option<f64>,
+    created_at: f64,
+    expires_at: f64,
+}
+
+impl From<UploadRow> for MultipartUpload {
+    fn from(r: UploadRow) -> Self {
+        MultipartUpload {
+            id: r.id,
+            key: r.key,
+            owner: r.owner,
+            store_upload_id: r.store_upload_id,
+            content_type: r.content_type,
+            declared_size: r.declared_size.map(|v| v as u64),
+            created_at: r.created_at as i64,
+            expires_at: r.expires_at as i64,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PartRow {
+    part_number: f64,
+    size: f64,
+    etag: String,
+}
+
+const UPLOAD_COLUMNS: &str = "id, key, owner, store_upload_id, content_type, declared_size, created_at, expires_at";
+
+fn num(v: i64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+impl D1Metadata {
+    pub(crate) async fn insert_multipart(&self, u: &MultipartUpload) -> Result<()> {
+        let sql = format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        let args = [
+            JsValue::from_str(&u.id),
+            JsValue::from_str(&u.key),
+            JsValue::from_str(&u.owner),
+            JsValue::from_str(&u.store_upload_id),
+            JsValue::from_str(&u.content_type),
+            u.declared_size.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
+            num(u.created_at),
+            num(u.expires_at),
+        ];
+        self.statement(&sql, &args)?.run().await.map_err(|e| db_error("multipart insert", e))?;
+        Ok(())
+    }
+
+    pub(crate) async fn select_multipart(&self, id: &str) -> Result<Option<MultipartUpload>> {
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE id = ?1");
+        let row: Option<UploadRow> = self
+            .statement(&sql, &[JsValue::from_str(id)])?
+            .first(None)
+            .await
+            .map_err(|e| db_error("multipart select", e))?;
+        Ok(row.map(Into::into))
+    }
+
+    pub(crate) async fn select_parts(&self, id: &str) -> Result<Vec<Part>> {
+        let result = self
+            .statement(
+                "SELECT part_number, size, etag FROM multipart_parts WHERE upload_id = ?1 ORDER BY part_number",
+                &[JsValue::from_str(id)],
+            )?
+            .all()
+            .await
+            .map_err(|e| db_error("parts select", e))?;
+        let rows: Vec<PartRow> = result.results().map_err(|e| db_error("parts select", e))?;
+        Ok(rows.into_iter().map(|r| Part { number: r.part_number as u16, size: r.size as u64, etag: r.etag }).collect())
+    }
+
+    pub(crate) async fn upsert_part(&self, id: &str, p: &Part) -> Result<()> {
+        self.statement(
+            "INSERT INTO multipart_parts (upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag",
+            &[
+                JsValue::from_str(id),
+                JsValue::from_f64(f64::from(p.number)),
+                JsValue::from_f64(p.size as f64),
+                JsValue::from_str(&p.etag),
+            ],
+        )?
+        .run()
+        .await
+        .map_err(|e| db_error("part insert", e))?;
+        Ok(())
+    }
+
+    fn forget_statements(&self, id: &str) -> Result<Vec<D1PreparedStatement>> {
+        Ok(vec![
+            self.statement("DELETE FROM multipart_parts WHERE upload_id = ?1", &[JsValue::from_str(id)])?,
+            self.statement("DELETE FROM multipart_uploads WHERE id = ?1", &[JsValue::from_str(id)])?,
+        ])
+    }
+
+    /// The object's row, the journal entry and the upload, in one transaction.
+    pub(crate) async fn finish_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<()> {
+        let mut statements = self.commit_statements(id, rec)?;
+        statements.extend(self.forget_statements(id)?);
+        self.transaction("multipart complete", statements).await
+    }
+
+    pub(crate) async fn forget_multipart(&self, id: &str) -> Result<()> {
+        self.transaction("multipart delete", self.forget_statements(id)?).await
+    }
+
+    pub(crate) async fn select_expired(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {
+        let sql = format!(
+            "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2"
+        );
+        let result = self
+            .statement(&sql, &[num(now_ms), JsValue::from_f64(f64::from(limit))])?
+            .all()
+            .await
+            .map_err(|e| db_error("multipart expired", e))?;
+        let rows: Vec<UploadRow> = result.results().map_err(|e| db_error("multipart expired", e))?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}

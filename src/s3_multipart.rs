@@ -1,0 +1,85 @@
+//! Multipart uploads on the S3 backend: `CreateMultipartUpload`, `UploadPart` (the request's
+//! own body stream passed to `fetch`, as for a single PUT), `CompleteMultipartUpload` and
+//! `AbortMultipartUpload`, signed like every other call.
+
+use gateway_core::error::{ErrorKind, GatewayError, Result};
+use gateway_core::key::ObjectKey;
+use gateway_core::multipart::Part;
+use gateway_core::s3::{self, complete_multipart_xml, encode_query_value, xml_text};
+use gateway_core::store::{ObjectMeta, ObjectStore, PutPart};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::ReadableStream;
+
+use crate::s3::{body_value, header, response_header, Call, S3Store};
+
+fn upload_query(upload_id: &str) -> String {
+    format!("uploadId={}", encode_query_value(upload_id))
+}
+
+fn missing(op: &str, what: &str) -> GatewayError {
+    GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", format!("S3 {op}: no {what}"))
+}
+
+async fn text(res: &web_sys::Response) -> String {
+    match res.text() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+impl S3Store {
+    pub(crate) async fn create_upload(&self, key: &ObjectKey, content_type: &str) -> Result<String> {
+        let call = Call {
+            query: "uploads".to_owned(),
+            signed: vec![header("content-type", content_type)],
+            ..Call::new("create multipart", "POST")
+        };
+        let res = self.send(key, call).await?;
+        if !res.ok() {
+            return Err(Self::error("create multipart", &res).await);
+        }
+        let body = text(&res).await;
+        xml_text(&body, "UploadId").map(str::to_owned).ok_or_else(|| missing("create multipart", "UploadId"))
+    }
+
+    pub(crate) async fn put_part(&self, part: PutPart<ReadableStream>) -> Result<String> {
+        let query = format!("partNumber={}&{}", part.number, upload_query(&part.upload_id));
+        let call = Call { query, body: Some(body_value(part.body)), ..Call::new("upload part", "PUT") };
+        let res = match self.send(&part.key, call).await {
+            Ok(res) => res,
+            Err(err) => return Err(self.classify_upload_failure(&part.key, err).await),
+        };
+        if !res.ok() {
+            return Err(Self::error("upload part", &res).await);
+        }
+        response_header(&res, "etag").ok_or_else(|| missing("upload part", "ETag"))
+    }
+
+    /// S3 may answer a completion `200 OK` with an error document, so the body is checked.
+    pub(crate) async fn complete_upload(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+        let xml = complete_multipart_xml(parts.iter().map(|p| (p.number, p.etag.as_str())));
+        let call = Call {
+            query: upload_query(upload_id),
+            signed: vec![header("content-type", "application/xml")],
+            body: Some(JsValue::from_str(&xml)),
+            ..Call::new("complete multipart", "POST")
+        };
+        let res = self.send(key, call).await?;
+        let body = text(&res).await;
+        if !res.ok() || body.contains("<Error>") {
+            return Err(s3::map_error("complete multipart", res.status(), &body));
+        }
+        // The object's own HEAD gives the ETag and size later reads will see.
+        self.head(key).await?.ok_or_else(|| missing("complete multipart", "object after completion"))
+    }
+
+    pub(crate) async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<()> {
+        let call = Call { query: upload_query(upload_id), ..Call::new("abort multipart", "DELETE") };
+        let res = self.send(key, call).await?;
+        if res.ok() || res.status() == 404 {
+            return Ok(());
+        }
+        Err(Self::error("abort multipart", &res).await)
+    }
+}
