@@ -133,3 +133,18 @@ fn a_client_part_list_must_match_the_received_parts_exactly() {
     let missing = vec![(1, "\"etag-1\"".to_owned())];
     check_complete(&parts, None, Some(&missing)).unwrap_err();
 }
+
+#[test]
+fn with_a_declared_size_the_short_last_part_may_arrive_first() {
+    let m = MIN_PART_BYTES;
+    // 2 full parts and 5 bytes: part 3 implies parts of `m` bytes.
+    assert!(check_part(&[], Some(2 * m + 5), 3, 5).is_ok());
+    let later = [part(3, 5)];
+    assert!(check_part(&later, Some(2 * m + 5), 1, m).is_ok());
+    assert_eq!(refused(check_part(&later, Some(2 * m + 5), 1, m + 1)), ErrorKind::BadRequest);
+    // Sizes that imply parts under 5 MiB, or no whole part size, are refused.
+    assert_eq!(refused(check_part(&[], Some(m + 5), 3, 5)), ErrorKind::BadRequest);
+    assert_eq!(refused(check_part(&[], Some(2 * m + 6), 3, 5)), ErrorKind::BadRequest);
+    // Part 1 can only be short if it is the whole object.
+    assert_eq!(refused(check_part(&[], Some(m + 5), 1, 5)), ErrorKind::BadRequest);
+}

@@ -88,12 +88,15 @@ fn check_against_declared(others: &[&Part], total: u64, number: u16, length: u64
             format!("the parts would exceed the declared size of {total} bytes"),
         ));
     }
-    let size = common_size(others).map_or(length, |s| s.max(length));
+    let mut size = common_size(others).map_or(length, |s| s.max(length));
     if size == 0 {
         return Err(bad("parts may not be empty"));
     }
     if size < MIN_PART_BYTES && size < total {
-        return Err(bad("every part but the last must be at least 5 MiB"));
+        // Parts may arrive in any order when sent concurrently: a short last part can come
+        // first, and its number and the total then imply the part size.
+        size = implied_part_size(others, total, number, length)
+            .ok_or_else(|| bad("every part but the last must be at least 5 MiB"))?;
     }
     let count = total.div_ceil(size);
     if count > u64::from(MAX_PARTS) {
@@ -110,6 +113,15 @@ fn check_against_declared(others: &[&Part], total: u64, number: u16, length: u64
     } else {
         Err(bad(format!("part {number} must be {expected} bytes (parts of {size} bytes, {count} in all)")))
     }
+}
+
+/// The part size that makes part `number` of `length` bytes the short last part of `total`
+/// bytes, when no full-size part has been received yet.
+fn implied_part_size(others: &[&Part], total: u64, number: u16, length: u64) -> Option<u64> {
+    let before = u64::from(number).checked_sub(1).filter(|n| *n > 0 && others.is_empty())?;
+    let rest = total.checked_sub(length)?;
+    let size = rest / before;
+    (rest % before == 0 && size >= MIN_PART_BYTES && size >= length).then_some(size)
 }
 
 /// Checks the received parts at completion and, when the client sent its own list of
