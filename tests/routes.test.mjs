@@ -185,9 +185,11 @@ test('GET /healthz answers 200 without a token', async () => {
 
 test('unknown paths answer 404 and wrong methods 405 with Allow', async () => {
   assertProblem(assert, await call(gw, 'GET', '/nope'), 404, 'not_found');
-  const res = await call(gw, 'POST', '/files/alice/x', { token: alice, body: 'x' });
+  const res = await call(gw, 'PATCH', '/files/alice/x', { token: alice, body: 'x' });
   assertProblem(assert, res, 405, 'method_not_allowed');
-  assert.match(res.headers.get('allow'), /PUT/);
+  assert.match(res.headers.get('allow'), /PUT, POST/);
+  // POST is for multipart uploads and needs `?uploads` or `?uploadId=`.
+  assertProblem(assert, await call(gw, 'POST', '/files/alice/x', { token: alice, body: 'x' }), 400, 'bad_request');
   assertProblem(assert, await call(gw, 'PATCH', '/files', { token: alice }), 405, 'method_not_allowed');
 });
 

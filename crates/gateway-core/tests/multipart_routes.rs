@@ -183,7 +183,8 @@ fn unequal_part_sizes_are_refused() {
 fn a_declared_size_fixes_every_part_size() {
     let w = World::default_config();
     let id = start(&w, json!({"size": 10 * MIB + 10}));
-    assert_problem(&w.send(part_req(&id, "2", &[b'x'; 10])), 400, "bad_request");
+    // A short part 4 would imply parts of (10 MiB) / 3 bytes: not whole, and under 5 MiB.
+    assert_problem(&w.send(part_req(&id, "4", &[b'x'; 10])), 400, "bad_request");
     send_part(&w, &id, 1, &vec![b'a'; 5 * MIB]);
     let h = w.send(part_req(&id, "3", &[b'x'; 11]));
     assert_problem(&h, 400, "bad_request");

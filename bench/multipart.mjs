@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+// A 2 GiB file through `wrangler dev` with the reference client (`scripts/upload.mjs`:
+// multipart, 16 MiB parts, 4 in parallel), on the R2 binding and on S3 (s3s-fs). Samples the
+// resident set of the workerd runtime process that runs the Worker, first during a 64 MiB
+// multipart upload (the baseline of the same run) and then during the 2 GiB one, and checks
+// the download's SHA-256 against the file's. Writes bench/multipart.md.
+// Run: node bench/multipart.mjs (after `npm run build`); BENCH_SIZE_MIB overrides 2048.
+import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
+import { startS3 } from '../tests/support/s3server.mjs';
+import { rssMiB, cpuSeconds } from './lib/measure.mjs';
+
+const PORT = Number(process.env.BENCH_PORT || 8798);
+const MIB = 1024 * 1024;
+const SIZE = Number(process.env.BENCH_SIZE_MIB || 2048) * MIB;
+const TMP = path.resolve('bench/tmp');
+const secret = randomSecret();
+
+/** Writes `size` bytes of distinct pseudo-random 1 MiB blocks; returns the file's SHA-256. */
+function makeFile(file, size) {
+  const hash = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'w');
+  const seed = crypto.randomBytes(MIB);
+  for (let off = 0, i = 0; off < size; off += MIB, i++) {
+    const block = Buffer.from(seed.subarray(0, Math.min(MIB, size - off)));
+    block.writeUInt32BE(i, 0);
+    hash.update(block);
+    fs.writeSync(fd, block);
+  }
+  fs.closeSync(fd);
+  return hash.digest('hex');
+}
+
+function runtimePid(rootPid) {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=']).toString().trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const found = [];
+  const walk = (p) => {
+    for (const [c, pp] of rows) {
+      if (pp !== p) continue;
+      try {
+        const cmd = fs.readFileSync(`/proc/${c}/cmdline`, 'utf8');
+        if (cmd.includes('workerd') && !cmd.includes(`:${PORT}`)) found.push(c);
+      } catch {}
+      walk(c);
+    }
+  };
+  walk(rootPid);
+  return found[0];
+}
+
+/** Runs the reference client while sampling `pid`'s RSS every 50 ms. */
+function upload(base, token, file, key, pid) {
+  const samples = [];
+  const timer = setInterval(() => { try { samples.push(rssMiB(pid)); } catch {} }, 50);
+  const cpu0 = cpuSeconds(pid);
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['scripts/upload.mjs', file, '--key', key, '--endpoint', base, '--token', token, '--quiet', '--fresh'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => { out += c; });
+    child.stderr.on('data', (c) => { err += c; });
+    child.on('close', (code) => {
+      clearInterval(timer);
+      if (code !== 0) return reject(new Error(`client exited ${code}: ${err}`));
+      const sorted = [...samples].sort((a, b) => a - b);
+      resolve({
+        result: JSON.parse(out),
+        seconds: (Date.now() - t0) / 1000,
+        cpu: cpuSeconds(pid) - cpu0,
+        peak: sorted.at(-1),
+        median: sorted[Math.floor(sorted.length / 2)],
+      });
+    });
+  });
+}
+
+async function downloadHash(url, token) {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } });
+  if (!res.ok) throw new Error(`download: ${res.status}`);
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of res.body) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+async function measure(backend, files) {
+  const s3 = backend === 's3' ? await startS3({ dir: TMP }) : null;
+  const state = path.join(TMP, `state-${backend}`);
+  fs.rmSync(state, { recursive: true, force: true });
+  const vars = { JWT_SECRET: secret, ...(s3 ? s3.vars : {}) };
+  const args = ['wrangler', 'dev', '--port', String(PORT), '--persist-to', state, ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`])];
+  const dev = spawn('npx', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const logs = [];
+  dev.stdout.on('data', (d) => logs.push(d.toString()));
+  dev.stderr.on('data', (d) => logs.push(d.toString()));
+  try {
+    const base = `http://127.0.0.1:${PORT}`;
+    for (let i = 0; ; i++) {
+      try { if ((await fetch(`${base}/healthz`)).ok) break; } catch {}
+      if (i > 600) throw new Error(`wrangler dev did not start:\n${logs.join('')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], { stdio: 'ignore' });
+    const pid = runtimePid(dev.pid);
+    if (!pid) throw new Error('the workerd runtime process was not found');
+    const token = sign(claimsFor('bench'), { key: secret });
+    const idle = rssMiB(pid);
+    const rows = [];
+    for (const f of files) {
+      const key = `bench/${path.basename(f.file)}`;
+      const m = await upload(base, token, f.file, key, pid);
+      if (m.result.size !== f.size) throw new Error(`${f.label}: stored ${m.result.size} bytes`);
+      const sha = await downloadHash(`${base}/files/${key}`, token);
+      rows.push({ ...f, ...m, matches: sha === f.sha256 });
+    }
+    return { backend, idle, rows };
+  } finally {
+    try { process.kill(-dev.pid, 'SIGTERM'); } catch {}
+    await new Promise((r) => setTimeout(r, 1000));
+    s3?.close();
+  }
+}
+
+fs.mkdirSync(TMP, { recursive: true });
+const files = [
+  { label: '64 MiB', size: 64 * MIB + 1, file: path.join(TMP, 'mp-small.bin') },
+  { label: `${SIZE / MIB} MiB`, size: SIZE, file: path.join(TMP, 'mp-large.bin') },
+];
+for (const f of files) f.sha256 = makeFile(f.file, f.size);
+const results = [];
+try {
+  for (const backend of ['r2', 's3']) results.push(await measure(backend, files));
+} finally {
+  for (const f of files) fs.rmSync(f.file, { force: true });
+}
+
+const md = [
+  '# Multipart uploads through `wrangler dev` (reference client)',
+  '',
+  `Measured ${new Date().toISOString()} by \`node bench/multipart.mjs\`: \`npm run upload\` (16 MiB parts, 4 in parallel) sends each file to \`wrangler dev\`; the resident set of the workerd runtime process is sampled every 50 ms during the upload. The 64 MiB upload is the baseline of the same run. Each download's SHA-256 is compared with the file's.`,
+  '',
+  '| backend | file | wall time | throughput | runtime CPU | median RSS | peak RSS | peak vs 64 MiB | SHA-256 matches |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...results.flatMap((r) => r.rows.map((row) => `| ${r.backend} | ${row.label} | ${row.seconds.toFixed(1)} s | ${(row.size / MIB / row.seconds).toFixed(0)} MiB/s | ${row.cpu.toFixed(1)} s | ${row.median.toFixed(0)} MiB | ${row.peak.toFixed(0)} MiB | ${(row.peak / r.rows[0].peak).toFixed(2)}× | ${row.matches ? 'yes' : 'NO'} |`)),
+  '',
+  ...results.map((r) => `Idle RSS of the runtime process before the uploads (${r.backend}): ${r.idle.toFixed(0)} MiB.`),
+  '',
+  'On the R2 binding the runtime process also runs the local R2 simulator (see `bench/r2-simulator.md`); with S3 the store is a separate process (s3s-fs), so the runtime process holds only the Worker and the D1 simulator.',
+  '',
+].join('\n');
+fs.writeFileSync('bench/multipart.md', md);
+console.log(md);
+if (results.some((r) => r.rows.some((row) => !row.matches))) process.exit(1);
