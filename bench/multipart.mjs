@@ -26,7 +26,7 @@ function makeFile(file, size) {
   const seed = crypto.randomBytes(MIB);
   for (let off = 0, i = 0; off < size; off += MIB, i++) {
     const block = Buffer.from(seed.subarray(0, Math.min(MIB, size - off)));
-    block.writeUInt32BE(i, 0);
+    if (block.length >= 4) block.writeUInt32BE(i, 0);
     hash.update(block);
     fs.writeSync(fd, block);
   }
@@ -67,7 +67,10 @@ function upload(base, token, file, key, pid) {
       clearInterval(timer);
       if (code !== 0) return reject(new Error(`client exited ${code}: ${err}`));
       const sorted = [...samples].sort((a, b) => a - b);
+      // The RSS at each tenth of the upload's duration: flat or rising with the bytes sent.
+      const timeline = Array.from({ length: 10 }, (_, i) => samples[Math.min(samples.length - 1, Math.floor(((i + 1) * samples.length) / 10) - 1)]);
       resolve({
+        timeline,
         result: JSON.parse(out),
         seconds: (Date.now() - t0) / 1000,
         cpu: cpuSeconds(pid) - cpu0,
@@ -147,6 +150,12 @@ const md = [
   ...results.flatMap((r) => r.rows.map((row) => `| ${r.backend} | ${row.label} | ${row.seconds.toFixed(1)} s | ${(row.size / MIB / row.seconds).toFixed(0)} MiB/s | ${row.cpu.toFixed(1)} s | ${row.median.toFixed(0)} MiB | ${row.peak.toFixed(0)} MiB | ${(row.peak / r.rows[0].peak).toFixed(2)}× | ${row.matches ? 'yes' : 'NO'} |`)),
   '',
   ...results.map((r) => `Idle RSS of the runtime process before the uploads (${r.backend}): ${r.idle.toFixed(0)} MiB.`),
+  '',
+  'RSS of the runtime process at each tenth of the large upload (MiB):',
+  '',
+  '| backend | 10% | 20% | 30% | 40% | 50% | 60% | 70% | 80% | 90% | 100% |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.backend} | ${r.rows.at(-1).timeline.map((v) => v.toFixed(0)).join(' | ')} |`),
   '',
   'On the R2 binding the runtime process also runs the local R2 simulator (see `bench/r2-simulator.md`); with S3 the store is a separate process (s3s-fs), so the runtime process holds only the Worker and the D1 simulator.',
   '',
