@@ -334,3 +334,13 @@ fn a_store_failure_on_a_part_records_nothing() {
     assert_problem(&w.send(part_req(&id, "1", b"abc")), 502, "storage_error");
     assert!(w.meta.parts.borrow().is_empty());
 }
+
+#[test]
+fn a_part_with_a_digest_header_is_refused_rather_than_left_unchecked() {
+    let w = World::default_config();
+    let id = start(&w, json!({}));
+    for header in ["content-md5", "x-amz-checksum-sha256"] {
+        assert_problem(&w.send(part_req(&id, "1", b"abc").header(header, "AAAA")), 400, "bad_request");
+    }
+    assert!(w.meta.parts.borrow().is_empty());
+}

@@ -215,6 +215,12 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
             None => return Err(GatewayError::new(ErrorKind::LengthRequired, "parts need a Content-Length header")),
             Some(v) => parse_length(v).ok_or_else(|| bad("Content-Length must be a whole number of bytes"))?,
         };
+        if head.header("content-md5").is_some() || head.header("x-amz-checksum-sha256").is_some() {
+            // R2 cannot verify a digest per part; refusing is better than silently not checking.
+            return Err(bad(
+                "parts do not take Content-MD5 or x-amz-checksum-sha256; check the completed object's SHA-256 instead",
+            ));
+        }
         let part_limit = self.part_limit();
         if length > part_limit {
             return Err(GatewayError::new(
