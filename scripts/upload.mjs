@@ -82,6 +82,7 @@ async function openUpload(partSize) {
     text: JSON.stringify({ content_type: values['content-type'], size }),
   });
   const { upload_id, part_size_min, part_size_max, max_parts } = started.json;
+  if (part_size_max < part_size_min && size > part_size_max) throw new Error(`the gateway accepts parts of at most ${part_size_max} bytes, under the ${part_size_min}-byte minimum`);
   // Enough parts of at most the gateway's maximum, and never more than it allows.
   let chosen = Math.max(partSize, part_size_min, Math.ceil(size / max_parts / MIB) * MIB);
   chosen = Math.min(chosen, part_size_max);

@@ -5,13 +5,13 @@
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::key::ObjectKey;
 use gateway_core::multipart::Part;
-use gateway_core::s3::{self, complete_multipart_xml, encode_query_value, xml_text};
-use gateway_core::store::{ObjectMeta, ObjectStore, PutPart};
+use gateway_core::s3::{self, complete_multipart_xml, encode_query_value, xml_value};
+use gateway_core::store::{ObjectMeta, PutPart};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStream;
 
-use crate::s3::{body_value, header, response_header, Call, S3Store};
+use crate::s3::{body_value, header, now_ms, response_header, Call, S3Store};
 
 fn upload_query(upload_id: &str) -> String {
     format!("uploadId={}", encode_query_value(upload_id))
@@ -40,7 +40,7 @@ impl S3Store {
             return Err(Self::error("create multipart", &res).await);
         }
         let body = text(&res).await;
-        xml_text(&body, "UploadId").map(str::to_owned).ok_or_else(|| missing("create multipart", "UploadId"))
+        xml_value(&body, "UploadId").ok_or_else(|| missing("create multipart", "UploadId"))
     }
 
     pub(crate) async fn put_part(&self, part: PutPart<ReadableStream>) -> Result<String> {
@@ -70,8 +70,19 @@ impl S3Store {
         if !res.ok() || body.contains("<Error>") {
             return Err(s3::map_error("complete multipart", res.status(), &body));
         }
-        // The object's own HEAD gives the ETag and size later reads will see.
-        self.head(key).await?.ok_or_else(|| missing("complete multipart", "object after completion"))
+        // A 200 whose body was cut off may still hide an error: only the result counts.
+        if !body.contains("<CompleteMultipartUploadResult") {
+            return Err(missing("complete multipart", "CompleteMultipartUploadResult"));
+        }
+        let etag = xml_value(&body, "ETag").ok_or_else(|| missing("complete multipart", "ETag"))?;
+        Ok(ObjectMeta {
+            size: parts.iter().map(|p| p.size).sum(),
+            etag,
+            // The Worker's clock in milliseconds, as for a single PUT (Last-Modified has
+            // whole seconds only), so racing uploads of a key are ordered the same way.
+            uploaded_ms: now_ms(),
+            content_type: None,
+        })
     }
 
     pub(crate) async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<()> {

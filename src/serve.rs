@@ -89,6 +89,10 @@ async fn read_small_body(req: &web_sys::Request, head: &RequestHead) -> Result<V
         return Err(too_large());
     }
     let Some(body) = req.body() else { return Ok(Vec::new()) };
+    if head.header("content-length").is_none() {
+        // Without a declared length the cap could only be checked after buffering.
+        return Err(GatewayError::new(ErrorKind::LengthRequired, "request bodies need a Content-Length header"));
+    }
     let read_failed = |e: wasm_bindgen::JsValue| {
         GatewayError::hidden(ErrorKind::IncompleteBody, "the body could not be read", crate::js::error_message(&e))
     };

@@ -135,6 +135,11 @@ test('start refuses types, sizes and scopes a single PUT would refuse', async ()
   assertProblem(assert, await call(gw, 'POST', '/files/alice/mp/r.bin?uploads', { token: reader }), 403, 'forbidden');
   assertProblem(assert, await call(gw, 'POST', '/files/alice/mp/j.bin?uploads', { token: alice, body: '{oops' }), 400, 'bad_request');
   assertProblem(assert, await call(gw, 'POST', '/files/alice/mp/j.bin', { token: alice }), 400, 'bad_request');
+  // A JSON body must declare its length: it is read whole, so it is capped before reading.
+  const chunked = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('{}')); c.close(); } });
+  assertProblem(assert, await call(gw, 'POST', '/files/alice/mp/j.bin?uploads', { token: alice, body: chunked }), 411, 'length_required');
+  const huge = await call(gw, 'POST', '/files/alice/mp/j.bin?uploads', { token: alice, body: Buffer.alloc(1024 * 1024 + 1, 32) });
+  assertProblem(assert, huge, 413, 'payload_too_large');
 });
 
 test('abort discards the parts in the store and forgets the upload', async () => {

@@ -80,7 +80,12 @@ function once(method, url, { headers = {}, length, body, text, progress }) {
     else if (length !== undefined) h['content-length'] = String(length);
     const lib = target.protocol === 'https:' ? https : http;
     let counted = 0;
+    let stream = null;
+    // Once the request has failed or been answered, the file is read no further (and its
+    // descriptor is closed), so the bytes counted are final.
+    const stop = () => stream?.destroy();
     const req = lib.request(target, { method, headers: h }, (res) => {
+      stop();
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -89,12 +94,12 @@ function once(method, url, { headers = {}, length, body, text, progress }) {
         try { json = raw ? JSON.parse(raw) : null; } catch { json = null; }
         resolve({ status: res.statusCode, headers: res.headers, json, raw, counted });
       });
-      res.on('error', reject);
+      res.on('error', (e) => { e.counted = counted; reject(e); });
     });
-    req.on('error', (e) => { e.counted = counted; reject(e); });
+    req.on('error', (e) => { stop(); e.counted = counted; reject(e); });
     if (text !== undefined) return req.end(text);
     if (!body) return req.end();
-    const stream = body();
+    stream = body();
     stream.on('data', (chunk) => {
       counted += chunk.length;
       progress?.add(chunk.length);

@@ -136,6 +136,13 @@ pub fn xml_text<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
     Some(body[start..end].trim())
 }
 
+/// [`xml_text`] with XML's predefined entities decoded (upload ids and ETags).
+pub fn xml_value(body: &str, tag: &str) -> Option<String> {
+    xml_text(body, tag).map(|t| {
+        t.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    })
+}
+
 /// The `<Code>` of an S3 XML error body.
 pub fn error_code(body: &str) -> Option<&str> {
     xml_text(body, "Code")

@@ -11,6 +11,9 @@ use crate::store::ObjectStore;
 
 /// Journal entries younger than this are left alone: their upload may still be streaming.
 pub const DEFAULT_PENDING_GRACE_MS: i64 = 60 * 60 * 1000;
+/// An expired multipart upload whose abort keeps failing is forgotten this long after its
+/// expiry (R2 aborts unfinished uploads after 7 days itself), so it cannot block the sweep.
+pub const FORGET_UNABORTABLE_AFTER_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// Entries handled per run; the next run picks up the rest.
 pub const SWEEP_BATCH: u32 = 100;
 
@@ -109,7 +112,14 @@ pub async fn sweep_multiparts<S: ObjectStore, M: MetadataStore>(
                     report.problems.push(format!("forgetting upload of `{}` failed: {}", upload.key, e.log_line()))
                 }
             },
-            Err(e) => report.problems.push(format!("aborting upload of `{}` failed: {}", upload.key, e.log_line())),
+            Err(e) => {
+                report.problems.push(format!("aborting upload of `{}` failed: {}", upload.key, e.log_line()));
+                if now_ms - upload.expires_at > FORGET_UNABORTABLE_AFTER_MS
+                    && meta.remove_multipart(&upload.id).await.is_ok()
+                {
+                    report.problems.push(format!("forgot upload of `{}` after a week of failed aborts", upload.key));
+                }
+            }
         }
     }
 }

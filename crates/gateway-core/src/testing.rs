@@ -148,6 +148,9 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+        if self.fail_puts.get() {
+            return Err(GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "injected"));
+        }
         let OpenUpload { content_type, parts: stored } =
             self.multiparts.borrow_mut().remove(upload_id).ok_or_else(no_such_upload)?;
         let mut bytes = Vec::new();
@@ -166,6 +169,9 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn abort_multipart(&self, _key: &ObjectKey, upload_id: &str) -> Result<()> {
+        if self.fail_puts.get() {
+            return Err(GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "injected"));
+        }
         self.multiparts.borrow_mut().remove(upload_id);
         Ok(())
     }

@@ -66,8 +66,20 @@ fn a_short_first_part_is_allowed_as_the_only_part() {
 }
 
 #[test]
-fn a_short_part_with_no_full_parts_yet_is_refused_unless_it_is_part_1() {
-    assert_eq!(refused(check_part(&[], None, 2, MIB)), ErrorKind::BadRequest);
+fn a_short_last_part_may_arrive_before_the_full_parts() {
+    check_part(&[], None, 3, MIB).unwrap();
+    let parts = vec![part(3, 6 * MIB)];
+    check_part(&parts, None, 1, 8 * MIB).unwrap();
+    // The full parts must still be at least 5 MiB and no smaller than the last.
+    assert_eq!(refused(check_part(&[part(3, MIB)], None, 1, MIB - 1)), ErrorKind::BadRequest);
+    assert_eq!(refused(check_part(&[part(3, 8 * MIB)], None, 1, 6 * MIB)), ErrorKind::BadRequest);
+}
+
+#[test]
+fn after_a_short_part_1_no_further_parts_are_accepted() {
+    let parts = vec![part(1, 10)];
+    assert_eq!(refused(check_part(&parts, None, 2, 10)), ErrorKind::BadRequest);
+    assert_eq!(refused(check_part(&parts, None, 2, 8 * MIB)), ErrorKind::BadRequest);
 }
 
 #[test]

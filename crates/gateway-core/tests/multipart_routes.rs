@@ -344,3 +344,63 @@ fn a_part_with_a_digest_header_is_refused_rather_than_left_unchecked() {
     }
     assert!(w.meta.parts.borrow().is_empty());
 }
+
+#[test]
+fn a_completion_whose_answer_was_lost_is_recorded_when_retried() {
+    let w = World::default_config();
+    let id = start(&w, json!({}));
+    send_part(&w, &id, 1, &vec![b'a'; 5 * MIB]);
+    send_part(&w, &id, 2, b"end");
+    // The store assembled the object, but the isolate died before D1 heard of it.
+    let store_id = w.meta.multiparts.borrow()[&id].store_upload_id.clone();
+    let parts = block_on(gateway_core::metadata::MetadataStore::parts(&w.meta, &id)).unwrap();
+    let mut parts = parts;
+    parts.sort_by_key(|p| p.number);
+    let key = gateway_core::key::ObjectKey::new(KEY.to_owned()).unwrap();
+    block_on(gateway_core::store::ObjectStore::complete_multipart(&w.store, &key, &store_id, &parts)).unwrap();
+
+    let h = complete(&w, &id, "");
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    assert_eq!(w.row(KEY).unwrap().size, (5 * MIB + 3) as u64);
+    assert!(w.meta.multiparts.borrow().is_empty() && w.meta.pending.borrow().is_empty());
+}
+
+#[test]
+fn a_store_failure_at_completion_keeps_the_upload_and_its_journal_entry() {
+    let w = World::default_config();
+    let id = start(&w, json!({}));
+    send_part(&w, &id, 1, b"only part");
+    w.store.fail_puts.set(true);
+    assert_problem(&complete(&w, &id, ""), 502, "storage_error");
+    assert!(w.meta.pending.borrow().contains_key(&id), "the sweep can reconcile the key");
+    w.store.fail_puts.set(false);
+    assert_eq!(complete(&w, &id, "").reply.status, 201, "a retry completes it");
+    assert!(w.meta.pending.borrow().is_empty());
+}
+
+#[test]
+fn multipart_is_refused_when_max_upload_bytes_is_under_5_mib() {
+    let w = World::new(config_with(&[("MAX_UPLOAD_BYTES", "1048576")]));
+    let post = |body: &str| {
+        w.send(Req::new(Method::POST, &format!("/files/{KEY}?uploads")).bearer(&alice()).body(body.as_bytes()))
+    };
+    let h = post("{}");
+    assert_problem(&h, 400, "bad_request");
+    assert!(h.error.unwrap().detail.contains("MAX_UPLOAD_BYTES"));
+    // A declared size that fits in one part still works.
+    assert_eq!(post(r#"{"size": 1000}"#).reply.status, 201);
+}
+
+#[test]
+fn an_upload_the_store_cannot_abort_is_retried_then_forgotten_after_a_week() {
+    let w = World::new(config_with(&[("MULTIPART_TTL_SECONDS", "60")]));
+    start(&w, json!({}));
+    w.store.fail_puts.set(true);
+    let expired = NOW_MS + 61_000;
+    let report = block_on(sweep::run(&w.store, &w.meta, expired, sweep::DEFAULT_PENDING_GRACE_MS));
+    assert_eq!((report.multiparts_aborted, report.problems.len()), (0, 1));
+    assert_eq!(w.meta.multiparts.borrow().len(), 1, "kept for the next run");
+    let week_later = expired + sweep::FORGET_UNABORTABLE_AFTER_MS;
+    block_on(sweep::run(&w.store, &w.meta, week_later, sweep::DEFAULT_PENDING_GRACE_MS));
+    assert!(w.meta.multiparts.borrow().is_empty(), "forgotten so it cannot block the sweep");
+}

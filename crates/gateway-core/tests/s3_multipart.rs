@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gateway_core::error::ErrorKind;
-use gateway_core::s3::{complete_multipart_xml, encode_query_value, map_error, xml_text};
+use gateway_core::s3::{complete_multipart_xml, encode_query_value, map_error, xml_text, xml_value};
 
 #[test]
 fn the_completion_body_lists_parts_in_order_with_escaped_etags() {
@@ -30,6 +30,8 @@ fn the_upload_id_is_read_from_the_create_answer() {
     assert_eq!(xml_text(body, "UploadId"), Some("7d92-40"));
     assert_eq!(xml_text(body, "Missing"), None);
     assert_eq!(xml_text("<UploadId>unterminated", "UploadId"), None);
+    assert_eq!(xml_value("<ETag>&quot;abc-2&quot;</ETag>", "ETag").as_deref(), Some("\"abc-2\""));
+    assert_eq!(xml_value("<UploadId>a&amp;b&lt;c</UploadId>", "UploadId").as_deref(), Some("a&b<c"));
 }
 
 #[test]

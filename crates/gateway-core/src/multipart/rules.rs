@@ -31,10 +31,9 @@ pub fn parse_part_number(value: &str) -> Result<u16> {
         .ok_or_else(|| bad(format!("partNumber must be a whole number from 1 to {MAX_PARTS}")))
 }
 
-/// The size every part but the last must have, given the parts other than the one being
-/// (re)sent: the largest of them, since only the last part may be smaller.
-fn common_size(others: &[&Part]) -> Option<u64> {
-    others.iter().map(|p| p.size).max()
+/// The largest of `parts`' sizes: the common size, since only the last part may be smaller.
+fn common_size(parts: &[&Part]) -> Option<u64> {
+    parts.iter().map(|p| p.size).max()
 }
 
 /// Checks part `number` of `length` bytes against the parts already received (`parts`, which
@@ -48,34 +47,43 @@ pub fn check_part(parts: &[Part], declared_size: Option<u64>, number: u16, lengt
     if let Some(total) = declared_size {
         return check_against_declared(&others, total, number, length);
     }
-    let highest_other = others.iter().map(|p| p.number).max().unwrap_or(0);
-    match common_size(&others) {
-        None if length < MIN_PART_BYTES && number != 1 => {
-            Err(bad("every part but the last must be at least 5 MiB; send the parts before a short last part"))
-        }
-        None => Ok(()),
-        Some(size) if length > size => Err(bad(format!(
-            "all parts but the last must have the same size ({size} bytes here); this part has {length}"
-        ))),
-        Some(size) if length < size => {
-            // Only the last part may be smaller: it must come after every other part, and
-            // there can be only one.
-            if number < highest_other || others.iter().any(|p| p.size < size) {
-                Err(bad(format!("only the last part may be smaller than {size} bytes")))
-            } else {
-                Ok(())
-            }
-        }
-        Some(size) => {
-            // A full-size part may not come after a short (last) part.
-            let short_before = others.iter().any(|p| p.size < size && p.number < number);
-            if short_before {
-                Err(bad("a part was sent after the short last part"))
-            } else {
-                Ok(())
-            }
-        }
+    check_undeclared(&others, number, length)
+}
+
+/// Without a declared total, the parts received so far plus this one must be able to form an
+/// object: the highest-numbered part is the (possibly short) last one, and every other part
+/// has one common size of at least 5 MiB, no smaller than the last. Parts may arrive in any
+/// order, so a short last part may come before the full ones.
+fn check_undeclared(others: &[&Part], number: u16, length: u64) -> Result<()> {
+    let this = Part { number, size: length, etag: String::new() };
+    let mut all: Vec<&Part> = others.to_vec();
+    all.push(&this);
+    let Some(last) = all.iter().copied().max_by_key(|p| p.number) else { return Ok(()) };
+    let Some(full) = all.iter().filter(|p| p.number != last.number).map(|p| p.size).max() else {
+        return Ok(()); // a single part so far, of any size
+    };
+    let is_last = last.number == number;
+    if full < MIN_PART_BYTES {
+        return Err(bad("every part but the last must be at least 5 MiB"));
     }
+    if is_last && length > full {
+        return Err(bad(format!(
+            "all parts but the last must have the same size ({full} bytes here), and the last no larger; this part has {length}"
+        )));
+    }
+    if !is_last && length < full {
+        return Err(bad(format!("only the last part may be smaller than {full} bytes")));
+    }
+    if all.iter().any(|p| p.number != last.number && p.size != full) {
+        if is_last {
+            return Err(bad("a part was sent after the short last part"));
+        }
+        return Err(bad(format!("all parts but the last must have the same size; this part has {length} bytes")));
+    }
+    if last.size > full {
+        return Err(bad(format!("only the last part may differ in size, and it may not exceed {full} bytes")));
+    }
+    Ok(())
 }
 
 /// With a declared total, the part size is fixed by the first full part; part counts and the

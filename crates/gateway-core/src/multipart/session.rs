@@ -16,7 +16,7 @@ use crate::http::{Reply, RequestHead};
 use crate::key::ObjectKey;
 use crate::metadata::{MetadataStore, MultipartUpload, PendingUpload};
 use crate::router::Route;
-use crate::store::{ObjectStore, PutPart};
+use crate::store::{ObjectMeta, ObjectStore, PutPart};
 use crate::time::rfc3339;
 use crate::upload::{check_content_type, created, location, object_record, parse_length, DEFAULT_CONTENT_TYPE};
 
@@ -177,12 +177,17 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
             })?,
         };
         check_content_type(self.config, self.grant, &content_type)?;
+        let part_limit = self.part_limit();
+        if part_limit < MIN_PART_BYTES && req.size.is_none_or(|size| size > part_limit) {
+            return Err(bad(format!(
+                "multipart uploads need parts of at least {MIN_PART_BYTES} bytes, but MAX_UPLOAD_BYTES caps request bodies at {part_limit}"
+            )));
+        }
         if let Some(size) = req.size {
             if size == 0 {
                 return Err(bad("a multipart upload needs at least one byte; upload empty files with a single PUT"));
             }
             self.check_total(size)?;
-            let part_limit = self.part_limit();
             if size.div_ceil(part_limit) > u64::from(MAX_PARTS) {
                 return Err(bad(format!(
                     "{size} bytes need more than {MAX_PARTS} parts of at most {part_limit} bytes (MAX_UPLOAD_BYTES)"
@@ -235,7 +240,16 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
         let put = PutPart { key: self.key.clone(), upload_id: upload.store_upload_id, number, body, length };
         let etag = self.store.upload_part(put).await?;
         let part = Part { number, size: length, etag };
-        self.meta.record_part(id, &part).await?;
+        if let Err(err) = self.meta.record_part(id, &part).await {
+            // The upload may have been completed or aborted while this part streamed.
+            if matches!(self.meta.multipart(id).await, Ok(None)) {
+                return Err(GatewayError::new(
+                    ErrorKind::UploadNotFound,
+                    "the upload was completed or aborted meanwhile",
+                ));
+            }
+            return Err(err);
+        }
         let view = part_view(&part);
         let tag = view.etag.clone();
         Ok(Reply::json(200, &view).with_header("ETag", tag))
@@ -260,7 +274,8 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
         let client_list: Option<Vec<(u16, String)>> =
             req.parts.map(|list| list.into_iter().map(|p| (p.part_number, p.etag)).collect());
         let parts = check_complete(&self.meta.parts(id).await?, upload.declared_size, client_list.as_deref())?;
-        self.check_total(parts.iter().map(|p| p.size).sum())?;
+        let total: u64 = parts.iter().map(|p| p.size).sum();
+        self.check_total(total)?;
         let pending = PendingUpload {
             id: id.to_owned(),
             key: upload.key.clone(),
@@ -270,10 +285,24 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
         let _ = self.meta.begin_upload(&pending).await;
         let stored = match self.store.complete_multipart(&self.key, &upload.store_upload_id, &parts).await {
             Ok(stored) => stored,
-            Err(err) => {
-                let _ = self.meta.abandon_upload(id).await;
-                if err.kind == ErrorKind::UploadNotFound {
+            // An earlier attempt may have assembled the object and lost its answer: the store
+            // then no longer knows the upload, and the key holds an object of the parts' size.
+            Err(err) if err.kind == ErrorKind::UploadNotFound => match self.store.head(&self.key).await {
+                Ok(Some(found)) if found.size == total => {
+                    ObjectMeta { uploaded_ms: found.uploaded_ms.max(self.now_ms), ..found }
+                }
+                _ => {
+                    let _ = self.meta.abandon_upload(id).await;
                     let _ = self.meta.remove_multipart(id).await;
+                    return Err(err);
+                }
+            },
+            Err(err) => {
+                // A refusal assembled nothing. Any other failure may have happened after the
+                // store assembled the object, so the journal entry stays: a retry completes the
+                // row, and otherwise the sweep reconciles the key.
+                if err.kind == ErrorKind::BadRequest {
+                    let _ = self.meta.abandon_upload(id).await;
                 }
                 return Err(err);
             }
