@@ -17,7 +17,13 @@ pub fn request_head(req: &web_sys::Request) -> Result<RequestHead, GatewayError>
             headers.append(n, v);
         }
     }
-    Ok(RequestHead { method, path: url.path().to_owned(), query: url.query().unwrap_or_default().to_owned(), headers })
+    Ok(RequestHead {
+        method,
+        origin: url.origin().ascii_serialization(),
+        path: url.path().to_owned(),
+        query: url.query().unwrap_or_default().to_owned(),
+        headers,
+    })
 }
 
 pub fn response(reply: Reply<ReadableStream>) -> Result<web_sys::Response, JsValue> {

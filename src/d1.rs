@@ -2,7 +2,7 @@
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::metadata::{
-    ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, STATUS_COMPLETE,
+    ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload, STATUS_COMPLETE,
 };
 use gateway_core::multipart::Part;
 use serde::Deserialize;
@@ -277,5 +277,25 @@ impl MetadataStore for D1Metadata {
 
     async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {
         self.select_expired(now_ms, limit).await
+    }
+
+    async fn record_presigned(&self, p: &PresignedUpload) -> Result<()> {
+        self.insert_presigned(p).await
+    }
+
+    async fn presigned(&self, key: &str, owner: &str) -> Result<Option<PresignedUpload>> {
+        self.select_presigned(key, owner).await
+    }
+
+    async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()> {
+        self.finish_presigned(nonce, rec).await
+    }
+
+    async fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {
+        self.spend_nonce(nonce, expires_at).await
+    }
+
+    async fn purge_presigned(&self, before_ms: i64) -> Result<()> {
+        self.delete_expired_presigned(before_ms).await
     }
 }

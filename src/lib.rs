@@ -6,6 +6,7 @@ mod backend;
 mod convert;
 mod d1;
 mod d1_multipart;
+mod d1_presign;
 mod env;
 mod js;
 mod r2;

@@ -15,6 +15,10 @@ pub const DEFAULT_MULTIPART_TTL_SECONDS: u64 = 24 * 60 * 60;
 /// R2 aborts unfinished multipart uploads after 7 days on its own; a longer TTL would promise
 /// clients time the store does not give.
 pub const MAX_MULTIPART_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
+/// Default for `PRESIGN_MAX_TTL_SECONDS`: the longest a presigned URL may live.
+pub const DEFAULT_PRESIGN_MAX_TTL_SECONDS: u64 = 900;
+/// SigV4 presigned URLs live at most 7 days.
+pub const MAX_PRESIGN_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
 /// The largest single object R2 and S3 accept in one PUT.
 pub const SINGLE_PUT_CEILING: u64 = 5 * 1024 * 1024 * 1024;
 /// HS256 secrets shorter than this are refused: they can be brute-forced offline.
@@ -85,6 +89,11 @@ pub struct Config {
     /// `MULTIPART_TTL_SECONDS` in milliseconds: how long a multipart upload may stay unfinished
     /// before the sweep aborts it (default 24 h, at most 7 days).
     pub multipart_ttl_ms: i64,
+    /// `URL_SIGNING_SECRET`: the HMAC key of gateway-mode presigned URLs (at least 32 bytes);
+    /// without it, only direct (S3) presigned URLs are offered.
+    pub url_signing_secret: Option<Secret>,
+    /// `PRESIGN_MAX_TTL_SECONDS`: the cap on `expires_in` (default 900, at most 7 days).
+    pub presign_max_ttl_s: i64,
     /// `ALLOWED_CONTENT_TYPES`: comma-separated types (`image/*` wildcards); `None` allows all.
     pub allowed_content_types: Option<Vec<TypePattern>>,
     /// JWT verification (`JWT_SECRET`, `JWT_PUBLIC_KEYS`, `JWT_ISSUER`, `JWT_AUDIENCE`).
@@ -188,6 +197,22 @@ impl Config {
         } as i64
             * 1000;
 
+        let url_signing_secret = match get("URL_SIGNING_SECRET") {
+            Some(v) if v.len() < 32 => return Err(config_error("URL_SIGNING_SECRET", "must be at least 32 bytes")),
+            v => v.map(Secret::new),
+        };
+        let presign_max_ttl_s = match get("PRESIGN_MAX_TTL_SECONDS") {
+            None => DEFAULT_PRESIGN_MAX_TTL_SECONDS,
+            Some(v) => {
+                v.parse::<u64>().ok().filter(|n| (1..=MAX_PRESIGN_TTL_SECONDS).contains(n)).ok_or_else(|| {
+                    config_error(
+                        "PRESIGN_MAX_TTL_SECONDS",
+                        format!("must be whole seconds from 1 to {MAX_PRESIGN_TTL_SECONDS}"),
+                    )
+                })?
+            }
+        } as i64;
+
         let cors_origins = match get("CORS_ORIGINS") {
             None => CorsOrigins::None,
             Some(v) if v == "*" => CorsOrigins::Any,
@@ -212,6 +237,8 @@ impl Config {
             s3,
             max_upload_bytes,
             multipart_ttl_ms,
+            url_signing_secret,
+            presign_max_ttl_s,
             allowed_content_types,
             jwt,
             webhook,

@@ -6,6 +6,7 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::{Body, Reply, RequestHead};
 use crate::key::ObjectKey;
+use crate::presign::disposition::attachment;
 use crate::range::{self, unsatisfied_content_range, ByteRangeSpec};
 use crate::store::{GetResult, ObjectMeta, ObjectStore};
 use crate::time::http_date;
@@ -20,6 +21,14 @@ pub fn read_conditions(head: &RequestHead) -> ReadConditions {
 
 fn not_found() -> GatewayError {
     GatewayError::new(ErrorKind::NotFound, "no object has this key")
+}
+
+/// `?download=<name>` asks for the object as an attachment with that file name.
+fn with_disposition<S>(reply: Reply<S>, head: &RequestHead) -> Reply<S> {
+    match head.query_param("download") {
+        Some(name) => reply.with_header("Content-Disposition", attachment(&name)),
+        None => reply,
+    }
 }
 
 fn with_meta<S>(reply: Reply<S>, meta: &ObjectMeta) -> Reply<S> {
@@ -93,7 +102,7 @@ pub async fn get<S: ObjectStore>(
                 None => Reply { status: 200, headers: Vec::new(), body: Body::Stream(body) }
                     .with_header("Content-Length", meta.size.to_string()),
             };
-            Ok(with_meta(reply.with_header("Content-Type", content_type), &meta))
+            Ok(with_disposition(with_meta(reply.with_header("Content-Type", content_type), &meta), head))
         }
     }
 }
@@ -111,10 +120,8 @@ pub async fn head_object<S: ObjectStore>(
         other => return precondition_reply(other, &meta),
     }
     let content_type = meta.content_type.clone().unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
-    Ok(with_meta(
-        Reply::empty(200)
-            .with_header("Content-Length", meta.size.to_string())
-            .with_header("Content-Type", content_type),
-        &meta,
-    ))
+    let reply = Reply::empty(200)
+        .with_header("Content-Length", meta.size.to_string())
+        .with_header("Content-Type", content_type);
+    Ok(with_disposition(with_meta(reply, &meta), head))
 }

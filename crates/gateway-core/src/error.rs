@@ -26,6 +26,12 @@ pub enum ErrorKind {
     TokenExpired,
     /// 403: a valid token outside its scope, prefix or exact key.
     Forbidden,
+    /// 403: a presigned gateway URL whose signature does not match its parameters.
+    InvalidSignature,
+    /// 403: a presigned gateway URL past its expiry.
+    UrlExpired,
+    /// 410: a presigned upload URL that was already used.
+    UrlAlreadyUsed,
     /// 400: the object key breaks the key rules.
     InvalidKey,
     /// 400: a malformed header, query parameter or body.
@@ -69,7 +75,8 @@ impl ErrorKind {
         use ErrorKind::*;
         match self {
             MissingToken | InvalidToken | TokenExpired => 401,
-            Forbidden => 403,
+            Forbidden | InvalidSignature | UrlExpired => 403,
+            UrlAlreadyUsed => 410,
             InvalidKey | BadRequest | ChecksumMismatch | IncompleteBody => 400,
             LengthRequired => 411,
             PayloadTooLarge => 413,
@@ -91,6 +98,9 @@ impl ErrorKind {
             InvalidToken => "invalid_token",
             TokenExpired => "token_expired",
             Forbidden => "forbidden",
+            InvalidSignature => "invalid_signature",
+            UrlExpired => "url_expired",
+            UrlAlreadyUsed => "url_already_used",
             InvalidKey => "invalid_key",
             BadRequest => "bad_request",
             LengthRequired => "length_required",
@@ -118,6 +128,9 @@ impl ErrorKind {
             InvalidToken => "Invalid token",
             TokenExpired => "Token expired",
             Forbidden => "Forbidden",
+            InvalidSignature => "Invalid signature",
+            UrlExpired => "URL expired",
+            UrlAlreadyUsed => "URL already used",
             InvalidKey => "Invalid object key",
             BadRequest => "Bad request",
             LengthRequired => "Length required",

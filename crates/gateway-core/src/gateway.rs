@@ -13,6 +13,9 @@ use crate::http::{Input, Reply, RequestHead};
 use crate::manage;
 use crate::metadata::MetadataStore;
 use crate::multipart::{request_op, Op, Session};
+use crate::presign::capability::{self, Capability};
+use crate::presign::confirm::{confirm, confirmed_key};
+use crate::presign::urls::{presign, redirect, PresignContext};
 use crate::router::{route, Route, OBJECT_METHODS};
 use crate::store::ObjectStore;
 use crate::upload;
@@ -50,6 +53,18 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
         verify(&self.config.jwt, bearer(head)?, self.now_ms)
     }
 
+    /// The caller of an object route: a token, or a presigned gateway URL for this key.
+    fn caller(&self, head: &RequestHead, key: &crate::key::ObjectKey) -> Result<(Grant, Option<Capability>)> {
+        if !capability::is_signed(head) {
+            return Ok((self.authenticate(head)?, None));
+        }
+        let secret = self.config.url_signing_secret.as_ref().ok_or_else(|| {
+            GatewayError::new(ErrorKind::InvalidSignature, "this gateway does not accept signed URLs")
+        })?;
+        let cap = capability::verify(secret, head, key, self.now_ms)?;
+        Ok((cap.grant(), Some(cap)))
+    }
+
     pub async fn handle(&self, head: &RequestHead, body: Input<S::Body>) -> Handled<S::Stream> {
         let (reply, followup, error) = match self.dispatch(head, body).await {
             Ok((reply, followup)) => (reply, followup, None),
@@ -80,25 +95,59 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
             Input::Stream(body) => (body, Vec::new()),
             Input::Bytes(bytes) => (None, bytes),
         };
-        if let Some((op, key)) = request_op(&route, head)? {
+        if let Some((op, key)) = request_op(&route, head) {
             return self.multipart(head, op, key, body, &bytes).await;
         }
         let reply = match route {
             Route::Health => Reply::json(200, &serde_json::json!({"status": "ok"})),
             Route::Preflight => cors::preflight(&self.config.cors_origins, head),
             Route::List => manage::list(self.meta, &self.authenticate(head)?, head).await?,
-            Route::Upload(key) => {
+            Route::Presign => {
                 let grant = self.authenticate(head)?;
+                let ctx = PresignContext {
+                    config: self.config,
+                    grant: &grant,
+                    now_ms: self.now_ms,
+                    id: self.request_id,
+                    origin: &head.origin,
+                };
+                presign(&ctx, self.meta, &bytes).await?
+            }
+            Route::Upload(key) => {
+                let (grant, cap) = self.caller(head, &key)?;
                 let plan = upload::plan(self.config, &grant, &key, head)?;
+                if let Some(cap) = cap {
+                    // A presigned upload URL works once: spent before the body is read.
+                    if !self.meta.use_nonce(&cap.nonce, cap.expires.saturating_mul(1000)).await? {
+                        return Err(GatewayError::new(ErrorKind::UrlAlreadyUsed, "this upload URL was already used"));
+                    }
+                }
                 let up = upload::Upload { grant: &grant, key, plan, id: self.request_id, now_ms: self.now_ms };
                 let (reply, job) = upload::execute(self.store, self.meta, up, body).await?;
                 return Ok((reply, Some(job)));
             }
-            Route::Download(key) => download::get(self.store, &self.authenticate(head)?, &key, head).await?,
-            Route::Head(key) => download::head_object(self.store, &self.authenticate(head)?, &key, head).await?,
+            Route::Post(key) => {
+                let key = confirmed_key(&key).ok_or_else(|| {
+                    GatewayError::new(
+                        ErrorKind::BadRequest,
+                        "POST on an object takes `?uploads` (start a multipart upload) or `?uploadId=…` (complete \
+                         one); POST /files/{key}/confirm confirms a direct upload",
+                    )
+                })?;
+                let grant = self.authenticate(head)?;
+                let (reply, job) = confirm(self.store, self.meta, &grant, key, self.now_ms).await?;
+                return Ok((reply, Some(job)));
+            }
+            Route::Download(key) => {
+                let (grant, cap) = self.caller(head, &key)?;
+                if cap.is_none() && head.query_param("redirect").is_some_and(|v| v == "1" || v == "true") {
+                    redirect(self.config, &grant, &key, head, self.now_ms, self.request_id)?
+                } else {
+                    download::get(self.store, &grant, &key, head).await?
+                }
+            }
+            Route::Head(key) => download::head_object(self.store, &self.caller(head, &key)?.0, &key, head).await?,
             Route::Delete(key) => manage::delete(self.store, self.meta, &self.authenticate(head)?, &key).await?,
-            // `request_op` handles every POST or refuses it.
-            Route::Post(_) => return Err(GatewayError::new(ErrorKind::Internal, "unrouted POST")),
         };
         Ok((reply, None))
     }
@@ -138,6 +187,7 @@ fn allow_for(path: &str) -> &'static str {
     match path {
         "/healthz" => "GET, HEAD",
         "/files" | "/files/" => "GET, OPTIONS",
+        "/presign" => "POST, OPTIONS",
         _ => OBJECT_METHODS,
     }
 }

@@ -33,6 +33,11 @@ pub struct Scopes(u8);
 impl Scopes {
     pub const ALL: Scopes = Scopes(15);
 
+    /// Just `scope`.
+    pub fn only(scope: Scope) -> Scopes {
+        Scopes(scope as u8)
+    }
+
     /// Parses a space-separated `scope` claim. Unknown words are ignored so that tokens
     /// minted for other services as well still work here.
     pub fn parse(claim: &str) -> Scopes {

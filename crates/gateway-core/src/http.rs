@@ -10,6 +10,9 @@ use crate::error::GatewayError;
 #[derive(Debug, Clone)]
 pub struct RequestHead {
     pub method: Method,
+    /// Scheme, host and port the request was addressed to (`https://uploads.example.com`),
+    /// for URLs that point back at the gateway.
+    pub origin: String,
     /// The percent-encoded path, as in the URL.
     pub path: String,
     /// The raw query string without `?` (empty when absent).

@@ -19,6 +19,7 @@ pub mod key;
 pub mod manage;
 pub mod metadata;
 pub mod multipart;
+pub mod presign;
 pub mod range;
 pub mod router;
 pub mod s3;

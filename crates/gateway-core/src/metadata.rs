@@ -67,6 +67,23 @@ pub struct MultipartUpload {
     pub expires_at: i64,
 }
 
+/// A direct-to-store upload URL handed out and not yet confirmed: what was signed, so the
+/// confirm step can check the object against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresignedUpload {
+    pub nonce: String,
+    pub key: String,
+    pub owner: String,
+    pub content_type: String,
+    /// The exact size signed into the URL, when the client declared one.
+    pub size: Option<u64>,
+    /// The most the object may hold.
+    pub max_size: u64,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// The metadata store. No `Send` bound: JS handles are not `Send`.
 #[allow(async_fn_in_trait)]
 pub trait MetadataStore {
@@ -117,4 +134,18 @@ pub trait MetadataStore {
     async fn remove_multipart(&self, id: &str) -> Result<()>;
     /// Multipart uploads whose `expires_at` is before `now_ms`, oldest first.
     async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>>;
+
+    /// Records a direct upload URL and journals its key (as an upload starting at the URL's
+    /// expiry, so the sweep reconciles the key only after the URL can no longer be used).
+    async fn record_presigned(&self, p: &PresignedUpload) -> Result<()>;
+    /// The newest unconfirmed direct upload URL `owner` was given for `key`.
+    async fn presigned(&self, key: &str, owner: &str) -> Result<Option<PresignedUpload>>;
+    /// Atomically writes the confirmed object's row (as `commit_upload`, clearing journal
+    /// entry `nonce`) and forgets the presigned upload.
+    async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()>;
+    /// Spends a single-use URL's nonce: `true` the first time, `false` ever after (until
+    /// `expires_at` has passed and the sweep purged it, when the URL is useless anyway).
+    async fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool>;
+    /// Drops spent nonces and unconfirmed presigned uploads that expired before `before_ms`.
+    async fn purge_presigned(&self, before_ms: i64) -> Result<()>;
 }

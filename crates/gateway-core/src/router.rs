@@ -11,6 +11,8 @@ pub enum Route {
     Health,
     Preflight,
     List,
+    /// `POST /presign`.
+    Presign,
     Upload(ObjectKey),
     /// `POST` on an object: starts or completes a multipart upload, by query string.
     Post(ObjectKey),
@@ -26,13 +28,19 @@ fn not_allowed(allow: &str) -> GatewayError {
 }
 
 pub fn route(method: &Method, path: &str) -> Result<Route> {
-    if *method == Method::OPTIONS && (path == "/files" || path.starts_with("/files/") || path == "/healthz") {
+    if *method == Method::OPTIONS
+        && (path == "/files" || path.starts_with("/files/") || path == "/healthz" || path == "/presign")
+    {
         return Ok(Route::Preflight);
     }
     match path {
         "/healthz" => match *method {
             Method::GET | Method::HEAD => Ok(Route::Health),
             _ => Err(not_allowed("GET, HEAD")),
+        },
+        "/presign" => match *method {
+            Method::POST => Ok(Route::Presign),
+            _ => Err(not_allowed("POST, OPTIONS")),
         },
         "/files" | "/files/" => match *method {
             Method::GET => Ok(Route::List),

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
     UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
@@ -141,6 +141,59 @@ pub fn xml_value(body: &str, tag: &str) -> Option<String> {
     xml_text(body, tag).map(|t| {
         t.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     })
+}
+
+/// A SigV4 query-string presigned URL: `method` on `key`, valid for `expires_in_s` seconds
+/// from `now_ms`. The client must send `signed_headers` exactly as given; `query` pairs (such
+/// as `response-content-disposition`) are covered by the signature too. The body is
+/// `UNSIGNED-PAYLOAD`, as S3 requires of presigned uploads.
+pub fn presign_url(
+    cfg: &S3Config,
+    method: &'static str,
+    key: &str,
+    signed_headers: &[(String, String)],
+    query: &[(&str, String)],
+    expires_in_s: u64,
+    now_ms: i64,
+) -> Result<String> {
+    let credentials = Credentials::new(
+        &cfg.access_key_id,
+        cfg.secret_access_key.expose(),
+        cfg.session_token.as_ref().map(|t| t.expose().to_owned()),
+        None,
+        "upload-gateway",
+    );
+    let identity = credentials.into();
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(expires_in_s));
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&cfg.region)
+        .name("s3")
+        .time(system_time(now_ms))
+        .settings(settings)
+        .build()
+        .map_err(signing_failed)?
+        .into();
+    let mut url = cfg.object_url(key);
+    let mut pairs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))).collect();
+    if !pairs.is_empty() {
+        url = format!("{url}?{}", pairs.join("&"));
+    }
+    let signable = SignableRequest::new(
+        method,
+        url.as_str(),
+        signed_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::UnsignedPayload,
+    )
+    .map_err(signing_failed)?;
+    let (instructions, _) = sign(signable, &params).map_err(signing_failed)?.into_parts();
+    pairs.extend(instructions.params().iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))));
+    Ok(format!("{}?{}", cfg.object_url(key), pairs.join("&")))
 }
 
 /// The `<Code>` of an S3 XML error body.

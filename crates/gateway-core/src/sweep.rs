@@ -47,6 +47,11 @@ pub struct SweepReport {
 pub async fn run<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, now_ms: i64, grace_ms: i64) -> SweepReport {
     let mut report = sweep_pending(store, meta, now_ms, grace_ms).await;
     sweep_multiparts(store, meta, now_ms, &mut report).await;
+    // Spent nonces and unconfirmed direct uploads are useless once their URL has expired; the
+    // objects of the latter are reconciled through their journal entries above.
+    if let Err(e) = meta.purge_presigned(now_ms - grace_ms).await {
+        report.problems.push(format!("purging expired presigned URLs failed: {}", e.log_line()));
+    }
     report
 }
 

@@ -12,7 +12,9 @@ use crate::conditional::{Precondition, ReadConditions};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::WebhookSender;
 use crate::key::ObjectKey;
-use crate::metadata::{ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, STATUS_COMPLETE};
+use crate::metadata::{
+    ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload, STATUS_COMPLETE,
+};
 use crate::multipart::Part;
 use crate::range::ByteRangeSpec;
 use crate::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart, PutResult};
@@ -191,6 +193,9 @@ pub struct MemoryMetadata {
     pub multiparts: RefCell<BTreeMap<String, MultipartUpload>>,
     /// Upload id → part number → part.
     pub parts: RefCell<BTreeMap<String, BTreeMap<u16, Part>>>,
+    pub presigned: RefCell<BTreeMap<String, PresignedUpload>>,
+    /// Spent nonces and their expiry.
+    pub nonces: RefCell<BTreeMap<String, i64>>,
 }
 
 impl MemoryMetadata {
@@ -318,6 +323,48 @@ impl MetadataStore for MemoryMetadata {
         self.check()?;
         self.multiparts.borrow_mut().remove(id);
         self.parts.borrow_mut().remove(id);
+        Ok(())
+    }
+
+    async fn record_presigned(&self, p: &PresignedUpload) -> Result<()> {
+        self.check()?;
+        let entry =
+            PendingUpload { id: p.nonce.clone(), key: p.key.clone(), owner: p.owner.clone(), started_at: p.expires_at };
+        self.pending.borrow_mut().insert(p.nonce.clone(), entry);
+        self.presigned.borrow_mut().insert(p.nonce.clone(), p.clone());
+        Ok(())
+    }
+
+    async fn presigned(&self, key: &str, owner: &str) -> Result<Option<PresignedUpload>> {
+        Ok(self
+            .presigned
+            .borrow()
+            .values()
+            .filter(|p| p.key == key && p.owner == owner)
+            .max_by_key(|p| p.created_at)
+            .cloned())
+    }
+
+    async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()> {
+        self.commit_upload(nonce, rec).await?;
+        self.presigned.borrow_mut().remove(nonce);
+        Ok(())
+    }
+
+    async fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {
+        self.check()?;
+        let mut nonces = self.nonces.borrow_mut();
+        if nonces.contains_key(nonce) {
+            return Ok(false);
+        }
+        nonces.insert(nonce.to_owned(), expires_at);
+        Ok(true)
+    }
+
+    async fn purge_presigned(&self, before_ms: i64) -> Result<()> {
+        self.check()?;
+        self.nonces.borrow_mut().retain(|_, exp| *exp >= before_ms);
+        self.presigned.borrow_mut().retain(|_, p| p.expires_at >= before_ms);
         Ok(())
     }
 

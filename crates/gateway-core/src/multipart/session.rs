@@ -38,24 +38,19 @@ fn bad(detail: impl Into<String>) -> GatewayError {
 }
 
 /// The multipart operation a request asks for, if any: `?uploads` on POST, `?uploadId=` on
-/// PUT, GET, POST and DELETE.
-pub fn request_op(route: &Route, head: &RequestHead) -> Result<Option<(Op, ObjectKey)>> {
+/// PUT, GET, POST and DELETE. A POST with neither is not multipart (it may be a confirm).
+pub fn request_op(route: &Route, head: &RequestHead) -> Option<(Op, ObjectKey)> {
     let upload_id = head.query_param("uploadId");
     let starts = head.query_pairs().any(|(k, _)| k == "uploads");
     let (op, key) = match (route, upload_id) {
         (Route::Post(key), None) if starts => (Op::Start, key),
         (Route::Post(key), Some(id)) => (Op::Complete(id), key),
-        (Route::Post(_), None) => {
-            return Err(bad(
-                "POST on an object takes `?uploads` (start a multipart upload) or `?uploadId=…` (complete one)",
-            ))
-        }
         (Route::Upload(key), Some(id)) => (Op::Part(id), key),
         (Route::Download(key), Some(id)) => (Op::List(id), key),
         (Route::Delete(key), Some(id)) => (Op::Abort(id), key),
-        _ => return Ok(None),
+        _ => return None,
     };
-    Ok(Some((op, key.clone())))
+    Some((op, key.clone()))
 }
 
 /// One caller's multipart request on one key.

@@ -26,6 +26,9 @@ use serde_json::{json, Value};
 pub const NOW_MS: i64 = 1_750_000_000_000;
 pub const NOW_S: i64 = NOW_MS / 1000;
 
+/// Where test requests are addressed.
+pub const ORIGIN: &str = "https://gateway.test";
+
 /// A 40-byte HS256 secret (above the 32-byte minimum).
 pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnopq";
 
@@ -183,7 +186,13 @@ impl Req {
     pub fn new(method: Method, target: &str) -> Req {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         Req {
-            head: RequestHead { method, path: path.to_owned(), query: query.to_owned(), headers: HeaderMap::new() },
+            head: RequestHead {
+                method,
+                origin: ORIGIN.to_owned(),
+                path: path.to_owned(),
+                query: query.to_owned(),
+                headers: HeaderMap::new(),
+            },
             body: None,
         }
     }

@@ -1,0 +1,156 @@
+//! Gateway-mode presigned URLs: a URL to the Worker itself whose query carries what it allows
+//! (method, key, expiry, owner, size cap, content type, a nonce and an optional download name)
+//! and an HMAC-SHA256 over all of it under `URL_SIGNING_SECRET`. Verifying one yields the
+//! same [`Grant`] a token would, narrowed to that key and method, so the request then goes
+//! through the ordinary upload or download path.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::auth::Secret;
+use crate::content_type::TypePattern;
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::grant::{Grant, Scope, Scopes};
+use crate::http::RequestHead;
+use crate::key::ObjectKey;
+use crate::s3::encode_query_value;
+use crate::webhook::hex;
+
+/// The query parameter that marks a request as carrying a capability instead of a token.
+pub const SIGNATURE_PARAM: &str = "signature";
+
+/// What a gateway URL allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capability {
+    /// `PUT` or `GET` (a `GET` URL also serves `HEAD`).
+    pub method: String,
+    pub key: String,
+    /// Seconds since the Unix epoch; the URL works strictly before this instant.
+    pub expires: i64,
+    /// The `sub` of the token that asked for the URL: the owner of what it uploads.
+    pub owner: String,
+    /// Upper bound on the body (`PUT`).
+    pub max_size: Option<u64>,
+    /// The exact type the body must declare (`PUT`).
+    pub content_type: Option<String>,
+    /// Makes each URL distinct; a `PUT` URL's nonce is spent on first use.
+    pub nonce: String,
+    /// A `GET` URL's attachment file name (`Content-Disposition`).
+    pub download: Option<String>,
+}
+
+/// Each field length-prefixed, so no value can be shifted into its neighbour.
+fn canonical(c: &Capability) -> String {
+    let max = c.max_size.map(|n| n.to_string()).unwrap_or_default();
+    let expires = c.expires.to_string();
+    let fields = [
+        c.method.as_str(),
+        c.key.as_str(),
+        expires.as_str(),
+        c.owner.as_str(),
+        max.as_str(),
+        c.content_type.as_deref().unwrap_or(""),
+        c.nonce.as_str(),
+        c.download.as_deref().unwrap_or(""),
+    ];
+    let mut out = String::from("upload-gateway-url-v1\n");
+    for f in fields {
+        out.push_str(&format!("{}:{f}\n", f.len()));
+    }
+    out
+}
+
+fn mac(secret: &Secret, c: &Capability) -> Result<Hmac<Sha256>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
+        .map_err(|e| GatewayError::hidden(ErrorKind::Internal, "the URL could not be signed", e.to_string()))?;
+    mac.update(canonical(c).as_bytes());
+    Ok(mac)
+}
+
+/// The query string (without `?`) of a signed gateway URL for `c`.
+pub fn sign(secret: &Secret, c: &Capability) -> Result<String> {
+    let signature = hex(&mac(secret, c)?.finalize().into_bytes());
+    let mut pairs = vec![
+        ("method", c.method.clone()),
+        ("expires", c.expires.to_string()),
+        ("owner", c.owner.clone()),
+        ("nonce", c.nonce.clone()),
+    ];
+    if let Some(n) = c.max_size {
+        pairs.push(("max_size", n.to_string()));
+    }
+    if let Some(t) = &c.content_type {
+        pairs.push(("content_type", t.clone()));
+    }
+    if let Some(d) = &c.download {
+        pairs.push(("download", d.clone()));
+    }
+    pairs.push((SIGNATURE_PARAM, signature));
+    Ok(pairs.iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))).collect::<Vec<_>>().join("&"))
+}
+
+fn tampered() -> GatewayError {
+    GatewayError::new(ErrorKind::InvalidSignature, "the URL's signature does not match its parameters")
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+}
+
+/// Whether `request` is authorised by a gateway URL (it carries a `signature` parameter).
+pub fn is_signed(head: &RequestHead) -> bool {
+    head.query_pairs().any(|(k, _)| k == SIGNATURE_PARAM)
+}
+
+/// Checks a gateway URL against the request it arrived on: the signature over every
+/// parameter (in constant time), the method, the key and the expiry.
+pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64) -> Result<Capability> {
+    let param = |name: &str| head.query_param(name);
+    let expires = param("expires").and_then(|v| v.parse::<i64>().ok()).ok_or_else(tampered)?;
+    let c = Capability {
+        method: param("method").ok_or_else(tampered)?,
+        key: key.to_string(),
+        expires,
+        owner: param("owner").ok_or_else(tampered)?,
+        max_size: match param("max_size") {
+            None => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| tampered())?),
+        },
+        content_type: param("content_type"),
+        nonce: param("nonce").ok_or_else(tampered)?,
+        download: param("download"),
+    };
+    let signature = param(SIGNATURE_PARAM).and_then(|s| unhex(&s)).ok_or_else(tampered)?;
+    // `verify_slice` compares in constant time.
+    mac(secret, &c)?.verify_slice(&signature).map_err(|_| tampered())?;
+    let method_ok = match c.method.as_str() {
+        "PUT" => head.method == http::Method::PUT,
+        "GET" => head.method == http::Method::GET || head.method == http::Method::HEAD,
+        _ => false,
+    };
+    if !method_ok {
+        return Err(GatewayError::new(ErrorKind::Forbidden, format!("this URL is for {} requests", c.method)));
+    }
+    if now_ms >= c.expires.saturating_mul(1000) {
+        return Err(GatewayError::new(ErrorKind::UrlExpired, "this URL has expired; ask for a new one"));
+    }
+    Ok(c)
+}
+
+impl Capability {
+    /// The grant the URL stands for: its one method on its one key, within its limits.
+    pub fn grant(&self) -> Grant {
+        let scope = if self.method == "PUT" { Scope::Write } else { Scope::Read };
+        Grant {
+            sub: self.owner.clone(),
+            scopes: Scopes::only(scope),
+            prefix: String::new(),
+            exact_key: Some(self.key.clone()),
+            max_size: self.max_size,
+            content_types: self.content_type.as_deref().map(|t| TypePattern::parse(t).into_iter().collect()),
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! `POST /presign`: hands out a URL that lets a client upload or download one object without
+//! a token — either a SigV4 URL straight to the S3 store (`direct`) or a signed URL to the
+//! gateway itself (`gateway`). Every check a token-authenticated request would face (scope,
+//! key, type, size) happens here, and what is allowed is signed into the URL.
+
+use serde::{Deserialize, Serialize};
+
+use super::capability::{self, Capability};
+use super::disposition::attachment;
+use crate::config::{Config, StorageKind};
+use crate::content_type::essence;
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::grant::{Grant, Scope};
+use crate::http::{Reply, RequestHead};
+use crate::key::ObjectKey;
+use crate::metadata::{MetadataStore, PresignedUpload};
+use crate::s3;
+use crate::time::rfc3339;
+use crate::upload::{check_content_type, location, size_limit, DEFAULT_CONTENT_TYPE};
+
+/// `expires_in` when the client gives none.
+pub const DEFAULT_EXPIRES_IN_S: i64 = 300;
+
+/// Where a presigned URL points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Straight to the S3 store (SigV4 query signature).
+    Direct,
+    /// To the gateway, which verifies its own HMAC signature.
+    Gateway,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Direct => "direct",
+            Mode::Gateway => "gateway",
+        }
+    }
+}
+
+fn bad(detail: impl Into<String>) -> GatewayError {
+    GatewayError::new(ErrorKind::BadRequest, detail)
+}
+
+/// The mode asked for, or the backend's default (direct on S3, gateway on R2).
+pub fn choose_mode(config: &Config, asked: Option<&str>) -> Result<Mode> {
+    let mode = match asked {
+        None => match config.storage {
+            StorageKind::S3 => Mode::Direct,
+            StorageKind::R2 => Mode::Gateway,
+        },
+        Some("direct") => Mode::Direct,
+        Some("gateway") => Mode::Gateway,
+        Some(_) => return Err(bad("mode must be `direct` or `gateway`")),
+    };
+    if mode == Mode::Direct && config.s3.is_none() {
+        return Err(bad("direct URLs need the S3 backend; on the R2 binding use mode `gateway`"));
+    }
+    if mode == Mode::Gateway && config.url_signing_secret.is_none() {
+        return Err(GatewayError::new(
+            ErrorKind::ConfigError,
+            "the gateway is misconfigured: URL_SIGNING_SECRET must be set for gateway URLs",
+        ));
+    }
+    Ok(mode)
+}
+
+/// One URL to sign.
+pub struct UrlRequest<'a> {
+    pub mode: Mode,
+    pub method: &'static str,
+    pub key: &'a ObjectKey,
+    pub owner: &'a str,
+    pub content_type: Option<&'a str>,
+    /// Exact size (direct: signed as `Content-Length`).
+    pub size: Option<u64>,
+    /// Upper bound (gateway PUT URLs).
+    pub max_size: Option<u64>,
+    pub download: Option<&'a str>,
+    pub expires_in_s: i64,
+    pub nonce: &'a str,
+    /// The gateway's own origin, for gateway URLs.
+    pub origin: &'a str,
+}
+
+/// The signed URL and the headers the client must send with it.
+pub fn sign_url(config: &Config, r: &UrlRequest<'_>, now_ms: i64) -> Result<(String, Vec<(String, String)>)> {
+    let mut headers = Vec::new();
+    if let Some(t) = r.content_type {
+        headers.push(("content-type".to_owned(), t.to_owned()));
+    }
+    match r.mode {
+        Mode::Direct => {
+            let Some(cfg) = &config.s3 else { return Err(bad("direct URLs need the S3 backend")) };
+            if let Some(n) = r.size {
+                headers.push(("content-length".to_owned(), n.to_string()));
+            }
+            let query: Vec<(&str, String)> =
+                r.download.map(|d| vec![("response-content-disposition", attachment(d))]).unwrap_or_default();
+            let expires = u64::try_from(r.expires_in_s).unwrap_or(0);
+            let url = s3::presign_url(cfg, r.method, r.key.as_str(), &headers, &query, expires, now_ms)?;
+            Ok((url, headers))
+        }
+        Mode::Gateway => {
+            let Some(secret) = &config.url_signing_secret else {
+                return Err(GatewayError::new(ErrorKind::ConfigError, "URL_SIGNING_SECRET is not set"));
+            };
+            let cap = Capability {
+                method: r.method.to_owned(),
+                key: r.key.to_string(),
+                expires: now_ms.div_euclid(1000) + r.expires_in_s,
+                owner: r.owner.to_owned(),
+                max_size: r.max_size,
+                content_type: r.content_type.map(str::to_owned),
+                nonce: r.nonce.to_owned(),
+                download: r.download.map(str::to_owned),
+            };
+            let url = format!("{}{}?{}", r.origin, location(r.key), capability::sign(secret, &cap)?);
+            Ok((url, headers))
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PresignBody {
+    key: Option<String>,
+    method: Option<String>,
+    content_type: Option<String>,
+    size: Option<u64>,
+    expires_in: Option<i64>,
+    mode: Option<String>,
+    filename: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PresignAnswer<'a> {
+    url: String,
+    method: &'a str,
+    headers: serde_json::Map<String, serde_json::Value>,
+    key: &'a str,
+    expires_at: String,
+    mode: &'a str,
+}
+
+/// `<prefix><id>.<ext>`: the token's exact key, or a fresh name under its prefix keeping a
+/// plain extension from `filename`.
+fn generated_key(grant: &Grant, id: &str, filename: Option<&str>) -> Result<ObjectKey> {
+    if let Some(k) = &grant.exact_key {
+        return ObjectKey::new(k.clone());
+    }
+    let ext = filename
+        .and_then(|f| f.rsplit_once('.').map(|(_, e)| e))
+        .filter(|e| (1..=16).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(|e| format!(".{}", e.to_ascii_lowercase()))
+        .unwrap_or_default();
+    ObjectKey::new(format!("{}{id}{ext}", grant.prefix))
+}
+
+/// What a presign request needs besides its body.
+pub struct PresignContext<'a> {
+    pub config: &'a Config,
+    pub grant: &'a Grant,
+    pub now_ms: i64,
+    /// Unique per request: the generated key's name and the URL's nonce.
+    pub id: &'a str,
+    pub origin: &'a str,
+}
+
+/// `POST /presign`.
+pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, body: &[u8]) -> Result<Reply<T>> {
+    let req: PresignBody = if body.iter().all(u8::is_ascii_whitespace) {
+        PresignBody::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| bad(format!("the JSON body is malformed: {e}")))?
+    };
+    let (method, scope) = match req.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("PUT") => ("PUT", Scope::Write),
+        Some("GET") => ("GET", Scope::Read),
+        Some(_) => return Err(bad("method must be `PUT` or `GET`")),
+    };
+    let grant = ctx.grant;
+    grant.require(scope)?;
+    let key = match (req.key, method) {
+        (Some(k), _) => ObjectKey::new(k)?,
+        (None, "PUT") => generated_key(grant, ctx.id, req.filename.as_deref())?,
+        (None, _) => return Err(bad("a GET URL needs the `key` to download")),
+    };
+    grant.authorize(scope, &key)?;
+    let mode = choose_mode(ctx.config, req.mode.as_deref())?;
+    let expires_in_s = match req.expires_in {
+        None => DEFAULT_EXPIRES_IN_S.min(ctx.config.presign_max_ttl_s),
+        Some(n) if n >= 1 => n.min(ctx.config.presign_max_ttl_s),
+        Some(_) => return Err(bad("expires_in must be at least 1 second")),
+    };
+    let (content_type, max_size) = if method == "PUT" {
+        let ct = match req.content_type.as_deref() {
+            None => DEFAULT_CONTENT_TYPE.to_owned(),
+            Some(v) => essence(v).filter(|t| !t.contains('*')).ok_or_else(|| {
+                GatewayError::new(ErrorKind::UnsupportedMediaType, "content_type must be one exact media type")
+            })?,
+        };
+        check_content_type(ctx.config, grant, &ct)?;
+        let limit = size_limit(ctx.config, grant);
+        if let Some(n) = req.size.filter(|n| *n > limit) {
+            return Err(GatewayError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("the file is {n} bytes; the limit for this upload is {limit} bytes"),
+            ));
+        }
+        (Some(ct), Some(req.size.unwrap_or(limit)))
+    } else {
+        (None, None)
+    };
+    let download = if method == "GET" { req.filename.as_deref() } else { None };
+    let url_req = UrlRequest {
+        mode,
+        method,
+        key: &key,
+        owner: &grant.sub,
+        content_type: content_type.as_deref(),
+        size: if mode == Mode::Direct { req.size } else { None },
+        max_size,
+        download,
+        expires_in_s,
+        nonce: ctx.id,
+        origin: ctx.origin,
+    };
+    let (url, headers) = sign_url(ctx.config, &url_req, ctx.now_ms)?;
+    let expires_at = ctx.now_ms.div_euclid(1000).saturating_add(expires_in_s).saturating_mul(1000);
+    if mode == Mode::Direct && method == "PUT" {
+        // The confirm step checks the object against this record; the journal entry lets the
+        // sweep remove an upload that is never confirmed.
+        meta.record_presigned(&PresignedUpload {
+            nonce: ctx.id.to_owned(),
+            key: key.to_string(),
+            owner: grant.sub.clone(),
+            content_type: content_type.clone().unwrap_or_default(),
+            size: req.size,
+            max_size: max_size.unwrap_or(0),
+            created_at: ctx.now_ms,
+            expires_at,
+        })
+        .await?;
+    }
+    let answer = PresignAnswer {
+        url,
+        method,
+        headers: headers.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect(),
+        key: key.as_str(),
+        expires_at: rfc3339(expires_at),
+        mode: mode.name(),
+    };
+    Ok(Reply::json(200, &answer).with_header("Cache-Control", "no-store"))
+}
+
+/// `GET /files/{key}?redirect=1[&download=name]`: a `302` to a short-lived URL for the object
+/// (direct on S3, gateway on R2), so the bytes need not pass through this request.
+pub fn redirect<T>(
+    config: &Config,
+    grant: &Grant,
+    key: &ObjectKey,
+    head: &RequestHead,
+    now_ms: i64,
+    id: &str,
+) -> Result<Reply<T>> {
+    grant.authorize(Scope::Read, key)?;
+    let download = head.query_param("download");
+    let url_req = UrlRequest {
+        mode: choose_mode(config, None)?,
+        method: "GET",
+        key,
+        owner: &grant.sub,
+        content_type: None,
+        size: None,
+        max_size: None,
+        download: download.as_deref(),
+        expires_in_s: DEFAULT_EXPIRES_IN_S.min(config.presign_max_ttl_s),
+        nonce: id,
+        origin: &head.origin,
+    };
+    let (url, _) = sign_url(config, &url_req, now_ms)?;
+    Ok(Reply::empty(302).with_header("Location", url).with_header("Cache-Control", "no-store"))
+}

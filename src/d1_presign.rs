@@ -1,0 +1,107 @@
+//! The presigned-URL tables of [`D1Metadata`] (`migrations/0004_presigned_urls.sql`); the
+//! `MetadataStore` impl in `d1.rs` delegates here.
+
+use gateway_core::error::Result;
+use gateway_core::metadata::{ObjectRecord, PresignedUpload};
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+
+use crate::d1::{db_error, D1Metadata};
+
+#[derive(Deserialize)]
+struct PresignedRow {
+    nonce: String,
+    key: String,
+    owner: String,
+    content_type: String,
+    size: Option<f64>,
+    max_size: f64,
+    created_at: f64,
+    expires_at: f64,
+}
+
+const COLUMNS: &str = "nonce, key, owner, content_type, size, max_size, created_at, expires_at";
+
+fn num(v: f64) -> JsValue {
+    JsValue::from_f64(v)
+}
+
+impl D1Metadata {
+    pub(crate) async fn insert_presigned(&self, p: &PresignedUpload) -> Result<()> {
+        let sql = format!("INSERT INTO presigned_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        let args = [
+            JsValue::from_str(&p.nonce),
+            JsValue::from_str(&p.key),
+            JsValue::from_str(&p.owner),
+            JsValue::from_str(&p.content_type),
+            p.size.map_or(JsValue::NULL, |n| num(n as f64)),
+            num(p.max_size as f64),
+            num(p.created_at as f64),
+            num(p.expires_at as f64),
+        ];
+        let journal = [
+            JsValue::from_str(&p.nonce),
+            JsValue::from_str(&p.key),
+            JsValue::from_str(&p.owner),
+            num(p.expires_at as f64),
+        ];
+        let statements = vec![
+            self.statement(&sql, &args)?,
+            self.statement(
+                "INSERT INTO pending_uploads (id, key, owner, started_at) VALUES (?1, ?2, ?3, ?4)",
+                &journal,
+            )?,
+        ];
+        self.transaction("presign", statements).await
+    }
+
+    pub(crate) async fn select_presigned(&self, key: &str, owner: &str) -> Result<Option<PresignedUpload>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM presigned_uploads WHERE key = ?1 AND owner = ?2 ORDER BY created_at DESC LIMIT 1"
+        );
+        let row: Option<PresignedRow> = self
+            .statement(&sql, &[JsValue::from_str(key), JsValue::from_str(owner)])?
+            .first(None)
+            .await
+            .map_err(|e| db_error("presigned select", e))?;
+        Ok(row.map(|r| PresignedUpload {
+            nonce: r.nonce,
+            key: r.key,
+            owner: r.owner,
+            content_type: r.content_type,
+            size: r.size.map(|n| n as u64),
+            max_size: r.max_size as u64,
+            created_at: r.created_at as i64,
+            expires_at: r.expires_at as i64,
+        }))
+    }
+
+    pub(crate) async fn finish_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()> {
+        let mut statements = self.commit_statements(nonce, rec)?;
+        statements.push(self.statement("DELETE FROM presigned_uploads WHERE nonce = ?1", &[JsValue::from_str(nonce)])?);
+        self.transaction("confirm", statements).await
+    }
+
+    /// `INSERT OR IGNORE` tells a first use (one row written) from a repeat (none).
+    pub(crate) async fn spend_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {
+        let result = self
+            .statement(
+                "INSERT OR IGNORE INTO used_nonces (nonce, expires_at) VALUES (?1, ?2)",
+                &[JsValue::from_str(nonce), num(expires_at as f64)],
+            )?
+            .run()
+            .await
+            .map_err(|e| db_error("nonce", e))?;
+        let written = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0);
+        Ok(written > 0)
+    }
+
+    pub(crate) async fn delete_expired_presigned(&self, before_ms: i64) -> Result<()> {
+        let args = [num(before_ms as f64)];
+        let statements = vec![
+            self.statement("DELETE FROM used_nonces WHERE expires_at < ?1", &args)?,
+            self.statement("DELETE FROM presigned_uploads WHERE expires_at < ?1", &args)?,
+        ];
+        self.transaction("presign purge", statements).await
+    }
+}
