@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
 import { startS3 } from '../tests/support/s3server.mjs';
+import { startDev } from '../tests/support/devserver.mjs';
 import { rssMiB, cpuSeconds } from './lib/measure.mjs';
 
 const PORT = Number(process.env.BENCH_PORT || 8798);
@@ -91,22 +92,9 @@ async function downloadHash(url, token) {
 
 async function measure(backend, files) {
   const s3 = backend === 's3' ? await startS3({ dir: TMP }) : null;
-  const state = path.join(TMP, `state-${backend}`);
-  fs.rmSync(state, { recursive: true, force: true });
-  const vars = { JWT_SECRET: secret, ...(s3 ? s3.vars : {}) };
-  const args = ['wrangler', 'dev', '--port', String(PORT), '--persist-to', state, ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`])];
-  const dev = spawn('npx', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const logs = [];
-  dev.stdout.on('data', (d) => logs.push(d.toString()));
-  dev.stderr.on('data', (d) => logs.push(d.toString()));
+  const dev = await startDev({ JWT_SECRET: secret, ...(s3 ? s3.vars : {}) }, { port: PORT });
   try {
-    const base = `http://127.0.0.1:${PORT}`;
-    for (let i = 0; ; i++) {
-      try { if ((await fetch(`${base}/healthz`)).ok) break; } catch {}
-      if (i > 600) throw new Error(`wrangler dev did not start:\n${logs.join('')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state], { stdio: 'ignore' });
+    const base = dev.url;
     const pid = runtimePid(dev.pid);
     if (!pid) throw new Error('the workerd runtime process was not found');
     const token = sign(claimsFor('bench'), { key: secret });
@@ -121,8 +109,7 @@ async function measure(backend, files) {
     }
     return { backend, idle, rows };
   } finally {
-    try { process.kill(-dev.pid, 'SIGTERM'); } catch {}
-    await new Promise((r) => setTimeout(r, 1000));
+    await dev.stop();
     s3?.close();
   }
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing the Worker needs, skipping whatever is already present:
 # the wasm32 target, worker-build, wasm-bindgen-cli at the exact version in Cargo.lock,
-# s3s-fs (the S3 server the tests run against) and the npm packages. Only the Rust and npm
-# registries are used, never a binary download.
+# s3s-fs (the S3 server the tests run against), Debian's chromium (the browser test) and the
+# npm packages. Only the Rust, Debian and npm registries are used, never a binary download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +39,18 @@ if s3s-fs --version 2>/dev/null | grep -q "0.14.1"; then
 else
   say "installing s3s-fs 0.14.1, a local S3 server for the tests (a few minutes, once)"
   cargo install s3s-fs --version 0.14.1 --features binary --locked
+fi
+
+if command -v "${CHROMIUM_BIN:-chromium}" >/dev/null 2>&1; then
+  say "chromium (for the browser test): present"
+else
+  # Debian's package: the browser test never downloads a browser of its own.
+  say "installing Debian's chromium for the browser test"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+  fi
 fi
 
 if [ -x node_modules/.bin/wrangler ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then

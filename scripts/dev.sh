@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 bash scripts/bootstrap.sh
 if [ ! -f .dev.vars ]; then
-  secret=$(node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))")
-  sed "s#^JWT_SECRET=.*#JWT_SECRET=$secret#" .dev.vars.example > .dev.vars
-  echo "[dev] created .dev.vars with a random JWT_SECRET"
+  random() { node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))"; }
+  sed -e "s#^JWT_SECRET=.*#JWT_SECRET=$(random)#" -e "s#^URL_SIGNING_SECRET=.*#URL_SIGNING_SECRET=$(random)#" \
+    .dev.vars.example > .dev.vars
+  echo "[dev] created .dev.vars with a random JWT_SECRET and URL_SIGNING_SECRET"
 fi
 echo "[dev] applying D1 migrations (local)"
 npx wrangler d1 migrations apply DB --local
