@@ -5,7 +5,8 @@ use crate::config::CorsOrigins;
 use crate::http::{Reply, RequestHead};
 
 /// Headers browsers may read from responses (part ETags, the new object's location, ranges).
-pub const EXPOSE_HEADERS: &str = "ETag, Location, Content-Length, Content-Range, Accept-Ranges, Last-Modified";
+pub const EXPOSE_HEADERS: &str =
+    "ETag, Location, Content-Length, Content-Range, Accept-Ranges, Last-Modified, Content-Disposition";
 pub const ALLOW_METHODS: &str = "GET, HEAD, PUT, POST, DELETE, OPTIONS";
 pub const ALLOW_HEADERS: &str =
     "Authorization, Content-Type, Content-MD5, x-amz-checksum-sha256, If-None-Match, If-Match, If-Range, Range";

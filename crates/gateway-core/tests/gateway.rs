@@ -214,6 +214,30 @@ fn preflight_for_an_allowed_origin_is_204_with_methods_and_headers() {
 }
 
 #[test]
+fn presign_has_a_preflight_and_its_answers_carry_cors_headers() {
+    let w = World::new(config_with(&[
+        ("CORS_ORIGINS", "https://app.example.com"),
+        ("URL_SIGNING_SECRET", "url-signing-secret-0123456789-abcdefgh"),
+    ]));
+    let pre = w.send(
+        Req::new(Method::OPTIONS, "/presign")
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "POST"),
+    );
+    assert_eq!(pre.reply.status, 204);
+    assert!(pre.reply.header("Access-Control-Allow-Methods").unwrap().contains("POST"));
+    let h = w.send(
+        Req::new(Method::POST, "/presign")
+            .bearer(&token("alice", json!({})))
+            .header("origin", "https://app.example.com")
+            .body(b"{}"),
+    );
+    assert_eq!(h.reply.status, 200);
+    assert_eq!(h.reply.header("Access-Control-Allow-Origin"), Some("https://app.example.com"));
+    assert!(h.reply.header("Access-Control-Expose-Headers").unwrap().contains("ETag"));
+}
+
+#[test]
 fn preflight_needs_no_token() {
     let w = cors_world();
     let h = w.send(Req::new(Method::OPTIONS, "/files").header("origin", "https://app.example.com"));
