@@ -49,7 +49,8 @@ function token() {
 
 function onToken() {
   const t = token();
-  localStorage.setItem('upload-gateway:token', t);
+  // Kept for this tab only.
+  sessionStorage.setItem('upload-gateway:token', t);
   const c = t && claims(t);
   if (!c) {
     $('who').textContent = t ? 'This does not look like a JWT.' : '';
@@ -82,13 +83,15 @@ async function send(file) {
   const controller = new AbortController();
   cancel.onclick = () => controller.abort();
   const mode = $('mode').value;
+  const threshold = Number($('threshold').value) * MIB;
   const started = Date.now();
   try {
     const result = await upload(file, {
       token: token(),
-      key: mode === 'gateway-put' ? `${$('prefix').value}${file.name}` : undefined,
-      presign: mode === 'presign' ? true : mode === 'presign-gateway' ? 'gateway' : false,
-      multipartThreshold: Number($('threshold').value) * MIB,
+      key: mode === 'gateway-put' || file.size > threshold ? `${$('prefix').value}${file.name}` : undefined,
+      // A presigned URL is one request; larger files go up in parts through the gateway.
+      presign: file.size > threshold ? false : mode === 'presign' ? true : mode === 'presign-gateway' ? 'gateway' : false,
+      multipartThreshold: threshold,
       partSize: Number($('part-size').value) * MIB,
       signal: controller.signal,
       onProgress: (loaded, total) => {
@@ -151,7 +154,7 @@ async function refresh() {
   }
 }
 
-$('token').value = localStorage.getItem('upload-gateway:token') || '';
+$('token').value = sessionStorage.getItem('upload-gateway:token') || '';
 $('token').addEventListener('input', onToken);
 $('prefix').addEventListener('input', () => { $('prefix').dataset.edited = '1'; });
 $('files').addEventListener('change', (e) => { addFiles(e.target.files); e.target.value = ''; });

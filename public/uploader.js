@@ -100,8 +100,8 @@ async function presigned(file, o) {
   const grant = (await send('POST', `${o.endpoint}/presign`, { headers: jsonHeaders(o.token), body: JSON.stringify(ask), signal: o.signal })).json;
   const put = await send('PUT', grant.url, { headers: grant.headers, body: file, onProgress: (n) => o.onProgress(n, file.size), signal: o.signal });
   if (grant.mode !== 'direct') return put.json;
-  const confirmed = await send('POST', `${o.endpoint}/files/${encodeKey(grant.key)}/confirm`, { headers: jsonHeaders(o.token), signal: o.signal });
-  return confirmed.json;
+  const confirm = () => send('POST', `${o.endpoint}/files/${encodeKey(grant.key)}/confirm`, { headers: jsonHeaders(o.token), signal: o.signal });
+  return (await withRetries(confirm, o.signal)).json;
 }
 
 async function multipart(file, o) {
@@ -117,8 +117,10 @@ async function multipart(file, o) {
       state = JSON.parse(saved);
       received = (await send('GET', `${base}?uploadId=${encodeURIComponent(state.upload_id)}`, { headers: auth, signal: o.signal })).json.parts;
     } catch (e) {
-      if (e.code === 'aborted') throw e;
-      state = null; // expired, completed or foreign: start over
+      // Only an upload the gateway no longer has (expired, completed) or will not show
+      // (another caller's) is started over; other failures keep the state for a retry.
+      if (e.status !== 404 && e.status !== 403) throw e;
+      state = null;
     }
   }
   if (!state) {
@@ -143,6 +145,10 @@ async function multipart(file, o) {
   const queue = [];
   for (let n = 1; n <= count; n++) if (!done.has(n)) queue.push(n);
   const url = (n) => `${base}?uploadId=${encodeURIComponent(state.upload_id)}&partNumber=${n}`;
+  // The first failing part stops the others, so its error is the one reported.
+  const stop = new AbortController();
+  const onCancel = () => stop.abort();
+  o.signal?.addEventListener('abort', onCancel, { once: true });
   const worker = async () => {
     for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
       const start = (n - 1) * state.part_size;
@@ -151,22 +157,24 @@ async function multipart(file, o) {
         headers: auth,
         body: blob,
         onProgress: (loaded) => { inFlight.set(n, loaded); report(); },
-        signal: o.signal,
-      }), o.signal);
+        signal: stop.signal,
+      }), stop.signal);
       inFlight.delete(n);
       completedBytes += sizeOf(n);
       report();
     }
   };
   try {
-    await Promise.all(Array.from({ length: o.concurrency }, worker));
+    await Promise.all(Array.from({ length: o.concurrency }, () => worker().catch((e) => { stop.abort(); throw e; })));
   } catch (e) {
-    if (e.code === 'aborted') {
+    if (o.signal?.aborted) {
       // Cancelled on purpose: discard the parts rather than keep them for a resume.
       storage?.removeItem(stateKey);
       await send('DELETE', `${base}?uploadId=${encodeURIComponent(state.upload_id)}`, { headers: auth }).catch(() => {});
     }
     throw e;
+  } finally {
+    o.signal?.removeEventListener('abort', onCancel);
   }
   const result = await withRetries(() => send('POST', `${base}?uploadId=${encodeURIComponent(state.upload_id)}`, { headers: auth, signal: o.signal }), o.signal);
   storage?.removeItem(stateKey);

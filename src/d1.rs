@@ -186,6 +186,17 @@ impl MetadataStore for D1Metadata {
             .collect())
     }
 
+    async fn defer_upload(&self, id: &str, started_at: i64) -> Result<()> {
+        self.statement(
+            "UPDATE pending_uploads SET started_at = ?1 WHERE id = ?2",
+            &[JsValue::from_f64(started_at as f64), JsValue::from_str(id)],
+        )?
+        .run()
+        .await
+        .map_err(|e| db_error("journal", e))?;
+        Ok(())
+    }
+
     async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool> {
         let found: Option<serde_json::Value> = self
             .statement(
@@ -283,7 +294,7 @@ impl MetadataStore for D1Metadata {
         self.insert_presigned(p).await
     }
 
-    async fn presigned(&self, key: &str, owner: &str) -> Result<Option<PresignedUpload>> {
+    async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>> {
         self.select_presigned(key, owner).await
     }
 

@@ -55,25 +55,29 @@ impl D1Metadata {
         self.transaction("presign", statements).await
     }
 
-    pub(crate) async fn select_presigned(&self, key: &str, owner: &str) -> Result<Option<PresignedUpload>> {
+    pub(crate) async fn select_presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM presigned_uploads WHERE key = ?1 AND owner = ?2 ORDER BY created_at DESC LIMIT 1"
+            "SELECT {COLUMNS} FROM presigned_uploads WHERE key = ?1 AND owner = ?2 ORDER BY created_at DESC LIMIT 20"
         );
-        let row: Option<PresignedRow> = self
+        let result = self
             .statement(&sql, &[JsValue::from_str(key), JsValue::from_str(owner)])?
-            .first(None)
+            .all()
             .await
             .map_err(|e| db_error("presigned select", e))?;
-        Ok(row.map(|r| PresignedUpload {
-            nonce: r.nonce,
-            key: r.key,
-            owner: r.owner,
-            content_type: r.content_type,
-            size: r.size.map(|n| n as u64),
-            max_size: r.max_size as u64,
-            created_at: r.created_at as i64,
-            expires_at: r.expires_at as i64,
-        }))
+        let rows: Vec<PresignedRow> = result.results().map_err(|e| db_error("presigned select", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PresignedUpload {
+                nonce: r.nonce,
+                key: r.key,
+                owner: r.owner,
+                content_type: r.content_type,
+                size: r.size.map(|n| n as u64),
+                max_size: r.max_size as u64,
+                created_at: r.created_at as i64,
+                expires_at: r.expires_at as i64,
+            })
+            .collect())
     }
 
     pub(crate) async fn finish_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()> {

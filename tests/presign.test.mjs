@@ -105,6 +105,10 @@ test('a direct URL uploads straight to S3 and confirm records it', { skip: BACKE
   assert.equal(res.json.size, body.length);
   assert.equal((await gw.row('alice/ps/direct.txt')).content_type, 'text/plain');
   assertProblem(assert, await call(gw, 'POST', '/files/alice/ps/direct.txt/confirm', { token: alice }), 404, 'not_found');
+  // The URL only creates: reused after the confirm, it cannot swap the recorded object.
+  const reuse = await send(a.url, { method: 'PUT', headers: a.headers, body: Buffer.from('swapped byte') });
+  assert.equal(reuse.status, 412, reuse.text);
+  assert.equal((await gw.object('alice/ps/direct.txt')).text(), 'direct bytes');
 });
 
 test('a direct URL refuses a body of another type or size', { skip: BACKEND !== 's3' }, async () => {

@@ -213,10 +213,11 @@ pub fn verify(cfg: &JwtConfig, token: &str, now_ms: i64) -> Result<Grant> {
     if claims.not_before.is_some() {
         claims.validate_maturity(&opts).map_err(from_validation)?;
     }
-    grant_from_claims(cfg, claims.custom)
+    let expires_ms = claims.expiration.map(|t| t.timestamp_millis());
+    grant_from_claims(cfg, claims.custom, expires_ms)
 }
 
-fn grant_from_claims(cfg: &JwtConfig, c: GatewayClaims) -> Result<Grant> {
+fn grant_from_claims(cfg: &JwtConfig, c: GatewayClaims, expires_ms: Option<i64>) -> Result<Grant> {
     if let Some(issuer) = &cfg.issuer {
         if c.iss.as_deref() != Some(issuer.as_str()) {
             return Err(invalid("the token's issuer is not accepted"));
@@ -244,5 +245,5 @@ fn grant_from_claims(cfg: &JwtConfig, c: GatewayClaims) -> Result<Grant> {
                 .ok_or_else(|| invalid("the token's content_types claim has a malformed media type"))?,
         ),
     };
-    Ok(Grant { sub, scopes, prefix, exact_key: c.key, max_size: c.max_size, content_types })
+    Ok(Grant { sub, scopes, prefix, exact_key: c.key, max_size: c.max_size, content_types, expires_ms })
 }

@@ -71,6 +71,9 @@ pub struct Grant {
     pub max_size: Option<u64>,
     /// `content_types`: allowed types for writes, on top of `ALLOWED_CONTENT_TYPES`.
     pub content_types: Option<Vec<TypePattern>>,
+    /// When the authority ends (the token's `exp`, or a URL's expiry), ms since the epoch;
+    /// URLs handed out on its strength never outlive it.
+    pub expires_ms: Option<i64>,
 }
 
 impl Grant {

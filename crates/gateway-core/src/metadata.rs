@@ -100,6 +100,9 @@ pub trait MetadataStore {
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>>;
     /// Journal entries started before `before_ms`, oldest first.
     async fn stale_uploads(&self, before_ms: i64, limit: u32) -> Result<Vec<PendingUpload>>;
+    /// Moves a journal entry's start to `started_at`: a deferred entry steps to the back of
+    /// the queue instead of holding up the entries behind it.
+    async fn defer_upload(&self, id: &str, started_at: i64) -> Result<()>;
     /// Whether an upload of `key` other than `except_id`, started after `since_ms`, is journaled.
     async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool>;
     /// `owner`'s complete rows whose key starts with `prefix`, newest first, after `cursor`.
@@ -138,8 +141,8 @@ pub trait MetadataStore {
     /// Records a direct upload URL and journals its key (as an upload starting at the URL's
     /// expiry, so the sweep reconciles the key only after the URL can no longer be used).
     async fn record_presigned(&self, p: &PresignedUpload) -> Result<()>;
-    /// The newest unconfirmed direct upload URL `owner` was given for `key`.
-    async fn presigned(&self, key: &str, owner: &str) -> Result<Option<PresignedUpload>>;
+    /// The unconfirmed direct upload URLs `owner` was given for `key`, newest first.
+    async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>>;
     /// Atomically writes the confirmed object's row (as `commit_upload`, clearing journal
     /// entry `nonce`) and forgets the presigned upload.
     async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()>;

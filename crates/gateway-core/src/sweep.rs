@@ -142,6 +142,8 @@ pub async fn reconcile<S: ObjectStore, M: MetadataStore>(
         return Ok(Outcome::Consistent);
     };
     if meta.other_upload_pending(&entry.key, &entry.id, cutoff_ms).await? {
+        // Looked at again a grace period from now, behind the entries that are due.
+        meta.defer_upload(&entry.id, cutoff_ms.saturating_add(DEFAULT_PENDING_GRACE_MS)).await?;
         return Ok(Outcome::Deferred);
     }
     let object = store.head(&key).await?;

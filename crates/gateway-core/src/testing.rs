@@ -255,6 +255,14 @@ impl MetadataStore for MemoryMetadata {
         Ok(stale)
     }
 
+    async fn defer_upload(&self, id: &str, started_at: i64) -> Result<()> {
+        self.check()?;
+        if let Some(p) = self.pending.borrow_mut().get_mut(id) {
+            p.started_at = started_at;
+        }
+        Ok(())
+    }
+
     async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool> {
         Ok(self.pending.borrow().values().any(|p| p.key == key && p.id != except_id && p.started_at > since_ms))
     }
@@ -335,14 +343,11 @@ impl MetadataStore for MemoryMetadata {
         Ok(())
     }
 
-    async fn presigned(&self, key: &str, owner: &str) -> Result<Option<PresignedUpload>> {
-        Ok(self
-            .presigned
-            .borrow()
-            .values()
-            .filter(|p| p.key == key && p.owner == owner)
-            .max_by_key(|p| p.created_at)
-            .cloned())
+    async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>> {
+        let mut found: Vec<PresignedUpload> =
+            self.presigned.borrow().values().filter(|p| p.key == key && p.owner == owner).cloned().collect();
+        found.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+        Ok(found)
     }
 
     async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()> {

@@ -359,7 +359,8 @@ fn default_prefix_is_sub_followed_by_slash() {
             prefix: "alice/".into(),
             exact_key: None,
             max_size: None,
-            content_types: None
+            content_types: None,
+            expires_ms: Some((NOW_S + 3600) * 1000),
         }
     );
 }

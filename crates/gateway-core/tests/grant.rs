@@ -17,6 +17,7 @@ fn grant(scope: &str, prefix: &str, exact: Option<&str>) -> Grant {
         exact_key: exact.map(str::to_owned),
         max_size: None,
         content_types: None,
+        expires_ms: None,
     }
 }
 

@@ -175,6 +175,17 @@ fn presign_refuses_what_the_token_does_not_allow() {
 }
 
 #[test]
+fn a_url_never_outlives_the_token_that_asked_for_it() {
+    let w = World::new(config_with(&[("URL_SIGNING_SECRET", URL_SECRET), ("PRESIGN_MAX_TTL_SECONDS", "604800")]));
+    // The test tokens expire an hour after NOW.
+    let a = presigned(&w, json!({"expires_in": 86_400}));
+    assert_eq!(a["expires_at"], gateway_core::time::rfc3339(NOW_MS + 3_600_000));
+    w.upload("alice", "alice/r.txt", "text/plain", b"x");
+    let h = w.send(Req::get("/files/alice/r.txt?redirect=1").bearer(&token("alice", json!({"exp": NOW_S + 20}))));
+    assert!(h.reply.header("Location").unwrap().contains(&format!("expires={}", NOW_S + 20)));
+}
+
+#[test]
 fn expires_in_is_capped_by_the_configured_maximum() {
     let w = World::new(config_with(&[("URL_SIGNING_SECRET", URL_SECRET), ("PRESIGN_MAX_TTL_SECONDS", "600")]));
     let a = presigned(&w, json!({"expires_in": 86_400}));
@@ -264,12 +275,12 @@ fn a_direct_put_url_is_a_sigv4_url_binding_type_and_length() {
     for part in [
         "X-Amz-Algorithm=AWS4-HMAC-SHA256",
         "X-Amz-Expires=300",
-        "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost",
+        "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match",
         "X-Amz-Signature=",
     ] {
         assert!(url.contains(part), "{part} in {url}");
     }
-    assert_eq!(a["headers"], json!({"content-type": "video/mp4", "content-length": "1234"}));
+    assert_eq!(a["headers"], json!({"content-type": "video/mp4", "content-length": "1234", "if-none-match": "*"}));
     let p = w.meta.presigned.borrow().values().next().cloned().unwrap();
     assert_eq!((p.key.as_str(), p.size, p.content_type.as_str()), ("alice/v.mp4", Some(1234), "video/mp4"));
     let journal = w.meta.pending.borrow().get(&p.nonce).cloned().unwrap();
@@ -333,6 +344,42 @@ fn confirm_deletes_an_object_of_the_wrong_size_or_type() {
     direct_upload(&w, "alice/c.bin", b"1234", "application/octet-stream");
     assert_problem(&confirm(&w, "alice/c.bin"), 400, "bad_request");
     assert!(w.object("alice/c.bin").is_none());
+}
+
+#[test]
+fn confirm_matches_the_object_against_any_url_still_open_for_the_key() {
+    let w = s3_world();
+    presigned(&w, json!({"key": "alice/two.txt", "content_type": "text/plain", "size": 3}));
+    let later = Req::new(Method::POST, "/presign")
+        .bearer(&alice())
+        .body(br#"{"key":"alice/two.txt","content_type":"text/plain","size":9}"#);
+    assert_eq!(w.send_at(NOW_MS + 1, later).reply.status, 200);
+    // The object came through the first URL, not the newest.
+    direct_upload(&w, "alice/two.txt", b"abc", "text/plain");
+    assert_eq!(confirm(&w, "alice/two.txt").reply.status, 201);
+}
+
+#[test]
+fn confirm_closes_half_an_hour_after_the_url_expired() {
+    let w = s3_world();
+    presigned(&w, json!({"key": "alice/late.txt", "content_type": "text/plain", "expires_in": 60}));
+    direct_upload(&w, "alice/late.txt", b"late", "text/plain");
+    let deadline = NOW_MS + 60_000 + gateway_core::presign::confirm::CONFIRM_WINDOW_MS;
+    let long_lived = token("alice", json!({"exp": NOW_S + 7200}));
+    let req = || Req::new(Method::POST, "/files/alice/late.txt/confirm").bearer(&long_lived);
+    assert_problem(&w.send_at(deadline, req()), 404, "not_found");
+    assert_eq!(w.send_at(deadline - 1, req()).reply.status, 201);
+}
+
+#[test]
+fn downloads_are_served_as_data_never_as_active_content() {
+    let w = gateway_world();
+    w.upload("alice", "alice/page.html", "text/html", b"<script>alert(1)</script>");
+    let url = target(presigned(&w, json!({"method": "GET", "key": "alice/page.html"}))["url"].as_str().unwrap());
+    for h in [w.send(Req::get(&url)), w.send(Req::head("/files/alice/page.html").bearer(&alice()))] {
+        assert_eq!(h.reply.header("X-Content-Type-Options"), Some("nosniff"));
+        assert_eq!(h.reply.header("Content-Security-Policy"), Some("default-src 'none'; sandbox"));
+    }
 }
 
 #[test]

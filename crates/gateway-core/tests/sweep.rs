@@ -97,6 +97,8 @@ fn a_key_with_an_upload_in_flight_is_deferred() {
     let r = sweep(&w, NOW_MS + 2 * HOUR);
     assert_eq!(r.deferred, 1);
     assert!(w.object(KEY).is_some());
+    // The deferred entry steps to the back of the queue, behind entries that are due.
+    assert_eq!(w.meta.pending.borrow()["stale"].started_at, NOW_MS + 2 * HOUR);
 }
 
 #[test]

@@ -151,6 +151,7 @@ impl Capability {
             exact_key: Some(self.key.clone()),
             max_size: self.max_size,
             content_types: self.content_type.as_deref().map(|t| TypePattern::parse(t).into_iter().collect()),
+            expires_ms: Some(self.expires.saturating_mul(1000)),
         }
     }
 }

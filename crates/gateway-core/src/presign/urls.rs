@@ -84,6 +84,13 @@ pub struct UrlRequest<'a> {
     pub origin: &'a str,
 }
 
+/// `wanted` seconds, lowered to `PRESIGN_MAX_TTL_SECONDS` and to what remains of the
+/// caller's own authority: a URL never outlives the token it was made with.
+fn lifetime(config: &Config, grant: &Grant, wanted: i64, now_ms: i64) -> i64 {
+    let left = grant.expires_ms.map_or(i64::MAX, |exp| (exp - now_ms).div_euclid(1000));
+    wanted.min(config.presign_max_ttl_s).min(left).max(1)
+}
+
 /// The signed URL and the headers the client must send with it.
 pub fn sign_url(config: &Config, r: &UrlRequest<'_>, now_ms: i64) -> Result<(String, Vec<(String, String)>)> {
     let mut headers = Vec::new();
@@ -95,6 +102,11 @@ pub fn sign_url(config: &Config, r: &UrlRequest<'_>, now_ms: i64) -> Result<(Str
             let Some(cfg) = &config.s3 else { return Err(bad("direct URLs need the S3 backend")) };
             if let Some(n) = r.size {
                 headers.push(("content-length".to_owned(), n.to_string()));
+            }
+            if r.method == "PUT" {
+                // A direct URL only creates: reused after its confirm, or aimed at a key that
+                // holds an object, it cannot replace what the gateway recorded.
+                headers.push(("if-none-match".to_owned(), "*".to_owned()));
             }
             let query: Vec<(&str, String)> =
                 r.download.map(|d| vec![("response-content-disposition", attachment(d))]).unwrap_or_default();
@@ -190,10 +202,11 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
     grant.authorize(scope, &key)?;
     let mode = choose_mode(ctx.config, req.mode.as_deref())?;
     let expires_in_s = match req.expires_in {
-        None => DEFAULT_EXPIRES_IN_S.min(ctx.config.presign_max_ttl_s),
-        Some(n) if n >= 1 => n.min(ctx.config.presign_max_ttl_s),
+        None => DEFAULT_EXPIRES_IN_S,
+        Some(n) if n >= 1 => n,
         Some(_) => return Err(bad("expires_in must be at least 1 second")),
     };
+    let expires_in_s = lifetime(ctx.config, grant, expires_in_s, ctx.now_ms);
     let (content_type, max_size) = if method == "PUT" {
         let ct = match req.content_type.as_deref() {
             None => DEFAULT_CONTENT_TYPE.to_owned(),
@@ -276,7 +289,7 @@ pub fn redirect<T>(
         size: None,
         max_size: None,
         download: download.as_deref(),
-        expires_in_s: DEFAULT_EXPIRES_IN_S.min(config.presign_max_ttl_s),
+        expires_in_s: lifetime(config, grant, DEFAULT_EXPIRES_IN_S, now_ms),
         nonce: id,
         origin: &head.origin,
     };
