@@ -21,6 +21,7 @@ const MESSAGES = {
   upload_not_found: 'The unfinished upload expired; start again.',
   url_expired: 'The upload link expired; try again.',
   url_already_used: 'The upload link was already used.',
+  url_rejected: 'The storage refused the upload link (expired, or the file differs from what was signed).',
   invalid_signature: 'The upload link was changed or is not valid here.',
   storage_error: 'Storage is unavailable right now; try again shortly.',
   storage_auth_failed: 'The gateway cannot reach its storage (its credentials were refused).',

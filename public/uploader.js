@@ -33,6 +33,12 @@ function problemOf(status, text) {
   } catch {
     // not a problem document
   }
+  // A direct upload's refusal comes from the S3 store as XML.
+  const s3 = /<Code>([^<]*)<\/Code>/.exec(text);
+  if (s3) {
+    const code = s3[1] === 'PreconditionFailed' ? 'precondition_failed' : s3[1] === 'AccessDenied' || s3[1] === 'SignatureDoesNotMatch' ? 'url_rejected' : 'storage_error';
+    return new UploadError(status, code, `the store answered ${s3[1]}`);
+  }
   return new UploadError(status, `http_${status}`, text.slice(0, 200));
 }
 
