@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing the Worker needs, skipping whatever is already present:
 # the wasm32 target, worker-build, wasm-bindgen-cli at the exact version in Cargo.lock,
-# s3s-fs (the S3 server the tests run against), Debian's chromium (the browser test) and the
-# npm packages. Only the Rust, Debian and npm registries are used, never a binary download.
+# s3s-fs (the S3 server the tests run against), with WITH_BROWSER=1 Debian's chromium (the
+# browser test), and the npm packages. Only the Rust, Debian and npm registries are used, never a binary download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +41,9 @@ else
   cargo install s3s-fs --version 0.14.1 --features binary --locked
 fi
 
-if command -v "${CHROMIUM_BIN:-chromium}" >/dev/null 2>&1; then
+if [ "${WITH_BROWSER:-0}" != 1 ]; then
+  : # only the test suite (WITH_BROWSER=1) needs a browser
+elif command -v "${CHROMIUM_BIN:-chromium}" >/dev/null 2>&1; then
   say "chromium (for the browser test): present"
 else
   # Debian's package: the browser test never downloads a browser of its own.

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-bash scripts/bootstrap.sh
+WITH_BROWSER=1 bash scripts/bootstrap.sh
 echo "[test] cargo test (gateway-core, native)"
 cargo test -p gateway-core --quiet
 bash scripts/build.sh
