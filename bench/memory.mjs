@@ -8,28 +8,11 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { putGenerated, getHashed } from '../tests/support/stream.mjs';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
-import { rssMiB, cpuSeconds } from './lib/measure.mjs';
+import { rssMiB, cpuSeconds, workerdProcesses } from './lib/measure.mjs';
 
 const PORT = Number(process.env.BENCH_PORT || 8799);
 const GiB = 1024 ** 3;
 const secret = randomSecret();
-
-function workerdProcesses(rootPid) {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=']).toString().trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-  const found = [];
-  const walk = (p) => {
-    for (const [c, pp] of rows) {
-      if (pp !== p) continue;
-      try {
-        const cmd = fs.readFileSync(`/proc/${c}/cmdline`, 'utf8');
-        if (cmd.includes('workerd')) found.push({ pid: c, role: cmd.includes(`:${PORT}`) ? 'proxy' : 'runtime' });
-      } catch {}
-      walk(c);
-    }
-  };
-  walk(rootPid);
-  return found;
-}
 
 async function sampled(procs, fn) {
   const peak = new Map(procs.map((p) => [p.pid, rssMiB(p.pid)]));
@@ -64,7 +47,7 @@ try {
     await new Promise((r) => setTimeout(r, 200));
   }
   execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', 'bench/tmp/state'], { stdio: 'ignore' });
-  const procs = workerdProcesses(dev.pid);
+  const procs = workerdProcesses(dev.pid, PORT);
   if (!procs.some((p) => p.role === 'runtime')) throw new Error('the workerd runtime process was not found');
   const auth = { authorization: `Bearer ${sign(claimsFor('bench'), { key: secret })}` };
   const idle = Object.fromEntries(procs.map((p) => [p.role, rssMiB(p.pid)]));

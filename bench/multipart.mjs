@@ -5,14 +5,14 @@
 // multipart upload (the baseline of the same run) and then during the 2 GiB one, and checks
 // the download's SHA-256 against the file's. Writes bench/multipart.md.
 // Run: node bench/multipart.mjs (after `npm run build`); BENCH_SIZE_MIB overrides 2048.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
 import { startS3 } from '../tests/support/s3server.mjs';
 import { startDev } from '../tests/support/devserver.mjs';
-import { rssMiB, cpuSeconds } from './lib/measure.mjs';
+import { rssMiB, cpuSeconds, workerdProcesses } from './lib/measure.mjs';
 
 const PORT = Number(process.env.BENCH_PORT || 8798);
 const MIB = 1024 * 1024;
@@ -33,23 +33,6 @@ function makeFile(file, size) {
   }
   fs.closeSync(fd);
   return hash.digest('hex');
-}
-
-function runtimePid(rootPid) {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=']).toString().trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-  const found = [];
-  const walk = (p) => {
-    for (const [c, pp] of rows) {
-      if (pp !== p) continue;
-      try {
-        const cmd = fs.readFileSync(`/proc/${c}/cmdline`, 'utf8');
-        if (cmd.includes('workerd') && !cmd.includes(`:${PORT}`)) found.push(c);
-      } catch {}
-      walk(c);
-    }
-  };
-  walk(rootPid);
-  return found[0];
 }
 
 /** Runs the reference client while sampling `pid`'s RSS every 50 ms. */
@@ -95,7 +78,7 @@ async function measure(backend, files) {
   const dev = await startDev({ JWT_SECRET: secret, ...(s3 ? s3.vars : {}) }, { port: PORT });
   try {
     const base = dev.url;
-    const pid = runtimePid(dev.pid);
+    const pid = workerdProcesses(dev.pid, dev.port).find((p) => p.role === 'runtime')?.pid;
     if (!pid) throw new Error('the workerd runtime process was not found');
     const token = sign(claimsFor('bench'), { key: secret });
     const idle = rssMiB(pid);

@@ -1,5 +1,6 @@
 // Shared by the benchmark scripts: a fast upload client and /proc readings of a process.
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 
@@ -35,4 +36,23 @@ export const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/pr
 export function cpuSeconds(pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** The workerd processes under `rootPid` (a `wrangler dev`): the proxy listening on `port`
+ * and the runtime that executes the Worker. */
+export function workerdProcesses(rootPid, port) {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=']).toString().trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const found = [];
+  const walk = (p) => {
+    for (const [c, pp] of rows) {
+      if (pp !== p) continue;
+      try {
+        const cmd = fs.readFileSync(`/proc/${c}/cmdline`, 'utf8');
+        if (cmd.includes('workerd')) found.push({ pid: c, role: cmd.includes(`:${port}`) ? 'proxy' : 'runtime' });
+      } catch {}
+      walk(c);
+    }
+  };
+  walk(rootPid);
+  return found;
 }

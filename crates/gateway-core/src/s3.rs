@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
-    UriPathNormalizationMode,
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+    SigningInstructions, SigningSettings, UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
 
@@ -90,6 +90,35 @@ pub fn sign_request(
     payload_hash: &str,
     now_ms: i64,
 ) -> Result<SignedRequest> {
+    let mut settings = s3_settings();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let body = SignableBody::Precomputed(payload_hash.to_owned());
+    let instructions = sign_with(cfg, settings, method, &url, &signed_headers, body, now_ms)?;
+    let mut headers = signed_headers.clone();
+    for (name, value) in instructions.headers() {
+        headers.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(SignedRequest { method, url, headers })
+}
+
+/// S3 signs the path exactly as sent: no second encoding, no dot-segment normalisation.
+fn s3_settings() -> SigningSettings {
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings
+}
+
+/// Signs `method url` with the configured credentials at `now_ms`.
+fn sign_with(
+    cfg: &S3Config,
+    settings: SigningSettings,
+    method: &str,
+    url: &str,
+    signed_headers: &[(String, String)],
+    body: SignableBody<'_>,
+    now_ms: i64,
+) -> Result<SigningInstructions> {
     let credentials = Credentials::new(
         &cfg.access_key_id,
         cfg.secret_access_key.expose(),
@@ -98,11 +127,6 @@ pub fn sign_request(
         "upload-gateway",
     );
     let identity = credentials.into();
-    let mut settings = SigningSettings::default();
-    // S3 signs the path exactly as sent: no second encoding, no dot-segment normalisation.
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(&cfg.region)
@@ -112,19 +136,10 @@ pub fn sign_request(
         .build()
         .map_err(signing_failed)?
         .into();
-    let signable = SignableRequest::new(
-        method,
-        url.as_str(),
-        signed_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Precomputed(payload_hash.to_owned()),
-    )
-    .map_err(signing_failed)?;
-    let (instructions, _) = sign(signable, &params).map_err(signing_failed)?.into_parts();
-    let mut headers = signed_headers.clone();
-    for (name, value) in instructions.headers() {
-        headers.push((name.to_owned(), value.to_owned()));
-    }
-    Ok(SignedRequest { method, url, headers })
+    let signable =
+        SignableRequest::new(method, url, signed_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), body)
+            .map_err(signing_failed)?;
+    Ok(sign(signable, &params).map_err(signing_failed)?.into_parts().0)
 }
 
 /// The text of the first `<tag>` element in an S3 XML body (S3's answers are flat enough
@@ -156,42 +171,16 @@ pub fn presign_url(
     expires_in_s: u64,
     now_ms: i64,
 ) -> Result<String> {
-    let credentials = Credentials::new(
-        &cfg.access_key_id,
-        cfg.secret_access_key.expose(),
-        cfg.session_token.as_ref().map(|t| t.expose().to_owned()),
-        None,
-        "upload-gateway",
-    );
-    let identity = credentials.into();
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let mut settings = s3_settings();
     settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(Duration::from_secs(expires_in_s));
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&cfg.region)
-        .name("s3")
-        .time(system_time(now_ms))
-        .settings(settings)
-        .build()
-        .map_err(signing_failed)?
-        .into();
     let mut url = cfg.object_url(key);
     let mut pairs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))).collect();
     if !pairs.is_empty() {
         url = format!("{url}?{}", pairs.join("&"));
     }
-    let signable = SignableRequest::new(
-        method,
-        url.as_str(),
-        signed_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::UnsignedPayload,
-    )
-    .map_err(signing_failed)?;
-    let (instructions, _) = sign(signable, &params).map_err(signing_failed)?.into_parts();
+    let instructions = sign_with(cfg, settings, method, &url, signed_headers, SignableBody::UnsignedPayload, now_ms)?;
     pairs.extend(instructions.params().iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))));
     Ok(format!("{}?{}", cfg.object_url(key), pairs.join("&")))
 }
