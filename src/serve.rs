@@ -56,10 +56,7 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
     let id = request_id();
     let gateway = Gateway { config: &cfg, store: &store, meta: &meta, now_ms: now_ms(), request_id: &id };
     let input = if reads_whole_body(&head) {
-        match read_small_body(&req, &head).await {
-            Ok(bytes) => Input::Bytes(bytes),
-            Err(e) => return fail(e),
-        }
+        read_small_body(&req, &head).await.map_or_else(Input::Refused, Input::Bytes)
     } else {
         Input::Stream(req.body())
     };

@@ -94,6 +94,7 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
         let (body, bytes) = match input {
             Input::Stream(body) => (body, Vec::new()),
             Input::Bytes(bytes) => (None, bytes),
+            Input::Refused(err) => return Err(err),
         };
         if let Some((op, key)) = request_op(&route, head) {
             return self.multipart(head, op, key, body, &bytes).await;

@@ -45,6 +45,9 @@ pub const SMALL_BODY_LIMIT: u64 = 1024 * 1024;
 pub enum Input<B> {
     Stream(Option<B>),
     Bytes(Vec<u8>),
+    /// A small body the edge refused to read (too large, no length); answered like any
+    /// other refusal, with CORS headers.
+    Refused(GatewayError),
 }
 
 /// Whether the edge should read this request's body whole, up to [`SMALL_BODY_LIMIT`].

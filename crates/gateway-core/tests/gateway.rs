@@ -271,3 +271,20 @@ fn without_cors_configuration_no_cors_headers_are_sent() {
     assert_eq!(pre.reply.status, 204);
     assert_eq!(pre.reply.header("Access-Control-Allow-Methods"), None);
 }
+
+#[test]
+fn a_body_the_edge_refused_to_read_is_a_problem_with_cors_headers() {
+    let w = cors_world();
+    let req = Req::new(Method::POST, "/presign").header("origin", "https://app.example.com");
+    let refused = gateway_core::error::GatewayError::new(gateway_core::error::ErrorKind::PayloadTooLarge, "too big");
+    let gw = gateway_core::gateway::Gateway {
+        config: &w.config,
+        store: &w.store,
+        meta: &w.meta,
+        now_ms: NOW_MS,
+        request_id: "r-1",
+    };
+    let h = futures_executor::block_on(gw.handle(&req.head, gateway_core::http::Input::Refused(refused)));
+    assert_problem(&h, 413, "payload_too_large");
+    assert_eq!(h.reply.header("Access-Control-Allow-Origin"), Some("https://app.example.com"));
+}
