@@ -1,7 +1,8 @@
 // The page at / in real headless Chromium (Debian's chromium, driven by playwright-core),
 // loaded from `wrangler dev`: a small file and a multipart file uploaded through the UI until
 // their progress bars finish, a presigned-URL upload, an error shown with its code, the
-// uploads list, and the stored bytes checked. Screenshots go to tests/artifacts/.
+// uploads list, uploader.js resuming a multipart upload after a dropped network and a reload,
+// and the stored bytes checked. Screenshots go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -91,5 +92,36 @@ test('a presigned-URL upload through the page, and an error shown with its code'
   await page.waitForSelector('#queue .item.failed');
   assert.match(await page.textContent('#queue .item.failed .status'), /\(forbidden\)/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'page-phone.png'), fullPage: true });
+  await page.close();
+});
+
+test('uploader.js resumes a multipart upload after the network drops and the page reloads', { skip, timeout: 90_000 }, async () => {
+  const { page, parts } = await openPage({ width: 1280, height: 900 });
+  const size = 12 * MIB + 5;
+  // The same bytes, name and modification time on both sides of the reload, so the client
+  // recognises the file.
+  const run = () => page.evaluate(async ({ size, token }) => {
+    const { upload } = await import('/uploader.js');
+    const bytes = new Uint8Array(size);
+    for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >> 20)) & 255;
+    const file = new File([bytes], 'resumable.bin', { lastModified: 1_700_000_000_000 });
+    const MiB = 1024 * 1024;
+    const options = { token, key: 'alice/resumable.bin', multipartThreshold: 5 * MiB, partSize: 5 * MiB, concurrency: 1 };
+    return upload(file, options).then((r) => ({ ok: r }), (e) => ({ code: e.code }));
+  }, { size, token: tokenFor('alice') }).catch((e) => ({ code: e.message }));
+  // The network drops whenever part 2 is sent: the upload fails after its retries.
+  await page.route(/partNumber=2/, (route) => route.abort('connectionreset'));
+  const failed = await run();
+  assert.equal(failed.code, 'network_error');
+  await page.unroute(/partNumber=2/);
+  await page.reload();
+  const before = parts.length;
+  const resumed = await run();
+  assert.equal(resumed.ok?.size, size, JSON.stringify(resumed));
+  const sent = parts.slice(before).map((u) => Number(new URL(u).searchParams.get('partNumber')));
+  assert.deepEqual(sent, [2, 3], 'only the parts the gateway did not have were sent');
+  const expected = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) expected[i] = (i * 31 + (i >> 20)) & 255;
+  assert.equal(sha(await stored('alice/resumable.bin')), sha(expected));
   await page.close();
 });
