@@ -4,11 +4,11 @@
 // two workerd processes: a proxy that listens on the dev port, and the runtime that executes
 // the Worker (with the local R2 and D1 simulators); both are reported. Writes bench/memory.md.
 // Run: node bench/memory.mjs (after `npm run build`).
-import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { putGenerated, getHashed } from '../tests/support/stream.mjs';
+import { putGenerated } from '../tests/support/stream.mjs';
+import { startDev } from '../tests/support/devserver.mjs';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
-import { rssMiB, cpuSeconds, workerdProcesses } from './lib/measure.mjs';
+import { rssMiB, cpuSeconds, workerdProcesses, downloadHash } from './lib/measure.mjs';
 
 const PORT = Number(process.env.BENCH_PORT || 8799);
 const GiB = 1024 ** 3;
@@ -27,37 +27,22 @@ async function sampled(procs, fn) {
   return { result, seconds, per: procs.map((p) => ({ ...p, peakMiB: peak.get(p.pid), cpu: cpuSeconds(p.pid) - cpu0.get(p.pid) })) };
 }
 
-// A fresh local state each run, so the schema is always the current one.
-fs.rmSync('bench/tmp/state', { recursive: true, force: true });
-const dev = spawn('npx', ['wrangler', 'dev', '--port', String(PORT), '--var', `JWT_SECRET:${secret}`, '--var', `MAX_UPLOAD_BYTES:${5 * GiB}`, '--persist-to', 'bench/tmp/state'], {
-  stdio: ['ignore', 'pipe', 'pipe'],
-  detached: true,
-});
-const logs = [];
-dev.stdout.on('data', (d) => logs.push(d.toString()));
-dev.stderr.on('data', (d) => logs.push(d.toString()));
-const stop = () => { try { process.kill(-dev.pid, 'SIGTERM'); } catch {} };
-process.on('exit', stop);
+// wrangler dev with a fresh local state, so the schema is always the current one.
+const dev = await startDev({ JWT_SECRET: secret, MAX_UPLOAD_BYTES: String(5 * GiB) }, { port: PORT });
 
 try {
-  const base = `http://127.0.0.1:${PORT}`;
-  for (let i = 0; ; i++) {
-    try { if ((await fetch(`${base}/healthz`)).ok) break; } catch {}
-    if (i > 600) throw new Error(`wrangler dev did not start:\n${logs.join('')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', 'bench/tmp/state'], { stdio: 'ignore' });
+  const base = dev.url;
   const procs = workerdProcesses(dev.pid, PORT);
   if (!procs.some((p) => p.role === 'runtime')) throw new Error('the workerd runtime process was not found');
-  const auth = { authorization: `Bearer ${sign(claimsFor('bench'), { key: secret })}` };
+  const token = sign(claimsFor('bench'), { key: secret });
+  const auth = { authorization: `Bearer ${token}` };
   const idle = Object.fromEntries(procs.map((p) => [p.role, rssMiB(p.pid)]));
   const rows = [];
   for (const [label, size] of [['1 MiB', 1 << 20], ['1 GiB', GiB]]) {
     const key = `bench/${label.replace(' ', '')}.bin`;
     const m = await sampled(procs, () => putGenerated(`${base}/files/${key}`, size, { ...auth, 'content-type': 'application/octet-stream' }));
     if (m.result.status !== 201) throw new Error(`${label}: ${m.result.status} ${m.result.body}`);
-    const back = await getHashed(`${base}/files/${key}`, { ...auth, 'accept-encoding': 'identity' });
-    if (back.sha256 !== m.result.sha256) throw new Error(`${label}: download hash differs`);
+    if ((await downloadHash(`${base}/files/${key}`, token)) !== m.result.sha256) throw new Error(`${label}: download hash differs`);
     rows.push({ label, size, ...m });
   }
   const cell = (r, role, f) => f(r.per.find((p) => p.role === role));
@@ -78,5 +63,5 @@ try {
   fs.writeFileSync('bench/memory.md', md);
   console.log(md);
 } finally {
-  stop();
+  await dev.stop();
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
 import { startS3 } from '../tests/support/s3server.mjs';
 import { startDev } from '../tests/support/devserver.mjs';
-import { rssMiB, cpuSeconds, workerdProcesses } from './lib/measure.mjs';
+import { rssMiB, cpuSeconds, workerdProcesses, downloadHash } from './lib/measure.mjs';
 
 const PORT = Number(process.env.BENCH_PORT || 8798);
 const MIB = 1024 * 1024;
@@ -65,13 +65,6 @@ function upload(base, token, file, key, pid) {
   });
 }
 
-async function downloadHash(url, token) {
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } });
-  if (!res.ok) throw new Error(`download: ${res.status}`);
-  const hash = crypto.createHash('sha256');
-  for await (const chunk of res.body) hash.update(chunk);
-  return hash.digest('hex');
-}
 
 async function measure(backend, files) {
   const s3 = backend === 's3' ? await startS3({ dir: TMP }) : null;

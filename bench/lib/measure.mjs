@@ -56,3 +56,12 @@ export function workerdProcesses(rootPid, port) {
   walk(rootPid);
   return found;
 }
+
+/** GETs `url` with the bearer `token` and returns the SHA-256 (hex) of the streamed body. */
+export async function downloadHash(url, token) {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } });
+  if (!res.ok) throw new Error(`download: ${res.status}`);
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of res.body) hash.update(chunk);
+  return hash.digest('hex');
+}
