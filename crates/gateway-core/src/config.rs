@@ -184,34 +184,15 @@ impl Config {
             }
         };
 
-        let multipart_ttl_ms = match get("MULTIPART_TTL_SECONDS") {
-            None => DEFAULT_MULTIPART_TTL_SECONDS,
-            Some(v) => {
-                v.parse::<u64>().ok().filter(|n| (1..=MAX_MULTIPART_TTL_SECONDS).contains(n)).ok_or_else(|| {
-                    config_error(
-                        "MULTIPART_TTL_SECONDS",
-                        format!("must be whole seconds from 1 to {MAX_MULTIPART_TTL_SECONDS}"),
-                    )
-                })?
-            }
-        } as i64
-            * 1000;
+        let multipart_ttl_ms =
+            seconds(&get, "MULTIPART_TTL_SECONDS", DEFAULT_MULTIPART_TTL_SECONDS, MAX_MULTIPART_TTL_SECONDS)? * 1000;
 
         let url_signing_secret = match get("URL_SIGNING_SECRET") {
             Some(v) if v.len() < 32 => return Err(config_error("URL_SIGNING_SECRET", "must be at least 32 bytes")),
             v => v.map(Secret::new),
         };
-        let presign_max_ttl_s = match get("PRESIGN_MAX_TTL_SECONDS") {
-            None => DEFAULT_PRESIGN_MAX_TTL_SECONDS,
-            Some(v) => {
-                v.parse::<u64>().ok().filter(|n| (1..=MAX_PRESIGN_TTL_SECONDS).contains(n)).ok_or_else(|| {
-                    config_error(
-                        "PRESIGN_MAX_TTL_SECONDS",
-                        format!("must be whole seconds from 1 to {MAX_PRESIGN_TTL_SECONDS}"),
-                    )
-                })?
-            }
-        } as i64;
+        let presign_max_ttl_s =
+            seconds(&get, "PRESIGN_MAX_TTL_SECONDS", DEFAULT_PRESIGN_MAX_TTL_SECONDS, MAX_PRESIGN_TTL_SECONDS)?;
 
         let cors_origins = match get("CORS_ORIGINS") {
             None => CorsOrigins::None,
@@ -245,6 +226,19 @@ impl Config {
             cors_origins,
         })
     }
+}
+
+/// A duration setting in whole seconds from 1 to `max`, or `default` when unset.
+fn seconds(get: &impl Fn(&str) -> Option<String>, name: &str, default: u64, max: u64) -> Result<i64> {
+    let value = match get(name) {
+        None => default,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| config_error(name, format!("must be whole seconds from 1 to {max}")))?,
+    };
+    Ok(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
 /// The `S3_*` variables. Path style defaults to on for any endpoint that is not AWS's, where

@@ -4,6 +4,7 @@
 //! recorded ones before its body is read, then streamed to the store like a single PUT.
 //! Clients see only the gateway's upload id; the store's id stays in the metadata database.
 
+use futures_util::future::join;
 use serde::{Deserialize, Serialize};
 
 use super::rules::{check_complete, check_part, parse_part_number, Part, MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES};
@@ -228,8 +229,9 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
                 format!("the part is {length} bytes; parts may be at most {part_limit} bytes"),
             ));
         }
-        let upload = self.load(id).await?;
-        let parts = self.meta.parts(id).await?;
+        // Both lookups at once: one database round trip before the body starts streaming.
+        let (upload, parts) = join(self.load(id), self.meta.parts(id)).await;
+        let (upload, parts) = (upload?, parts?);
         check_part(&parts, upload.declared_size, number, length)?;
         self.check_total(parts.iter().filter(|p| p.number != number).map(|p| p.size).sum::<u64>() + length)?;
         let put = PutPart { key: self.key.clone(), upload_id: upload.store_upload_id, number, body, length };
