@@ -15,6 +15,7 @@ use crate::config::JwtConfig;
 use crate::content_type::TypePattern;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scopes};
+use crate::key::is_nfc;
 
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: i64 = 60;
@@ -229,6 +230,11 @@ fn grant_from_claims(cfg: &JwtConfig, c: GatewayClaims, expires_ms: Option<i64>)
         }
     }
     let sub = c.sub.filter(|s| !s.is_empty()).ok_or_else(|| invalid("the token has no `sub` claim"))?;
+    // Claims that name keys are compared byte for byte with keys, which must be NFC: a claim in
+    // another form is refused rather than normalised, so it never covers what it does not spell.
+    if ![Some(&sub), c.prefix.as_ref(), c.key.as_ref()].into_iter().flatten().all(|v| is_nfc(v)) {
+        return Err(invalid("the token's sub, prefix and key claims must be in Unicode NFC"));
+    }
     let scopes = c.scope.as_deref().map_or(Scopes::ALL, Scopes::parse);
     let prefix = match c.prefix {
         Some(p) => p,

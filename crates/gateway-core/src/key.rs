@@ -1,7 +1,9 @@
 //! Object keys: decoding them from the request path and enforcing the key rules
-//! (1–1024 bytes of UTF-8, no empty, `.` or `..` segment, no leading `/`, no control characters).
+//! (1–1024 bytes of UTF-8 in Unicode NFC, no empty, `.` or `..` segment, no leading `/`, no
+//! control characters).
 
 use percent_encoding::percent_decode_str;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::error::{ErrorKind, GatewayError, Result};
 
@@ -43,6 +45,9 @@ impl ObjectKey {
         if key.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
             return Err(invalid("the key has an empty, `.` or `..` segment"));
         }
+        if !is_nfc(&key) {
+            return Err(invalid("the key is not in Unicode NFC (R2 would store it under its NFC form)"));
+        }
         Ok(ObjectKey(key))
     }
 
@@ -59,6 +64,16 @@ impl ObjectKey {
 impl std::fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Whether `s` is already in Unicode Normalization Form C. R2 stores every name in NFC, so a
+/// key (or a prefix) in another form would name a different stored object than its bytes say.
+pub fn is_nfc(s: &str) -> bool {
+    match is_nfc_quick(s.chars()) {
+        IsNormalized::Yes => true,
+        IsNormalized::No => false,
+        IsNormalized::Maybe => s.chars().eq(s.nfc()),
     }
 }
 

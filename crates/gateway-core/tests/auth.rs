@@ -519,3 +519,18 @@ fn a_sub_with_a_slash_and_no_prefix_claim_is_refused_so_it_cannot_nest_in_anothe
     let g = check(&hs_config(), &hs256(&claims_for("alice/shared", json!({"prefix": "shared/"})))).unwrap();
     assert_eq!(g.prefix, "shared/");
 }
+
+#[test]
+fn claims_that_name_keys_must_be_in_nfc_so_they_mean_what_the_store_resolves() {
+    // `\u{212A}ate/` (KELVIN SIGN) is `Kate/` once R2 normalises it: refused, not normalised,
+    // so a token never silently covers a namespace its issuer did not spell.
+    for extra in [json!({"prefix": "\u{212A}ate/"}), json!({"key": "alice/cafe\u{301}.txt"})] {
+        let err = refused(&hs_config(), &token("alice", extra.clone()));
+        assert_kind(&err, ErrorKind::InvalidToken);
+        assert!(err.detail.contains("NFC"), "{extra}: {err}");
+    }
+    let err = refused(&hs_config(), &token("\u{212A}ate", json!({})));
+    assert_kind(&err, ErrorKind::InvalidToken);
+    let g = check(&hs_config(), &token("caf\u{e9}", json!({}))).unwrap();
+    assert_eq!(g.prefix, "caf\u{e9}/");
+}

@@ -157,3 +157,22 @@ fn file_name_is_the_last_segment() {
 fn display_shows_the_decoded_key() {
     assert_eq!(ObjectKey::from_path("a/b%20c").unwrap().to_string(), "a/b c");
 }
+
+// ------------------------------------------------------------ Unicode normalisation
+
+#[test]
+fn key_not_in_nfc_is_refused_because_r2_would_store_it_under_another_name() {
+    // KELVIN SIGN (U+212A) is "K" in NFC: R2 would serve `Kate/secret.txt` for this key.
+    let detail = invalid("%E2%84%AAate/secret.txt");
+    assert!(detail.contains("NFC"), "{detail}");
+    // "e" + COMBINING ACUTE ACCENT is "é" (U+00E9) in NFC.
+    invalid("alice/cafe%CC%81.txt");
+    assert_eq!(ObjectKey::new("alice/cafe\u{301}.txt".into()).unwrap_err().kind, ErrorKind::InvalidKey);
+}
+
+#[test]
+fn key_already_in_nfc_is_accepted_unchanged() {
+    assert_eq!(key("alice/caf%C3%A9.txt"), "alice/café.txt");
+    assert_eq!(key("Kate/secret.txt"), "Kate/secret.txt");
+    assert_eq!(key("alice/%E6%97%A5%E6%9C%AC.txt"), "alice/日本.txt");
+}
