@@ -428,3 +428,52 @@ fn download_names_cannot_climb_directories_or_break_the_header() {
     assert_eq!(attachment("plain.txt"), "attachment; filename=\"plain.txt\"; filename*=UTF-8''plain.txt");
     assert_eq!(attachment("100%.txt"), "attachment; filename=\"100_.txt\"; filename*=UTF-8''100%25.txt");
 }
+
+#[test]
+fn an_absent_parameter_and_an_empty_one_sign_differently() {
+    let get = Capability { method: "GET".into(), max_size: None, content_type: None, ..cap(NOW_S + 60) };
+    let query = capability::sign(&Secret::new(URL_SECRET), &get).unwrap();
+    assert!(!query.contains("download="), "{query}");
+    for added in ["download=&", "content_type=&"] {
+        let tampered = format!("{added}{query}");
+        assert_eq!(
+            verify_at(&tampered, Method::GET, "alice/a.txt", NOW_MS).err(),
+            Some(ErrorKind::InvalidSignature),
+            "{added}"
+        );
+    }
+}
+
+#[test]
+fn numbers_in_a_gateway_url_have_one_canonical_form() {
+    let query = capability::sign(&Secret::new(URL_SECRET), &cap(NOW_S + 60)).unwrap();
+    let expires = format!("expires={}", NOW_S + 60);
+    for (from, to) in [
+        (expires.as_str(), format!("expires=0{}", NOW_S + 60)),
+        (expires.as_str(), format!("expires=%2B{}", NOW_S + 60)),
+        ("max_size=100", "max_size=%2B100".to_owned()),
+        ("max_size=100", "max_size=0100".to_owned()),
+    ] {
+        let tampered = query.replace(from, &to);
+        assert_eq!(
+            verify_at(&tampered, Method::PUT, "alice/a.txt", NOW_MS).err(),
+            Some(ErrorKind::InvalidSignature),
+            "{to}"
+        );
+    }
+}
+
+#[test]
+fn bidirectional_overrides_and_other_format_characters_never_reach_a_download_name() {
+    // U+202E would show "evil\u{202E}gpj.exe" as "evilexe.jpg".
+    assert_eq!(clean_filename("evil\u{202E}gpj.exe"), "evilgpj.exe");
+    for c in [
+        '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{2066}', '\u{2067}', '\u{2068}',
+        '\u{2069}', '\u{061C}', '\u{200B}', '\u{FEFF}',
+    ] {
+        assert_eq!(clean_filename(&format!("a{c}b.txt")), "ab.txt", "U+{:04X}", c as u32);
+    }
+    assert!(!attachment("x\u{202E}fdp.exe").contains("%E2%80%AE"));
+    // Ordinary non-ASCII letters stay.
+    assert_eq!(clean_filename("résumé 日本.pdf"), "résumé 日本.pdf");
+}

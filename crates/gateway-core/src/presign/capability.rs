@@ -39,25 +39,36 @@ pub struct Capability {
     pub download: Option<String>,
 }
 
-/// Each field length-prefixed, so no value can be shifted into its neighbour.
+/// Each field length-prefixed, so no value can be shifted into its neighbour; an absent
+/// optional field is `-`, which no length prefix can be, so absent and empty sign differently.
 fn canonical(c: &Capability) -> String {
-    let max = c.max_size.map(|n| n.to_string()).unwrap_or_default();
+    let max = c.max_size.map(|n| n.to_string());
     let expires = c.expires.to_string();
     let fields = [
-        c.method.as_str(),
-        c.key.as_str(),
-        expires.as_str(),
-        c.owner.as_str(),
-        max.as_str(),
-        c.content_type.as_deref().unwrap_or(""),
-        c.nonce.as_str(),
-        c.download.as_deref().unwrap_or(""),
+        Some(c.method.as_str()),
+        Some(c.key.as_str()),
+        Some(expires.as_str()),
+        Some(c.owner.as_str()),
+        max.as_deref(),
+        c.content_type.as_deref(),
+        Some(c.nonce.as_str()),
+        c.download.as_deref(),
     ];
-    let mut out = String::from("upload-gateway-url-v1\n");
+    let mut out = String::from("upload-gateway-url-v2\n");
     for f in fields {
-        out.push_str(&format!("{}:{f}\n", f.len()));
+        match f {
+            Some(f) => out.push_str(&format!("{}:{f}\n", f.len())),
+            None => out.push_str("-\n"),
+        }
     }
     out
+}
+
+/// A number as [`sign`] writes it: decimal digits, no sign, no leading zero. Any other
+/// spelling is refused, so one URL has exactly one signed form.
+fn canonical_number<T: std::str::FromStr + ToString>(text: &str) -> Option<T> {
+    let n = text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse::<T>().ok()).flatten()?;
+    (n.to_string() == text).then_some(n)
 }
 
 fn mac(secret: &Secret, c: &Capability) -> Result<Hmac<Sha256>> {
@@ -109,7 +120,7 @@ pub fn is_signed(head: &RequestHead) -> bool {
 /// parameter (in constant time), the method, the key and the expiry.
 pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64) -> Result<Capability> {
     let param = |name: &str| head.query_param(name);
-    let expires = param("expires").and_then(|v| v.parse::<i64>().ok()).ok_or_else(tampered)?;
+    let expires = param("expires").and_then(|v| canonical_number::<i64>(&v)).ok_or_else(tampered)?;
     let c = Capability {
         method: param("method").ok_or_else(tampered)?,
         key: key.to_string(),
@@ -117,7 +128,7 @@ pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64)
         owner: param("owner").ok_or_else(tampered)?,
         max_size: match param("max_size") {
             None => None,
-            Some(v) => Some(v.parse::<u64>().map_err(|_| tampered())?),
+            Some(v) => Some(canonical_number::<u64>(&v).ok_or_else(tampered)?),
         },
         content_type: param("content_type"),
         nonce: param("nonce").ok_or_else(tampered)?,

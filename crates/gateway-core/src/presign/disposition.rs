@@ -18,11 +18,18 @@ const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'|')
     .remove(b'~');
 
-/// The last path segment of `name` without control characters, so a name can neither climb
-/// directories on the client nor break the header. Empty becomes `download`.
+/// Invisible formatting characters: bidirectional overrides, embeddings and isolates (which
+/// can show `evil\u{202E}gpj.exe` as `evilexe.jpg`), marks, zero-width characters and BOM.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// The last path segment of `name` without control or invisible formatting characters, so a
+/// name can neither climb directories on the client, nor break the header, nor disguise its
+/// extension. Empty becomes `download`.
 pub fn clean_filename(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+    let cleaned: String = base.chars().filter(|&c| !c.is_control() && !is_format_char(c)).collect();
     let trimmed = cleaned.trim().trim_matches('.');
     if trimmed.is_empty() {
         "download".to_owned()
