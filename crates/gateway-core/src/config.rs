@@ -104,6 +104,22 @@ pub struct Config {
     pub cors_origins: CorsOrigins,
 }
 
+/// Words that mark a value copied from an example file rather than generated.
+const PLACEHOLDER_MARKERS: [&str; 4] = ["replace-with", "changeme", "change-me", "your-secret"];
+
+/// Refuses a secret that is too short or still an example file's placeholder (such as the one
+/// in `.dev.vars.example`, which is long enough to pass a length check if deployed as is).
+fn secret(var: &str, value: String, min_bytes: usize) -> Result<Secret> {
+    let lower = value.to_ascii_lowercase();
+    if PLACEHOLDER_MARKERS.iter().any(|m| lower.contains(m)) {
+        return Err(config_error(var, "is a placeholder; set a random value (e.g. `openssl rand -base64 32`)"));
+    }
+    if value.len() < min_bytes {
+        return Err(config_error(var, format!("must be at least {min_bytes} bytes")));
+    }
+    Ok(Secret::new(value))
+}
+
 fn config_error(var: &str, why: impl std::fmt::Display) -> GatewayError {
     GatewayError::hidden(
         ErrorKind::ConfigError,
@@ -156,13 +172,7 @@ impl Config {
             ),
         };
 
-        let hs256_secret = match get("JWT_SECRET") {
-            None => None,
-            Some(s) if s.len() < MIN_HS256_SECRET_BYTES => {
-                return Err(config_error("JWT_SECRET", format!("must be at least {MIN_HS256_SECRET_BYTES} bytes")))
-            }
-            Some(s) => Some(Secret::new(s)),
-        };
+        let hs256_secret = get("JWT_SECRET").map(|s| secret("JWT_SECRET", s, MIN_HS256_SECRET_BYTES)).transpose()?;
         let public_keys = match get("JWT_PUBLIC_KEYS") {
             None => KeySet::default(),
             Some(doc) => KeySet::from_jwks(&doc).map_err(|why| config_error("JWT_PUBLIC_KEYS", why))?,
@@ -187,10 +197,7 @@ impl Config {
         let multipart_ttl_ms =
             seconds(&get, "MULTIPART_TTL_SECONDS", DEFAULT_MULTIPART_TTL_SECONDS, MAX_MULTIPART_TTL_SECONDS)? * 1000;
 
-        let url_signing_secret = match get("URL_SIGNING_SECRET") {
-            Some(v) if v.len() < 32 => return Err(config_error("URL_SIGNING_SECRET", "must be at least 32 bytes")),
-            v => v.map(Secret::new),
-        };
+        let url_signing_secret = get("URL_SIGNING_SECRET").map(|s| secret("URL_SIGNING_SECRET", s, 32)).transpose()?;
         let presign_max_ttl_s =
             seconds(&get, "PRESIGN_MAX_TTL_SECONDS", DEFAULT_PRESIGN_MAX_TTL_SECONDS, MAX_PRESIGN_TTL_SECONDS)?;
 

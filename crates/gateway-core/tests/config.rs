@@ -241,3 +241,25 @@ fn multipart_ttl_defaults_to_a_day_and_is_bounded_by_a_week() {
         assert_names(&err, "MULTIPART_TTL_SECONDS");
     }
 }
+
+#[test]
+fn the_example_files_placeholder_secrets_are_refused_if_deployed_as_they_are() {
+    let example = include_str!("../../../.dev.vars.example");
+    let mut seen = 0;
+    for line in example.lines().filter(|l| !l.starts_with('#')) {
+        let Some((name, value)) = line.split_once('=') else { continue };
+        if name == "JWT_SECRET" || name == "URL_SIGNING_SECRET" {
+            seen += 1;
+            assert!(value.len() >= 32, "the placeholder would pass a length check alone");
+            let err = if name == "JWT_SECRET" {
+                try_config(&[(name, value)]).unwrap_err()
+            } else {
+                error_with(&[(name, value)])
+            };
+            assert_names(&err, name);
+            assert!(err.to_string().contains("placeholder"), "{err}");
+        }
+    }
+    assert_eq!(seen, 2);
+    assert!(try_config(&[("JWT_SECRET", SECRET), ("URL_SIGNING_SECRET", "q8Yf3kLrT0pXw2ZsV9bN4mC7hJ1dE6aG")]).is_ok());
+}
