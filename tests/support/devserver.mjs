@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './s3server.mjs';
 
-export async function startDev(vars, { port } = {}) {
+export async function startDev(vars, { port, args: extra = [] } = {}) {
   port ??= await freePort();
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'wrangler-state-'));
-  const args = ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', state, ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`])];
+  const args = ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', state, ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]), ...extra];
   const dev = spawn('npx', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const logs = [];
   dev.stdout.on('data', (d) => logs.push(d.toString()));
@@ -32,5 +32,10 @@ export async function startDev(vars, { port } = {}) {
     await stop();
     throw e;
   }
-  return { url, pid: dev.pid, port, logs, stop };
+  /** Runs SQL against the dev server's local D1 database; returns the result rows. */
+  const sql = (command) => {
+    const out = execFileSync('npx', ['wrangler', 'd1', 'execute', 'DB', '--local', '--persist-to', state, '--json', '--command', command], { encoding: 'utf8' });
+    return JSON.parse(out)[0].results;
+  };
+  return { url, pid: dev.pid, port, logs, stop, sql };
 }
