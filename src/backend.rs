@@ -4,10 +4,10 @@
 use gateway_core::conditional::ReadConditions;
 use gateway_core::config::{Config, StorageKind};
 use gateway_core::error::{ErrorKind, GatewayError, Result};
-use gateway_core::key::ObjectKey;
+use gateway_core::key::StoredName;
 use gateway_core::multipart::Part;
 use gateway_core::range::ByteRangeSpec;
-use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart, PutResult};
+use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart};
 use web_sys::ReadableStream;
 use worker::Env;
 
@@ -35,7 +35,7 @@ impl ObjectStore for Backend {
     type Body = ReadableStream;
     type Stream = ReadableStream;
 
-    async fn put(&self, req: PutObject<ReadableStream>) -> Result<PutResult> {
+    async fn put(&self, req: PutObject<ReadableStream>) -> Result<ObjectMeta> {
         match self {
             Backend::R2(s) => s.put(req).await,
             Backend::S3(s) => s.put(req).await,
@@ -44,7 +44,7 @@ impl ObjectStore for Backend {
 
     async fn get(
         &self,
-        key: &ObjectKey,
+        key: &StoredName,
         range: Option<ByteRangeSpec>,
         conditions: &ReadConditions,
     ) -> Result<GetResult<ReadableStream>> {
@@ -54,28 +54,28 @@ impl ObjectStore for Backend {
         }
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
+    async fn head(&self, key: &StoredName) -> Result<Option<ObjectMeta>> {
         match self {
             Backend::R2(s) => s.head(key).await,
             Backend::S3(s) => s.head(key).await,
         }
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+    async fn delete(&self, key: &StoredName) -> Result<()> {
         match self {
             Backend::R2(s) => s.delete(key).await,
             Backend::S3(s) => s.delete(key).await,
         }
     }
 
-    async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>> {
+    async fn read_prefix(&self, key: &StoredName, n: usize) -> Result<Option<Vec<u8>>> {
         match self {
             Backend::R2(s) => s.read_prefix(key, n).await,
             Backend::S3(s) => s.read_prefix(key, n).await,
         }
     }
 
-    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String> {
+    async fn create_multipart(&self, key: &StoredName, content_type: &str) -> Result<String> {
         match self {
             Backend::R2(s) => s.create_multipart(key, content_type).await,
             Backend::S3(s) => s.create_multipart(key, content_type).await,
@@ -89,14 +89,14 @@ impl ObjectStore for Backend {
         }
     }
 
-    async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+    async fn complete_multipart(&self, key: &StoredName, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
         match self {
             Backend::R2(s) => s.complete_multipart(key, upload_id, parts).await,
             Backend::S3(s) => s.complete_multipart(key, upload_id, parts).await,
         }
     }
 
-    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<()> {
+    async fn abort_multipart(&self, key: &StoredName, upload_id: &str) -> Result<()> {
         match self {
             Backend::R2(s) => s.abort_multipart(key, upload_id).await,
             Backend::S3(s) => s.abort_multipart(key, upload_id).await,

@@ -2,7 +2,7 @@
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::metadata::{
-    ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload, STATUS_COMPLETE,
+    Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload, STATUS_COMPLETE,
 };
 use gateway_core::multipart::Part;
 use serde::Deserialize;
@@ -29,15 +29,25 @@ impl D1Metadata {
         self.db.prepare(sql).bind(args).map_err(|e| db_error("bind", e))
     }
 
-    /// Writes `rec` (unless a newer upload's row is there) and clears journal entry `pending_id`.
-    pub(crate) fn commit_statements(&self, pending_id: &str, rec: &ObjectRecord) -> Result<Vec<D1PreparedStatement>> {
-        let sql = format!(
-            "INSERT INTO objects ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+    /// The commit transaction, every write conditional on journal entry `pending_id` being
+    /// unclaimed: read the name the row names (statement 0), journal it for deletion if it is
+    /// replaced, write the row (statement 2; no change on an `if_absent` conflict), and, with
+    /// `clear_entry`, clear the entry. [`commit_outcome`] reads the answer.
+    pub(crate) fn commit_statements(
+        &self,
+        pending_id: &str,
+        rec: &ObjectRecord,
+        if_absent: bool,
+        clear_entry: bool,
+    ) -> Result<Vec<D1PreparedStatement>> {
+        let open = "EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?14 AND claimed = 0)";
+        let upsert = format!(
+            "INSERT INTO objects ({COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE {open} \
              ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, size = excluded.size, \
              content_type = excluded.content_type, etag = excluded.etag, checksum_sha256 = excluded.checksum_sha256, \
              checksum_md5 = excluded.checksum_md5, status = excluded.status, detected_type = excluded.detected_type, \
-             type_matches = excluded.type_matches, created_at = excluded.created_at, completed_at = excluded.completed_at \
-             WHERE excluded.completed_at >= objects.completed_at OR objects.completed_at IS NULL"
+             type_matches = excluded.type_matches, created_at = excluded.created_at, completed_at = excluded.completed_at, \
+             storage_key = excluded.storage_key WHERE ?15 = 0"
         );
         let args = [
             JsValue::from_str(&rec.key),
@@ -52,11 +62,61 @@ impl D1Metadata {
             opt_bool(rec.type_matches),
             JsValue::from_f64(rec.created_at as f64),
             rec.completed_at.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
+            JsValue::from_str(&rec.storage_key),
+            JsValue::from_str(pending_id),
+            JsValue::from_f64(if if_absent { 1.0 } else { 0.0 }),
         ];
-        Ok(vec![
-            self.statement(&sql, &args)?,
-            self.statement("DELETE FROM pending_uploads WHERE id = ?1", &[JsValue::from_str(pending_id)])?,
-        ])
+        let key = JsValue::from_str(&rec.key);
+        let name = JsValue::from_str(&rec.storage_key);
+        let mut statements = vec![
+            self.statement("SELECT storage_key FROM objects WHERE key = ?1", std::slice::from_ref(&key))?,
+            self.statement(
+                "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
+                 SELECT 'gc:' || o.storage_key, o.key, o.owner, ?3, o.storage_key, ?3, 0 FROM objects o \
+                 WHERE o.key = ?1 AND o.storage_key <> ?2 AND ?5 = 0 \
+                 AND EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?4 AND claimed = 0)",
+                &[
+                    key.clone(),
+                    name.clone(),
+                    JsValue::from_f64(rec.created_at as f64),
+                    JsValue::from_str(pending_id),
+                    args[14].clone(),
+                ],
+            )?,
+            self.statement(&upsert, &args)?,
+        ];
+        if clear_entry {
+            statements.push(self.statement(
+                &format!("DELETE FROM pending_uploads WHERE id = ?1 AND claimed = 0 AND {NAMES}"),
+                &[JsValue::from_str(pending_id), key, name],
+            )?);
+        }
+        Ok(statements)
+    }
+
+    /// Runs a commit transaction built by [`commit_statements`] (plus statements after it).
+    pub(crate) async fn commit(
+        &self,
+        op: &str,
+        statements: Vec<D1PreparedStatement>,
+        if_absent: bool,
+    ) -> Result<Commit> {
+        let results = self.db.batch(statements).await.map_err(|e| db_error(op, e))?;
+        #[derive(Deserialize)]
+        struct Named {
+            storage_key: Option<String>,
+        }
+        let before: Option<String> = results
+            .first()
+            .and_then(|r| r.results::<Named>().ok())
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|r| r.storage_key);
+        let written = results.get(2).and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0;
+        Ok(match (written, if_absent && before.is_some()) {
+            (true, _) => Commit::Committed { replaced: before },
+            (false, true) => Commit::KeyExists,
+            (false, false) => Commit::Claimed,
+        })
     }
 
     /// Runs statements as one transaction (a D1 batch).
@@ -93,12 +153,13 @@ struct Row {
     type_matches: Option<f64>,
     created_at: f64,
     completed_at: Option<f64>,
+    storage_key: Option<String>,
 }
 
 impl From<Row> for ObjectRecord {
     fn from(r: Row) -> Self {
         ObjectRecord {
-            key: r.key,
+            key: r.key.clone(),
             owner: r.owner,
             size: r.size as u64,
             content_type: r.content_type,
@@ -110,6 +171,7 @@ impl From<Row> for ObjectRecord {
             type_matches: r.type_matches.map(|v| v != 0.0),
             created_at: r.created_at as i64,
             completed_at: r.completed_at.map(|v| v as i64),
+            storage_key: r.storage_key.unwrap_or(r.key),
         }
     }
 }
@@ -120,20 +182,30 @@ struct PendingRow {
     key: String,
     owner: String,
     started_at: f64,
+    storage_key: String,
+    due_at: f64,
 }
 
 const COLUMNS: &str = "key, owner, size, content_type, etag, checksum_sha256, checksum_md5, status, \
-                       detected_type, type_matches, created_at, completed_at";
+                       detected_type, type_matches, created_at, completed_at, storage_key";
+
+/// "The row of key ?2 names stored name ?3": true exactly when a commit through a journal
+/// entry for that name happened, since no other write ever uses the name.
+pub(crate) const NAMES: &str = "EXISTS (SELECT 1 FROM objects WHERE key = ?2 AND storage_key = ?3)";
 
 impl MetadataStore for D1Metadata {
     async fn begin_upload(&self, p: &PendingUpload) -> Result<()> {
+        // OR IGNORE: a retried write of the same entry is harmless (and keeps a claim).
         self.statement(
-            "INSERT INTO pending_uploads (id, key, owner, started_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             &[
                 JsValue::from_str(&p.id),
                 JsValue::from_str(&p.key),
                 JsValue::from_str(&p.owner),
                 JsValue::from_f64(p.started_at as f64),
+                JsValue::from_str(&p.storage_key),
+                JsValue::from_f64(p.due_at as f64),
             ],
         )?
         .run()
@@ -142,9 +214,9 @@ impl MetadataStore for D1Metadata {
         Ok(())
     }
 
-    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord) -> Result<()> {
-        // One transaction: the row appears exactly when the journal entry goes.
-        self.transaction("commit", self.commit_statements(pending_id, rec)?).await
+    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit> {
+        // One transaction: the row names the object exactly when the journal entry goes.
+        self.commit("commit", self.commit_statements(pending_id, rec, if_absent, true)?, if_absent).await
     }
 
     async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
@@ -155,12 +227,19 @@ impl MetadataStore for D1Metadata {
         Ok(())
     }
 
-    async fn remove(&self, key: &str) -> Result<()> {
-        self.statement("DELETE FROM objects WHERE key = ?1", &[JsValue::from_str(key)])?
-            .run()
-            .await
-            .map_err(|e| db_error("delete", e))?;
-        Ok(())
+    async fn delete_row(&self, key: &str, storage_key: &str, now_ms: i64) -> Result<bool> {
+        let args = [JsValue::from_str(key), JsValue::from_str(storage_key), JsValue::from_f64(now_ms as f64)];
+        let statements = vec![
+            self.statement(
+                "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
+                 SELECT 'gc:' || storage_key, key, owner, ?3, storage_key, ?3, 0 FROM objects \
+                 WHERE key = ?1 AND storage_key = ?2",
+                &args,
+            )?,
+            self.statement("DELETE FROM objects WHERE key = ?1 AND storage_key = ?2", &args[..2])?,
+        ];
+        let results = self.db.batch(statements).await.map_err(|e| db_error("delete", e))?;
+        Ok(results.get(1).and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>> {
@@ -170,11 +249,12 @@ impl MetadataStore for D1Metadata {
         Ok(row.map(Into::into))
     }
 
-    async fn stale_uploads(&self, before_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
+    async fn due_uploads(&self, now_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
         let result = self
             .statement(
-                "SELECT id, key, owner, started_at FROM pending_uploads WHERE started_at < ?1 ORDER BY started_at LIMIT ?2",
-                &[JsValue::from_f64(before_ms as f64), JsValue::from_f64(f64::from(limit))],
+                "SELECT id, key, owner, started_at, storage_key, due_at FROM pending_uploads \
+                 WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                &[JsValue::from_f64(now_ms as f64), JsValue::from_f64(f64::from(limit))],
             )?
             .all()
             .await
@@ -182,35 +262,24 @@ impl MetadataStore for D1Metadata {
         let rows: Vec<PendingRow> = result.results().map_err(|e| db_error("journal", e))?;
         Ok(rows
             .into_iter()
-            .map(|r| PendingUpload { id: r.id, key: r.key, owner: r.owner, started_at: r.started_at as i64 })
+            .map(|r| PendingUpload {
+                id: r.id,
+                key: r.key,
+                owner: r.owner,
+                started_at: r.started_at as i64,
+                storage_key: r.storage_key,
+                due_at: r.due_at as i64,
+            })
             .collect())
     }
 
-    async fn defer_upload(&self, id: &str, started_at: i64) -> Result<()> {
-        self.statement(
-            "UPDATE pending_uploads SET started_at = ?1 WHERE id = ?2",
-            &[JsValue::from_f64(started_at as f64), JsValue::from_str(id)],
-        )?
-        .run()
-        .await
-        .map_err(|e| db_error("journal", e))?;
-        Ok(())
-    }
-
-    async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool> {
-        let found: Option<serde_json::Value> = self
-            .statement(
-                "SELECT 1 AS found FROM pending_uploads WHERE key = ?1 AND id <> ?2 AND started_at > ?3 LIMIT 1",
-                &[
-                    JsValue::from_str(key),
-                    JsValue::from_str(except_id),
-                    JsValue::from_f64(since_ms.max(-(1 << 52)) as f64),
-                ],
-            )?
-            .first(None)
+    async fn claim_upload(&self, id: &str) -> Result<bool> {
+        let result = self
+            .statement("UPDATE pending_uploads SET claimed = 1 WHERE id = ?1", &[JsValue::from_str(id)])?
+            .run()
             .await
-            .map_err(|e| db_error("select", e))?;
-        Ok(found.is_some())
+            .map_err(|e| db_error("claim", e))?;
+        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 
     async fn list(
@@ -278,7 +347,7 @@ impl MetadataStore for D1Metadata {
         self.upsert_part(id, part).await
     }
 
-    async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<()> {
+    async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit> {
         self.finish_multipart(id, rec).await
     }
 
@@ -290,15 +359,15 @@ impl MetadataStore for D1Metadata {
         self.select_expired(now_ms, limit).await
     }
 
-    async fn record_presigned(&self, p: &PresignedUpload) -> Result<()> {
-        self.insert_presigned(p).await
+    async fn record_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()> {
+        self.insert_presigned(p, due_at).await
     }
 
     async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>> {
         self.select_presigned(key, owner).await
     }
 
-    async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()> {
+    async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit> {
         self.finish_presigned(nonce, rec).await
     }
 

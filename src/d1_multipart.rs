@@ -2,13 +2,13 @@
 //! `MetadataStore` impl in `d1.rs` delegates here.
 
 use gateway_core::error::Result;
-use gateway_core::metadata::{MultipartUpload, ObjectRecord};
+use gateway_core::metadata::{Commit, MultipartUpload, ObjectRecord};
 use gateway_core::multipart::Part;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
-use crate::d1::{db_error, D1Metadata};
+use crate::d1::{db_error, D1Metadata, NAMES};
 
 #[derive(Deserialize)]
 struct UploadRow {
@@ -20,19 +20,21 @@ struct UploadRow {
     declared_size: Option<f64>,
     created_at: f64,
     expires_at: f64,
+    storage_key: Option<String>,
 }
 
 impl From<UploadRow> for MultipartUpload {
     fn from(r: UploadRow) -> Self {
         MultipartUpload {
             id: r.id,
-            key: r.key,
+            key: r.key.clone(),
             owner: r.owner,
             store_upload_id: r.store_upload_id,
             content_type: r.content_type,
             declared_size: r.declared_size.map(|v| v as u64),
             created_at: r.created_at as i64,
             expires_at: r.expires_at as i64,
+            storage_key: r.storage_key.unwrap_or(r.key),
         }
     }
 }
@@ -44,7 +46,8 @@ struct PartRow {
     etag: String,
 }
 
-const UPLOAD_COLUMNS: &str = "id, key, owner, store_upload_id, content_type, declared_size, created_at, expires_at";
+const UPLOAD_COLUMNS: &str =
+    "id, key, owner, store_upload_id, content_type, declared_size, created_at, expires_at, storage_key";
 
 fn num(v: i64) -> JsValue {
     JsValue::from_f64(v as f64)
@@ -52,7 +55,8 @@ fn num(v: i64) -> JsValue {
 
 impl D1Metadata {
     pub(crate) async fn insert_multipart(&self, u: &MultipartUpload) -> Result<()> {
-        let sql = format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        let sql =
+            format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
         let args = [
             JsValue::from_str(&u.id),
             JsValue::from_str(&u.key),
@@ -62,6 +66,7 @@ impl D1Metadata {
             u.declared_size.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
             num(u.created_at),
             num(u.expires_at),
+            JsValue::from_str(&u.storage_key),
         ];
         self.statement(&sql, &args)?.run().await.map_err(|e| db_error("multipart insert", e))?;
         Ok(())
@@ -114,11 +119,15 @@ impl D1Metadata {
         ])
     }
 
-    /// The object's row, the journal entry and the upload, in one transaction.
-    pub(crate) async fn finish_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<()> {
-        let mut statements = self.commit_statements(id, rec)?;
-        statements.extend(self.forget_statements(id)?);
-        self.transaction("multipart complete", statements).await
+    /// The object's row, the journal entry and the upload, in one transaction; the upload is
+    /// forgotten only if the commit happened.
+    pub(crate) async fn finish_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit> {
+        let mut statements = self.commit_statements(id, rec, false, true)?;
+        let args = [JsValue::from_str(id), JsValue::from_str(&rec.key), JsValue::from_str(&rec.storage_key)];
+        statements
+            .push(self.statement(&format!("DELETE FROM multipart_parts WHERE upload_id = ?1 AND {NAMES}"), &args)?);
+        statements.push(self.statement(&format!("DELETE FROM multipart_uploads WHERE id = ?1 AND {NAMES}"), &args)?);
+        self.commit("multipart complete", statements, false).await
     }
 
     pub(crate) async fn forget_multipart(&self, id: &str) -> Result<()> {

@@ -2,11 +2,11 @@
 //! `MetadataStore` impl in `d1.rs` delegates here.
 
 use gateway_core::error::Result;
-use gateway_core::metadata::{ObjectRecord, PresignedUpload};
+use gateway_core::metadata::{Commit, ObjectRecord, PresignedUpload};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use crate::d1::{db_error, D1Metadata};
+use crate::d1::{db_error, D1Metadata, NAMES};
 
 #[derive(Deserialize)]
 struct PresignedRow {
@@ -18,17 +18,18 @@ struct PresignedRow {
     max_size: f64,
     created_at: f64,
     expires_at: f64,
+    storage_key: Option<String>,
 }
 
-const COLUMNS: &str = "nonce, key, owner, content_type, size, max_size, created_at, expires_at";
+const COLUMNS: &str = "nonce, key, owner, content_type, size, max_size, created_at, expires_at, storage_key";
 
 fn num(v: f64) -> JsValue {
     JsValue::from_f64(v)
 }
 
 impl D1Metadata {
-    pub(crate) async fn insert_presigned(&self, p: &PresignedUpload) -> Result<()> {
-        let sql = format!("INSERT INTO presigned_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    pub(crate) async fn insert_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()> {
+        let sql = format!("INSERT INTO presigned_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
         let args = [
             JsValue::from_str(&p.nonce),
             JsValue::from_str(&p.key),
@@ -38,17 +39,21 @@ impl D1Metadata {
             num(p.max_size as f64),
             num(p.created_at as f64),
             num(p.expires_at as f64),
+            JsValue::from_str(&p.storage_key),
         ];
         let journal = [
             JsValue::from_str(&p.nonce),
             JsValue::from_str(&p.key),
             JsValue::from_str(&p.owner),
-            num(p.expires_at as f64),
+            num(p.created_at as f64),
+            JsValue::from_str(&p.storage_key),
+            num(due_at as f64),
         ];
         let statements = vec![
             self.statement(&sql, &args)?,
             self.statement(
-                "INSERT INTO pending_uploads (id, key, owner, started_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 &journal,
             )?,
         ];
@@ -69,21 +74,25 @@ impl D1Metadata {
             .into_iter()
             .map(|r| PresignedUpload {
                 nonce: r.nonce,
-                key: r.key,
                 owner: r.owner,
                 content_type: r.content_type,
                 size: r.size.map(|n| n as u64),
                 max_size: r.max_size as u64,
                 created_at: r.created_at as i64,
                 expires_at: r.expires_at as i64,
+                storage_key: r.storage_key.unwrap_or_else(|| r.key.clone()),
+                key: r.key,
             })
             .collect())
     }
 
-    pub(crate) async fn finish_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()> {
-        let mut statements = self.commit_statements(nonce, rec)?;
-        statements.push(self.statement("DELETE FROM presigned_uploads WHERE nonce = ?1", &[JsValue::from_str(nonce)])?);
-        self.transaction("confirm", statements).await
+    /// The row and the presigned upload's removal in one transaction; the URL's journal entry
+    /// stays until it is due, since the URL could store its name again after a delete.
+    pub(crate) async fn finish_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit> {
+        let mut statements = self.commit_statements(nonce, rec, false, false)?;
+        let args = [JsValue::from_str(nonce), JsValue::from_str(&rec.key), JsValue::from_str(&rec.storage_key)];
+        statements.push(self.statement(&format!("DELETE FROM presigned_uploads WHERE nonce = ?1 AND {NAMES}"), &args)?);
+        self.commit("confirm", statements, false).await
     }
 
     /// `INSERT OR IGNORE` tells a first use (one row written) from a repeat (none).

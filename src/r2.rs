@@ -5,10 +5,10 @@
 
 use gateway_core::conditional::{EtagCondition, ReadConditions};
 use gateway_core::error::{ErrorKind, GatewayError, Result};
-use gateway_core::key::ObjectKey;
+use gateway_core::key::StoredName;
 use gateway_core::multipart::Part;
 use gateway_core::range::{ByteRangeSpec, ResolvedRange};
-use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart, PutResult};
+use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStream;
@@ -111,7 +111,7 @@ fn body_value(body: Option<ReadableStream>) -> JsValue {
 }
 
 impl R2Store {
-    fn resume(&self, key: &ObjectKey, upload_id: &str) -> Result<R2MultipartUpload> {
+    fn resume(&self, key: &StoredName, upload_id: &str) -> Result<R2MultipartUpload> {
         self.bucket
             .resume_multipart_upload(key.to_string(), upload_id.to_owned())
             .map(JsCast::unchecked_into)
@@ -123,14 +123,11 @@ impl ObjectStore for R2Store {
     type Body = ReadableStream;
     type Stream = ReadableStream;
 
-    async fn put(&self, req: PutObject<ReadableStream>) -> Result<PutResult> {
+    async fn put(&self, req: PutObject<ReadableStream>) -> Result<ObjectMeta> {
         let opts = js_sys::Object::new();
         let http = js_sys::Object::new();
         js::set(&http, "contentType", req.content_type.as_str());
         js::set(&opts, "httpMetadata", http);
-        if req.if_absent {
-            js::set(&opts, "onlyIf", conditions_headers(None, Some("*"))?);
-        }
         // R2 verifies one digest per put: SHA-256 when sent, else MD5. An MD5 sent alongside a
         // SHA-256 is compared with the MD5 R2 computes for every single-part object.
         match (req.sha256, req.md5) {
@@ -138,24 +135,24 @@ impl ObjectStore for R2Store {
             (None, Some(md5)) => js::set(&opts, "md5", js::bytes(&md5).buffer()),
             (None, None) => {}
         }
-        let obj = call("put", self.bucket.put(req.key.to_string(), body_value(req.body), opts.into())).await?;
+        let obj = call("put", self.bucket.put(req.name.to_string(), body_value(req.body), opts.into())).await?;
         if obj.is_null() {
-            return Ok(PutResult::AlreadyExists);
+            return Err(storage_error("put", &JsValue::from_str("R2 returned no object")));
         }
         if let (Some(_), Some(md5)) = (req.sha256, req.md5) {
             let stored = js::get(&js::get(&obj, "checksums"), "md5");
             let stored = stored.dyn_into::<js_sys::ArrayBuffer>().map(|b| js_sys::Uint8Array::new(&b).to_vec()).ok();
             if stored.as_deref() != Some(&md5[..]) {
-                // Stored but refused: the core removes the object (see `remove_refused_leftover`).
+                // Stored but refused: only under this write's own name, which the core deletes.
                 return Err(GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match its Content-MD5"));
             }
         }
-        Ok(PutResult::Stored(meta_of(&obj)))
+        Ok(meta_of(&obj))
     }
 
     async fn get(
         &self,
-        key: &ObjectKey,
+        key: &StoredName,
         range: Option<ByteRangeSpec>,
         conditions: &ReadConditions,
     ) -> Result<GetResult<ReadableStream>> {
@@ -195,16 +192,16 @@ impl ObjectStore for R2Store {
         Ok(GetResult::Found { meta, range: served, body })
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
+    async fn head(&self, key: &StoredName) -> Result<Option<ObjectMeta>> {
         let obj = call("head", self.bucket.head(key.to_string())).await?;
         Ok((!obj.is_null() && !obj.is_undefined()).then(|| meta_of(&obj)))
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+    async fn delete(&self, key: &StoredName) -> Result<()> {
         call("delete", self.bucket.delete(key.to_string())).await.map(|_| ())
     }
 
-    async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>> {
+    async fn read_prefix(&self, key: &StoredName, n: usize) -> Result<Option<Vec<u8>>> {
         let opts = js_sys::Object::new();
         let range = js_sys::Object::new();
         js::set(&range, "offset", 0.0);
@@ -227,7 +224,7 @@ impl ObjectStore for R2Store {
         Ok(Some(js_sys::Uint8Array::new(&buf).to_vec()))
     }
 
-    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String> {
+    async fn create_multipart(&self, key: &StoredName, content_type: &str) -> Result<String> {
         let opts = js_sys::Object::new();
         let http = js_sys::Object::new();
         js::set(&http, "contentType", content_type);
@@ -238,12 +235,12 @@ impl ObjectStore for R2Store {
     }
 
     async fn upload_part(&self, part: PutPart<ReadableStream>) -> Result<String> {
-        let upload = self.resume(&part.key, &part.upload_id)?;
+        let upload = self.resume(&part.name, &part.upload_id)?;
         let uploaded = call("upload part", upload.upload_part(part.number, body_value(part.body))).await?;
         Ok(js::get(&uploaded, "etag").as_string().unwrap_or_default())
     }
 
-    async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+    async fn complete_multipart(&self, key: &StoredName, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
         let list: Vec<JsValue> = parts
             .iter()
             .map(|p| {
@@ -257,7 +254,7 @@ impl ObjectStore for R2Store {
         Ok(meta_of(&obj))
     }
 
-    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<()> {
+    async fn abort_multipart(&self, key: &StoredName, upload_id: &str) -> Result<()> {
         match call("abort multipart", self.resume(key, upload_id)?.abort()).await {
             Err(e) if e.kind != ErrorKind::UploadNotFound => Err(e),
             _ => Ok(()),

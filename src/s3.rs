@@ -5,11 +5,11 @@
 
 use gateway_core::conditional::ReadConditions;
 use gateway_core::error::{ErrorKind, GatewayError, Result};
-use gateway_core::key::ObjectKey;
+use gateway_core::key::StoredName;
 use gateway_core::multipart::Part;
 use gateway_core::range::{parse_content_range, ByteRangeSpec};
 use gateway_core::s3::{self, S3Config, EMPTY_SHA256, UNSIGNED_PAYLOAD};
-use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart, PutResult};
+use gateway_core::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart};
 use gateway_core::time::parse_http_date;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -55,7 +55,7 @@ impl S3Store {
     }
 
     /// Signs and sends one request.
-    pub(crate) async fn send(&self, key: &ObjectKey, call: Call) -> Result<Response> {
+    pub(crate) async fn send(&self, key: &StoredName, call: Call) -> Result<Response> {
         let Call { op, method, query, signed, unsigned, body } = call;
         let payload = if body.is_some() { UNSIGNED_PAYLOAD } else { EMPTY_SHA256 };
         let mut url = self.cfg.object_url(key.as_str());
@@ -86,17 +86,18 @@ impl S3Store {
 
     /// A failed upload `fetch` looks the same whether the store or the client's body went
     /// away; if the store still answers, it was the body.
-    pub(crate) async fn classify_upload_failure(&self, key: &ObjectKey, err: GatewayError) -> GatewayError {
+    pub(crate) async fn classify_upload_failure(&self, key: &StoredName, err: GatewayError) -> GatewayError {
         if err.kind != ErrorKind::StorageUnavailable {
             return err;
         }
+        // Only a definite answer shows the store is healthy; a 5xx to the probe blames the store.
         match self.send(key, Call::new("head", "HEAD")).await {
-            Ok(_) => GatewayError {
+            Ok(res) if res.ok() || res.status() == 404 => GatewayError {
                 kind: ErrorKind::IncompleteBody,
                 detail: "the body ended before its Content-Length".to_owned(),
                 internal: err.internal,
             },
-            Err(_) => err,
+            _ => err,
         }
     }
 
@@ -142,7 +143,7 @@ impl ObjectStore for S3Store {
     type Body = ReadableStream;
     type Stream = ReadableStream;
 
-    async fn put(&self, req: PutObject<ReadableStream>) -> Result<PutResult> {
+    async fn put(&self, req: PutObject<ReadableStream>) -> Result<ObjectMeta> {
         let b64 = |d: &[u8]| {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.encode(d)
@@ -154,31 +155,25 @@ impl ObjectStore for S3Store {
         if let Some(sha) = req.sha256 {
             signed.push(header("x-amz-checksum-sha256", b64(&sha)));
         }
-        if req.if_absent {
-            signed.push(header("if-none-match", "*"));
-        }
         let call = Call { signed, body: Some(body_value(req.body)), ..Call::new("put", "PUT") };
-        let res = match self.send(&req.key, call).await {
+        let res = match self.send(&req.name, call).await {
             Ok(res) => res,
-            Err(err) => return Err(self.classify_upload_failure(&req.key, err).await),
+            Err(err) => return Err(self.classify_upload_failure(&req.name, err).await),
         };
-        if res.status() == 412 && req.if_absent {
-            return Ok(PutResult::AlreadyExists);
-        }
         if !res.ok() {
             return Err(Self::error("put", &res).await);
         }
-        Ok(PutResult::Stored(ObjectMeta {
+        Ok(ObjectMeta {
             size: req.length,
             etag: response_header(&res, "etag").unwrap_or_default(),
             uploaded_ms: now_ms(),
             content_type: Some(req.content_type),
-        }))
+        })
     }
 
     async fn get(
         &self,
-        key: &ObjectKey,
+        key: &StoredName,
         range: Option<ByteRangeSpec>,
         conditions: &ReadConditions,
     ) -> Result<GetResult<ReadableStream>> {
@@ -218,7 +213,7 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
+    async fn head(&self, key: &StoredName) -> Result<Option<ObjectMeta>> {
         let res = self.send(key, Call::new("head", "HEAD")).await?;
         match res.status() {
             404 => Ok(None),
@@ -227,7 +222,7 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+    async fn delete(&self, key: &StoredName) -> Result<()> {
         let res = self.send(key, Call::new("delete", "DELETE")).await?;
         if res.ok() || res.status() == 404 {
             Ok(())
@@ -236,7 +231,7 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>> {
+    async fn read_prefix(&self, key: &StoredName, n: usize) -> Result<Option<Vec<u8>>> {
         let signed = vec![header("range", format!("bytes=0-{}", n.saturating_sub(1)))];
         let res = self.send(key, Call { signed, ..Call::new("get", "GET") }).await?;
         match res.status() {
@@ -253,7 +248,7 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String> {
+    async fn create_multipart(&self, key: &StoredName, content_type: &str) -> Result<String> {
         self.create_upload(key, content_type).await
     }
 
@@ -261,11 +256,11 @@ impl ObjectStore for S3Store {
         self.put_part(part).await
     }
 
-    async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+    async fn complete_multipart(&self, key: &StoredName, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
         self.complete_upload(key, upload_id, parts).await
     }
 
-    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<()> {
+    async fn abort_multipart(&self, key: &StoredName, upload_id: &str) -> Result<()> {
         self.abort_upload(key, upload_id).await
     }
 }

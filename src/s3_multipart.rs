@@ -3,7 +3,7 @@
 //! `AbortMultipartUpload`, signed like every other call.
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
-use gateway_core::key::ObjectKey;
+use gateway_core::key::StoredName;
 use gateway_core::multipart::Part;
 use gateway_core::s3::{self, complete_multipart_xml, encode_query_value, xml_value};
 use gateway_core::store::{ObjectMeta, PutPart};
@@ -29,7 +29,7 @@ async fn text(res: &web_sys::Response) -> String {
 }
 
 impl S3Store {
-    pub(crate) async fn create_upload(&self, key: &ObjectKey, content_type: &str) -> Result<String> {
+    pub(crate) async fn create_upload(&self, key: &StoredName, content_type: &str) -> Result<String> {
         let call = Call {
             query: "uploads".to_owned(),
             signed: vec![header("content-type", content_type)],
@@ -46,9 +46,9 @@ impl S3Store {
     pub(crate) async fn put_part(&self, part: PutPart<ReadableStream>) -> Result<String> {
         let query = format!("partNumber={}&{}", part.number, upload_query(&part.upload_id));
         let call = Call { query, body: Some(body_value(part.body)), ..Call::new("upload part", "PUT") };
-        let res = match self.send(&part.key, call).await {
+        let res = match self.send(&part.name, call).await {
             Ok(res) => res,
-            Err(err) => return Err(self.classify_upload_failure(&part.key, err).await),
+            Err(err) => return Err(self.classify_upload_failure(&part.name, err).await),
         };
         if !res.ok() {
             return Err(Self::error("upload part", &res).await);
@@ -57,7 +57,12 @@ impl S3Store {
     }
 
     /// S3 may answer a completion `200 OK` with an error document, so the body is checked.
-    pub(crate) async fn complete_upload(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+    pub(crate) async fn complete_upload(
+        &self,
+        key: &StoredName,
+        upload_id: &str,
+        parts: &[Part],
+    ) -> Result<ObjectMeta> {
         let xml = complete_multipart_xml(parts.iter().map(|p| (p.number, p.etag.as_str())));
         let call = Call {
             query: upload_query(upload_id),
@@ -85,7 +90,7 @@ impl S3Store {
         })
     }
 
-    pub(crate) async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<()> {
+    pub(crate) async fn abort_upload(&self, key: &StoredName, upload_id: &str) -> Result<()> {
         let call = Call { query: upload_query(upload_id), ..Call::new("abort multipart", "DELETE") };
         let res = self.send(key, call).await?;
         if res.ok() || res.status() == 404 {

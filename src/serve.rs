@@ -68,6 +68,9 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
             console_log!("{} {} -> {}", head.method, head.path, err.log_line());
         }
     }
+    for problem in &handled.problems {
+        console_error!("{} {}: {problem}", head.method, head.path);
+    }
     if let Some(job) = handled.followup {
         ctx.wait_until(run_followup(cfg.clone(), store, meta, job));
     }
@@ -124,12 +127,9 @@ pub async fn sweep(env: Env) {
     };
     let report = sweep::run(&store, &meta, now_ms(), sweep::DEFAULT_PENDING_GRACE_MS).await;
     console_log!(
-        "sweep: {} journal entries examined, {} uncommitted objects and {} stale rows removed, {} deferred; \
-         {} expired multipart uploads aborted",
+        "sweep: {} journal entries settled, {} unrecorded objects removed; {} expired multipart uploads aborted",
         report.examined,
         report.orphans_removed,
-        report.stale_rows_removed,
-        report.deferred,
         report.multiparts_aborted
     );
     for problem in &report.problems {

@@ -146,12 +146,13 @@ test('abort discards the parts in the store and forgets the upload', async () =>
   const key = 'alice/mp/aborted.bin';
   const id = await start(key);
   assert.equal((await part(key, id, 1, Buffer.alloc(5 * MIB, 7))).status, 200);
-  const storeId = (await uploadRow(id)).store_upload_id;
+  const { store_upload_id: storeId, storage_key: storedName } = await uploadRow(id);
+  assert.equal(await gw.storeHasUpload(storedName, storeId), true);
   const res = await call(gw, 'DELETE', `/files/${key}?uploadId=${id}`, { token: alice });
   assert.equal(res.status, 204, res.text);
   assert.equal(await uploadRow(id), null);
   assert.equal(await partCount(id), 0);
-  assert.equal(await gw.storeHasUpload(key, storeId), false);
+  assert.equal(await gw.storeHasUpload(storedName, storeId), false);
   assertProblem(assert, await listParts(key, id), 404, 'upload_not_found');
   assert.equal(await gw.object(key), null);
 });
@@ -161,15 +162,15 @@ test('the cron sweep aborts an expired upload in the store and in D1, and a reru
   const id = await start(key);
   assert.equal((await part(key, id, 1, Buffer.alloc(5 * MIB, 9))).status, 200);
   const live = await start('alice/mp/live.bin');
-  const storeId = (await uploadRow(id)).store_upload_id;
-  assert.equal(await gw.storeHasUpload(key, storeId), true);
+  const { store_upload_id: storeId, storage_key: storedName } = await uploadRow(id);
+  assert.equal(await gw.storeHasUpload(storedName, storeId), true);
   await gw.db.prepare('UPDATE multipart_uploads SET expires_at = ? WHERE id = ?').bind(Date.now() - 1000, id).run();
   assertProblem(assert, await listParts(key, id), 404, 'upload_not_found');
 
   assert.equal(await gw.scheduled(), 200);
   assert.equal(await uploadRow(id), null);
   assert.equal(await partCount(id), 0);
-  assert.equal(await gw.storeHasUpload(key, storeId), false);
+  assert.equal(await gw.storeHasUpload(storedName, storeId), false);
   assert.ok(await uploadRow(live), 'an unexpired upload is left alone');
   assert.equal(await gw.scheduled(), 200);
   assert.ok(await uploadRow(live));

@@ -19,6 +19,8 @@ test('a wrong S3 secret answers 502 storage_auth_failed without leaking credenti
       assert.ok(!res.text.includes(secret), `response leaks ${secret}`);
     }
     assert.equal(await bad.row('alice/x.txt'), null);
+    // A recorded object the store will not serve with these credentials.
+    await bad.db.prepare("INSERT INTO objects (key, owner, size, content_type, etag, status, created_at, storage_key) VALUES ('alice/x.txt', 'alice', 1, 'text/plain', '\"x\"', 'complete', 1, 'alice/x.txt')").run();
     const get = await call(bad, 'GET', '/files/alice/x.txt', { token: tokenFor('alice') });
     assertProblem(assert, get, 502, 'storage_auth_failed');
   } finally {
@@ -35,10 +37,12 @@ test('an unreachable S3 endpoint answers 503 storage_error', { skip }, async () 
   }
 });
 
-test('an object uploaded through the gateway is an ordinary object for other S3 clients', { skip }, async () => {
+test('an object uploaded through the gateway is an ordinary object for other S3 clients, under its key and version', { skip }, async () => {
   const res = await call(gw, 'PUT', '/files/alice/dir/plain%20file.txt', { token: tokenFor('alice'), headers: { 'content-type': 'text/plain' }, body: 'via gateway' });
   assert.equal(res.status, 201, res.text);
-  const direct = await gw.s3.fetch('alice/dir/plain file.txt');
+  const name = (await gw.row('alice/dir/plain file.txt')).storage_key;
+  assert.match(name, /^alice\/dir\/plain file\.txt~[0-9a-f]{32}$/);
+  const direct = await gw.s3.fetch(name);
   assert.equal(direct.status, 200);
   assert.equal(await direct.text(), 'via gateway');
   assert.equal(direct.headers.get('etag'), res.headers.get('etag'));

@@ -22,9 +22,9 @@ test("the README's sweep command runs the sweep under wrangler dev --test-schedu
   assert.match(section, /--test-scheduled/, 'the README starts the dev server with --test-scheduled');
   const documented = section.match(/curl "http:\/\/localhost:8787([^"]+)"/);
   assert.ok(documented, 'the README documents a curl command for the sweep');
-  // A journal entry two hours old for a key with neither object nor row: the sweep clears it.
-  const startedAt = Date.now() - 2 * 3600 * 1000;
-  dev.sql(`INSERT INTO pending_uploads (id, key, owner, started_at) VALUES ('by-hand', 'alice/gone.txt', 'alice', ${startedAt})`);
+  // A journal entry due two hours ago for a name with neither object nor row: the sweep clears it.
+  const due = Date.now() - 2 * 3600 * 1000;
+  dev.sql(`INSERT INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) VALUES ('by-hand', 'alice/gone.txt', 'alice', ${due}, 'alice/gone.txt~${'0'.repeat(32)}', ${due})`);
   const res = await fetch(`${dev.url}${documented[1]}`);
   const text = await res.text();
   assert.equal(res.status, 200, text);

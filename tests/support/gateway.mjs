@@ -33,22 +33,22 @@ export async function applyMigrations(db) {
   }
 }
 
-/** Reads objects straight from the backing store, bypassing the Worker. */
+/** Reads stored names straight from the backing store, bypassing the Worker. */
 function storeReader(bucket, s3) {
   if (s3) {
-    return async (key) => {
-      const res = await s3.fetch(key);
+    return async (name) => {
+      const res = await s3.fetch(name);
       if (res.status === 404) return null;
-      if (!res.ok) throw new Error(`store read ${key}: ${res.status}`);
+      if (!res.ok) throw new Error(`store read ${name}: ${res.status}`);
       const body = Buffer.from(await res.arrayBuffer());
-      return { size: body.length, text: () => body.toString('utf8'), bytes: () => body };
+      return { size: body.length, text: () => body.toString('utf8'), bytes: () => body, etag: res.headers.get('etag') };
     };
   }
-  return async (key) => {
-    const obj = await bucket.get(key);
+  return async (name) => {
+    const obj = await bucket.get(name);
     if (!obj) return null;
     const body = Buffer.from(await obj.arrayBuffer());
-    return { size: body.length, text: () => body.toString('utf8'), bytes: () => body };
+    return { size: body.length, text: () => body.toString('utf8'), bytes: () => body, etag: obj.httpEtag };
   };
 }
 
@@ -70,14 +70,30 @@ export async function startGateway(vars = {}, { backend = BACKEND } = {}) {
   const db = await mf.getD1Database('DB');
   await applyMigrations(db);
   const bucket = await mf.getR2Bucket('BUCKET');
+  const read = storeReader(bucket, s3);
   return {
     backend,
     url,
     db,
     s3,
     mf,
-    /** The object as the store holds it ({size, text(), bytes()}), or null. */
-    object: storeReader(bucket, s3),
+    /**
+     * The object `key` serves as the store holds it ({size, text(), bytes()}): the stored name
+     * its row names. Without a row, any object left under a name the journal gave the key (or
+     * the key itself): a leftover that should not be there. Null if there is neither.
+     */
+    object: async (key) => {
+      const row = await db.prepare('SELECT storage_key FROM objects WHERE key = ?').bind(key).first();
+      if (row) return read(row.storage_key);
+      const { results } = await db.prepare('SELECT storage_key FROM pending_uploads WHERE key = ?').bind(key).all();
+      for (const name of [...results.map((r) => r.storage_key), key]) {
+        const found = await read(name);
+        if (found) return found;
+      }
+      return null;
+    },
+    /** A stored name's object, straight from the store, or null. */
+    stored: (name) => read(name),
     /** Writes straight into the store, bypassing the Worker (no row, no journal entry). */
     putDirect: async (key, body) => {
       if (s3) {
@@ -87,7 +103,7 @@ export async function startGateway(vars = {}, { backend = BACKEND } = {}) {
         await bucket.put(key, body);
       }
     },
-    /** Whether the store still has multipart upload `uploadId` (its own id) of `key`. */
+    /** Whether the store still has multipart upload `uploadId` (its own id), assembled under stored name `key`. */
     storeHasUpload: async (key, uploadId) => {
       if (s3) {
         const res = await s3.client.fetch(`${s3.url(key)}?partNumber=1&uploadId=${encodeURIComponent(uploadId)}`, { method: 'PUT', body: 'probe', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });

@@ -5,7 +5,8 @@ use crate::conditional::{EntityTag, EtagCondition, Precondition, ReadConditions}
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::{Body, Reply, RequestHead};
-use crate::key::ObjectKey;
+use crate::key::{ObjectKey, StoredName};
+use crate::metadata::{MetadataStore, ObjectRecord};
 use crate::presign::disposition::attachment;
 use crate::range::{self, unsatisfied_content_range, ByteRangeSpec};
 use crate::store::{GetResult, ObjectMeta, ObjectStore};
@@ -54,20 +55,55 @@ fn unsatisfiable<S>(size: u64) -> Reply<S> {
         .with_header("Content-Range", unsatisfied_content_range(size))
 }
 
-pub async fn get<S: ObjectStore>(
+/// What the key's row says about the version it serves, as the store would.
+fn row_meta(row: &ObjectRecord) -> ObjectMeta {
+    ObjectMeta {
+        size: row.size,
+        etag: row.etag.clone(),
+        uploaded_ms: row.completed_at.unwrap_or(row.created_at),
+        content_type: Some(row.content_type.clone()),
+    }
+}
+
+/// The version `key` serves: its row. A stored object no row names is never served.
+async fn current<M: MetadataStore>(meta: &M, key: &ObjectKey) -> Result<ObjectRecord> {
+    meta.get(key.as_str()).await?.ok_or_else(not_found)
+}
+
+pub async fn get<S: ObjectStore, M: MetadataStore>(
     store: &S,
+    meta: &M,
     grant: &Grant,
     key: &ObjectKey,
     head: &RequestHead,
 ) -> Result<Reply<S::Stream>> {
     grant.authorize(Scope::Read, key)?;
+    let row = current(meta, key).await?;
+    match serve(store, &row, head).await? {
+        Some(reply) => Ok(reply),
+        None => {
+            // The version was replaced (and deleted) between reading the row and the store:
+            // serve the new one. A row still naming a missing object is a fault for the log.
+            let again = current(meta, key).await?;
+            if again.storage_key == row.storage_key {
+                crate::log::error(&format!("the row of `{key}` names `{}`, which the store lacks", row.storage_key));
+                return Err(not_found());
+            }
+            serve(store, &again, head).await?.ok_or_else(not_found)
+        }
+    }
+}
+
+/// Serves the version `row` names; `None` if the store no longer has it.
+async fn serve<S: ObjectStore>(store: &S, row: &ObjectRecord, head: &RequestHead) -> Result<Option<Reply<S::Stream>>> {
+    let name = StoredName::recorded(row.storage_key.clone());
+    let current = row_meta(row);
     let mut conditions = read_conditions(head);
     let mut spec = head.header("range").and_then(range::parse);
     if let (Some(_), Some(validator)) = (spec, head.header("if-range")) {
         // RFC 9110 §13.1.5: the range only if the object is still the one the client has
         // (strong ETag match; a date never matches here), else the whole object. The ETag is
         // then pinned with If-Match, so a change in between answers 412 instead of mixing.
-        let current = store.head(key).await?.ok_or_else(not_found)?;
         match EntityTag::parse(validator).filter(|t| !t.weak && validator.trim_start().starts_with('"')) {
             Some(tag) if EntityTag::parse(&current.etag).is_some_and(|c| !c.weak && c.opaque == tag.opaque) => {
                 conditions.if_match.get_or_insert(EtagCondition::Tags(vec![tag]));
@@ -77,11 +113,10 @@ pub async fn get<S: ObjectStore>(
     }
     if spec == Some(ByteRangeSpec::Suffix(0)) {
         // "The last 0 bytes" is never satisfiable; stores disagree on how to say so.
-        let meta = store.head(key).await?.ok_or_else(not_found)?;
-        return Ok(unsatisfiable(meta.size));
+        return Ok(Some(unsatisfiable(current.size)));
     }
-    match store.get(key, spec, &conditions).await? {
-        GetResult::Missing => Err(not_found()),
+    let reply = match store.get(&name, spec, &conditions).await? {
+        GetResult::Missing => return Ok(None),
         GetResult::ConditionFailed(meta) => {
             let outcome = match conditions.evaluate(Some(&meta.etag)) {
                 // The store refused without an ETag that tells why: If-None-Match alone is a 304.
@@ -89,14 +124,14 @@ pub async fn get<S: ObjectStore>(
                 Precondition::Proceed => Precondition::Failed,
                 other => other,
             };
-            precondition_reply(outcome, &meta)
+            precondition_reply(outcome, &meta)?
         }
-        GetResult::Unsatisfiable { size } => Ok(unsatisfiable(size)),
+        GetResult::Unsatisfiable { size } => unsatisfiable(size),
         GetResult::Found { meta, range, body } => {
             // Stores that cannot evaluate every precondition natively still get it right here.
             match conditions.evaluate(Some(&meta.etag)) {
                 Precondition::Proceed => {}
-                other => return precondition_reply(other, &meta),
+                other => return precondition_reply(other, &meta).map(Some),
             }
             let content_type = meta.content_type.clone().unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
             let reply = match range {
@@ -106,19 +141,21 @@ pub async fn get<S: ObjectStore>(
                 None => Reply { status: 200, headers: Vec::new(), body: Body::Stream(body) }
                     .with_header("Content-Length", meta.size.to_string()),
             };
-            Ok(with_disposition(with_meta(reply.with_header("Content-Type", content_type), &meta), head))
+            with_disposition(with_meta(reply.with_header("Content-Type", content_type), &meta), head)
         }
-    }
+    };
+    Ok(Some(reply))
 }
 
-pub async fn head_object<S: ObjectStore>(
-    store: &S,
+/// `HEAD`: answered from the row alone, which records what the store reported at the commit.
+pub async fn head_object<S, M: MetadataStore>(
+    meta: &M,
     grant: &Grant,
     key: &ObjectKey,
     head: &RequestHead,
-) -> Result<Reply<S::Stream>> {
+) -> Result<Reply<S>> {
     grant.authorize(Scope::Read, key)?;
-    let meta = store.head(key).await?.ok_or_else(not_found)?;
+    let meta = row_meta(&current(meta, key).await?);
     match read_conditions(head).evaluate(Some(&meta.etag)) {
         Precondition::Proceed => {}
         other => return precondition_reply(other, &meta),

@@ -3,8 +3,8 @@
 //! webhook event. Nothing here can fail the upload; problems are reported for the log.
 
 use crate::config::WebhookConfig;
-use crate::key::ObjectKey;
-use crate::metadata::MetadataStore;
+use crate::key::{ObjectKey, StoredName};
+use crate::metadata::{garbage_id, MetadataStore};
 use crate::sniff::{detect, type_matches, SNIFF_BYTES};
 use crate::store::ObjectStore;
 use crate::time::rfc3339;
@@ -19,6 +19,10 @@ pub struct FollowUp {
     pub etag: String,
     pub content_type: String,
     pub uploaded_ms: i64,
+    /// Where the new version is stored.
+    pub stored: StoredName,
+    /// The version the upload replaced, journaled for deletion; deleted here first.
+    pub replaced: Option<StoredName>,
 }
 
 /// Sends a webhook request; answers the HTTP status.
@@ -45,7 +49,19 @@ pub async fn run<S: ObjectStore, M: MetadataStore, W: WebhookSender>(
     now_ms: i64,
 ) -> FollowUpReport {
     let mut report = FollowUpReport::default();
-    let head = if job.size == 0 { Ok(Some(Vec::new())) } else { store.read_prefix(&job.key, SNIFF_BYTES).await };
+    if let Some(old) = &job.replaced {
+        // Off the request path: the replaced version is no longer served; its journal entry
+        // goes once it is deleted, or stays for the sweep.
+        match store.delete(old).await {
+            Ok(()) => {
+                if let Err(e) = meta.abandon_upload(&garbage_id(old.as_str())).await {
+                    report.problems.push(format!("clearing the entry of replaced `{old}` failed: {}", e.log_line()));
+                }
+            }
+            Err(e) => report.problems.push(format!("deleting replaced `{old}` failed: {}", e.log_line())),
+        }
+    }
+    let head = if job.size == 0 { Ok(Some(Vec::new())) } else { store.read_prefix(&job.stored, SNIFF_BYTES).await };
     match head {
         Ok(Some(bytes)) => {
             report.detected = detect(&bytes);

@@ -30,11 +30,13 @@ pub struct Gateway<'a, S, M> {
     pub request_id: &'a str,
 }
 
-/// A reply, the follow-up to schedule, and the error to log, if any.
+/// A reply, the follow-up to schedule, the error to log, if any, and the problems met after
+/// the outcome was decided (failed cleanups), also for the log.
 pub struct Handled<T> {
     pub reply: Reply<T>,
     pub followup: Option<FollowUp>,
     pub error: Option<GatewayError>,
+    pub problems: Vec<String>,
 }
 
 /// Reads `Authorization: Bearer <token>`.
@@ -66,6 +68,7 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
     }
 
     pub async fn handle(&self, head: &RequestHead, body: Input<S::Body>) -> Handled<S::Stream> {
+        crate::log::take();
         let (reply, followup, error) = match self.dispatch(head, body).await {
             Ok((reply, followup)) => (reply, followup, None),
             Err(err) => {
@@ -82,7 +85,8 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
                 (reply, None, Some(err))
             }
         };
-        Handled { reply: cors::decorate(&self.config.cors_origins, head, reply), followup, error }
+        let problems = crate::log::take();
+        Handled { reply: cors::decorate(&self.config.cors_origins, head, reply), followup, error, problems }
     }
 
     async fn dispatch(
@@ -142,13 +146,15 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
             Route::Download(key) => {
                 let (grant, cap) = self.caller(head, &key)?;
                 if cap.is_none() && head.query_param("redirect").is_some_and(|v| v == "1" || v == "true") {
-                    redirect(self.config, &grant, &key, head, self.now_ms, self.request_id)?
+                    redirect(self.config, self.meta, &grant, &key, head, self.now_ms, self.request_id).await?
                 } else {
-                    download::get(self.store, &grant, &key, head).await?
+                    download::get(self.store, self.meta, &grant, &key, head).await?
                 }
             }
-            Route::Head(key) => download::head_object(self.store, &self.caller(head, &key)?.0, &key, head).await?,
-            Route::Delete(key) => manage::delete(self.store, self.meta, &self.authenticate(head)?, &key).await?,
+            Route::Head(key) => download::head_object(self.meta, &self.caller(head, &key)?.0, &key, head).await?,
+            Route::Delete(key) => {
+                manage::delete(self.store, self.meta, &self.authenticate(head)?, &key, self.now_ms).await?
+            }
         };
         Ok((reply, None))
     }

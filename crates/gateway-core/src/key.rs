@@ -7,8 +7,12 @@ use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::error::{ErrorKind, GatewayError, Result};
 
-/// The longest key R2 and S3 accept, in bytes.
-pub const MAX_KEY_BYTES: usize = 1024;
+/// The longest name R2 and S3 accept, in bytes.
+pub const MAX_STORED_NAME_BYTES: usize = 1024;
+/// What a stored name adds to its key: `~` and 32 hex digits.
+pub const VERSION_SUFFIX_BYTES: usize = 33;
+/// The longest key, in bytes: a stored name is the key plus its version suffix.
+pub const MAX_KEY_BYTES: usize = MAX_STORED_NAME_BYTES - VERSION_SUFFIX_BYTES;
 
 /// A key that has passed the key rules.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,7 +38,7 @@ impl ObjectKey {
             return Err(invalid("the key is empty"));
         }
         if key.len() > MAX_KEY_BYTES {
-            return Err(invalid("the key is longer than 1024 bytes"));
+            return Err(invalid("the key is longer than 991 bytes"));
         }
         if key.starts_with('/') {
             return Err(invalid("the key must not start with `/`"));
@@ -84,4 +88,40 @@ fn has_bad_escape(s: &str) -> bool {
         c == b'%'
             && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
     })
+}
+
+/// The name one write of a key is stored under: the key, `~`, and 32 hex digits derived from
+/// the write's id (a request id, multipart upload id or presigned URL nonce). Every write has
+/// a name of its own, so a refused, failed, racing or replaced write can only ever touch its
+/// own bytes, never another's; the key's row in the metadata database names the version that
+/// is served. The suffix has a fixed length, so no two (key, id) pairs share a name, and a
+/// name starts with its key, so prefix rules mean the same in the store as in the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoredName(String);
+
+impl StoredName {
+    /// The name of the write `id` of `key`.
+    pub fn version(key: &ObjectKey, id: &str) -> StoredName {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(id.as_bytes());
+        StoredName(format!("{}~{}", key.as_str(), crate::webhook::hex(&digest[..16])))
+    }
+
+    /// A name read back from the metadata database, where only names made by [`version`]
+    /// (or, for objects stored before versioned names, the key itself) are written.
+    ///
+    /// [`version`]: StoredName::version
+    pub fn recorded(name: String) -> StoredName {
+        StoredName(name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StoredName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }

@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod grant;
 pub mod http;
 pub mod key;
+pub mod log;
 pub mod manage;
 pub mod metadata;
 pub mod multipart;

@@ -7,29 +7,53 @@ use serde::Serialize;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
-use crate::key::ObjectKey;
-use crate::metadata::{ListCursor, MetadataStore, ObjectRecord, STATUS_COMPLETE};
+use crate::key::{ObjectKey, StoredName};
+use crate::metadata::{garbage_id, ListCursor, MetadataStore, ObjectRecord, STATUS_COMPLETE};
 use crate::store::ObjectStore;
 use crate::time::rfc3339;
+use crate::upload::log_cleanup;
 
 pub const DEFAULT_LIST_LIMIT: u32 = 100;
 pub const MAX_LIST_LIMIT: u32 = 1000;
 
-/// Deletes the row first, then the object: if the second step fails the object is merely
-/// unlisted, and no row ever claims an object that is gone.
+/// Removes the row, which is what serves the key, in one transaction with a journal entry for
+/// its stored object; then deletes that object. A 204 means the key no longer serves it; if
+/// the store delete fails, the entry lets the sweep finish it. A row that names another
+/// version by then (a concurrent upload committed) is left alone: that upload's 201 stands.
 pub async fn delete<S: ObjectStore, M: MetadataStore>(
     store: &S,
     meta: &M,
     grant: &Grant,
     key: &ObjectKey,
+    now_ms: i64,
 ) -> Result<Reply<S::Stream>> {
     grant.authorize(Scope::Delete, key)?;
-    if store.head(key).await?.is_none() {
-        meta.remove(key.as_str()).await?;
-        return Err(GatewayError::new(ErrorKind::NotFound, "no object has this key"));
+    let not_found = || GatewayError::new(ErrorKind::NotFound, "no object has this key");
+    let row = meta.get(key.as_str()).await?.ok_or_else(not_found)?;
+    let removed = match meta.delete_row(key.as_str(), &row.storage_key, now_ms).await {
+        Ok(removed) => removed,
+        // The answer may be lost after the row went: read it back.
+        Err(err) => match meta.get(key.as_str()).await {
+            Ok(Some(now)) if now.storage_key == row.storage_key => return Err(err),
+            Ok(_) => true,
+            Err(_) => return Err(err),
+        },
+    };
+    if !removed {
+        return Err(GatewayError::new(
+            ErrorKind::PreconditionFailed,
+            "the object was replaced while it was being deleted; the new version stays",
+        ));
     }
-    meta.remove(key.as_str()).await?;
-    store.delete(key).await?;
+    let name = StoredName::recorded(row.storage_key);
+    match store.delete(&name).await {
+        Ok(()) => {
+            if let Err(e) = meta.abandon_upload(&garbage_id(name.as_str())).await {
+                log_cleanup("clearing the journal entry of deleted", &name, &e);
+            }
+        }
+        Err(e) => log_cleanup("deleting", &name, &e),
+    }
     Ok(Reply::empty(204))
 }
 

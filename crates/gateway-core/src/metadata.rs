@@ -1,6 +1,8 @@
-//! The metadata interface (D1 in production): one row per stored object. The gateway writes
-//! a row only after the store has accepted the object, so a row never claims an object that
-//! is not there; see `docs/architecture.md` for the failure cases.
+//! The metadata interface (D1 in production): one row per key, naming the stored object that
+//! key serves. Every write goes to a stored name of its own ([`crate::key::StoredName`]) and
+//! becomes visible only when its commit makes the row name it; the upload journal owns every
+//! stored name no row names yet (or any longer), so the sweep can delete it. See
+//! `docs/architecture.md` for the guarantees and the failure cases.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +33,8 @@ pub struct ObjectRecord {
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
     pub completed_at: Option<i64>,
+    /// The stored name of the version this key serves.
+    pub storage_key: String,
 }
 
 /// Position in a newest-first listing: the last row returned.
@@ -40,15 +44,40 @@ pub struct ListCursor {
     pub key: String,
 }
 
-/// An upload in flight: written while the body is streamed, removed when the object's row
-/// is committed or the upload fails. One left behind marks a key whose write was cut off,
-/// for the cleanup sweep to reconcile.
+/// A journal entry: it owns one stored name that no row may name yet, or any longer. Written
+/// while an upload's body streams (removed by its commit), and for the object a commit or a
+/// delete replaced (removed once that object is deleted). Once `due_at` has passed, the sweep
+/// claims the entry (no commit can succeed after that) and deletes the stored name unless the
+/// key's row names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingUpload {
     pub id: String,
     pub key: String,
     pub owner: String,
     pub started_at: i64,
+    /// The stored name the entry owns.
+    pub storage_key: String,
+    /// When the sweep may act on it, milliseconds since the Unix epoch: late enough that the
+    /// upload cannot still be streaming at a reasonable pace.
+    pub due_at: i64,
+}
+
+/// The journal entry id for a stored name that must be deleted (a replaced or deleted object).
+pub fn garbage_id(storage_key: &str) -> String {
+    format!("gc:{storage_key}")
+}
+
+/// How a commit ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit {
+    /// The row names the new object and the journal entry is gone. `replaced` is the stored
+    /// name the row named before, now journaled for deletion.
+    Committed { replaced: Option<String> },
+    /// The commit was `if_absent` and the key has a row: nothing changed.
+    KeyExists,
+    /// The journal entry is gone or claimed by the sweep (the upload outlived its due time):
+    /// nothing changed, and the sweep deletes the object.
+    Claimed,
 }
 
 /// A multipart upload in progress. `id` is the gateway's own id, the one clients see;
@@ -65,6 +94,8 @@ pub struct MultipartUpload {
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
     pub expires_at: i64,
+    /// Where the store assembles the object.
+    pub storage_key: String,
 }
 
 /// A direct-to-store upload URL handed out and not yet confirmed: what was signed, so the
@@ -82,6 +113,8 @@ pub struct PresignedUpload {
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
     pub expires_at: i64,
+    /// The stored name the URL writes to.
+    pub storage_key: String,
 }
 
 /// The metadata store. No `Send` bound: JS handles are not `Send`.
@@ -89,22 +122,21 @@ pub struct PresignedUpload {
 pub trait MetadataStore {
     /// Journals an upload (concurrently with the store write).
     async fn begin_upload(&self, pending: &PendingUpload) -> Result<()>;
-    /// Atomically writes the object's row and clears its journal entry. An existing row is
-    /// replaced only by a record whose `completed_at` is not older: when two uploads of a key
-    /// race, the row describes the one the store kept (the last to finish).
-    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord) -> Result<()>;
-    /// Clears the journal entry of an upload that stored nothing.
+    /// Atomically, and only while journal entry `pending_id` is unclaimed: makes the row of
+    /// `rec.key` name `rec.storage_key`, journals the stored name it named before for deletion,
+    /// and clears the entry. With `if_absent`, nothing changes if the key has a row.
+    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit>;
+    /// Clears a journal entry (its stored name is known to be gone, or is named by the row).
     async fn abandon_upload(&self, pending_id: &str) -> Result<()>;
-    /// Removes the row of `key`, if any.
-    async fn remove(&self, key: &str) -> Result<()>;
+    /// Atomically removes the row of `key` if it still names `storage_key`, and journals that
+    /// name for deletion. `false` if the row was gone or names another version.
+    async fn delete_row(&self, key: &str, storage_key: &str, now_ms: i64) -> Result<bool>;
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>>;
-    /// Journal entries started before `before_ms`, oldest first.
-    async fn stale_uploads(&self, before_ms: i64, limit: u32) -> Result<Vec<PendingUpload>>;
-    /// Moves a journal entry's start to `started_at`: a deferred entry steps to the back of
-    /// the queue instead of holding up the entries behind it.
-    async fn defer_upload(&self, id: &str, started_at: i64) -> Result<()>;
-    /// Whether an upload of `key` other than `except_id`, started after `since_ms`, is journaled.
-    async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool>;
+    /// Journal entries due by `now_ms`, oldest first.
+    async fn due_uploads(&self, now_ms: i64, limit: u32) -> Result<Vec<PendingUpload>>;
+    /// Marks a journal entry as the sweep's: no commit through it can succeed afterwards.
+    /// `false` if the entry is gone.
+    async fn claim_upload(&self, id: &str) -> Result<bool>;
     /// `owner`'s complete rows whose key starts with `prefix`, newest first, after `cursor`.
     async fn list(
         &self,
@@ -130,22 +162,23 @@ pub trait MetadataStore {
     async fn parts(&self, id: &str) -> Result<Vec<Part>>;
     /// Records a stored part, replacing an earlier part with the same number.
     async fn record_part(&self, id: &str, part: &Part) -> Result<()>;
-    /// Atomically writes the assembled object's row (as `commit_upload` does, clearing the
-    /// journal entry `id`) and forgets the multipart upload and its parts.
-    async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<()>;
+    /// Atomically commits the assembled object (as `commit_upload` does, through journal entry
+    /// `id`) and forgets the multipart upload and its parts.
+    async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit>;
     /// Forgets a multipart upload and its parts.
     async fn remove_multipart(&self, id: &str) -> Result<()>;
     /// Multipart uploads whose `expires_at` is before `now_ms`, oldest first.
     async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>>;
 
-    /// Records a direct upload URL and journals its key (as an upload starting at the URL's
-    /// expiry, so the sweep reconciles the key only after the URL can no longer be used).
-    async fn record_presigned(&self, p: &PresignedUpload) -> Result<()>;
+    /// Records a direct upload URL and journals its stored name, due `due_at` (after the URL
+    /// can no longer be used and an upload started just before its expiry has finished).
+    async fn record_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()>;
     /// The unconfirmed direct upload URLs `owner` was given for `key`, newest first.
     async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>>;
-    /// Atomically writes the confirmed object's row (as `commit_upload`, clearing journal
-    /// entry `nonce`) and forgets the presigned upload.
-    async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()>;
+    /// Atomically, while journal entry `nonce` is unclaimed, makes the row name the confirmed
+    /// object (journaling the name it replaces) and forgets the presigned upload. The entry
+    /// stays until it is due: the URL could store its name again after a delete.
+    async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit>;
     /// Spends a single-use URL's nonce: `true` the first time, `false` ever after (until
     /// `expires_at` has passed and the sweep purged it, when the URL is useless anyway).
     async fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool>;

@@ -2,17 +2,18 @@
 //! edge hands a store the request's own stream (`Body`) and gets back the store's stream
 //! (`Stream`) for downloads, so bytes move past the core without being read by it.
 //! Stores map their native failures to [`GatewayError`]s (`checksum_mismatch`,
-//! `incomplete_body`, `storage_error`).
+//! `incomplete_body`, `storage_error`). Stores see only [`StoredName`]s: each write has a name
+//! of its own, and which one a key serves is the metadata database's business.
 
 use crate::conditional::ReadConditions;
 use crate::error::Result;
-use crate::key::ObjectKey;
+use crate::key::StoredName;
 use crate::multipart::Part;
 use crate::range::{ByteRangeSpec, ResolvedRange};
 
 /// A single-request upload, fully checked before the store sees it.
 pub struct PutObject<B> {
-    pub key: ObjectKey,
+    pub name: StoredName,
     /// The request body; `None` for an empty body.
     pub body: Option<B>,
     /// The declared `Content-Length`; the store must end in an error if the body differs.
@@ -22,13 +23,11 @@ pub struct PutObject<B> {
     pub md5: Option<[u8; 16]>,
     /// `x-amz-checksum-sha256`, to be enforced by the store.
     pub sha256: Option<[u8; 32]>,
-    /// `If-None-Match: *`: write only if no object has this key, atomically.
-    pub if_absent: bool,
 }
 
 /// One part of a multipart upload, checked before the store sees it.
 pub struct PutPart<B> {
-    pub key: ObjectKey,
+    pub name: StoredName,
     /// The store's own id for the multipart upload.
     pub upload_id: String,
     pub number: u16,
@@ -47,14 +46,6 @@ pub struct ObjectMeta {
     /// Upload time, milliseconds since the Unix epoch.
     pub uploaded_ms: i64,
     pub content_type: Option<String>,
-}
-
-/// The outcome of a put.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutResult {
-    Stored(ObjectMeta),
-    /// `if_absent` was set and the key exists: nothing was written.
-    AlreadyExists,
 }
 
 /// The outcome of a get.
@@ -82,24 +73,27 @@ pub trait ObjectStore {
     /// A download body as the edge returns it.
     type Stream;
 
-    async fn put(&self, req: PutObject<Self::Body>) -> Result<PutResult>;
+    /// Stores the body under its name. An error means the outcome is unknown unless the store
+    /// definitely refused (the caller deletes the name either way).
+    async fn put(&self, req: PutObject<Self::Body>) -> Result<ObjectMeta>;
     async fn get(
         &self,
-        key: &ObjectKey,
+        name: &StoredName,
         range: Option<ByteRangeSpec>,
         conditions: &ReadConditions,
     ) -> Result<GetResult<Self::Stream>>;
-    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>>;
-    async fn delete(&self, key: &ObjectKey) -> Result<()>;
+    async fn head(&self, name: &StoredName) -> Result<Option<ObjectMeta>>;
+    /// Deletes the object; deleting a missing one is not an error.
+    async fn delete(&self, name: &StoredName) -> Result<()>;
     /// Up to `n` leading bytes of an object (for content sniffing); `None` if it is gone.
-    async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>>;
+    async fn read_prefix(&self, name: &StoredName, n: usize) -> Result<Option<Vec<u8>>>;
 
-    /// Starts a multipart upload of `key`; returns the store's upload id.
-    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String>;
+    /// Starts a multipart upload that will be assembled under `name`; returns the store's id.
+    async fn create_multipart(&self, name: &StoredName, content_type: &str) -> Result<String>;
     /// Stores one part, streamed like a put; returns the part's ETag as the store gave it.
     async fn upload_part(&self, part: PutPart<Self::Body>) -> Result<String>;
     /// Assembles `parts` (in order) into the object. An unknown upload is `upload_not_found`.
-    async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta>;
+    async fn complete_multipart(&self, name: &StoredName, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta>;
     /// Discards the upload and its parts. An upload that no longer exists is not an error.
-    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<()>;
+    async fn abort_multipart(&self, name: &StoredName, upload_id: &str) -> Result<()>;
 }

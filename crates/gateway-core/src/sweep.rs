@@ -1,15 +1,18 @@
-//! The cleanup sweep (run by the Cron Trigger): reconciles upload journal entries that were
-//! never cleared — an isolate that died between the store write and the commit, or a commit
-//! that failed — with what the store actually holds, so that no row claims a missing object
-//! and no uncommitted object lingers — and aborts multipart uploads past their expiry, in the
-//! store and in the database. Running it twice is harmless.
+//! The cleanup sweep (run by the Cron Trigger): settles journal entries that are due — an
+//! upload whose isolate died before its commit, a commit or cleanup that failed, the version
+//! an overwrite or a delete left behind — by deleting each entry's stored name unless the
+//! key's row names it, and aborts multipart uploads past their expiry, in the store and in
+//! the database. An entry is claimed before anything is deleted, so an upload still
+//! streaming can never be answered 201 for an object the sweep removes: its commit fails
+//! instead. Running it twice is harmless.
 
 use crate::error::Result;
-use crate::key::ObjectKey;
+use crate::key::StoredName;
 use crate::metadata::{MetadataStore, PendingUpload};
 use crate::store::ObjectStore;
 
-/// Journal entries younger than this are left alone: their upload may still be streaming.
+/// How long a journal entry waits before the sweep may act on it (plus, for an upload, the
+/// time its body takes at a slow pace: [`crate::upload::due_at`]).
 pub const DEFAULT_PENDING_GRACE_MS: i64 = 60 * 60 * 1000;
 /// An expired multipart upload whose abort keeps failing is forgotten this long after its
 /// expiry (R2 aborts unfinished uploads after 7 days itself), so it cannot block the sweep.
@@ -20,16 +23,12 @@ pub const SWEEP_BATCH: u32 = 100;
 /// What one entry turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// The object at the key is the committed one (or there is neither object nor row).
-    Consistent,
-    /// An object nobody committed was deleted.
+    /// The key's row names the entry's object (or the entry was already gone): kept.
+    Committed,
+    /// An object no row names was deleted.
     RemovedOrphanObject,
-    /// A row claimed an object that is gone (or was replaced by an orphan); it was removed.
-    RemovedStaleRow,
-    /// Both of the above.
-    RemovedBoth,
-    /// Another upload of the key is in flight; left for a later run.
-    Deferred,
+    /// No row names the entry's name and the store had nothing under it.
+    NothingStored,
 }
 
 /// The per-run summary, for the log.
@@ -37,15 +36,13 @@ pub enum Outcome {
 pub struct SweepReport {
     pub examined: usize,
     pub orphans_removed: usize,
-    pub stale_rows_removed: usize,
-    pub deferred: usize,
     pub multiparts_aborted: usize,
     pub problems: Vec<String>,
 }
 
-/// One scheduled run: stale journal entries, then expired multipart uploads.
+/// One scheduled run: due journal entries, then expired multipart uploads.
 pub async fn run<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, now_ms: i64, grace_ms: i64) -> SweepReport {
-    let mut report = sweep_pending(store, meta, now_ms, grace_ms).await;
+    let mut report = sweep_pending(store, meta, now_ms).await;
     sweep_multiparts(store, meta, now_ms, &mut report).await;
     // Spent nonces and unconfirmed direct uploads are useless once their URL has expired; the
     // objects of the latter are reconciled through their journal entries above.
@@ -55,15 +52,10 @@ pub async fn run<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, now_ms: 
     report
 }
 
-/// Sweeps journal entries older than `grace_ms`.
-pub async fn sweep_pending<S: ObjectStore, M: MetadataStore>(
-    store: &S,
-    meta: &M,
-    now_ms: i64,
-    grace_ms: i64,
-) -> SweepReport {
+/// Settles the journal entries due by `now_ms`.
+pub async fn sweep_pending<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, now_ms: i64) -> SweepReport {
     let mut report = SweepReport::default();
-    let entries = match meta.stale_uploads(now_ms - grace_ms, SWEEP_BATCH).await {
+    let entries = match meta.due_uploads(now_ms, SWEEP_BATCH).await {
         Ok(e) => e,
         Err(e) => {
             report.problems.push(format!("listing the upload journal failed: {}", e.log_line()));
@@ -72,19 +64,15 @@ pub async fn sweep_pending<S: ObjectStore, M: MetadataStore>(
     };
     for entry in entries {
         report.examined += 1;
-        match reconcile(store, meta, &entry, now_ms - grace_ms).await {
-            Ok(outcome) => {
-                if matches!(outcome, Outcome::RemovedOrphanObject | Outcome::RemovedBoth) {
-                    report.orphans_removed += 1;
-                }
-                if matches!(outcome, Outcome::RemovedStaleRow | Outcome::RemovedBoth) {
-                    report.stale_rows_removed += 1;
-                }
-                if outcome == Outcome::Deferred {
-                    report.deferred += 1;
-                }
-            }
-            Err(e) => report.problems.push(format!("reconciling `{}` failed: {}", entry.key, e.log_line())),
+        match reconcile(store, meta, &entry).await {
+            Ok(Outcome::RemovedOrphanObject) => report.orphans_removed += 1,
+            Ok(_) => {}
+            Err(e) => report.problems.push(format!(
+                "settling `{}` (key `{}`) failed, retried next run: {}",
+                entry.storage_key,
+                entry.key,
+                e.log_line()
+            )),
         }
     }
     report
@@ -106,10 +94,8 @@ pub async fn sweep_multiparts<S: ObjectStore, M: MetadataStore>(
         }
     };
     for upload in expired {
-        let aborted = match ObjectKey::new(upload.key.clone()) {
-            Ok(key) => store.abort_multipart(&key, &upload.store_upload_id).await,
-            Err(_) => Ok(()),
-        };
+        let name = StoredName::recorded(upload.storage_key.clone());
+        let aborted = store.abort_multipart(&name, &upload.store_upload_id).await;
         match aborted {
             Ok(()) => match meta.remove_multipart(&upload.id).await {
                 Ok(()) => report.multiparts_aborted += 1,
@@ -129,41 +115,28 @@ pub async fn sweep_multiparts<S: ObjectStore, M: MetadataStore>(
     }
 }
 
-/// Brings one key's row and object into agreement, then clears the entry. An upload of the
-/// same key journaled after `cutoff_ms` may still be streaming, so the key is then left alone.
+/// Settles one entry: claims it (from then on no commit through it can succeed), keeps its
+/// object if the key's row names it, deletes it otherwise, then clears the entry. A failure
+/// leaves the entry claimed, to be settled again on the next run.
 pub async fn reconcile<S: ObjectStore, M: MetadataStore>(
     store: &S,
     meta: &M,
     entry: &PendingUpload,
-    cutoff_ms: i64,
 ) -> Result<Outcome> {
-    let Ok(key) = ObjectKey::new(entry.key.clone()) else {
-        meta.abandon_upload(&entry.id).await?;
-        return Ok(Outcome::Consistent);
-    };
-    if meta.other_upload_pending(&entry.key, &entry.id, cutoff_ms).await? {
-        // Looked at again a grace period from now, behind the entries that are due.
-        meta.defer_upload(&entry.id, cutoff_ms.saturating_add(DEFAULT_PENDING_GRACE_MS)).await?;
-        return Ok(Outcome::Deferred);
+    if !meta.claim_upload(&entry.id).await? {
+        return Ok(Outcome::Committed);
     }
-    let object = store.head(&key).await?;
-    let row = meta.get(&entry.key).await?;
-    let outcome = match (&object, &row) {
-        (Some(o), Some(r)) if o.etag == r.etag => Outcome::Consistent,
-        (None, None) => Outcome::Consistent,
-        (Some(_), None) => {
-            store.delete(&key).await?;
+    let named = meta.get(&entry.key).await?.is_some_and(|row| row.storage_key == entry.storage_key);
+    let outcome = if named {
+        Outcome::Committed
+    } else {
+        let name = StoredName::recorded(entry.storage_key.clone());
+        let existed = store.head(&name).await?.is_some();
+        store.delete(&name).await?;
+        if existed {
             Outcome::RemovedOrphanObject
-        }
-        (None, Some(_)) => {
-            meta.remove(&entry.key).await?;
-            Outcome::RemovedStaleRow
-        }
-        (Some(_), Some(_)) => {
-            // An uncommitted object replaced the committed one: neither can be trusted now.
-            meta.remove(&entry.key).await?;
-            store.delete(&key).await?;
-            Outcome::RemovedBoth
+        } else {
+            Outcome::NothingStored
         }
     };
     meta.abandon_upload(&entry.id).await?;

@@ -11,13 +11,14 @@ use sha2::Sha256;
 use crate::conditional::{Precondition, ReadConditions};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::WebhookSender;
-use crate::key::ObjectKey;
+use crate::key::StoredName;
 use crate::metadata::{
-    ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload, STATUS_COMPLETE,
+    garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload,
+    STATUS_COMPLETE,
 };
 use crate::multipart::Part;
 use crate::range::ByteRangeSpec;
-use crate::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart, PutResult};
+use crate::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart};
 
 #[derive(Debug, Clone)]
 pub struct StoredBytes {
@@ -33,6 +34,10 @@ pub struct MemoryStore {
     pub fail_puts: Cell<bool>,
     /// Behaves like servers that store a body even when refusing it for a bad digest.
     pub keeps_refused_bodies: Cell<bool>,
+    /// Stores each put, then fails as if its answer was lost.
+    pub loses_put_answers: Cell<bool>,
+    /// Fails every delete.
+    pub fail_deletes: Cell<bool>,
     /// Open multipart uploads by store upload id.
     pub multiparts: RefCell<BTreeMap<String, OpenUpload>>,
     uploads_started: Cell<u32>,
@@ -57,7 +62,7 @@ impl ObjectStore for MemoryStore {
     type Body = Vec<u8>;
     type Stream = Vec<u8>;
 
-    async fn put(&self, req: PutObject<Vec<u8>>) -> Result<PutResult> {
+    async fn put(&self, req: PutObject<Vec<u8>>) -> Result<ObjectMeta> {
         if self.fail_puts.get() {
             return Err(GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "injected"));
         }
@@ -72,25 +77,29 @@ impl ObjectStore for MemoryStore {
             return Err(GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match its checksum"));
         }
         let mut objects = self.objects.borrow_mut();
-        if req.if_absent && objects.contains_key(req.key.as_str()) {
-            return Ok(PutResult::AlreadyExists);
-        }
         let meta = ObjectMeta {
             size: bytes.len() as u64,
             etag: format!("\"{}\"", hex(&md5)),
             uploaded_ms: self.clock_ms.get(),
             content_type: Some(req.content_type),
         };
-        objects.insert(req.key.to_string(), StoredBytes { bytes, meta: meta.clone() });
+        objects.insert(req.name.to_string(), StoredBytes { bytes, meta: meta.clone() });
         if bad_digest {
             return Err(GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match its checksum"));
         }
-        Ok(PutResult::Stored(meta))
+        if self.loses_put_answers.get() {
+            return Err(GatewayError::hidden(
+                ErrorKind::StorageUnavailable,
+                "the storage backend failed",
+                "lost answer",
+            ));
+        }
+        Ok(meta)
     }
 
     async fn get(
         &self,
-        key: &ObjectKey,
+        key: &StoredName,
         range: Option<ByteRangeSpec>,
         conditions: &ReadConditions,
     ) -> Result<GetResult<Vec<u8>>> {
@@ -112,20 +121,23 @@ impl ObjectStore for MemoryStore {
         }
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
+    async fn head(&self, key: &StoredName) -> Result<Option<ObjectMeta>> {
         Ok(self.objects.borrow().get(key.as_str()).map(|o| o.meta.clone()))
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<()> {
+    async fn delete(&self, key: &StoredName) -> Result<()> {
+        if self.fail_deletes.get() {
+            return Err(GatewayError::hidden(ErrorKind::StorageUnavailable, "the storage backend failed", "injected"));
+        }
         self.objects.borrow_mut().remove(key.as_str());
         Ok(())
     }
 
-    async fn read_prefix(&self, key: &ObjectKey, n: usize) -> Result<Option<Vec<u8>>> {
+    async fn read_prefix(&self, key: &StoredName, n: usize) -> Result<Option<Vec<u8>>> {
         Ok(self.objects.borrow().get(key.as_str()).map(|o| o.bytes[..n.min(o.bytes.len())].to_vec()))
     }
 
-    async fn create_multipart(&self, _key: &ObjectKey, content_type: &str) -> Result<String> {
+    async fn create_multipart(&self, _key: &StoredName, content_type: &str) -> Result<String> {
         self.uploads_started.set(self.uploads_started.get() + 1);
         let id = format!("store-upload-{}", self.uploads_started.get());
         self.multiparts
@@ -149,7 +161,7 @@ impl ObjectStore for MemoryStore {
         Ok(etag)
     }
 
-    async fn complete_multipart(&self, key: &ObjectKey, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+    async fn complete_multipart(&self, key: &StoredName, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
         if self.fail_puts.get() {
             return Err(GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "injected"));
         }
@@ -170,7 +182,7 @@ impl ObjectStore for MemoryStore {
         Ok(meta)
     }
 
-    async fn abort_multipart(&self, _key: &ObjectKey, upload_id: &str) -> Result<()> {
+    async fn abort_multipart(&self, _key: &StoredName, upload_id: &str) -> Result<()> {
         if self.fail_puts.get() {
             return Err(GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "injected"));
         }
@@ -184,11 +196,15 @@ impl ObjectStore for MemoryStore {
 pub struct MemoryMetadata {
     pub rows: RefCell<BTreeMap<String, ObjectRecord>>,
     pub pending: RefCell<BTreeMap<String, PendingUpload>>,
+    /// Journal entries the sweep has claimed.
+    pub claimed: RefCell<std::collections::BTreeSet<String>>,
+    /// Applies each commit, then fails as if its answer was lost.
+    pub loses_commit_answers: Cell<bool>,
     /// Fails every write.
     pub fail_writes: Cell<bool>,
     /// Fails only commits (the journal entry is written, the row is not).
     pub fail_commits: Cell<bool>,
-    /// Fails only journal writes.
+    /// Fails the next journal write.
     pub fail_begins: Cell<bool>,
     pub multiparts: RefCell<BTreeMap<String, MultipartUpload>>,
     /// Upload id → part number → part.
@@ -199,6 +215,48 @@ pub struct MemoryMetadata {
 }
 
 impl MemoryMetadata {
+    /// The journal entry for the stored object a removed or replaced row named.
+    fn journal_garbage(&self, old: &ObjectRecord, now_ms: i64) {
+        let id = garbage_id(&old.storage_key);
+        let entry = PendingUpload {
+            id: id.clone(),
+            key: old.key.clone(),
+            owner: old.owner.clone(),
+            started_at: now_ms,
+            storage_key: old.storage_key.clone(),
+            due_at: now_ms,
+        };
+        self.pending.borrow_mut().entry(id).or_insert(entry);
+    }
+
+    /// One commit transaction, as the D1 batch runs it.
+    fn commit(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool, clear_entry: bool) -> Result<Commit> {
+        self.check()?;
+        if self.fail_commits.get() {
+            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
+        }
+        if !self.pending.borrow().contains_key(pending_id) || self.claimed.borrow().contains(pending_id) {
+            return Ok(Commit::Claimed);
+        }
+        let mut rows = self.rows.borrow_mut();
+        let old = rows.get(&rec.key).cloned();
+        if if_absent && old.is_some() {
+            return Ok(Commit::KeyExists);
+        }
+        let replaced = old.filter(|o| o.storage_key != rec.storage_key);
+        if let Some(old) = &replaced {
+            self.journal_garbage(old, rec.created_at);
+        }
+        rows.insert(rec.key.clone(), rec.clone());
+        if clear_entry {
+            self.pending.borrow_mut().remove(pending_id);
+        }
+        if self.loses_commit_answers.get() {
+            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "lost answer"));
+        }
+        Ok(Commit::Committed { replaced: replaced.map(|o| o.storage_key) })
+    }
+
     fn check(&self) -> Result<()> {
         if self.fail_writes.get() {
             Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"))
@@ -211,60 +269,54 @@ impl MemoryMetadata {
 impl MetadataStore for MemoryMetadata {
     async fn begin_upload(&self, pending: &PendingUpload) -> Result<()> {
         self.check()?;
-        if self.fail_begins.get() {
+        if self.fail_begins.replace(false) {
             return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
         }
-        self.pending.borrow_mut().insert(pending.id.clone(), pending.clone());
+        self.pending.borrow_mut().entry(pending.id.clone()).or_insert_with(|| pending.clone());
         Ok(())
     }
 
-    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord) -> Result<()> {
-        self.check()?;
-        if self.fail_commits.get() {
-            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
-        }
-        let mut rows = self.rows.borrow_mut();
-        if rows.get(&rec.key).is_none_or(|old| old.completed_at <= rec.completed_at) {
-            rows.insert(rec.key.clone(), rec.clone());
-        }
-        self.pending.borrow_mut().remove(pending_id);
-        Ok(())
+    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit> {
+        self.commit(pending_id, rec, if_absent, true)
     }
 
     async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
         self.check()?;
         self.pending.borrow_mut().remove(pending_id);
+        self.claimed.borrow_mut().remove(pending_id);
         Ok(())
     }
 
-    async fn remove(&self, key: &str) -> Result<()> {
+    async fn delete_row(&self, key: &str, storage_key: &str, now_ms: i64) -> Result<bool> {
         self.check()?;
-        self.rows.borrow_mut().remove(key);
-        Ok(())
+        let mut rows = self.rows.borrow_mut();
+        if rows.get(key).is_none_or(|r| r.storage_key != storage_key) {
+            return Ok(false);
+        }
+        let row = rows.remove(key).ok_or_else(|| GatewayError::new(ErrorKind::Internal, "row vanished"))?;
+        self.journal_garbage(&row, now_ms);
+        Ok(true)
     }
 
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>> {
         Ok(self.rows.borrow().get(key).cloned())
     }
 
-    async fn stale_uploads(&self, before_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
-        let mut stale: Vec<PendingUpload> =
-            self.pending.borrow().values().filter(|p| p.started_at < before_ms).cloned().collect();
-        stale.sort_by_key(|p| p.started_at);
-        stale.truncate(limit as usize);
-        Ok(stale)
+    async fn due_uploads(&self, now_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
+        let mut due: Vec<PendingUpload> =
+            self.pending.borrow().values().filter(|p| p.due_at <= now_ms).cloned().collect();
+        due.sort_by_key(|p| (p.due_at, p.started_at));
+        due.truncate(limit as usize);
+        Ok(due)
     }
 
-    async fn defer_upload(&self, id: &str, started_at: i64) -> Result<()> {
+    async fn claim_upload(&self, id: &str) -> Result<bool> {
         self.check()?;
-        if let Some(p) = self.pending.borrow_mut().get_mut(id) {
-            p.started_at = started_at;
+        if !self.pending.borrow().contains_key(id) {
+            return Ok(false);
         }
-        Ok(())
-    }
-
-    async fn other_upload_pending(&self, key: &str, except_id: &str, since_ms: i64) -> Result<bool> {
-        Ok(self.pending.borrow().values().any(|p| p.key == key && p.id != except_id && p.started_at > since_ms))
+        self.claimed.borrow_mut().insert(id.to_owned());
+        Ok(true)
     }
 
     async fn list(
@@ -322,9 +374,22 @@ impl MetadataStore for MemoryMetadata {
         Ok(())
     }
 
-    async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<()> {
-        self.commit_upload(id, rec).await?;
-        self.remove_multipart(id).await
+    async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit> {
+        let lost = self.loses_commit_answers.replace(false);
+        let committed = self.commit(id, rec, false, true);
+        self.loses_commit_answers.set(lost);
+        let committed = committed?;
+        if matches!(committed, Commit::Committed { .. }) {
+            self.remove_multipart(id).await?;
+            if lost {
+                return Err(GatewayError::hidden(
+                    ErrorKind::DatabaseError,
+                    "the metadata database failed",
+                    "lost answer",
+                ));
+            }
+        }
+        Ok(committed)
     }
 
     async fn remove_multipart(&self, id: &str) -> Result<()> {
@@ -334,10 +399,16 @@ impl MetadataStore for MemoryMetadata {
         Ok(())
     }
 
-    async fn record_presigned(&self, p: &PresignedUpload) -> Result<()> {
+    async fn record_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()> {
         self.check()?;
-        let entry =
-            PendingUpload { id: p.nonce.clone(), key: p.key.clone(), owner: p.owner.clone(), started_at: p.expires_at };
+        let entry = PendingUpload {
+            id: p.nonce.clone(),
+            key: p.key.clone(),
+            owner: p.owner.clone(),
+            started_at: p.created_at,
+            storage_key: p.storage_key.clone(),
+            due_at,
+        };
         self.pending.borrow_mut().insert(p.nonce.clone(), entry);
         self.presigned.borrow_mut().insert(p.nonce.clone(), p.clone());
         Ok(())
@@ -350,10 +421,12 @@ impl MetadataStore for MemoryMetadata {
         Ok(found)
     }
 
-    async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<()> {
-        self.commit_upload(nonce, rec).await?;
-        self.presigned.borrow_mut().remove(nonce);
-        Ok(())
+    async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit> {
+        let committed = self.commit(nonce, rec, false, false)?;
+        if matches!(committed, Commit::Committed { .. }) {
+            self.presigned.borrow_mut().remove(nonce);
+        }
+        Ok(committed)
     }
 
     async fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {

@@ -13,9 +13,10 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
-use crate::key::ObjectKey;
-use crate::metadata::{MetadataStore, ObjectRecord, PendingUpload, STATUS_COMPLETE};
-use crate::store::{ObjectMeta, ObjectStore, PutObject, PutResult};
+use crate::key::{ObjectKey, StoredName};
+use crate::metadata::{Commit, MetadataStore, ObjectRecord, PendingUpload, STATUS_COMPLETE};
+use crate::store::{ObjectMeta, ObjectStore, PutObject};
+use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::rfc3339;
 
 /// The declared type when the client sends none.
@@ -129,84 +130,168 @@ pub struct Upload<'a> {
     pub now_ms: i64,
 }
 
-/// Journals the upload while streaming the body to the store, then commits the row. A 2xx
-/// always means object and row both exist; a failure after the store accepted the body
-/// deletes the object again and leaves the journal entry for the cleanup sweep.
+/// Journals the upload while streaming the body to its own stored name, then commits the row
+/// that makes the key serve it. A 2xx always means the row names this object; anything else
+/// leaves the key as it was: a failed or refused write only ever touched its own stored name,
+/// which is deleted again (or, when even that fails, left to the sweep by the journal entry).
 ///
 /// The journal write runs concurrently with the store write rather than before it: it is
 /// needed only once the object exists, and doing it first would add a database round trip
-/// to every upload. If it fails, the commit is still attempted (it fails the same way when
-/// the database is down, and the object is then deleted).
+/// to every upload. If it fails it is tried once more before the commit, which needs it.
 pub async fn execute<S: ObjectStore, M: MetadataStore>(
     store: &S,
     meta: &M,
     up: Upload<'_>,
     body: Option<S::Body>,
 ) -> Result<(Reply<S::Stream>, FollowUp)> {
+    let name = StoredName::version(&up.key, up.id);
     let pending = PendingUpload {
         id: up.id.to_owned(),
         key: up.key.to_string(),
         owner: up.grant.sub.clone(),
         started_at: up.now_ms,
+        storage_key: name.to_string(),
+        due_at: due_at(up.now_ms, up.plan.length),
     };
-    let (_journaled, stored) = join(meta.begin_upload(&pending), store_body(store, &up.key, &up.plan, body)).await;
-    match stored {
-        Ok(stored) => commit(store, meta, up, stored).await,
+    if up.plan.if_absent && meta.get(up.key.as_str()).await?.is_some() {
+        return Err(key_exists());
+    }
+    let (journaled, stored) = join(meta.begin_upload(&pending), store_body(store, &name, &up.plan, body)).await;
+    let stored = match stored {
+        Ok(stored) => stored,
         Err(err) => {
-            if matches!(err.kind, ErrorKind::ChecksumMismatch | ErrorKind::IncompleteBody) {
-                remove_refused_leftover(store, meta, &up.key, up.id).await;
-            }
-            let _ = meta.abandon_upload(up.id).await;
-            Err(err)
+            discard(store, meta, &pending).await;
+            return Err(err);
         }
+    };
+    if let Err(err) = journaled {
+        if meta.begin_upload(&pending).await.is_err() {
+            discard(store, meta, &pending).await;
+            return Err(err);
+        }
+    }
+    let Upload { grant, key, plan, id, now_ms } = up;
+    let record = ObjectRecord {
+        checksum_sha256: plan.sha256.map(|d| B64.encode(d)),
+        checksum_md5: plan.md5.map(|d| B64.encode(d)),
+        ..object_record(grant, &key, &plan.content_type, &name, &stored, now_ms)
+    };
+    let committed = match meta.commit_upload(id, &record, plan.if_absent).await {
+        Ok(committed) => committed,
+        Err(err) => recover(store, meta, &pending, err).await?,
+    };
+    let replaced = committed_or_discard(store, meta, &pending, committed).await?;
+    Ok(created(grant, key, plan.content_type, name, stored, replaced))
+}
+
+/// The 412 of an `If-None-Match: *` upload whose key has an object.
+fn key_exists() -> GatewayError {
+    GatewayError::new(ErrorKind::PreconditionFailed, "an object with this key already exists")
+}
+
+/// When the sweep may treat an upload of `length` bytes started at `started_ms` as abandoned:
+/// after the grace period plus the time the body takes at a slow but plausible pace, so a
+/// long transfer is never swept while it streams (and if it still is, its commit fails).
+pub fn due_at(started_ms: i64, length: u64) -> i64 {
+    let transfer_ms = length.saturating_mul(1000) / SLOWEST_UPLOAD_BYTES_PER_SECOND;
+    started_ms.saturating_add(DEFAULT_PENDING_GRACE_MS).saturating_add(i64::try_from(transfer_ms).unwrap_or(i64::MAX))
+}
+
+/// The slowest pace the sweep waits for (16 KiB/s: 100 MB in under two hours).
+pub const SLOWEST_UPLOAD_BYTES_PER_SECOND: u64 = 16 * 1024;
+
+/// A commit whose answer was lost may still have happened: the row says whether it did. If
+/// it cannot be read either, the error stands and the journal entry stays for the sweep.
+pub(crate) async fn settle<M: MetadataStore>(meta: &M, rec: &ObjectRecord, result: Result<Commit>) -> Result<Commit> {
+    match result {
+        Err(err) => match meta.get(&rec.key).await {
+            // The batch that wrote the row also journaled the name it replaced.
+            Ok(Some(row)) if row.storage_key == rec.storage_key => Ok(Commit::Committed { replaced: None }),
+            _ => Err(err),
+        },
+        ok => ok,
     }
 }
 
-/// A store must not keep a body it refused for a bad digest (nor one of the wrong length), but
-/// some S3-compatible servers do. Whatever now sits at `key` is removed unless it is the committed object (its ETag is
-/// the row's) or another upload of the key is in flight (it may be that upload's object).
-/// If the leftover replaced a committed object, that row is removed too: it would claim an
-/// object that is gone.
-async fn remove_refused_leftover<S: ObjectStore, M: MetadataStore>(
+/// A commit that failed may still have happened (its answer lost). Claiming the journal entry
+/// settles it: after the claim no commit through the entry can apply, so the row then tells
+/// for good. Named: the upload stands. Not named: the object is deleted and the error stands.
+/// If even the claim fails, the entry stays for the sweep, which does the same later.
+async fn recover<S: ObjectStore, M: MetadataStore>(
     store: &S,
     meta: &M,
-    key: &ObjectKey,
-    upload_id: &str,
-) {
-    let Ok(Some(found)) = store.head(key).await else { return };
-    let Ok(row) = meta.get(key.as_str()).await else { return };
-    if row.as_ref().is_some_and(|r| r.etag == found.etag) {
-        return;
+    pending: &PendingUpload,
+    err: GatewayError,
+) -> Result<Commit> {
+    // `false`: the entry is gone, cleared by the commit itself or settled by the sweep.
+    let Ok(claimed) = meta.claim_upload(&pending.id).await else { return Err(err) };
+    match meta.get(&pending.key).await {
+        Ok(Some(row)) if row.storage_key == pending.storage_key => Ok(Commit::Committed { replaced: None }),
+        Ok(_) if claimed => {
+            discard(store, meta, pending).await;
+            Err(err)
+        }
+        _ => Err(err),
     }
-    if meta.other_upload_pending(key.as_str(), upload_id, i64::MIN).await.unwrap_or(true) {
-        return;
+}
+
+/// The replaced name of a commit that happened; otherwise the upload's own object is removed
+/// and the refusal returned.
+pub(crate) async fn committed_or_discard<S: ObjectStore, M: MetadataStore>(
+    store: &S,
+    meta: &M,
+    pending: &PendingUpload,
+    commit: Commit,
+) -> Result<Option<String>> {
+    match commit {
+        Commit::Committed { replaced } => Ok(replaced),
+        Commit::KeyExists => {
+            discard(store, meta, pending).await;
+            Err(key_exists())
+        }
+        // The sweep owns the entry now and deletes the object.
+        Commit::Claimed => Err(GatewayError::new(
+            ErrorKind::StorageUnavailable,
+            "the upload outlived the time allowed for it and was not recorded; send it again",
+        )),
     }
-    if store.delete(key).await.is_ok() && row.is_some() {
-        let _ = meta.remove(key.as_str()).await;
+}
+
+/// Removes an upload's own stored object, then its journal entry. The entry is cleared only
+/// once the delete succeeded: until then it is what lets the sweep finish the job.
+pub(crate) async fn discard<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, pending: &PendingUpload) {
+    let name = StoredName::recorded(pending.storage_key.clone());
+    match store.delete(&name).await {
+        Ok(()) => {
+            if let Err(e) = meta.abandon_upload(&pending.id).await {
+                log_cleanup("clearing the journal entry", &name, &e);
+            }
+        }
+        Err(e) => log_cleanup("deleting the unrecorded object", &name, &e),
     }
+}
+
+/// A cleanup that failed: logged with the stored name and the operation; the journal entry
+/// that remains lets the sweep finish it.
+pub(crate) fn log_cleanup(op: &str, name: &StoredName, err: &GatewayError) {
+    crate::log::error(&format!("cleanup: {op} `{name}` failed (left to the sweep): {}", err.log_line()));
 }
 
 async fn store_body<S: ObjectStore>(
     store: &S,
-    key: &ObjectKey,
+    name: &StoredName,
     plan: &UploadPlan,
     body: Option<S::Body>,
 ) -> Result<ObjectMeta> {
     let put = PutObject {
-        key: key.clone(),
+        name: name.clone(),
         body,
         length: plan.length,
         content_type: plan.content_type.clone(),
         md5: plan.md5,
         sha256: plan.sha256,
-        if_absent: plan.if_absent,
     };
-    let stored = match store.put(put).await? {
-        PutResult::Stored(m) => m,
-        PutResult::AlreadyExists => {
-            return Err(GatewayError::new(ErrorKind::PreconditionFailed, "an object with this key already exists"))
-        }
-    };
+    let stored = store.put(put).await?;
     if stored.size != plan.length {
         // The store took a different number of bytes than declared: the caller removes it.
         return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
@@ -219,6 +304,7 @@ pub(crate) fn object_record(
     grant: &Grant,
     key: &ObjectKey,
     content_type: &str,
+    name: &StoredName,
     stored: &ObjectMeta,
     now_ms: i64,
 ) -> ObjectRecord {
@@ -235,6 +321,7 @@ pub(crate) fn object_record(
         type_matches: None,
         created_at: now_ms,
         completed_at: Some(stored.uploaded_ms),
+        storage_key: name.to_string(),
     }
 }
 
@@ -243,7 +330,9 @@ pub(crate) fn created<T>(
     grant: &Grant,
     key: ObjectKey,
     content_type: String,
+    name: StoredName,
     stored: ObjectMeta,
+    replaced: Option<String>,
 ) -> (Reply<T>, FollowUp) {
     let body = UploadResult {
         key: key.as_str(),
@@ -261,28 +350,8 @@ pub(crate) fn created<T>(
         etag: stored.etag,
         content_type,
         uploaded_ms: stored.uploaded_ms,
+        stored: name,
+        replaced: replaced.map(StoredName::recorded),
     };
     (reply, job)
-}
-
-async fn commit<S: ObjectStore, M: MetadataStore>(
-    store: &S,
-    meta: &M,
-    up: Upload<'_>,
-    stored: ObjectMeta,
-) -> Result<(Reply<S::Stream>, FollowUp)> {
-    let Upload { grant, key, plan, id, now_ms } = up;
-    let record = ObjectRecord {
-        checksum_sha256: plan.sha256.map(|d| B64.encode(d)),
-        checksum_md5: plan.md5.map(|d| B64.encode(d)),
-        ..object_record(grant, &key, &plan.content_type, &stored, now_ms)
-    };
-    if let Err(err) = meta.commit_upload(id, &record).await {
-        // The new object replaced whatever was there: delete it, and the row of the object it
-        // replaced with it (best effort; the journal entry, if written, lets the sweep finish).
-        let _ = store.delete(&key).await;
-        let _ = meta.remove(key.as_str()).await;
-        return Err(err);
-    }
-    Ok(created(grant, key, plan.content_type, stored))
 }

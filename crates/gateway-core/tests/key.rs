@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gateway_core::error::ErrorKind;
-use gateway_core::key::{ObjectKey, MAX_KEY_BYTES};
+use gateway_core::key::{ObjectKey, StoredName, MAX_KEY_BYTES};
 use gateway_core::upload::location;
 
 fn invalid(encoded: &str) -> String {
@@ -29,21 +29,35 @@ fn plain_nested_key_is_accepted_verbatim() {
 }
 
 #[test]
-fn key_length_is_limited_to_1024_bytes() {
-    assert_eq!(MAX_KEY_BYTES, 1024);
+fn key_length_leaves_room_for_the_version_suffix_within_the_stores_1024_bytes() {
+    assert_eq!(MAX_KEY_BYTES, 991);
     assert_eq!(ObjectKey::new("a".into()).unwrap().as_str(), "a");
-    assert!(ObjectKey::new("a".repeat(1024)).is_ok());
-    assert_eq!(ObjectKey::new("a".repeat(1025)).unwrap_err().kind, ErrorKind::InvalidKey);
+    let longest = ObjectKey::new("a".repeat(991)).unwrap();
+    assert_eq!(StoredName::version(&longest, "any-request-id").as_str().len(), 1024);
+    assert_eq!(ObjectKey::new("a".repeat(992)).unwrap_err().kind, ErrorKind::InvalidKey);
+}
+
+#[test]
+fn each_write_of_a_key_has_its_own_stored_name_that_starts_with_the_key() {
+    let key = ObjectKey::new("alice/a.txt".into()).unwrap();
+    let one = StoredName::version(&key, "req-1");
+    let two = StoredName::version(&key, "req-2");
+    assert_ne!(one, two);
+    assert_eq!(one, StoredName::version(&key, "req-1"), "one id always names the same version");
+    assert!(one.as_str().starts_with("alice/a.txt~"));
+    // A key that looks like another key's stored name still gets a name of its own.
+    let lookalike = ObjectKey::new(one.as_str().to_owned()).unwrap();
+    assert_ne!(StoredName::version(&lookalike, "req-1"), one);
 }
 
 #[test]
 fn key_length_counts_utf8_bytes_not_characters() {
-    // "é" is two bytes: 512 of them fill the limit exactly, 513 go over.
-    assert!(ObjectKey::new("é".repeat(512)).is_ok());
-    assert_eq!(ObjectKey::new("é".repeat(513)).unwrap_err().kind, ErrorKind::InvalidKey);
+    // "é" is two bytes: 495 of them (990 bytes) fit the 991-byte limit, 496 go over.
+    assert!(ObjectKey::new("é".repeat(495)).is_ok());
+    assert_eq!(ObjectKey::new("é".repeat(496)).unwrap_err().kind, ErrorKind::InvalidKey);
     // The limit applies to the decoded key, not the longer encoded path.
-    let encoded = "%C3%A9".repeat(512);
-    assert_eq!(key(&encoded).len(), 1024);
+    let encoded = "%C3%A9".repeat(495);
+    assert_eq!(key(&encoded).len(), 990);
 }
 
 #[test]

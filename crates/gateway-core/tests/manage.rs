@@ -75,13 +75,52 @@ fn delete_leaves_other_objects_alone() {
 }
 
 #[test]
-fn delete_of_a_missing_object_clears_a_stale_row_and_is_404() {
+fn delete_of_a_row_whose_object_vanished_removes_the_row() {
     let w = World::default_config();
     w.upload("alice", "alice/a.txt", "text/plain", b"a");
     w.store.objects.borrow_mut().clear(); // the object vanished behind the gateway's back
     let h = w.send(Req::delete("/files/alice/a.txt").bearer(&alice()));
-    assert_problem(&h, 404, "not_found");
+    assert_eq!(h.reply.status, 204);
     assert!(w.row("alice/a.txt").is_none());
+    assert_problem(&w.send(Req::delete("/files/alice/a.txt").bearer(&alice())), 404, "not_found");
+}
+
+#[test]
+fn a_delete_whose_store_delete_fails_is_204_the_key_serves_nothing_and_the_sweep_finishes_it() {
+    let w = World::default_config();
+    w.upload("alice", "alice/a.txt", "text/plain", b"a");
+    w.store.fail_deletes.set(true);
+    let h = w.send(Req::delete("/files/alice/a.txt").bearer(&alice()));
+    assert_eq!(h.reply.status, 204);
+    assert!(h.problems.iter().any(|p| p.contains("alice/a.txt~")), "the failed cleanup is logged: {:?}", h.problems);
+    assert_problem(&w.send(Req::get("/files/alice/a.txt").bearer(&alice())), 404, "not_found");
+    w.store.fail_deletes.set(false);
+    let report = futures_executor::block_on(gateway_core::sweep::run(&w.store, &w.meta, NOW_MS + 1, 0));
+    assert_eq!(report.orphans_removed, 1, "{report:?}");
+    assert!(w.stored_versions("alice/a.txt").is_empty());
+}
+
+#[test]
+fn a_failed_row_delete_leaves_the_object_downloadable() {
+    let w = World::default_config();
+    w.upload("alice", "alice/a.txt", "text/plain", b"a");
+    w.meta.fail_writes.set(true);
+    assert_problem(&w.send(Req::delete("/files/alice/a.txt").bearer(&alice())), 500, "database_error");
+    w.meta.fail_writes.set(false);
+    assert_eq!(w.send(Req::get("/files/alice/a.txt").bearer(&alice())).reply.status, 200);
+}
+
+#[test]
+fn a_delete_racing_an_upload_never_removes_the_uploads_committed_object() {
+    use gateway_core::metadata::MetadataStore;
+    let w = World::default_config();
+    w.upload("alice", "alice/a.txt", "text/plain", b"old");
+    let old = w.row("alice/a.txt").unwrap();
+    // The DELETE read the row naming `old`; meanwhile an upload committed a new version.
+    w.upload("alice", "alice/a.txt", "text/plain", b"new");
+    let removed = futures_executor::block_on(w.meta.delete_row("alice/a.txt", &old.storage_key, NOW_MS)).unwrap();
+    assert!(!removed, "the row names the new version now: the delete of the old one leaves it");
+    assert_eq!(w.object("alice/a.txt").unwrap(), b"new");
 }
 
 #[test]

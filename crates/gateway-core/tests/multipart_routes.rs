@@ -314,16 +314,20 @@ fn an_expired_upload_is_404_and_the_sweep_aborts_it() {
 }
 
 #[test]
-fn a_failed_commit_leaves_no_object_and_closes_the_upload() {
+fn a_failed_commit_serves_nothing_and_a_retry_records_the_assembled_object() {
     let w = World::default_config();
     let id = start(&w, json!({}));
     send_part(&w, &id, 1, b"only part");
     w.meta.fail_commits.set(true);
     let h = complete(&w, &id, "");
     assert_problem(&h, 500, "database_error");
-    assert!(w.object(KEY).is_none());
     assert!(w.row(KEY).is_none());
-    assert!(w.meta.multiparts.borrow().is_empty());
+    assert!(w.meta.pending.borrow().contains_key(&id), "the sweep can remove it if no retry comes");
+    w.meta.fail_commits.set(false);
+    let h = complete(&w, &id, "");
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    assert_eq!(w.object(KEY).unwrap(), b"only part");
+    assert!(w.meta.multiparts.borrow().is_empty() && w.meta.pending.borrow().is_empty());
 }
 
 #[test]
@@ -356,8 +360,8 @@ fn a_completion_whose_answer_was_lost_is_recorded_when_retried() {
     let parts = block_on(gateway_core::metadata::MetadataStore::parts(&w.meta, &id)).unwrap();
     let mut parts = parts;
     parts.sort_by_key(|p| p.number);
-    let key = gateway_core::key::ObjectKey::new(KEY.to_owned()).unwrap();
-    block_on(gateway_core::store::ObjectStore::complete_multipart(&w.store, &key, &store_id, &parts)).unwrap();
+    let name = gateway_core::key::StoredName::recorded(w.meta.multiparts.borrow()[&id].storage_key.clone());
+    block_on(gateway_core::store::ObjectStore::complete_multipart(&w.store, &name, &store_id, &parts)).unwrap();
 
     let h = complete(&w, &id, "");
     assert_eq!(h.reply.status, 201, "{:?}", h.error);

@@ -12,7 +12,7 @@ use gateway_core::error::ErrorKind;
 use gateway_core::key::ObjectKey;
 use gateway_core::presign::capability::{self, Capability};
 use gateway_core::presign::disposition::{attachment, clean_filename};
-use gateway_core::store::{ObjectMeta, PutObject, PutResult};
+use gateway_core::store::{ObjectMeta, PutObject};
 use gateway_core::sweep;
 use http::Method;
 use serde_json::{json, Value};
@@ -271,7 +271,10 @@ fn a_direct_put_url_is_a_sigv4_url_binding_type_and_length() {
     let a = presigned(&w, json!({"key": "alice/v.mp4", "content_type": "video/mp4", "size": 1234}));
     assert_eq!(a["mode"], "direct", "the default on S3");
     let url = a["url"].as_str().unwrap();
-    assert!(url.starts_with("http://127.0.0.1:9000/uploads/alice/v.mp4?"), "{url}");
+    // The URL writes the upload's own stored name: it can never replace another version.
+    let p = w.meta.presigned.borrow().values().next().cloned().unwrap();
+    assert!(p.storage_key.starts_with("alice/v.mp4~") && p.storage_key.len() == "alice/v.mp4~".len() + 32);
+    assert!(url.starts_with(&format!("http://127.0.0.1:9000/uploads/{}?", p.storage_key)), "{url}");
     for part in [
         "X-Amz-Algorithm=AWS4-HMAC-SHA256",
         "X-Amz-Expires=300",
@@ -281,27 +284,35 @@ fn a_direct_put_url_is_a_sigv4_url_binding_type_and_length() {
         assert!(url.contains(part), "{part} in {url}");
     }
     assert_eq!(a["headers"], json!({"content-type": "video/mp4", "content-length": "1234", "if-none-match": "*"}));
-    let p = w.meta.presigned.borrow().values().next().cloned().unwrap();
     assert_eq!((p.key.as_str(), p.size, p.content_type.as_str()), ("alice/v.mp4", Some(1234), "video/mp4"));
     let journal = w.meta.pending.borrow().get(&p.nonce).cloned().unwrap();
-    assert_eq!(journal.started_at, p.expires_at, "the sweep waits for the URL to expire");
+    assert_eq!(journal.storage_key, p.storage_key);
+    let window = gateway_core::presign::confirm::CONFIRM_WINDOW_MS;
+    assert!(journal.due_at > p.expires_at + window, "the sweep waits for the URL and the confirm window to close");
 }
 
-/// Puts an object into the store behind the gateway's back, as a direct upload does.
+/// Puts an object into the store behind the gateway's back, as a direct upload through the
+/// oldest URL open for `key` does.
 fn direct_upload(w: &World, key: &str, bytes: &[u8], content_type: &str) -> ObjectMeta {
+    let name = w
+        .meta
+        .presigned
+        .borrow()
+        .values()
+        .filter(|p| p.key == key)
+        .min_by_key(|p| p.created_at)
+        .unwrap()
+        .storage_key
+        .clone();
     let put = PutObject {
-        key: ObjectKey::new(key.to_owned()).unwrap(),
+        name: gateway_core::key::StoredName::recorded(name),
         body: Some(bytes.to_vec()),
         length: bytes.len() as u64,
         content_type: content_type.to_owned(),
         md5: None,
         sha256: None,
-        if_absent: false,
     };
-    match block_on(gateway_core::store::ObjectStore::put(&w.store, put)).unwrap() {
-        PutResult::Stored(m) => m,
-        PutResult::AlreadyExists => unreachable!(),
-    }
+    block_on(gateway_core::store::ObjectStore::put(&w.store, put)).unwrap()
 }
 
 fn confirm(w: &World, key: &str) -> gateway_core::gateway::Handled<Vec<u8>> {
@@ -319,7 +330,9 @@ fn confirm_records_a_direct_upload_that_matches_what_was_presigned() {
     assert_eq!(json_body(&h.reply)["etag"], stored.etag);
     assert!(h.followup.is_some());
     assert_eq!(w.row("alice/v.mp4").unwrap().content_type, "video/mp4");
-    assert!(w.meta.pending.borrow().is_empty() && w.meta.presigned.borrow().is_empty());
+    assert!(w.meta.presigned.borrow().is_empty());
+    // The URL's journal entry stays until it is due: the URL could store its name again.
+    assert_eq!(w.meta.pending.borrow().len(), 1);
     assert_problem(&confirm(&w, "alice/v.mp4"), 404, "not_found");
 }
 
@@ -333,17 +346,24 @@ fn confirm_deletes_an_object_of_the_wrong_size_or_type() {
     assert!(h.error.unwrap().detail.contains("5 bytes, not the 4"));
     assert!(w.object("alice/a.bin").is_none() && w.row("alice/a.bin").is_none());
 
-    presigned(&w, json!({"key": "alice/b.bin", "content_type": "image/png"}));
+    presigned(&w, json!({"key": "alice/b.bin", "content_type": "image/png", "size": 6}));
     direct_upload(&w, "alice/b.bin", b"<html>", "text/html");
     assert_problem(&confirm(&w, "alice/b.bin"), 400, "bad_request");
     assert!(w.object("alice/b.bin").is_none());
+}
 
-    let capped = token("alice", json!({"max_size": 3}));
-    let h = w.send(Req::new(Method::POST, "/presign").bearer(&capped).body(br#"{"key":"alice/c.bin"}"#));
-    assert_eq!(h.reply.status, 200);
-    direct_upload(&w, "alice/c.bin", b"1234", "application/octet-stream");
-    assert_problem(&confirm(&w, "alice/c.bin"), 400, "bad_request");
-    assert!(w.object("alice/c.bin").is_none());
+#[test]
+fn a_direct_upload_url_always_signs_a_length_within_the_tokens_limit() {
+    let w = s3_world();
+    let capped = token("alice", json!({"max_size": 1000}));
+    let ask = |body: &[u8]| w.send(Req::new(Method::POST, "/presign").bearer(&capped).body(body));
+    let h = ask(br#"{"key":"alice/c.bin"}"#);
+    assert_problem(&h, 400, "bad_request");
+    assert!(h.error.unwrap().detail.contains("size"));
+    assert_problem(&ask(br#"{"key":"alice/c.bin","size":1001}"#), 413, "payload_too_large");
+    let ok = ask(br#"{"key":"alice/c.bin","size":1000}"#);
+    assert_eq!(ok.reply.status, 200);
+    assert!(json_body(&ok.reply)["url"].as_str().unwrap().contains("content-length"));
 }
 
 #[test]
@@ -362,7 +382,7 @@ fn confirm_matches_the_object_against_any_url_still_open_for_the_key() {
 #[test]
 fn confirm_closes_half_an_hour_after_the_url_expired() {
     let w = s3_world();
-    presigned(&w, json!({"key": "alice/late.txt", "content_type": "text/plain", "expires_in": 60}));
+    presigned(&w, json!({"key": "alice/late.txt", "content_type": "text/plain", "expires_in": 60, "size": 4}));
     direct_upload(&w, "alice/late.txt", b"late", "text/plain");
     let deadline = NOW_MS + 60_000 + gateway_core::presign::confirm::CONFIRM_WINDOW_MS;
     let long_lived = token("alice", json!({"exp": NOW_S + 7200}));
@@ -385,7 +405,7 @@ fn downloads_are_served_as_data_never_as_active_content() {
 #[test]
 fn confirm_needs_a_presign_by_the_same_owner() {
     let w = s3_world();
-    presigned(&w, json!({"key": "alice/shared/x.txt", "content_type": "text/plain"}));
+    presigned(&w, json!({"key": "alice/shared/x.txt", "content_type": "text/plain", "size": 1}));
     direct_upload(&w, "alice/shared/x.txt", b"x", "text/plain");
     let mallory = token("mallory", json!({"prefix": "alice/"}));
     let h = w.send(Req::new(Method::POST, "/files/alice/shared/x.txt/confirm").bearer(&mallory));
@@ -396,13 +416,16 @@ fn confirm_needs_a_presign_by_the_same_owner() {
 #[test]
 fn the_sweep_removes_an_unconfirmed_direct_upload_after_its_url_expires() {
     let w = s3_world();
-    let a = presigned(&w, json!({"key": "alice/never.txt", "content_type": "text/plain", "expires_in": 60}));
+    let a =
+        presigned(&w, json!({"key": "alice/never.txt", "content_type": "text/plain", "expires_in": 60, "size": 15}));
     assert_eq!(a["mode"], "direct");
     direct_upload(&w, "alice/never.txt", b"never confirmed", "text/plain");
     let grace = sweep::DEFAULT_PENDING_GRACE_MS;
-    block_on(sweep::run(&w.store, &w.meta, NOW_MS + 60_000 + grace - 1, grace));
+    let due = w.meta.pending.borrow().values().next().unwrap().due_at;
+    assert!(due >= NOW_MS + 60_000 + gateway_core::presign::confirm::CONFIRM_WINDOW_MS + grace);
+    block_on(sweep::run(&w.store, &w.meta, due - 1, grace));
     assert!(w.object("alice/never.txt").is_some(), "kept while it could still be confirmed");
-    let report = block_on(sweep::run(&w.store, &w.meta, NOW_MS + 60_000 + grace + 1, grace));
+    let report = block_on(sweep::run(&w.store, &w.meta, due, grace));
     assert_eq!(report.orphans_removed, 1);
     assert!(w.object("alice/never.txt").is_none());
     assert!(w.meta.presigned.borrow().is_empty());

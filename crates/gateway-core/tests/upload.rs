@@ -7,7 +7,9 @@ mod common;
 
 use base64::Engine;
 use common::*;
+use futures_executor::block_on;
 use gateway_core::metadata::STATUS_COMPLETE;
+use gateway_core::sweep;
 use gateway_core::time::rfc3339;
 use md5::{Digest, Md5};
 use serde_json::json;
@@ -23,6 +25,7 @@ fn alice() -> String {
 
 fn nothing_stored(w: &World) {
     assert!(w.store.objects.borrow().is_empty(), "an object was left behind");
+    assert!(w.meta.pending.borrow().values().all(|p| !w.store.objects.borrow().contains_key(&p.storage_key)));
     assert!(w.meta.rows.borrow().is_empty(), "a row was left behind");
 }
 
@@ -33,7 +36,9 @@ fn successful_upload_answers_201_with_etag_location_and_a_row() {
     assert_eq!(h.reply.status, 201, "{:?}", h.error);
     assert!(h.error.is_none());
 
-    let stored = w.store.objects.borrow().get(KEY).cloned().unwrap();
+    let name = w.row(KEY).unwrap().storage_key;
+    assert!(name.starts_with(&format!("{KEY}~")), "each upload is stored under its own name: {name}");
+    let stored = w.store.objects.borrow().get(&name).cloned().unwrap();
     assert_eq!(stored.bytes, BODY);
     let etag = stored.meta.etag.clone();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
@@ -250,12 +255,24 @@ fn database_down_fails_the_upload_and_leaves_nothing_stored() {
 }
 
 #[test]
-fn metadata_failure_after_a_successful_put_deletes_the_object_and_keeps_the_journal_entry() {
+fn metadata_failure_after_a_successful_put_deletes_the_object_once_its_entry_is_claimed() {
     let w = World::default_config();
     w.meta.fail_commits.set(true);
     let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
     assert_problem(&h, 500, "database_error");
     nothing_stored(&w);
+    assert!(w.meta.pending.borrow().is_empty());
+}
+
+#[test]
+fn a_failed_commit_whose_entry_cannot_be_claimed_stays_journaled_for_the_sweep() {
+    let w = World::default_config();
+    w.meta.fail_commits.set(true);
+    w.meta.fail_writes.set(false);
+    w.store.fail_deletes.set(true);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    assert_problem(&h, 500, "database_error");
+    assert_eq!(w.send(Req::get(PATH).bearer(&alice())).reply.status, 404);
     let pending = w.meta.pending.borrow();
     assert_eq!(pending.len(), 1, "the cut-off write stays journaled for the sweep");
     assert_eq!(pending.values().next().unwrap().key, KEY);
@@ -395,15 +412,20 @@ fn a_body_the_store_kept_despite_a_bad_digest_is_removed() {
 }
 
 #[test]
-fn a_refused_body_that_replaced_a_committed_object_takes_the_stale_row_with_it() {
+fn a_refused_overwrite_leaves_the_previous_object_and_row_in_place() {
+    // The store kept the refused body (as s3s-fs does, and as R2 does when only the MD5 of an
+    // MD5 + SHA-256 pair is wrong): it sits under the refused write's own name and is removed.
     let w = World::default_config();
     w.upload("alice", KEY, "text/plain", b"original");
+    let before = w.row(KEY).unwrap();
     w.store.keeps_refused_bodies.set(true);
     let bad = base64::engine::general_purpose::STANDARD.encode([0u8; 16]);
     let h = w.send(Req::put(PATH, BODY).bearer(&alice()).header("content-md5", &bad));
     assert_problem(&h, 400, "checksum_mismatch");
-    assert!(w.object(KEY).is_none(), "the refused body is gone");
-    assert!(w.row(KEY).is_none(), "no row claims the replaced object");
+    assert_eq!(w.object(KEY).unwrap(), b"original", "the previous file is still served");
+    assert_eq!(w.row(KEY).unwrap(), before);
+    assert_eq!(w.stored_versions(KEY), vec![before.storage_key], "the refused body is gone");
+    assert!(w.meta.pending.borrow().is_empty());
 }
 
 #[test]
@@ -418,7 +440,7 @@ fn a_refused_upload_leaves_the_committed_object_alone_when_the_store_kept_it() {
 }
 
 #[test]
-fn a_failed_journal_write_alone_does_not_fail_an_upload_whose_commit_succeeds() {
+fn a_failed_journal_write_is_retried_before_the_commit_which_needs_it() {
     let w = World::default_config();
     w.meta.fail_begins.set(true);
     let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
@@ -428,25 +450,74 @@ fn a_failed_journal_write_alone_does_not_fail_an_upload_whose_commit_succeeds() 
 }
 
 #[test]
-fn a_failed_commit_of_an_overwrite_leaves_no_row_for_the_replaced_object() {
+fn a_failed_commit_of_an_overwrite_leaves_the_previous_object_and_row() {
     let w = World::default_config();
     w.upload("alice", KEY, "text/plain", b"original");
+    let before = w.row(KEY).unwrap();
     w.meta.fail_commits.set(true);
     let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
     assert_problem(&h, 500, "database_error");
-    assert!(w.object(KEY).is_none());
-    assert!(w.row(KEY).is_none(), "no row may claim the object that was replaced");
+    assert_eq!(w.object(KEY).unwrap(), b"original");
+    assert_eq!(w.row(KEY).unwrap(), before);
+    // The commit's outcome was settled by claiming its entry: the new body is gone again.
+    assert_eq!(w.stored_versions(KEY), vec![before.storage_key]);
+    assert!(w.meta.pending.borrow().is_empty());
 }
 
 #[test]
-fn when_two_uploads_of_a_key_race_the_row_describes_the_one_that_finished_last() {
-    use gateway_core::metadata::MetadataStore;
+fn a_commit_whose_answer_was_lost_is_answered_201_because_the_row_says_it_happened() {
     let w = World::default_config();
-    w.upload_at(NOW_MS + 10, "alice", KEY, "text/plain", b"finished last");
-    let newer = w.row(KEY).unwrap();
-    let mut older = newer.clone();
-    older.etag = "\"older\"".into();
-    older.completed_at = Some(NOW_MS);
-    futures_executor::block_on(w.meta.commit_upload("late-commit", &older)).unwrap();
-    assert_eq!(w.row(KEY).unwrap(), newer);
+    w.upload("alice", KEY, "text/plain", b"original");
+    w.meta.loses_commit_answers.set(true);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    assert_eq!(w.object(KEY).unwrap(), BODY);
+}
+
+#[test]
+fn a_put_whose_answer_was_lost_is_a_5xx_that_leaves_the_key_as_it_was() {
+    let w = World::default_config();
+    w.upload("alice", KEY, "text/plain", b"original");
+    let before = w.row(KEY).unwrap();
+    w.store.loses_put_answers.set(true);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    assert_eq!(h.reply.status, 503, "{:?}", h.error);
+    assert_eq!(w.object(KEY).unwrap(), b"original");
+    assert_eq!(w.row(KEY).unwrap(), before);
+    assert_eq!(w.stored_versions(KEY), vec![before.storage_key], "the stored body was deleted again");
+    assert!(w.meta.pending.borrow().is_empty());
+}
+
+#[test]
+fn a_lost_put_answer_whose_cleanup_also_fails_stays_journaled_until_the_sweep_deletes_it() {
+    let w = World::default_config();
+    w.store.loses_put_answers.set(true);
+    w.store.fail_deletes.set(true);
+    let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
+    assert_eq!(h.reply.status, 503);
+    assert!(
+        h.problems.iter().any(|p| p.contains("deleting the unrecorded object") && p.contains(KEY)),
+        "{:?}",
+        h.problems
+    );
+    assert_eq!(w.send(Req::get(PATH).bearer(&alice())).reply.status, 404, "an unrecorded object is never served");
+    w.store.fail_deletes.set(false);
+    w.store.loses_put_answers.set(false);
+    let report = block_on(sweep::run(&w.store, &w.meta, NOW_MS + 2 * 3600 * 1000, sweep::DEFAULT_PENDING_GRACE_MS));
+    assert_eq!(report.orphans_removed, 1, "{report:?}");
+    assert!(w.stored_versions(KEY).is_empty());
+}
+
+#[test]
+fn concurrent_uploads_of_a_key_each_keep_their_own_bytes_and_the_row_names_the_last_commit() {
+    let w = World::default_config();
+    w.upload_at(NOW_MS, "alice", KEY, "text/plain", b"first");
+    let first = w.row(KEY).unwrap();
+    w.upload_at(NOW_MS + 10, "alice", KEY, "text/plain", b"second, longer");
+    let second = w.row(KEY).unwrap();
+    assert_ne!(first.storage_key, second.storage_key);
+    assert_eq!(w.object(KEY).unwrap(), b"second, longer");
+    assert_eq!(second.size, 14, "the row describes the bytes it names");
+    // The first version is journaled for deletion (the follow-up deletes it; here the sweep).
+    assert!(w.meta.pending.borrow().values().any(|p| p.storage_key == first.storage_key));
 }

@@ -14,12 +14,16 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
-use crate::key::ObjectKey;
+use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{MetadataStore, MultipartUpload, PendingUpload};
 use crate::router::Route;
 use crate::store::{ObjectMeta, ObjectStore, PutPart};
+use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::rfc3339;
-use crate::upload::{check_content_type, created, location, object_record, parse_length, DEFAULT_CONTENT_TYPE};
+use crate::upload::{
+    check_content_type, committed_or_discard, created, location, log_cleanup, object_record, parse_length, settle,
+    DEFAULT_CONTENT_TYPE,
+};
 
 /// The largest object R2 and S3 assemble from parts (5 TiB).
 pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
@@ -190,7 +194,8 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
                 )));
             }
         }
-        let store_upload_id = self.store.create_multipart(&self.key, &content_type).await?;
+        let name = StoredName::version(&self.key, id);
+        let store_upload_id = self.store.create_multipart(&name, &content_type).await?;
         let upload = MultipartUpload {
             id: id.to_owned(),
             key: self.key.to_string(),
@@ -200,9 +205,13 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
             declared_size: req.size,
             created_at: self.now_ms,
             expires_at: self.now_ms.saturating_add(self.config.multipart_ttl_ms),
+            storage_key: name.to_string(),
         };
         if let Err(err) = self.meta.create_multipart(&upload).await {
-            let _ = self.store.abort_multipart(&self.key, &upload.store_upload_id).await;
+            // Unrecorded, so no sweep can find it; the store's own expiry is the backstop.
+            if let Err(e) = self.store.abort_multipart(&name, &upload.store_upload_id).await {
+                log_cleanup("aborting the unrecorded multipart upload", &name, &e);
+            }
             return Err(err);
         }
         let link = format!("{}?uploadId={}", location(&self.key), upload.id);
@@ -234,7 +243,8 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
         let (upload, parts) = (upload?, parts?);
         check_part(&parts, upload.declared_size, number, length)?;
         self.check_total(parts.iter().filter(|p| p.number != number).map(|p| p.size).sum::<u64>() + length)?;
-        let put = PutPart { key: self.key.clone(), upload_id: upload.store_upload_id, number, body, length };
+        let name = StoredName::recorded(upload.storage_key);
+        let put = PutPart { name, upload_id: upload.store_upload_id, number, body, length };
         let etag = self.store.upload_part(put).await?;
         let part = Part { number, size: length, etag };
         if let Err(err) = self.meta.record_part(id, &part).await {
@@ -273,53 +283,63 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
         let parts = check_complete(&self.meta.parts(id).await?, upload.declared_size, client_list.as_deref())?;
         let total: u64 = parts.iter().map(|p| p.size).sum();
         self.check_total(total)?;
+        let name = StoredName::recorded(upload.storage_key.clone());
         let pending = PendingUpload {
             id: id.to_owned(),
             key: upload.key.clone(),
             owner: upload.owner.clone(),
             started_at: self.now_ms,
+            storage_key: upload.storage_key.clone(),
+            due_at: self.now_ms.saturating_add(DEFAULT_PENDING_GRACE_MS),
         };
-        let _ = self.meta.begin_upload(&pending).await;
-        let stored = match self.store.complete_multipart(&self.key, &upload.store_upload_id, &parts).await {
+        // Needed by the commit; if it fails, so would the commit, before anything is assembled.
+        self.meta.begin_upload(&pending).await?;
+        let stored = match self.store.complete_multipart(&name, &upload.store_upload_id, &parts).await {
             Ok(stored) => stored,
             // An earlier attempt may have assembled the object and lost its answer: the store
-            // then no longer knows the upload, and the key holds an object of the parts' size.
-            Err(err) if err.kind == ErrorKind::UploadNotFound => match self.store.head(&self.key).await {
+            // then no longer knows the upload. Only this upload assembles under its name, so
+            // an object there of the parts' total size is that earlier attempt's.
+            Err(err) if err.kind == ErrorKind::UploadNotFound => match self.store.head(&name).await {
                 Ok(Some(found)) if found.size == total => {
                     ObjectMeta { uploaded_ms: found.uploaded_ms.max(self.now_ms), ..found }
                 }
-                _ => {
-                    let _ = self.meta.abandon_upload(id).await;
-                    let _ = self.meta.remove_multipart(id).await;
+                Ok(_) => {
+                    for (op, result) in [
+                        ("clearing the journal entry", self.meta.abandon_upload(id).await),
+                        ("forgetting the multipart upload", self.meta.remove_multipart(id).await),
+                    ] {
+                        if let Err(e) = result {
+                            log_cleanup(op, &name, &e);
+                        }
+                    }
                     return Err(err);
                 }
+                Err(_) => return Err(err),
             },
             Err(err) => {
                 // A refusal assembled nothing. Any other failure may have happened after the
                 // store assembled the object, so the journal entry stays: a retry completes the
-                // row, and otherwise the sweep reconciles the key.
+                // row, and otherwise the sweep deletes the unrecorded object.
                 if err.kind == ErrorKind::BadRequest {
-                    let _ = self.meta.abandon_upload(id).await;
+                    if let Err(e) = self.meta.abandon_upload(id).await {
+                        log_cleanup("clearing the journal entry", &name, &e);
+                    }
                 }
                 return Err(err);
             }
         };
-        let record = object_record(self.grant, &self.key, &upload.content_type, &stored, self.now_ms);
-        if let Err(err) = self.meta.complete_multipart(id, &record).await {
-            // As for a single PUT: no object without its row. The parts are spent, so the
-            // upload is forgotten too (best effort; the journal lets the sweep finish).
-            let _ = self.store.delete(&self.key).await;
-            let _ = self.meta.remove(self.key.as_str()).await;
-            let _ = self.meta.remove_multipart(id).await;
-            return Err(err);
-        }
-        Ok(created(self.grant, self.key.clone(), upload.content_type, stored))
+        let record = object_record(self.grant, &self.key, &upload.content_type, &name, &stored, self.now_ms);
+        // On an error the entry and the upload stay: a retry finds the assembled object.
+        let committed = settle(self.meta, &record, self.meta.complete_multipart(id, &record).await).await?;
+        let replaced = committed_or_discard(self.store, self.meta, &pending, committed).await?;
+        Ok(created(self.grant, self.key.clone(), upload.content_type, name, stored, replaced))
     }
 
     /// `DELETE ?uploadId=…`: discards the parts in the store and forgets the upload.
     pub async fn abort<T>(&self, id: &str) -> Result<Reply<T>> {
         let upload = self.load(id).await?;
-        self.store.abort_multipart(&self.key, &upload.store_upload_id).await?;
+        let name = StoredName::recorded(upload.storage_key);
+        self.store.abort_multipart(&name, &upload.store_upload_id).await?;
         self.meta.remove_multipart(id).await?;
         Ok(Reply::empty(204))
     }

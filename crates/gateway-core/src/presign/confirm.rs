@@ -7,10 +7,10 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::Reply;
-use crate::key::ObjectKey;
-use crate::metadata::{MetadataStore, PresignedUpload};
+use crate::key::{ObjectKey, StoredName};
+use crate::metadata::{Commit, MetadataStore, PresignedUpload};
 use crate::store::{ObjectMeta, ObjectStore};
-use crate::upload::{created, object_record};
+use crate::upload::{created, log_cleanup, object_record, settle};
 
 fn bad(detail: impl Into<String>) -> GatewayError {
     GatewayError::new(ErrorKind::BadRequest, detail)
@@ -21,8 +21,9 @@ pub fn confirmed_key(key: &ObjectKey) -> Option<ObjectKey> {
     key.as_str().strip_suffix("/confirm").and_then(|k| ObjectKey::new(k.to_owned()).ok())
 }
 
-/// How long after its URL expired a direct upload may still be confirmed. Shorter than the
-/// sweep's grace, so a confirm never races the sweep deleting the unconfirmed object.
+/// How long after its URL expired a direct upload may still be confirmed. The URL's journal
+/// entry falls due only after this window (and the transfer allowance), and a confirm commits
+/// only through an unclaimed entry, so a confirm never races the sweep.
 pub const CONFIRM_WINDOW_MS: i64 = 30 * 60 * 1000;
 
 /// Why `object` is not what `signed` allowed, if it is not.
@@ -59,19 +60,33 @@ pub async fn confirm<S: ObjectStore, M: MetadataStore>(
     if open.is_empty() {
         return Err(GatewayError::new(ErrorKind::NotFound, "no direct upload of this key is waiting to be confirmed"));
     }
-    let found = store.head(&key).await?;
-    let row = meta.get(key.as_str()).await?;
-    // An object the gateway already recorded is not the presigned upload.
-    let Some(object) = found.filter(|o| row.as_ref().is_none_or(|r| r.etag != o.etag)) else {
-        return Err(bad("the object has not been uploaded yet; PUT it to the presigned URL first"));
-    };
-    // With several URLs out for the key, the object may come from any of them.
-    let Some(signed) = open.iter().find(|p| mismatch(p, &object).is_none()) else {
-        let why = open.first().and_then(|p| mismatch(p, &object)).unwrap_or_default();
-        store.delete(&key).await?;
-        return Err(bad(format!("the uploaded object does not match what was presigned: {why}; it was deleted")));
-    };
-    let record = object_record(grant, &key, &signed.content_type, &object, now_ms);
-    meta.confirm_presigned(&signed.nonce, &record).await?;
-    Ok(created(grant, key, signed.content_type.clone(), object))
+    // Each URL writes its own stored name: the newest one that holds a matching object wins.
+    let mut why = None;
+    for signed in &open {
+        let name = StoredName::recorded(signed.storage_key.clone());
+        let Some(object) = store.head(&name).await? else { continue };
+        if let Some(reason) = mismatch(signed, &object) {
+            // Not what was signed: removed now (its journal entry covers a failed delete).
+            match store.delete(&name).await {
+                Ok(()) => {}
+                Err(e) => log_cleanup("deleting the mismatched direct upload", &name, &e),
+            }
+            why.get_or_insert(reason);
+            continue;
+        }
+        let record = object_record(grant, &key, &signed.content_type, &name, &object, now_ms);
+        let committed = settle(meta, &record, meta.confirm_presigned(&signed.nonce, &record).await).await?;
+        return match committed {
+            Commit::Committed { replaced } => {
+                Ok(created(grant, key, signed.content_type.clone(), name, object, replaced))
+            }
+            Commit::KeyExists | Commit::Claimed => {
+                Err(GatewayError::new(ErrorKind::NotFound, "this direct upload can no longer be confirmed"))
+            }
+        };
+    }
+    Err(match why {
+        Some(why) => bad(format!("the uploaded object does not match what was presigned: {why}; it was deleted")),
+        None => bad("the object has not been uploaded yet; PUT it to the presigned URL first"),
+    })
 }

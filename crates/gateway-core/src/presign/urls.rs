@@ -12,11 +12,12 @@ use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
-use crate::key::ObjectKey;
+use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{MetadataStore, PresignedUpload};
+use crate::presign::confirm::CONFIRM_WINDOW_MS;
 use crate::s3;
 use crate::time::rfc3339;
-use crate::upload::{check_content_type, location, size_limit, DEFAULT_CONTENT_TYPE};
+use crate::upload::{check_content_type, due_at, location, size_limit, DEFAULT_CONTENT_TYPE};
 
 /// `expires_in` when the client gives none.
 pub const DEFAULT_EXPIRES_IN_S: i64 = 300;
@@ -66,11 +67,19 @@ pub fn choose_mode(config: &Config, asked: Option<&str>) -> Result<Mode> {
     Ok(mode)
 }
 
+/// Types a browser runs or renders as a document: served from the store's origin they must
+/// download, since no `nosniff` or CSP header can be attached to a direct URL.
+fn is_active_content(content_type: &str) -> bool {
+    matches!(content_type, "text/html" | "image/svg+xml" | "application/xhtml+xml" | "text/xml" | "application/xml")
+}
+
 /// One URL to sign.
 pub struct UrlRequest<'a> {
     pub mode: Mode,
     pub method: &'static str,
     pub key: &'a ObjectKey,
+    /// The stored name a direct URL reaches: the upload's own version, or the one the key serves.
+    pub stored: &'a StoredName,
     pub owner: &'a str,
     pub content_type: Option<&'a str>,
     /// Exact size (direct: signed as `Content-Length`).
@@ -108,10 +117,21 @@ pub fn sign_url(config: &Config, r: &UrlRequest<'_>, now_ms: i64) -> Result<(Str
                 // holds an object, it cannot replace what the gateway recorded.
                 headers.push(("if-none-match".to_owned(), "*".to_owned()));
             }
-            let query: Vec<(&str, String)> =
-                r.download.map(|d| vec![("response-content-disposition", attachment(d))]).unwrap_or_default();
+            let mut query: Vec<(&str, String)> = Vec::new();
+            if r.method == "GET" {
+                // The store serves the stored name: the file name and type are the key's, and
+                // active content (HTML, SVG, XML) always downloads rather than renders.
+                let active = r.content_type.is_some_and(is_active_content);
+                if let Some(name) = r.download.or(active.then(|| r.key.file_name())) {
+                    query.push(("response-content-disposition", attachment(name)));
+                }
+                if let Some(t) = r.content_type {
+                    query.push(("response-content-type", t.to_owned()));
+                }
+            }
             let expires = u64::try_from(r.expires_in_s).unwrap_or(0);
-            let url = s3::presign_url(cfg, r.method, r.key.as_str(), &headers, &query, expires, now_ms)?;
+            let signed_headers: Vec<(String, String)> = if r.method == "GET" { Vec::new() } else { headers.clone() };
+            let url = s3::presign_url(cfg, r.method, r.stored.as_str(), &signed_headers, &query, expires, now_ms)?;
             Ok((url, headers))
         }
         Mode::Gateway => {
@@ -216,6 +236,11 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
         };
         check_content_type(ctx.config, grant, &ct)?;
         let limit = size_limit(ctx.config, grant);
+        if mode == Mode::Direct && req.size.is_none() {
+            // The store enforces only what is signed: without a signed length a direct URL
+            // would take any size, whatever the token's limit.
+            return Err(bad("direct upload URLs need the file's `size` in bytes, which is signed into the URL"));
+        }
         if let Some(n) = req.size.filter(|n| *n > limit) {
             return Err(GatewayError::new(
                 ErrorKind::PayloadTooLarge,
@@ -227,10 +252,19 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
         (None, None)
     };
     let download = if method == "GET" { req.filename.as_deref() } else { None };
+    let stored = match (mode, method) {
+        (Mode::Direct, "GET") => {
+            let row = meta.get(key.as_str()).await?;
+            let row = row.ok_or_else(|| GatewayError::new(ErrorKind::NotFound, "no object has this key"))?;
+            StoredName::recorded(row.storage_key)
+        }
+        _ => StoredName::version(&key, ctx.id),
+    };
     let url_req = UrlRequest {
         mode,
         method,
         key: &key,
+        stored: &stored,
         owner: &grant.sub,
         content_type: content_type.as_deref(),
         size: if mode == Mode::Direct { req.size } else { None },
@@ -245,7 +279,8 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
     if mode == Mode::Direct && method == "PUT" {
         // The confirm step checks the object against this record; the journal entry lets the
         // sweep remove an upload that is never confirmed.
-        meta.record_presigned(&PresignedUpload {
+        let size = req.size.unwrap_or(0);
+        let record = PresignedUpload {
             nonce: ctx.id.to_owned(),
             key: key.to_string(),
             owner: grant.sub.clone(),
@@ -254,8 +289,11 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
             max_size: max_size.unwrap_or(0),
             created_at: ctx.now_ms,
             expires_at,
-        })
-        .await?;
+            storage_key: stored.to_string(),
+        };
+        // Due once the URL is dead, the confirm window has closed and an upload begun just
+        // before the expiry has had time to arrive.
+        meta.record_presigned(&record, due_at(expires_at.saturating_add(CONFIRM_WINDOW_MS), size)).await?;
     }
     let answer = PresignAnswer {
         url,
@@ -270,8 +308,9 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
 
 /// `GET /files/{key}?redirect=1[&download=name]`: a `302` to a short-lived URL for the object
 /// (direct on S3, gateway on R2), so the bytes need not pass through this request.
-pub fn redirect<T>(
+pub async fn redirect<T, M: MetadataStore>(
     config: &Config,
+    meta: &M,
     grant: &Grant,
     key: &ObjectKey,
     head: &RequestHead,
@@ -280,12 +319,17 @@ pub fn redirect<T>(
 ) -> Result<Reply<T>> {
     grant.authorize(Scope::Read, key)?;
     let download = head.query_param("download");
+    let row = meta.get(key.as_str()).await?;
+    let row = row.ok_or_else(|| GatewayError::new(ErrorKind::NotFound, "no object has this key"))?;
+    let stored = StoredName::recorded(row.storage_key);
+    let mode = choose_mode(config, None)?;
     let url_req = UrlRequest {
-        mode: choose_mode(config, None)?,
+        mode,
         method: "GET",
         key,
+        stored: &stored,
         owner: &grant.sub,
-        content_type: None,
+        content_type: (mode == Mode::Direct).then_some(row.content_type.as_str()),
         size: None,
         max_size: None,
         download: download.as_deref(),

@@ -244,13 +244,15 @@ pub struct World {
     pub config: Config,
     pub store: MemoryStore,
     pub meta: MemoryMetadata,
+    /// Requests handled so far: each gets an id of its own, as the edge's random UUIDs are.
+    pub requests: std::cell::Cell<u64>,
 }
 
 impl World {
     pub fn new(config: Config) -> World {
         let store = MemoryStore::default();
         store.clock_ms.set(NOW_MS);
-        World { config, store, meta: MemoryMetadata::default() }
+        World { config, store, meta: MemoryMetadata::default(), requests: Default::default() }
     }
 
     pub fn default_config() -> World {
@@ -265,7 +267,8 @@ impl World {
     /// Handles `req` with the gateway's clock and the store's upload clock at `now_ms`.
     pub fn send_at(&self, now_ms: i64, req: Req) -> Handled<Vec<u8>> {
         self.store.clock_ms.set(now_ms);
-        let request_id = format!("req-{now_ms}-{}", self.meta.pending.borrow().len());
+        self.requests.set(self.requests.get() + 1);
+        let request_id = format!("req-{now_ms}-{}", self.requests.get());
         let gw =
             Gateway { config: &self.config, store: &self.store, meta: &self.meta, now_ms, request_id: &request_id };
         // As the edge does: POST bodies arrive read whole, others as the stream.
@@ -293,8 +296,26 @@ impl World {
         h.followup.unwrap()
     }
 
+    /// The bytes `key` serves (the object its row names) or, without a row, any object stored
+    /// under one of the key's versioned names: a leftover that should not be there.
     pub fn object(&self, key: &str) -> Option<Vec<u8>> {
-        self.store.objects.borrow().get(key).map(|o| o.bytes.clone())
+        let objects = self.store.objects.borrow();
+        if let Some(row) = self.row(key) {
+            return objects.get(&row.storage_key).map(|o| o.bytes.clone());
+        }
+        self.stored_versions(key).first().and_then(|name| objects.get(name)).map(|o| o.bytes.clone())
+    }
+
+    /// Every stored name of `key`'s versions (and the key itself, as stored before versions).
+    pub fn stored_versions(&self, key: &str) -> Vec<String> {
+        let versioned = format!("{key}~");
+        self.store
+            .objects
+            .borrow()
+            .keys()
+            .filter(|n| *n == key || (n.starts_with(&versioned) && n.len() == versioned.len() + 32))
+            .cloned()
+            .collect()
     }
 
     pub fn row(&self, key: &str) -> Option<ObjectRecord> {
