@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing the Worker needs, skipping whatever is already present:
 # the wasm32 target, worker-build, wasm-bindgen-cli at the exact version in Cargo.lock,
-# s3s-fs (the S3 server the tests run against), with WITH_BROWSER=1 Debian's chromium (the
-# browser test), and the npm packages. Only the Rust, Debian and npm registries are used, never a binary download.
+# s3s-fs (the S3 server the tests run against), moto (a weaker one, from PyPI), with
+# WITH_BROWSER=1 Debian's chromium (the browser test), and the npm packages. Only the Rust,
+# Debian, PyPI and npm registries are used, never a binary download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,13 @@ if s3s-fs --version 2>/dev/null | grep -q "0.14.1"; then
 else
   say "installing s3s-fs 0.14.1, a local S3 server for the tests (a few minutes, once)"
   cargo install s3s-fs --version 0.14.1 --features binary --locked
+fi
+
+if python3 -c 'import moto.server' 2>/dev/null; then
+  say "moto (the weakest S3 store the tests use): present"
+else
+  say "installing moto's S3 server, a store that checks neither signatures nor digests, for the tests"
+  python3 -m pip install --quiet "moto[server]==5.2.1"
 fi
 
 if [ "${WITH_BROWSER:-0}" != 1 ]; then

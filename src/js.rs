@@ -1,6 +1,7 @@
 //! Small helpers for reading and building plain JS objects.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 pub fn get(obj: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(obj, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
@@ -17,4 +18,38 @@ pub fn error_message(err: &JsValue) -> String {
 
 pub fn bytes(data: &[u8]) -> js_sys::Uint8Array {
     js_sys::Uint8Array::from(data)
+}
+
+fn call0(obj: &JsValue, method: &str) -> Result<JsValue, JsValue> {
+    get(obj, method).dyn_into::<js_sys::Function>()?.call0(obj)
+}
+
+/// Reads `stream` until it ends or more than `cap` bytes have arrived, then cancels it: at
+/// most `cap` bytes are kept, and `true` says there were more. Never reads a whole body that
+/// is larger than expected (a store that ignores `Range`, an oversized error or JSON body).
+pub async fn read_at_most(stream: &web_sys::ReadableStream, cap: usize) -> Result<(Vec<u8>, bool), JsValue> {
+    let reader = call0(stream, "getReader")?;
+    let mut out = Vec::new();
+    loop {
+        let chunk = JsFuture::from(js_sys::Promise::from(call0(&reader, "read")?)).await?;
+        if get(&chunk, "done").as_bool() == Some(true) {
+            return Ok((out, false));
+        }
+        let value = js_sys::Uint8Array::new(&get(&chunk, "value"));
+        let room = cap - out.len();
+        if value.length() as usize > room {
+            out.extend(value.subarray(0, room as u32).to_vec());
+            drop(call0(&reader, "cancel"));
+            return Ok((out, true));
+        }
+        out.extend(value.to_vec());
+    }
+}
+
+/// Lets go of a response body nobody will read, so its connection is released now rather
+/// than when the garbage collector finds it.
+pub fn discard_body(res: &web_sys::Response) {
+    if let Some(body) = res.body() {
+        drop(body.cancel());
+    }
 }

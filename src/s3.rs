@@ -101,13 +101,23 @@ impl S3Store {
         }
     }
 
-    /// The store's error for a non-2xx answer (its XML body is small and read whole).
+    /// The store's error for a non-2xx answer: at most the first 64 KiB of its XML body.
     pub(crate) async fn error(op: &str, res: &Response) -> GatewayError {
-        let text = match res.text() {
-            Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        s3::map_error(op, res.status(), &text)
+        s3::map_error(op, res.status(), &text_at_most(res, ERROR_BODY_LIMIT).await)
+    }
+}
+
+/// The most of an S3 error body that is read; real ones are a few hundred bytes.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// A response body as text, reading at most `cap` bytes.
+pub(crate) async fn text_at_most(res: &Response, cap: usize) -> String {
+    match res.body() {
+        Some(body) => js::read_at_most(&body, cap)
+            .await
+            .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default(),
+        None => String::new(),
     }
 }
 
@@ -163,9 +173,17 @@ impl ObjectStore for S3Store {
         if !res.ok() {
             return Err(Self::error("put", &res).await);
         }
+        js::discard_body(&res);
+        let etag = response_header(&res, "etag");
+        s3::check_put_digests(
+            req.md5.as_ref(),
+            req.sha256.as_ref(),
+            etag.as_deref(),
+            response_header(&res, "x-amz-checksum-sha256").as_deref(),
+        )?;
         Ok(ObjectMeta {
             size: req.length,
-            etag: response_header(&res, "etag").unwrap_or_default(),
+            etag: etag.unwrap_or_default(),
             uploaded_ms: now_ms(),
             content_type: Some(req.content_type),
         })
@@ -203,12 +221,21 @@ impl ObjectStore for S3Store {
                     )),
                 }
             }
-            304 | 412 => Ok(GetResult::ConditionFailed(meta_of(&res))),
-            404 => Ok(GetResult::Missing),
-            416 => Ok(match self.head(key).await? {
-                Some(meta) => GetResult::Unsatisfiable { size: meta.size },
-                None => GetResult::Missing,
-            }),
+            304 | 412 => {
+                js::discard_body(&res);
+                Ok(GetResult::ConditionFailed(meta_of(&res)))
+            }
+            404 => {
+                js::discard_body(&res);
+                Ok(GetResult::Missing)
+            }
+            416 => {
+                js::discard_body(&res);
+                Ok(match self.head(key).await? {
+                    Some(meta) => GetResult::Unsatisfiable { size: meta.size },
+                    None => GetResult::Missing,
+                })
+            }
             _ => Err(Self::error("get", &res).await),
         }
     }
@@ -225,6 +252,7 @@ impl ObjectStore for S3Store {
     async fn delete(&self, key: &StoredName) -> Result<()> {
         let res = self.send(key, Call::new("delete", "DELETE")).await?;
         if res.ok() || res.status() == 404 {
+            js::discard_body(&res);
             Ok(())
         } else {
             Err(Self::error("delete", &res).await)
@@ -235,14 +263,15 @@ impl ObjectStore for S3Store {
         let signed = vec![header("range", format!("bytes=0-{}", n.saturating_sub(1)))];
         let res = self.send(key, Call { signed, ..Call::new("get", "GET") }).await?;
         match res.status() {
-            404 => Ok(None),
-            416 => Ok(Some(Vec::new())),
+            404 | 416 => {
+                js::discard_body(&res);
+                Ok((res.status() == 416).then(Vec::new))
+            }
             _ if res.ok() => {
+                // Only the first `n` bytes are read, even from a store that ignores `Range`.
+                let Some(body) = res.body() else { return Ok(Some(Vec::new())) };
                 let fail = |e: JsValue| s3::unreachable("get", &js::error_message(&e));
-                let buf = JsFuture::from(res.array_buffer().map_err(fail)?).await.map_err(fail)?;
-                let mut bytes = js_sys::Uint8Array::new(&buf).to_vec();
-                bytes.truncate(n);
-                Ok(Some(bytes))
+                Ok(Some(js::read_at_most(&body, n).await.map_err(fail)?.0))
             }
             _ => Err(Self::error("get", &res).await),
         }

@@ -8,10 +8,9 @@ use gateway_core::multipart::Part;
 use gateway_core::s3::{self, complete_multipart_xml, encode_query_value, xml_value};
 use gateway_core::store::{ObjectMeta, PutPart};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStream;
 
-use crate::s3::{body_value, header, now_ms, response_header, Call, S3Store};
+use crate::s3::{body_value, header, now_ms, response_header, text_at_most, Call, S3Store};
 
 fn upload_query(upload_id: &str) -> String {
     format!("uploadId={}", encode_query_value(upload_id))
@@ -21,11 +20,9 @@ fn missing(op: &str, what: &str) -> GatewayError {
     GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", format!("S3 {op}: no {what}"))
 }
 
+/// The XML answer of a multipart call: a few hundred bytes, read up to 1 MiB.
 async fn text(res: &web_sys::Response) -> String {
-    match res.text() {
-        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
-        Err(_) => String::new(),
-    }
+    text_at_most(res, 1024 * 1024).await
 }
 
 impl S3Store {

@@ -96,12 +96,9 @@ async fn read_small_body(req: &web_sys::Request, head: &RequestHead) -> Result<V
     let read_failed = |e: wasm_bindgen::JsValue| {
         GatewayError::hidden(ErrorKind::IncompleteBody, "the body could not be read", crate::js::error_message(&e))
     };
-    let response = web_sys::Response::new_with_opt_readable_stream(Some(&body)).map_err(read_failed)?;
-    let buf = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(read_failed)?)
-        .await
-        .map_err(read_failed)?;
-    let bytes = js_sys::Uint8Array::new(&buf).to_vec();
-    if bytes.len() as u64 > SMALL_BODY_LIMIT {
+    // Counted while reading: a body never costs more than the cap, whatever it declared.
+    let (bytes, more) = crate::js::read_at_most(&body, SMALL_BODY_LIMIT as usize).await.map_err(read_failed)?;
+    if more {
         return Err(too_large());
     }
     Ok(bytes)

@@ -140,6 +140,28 @@ for (const [name, headers] of [
   });
 }
 
+test('a refused overwrite leaves the previous file downloadable, byte for byte', async () => {
+  // R2 verifies only the SHA-256 of an MD5 + SHA-256 pair and stores the body before the MD5
+  // is compared; s3s-fs keeps a body it refused. Either way the previous version stays.
+  const key = 'alice/overwrite-refused.txt';
+  assert.equal((await call(gw, 'PUT', `/files/${key}`, { token: alice, headers: { 'content-type': 'text/plain' }, body: 'previous' })).status, 201);
+  const before = await gw.row(key);
+  for (const headers of [
+    { 'content-md5': md5('other').toString('base64'), 'x-amz-checksum-sha256': sha256('the body').toString('base64') },
+    { 'content-md5': md5('other').toString('base64') },
+  ]) {
+    const res = await call(gw, 'PUT', `/files/${key}`, { token: alice, headers: { 'content-type': 'text/plain', ...headers }, body: 'the body' });
+    assertProblem(assert, res, 400, 'checksum_mismatch');
+    const get = await call(gw, 'GET', `/files/${key}`, { token: alice });
+    assert.equal(get.status, 200);
+    assert.equal(get.text, 'previous');
+    const after = await gw.row(key);
+    assert.deepEqual([after.storage_key, after.etag, after.size], [before.storage_key, before.etag, before.size]);
+    const journal = await gw.db.prepare('SELECT count(*) AS n FROM pending_uploads WHERE key = ?').bind(key).first();
+    assert.equal(journal.n, 0, 'the refused body was deleted again');
+  }
+});
+
 test('a malformed checksum header is refused with 400 bad_request', async () => {
   const res = await call(gw, 'PUT', '/files/alice/m.txt', { token: alice, headers: { 'content-md5': 'not-base64!' }, body: 'x' });
   assertProblem(assert, res, 400, 'bad_request');

@@ -52,8 +52,9 @@ function storeReader(bucket, s3) {
   };
 }
 
-export async function startGateway(vars = {}, { backend = BACKEND } = {}) {
-  const s3 = backend === 's3' ? await startS3() : null;
+/** `store`: an S3 server already started (e.g. `startMoto()`) instead of a fresh s3s-fs. */
+export async function startGateway(vars = {}, { backend = BACKEND, store } = {}) {
+  const s3 = store ?? (backend === 's3' ? await startS3() : null);
   const mf = new Miniflare({
     scriptPath: path.join(root, 'build/index.js'),
     modules: true,

@@ -52,3 +52,29 @@ export async function startS3({ dir = os.tmpdir() } = {}) {
     close: () => { proc.kill(); fs.rmSync(root, { recursive: true, force: true }); },
   };
 }
+
+/**
+ * Starts moto's S3 server (`python3 -m moto.server`), an S3 implementation that checks
+ * neither signatures nor digests, with an empty `uploads` bucket: the weakest store the
+ * gateway claims to support.
+ */
+export async function startMoto() {
+  const port = await freePort();
+  const proc = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new AwsClient({ accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY, region: 'us-east-1', service: 's3' });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await client.fetch(`${endpoint}/${S3_BUCKET}`, { method: 'PUT' })).ok) break;
+    } catch {}
+    if (i > 200) throw new Error('moto did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const url = (key) => `${endpoint}/${S3_BUCKET}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return {
+    endpoint,
+    vars: { STORAGE: 's3', S3_ENDPOINT: endpoint, S3_BUCKET, S3_REGION: 'us-east-1', S3_ACCESS_KEY_ID: S3_ACCESS_KEY, S3_SECRET_ACCESS_KEY: S3_SECRET_KEY },
+    fetch: (key, init = {}) => client.fetch(url(key), { ...init, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...(init.headers || {}) } }),
+    close: () => proc.kill(),
+  };
+}

@@ -263,3 +263,43 @@ pub fn unreachable(op: &str, detail: &str) -> GatewayError {
         format!("S3 {op}: {detail}"),
     )
 }
+
+/// Whether a single PUT's answer confirms the digests the client sent. Not every
+/// S3-compatible server checks them (moto ignores both), so a digest counts only when the
+/// answer shows it held: the SHA-256 must come back in `x-amz-checksum-sha256` (S3 echoes a
+/// checksum it verified), and an MD5 must equal the ETag whenever the ETag is an MD5 (single
+/// PUTs without SSE-KMS/SSE-C). A SHA-256 the store did not echo is refused rather than
+/// recorded unverified; an MD5 against a non-MD5 ETag rests on the store's own check.
+pub fn check_put_digests(
+    md5: Option<&[u8; 16]>,
+    sha256: Option<&[u8; 32]>,
+    etag: Option<&str>,
+    echoed_sha256: Option<&str>,
+) -> Result<()> {
+    use base64::Engine;
+    let mismatch =
+        || GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match the checksum sent with it");
+    if let Some(sent) = sha256 {
+        let echoed = echoed_sha256.and_then(|v| base64::engine::general_purpose::STANDARD.decode(v.trim()).ok());
+        match echoed {
+            Some(got) if got == sent[..] => {}
+            Some(_) => return Err(mismatch()),
+            None => {
+                return Err(GatewayError::new(
+                    ErrorKind::BadRequest,
+                    "the storage backend did not confirm x-amz-checksum-sha256, so the upload was not recorded; \
+                     send Content-MD5 instead",
+                ))
+            }
+        }
+    }
+    if let Some(sent) = md5 {
+        let tag = etag.map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_ascii_lowercase());
+        if let Some(tag) = tag.filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())) {
+            if tag != crate::webhook::hex(sent) {
+                return Err(mismatch());
+            }
+        }
+    }
+    Ok(())
+}

@@ -500,3 +500,26 @@ fn bidirectional_overrides_and_other_format_characters_never_reach_a_download_na
     // Ordinary non-ASCII letters stay.
     assert_eq!(clean_filename("résumé 日本.pdf"), "résumé 日本.pdf");
 }
+
+#[test]
+fn a_direct_get_url_reaches_the_version_the_key_serves_typed_as_recorded_and_active_content_downloads() {
+    let w = s3_world();
+    w.upload("alice", "alice/page.html", "text/html", b"<script>alert(1)</script>");
+    w.upload("alice", "alice/cat.png", "image/png", PNG);
+    for (key, attachment) in [("alice/page.html", true), ("alice/cat.png", false)] {
+        let h = w.send(Req::get(&format!("/files/{key}?redirect=1")).bearer(&alice()));
+        assert_eq!(h.reply.status, 302, "{:?}", h.error);
+        let location = h.reply.header("Location").unwrap();
+        let stored = w.row(key).unwrap().storage_key;
+        let path = format!("http://127.0.0.1:9000/uploads/{stored}?");
+        assert!(location.starts_with(&path), "{location}");
+        let expected_type = format!("response-content-type={}", w.row(key).unwrap().content_type.replace('/', "%2F"));
+        assert!(location.contains(&expected_type), "{location}");
+        assert_eq!(location.contains("response-content-disposition=attachment"), attachment, "{location}");
+    }
+    let a = presigned(&w, json!({"method": "GET", "key": "alice/page.html", "mode": "direct"}));
+    assert!(a["url"].as_str().unwrap().contains("response-content-disposition=attachment"));
+    let h =
+        w.send(Req::new(Method::POST, "/presign").bearer(&alice()).body(br#"{"method":"GET","key":"alice/none.txt"}"#));
+    assert_problem(&h, 404, "not_found");
+}

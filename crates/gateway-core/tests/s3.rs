@@ -565,3 +565,50 @@ fn parse_http_date_refuses_malformed_dates() {
         assert_eq!(parse_http_date(bad), None, "{bad:?} was accepted");
     }
 }
+
+// ------------------------------------------------------------ digests a store did not check
+
+mod digests {
+    use gateway_core::error::ErrorKind;
+    use gateway_core::s3::check_put_digests;
+
+    const MD5: [u8; 16] =
+        [0xea, 0xf5, 0xcd, 0x81, 0x19, 0x7b, 0xcb, 0x4f, 0x54, 0x51, 0x48, 0xb4, 0x01, 0x33, 0x3b, 0x1e];
+    const ETAG: &str = "\"eaf5cd81197bcb4f545148b401333b1e\"";
+    const SHA: [u8; 32] = [7; 32];
+
+    fn sha_b64(d: &[u8; 32]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(d)
+    }
+
+    #[test]
+    fn a_sha256_the_store_echoed_is_confirmed_and_one_it_did_not_echo_is_refused() {
+        assert!(check_put_digests(None, Some(&SHA), Some(ETAG), Some(&sha_b64(&SHA))).is_ok());
+        // moto answers 200 without checking: no echo, so the digest is not taken as verified.
+        let err = check_put_digests(None, Some(&SHA), Some(ETAG), None).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadRequest);
+        assert!(err.detail.contains("did not confirm"), "{err}");
+        let err = check_put_digests(None, Some(&SHA), Some(ETAG), Some(&sha_b64(&[8; 32]))).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::ChecksumMismatch);
+    }
+
+    #[test]
+    fn an_md5_is_compared_with_an_md5_etag_so_a_store_that_ignores_content_md5_cannot_accept_a_bad_body() {
+        assert!(check_put_digests(Some(&MD5), None, Some(ETAG), None).is_ok());
+        assert!(check_put_digests(Some(&MD5), None, Some(&ETAG.to_uppercase()), None).is_ok());
+        let mut other = MD5;
+        other[0] ^= 1;
+        assert_eq!(
+            check_put_digests(Some(&other), None, Some(ETAG), None).unwrap_err().kind,
+            ErrorKind::ChecksumMismatch
+        );
+        // An ETag that is not an MD5 (SSE-KMS on AWS) leaves the check to the store, which did it.
+        assert!(check_put_digests(Some(&other), None, Some("\"abc-3\""), None).is_ok());
+    }
+
+    #[test]
+    fn no_digest_sent_means_nothing_to_confirm() {
+        assert!(check_put_digests(None, None, None, None).is_ok());
+    }
+}

@@ -252,13 +252,14 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
         (None, None)
     };
     let download = if method == "GET" { req.filename.as_deref() } else { None };
-    let stored = match (mode, method) {
+    // A direct GET URL reaches the version the key serves now, typed as recorded.
+    let (stored, served_type) = match (mode, method) {
         (Mode::Direct, "GET") => {
             let row = meta.get(key.as_str()).await?;
             let row = row.ok_or_else(|| GatewayError::new(ErrorKind::NotFound, "no object has this key"))?;
-            StoredName::recorded(row.storage_key)
+            (StoredName::recorded(row.storage_key), Some(row.content_type))
         }
-        _ => StoredName::version(&key, ctx.id),
+        _ => (StoredName::version(&key, ctx.id), None),
     };
     let url_req = UrlRequest {
         mode,
@@ -266,7 +267,7 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
         key: &key,
         stored: &stored,
         owner: &grant.sub,
-        content_type: content_type.as_deref(),
+        content_type: content_type.as_deref().or(served_type.as_deref()),
         size: if mode == Mode::Direct { req.size } else { None },
         max_size,
         download,

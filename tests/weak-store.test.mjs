@@ -1,0 +1,65 @@
+// The gateway on the weakest S3 store it supports: moto's server, which checks neither
+// signatures nor digests. What the store does not enforce the gateway must: a wrong digest is
+// refused and leaves nothing behind, a SHA-256 the store did not confirm is never recorded as
+// verified, and If-None-Match: * never overwrites (enforced in D1, not by the store).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { BACKEND, startGateway } from './support/gateway.mjs';
+import { startMoto } from './support/s3server.mjs';
+import { call, tokenFor, sha256, md5, assertProblem } from './support/client.mjs';
+
+const skip = BACKEND !== 's3' && 'the S3 pass runs the weak-store checks';
+let gw;
+const alice = tokenFor('alice');
+const body = 'the right bytes';
+
+before(async () => {
+  if (skip) return;
+  gw = await startGateway({}, { backend: 's3', store: await startMoto() });
+});
+after(() => gw?.close());
+
+const put = (key, headers = {}, data = body) => call(gw, 'PUT', `/files/${key}`, { token: alice, headers: { 'content-type': 'text/plain', ...headers }, body: data });
+
+async function leftovers(key) {
+  const { results } = await gw.db.prepare('SELECT storage_key FROM pending_uploads WHERE key = ?').bind(key).all();
+  return results.length;
+}
+
+test('a wrong Content-MD5 the store ignored is refused by the gateway and nothing stays', { skip }, async () => {
+  const res = await put('alice/weak/md5.txt', { 'content-md5': md5('other bytes').toString('base64') });
+  assertProblem(assert, res, 400, 'checksum_mismatch');
+  assert.equal(await gw.row('alice/weak/md5.txt'), null);
+  assert.equal(await gw.object('alice/weak/md5.txt'), null);
+  assert.equal(await leftovers('alice/weak/md5.txt'), 0);
+  const ok = await put('alice/weak/md5.txt', { 'content-md5': md5(body).toString('base64') });
+  assert.equal(ok.status, 201, ok.text);
+});
+
+test('a SHA-256 the store did not confirm is never recorded as verified', { skip }, async () => {
+  for (const digest of [sha256('other bytes'), sha256(body)]) {
+    const res = await put('alice/weak/sha.txt', { 'x-amz-checksum-sha256': digest.toString('base64') });
+    assertProblem(assert, res, 400, 'bad_request');
+    assert.match(res.json.detail, /did not confirm/);
+  }
+  assert.equal(await gw.row('alice/weak/sha.txt'), null);
+  assert.equal(await gw.object('alice/weak/sha.txt'), null);
+});
+
+test('If-None-Match: * never overwrites, whatever the store does with the header', { skip }, async () => {
+  assert.equal((await put('alice/weak/once.txt', {}, 'first')).status, 201);
+  const again = await put('alice/weak/once.txt', { 'if-none-match': '*' }, 'second');
+  assertProblem(assert, again, 412, 'precondition_failed');
+  assert.equal((await gw.object('alice/weak/once.txt')).text(), 'first');
+  const get = await call(gw, 'GET', '/files/alice/weak/once.txt', { token: alice });
+  assert.equal(get.text, 'first');
+});
+
+test('a refused overwrite leaves the previous file downloadable', { skip }, async () => {
+  assert.equal((await put('alice/weak/keep.txt', {}, 'previous')).status, 201);
+  const res = await put('alice/weak/keep.txt', { 'content-md5': md5('nope').toString('base64') }, 'replacement');
+  assertProblem(assert, res, 400, 'checksum_mismatch');
+  const get = await call(gw, 'GET', '/files/alice/weak/keep.txt', { token: alice });
+  assert.equal(get.status, 200);
+  assert.equal(get.text, 'previous');
+});
