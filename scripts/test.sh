@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 WITH_BROWSER=1 bash scripts/bootstrap.sh
-echo "[test] cargo test (gateway-core, native)"
-cargo test -p gateway-core --quiet
+echo "[test] cargo test (gateway-core, native; property tests with ${PROPTEST_CASES:=2048} cases each)"
+PROPTEST_CASES="$PROPTEST_CASES" cargo test -p gateway-core --quiet
 bash scripts/build.sh
 echo "[test] integration tests: the built Worker on the R2 binding"
 GATEWAY_BACKEND=r2 node --test --test-concurrency=1 tests/

@@ -30,6 +30,26 @@ impl EntityTag {
     }
 }
 
+/// The members of a comma-separated list of entity tags; a comma inside a quoted tag (which
+/// RFC 9110 allows) does not split it.
+fn split_list(h: &str) -> impl Iterator<Item = &str> {
+    let mut quoted = false;
+    let mut start = 0;
+    let mut parts = Vec::new();
+    for (i, c) in h.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&h[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&h[start..]);
+    parts.into_iter()
+}
+
 /// A parsed `If-Match` / `If-None-Match` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EtagCondition {
@@ -48,7 +68,7 @@ impl EtagCondition {
         if h == "*" {
             return Some(EtagCondition::Any);
         }
-        let tags: Vec<EntityTag> = h.split(',').filter_map(EntityTag::parse).collect();
+        let tags: Vec<EntityTag> = split_list(h).filter_map(EntityTag::parse).collect();
         (!tags.is_empty()).then_some(EtagCondition::Tags(tags))
     }
 

@@ -140,3 +140,14 @@ fn conditions_render_back_to_header_form_with_weak_markers() {
     assert_eq!(c.to_header(), "W/\"a\", \"b\"");
     assert_eq!(EtagCondition::Any.to_header(), "*");
 }
+
+#[test]
+fn a_comma_inside_a_quoted_entity_tag_does_not_split_the_list() {
+    use gateway_core::conditional::{EntityTag, EtagCondition};
+    let strong = |o: &str| EntityTag { weak: false, opaque: o.into() };
+    assert_eq!(EtagCondition::parse("\"a,b\", \"c\""), Some(EtagCondition::Tags(vec![strong("a,b"), strong("c")])));
+    assert_eq!(
+        EtagCondition::parse("\"x\",W/\"y\""),
+        Some(EtagCondition::Tags(vec![strong("x"), EntityTag { weak: true, opaque: "y".into() }]))
+    );
+}
