@@ -343,6 +343,14 @@ impl MetadataStore for D1Metadata {
         self.select_parts(id).await
     }
 
+    async fn reserve_part(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {
+        self.insert_reservation(id, number, size, limit).await
+    }
+
+    async fn release_part(&self, id: &str, number: u16) -> Result<()> {
+        self.delete_reservation(id, number).await
+    }
+
     async fn record_part(&self, id: &str, part: &Part) -> Result<()> {
         self.upsert_part(id, part).await
     }

@@ -95,6 +95,38 @@ impl D1Metadata {
         Ok(rows.into_iter().map(|r| Part { number: r.part_number as u16, size: r.size as u64, etag: r.etag }).collect())
     }
 
+    /// One statement, so the sum and the insert are atomic.
+    pub(crate) async fn insert_reservation(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {
+        let result = self
+            .statement(
+                "INSERT INTO multipart_parts (upload_id, part_number, size, etag) SELECT ?1, ?2, ?3, '' \
+                 WHERE (SELECT COALESCE(SUM(size), 0) FROM multipart_parts WHERE upload_id = ?1 AND part_number <> ?2) \
+                 + ?3 <= ?4 \
+                 ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = ''",
+                &[
+                    JsValue::from_str(id),
+                    JsValue::from_f64(f64::from(number)),
+                    JsValue::from_f64(size as f64),
+                    JsValue::from_f64(limit as f64),
+                ],
+            )?
+            .run()
+            .await
+            .map_err(|e| db_error("part reserve", e))?;
+        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
+    }
+
+    pub(crate) async fn delete_reservation(&self, id: &str, number: u16) -> Result<()> {
+        self.statement(
+            "DELETE FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2 AND etag = ''",
+            &[JsValue::from_str(id), JsValue::from_f64(f64::from(number))],
+        )?
+        .run()
+        .await
+        .map_err(|e| db_error("part release", e))?;
+        Ok(())
+    }
+
     pub(crate) async fn upsert_part(&self, id: &str, p: &Part) -> Result<()> {
         self.statement(
             "INSERT INTO multipart_parts (upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4) \

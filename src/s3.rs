@@ -84,23 +84,6 @@ impl S3Store {
         response.dyn_into::<Response>().map_err(fail)
     }
 
-    /// A failed upload `fetch` looks the same whether the store or the client's body went
-    /// away; if the store still answers, it was the body.
-    pub(crate) async fn classify_upload_failure(&self, key: &StoredName, err: GatewayError) -> GatewayError {
-        if err.kind != ErrorKind::StorageUnavailable {
-            return err;
-        }
-        // Only a definite answer shows the store is healthy; a 5xx to the probe blames the store.
-        match self.send(key, Call::new("head", "HEAD")).await {
-            Ok(res) if res.ok() || res.status() == 404 => GatewayError {
-                kind: ErrorKind::IncompleteBody,
-                detail: "the body ended before its Content-Length".to_owned(),
-                internal: err.internal,
-            },
-            _ => err,
-        }
-    }
-
     /// The store's error for a non-2xx answer: at most the first 64 KiB of its XML body.
     pub(crate) async fn error(op: &str, res: &Response) -> GatewayError {
         s3::map_error(op, res.status(), &text_at_most(res, ERROR_BODY_LIMIT).await)
@@ -168,7 +151,7 @@ impl ObjectStore for S3Store {
         let call = Call { signed, body: Some(body_value(req.body)), ..Call::new("put", "PUT") };
         let res = match self.send(&req.name, call).await {
             Ok(res) => res,
-            Err(err) => return Err(self.classify_upload_failure(&req.name, err).await),
+            Err(err) => return Err(s3::upload_cut_off(err)),
         };
         if !res.ok() {
             return Err(Self::error("put", &res).await);

@@ -45,7 +45,7 @@ impl S3Store {
         let call = Call { query, body: Some(body_value(part.body)), ..Call::new("upload part", "PUT") };
         let res = match self.send(&part.name, call).await {
             Ok(res) => res,
-            Err(err) => return Err(self.classify_upload_failure(&part.name, err).await),
+            Err(err) => return Err(s3::upload_cut_off(err)),
         };
         if !res.ok() {
             return Err(Self::error("upload part", &res).await);

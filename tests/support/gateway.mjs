@@ -95,6 +95,18 @@ export async function startGateway(vars = {}, { backend = BACKEND, store } = {})
     },
     /** A stored name's object, straight from the store, or null. */
     stored: (name) => read(name),
+    /** Every stored name in the bucket. */
+    storedNames: async () => {
+      if (s3) return s3.list();
+      const names = [];
+      let cursor;
+      do {
+        const page = await bucket.list({ cursor });
+        names.push(...page.objects.map((o) => o.key));
+        cursor = page.truncated ? page.cursor : undefined;
+      } while (cursor);
+      return names;
+    },
     /** Writes straight into the store, bypassing the Worker (no row, no journal entry). */
     putDirect: async (key, body) => {
       if (s3) {

@@ -28,22 +28,46 @@ export async function startS3({ dir = os.tmpdir() } = {}) {
   fs.mkdirSync(path.join(root, S3_BUCKET));
   const port = await freePort();
   const bin = process.env.S3S_FS_BIN || path.join(os.homedir(), '.cargo/bin/s3s-fs');
-  const proc = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '--access-key', S3_ACCESS_KEY, '--secret-key', S3_SECRET_KEY, root], { stdio: 'ignore' });
   const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      await fetch(endpoint);
-      break;
-    } catch {
-      if (i > 100) throw new Error('s3s-fs did not start');
-      await new Promise((r) => setTimeout(r, 50));
+  let proc;
+  const launch = async () => {
+    proc = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '--access-key', S3_ACCESS_KEY, '--secret-key', S3_SECRET_KEY, root], { stdio: 'ignore' });
+    for (let i = 0; ; i++) {
+      try {
+        await fetch(endpoint);
+        break;
+      } catch {
+        if (i > 100) throw new Error('s3s-fs did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
-  }
+  };
+  await launch();
   const client = new AwsClient({ accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY, region: 'us-east-1', service: 's3' });
   const url = (key) => `${endpoint}/${S3_BUCKET}/${key.split('/').map(encodeURIComponent).join('/')}`;
   return {
     endpoint,
-    pid: proc.pid,
+    get pid() { return proc.pid; },
+    /** Kills the server (its files stay) and starts it again on the same port after `ms`. */
+    restart: async (ms) => {
+      proc.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, ms));
+      await launch();
+    },
+    /** Every stored name in the bucket. */
+    list: async () => {
+      const names = [];
+      let token = '';
+      for (;;) {
+        const q = `list-type=2${token ? `&continuation-token=${encodeURIComponent(token)}` : ''}`;
+        const res = await client.fetch(`${endpoint}/${S3_BUCKET}?${q}`, { headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+        const xml = await res.text();
+        for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) names.push(m[1].replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'"));
+        const next = xml.match(/<NextContinuationToken>([^<]*)<\/NextContinuationToken>/);
+        if (!next) return names;
+        token = next[1];
+      }
+    },
     vars: { STORAGE: 's3', S3_ENDPOINT: endpoint, S3_BUCKET, S3_REGION: 'us-east-1', S3_ACCESS_KEY_ID: S3_ACCESS_KEY, S3_SECRET_ACCESS_KEY: S3_SECRET_KEY },
     client,
     url,

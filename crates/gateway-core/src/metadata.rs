@@ -158,8 +158,15 @@ pub trait MetadataStore {
     /// Records a started multipart upload.
     async fn create_multipart(&self, upload: &MultipartUpload) -> Result<()>;
     async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>>;
-    /// The parts recorded for upload `id`, in any order.
+    /// The parts recorded (and reserved, with an empty ETag) for upload `id`, in any order.
     async fn parts(&self, id: &str) -> Result<Vec<Part>>;
+    /// Atomically reserves part `number` of `size` bytes before its body streams (an in-flight
+    /// part, with an empty ETag), unless the other parts, recorded or in flight, and this one
+    /// would exceed `limit` bytes. `false` when they would: concurrent parts cannot together
+    /// overrun the caller's limit.
+    async fn reserve_part(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool>;
+    /// Drops part `number`'s reservation if it is still in flight (its upload failed).
+    async fn release_part(&self, id: &str, number: u16) -> Result<()>;
     /// Records a stored part, replacing an earlier part with the same number.
     async fn record_part(&self, id: &str, part: &Part) -> Result<()>;
     /// Atomically commits the assembled object (as `commit_upload` does, through journal entry

@@ -303,3 +303,20 @@ pub fn check_put_digests(
     }
     Ok(())
 }
+
+/// An upload whose `fetch` to the store failed without an answer. The runtime reports the
+/// store dropping the connection and the client's body ending early with the same error, and
+/// the request body cannot be inspected afterwards (the failed `fetch` still holds it), so
+/// the gateway cannot tell whose fault it was. It says so with a `503`: a client that sent its
+/// whole body retries, and one that cut its body short is gone or knows why. Blaming the
+/// client (`400 incomplete_body`) would stop a correct client from retrying a store fault.
+pub fn upload_cut_off(err: GatewayError) -> GatewayError {
+    if err.kind != ErrorKind::StorageUnavailable {
+        return err;
+    }
+    GatewayError {
+        kind: ErrorKind::StorageUnavailable,
+        detail: "the upload was cut off before the storage backend confirmed it; send it again".to_owned(),
+        internal: err.internal,
+    }
+}

@@ -34,7 +34,7 @@ pub struct MemoryStore {
     pub fail_puts: Cell<bool>,
     /// Behaves like servers that store a body even when refusing it for a bad digest.
     pub keeps_refused_bodies: Cell<bool>,
-    /// Stores each put, then fails as if its answer was lost.
+    /// Stores each put (and assembles each completion), then fails as if its answer was lost.
     pub loses_put_answers: Cell<bool>,
     /// Fails every delete.
     pub fail_deletes: Cell<bool>,
@@ -179,6 +179,13 @@ impl ObjectStore for MemoryStore {
             content_type: Some(content_type),
         };
         self.objects.borrow_mut().insert(key.to_string(), StoredBytes { bytes, meta: meta.clone() });
+        if self.loses_put_answers.get() {
+            return Err(GatewayError::hidden(
+                ErrorKind::StorageUnavailable,
+                "the storage backend failed",
+                "lost answer",
+            ));
+        }
         Ok(meta)
     }
 
@@ -366,6 +373,32 @@ impl MetadataStore for MemoryMetadata {
 
     async fn parts(&self, id: &str) -> Result<Vec<Part>> {
         Ok(self.parts.borrow().get(id).map(|m| m.values().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn reserve_part(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {
+        self.check()?;
+        let mut parts = self.parts.borrow_mut();
+        let upload = parts.entry(id.to_owned()).or_default();
+        let others: u64 = upload.values().filter(|p| p.number != number).map(|p| p.size).sum();
+        if others.saturating_add(size) > limit {
+            return Ok(false);
+        }
+        upload.insert(number, Part { number, size, etag: String::new() });
+        Ok(true)
+    }
+
+    async fn release_part(&self, id: &str, number: u16) -> Result<()> {
+        self.check()?;
+        let mut parts = self.parts.borrow_mut();
+        if let Some(upload) = parts.get_mut(id) {
+            if upload.get(&number).is_some_and(|p| p.etag.is_empty()) {
+                upload.remove(&number);
+            }
+            if upload.is_empty() {
+                parts.remove(id);
+            }
+        }
+        Ok(())
     }
 
     async fn record_part(&self, id: &str, part: &Part) -> Result<()> {

@@ -408,3 +408,46 @@ fn an_upload_the_store_cannot_abort_is_retried_then_forgotten_after_a_week() {
     block_on(sweep::run(&w.store, &w.meta, week_later, sweep::DEFAULT_PENDING_GRACE_MS));
     assert!(w.meta.multiparts.borrow().is_empty(), "forgotten so it cannot block the sweep");
 }
+
+#[test]
+fn parts_in_flight_count_against_max_size_so_concurrent_parts_cannot_overrun_it() {
+    use gateway_core::metadata::MetadataStore;
+    let w = World::default_config();
+    let capped = token("alice", json!({"max_size": 11 * MIB}));
+    let h = w.send(Req::new(Method::POST, &format!("/files/{KEY}?uploads")).bearer(&capped));
+    let id = json_body(&h.reply)["upload_id"].as_str().unwrap().to_owned();
+    // Part 1 of 6 MiB is streaming (reserved, not yet recorded) when part 2 arrives.
+    assert!(block_on(w.meta.reserve_part(&id, 1, (6 * MIB) as u64, (11 * MIB) as u64)).unwrap());
+    let part2 = Req::put(&format!("/files/{KEY}?uploadId={id}&partNumber=2"), &vec![b'b'; 6 * MIB]).bearer(&capped);
+    assert_problem(&w.send(part2), 413, "payload_too_large");
+    // Parts in flight are not listed (a resuming client sends them again) and block completion.
+    let listed = json_body(&list(&w, &id, &capped).reply);
+    assert_eq!(listed["parts"], json!([]));
+    let done = w.send(Req::new(Method::POST, &format!("/files/{KEY}?uploadId={id}")).bearer(&capped));
+    assert_problem(&done, 400, "bad_request");
+    assert!(json_body(&done.reply)["detail"].as_str().unwrap().contains("still being uploaded"));
+}
+
+#[test]
+fn a_part_whose_upload_failed_releases_its_reservation() {
+    let w = World::default_config();
+    let id = start(&w, json!({}));
+    w.store.fail_puts.set(true);
+    assert_problem(&w.send(part_req(&id, "1", &vec![b'a'; 5 * MIB])), 502, "storage_error");
+    assert!(w.meta.parts.borrow().get(&id).is_none_or(|p| p.is_empty()));
+    w.store.fail_puts.set(false);
+    send_part(&w, &id, 1, &vec![b'a'; 5 * MIB]);
+}
+
+#[test]
+fn a_completion_whose_own_answer_was_lost_is_recorded_in_the_same_request() {
+    let w = World::default_config();
+    let id = start(&w, json!({}));
+    send_part(&w, &id, 1, &vec![b'a'; 5 * MIB]);
+    send_part(&w, &id, 2, b"end");
+    w.store.loses_put_answers.set(true);
+    let h = complete(&w, &id, "");
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    assert_eq!(w.row(KEY).unwrap().size, (5 * MIB + 3) as u64);
+    assert!(w.meta.multiparts.borrow().is_empty() && w.meta.pending.borrow().is_empty());
+}

@@ -144,6 +144,9 @@ pub fn check_complete(
     if ordered.is_empty() {
         return Err(bad("no parts have been uploaded"));
     }
+    if let Some(p) = ordered.iter().find(|p| p.etag.is_empty()) {
+        return Err(bad(format!("part {} is still being uploaded; complete once it has arrived", p.number)));
+    }
     if let Some(gap) = ordered.iter().enumerate().find(|(i, p)| usize::from(p.number) != i + 1) {
         return Err(bad(format!("part {} is missing", gap.0 + 1)));
     }

@@ -243,9 +243,24 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
         let (upload, parts) = (upload?, parts?);
         check_part(&parts, upload.declared_size, number, length)?;
         self.check_total(parts.iter().filter(|p| p.number != number).map(|p| p.size).sum::<u64>() + length)?;
+        // Reserved before the body streams, atomically against the parts in flight too.
+        if !self.meta.reserve_part(id, number, length, self.total_limit()).await? {
+            return Err(GatewayError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("the parts being sent would exceed the limit of {} bytes for this upload", self.total_limit()),
+            ));
+        }
         let name = StoredName::recorded(upload.storage_key);
-        let put = PutPart { name, upload_id: upload.store_upload_id, number, body, length };
-        let etag = self.store.upload_part(put).await?;
+        let put = PutPart { name: name.clone(), upload_id: upload.store_upload_id, number, body, length };
+        let etag = match self.store.upload_part(put).await {
+            Ok(etag) => etag,
+            Err(err) => {
+                if let Err(e) = self.meta.release_part(id, number).await {
+                    log_cleanup("releasing the reservation of a failed part of", &name, &e);
+                }
+                return Err(err);
+            }
+        };
         let part = Part { number, size: length, etag };
         if let Err(err) = self.meta.record_part(id, &part).await {
             // The upload may have been completed or aborted while this part streamed.
@@ -266,6 +281,8 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
     pub async fn list<T>(&self, id: &str) -> Result<Reply<T>> {
         let upload = self.load(id).await?;
         let mut parts = self.meta.parts(id).await?;
+        // Parts still in flight are not received yet: a resuming client sends them again.
+        parts.retain(|p| !p.etag.is_empty());
         parts.sort_by_key(|p| p.number);
         let mut doc = self.describe(&upload);
         doc["parts"] = serde_json::to_value(parts.iter().map(part_view).collect::<Vec<_>>()).unwrap_or_default();
@@ -296,14 +313,22 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
         self.meta.begin_upload(&pending).await?;
         let stored = match self.store.complete_multipart(&name, &upload.store_upload_id, &parts).await {
             Ok(stored) => stored,
-            // An earlier attempt may have assembled the object and lost its answer: the store
-            // then no longer knows the upload. Only this upload assembles under its name, so
-            // an object there of the parts' total size is that earlier attempt's.
-            Err(err) if err.kind == ErrorKind::UploadNotFound => match self.store.head(&name).await {
+            // A refusal assembled nothing.
+            Err(err) if err.kind == ErrorKind::BadRequest => {
+                if let Err(e) = self.meta.abandon_upload(id).await {
+                    log_cleanup("clearing the journal entry", &name, &e);
+                }
+                return Err(err);
+            }
+            // Any other failure may have come after the store assembled the object (this
+            // attempt's answer lost, or an earlier attempt's: the store then no longer knows
+            // the upload, which s3s-fs reports as AccessDenied). Only this upload assembles
+            // under its name, so an object there of the parts' total size is its own.
+            Err(err) => match self.store.head(&name).await {
                 Ok(Some(found)) if found.size == total => {
                     ObjectMeta { uploaded_ms: found.uploaded_ms.max(self.now_ms), ..found }
                 }
-                Ok(_) => {
+                Ok(None) if err.kind == ErrorKind::UploadNotFound => {
                     for (op, result) in [
                         ("clearing the journal entry", self.meta.abandon_upload(id).await),
                         ("forgetting the multipart upload", self.meta.remove_multipart(id).await),
@@ -314,19 +339,10 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
                     }
                     return Err(err);
                 }
-                Err(_) => return Err(err),
+                // Otherwise the journal entry and the upload stay: a retry completes it, or
+                // the sweep deletes an unrecorded object once the entry is due.
+                _ => return Err(err),
             },
-            Err(err) => {
-                // A refusal assembled nothing. Any other failure may have happened after the
-                // store assembled the object, so the journal entry stays: a retry completes the
-                // row, and otherwise the sweep deletes the unrecorded object.
-                if err.kind == ErrorKind::BadRequest {
-                    if let Err(e) = self.meta.abandon_upload(id).await {
-                        log_cleanup("clearing the journal entry", &name, &e);
-                    }
-                }
-                return Err(err);
-            }
         };
         let record = object_record(self.grant, &self.key, &upload.content_type, &name, &stored, self.now_ms);
         // On an error the entry and the upload stay: a retry finds the assembled object.

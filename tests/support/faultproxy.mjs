@@ -1,0 +1,81 @@
+// A fault-injecting HTTP proxy between the Worker and the S3 server. It forwards requests
+// verbatim (method, path, headers, body as it arrives, so SigV4 signatures still verify) and,
+// by chance, delays them, answers 500/503 without forwarding, drops the connection mid-body,
+// or forwards the whole request and then loses the answer (a 500, or a dropped connection,
+// after the store applied the write) — the faults that leave real leftovers to reconcile.
+import http from 'node:http';
+import { freePort } from './s3server.mjs';
+
+/** A small seeded PRNG, so a run can be repeated. */
+export function random(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return s / 2 ** 32;
+  };
+}
+
+export const FAULTS = ['delay', 'refuse', 'cut_body', 'lose_answer', 'drop_answer'];
+
+/**
+ * Starts the proxy in front of `target` (`http://host:port`). `rate` is the chance that a
+ * request gets a fault; `enabled()` can switch faults off (for the final checks).
+ */
+export async function startFaultProxy(target, { rate = 0.15, seed = 1 } = {}) {
+  const rand = random(seed);
+  const counts = Object.fromEntries(FAULTS.map((f) => [f, 0]));
+  let on = true;
+  const upstream = new URL(target);
+  const pick = () => (on && rand() < rate ? FAULTS[Math.floor(rand() * FAULTS.length)] : null);
+  const server = http.createServer((req, res) => {
+    const fault = pick();
+    if (fault) counts[fault] += 1;
+    const forward = () => {
+      const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        // The store died mid-answer (killed by the restart): the Worker sees the connection drop.
+        answer.on('close', () => { if (!answer.complete) res.socket?.destroy(); });
+        if (fault === 'lose_answer') {
+          answer.resume();
+          answer.on('end', () => { res.writeHead(500, { 'content-type': 'text/plain' }); res.end('lost'); });
+          return;
+        }
+        if (fault === 'drop_answer') {
+          answer.resume();
+          answer.on('end', () => res.socket?.destroy());
+          return;
+        }
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      });
+      out.on('error', () => res.socket?.destroy());
+      if (fault === 'cut_body') {
+        let seen = 0;
+        req.on('data', (chunk) => {
+          seen += chunk.length;
+          if (seen > 0) { out.destroy(); req.socket.destroy(); }
+        });
+        req.on('end', () => { out.destroy(); req.socket.destroy(); });
+        return;
+      }
+      req.pipe(out);
+    };
+    if (fault === 'refuse') {
+      req.resume();
+      res.writeHead(rand() < 0.5 ? 500 : 503, { 'content-type': 'application/xml' });
+      res.end('<Error><Code>InternalError</Code><Message>injected</Message></Error>');
+      return;
+    }
+    if (fault === 'delay') setTimeout(forward, 50 + Math.floor(rand() * 400));
+    else forward();
+  });
+  const port = await freePort();
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    counts,
+    setFaults: (value) => { on = value; },
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
+}

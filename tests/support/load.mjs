@@ -1,0 +1,168 @@
+// A concurrent mixed load against the gateway, recording what was acknowledged per key for
+// the invariant checks: PUTs of random sizes with right and wrong digests, If-None-Match
+// races, overwrites and deletes of a few hot keys, client aborts mid-body and bodies shorter
+// than their Content-Length, and small multipart uploads whose failed parts are retried.
+import crypto from 'node:crypto';
+import net from 'node:net';
+import { call, md5, sha256 } from './client.mjs';
+import { hash, servedHash } from './invariants.mjs';
+import { random } from './faultproxy.mjs';
+
+const MIB = 1024 * 1024;
+
+function keyHistory(history, key) {
+  if (!history.keys.has(key)) history.keys.set(key, { acked: new Set(), seen: new Set(), refused: 0 });
+  return history.keys.get(key);
+}
+
+const path = (key) => `/files/${key.split('/').map(encodeURIComponent).join('/')}`;
+
+/** Sends `declared` bytes of Content-Length but only `sent`, then closes or half-closes. */
+function brokenPut(gw, key, token, { declared, sent, half }) {
+  const { hostname, port } = new URL(gw.url);
+  return new Promise((resolve) => {
+    const sock = net.connect(Number(port), hostname, () => {
+      sock.write(`PUT ${path(key)} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${declared}\r\n\r\n`);
+      sock.write(Buffer.alloc(sent, 7));
+      if (half) sock.end();
+      else setTimeout(() => sock.destroy(), 20);
+    });
+    let answer = '';
+    sock.on('data', (d) => { answer += d; });
+    sock.on('close', () => resolve(Number(answer.match(/^HTTP\/1\.1 (\d{3})/)?.[1] || 0)));
+    sock.on('error', () => {});
+    setTimeout(() => sock.destroy(), 15000);
+  });
+}
+
+/**
+ * Runs `ops` operations at `concurrency`. `onProgress(done)` is called after each (the fault
+ * suite restarts the store from there). Resolves to { history, counts } where counts maps
+ * "operation status code" to how often it happened.
+ */
+export async function runLoad(gw, token, { ops = 300, concurrency = 64, seed = 7, hotKeys = 6, onProgress = () => {} } = {}) {
+  const rand = random(seed);
+  const history = { keys: new Map(), inm: new Map(), blamed: [] };
+  const counts = {};
+  const count = (op, res) => {
+    const label = `${op} ${res.status}${res.json?.code ? ` ${res.json.code}` : ''}`;
+    counts[label] = (counts[label] || 0) + 1;
+  };
+  const hot = Array.from({ length: hotKeys }, (_, i) => `alice/load-${seed}/hot-${i}.bin`);
+  const body = (size) => crypto.randomBytes(size);
+  const put = async (op, key, data, headers = {}) => {
+    const res = await call(gw, 'PUT', path(key), { token, headers: { 'content-type': 'application/octet-stream', ...headers }, body: data });
+    count(op, res);
+    const h = keyHistory(history, key);
+    if (res.status === 201) h.acked.add(hash(data));
+    else h.refused += 1;
+    // These requests always send their whole body.
+    if (res.json?.code === 'incomplete_body') history.blamed.push(key);
+    return res;
+  };
+  let cold = 0;
+  const plan = [];
+  for (let i = 0; i < ops; i++) plan.push(rand());
+  const kinds = [
+    // [weight, run]
+    [30, async () => {
+      // A fresh key, one request: it must end up serving exactly what was acknowledged.
+      const key = `alice/load-${seed}/cold-${cold++}.bin`;
+      const data = body(Math.floor(rand() * 48 * 1024));
+      const digest = Math.floor(rand() * 5);
+      const headers = [{}, { 'content-md5': md5(data).toString('base64') }, { 'x-amz-checksum-sha256': sha256(data).toString('base64') },
+        { 'content-md5': md5(Buffer.from('wrong')).toString('base64') }, { 'x-amz-checksum-sha256': sha256(Buffer.from('wrong')).toString('base64') }][digest];
+      const res = await put('put', key, data, headers);
+      keyHistory(history, key).expected = res.status === 201 ? hash(data) : null;
+    }],
+    [25, async () => {
+      const key = hot[Math.floor(rand() * hot.length)];
+      const bad = rand() < 0.2;
+      const data = body(Math.floor(rand() * 64 * 1024));
+      await put('put-hot', key, data, bad ? { 'content-md5': md5(Buffer.from('wrong')).toString('base64') } : {});
+    }],
+    [10, async () => {
+      const key = hot[Math.floor(rand() * hot.length)];
+      count('delete-hot', await call(gw, 'DELETE', path(key), { token }));
+    }],
+    [10, async () => {
+      const key = hot[Math.floor(rand() * hot.length)];
+      const seen = await servedHash(gw, key, token);
+      if (seen && !seen.startsWith('status')) keyHistory(history, key).seen.add(seen);
+    }],
+    [8, async () => {
+      // An overwrite refused for its digest: the first version must stay.
+      const key = `alice/load-${seed}/cold-${cold++}.bin`;
+      const first = body(1000 + Math.floor(rand() * 4000));
+      const res = await put('put', key, first);
+      await put('put-refused', key, body(500), { 'x-amz-checksum-sha256': sha256(Buffer.from('wrong')).toString('base64') });
+      keyHistory(history, key).expected = res.status === 201 ? hash(first) : null;
+    }],
+    [5, async () => {
+      // Four uploads of a fresh key race with If-None-Match: *.
+      const key = `alice/load-${seed}/inm-${cold++}.bin`;
+      const bodies = [0, 1, 2, 3].map(() => body(2000));
+      const results = await Promise.all(bodies.map((b) => put('put-inm', key, b, { 'if-none-match': '*' })));
+      history.inm.set(key, bodies.filter((_, i) => results[i].status === 201).map(hash));
+    }],
+    [6, async () => {
+      const key = `alice/load-${seed}/cold-${cold++}.bin`;
+      const status = await brokenPut(gw, key, token, { declared: 4000, sent: Math.floor(rand() * 3000), half: rand() < 0.5 });
+      counts[`put-cut ${status}`] = (counts[`put-cut ${status}`] || 0) + 1;
+      const h = keyHistory(history, key);
+      h.refused += 1;
+      h.expected = null;
+    }],
+    [2, async () => {
+      // A small multipart upload; a failed part is sent again, as clients do.
+      const key = `alice/load-${seed}/mp-${cold++}.bin`;
+      const parts = [body(5 * MIB), body(1000 + Math.floor(rand() * 1000))];
+      const start = await call(gw, 'POST', `${path(key)}?uploads`, { token, headers: { 'content-type': 'application/json' }, body: '{}' });
+      count('multipart-start', start);
+      const h = keyHistory(history, key);
+      h.expected = null;
+      if (start.status !== 201) return;
+      const id = start.json.upload_id;
+      for (const [i, data] of parts.entries()) {
+        for (let attempt = 0; attempt < 4; attempt++) {
+          const res = await call(gw, 'PUT', `${path(key)}?uploadId=${id}&partNumber=${i + 1}`, { token, body: data });
+          count('multipart-part', res);
+          if (res.json?.code === 'incomplete_body') history.blamed.push(key);
+          if (res.status === 200) break;
+        }
+      }
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const done = await call(gw, 'POST', `${path(key)}?uploadId=${id}`, { token });
+        count('multipart-complete', done);
+        if (done.status === 201) {
+          h.acked.add(hash(Buffer.concat(parts)));
+          h.expected = hash(Buffer.concat(parts));
+          return;
+        }
+        if (done.status < 500) break;
+      }
+      h.refused += 1;
+    }],
+  ];
+  const total = kinds.reduce((n, [w]) => n + w, 0);
+  const choose = (r) => {
+    let x = r * total;
+    for (const [w, run] of kinds) {
+      if (x < w) return run;
+      x -= w;
+    }
+    return kinds[0][1];
+  };
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < plan.length) {
+      const run = choose(plan[next++]);
+      try { await run(); } catch (e) { counts[`client error ${e.code || e.message}`] = (counts[`client error ${e.code || e.message}`] || 0) + 1; }
+      onProgress(++done);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  for (const key of hot) keyHistory(history, key);
+  return { history, counts };
+}
