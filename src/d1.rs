@@ -4,7 +4,7 @@ use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::metadata::{
     Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload, STATUS_COMPLETE,
 };
-use gateway_core::multipart::Part;
+use gateway_core::multipart::{OtherParts, Part};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env};
@@ -341,6 +341,10 @@ impl MetadataStore for D1Metadata {
 
     async fn parts(&self, id: &str) -> Result<Vec<Part>> {
         self.select_parts(id).await
+    }
+
+    async fn other_parts(&self, id: &str, number: u16) -> Result<OtherParts> {
+        self.select_other_parts(id, number).await
     }
 
     async fn reserve_part(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {

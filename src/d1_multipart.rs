@@ -3,7 +3,7 @@
 
 use gateway_core::error::Result;
 use gateway_core::metadata::{Commit, MultipartUpload, ObjectRecord};
-use gateway_core::multipart::Part;
+use gateway_core::multipart::{OtherParts, Part};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
@@ -95,13 +95,56 @@ impl D1Metadata {
         Ok(rows.into_iter().map(|r| Part { number: r.part_number as u16, size: r.size as u64, etag: r.etag }).collect())
     }
 
-    /// One statement, so the sum and the insert are atomic.
+    /// The counters (kept by triggers, `migrations/0006`) and two index lookups: a constant
+    /// number of rows however many parts the upload has.
+    pub(crate) async fn select_other_parts(&self, id: &str, number: u16) -> Result<OtherParts> {
+        #[derive(Deserialize)]
+        struct Summary {
+            part_count: Option<f64>,
+            part_bytes: Option<f64>,
+            own_size: Option<f64>,
+            high_number: Option<f64>,
+            high_size: Option<f64>,
+            low_number: Option<f64>,
+            low_size: Option<f64>,
+        }
+        let others = "FROM multipart_parts WHERE upload_id = ?1 AND part_number <> ?2 ORDER BY part_number";
+        let sql = format!(
+            "SELECT (SELECT part_count FROM multipart_uploads WHERE id = ?1) AS part_count, \
+             (SELECT part_bytes FROM multipart_uploads WHERE id = ?1) AS part_bytes, \
+             (SELECT size FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2) AS own_size, \
+             (SELECT part_number {others} DESC LIMIT 1) AS high_number, \
+             (SELECT size {others} DESC LIMIT 1) AS high_size, \
+             (SELECT part_number {others} ASC LIMIT 1) AS low_number, \
+             (SELECT size {others} ASC LIMIT 1) AS low_size"
+        );
+        let row: Option<Summary> = self
+            .statement(&sql, &[JsValue::from_str(id), JsValue::from_f64(f64::from(number))])?
+            .first(None)
+            .await
+            .map_err(|e| db_error("parts summary", e))?;
+        let Some(r) = row else { return Ok(OtherParts::default()) };
+        let own = r.own_size.map(|s| s as u64);
+        let highest = r.high_number.zip(r.high_size).map(|(n, s)| (n as u16, s as u64));
+        Ok(OtherParts {
+            count: (r.part_count.unwrap_or(0.0) as u32).saturating_sub(u32::from(own.is_some())),
+            bytes: (r.part_bytes.unwrap_or(0.0) as u64).saturating_sub(own.unwrap_or(0)),
+            highest,
+            common: r
+                .low_number
+                .zip(r.low_size)
+                .filter(|(n, _)| highest.is_some_and(|(h, _)| *n as u16 != h))
+                .map(|(_, s)| s as u64),
+        })
+    }
+
+    /// One statement, so the check against the counters and the insert are atomic.
     pub(crate) async fn insert_reservation(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {
         let result = self
             .statement(
                 "INSERT INTO multipart_parts (upload_id, part_number, size, etag) SELECT ?1, ?2, ?3, '' \
-                 WHERE (SELECT COALESCE(SUM(size), 0) FROM multipart_parts WHERE upload_id = ?1 AND part_number <> ?2) \
-                 + ?3 <= ?4 \
+                 WHERE (SELECT part_bytes FROM multipart_uploads WHERE id = ?1) \
+                 - COALESCE((SELECT size FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2), 0) + ?3 <= ?4 \
                  ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = ''",
                 &[
                     JsValue::from_str(id),

@@ -175,3 +175,23 @@ test('the cron sweep aborts an expired upload in the store and in D1, and a reru
   assert.equal(await gw.scheduled(), 200);
   assert.ok(await uploadRow(live));
 });
+
+test("the upload's part counters stay exact through new, re-sent and refused parts", async () => {
+  // Each part's check reads these counters instead of every part row (migrations/0006).
+  const key = 'alice/mp/counted.bin';
+  const id = await start(key);
+  const counters = async () => {
+    const u = await uploadRow(id);
+    const real = await gw.db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM multipart_parts WHERE upload_id = ?').bind(id).first();
+    return [[u.part_count, u.part_bytes], [real.n, real.bytes]];
+  };
+  assert.equal((await part(key, id, 1, Buffer.alloc(5 * MIB, 1))).status, 200);
+  assert.equal((await part(key, id, 3, Buffer.alloc(1000, 3))).status, 200);
+  assert.equal((await part(key, id, 1, Buffer.alloc(5 * MIB, 2))).status, 200, 'a re-sent part replaces the first');
+  assert.equal((await part(key, id, 2, Buffer.alloc(100, 2))).status, 400, 'a short middle part is refused');
+  const [kept, real] = await counters();
+  assert.deepEqual(kept, real);
+  assert.deepEqual(kept, [2, 5 * MIB + 1000]);
+  assert.equal((await part(key, id, 2, Buffer.alloc(5 * MIB, 2))).status, 200);
+  assert.equal((await complete(key, id)).status, 201);
+});

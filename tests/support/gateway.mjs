@@ -13,15 +13,27 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const JWT_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 export const BACKEND = process.env.GATEWAY_BACKEND === 's3' ? 's3' : 'r2';
 
-/** Splits a migration file into statements (no semicolons inside strings in ours). */
+/**
+ * Splits a migration file into statements: at each `;` that ends a line, except inside a
+ * trigger's BEGIN … END (no semicolons inside strings in ours).
+ */
 function statements(sql) {
-  return sql
-    .split('\n')
-    .map((l) => l.replace(/--.*$/, ''))
-    .join('\n')
-    .split(';')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const out = [];
+  let current = [];
+  let inBody = false;
+  for (const raw of sql.split('\n')) {
+    const line = raw.replace(/--.*$/, '').trimEnd();
+    if (!line.trim()) continue;
+    current.push(line);
+    if (/^\s*BEGIN\s*$/i.test(line)) inBody = true;
+    if (inBody ? /^\s*END;\s*$/i.test(line) : line.endsWith(';')) {
+      out.push(current.join('\n').replace(/;\s*$/, '').trim());
+      current = [];
+      inBody = false;
+    }
+  }
+  if (current.length) out.push(current.join('\n').trim());
+  return out.filter(Boolean);
 }
 
 export async function applyMigrations(db) {

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::multipart::Part;
+use crate::multipart::{OtherParts, Part};
 
 /// Row status. Single uploads are written as `complete` once stored.
 pub const STATUS_COMPLETE: &str = "complete";
@@ -160,6 +160,9 @@ pub trait MetadataStore {
     async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>>;
     /// The parts recorded (and reserved, with an empty ETag) for upload `id`, in any order.
     async fn parts(&self, id: &str) -> Result<Vec<Part>>;
+    /// What the check of part `number` needs to know about the upload's other parts, read in
+    /// a constant number of rows however many parts there are.
+    async fn other_parts(&self, id: &str, number: u16) -> Result<OtherParts>;
     /// Atomically reserves part `number` of `size` bytes before its body streams (an in-flight
     /// part, with an empty ETag), unless the other parts, recorded or in flight, and this one
     /// would exceed `limit` bytes. `false` when they would: concurrent parts cannot together

@@ -16,7 +16,7 @@ use crate::metadata::{
     garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload,
     STATUS_COMPLETE,
 };
-use crate::multipart::Part;
+use crate::multipart::{OtherParts, Part};
 use crate::range::ByteRangeSpec;
 use crate::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart};
 
@@ -373,6 +373,11 @@ impl MetadataStore for MemoryMetadata {
 
     async fn parts(&self, id: &str) -> Result<Vec<Part>> {
         Ok(self.parts.borrow().get(id).map(|m| m.values().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn other_parts(&self, id: &str, number: u16) -> Result<OtherParts> {
+        let parts: Vec<Part> = self.parts.borrow().get(id).map(|m| m.values().cloned().collect()).unwrap_or_default();
+        Ok(OtherParts::of(&parts, number))
     }
 
     async fn reserve_part(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {

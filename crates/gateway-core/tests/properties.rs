@@ -232,3 +232,27 @@ proptest! {
         prop_assert!(MIN_PART_BYTES > 0);
     }
 }
+
+proptest! {
+    /// The per-part check reads a summary of the other parts (counters and two index lookups)
+    /// instead of all of them; on any set of parts that obeys the rules it decides exactly as
+    /// the check over the full list does.
+    #[test]
+    fn the_summary_check_decides_as_the_full_list_check_on_recorded_parts(size_mib in 5u64..7, count in 1u16..8, last in 1u64..(5 << 20), keep in prop::collection::vec(any::<bool>(), 8), declared in any::<bool>(), number in 1u16..10, length_pick in 0usize..4) {
+        use gateway_core::multipart::{check_part_against, OtherParts};
+        let size = size_mib * 1024 * 1024;
+        let sizes: Vec<u64> = (1..=count).map(|n| if n == count { last.min(size) } else { size }).collect();
+        let total: u64 = sizes.iter().sum();
+        let declared = declared.then_some(total);
+        // Any subset of a valid plan is a set of parts the rules could have recorded.
+        let recorded: Vec<Part> = (1..=count).filter(|n| keep[usize::from(*n) - 1]).map(|n| Part { number: n, size: sizes[usize::from(n) - 1], etag: String::new() }).collect();
+        if declared.is_none() && recorded.len() == 1 && recorded[0].number == count && count > 1 && recorded[0].size < MIN_PART_BYTES {
+            // Without a declared total a short last part alone is accepted only as the only part.
+            return Ok(());
+        }
+        let length = [size, last.min(size), size + 1, 1][length_pick];
+        let full = check_part(&recorded, declared, number, length).map_err(|e| e.detail);
+        let summary = check_part_against(&OtherParts::of(&recorded, number), declared, number, length).map_err(|e| e.detail);
+        prop_assert_eq!(full.is_ok(), summary.is_ok(), "full: {:?} summary: {:?}", full, summary);
+    }
+}

@@ -36,6 +36,61 @@ fn common_size(parts: &[&Part]) -> Option<u64> {
     parts.iter().map(|p| p.size).max()
 }
 
+/// What a part's check needs to know about the other parts of its upload (recorded or in
+/// flight, without an earlier copy of the part itself): a few index lookups and two counters
+/// in the database, however many parts there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OtherParts {
+    pub count: u32,
+    pub bytes: u64,
+    /// The highest-numbered other part: number and size.
+    pub highest: Option<(u16, u64)>,
+    /// The size of the lowest-numbered other part, when it is not also the highest.
+    pub common: Option<u64>,
+}
+
+impl OtherParts {
+    /// The summary of `parts` other than `number`.
+    pub fn of(parts: &[Part], number: u16) -> OtherParts {
+        let mut others: Vec<&Part> = parts.iter().filter(|p| p.number != number).collect();
+        others.sort_by_key(|p| p.number);
+        OtherParts {
+            count: others.len() as u32,
+            bytes: others.iter().map(|p| p.size).sum(),
+            highest: others.last().map(|p| (p.number, p.size)),
+            common: (others.len() > 1).then(|| others[0].size),
+        }
+    }
+
+    /// Stand-ins for the other parts, equivalent for the rules when the recorded parts obey
+    /// them (every part was checked on arrival; completion checks the full list again): all
+    /// parts below the highest have the common size. Those are numbered 0, below every real
+    /// part, since only their order relative to the highest and the new part matters; sums
+    /// come from `bytes`.
+    fn stand_ins(&self) -> Vec<Part> {
+        let Some((high, high_size)) = self.highest else { return Vec::new() };
+        let mut parts = Vec::new();
+        if let Some(common) = self.common {
+            parts.push(Part { number: 0, size: common, etag: String::new() });
+        }
+        parts.push(Part { number: high, size: high_size, etag: String::new() });
+        parts
+    }
+}
+
+/// [`check_part`] from the summary of the other parts rather than all of them.
+pub fn check_part_against(others: &OtherParts, declared_size: Option<u64>, number: u16, length: u64) -> Result<()> {
+    if length > MAX_PART_BYTES {
+        return Err(GatewayError::new(ErrorKind::PayloadTooLarge, "a part may be at most 5 GiB"));
+    }
+    let stand_ins = others.stand_ins();
+    let refs: Vec<&Part> = stand_ins.iter().collect();
+    match declared_size {
+        Some(total) => check_against_declared(&refs, others.bytes, total, number, length),
+        None => check_undeclared(&refs, number, length),
+    }
+}
+
 /// Checks part `number` of `length` bytes against the parts already received (`parts`, which
 /// may include an earlier copy of the same number that this one replaces) and the total size
 /// declared at the start, if any.
@@ -45,7 +100,8 @@ pub fn check_part(parts: &[Part], declared_size: Option<u64>, number: u16, lengt
     }
     let others: Vec<&Part> = parts.iter().filter(|p| p.number != number).collect();
     if let Some(total) = declared_size {
-        return check_against_declared(&others, total, number, length);
+        let sent = others.iter().map(|p| p.size).sum();
+        return check_against_declared(&others, sent, total, number, length);
     }
     check_undeclared(&others, number, length)
 }
@@ -88,8 +144,7 @@ fn check_undeclared(others: &[&Part], number: u16, length: u64) -> Result<()> {
 
 /// With a declared total, the part size is fixed by the first full part; part counts and the
 /// last part's size follow from it.
-fn check_against_declared(others: &[&Part], total: u64, number: u16, length: u64) -> Result<()> {
-    let sent: u64 = others.iter().map(|p| p.size).sum();
+fn check_against_declared(others: &[&Part], sent: u64, total: u64, number: u16, length: u64) -> Result<()> {
     if sent + length > total {
         return Err(GatewayError::new(
             ErrorKind::PayloadTooLarge,

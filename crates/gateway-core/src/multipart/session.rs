@@ -7,7 +7,9 @@
 use futures_util::future::join;
 use serde::{Deserialize, Serialize};
 
-use super::rules::{check_complete, check_part, parse_part_number, Part, MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES};
+use super::rules::{
+    check_complete, check_part_against, parse_part_number, Part, MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES,
+};
 use crate::config::Config;
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -238,11 +240,12 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
                 format!("the part is {length} bytes; parts may be at most {part_limit} bytes"),
             ));
         }
-        // Both lookups at once: one database round trip before the body starts streaming.
-        let (upload, parts) = join(self.load(id), self.meta.parts(id)).await;
-        let (upload, parts) = (upload?, parts?);
-        check_part(&parts, upload.declared_size, number, length)?;
-        self.check_total(parts.iter().filter(|p| p.number != number).map(|p| p.size).sum::<u64>() + length)?;
+        // Both lookups at once: one database round trip before the body starts streaming, and
+        // a constant number of rows read however many parts the upload has.
+        let (upload, others) = join(self.load(id), self.meta.other_parts(id, number)).await;
+        let (upload, others) = (upload?, others?);
+        check_part_against(&others, upload.declared_size, number, length)?;
+        self.check_total(others.bytes + length)?;
         // Reserved before the body streams, atomically against the parts in flight too.
         if !self.meta.reserve_part(id, number, length, self.total_limit()).await? {
             return Err(GatewayError::new(
