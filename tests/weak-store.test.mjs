@@ -4,8 +4,9 @@
 // verified, and If-None-Match: * never overwrites (enforced in D1, not by the store).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BACKEND, startGateway } from './support/gateway.mjs';
+import { BACKEND, eventually, startGateway } from './support/gateway.mjs';
 import { startMoto } from './support/s3server.mjs';
+import { startFaultProxy } from './support/faultproxy.mjs';
 import { call, tokenFor, sha256, md5, assertProblem } from './support/client.mjs';
 
 const skip = BACKEND !== 's3' && 'the S3 pass runs the weak-store checks';
@@ -62,4 +63,26 @@ test('a refused overwrite leaves the previous file downloadable', { skip }, asyn
   const get = await call(gw, 'GET', '/files/alice/weak/keep.txt', { token: alice });
   assert.equal(get.status, 200);
   assert.equal(get.text, 'previous');
+});
+
+test('from a store that ignores Range, the sniffing reads only the first bytes of a large object', { skip }, async () => {
+  const moto = await startMoto();
+  const proxy = await startFaultProxy(moto.endpoint, { rate: 0, ignoreRange: true });
+  const ranged = await startGateway({ S3_ENDPOINT: proxy.endpoint }, { backend: 's3', store: moto });
+  try {
+    const size = 64 * 1024 * 1024;
+    const png = Buffer.alloc(size);
+    Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex').copy(png);
+    const res = await call(ranged, 'PUT', '/files/alice/weak/big.png', { token: alice, headers: { 'content-type': 'image/png' }, body: png });
+    assert.equal(res.status, 201, res.text);
+    const row = await eventually(async () => { const r = await ranged.row('alice/weak/big.png'); return r?.detected_type ? r : null; }, 20000);
+    assert.equal(row?.detected_type, 'image/png', 'the follow-up sniffed the type');
+    // The follow-up's GET is answered with the whole object; it reads 512 bytes and cancels.
+    const gets = proxy.delivered.filter((d) => d.method === 'GET');
+    assert.ok(gets.length > 0);
+    for (const g of gets) assert.ok(g.bytes < size / 2, `the gateway read ${g.bytes} of ${size} bytes`);
+  } finally {
+    await ranged.close();
+    await proxy.close();
+  }
 });

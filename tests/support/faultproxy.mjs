@@ -23,9 +23,11 @@ export const FAULTS = ['delay', 'refuse', 'cut_body', 'lose_answer', 'drop_answe
  * Starts the proxy in front of `target` (`http://host:port`). `rate` is the chance that a
  * request gets a fault; `enabled()` can switch faults off (for the final checks).
  */
-export async function startFaultProxy(target, { rate = 0.15, seed = 1 } = {}) {
+export async function startFaultProxy(target, { rate = 0.15, seed = 1, ignoreRange = false } = {}) {
   const rand = random(seed);
   const counts = Object.fromEntries(FAULTS.map((f) => [f, 0]));
+  /** Bytes of each answer body passed on to the Worker, per request (method and path). */
+  const delivered = [];
   let on = true;
   const upstream = new URL(target);
   const pick = () => (on && rand() < rate ? FAULTS[Math.floor(rand() * FAULTS.length)] : null);
@@ -33,7 +35,11 @@ export async function startFaultProxy(target, { rate = 0.15, seed = 1 } = {}) {
     const fault = pick();
     if (fault) counts[fault] += 1;
     const forward = () => {
-      const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      // `ignoreRange`: behave like a store that ignores Range (signatures are not checked by
+      // the stores this is used with).
+      const headers = { ...req.headers };
+      if (ignoreRange) delete headers.range;
+      const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (answer) => {
         // The store died mid-answer (killed by the restart): the Worker sees the connection drop.
         answer.on('close', () => { if (!answer.complete) res.socket?.destroy(); });
         if (fault === 'lose_answer') {
@@ -47,6 +53,10 @@ export async function startFaultProxy(target, { rate = 0.15, seed = 1 } = {}) {
           return;
         }
         res.writeHead(answer.statusCode, answer.headers);
+        const record = { method: req.method, path: req.url, bytes: 0 };
+        delivered.push(record);
+        answer.on('data', (chunk) => { record.bytes += chunk.length; });
+        res.on('close', () => answer.destroy());
         answer.pipe(res);
       });
       out.on('error', () => res.socket?.destroy());
@@ -75,6 +85,7 @@ export async function startFaultProxy(target, { rate = 0.15, seed = 1 } = {}) {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     counts,
+    delivered,
     setFaults: (value) => { on = value; },
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
   };

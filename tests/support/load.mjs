@@ -11,7 +11,7 @@ import { random } from './faultproxy.mjs';
 const MIB = 1024 * 1024;
 
 function keyHistory(history, key) {
-  if (!history.keys.has(key)) history.keys.set(key, { acked: new Set(), seen: new Set(), refused: 0 });
+  if (!history.keys.has(key)) history.keys.set(key, { acked: new Set(), maybe: new Set(), seen: new Set(), refused: 0 });
   return history.keys.get(key);
 }
 
@@ -51,9 +51,16 @@ export async function runLoad(gw, token, { ops = 300, concurrency = 64, seed = 7
   const hot = Array.from({ length: hotKeys }, (_, i) => `alice/load-${seed}/hot-${i}.bin`);
   const body = (size) => crypto.randomBytes(size);
   const put = async (op, key, data, headers = {}) => {
-    const res = await call(gw, 'PUT', path(key), { token, headers: { 'content-type': 'application/octet-stream', ...headers }, body: data });
-    count(op, res);
     const h = keyHistory(history, key);
+    let res;
+    try {
+      res = await call(gw, 'PUT', path(key), { token, headers: { 'content-type': 'application/octet-stream', ...headers }, body: data });
+    } catch (e) {
+      // No answer: the outcome is unknown to the client, so the upload may have happened.
+      h.maybe.add(hash(data));
+      throw e;
+    }
+    count(op, res);
     if (res.status === 201) h.acked.add(hash(data));
     else h.refused += 1;
     // These requests always send their whole body.
@@ -124,23 +131,34 @@ export async function runLoad(gw, token, { ops = 300, concurrency = 64, seed = 7
       if (start.status !== 201) return;
       const id = start.json.upload_id;
       for (const [i, data] of parts.entries()) {
-        for (let attempt = 0; attempt < 4; attempt++) {
+        let sent = false;
+        for (let attempt = 0; attempt < 4 && !sent; attempt++) {
           const res = await call(gw, 'PUT', `${path(key)}?uploadId=${id}&partNumber=${i + 1}`, { token, body: data });
           count('multipart-part', res);
           if (res.json?.code === 'incomplete_body') history.blamed.push(key);
-          if (res.status === 200) break;
+          sent = res.status === 200;
+        }
+        if (!sent) {
+          // As a client does: a part that will not go up means giving the upload up.
+          count('multipart-abort', await call(gw, 'DELETE', `${path(key)}?uploadId=${id}`, { token }));
+          h.refused += 1;
+          return;
         }
       }
+      h.maybe.add(hash(Buffer.concat(parts)));
       for (let attempt = 0; attempt < 4; attempt++) {
         const done = await call(gw, 'POST', `${path(key)}?uploadId=${id}`, { token });
         count('multipart-complete', done);
         if (done.status === 201) {
           h.acked.add(hash(Buffer.concat(parts)));
           h.expected = hash(Buffer.concat(parts));
+          h.maybe.delete(hash(Buffer.concat(parts)));
           return;
         }
         if (done.status < 500) break;
       }
+      // Every completion answered 5xx: nothing may have changed.
+      h.maybe.delete(hash(Buffer.concat(parts)));
       h.refused += 1;
     }],
   ];
@@ -158,7 +176,10 @@ export async function runLoad(gw, token, { ops = 300, concurrency = 64, seed = 7
   const worker = async () => {
     while (next < plan.length) {
       const run = choose(plan[next++]);
-      try { await run(); } catch (e) { counts[`client error ${e.code || e.message}`] = (counts[`client error ${e.code || e.message}`] || 0) + 1; }
+      try { await run(); } catch (e) {
+        const label = `client error ${e.code || e.message}${e.cause ? ` (${e.cause.code || e.cause.message})` : ''}`;
+        counts[label] = (counts[label] || 0) + 1;
+      }
       onProgress(++done);
     }
   };

@@ -1,5 +1,5 @@
 //! Object keys: decoding them from the request path and enforcing the key rules
-//! (1–1024 bytes of UTF-8 in Unicode NFC, no empty, `.` or `..` segment, no leading `/`, no
+//! (1–991 bytes of UTF-8 in Unicode NFC, no empty, `.` or `..` segment, no leading `/`, no
 //! control characters).
 
 use percent_encoding::percent_decode_str;

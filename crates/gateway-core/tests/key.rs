@@ -1,5 +1,5 @@
 //! Object keys come straight from the URL and end up as storage paths and list entries: these
-//! tests pin the key rules (1–1024 bytes, no empty/`.`/`..` segments, no leading `/`, no
+//! tests pin the key rules (1–991 bytes in NFC, no empty/`.`/`..` segments, no leading `/`, no
 //! control characters, strict percent-escapes) and that unusual but legal keys (Unicode,
 //! spaces, `+`) survive the path → key → `Location` round trip unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

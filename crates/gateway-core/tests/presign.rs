@@ -523,3 +523,29 @@ fn a_direct_get_url_reaches_the_version_the_key_serves_typed_as_recorded_and_act
         w.send(Req::new(Method::POST, "/presign").bearer(&alice()).body(br#"{"method":"GET","key":"alice/none.txt"}"#));
     assert_problem(&h, 404, "not_found");
 }
+
+#[test]
+fn a_direct_url_used_again_after_confirm_and_delete_leaves_nothing_once_its_entry_is_due() {
+    let w = s3_world();
+    presigned(&w, json!({"key": "alice/again.txt", "content_type": "text/plain", "size": 5}));
+    let name = w.meta.presigned.borrow().values().next().unwrap().storage_key.clone();
+    direct_upload(&w, "alice/again.txt", b"first", "text/plain");
+    assert_eq!(confirm(&w, "alice/again.txt").reply.status, 201);
+    assert_eq!(w.send(Req::delete("/files/alice/again.txt").bearer(&alice())).reply.status, 204);
+    // The URL is still valid: the same stored name is written again, with no row.
+    let put = PutObject {
+        name: gateway_core::key::StoredName::recorded(name.clone()),
+        body: Some(b"again".to_vec()),
+        length: 5,
+        content_type: "text/plain".into(),
+        md5: None,
+        sha256: None,
+    };
+    block_on(gateway_core::store::ObjectStore::put(&w.store, put)).unwrap();
+    assert_problem(&w.send(Req::get("/files/alice/again.txt").bearer(&alice())), 404, "not_found");
+    let due = w.meta.pending.borrow().values().map(|p| p.due_at).max().unwrap();
+    let report = block_on(sweep::run(&w.store, &w.meta, due, sweep::DEFAULT_PENDING_GRACE_MS));
+    assert_eq!(report.orphans_removed, 1, "{report:?}");
+    assert!(!w.store.objects.borrow().contains_key(&name));
+    assert!(w.meta.pending.borrow().is_empty());
+}
