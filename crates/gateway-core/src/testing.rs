@@ -58,6 +58,21 @@ fn hex(bytes: &[u8]) -> String {
     crate::webhook::hex(bytes)
 }
 
+impl MemoryStore {
+    /// A write's answer, or with `loses_put_answers` the error of an answer lost after the
+    /// write took effect.
+    fn answer(&self, meta: ObjectMeta) -> Result<ObjectMeta> {
+        if self.loses_put_answers.get() {
+            return Err(GatewayError::hidden(
+                ErrorKind::StorageUnavailable,
+                "the storage backend failed",
+                "lost answer",
+            ));
+        }
+        Ok(meta)
+    }
+}
+
 impl ObjectStore for MemoryStore {
     type Body = Vec<u8>;
     type Stream = Vec<u8>;
@@ -87,14 +102,7 @@ impl ObjectStore for MemoryStore {
         if bad_digest {
             return Err(GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match its checksum"));
         }
-        if self.loses_put_answers.get() {
-            return Err(GatewayError::hidden(
-                ErrorKind::StorageUnavailable,
-                "the storage backend failed",
-                "lost answer",
-            ));
-        }
-        Ok(meta)
+        self.answer(meta)
     }
 
     async fn get(
@@ -179,14 +187,7 @@ impl ObjectStore for MemoryStore {
             content_type: Some(content_type),
         };
         self.objects.borrow_mut().insert(key.to_string(), StoredBytes { bytes, meta: meta.clone() });
-        if self.loses_put_answers.get() {
-            return Err(GatewayError::hidden(
-                ErrorKind::StorageUnavailable,
-                "the storage backend failed",
-                "lost answer",
-            ));
-        }
-        Ok(meta)
+        self.answer(meta)
     }
 
     async fn abort_multipart(&self, _key: &StoredName, upload_id: &str) -> Result<()> {
