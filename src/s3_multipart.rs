@@ -2,10 +2,11 @@
 //! own body stream passed to `fetch`, as for a single PUT), `CompleteMultipartUpload` and
 //! `AbortMultipartUpload`, signed like every other call.
 
+use gateway_core::encoding::encode_query_value;
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::key::StoredName;
 use gateway_core::multipart::Part;
-use gateway_core::s3::{self, complete_multipart_xml, encode_query_value, xml_value};
+use gateway_core::s3::{self, complete_multipart_xml, xml_value};
 use gateway_core::store::{ObjectMeta, PutPart};
 use wasm_bindgen::JsValue;
 use web_sys::ReadableStream;

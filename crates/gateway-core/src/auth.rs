@@ -4,45 +4,33 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm, AlgorithmExt, Claims, TimeOptions, Token, UntrustedToken, ValidationError};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
-use crate::config::JwtConfig;
 use crate::content_type::TypePattern;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scopes};
 use crate::key::is_nfc;
+use crate::secret::Secret;
+use crate::time::time_from_millis;
 
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: i64 = 60;
 
-/// A secret string: redacted in `Debug`, compared in constant time.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
-    }
+/// Token verification settings.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// `JWT_SECRET`: the HS256 shared secret, when HS256 tokens are accepted.
+    pub hs256_secret: Option<Secret>,
+    /// `JWT_PUBLIC_KEYS`: Ed25519 and P-256 public keys from a JWKS document, chosen by `kid`.
+    pub public_keys: KeySet,
+    /// `JWT_ISSUER`: when set, the `iss` claim must equal it.
+    pub issuer: Option<String>,
+    /// `JWT_AUDIENCE`: when set, the `aud` claim must contain it.
+    pub audience: Option<String>,
 }
 
 /// A public key from the JWKS; its type fixes the only algorithm it verifies.
@@ -182,11 +170,6 @@ fn from_validation(err: ValidationError) -> GatewayError {
         ValidationError::NoClaim(_) => invalid("the token lacks a required claim (exp)"),
         _ => invalid("the token's signature is invalid"),
     }
-}
-
-/// Milliseconds since the Unix epoch, as the JS clock gives them, to a UTC time.
-pub fn time_from_millis(now_ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(now_ms).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// Verifies a compact JWT and returns what it grants. `now_ms` is the current time.

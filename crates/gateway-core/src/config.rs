@@ -3,10 +3,11 @@
 //! is silently defaulted over a bad value. This module reads no environment itself: the edge
 //! hands in a lookup function.
 
-use crate::auth::{KeySet, Secret};
+use crate::auth::{JwtConfig, KeySet};
 use crate::content_type::TypePattern;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::s3::S3Config;
+use crate::secret::Secret;
 
 /// Default for `MAX_UPLOAD_BYTES`: the request-body cap of the free and pro plans.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 104_857_600;
@@ -53,19 +54,6 @@ impl CorsOrigins {
             (CorsOrigins::List(list), Some(o)) => list.iter().find(|a| a.as_str() == o).cloned(),
         }
     }
-}
-
-/// Token verification settings.
-#[derive(Debug, Clone)]
-pub struct JwtConfig {
-    /// `JWT_SECRET`: the HS256 shared secret, when HS256 tokens are accepted.
-    pub hs256_secret: Option<Secret>,
-    /// `JWT_PUBLIC_KEYS`: Ed25519 and P-256 public keys from a JWKS document, chosen by `kid`.
-    pub public_keys: KeySet,
-    /// `JWT_ISSUER`: when set, the `iss` claim must equal it.
-    pub issuer: Option<String>,
-    /// `JWT_AUDIENCE`: when set, the `aud` claim must contain it.
-    pub audience: Option<String>,
 }
 
 /// Where follow-up events are posted.

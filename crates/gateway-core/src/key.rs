@@ -104,7 +104,7 @@ impl StoredName {
     pub fn version(key: &ObjectKey, id: &str) -> StoredName {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(id.as_bytes());
-        StoredName(format!("{}~{}", key.as_str(), crate::webhook::hex(&digest[..16])))
+        StoredName(format!("{}~{}", key.as_str(), crate::encoding::hex(&digest[..16])))
     }
 
     /// A name read back from the metadata database, where only names made by [`version`]

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::multipart::{OtherParts, Part};
+use crate::multipart::rules::{OtherParts, Part};
 
 /// Row status. Single uploads are written as `complete` once stored.
 pub const STATUS_COMPLETE: &str = "complete";

@@ -12,8 +12,9 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 
-use crate::auth::Secret;
+use crate::encoding::{encode_query_value, hex};
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::secret::Secret;
 
 /// The payload hash sent with streamed bodies: the body is not part of the signature.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -190,14 +191,6 @@ pub fn error_code(body: &str) -> Option<&str> {
     xml_text(body, "Code")
 }
 
-/// A query-string value as SigV4 canonicalises it: every byte but `A-Z a-z 0-9 - _ . ~`
-/// percent-encoded, so the URL sent is already canonical.
-pub fn encode_query_value(value: &str) -> String {
-    const KEEP: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-    percent_encoding::utf8_percent_encode(value, KEEP).to_string()
-}
-
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -296,7 +289,7 @@ pub fn check_put_digests(
     if let Some(sent) = md5 {
         let tag = etag.map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_ascii_lowercase());
         if let Some(tag) = tag.filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())) {
-            if tag != crate::webhook::hex(sent) {
+            if tag != hex(sent) {
                 return Err(mismatch());
             }
         }

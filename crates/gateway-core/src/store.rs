@@ -8,7 +8,7 @@
 use crate::conditional::ReadConditions;
 use crate::error::Result;
 use crate::key::StoredName;
-use crate::multipart::Part;
+use crate::multipart::rules::Part;
 use crate::range::{ByteRangeSpec, ResolvedRange};
 
 /// A single-request upload, fully checked before the store sees it.

@@ -16,7 +16,7 @@ use crate::metadata::{
     garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload,
     STATUS_COMPLETE,
 };
-use crate::multipart::{OtherParts, Part};
+use crate::multipart::rules::{OtherParts, Part};
 use crate::range::ByteRangeSpec;
 use crate::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart};
 
@@ -55,7 +55,7 @@ fn no_such_upload() -> GatewayError {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    crate::webhook::hex(bytes)
+    crate::encoding::hex(bytes)
 }
 
 impl MemoryStore {

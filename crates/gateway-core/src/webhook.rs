@@ -5,6 +5,8 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
+use crate::encoding::hex;
+
 /// Header carrying `sha256=<hex HMAC-SHA256 of the body>`.
 pub const SIGNATURE_HEADER: &str = "X-Upload-Signature";
 
@@ -33,8 +35,4 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     };
     mac.update(body);
     format!("sha256={}", hex(&mac.finalize().into_bytes()))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -8,8 +8,8 @@
 mod common;
 
 use common::*;
+use gateway_core::auth::JwtConfig;
 use gateway_core::auth::{verify, KeySet, LEEWAY_SECONDS};
-use gateway_core::config::JwtConfig;
 use gateway_core::content_type::TypePattern;
 use gateway_core::error::{ErrorKind, GatewayError};
 use gateway_core::grant::{Grant, Scope, Scopes};

@@ -7,11 +7,11 @@ mod common;
 
 use common::*;
 use futures_executor::block_on;
-use gateway_core::auth::Secret;
 use gateway_core::error::ErrorKind;
 use gateway_core::key::ObjectKey;
 use gateway_core::presign::capability::{self, Capability};
 use gateway_core::presign::disposition::{attachment, clean_filename};
+use gateway_core::secret::Secret;
 use gateway_core::store::{ObjectMeta, PutObject};
 use gateway_core::sweep;
 use http::Method;

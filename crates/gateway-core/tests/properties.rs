@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use gateway_core::auth::{verify, Secret};
+use gateway_core::auth::verify;
 use gateway_core::conditional::{EntityTag, EtagCondition};
 use gateway_core::content_type::essence;
 use gateway_core::error::ErrorKind;
@@ -18,6 +18,7 @@ use gateway_core::multipart::{check_complete, check_part, Part, MIN_PART_BYTES};
 use gateway_core::presign::capability::{self, Capability};
 use gateway_core::range::{self, ByteRangeSpec};
 use gateway_core::s3;
+use gateway_core::secret::Secret;
 use gateway_core::upload::{location, parse_length};
 use proptest::prelude::*;
 

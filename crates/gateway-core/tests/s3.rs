@@ -7,13 +7,13 @@
 //! credentials), and the parsers of the headers the store answers with.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use gateway_core::auth::Secret;
 use gateway_core::error::{ErrorKind, GatewayError};
 use gateway_core::range::parse_content_range;
 use gateway_core::s3::{
     encode_key, error_code, map_error, sign_request, unreachable, S3Config, SignedRequest, EMPTY_SHA256,
     UNSIGNED_PAYLOAD,
 };
+use gateway_core::secret::Secret;
 use gateway_core::time::parse_http_date;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};

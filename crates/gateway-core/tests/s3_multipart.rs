@@ -2,8 +2,9 @@
 //! answers, and the mapping of multipart errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use gateway_core::encoding::encode_query_value;
 use gateway_core::error::ErrorKind;
-use gateway_core::s3::{complete_multipart_xml, encode_query_value, map_error, xml_text, xml_value};
+use gateway_core::s3::{complete_multipart_xml, map_error, xml_text, xml_value};
 
 #[test]
 fn the_completion_body_lists_parts_in_order_with_escaped_etags() {

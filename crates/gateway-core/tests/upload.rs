@@ -75,7 +75,7 @@ fn successful_upload_answers_201_with_etag_location_and_a_row() {
 fn etag_is_the_md5_of_the_body_in_the_memory_store() {
     let w = World::default_config();
     let h = w.send(Req::put(PATH, BODY).bearer(&alice()));
-    let md5 = gateway_core::webhook::hex(&Md5::digest(BODY));
+    let md5 = gateway_core::encoding::hex(&Md5::digest(BODY));
     assert_eq!(h.reply.header("ETag"), Some(format!("\"{md5}\"").as_str()));
 }
 

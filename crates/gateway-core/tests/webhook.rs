@@ -3,7 +3,8 @@
 //! published RFC 4231 vectors and to the RFC 7515 A.1 HS256 signature.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use gateway_core::webhook::{hex, sign, SIGNATURE_HEADER};
+use gateway_core::encoding::hex;
+use gateway_core::webhook::{sign, SIGNATURE_HEADER};
 
 #[test]
 fn rfc4231_test_case_2_matches() {

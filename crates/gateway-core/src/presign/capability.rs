@@ -7,14 +7,13 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::auth::Secret;
 use crate::content_type::TypePattern;
+use crate::encoding::{encode_query_value, hex};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope, Scopes};
 use crate::http::RequestHead;
 use crate::key::ObjectKey;
-use crate::s3::encode_query_value;
-use crate::webhook::hex;
+use crate::secret::Secret;
 
 /// The query parameter that marks a request as carrying a capability instead of a token.
 pub const SIGNATURE_PARAM: &str = "signature";

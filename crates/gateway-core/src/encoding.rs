@@ -1,0 +1,15 @@
+//! Byte and text encodings shared by the signing code: lowercase hex and the strict query
+//! encoding SigV4 and the gateway's own URLs both use. A leaf module.
+
+/// Lowercase hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A query-string value as SigV4 canonicalises it: every byte but `A-Z a-z 0-9 - _ . ~`
+/// percent-encoded, so the URL sent is already canonical.
+pub fn encode_query_value(value: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(value, KEEP).to_string()
+}
