@@ -71,6 +71,38 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order (a test checks this against the enum's source).
+    pub const ALL: [ErrorKind; 25] = {
+        use ErrorKind::*;
+        [
+            MissingToken,
+            InvalidToken,
+            TokenExpired,
+            Forbidden,
+            InvalidSignature,
+            UrlExpired,
+            UrlAlreadyUsed,
+            InvalidKey,
+            BadRequest,
+            LengthRequired,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            PreconditionFailed,
+            RangeNotSatisfiable,
+            ChecksumMismatch,
+            IncompleteBody,
+            NotFound,
+            UploadNotFound,
+            MethodNotAllowed,
+            StorageError,
+            StorageAuthFailed,
+            StorageUnavailable,
+            DatabaseError,
+            ConfigError,
+            Internal,
+        ]
+    };
+
     pub fn status(self) -> u16 {
         use ErrorKind::*;
         match self {
