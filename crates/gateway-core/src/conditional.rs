@@ -16,7 +16,8 @@ impl EntityTag {
             None => (false, s),
         };
         let opaque = rest.trim_matches('"');
-        (!opaque.is_empty()).then(|| EntityTag { weak, opaque: opaque.to_owned() })
+        // RFC 9110 §8.8.3: an entity tag never contains a double quote.
+        (!opaque.is_empty() && !opaque.contains('"')).then(|| EntityTag { weak, opaque: opaque.to_owned() })
     }
 
     /// The header form, quoted, `W/` for weak tags.

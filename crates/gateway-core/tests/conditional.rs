@@ -151,3 +151,11 @@ fn a_comma_inside_a_quoted_entity_tag_does_not_split_the_list() {
         Some(EtagCondition::Tags(vec![strong("x"), EntityTag { weak: true, opaque: "y".into() }]))
     );
 }
+
+#[test]
+fn a_malformed_entity_tag_with_a_quote_inside_is_ignored() {
+    use gateway_core::conditional::{EntityTag, EtagCondition};
+    assert_eq!(EntityTag::parse("\"a\"b\""), None);
+    assert_eq!(EtagCondition::parse("a\","), None);
+    assert!(EtagCondition::parse("\"ok\", a\"b").is_some_and(|c| c.to_header() == "\"ok\""));
+}

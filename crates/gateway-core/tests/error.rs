@@ -31,7 +31,7 @@ fn problem_document_has_rfc9457_members_and_code() {
 /// states (`/// 401: …`): the list the tests check is generated, not typed.
 fn declared_kinds() -> Vec<(String, u16)> {
     let source = include_str!("../src/error.rs");
-    let body = source.split("pub enum ErrorKind {").nth(1).unwrap().split("\n}").next().unwrap();
+    let body = source.split("error_kinds! {").nth(1).unwrap().split("\n}").next().unwrap();
     let mut kinds = Vec::new();
     let mut status = None;
     for line in body.lines().map(str::trim) {

@@ -240,13 +240,15 @@ impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
                 format!("the part is {length} bytes; parts may be at most {part_limit} bytes"),
             ));
         }
-        // Both lookups at once: one database round trip before the body starts streaming, and
-        // a constant number of rows read however many parts the upload has.
+        // Both lookups at once, reading a constant number of rows however many parts the
+        // upload has.
         let (upload, others) = join(self.load(id), self.meta.other_parts(id, number)).await;
         let (upload, others) = (upload?, others?);
         check_part_against(&others, upload.declared_size, number, length)?;
         self.check_total(others.bytes + length)?;
-        // Reserved before the body streams, atomically against the parts in flight too.
+        // Reserved before the body streams, atomically against the parts in flight too. This is
+        // a second round trip: the reservation replaces the part's row, so it may only run once
+        // the rules have accepted the part.
         if !self.meta.reserve_part(id, number, length, self.total_limit()).await? {
             return Err(GatewayError::new(
                 ErrorKind::PayloadTooLarge,

@@ -67,11 +67,14 @@ pub async fn confirm<S: ObjectStore, M: MetadataStore>(
         let Some(object) = store.head(&name).await? else { continue };
         if let Some(reason) = mismatch(signed, &object) {
             // Not what was signed: removed now (its journal entry covers a failed delete).
-            match store.delete(&name).await {
-                Ok(()) => {}
-                Err(e) => log_cleanup("deleting the mismatched direct upload", &name, &e),
-            }
-            why.get_or_insert(reason);
+            let fate = match store.delete(&name).await {
+                Ok(()) => "it was deleted",
+                Err(e) => {
+                    log_cleanup("deleting the mismatched direct upload", &name, &e);
+                    "it will be deleted"
+                }
+            };
+            why.get_or_insert(format!("{reason}; {fate}"));
             continue;
         }
         let record = object_record(grant, &key, &signed.content_type, &name, &object, now_ms);
@@ -86,7 +89,7 @@ pub async fn confirm<S: ObjectStore, M: MetadataStore>(
         };
     }
     Err(match why {
-        Some(why) => bad(format!("the uploaded object does not match what was presigned: {why}; it was deleted")),
+        Some(why) => bad(format!("the uploaded object does not match what was presigned: {why}")),
         None => bad("the object has not been uploaded yet; PUT it to the presigned URL first"),
     })
 }
