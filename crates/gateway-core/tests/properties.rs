@@ -2,8 +2,9 @@
 //! conditional headers, content types, `Content-Length`, JWTs, gateway-URL canonical forms,
 //! S3 XML and the multipart part rules. Each asserts a round trip where one exists, and
 //! otherwise that arbitrary input never panics and is refused with a documented 4xx (never a
-//! 5xx). `npm test` runs each property with `PROPTEST_CASES` cases (256 by default, proptest's
-//! own default); a long session is `PROPTEST_CASES=100000 cargo test -p gateway-core --test properties`.
+//! 5xx). `npm test` runs each property with 2,048 cases (`PROPTEST_CASES`, set by
+//! `scripts/test.sh`; proptest's own default is 256); a long session is
+//! `PROPTEST_CASES=100000 cargo test -p gateway-core --release --test properties` (`npm run soak`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -147,6 +148,20 @@ proptest! {
     fn any_bearer_string_is_a_grant_or_a_401(token in "[A-Za-z0-9_.=-]{0,120}|.{0,60}") {
         match verify(&config().jwt, &token, NOW_MS) {
             Ok(_) => prop_assert!(false, "an arbitrary string verified: {token}"),
+            Err(e) => prop_assert_eq!(e.status(), 401),
+        }
+    }
+
+    #[test]
+    fn any_jwt_header_other_than_an_hs256_one_signed_with_the_secret_is_a_401(alg in prop_oneof![Just("HS256".to_owned()), Just("none".to_owned()), Just("HS512".to_owned()), Just("RS256".to_owned()), Just("EdDSA".to_owned()), Just("ES256".to_owned()), "[A-Za-z0-9]{0,8}"], kid in proptest::option::of("[a-z0-9-]{0,8}"), typ in proptest::option::of("[A-Za-z]{0,5}"), sig in prop::collection::vec(any::<u8>(), 0..64)) {
+        let mut header = serde_json::json!({"alg": alg});
+        if let Some(k) = kid { header["kid"] = k.into(); }
+        if let Some(t) = typ { header["typ"] = t.into(); }
+        let claims = serde_json::json!({"sub": "alice", "exp": NOW_S + 600});
+        // Any header, with a signature that is not the secret's: never accepted, always a 401.
+        let token = handmade(&header, &claims, |_| sig.clone());
+        match verify(&config().jwt, &token, NOW_MS) {
+            Ok(g) => prop_assert!(false, "accepted {header} as {g:?}"),
             Err(e) => prop_assert_eq!(e.status(), 401),
         }
     }
