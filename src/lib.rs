@@ -3,15 +3,14 @@
 //! implement the core's store and metadata interfaces on R2 and D1, and move the bytes.
 
 mod backend;
+#[cfg(feature = "contract")]
+mod contract;
 mod convert;
 mod d1;
-mod d1_multipart;
-mod d1_presign;
 mod env;
+mod fetch;
 mod js;
 mod r2;
-mod s3;
-mod s3_multipart;
 mod serve;
 mod webhook;
 

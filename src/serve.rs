@@ -7,9 +7,8 @@ use gateway_core::config::Config;
 use gateway_core::error::{ErrorKind, GatewayError};
 use gateway_core::followup::{self, FollowUp};
 use gateway_core::gateway::Gateway;
-use gateway_core::http::{reads_whole_body, Input, Reply, RequestHead, SMALL_BODY_LIMIT};
+use gateway_core::http::{body_plan, whole_body, BodyPlan, Input, Reply};
 use gateway_core::sweep;
-use gateway_core::upload::parse_length;
 use wasm_bindgen::JsCast;
 use web_sys::ReadableStream;
 use worker::{console_error, console_log, Context, Env};
@@ -45,6 +44,10 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         Ok(h) => h,
         Err(e) => return fail(e),
     };
+    #[cfg(feature = "contract")]
+    if let Some(answer) = crate::contract::serve(&head.path, &env).await {
+        return answer;
+    }
     let cfg = match config(&env) {
         Ok(c) => c,
         Err(e) => return fail(e),
@@ -54,11 +57,19 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
     let id = request_id();
-    let gateway = Gateway { config: &cfg, store: &store, meta: &meta, now_ms: now_ms(), request_id: &id };
-    let input = if reads_whole_body(&head) {
-        read_small_body(&req, &head).await.map_or_else(Input::Refused, Input::Bytes)
-    } else {
-        Input::Stream(req.body())
+    let gateway = Gateway {
+        config: &cfg,
+        store: &store,
+        presigner: store.presigner(),
+        meta: &meta,
+        now_ms: now_ms(),
+        request_id: &id,
+    };
+    let body = req.body();
+    let input = match body_plan(&head, body.is_some()) {
+        BodyPlan::Stream => Input::Stream(body),
+        BodyPlan::Refuse(err) => Input::Refused(err),
+        BodyPlan::Read { cap } => read_whole(body, cap).await,
     };
     let handled = gateway.handle(&head, input).await;
     if let Some(err) = &handled.error {
@@ -77,31 +88,18 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
     response(handled.reply).map_err(|e| worker::Error::JsError(format!("{e:?}")))
 }
 
-/// A small JSON body, read whole; refused before reading when it declares too many bytes.
-async fn read_small_body(req: &web_sys::Request, head: &RequestHead) -> Result<Vec<u8>, GatewayError> {
-    let too_large = || {
-        GatewayError::new(
-            ErrorKind::PayloadTooLarge,
-            format!("this request's body may be at most {SMALL_BODY_LIMIT} bytes"),
-        )
-    };
-    if head.header("content-length").and_then(parse_length).is_some_and(|n| n > SMALL_BODY_LIMIT) {
-        return Err(too_large());
+/// A small body, read whole under the core's plan: counted while reading, so it never costs
+/// more than `cap` bytes, whatever it declared.
+async fn read_whole(body: Option<ReadableStream>, cap: usize) -> Input<ReadableStream> {
+    let Some(body) = body else { return Input::Bytes(Vec::new()) };
+    match crate::js::read_at_most(&body, cap).await {
+        Ok((bytes, more)) => whole_body(bytes, more),
+        Err(e) => Input::Refused(GatewayError::hidden(
+            ErrorKind::IncompleteBody,
+            "the body could not be read",
+            crate::js::error_message(&e),
+        )),
     }
-    let Some(body) = req.body() else { return Ok(Vec::new()) };
-    if head.header("content-length").is_none() {
-        // Without a declared length the cap could only be checked after buffering.
-        return Err(GatewayError::new(ErrorKind::LengthRequired, "request bodies need a Content-Length header"));
-    }
-    let read_failed = |e: wasm_bindgen::JsValue| {
-        GatewayError::hidden(ErrorKind::IncompleteBody, "the body could not be read", crate::js::error_message(&e))
-    };
-    // Counted while reading: a body never costs more than the cap, whatever it declared.
-    let (bytes, more) = crate::js::read_at_most(&body, SMALL_BODY_LIMIT as usize).await.map_err(read_failed)?;
-    if more {
-        return Err(too_large());
-    }
-    Ok(bytes)
 }
 
 /// Background work: never fails the request; logs what went wrong.

@@ -64,11 +64,14 @@ function storeReader(bucket, s3) {
   };
 }
 
-/** `store`: an S3 server already started (e.g. `startMoto()`) instead of a fresh s3s-fs. */
-export async function startGateway(vars = {}, { backend = BACKEND, store } = {}) {
+/**
+ * `store`: an S3 server already started (e.g. `startMoto()`) instead of a fresh s3s-fs.
+ * `build`: the build directory to run (`build-contract` for the contract routes).
+ */
+export async function startGateway(vars = {}, { backend = BACKEND, store, build = 'build' } = {}) {
   const s3 = store ?? (backend === 's3' ? await startS3() : null);
   const mf = new Miniflare({
-    scriptPath: path.join(root, 'build/index.js'),
+    scriptPath: path.join(root, build, 'index.js'),
     modules: true,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: '2025-09-01',

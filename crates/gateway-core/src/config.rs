@@ -25,13 +25,14 @@ pub const SINGLE_PUT_CEILING: u64 = 5 * 1024 * 1024 * 1024;
 /// HS256 secrets shorter than this are refused: they can be brute-forced offline.
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
-/// Which object store the gateway writes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageKind {
+/// Which object store the gateway writes to, with what that store needs.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // One per configuration, never copied in bulk.
+pub enum Storage {
     /// The `BUCKET` R2 binding.
     R2,
-    /// Any S3-compatible store, through SigV4-signed `fetch` (see [`S3Config`]).
-    S3,
+    /// Any S3-compatible store, through SigV4-signed `fetch`.
+    S3(S3Config),
 }
 
 /// Which browser origins may call the API.
@@ -68,10 +69,8 @@ pub struct WebhookConfig {
 /// Everything the gateway needs to know, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `STORAGE`: the backend (`r2` or `s3`).
-    pub storage: StorageKind,
-    /// The S3 settings, present exactly when `storage` is `S3`.
-    pub s3: Option<S3Config>,
+    /// `STORAGE`: the backend (`r2`, or `s3` with the `S3_*` settings).
+    pub storage: Storage,
     /// `MAX_UPLOAD_BYTES`: the largest body accepted by a single PUT (default 100 MiB).
     pub max_upload_bytes: u64,
     /// `MULTIPART_TTL_SECONDS` in milliseconds: how long a multipart upload may stay unfinished
@@ -123,13 +122,9 @@ impl Config {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
 
         let storage = match get("STORAGE").as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("r2") => StorageKind::R2,
-            Some("s3") => StorageKind::S3,
+            None | Some("r2") => Storage::R2,
+            Some("s3") => Storage::S3(s3_config(&get)?),
             Some(_) => return Err(config_error("STORAGE", "must be `r2` or `s3`")),
-        };
-        let s3 = match storage {
-            StorageKind::S3 => Some(s3_config(&get)?),
-            StorageKind::R2 => None,
         };
 
         let max_upload_bytes = match get("MAX_UPLOAD_BYTES") {
@@ -210,7 +205,6 @@ impl Config {
 
         Ok(Config {
             storage,
-            s3,
             max_upload_bytes,
             multipart_ttl_ms,
             url_signing_secret,

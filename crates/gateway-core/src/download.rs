@@ -6,10 +6,10 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::{Body, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{MetadataStore, ObjectRecord};
+use crate::metadata::{ObjectIndex, ObjectRecord};
 use crate::presign::disposition::attachment;
 use crate::range::{self, unsatisfied_content_range, ByteRangeSpec};
-use crate::store::{GetResult, ObjectMeta, ObjectStore};
+use crate::store::{GetResult, ObjectMeta, Objects};
 use crate::time::http_date;
 use crate::upload::DEFAULT_CONTENT_TYPE;
 
@@ -66,11 +66,11 @@ fn row_meta(row: &ObjectRecord) -> ObjectMeta {
 }
 
 /// The version `key` serves: its row. A stored object no row names is never served.
-async fn current<M: MetadataStore>(meta: &M, key: &ObjectKey) -> Result<ObjectRecord> {
+async fn current<M: ObjectIndex>(meta: &M, key: &ObjectKey) -> Result<ObjectRecord> {
     meta.get(key.as_str()).await?.ok_or_else(not_found)
 }
 
-pub async fn get<S: ObjectStore, M: MetadataStore>(
+pub async fn get<S: Objects, M: ObjectIndex>(
     store: &S,
     meta: &M,
     grant: &Grant,
@@ -95,7 +95,7 @@ pub async fn get<S: ObjectStore, M: MetadataStore>(
 }
 
 /// Serves the version `row` names; `None` if the store no longer has it.
-async fn serve<S: ObjectStore>(store: &S, row: &ObjectRecord, head: &RequestHead) -> Result<Option<Reply<S::Stream>>> {
+async fn serve<S: Objects>(store: &S, row: &ObjectRecord, head: &RequestHead) -> Result<Option<Reply<S::Stream>>> {
     let name = StoredName::recorded(row.storage_key.clone());
     let current = row_meta(row);
     let mut conditions = read_conditions(head);
@@ -126,7 +126,7 @@ async fn serve<S: ObjectStore>(store: &S, row: &ObjectRecord, head: &RequestHead
             };
             precondition_reply(outcome, &meta)?
         }
-        GetResult::Unsatisfiable { size } => unsatisfiable(size),
+        GetResult::Unsatisfiable => unsatisfiable(current.size),
         GetResult::Found { meta, range, body } => {
             // Stores that cannot evaluate every precondition natively still get it right here.
             match conditions.evaluate(Some(&meta.etag)) {
@@ -148,7 +148,7 @@ async fn serve<S: ObjectStore>(store: &S, row: &ObjectRecord, head: &RequestHead
 }
 
 /// `HEAD`: answered from the row alone, which records what the store reported at the commit.
-pub async fn head_object<S, M: MetadataStore>(
+pub async fn head_object<S, M: ObjectIndex>(
     meta: &M,
     grant: &Grant,
     key: &ObjectKey,

@@ -4,9 +4,9 @@
 
 use crate::config::WebhookConfig;
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{garbage_id, MetadataStore};
+use crate::metadata::{garbage_id, ObjectIndex, UploadJournal};
 use crate::sniff::{detect, type_matches, SNIFF_BYTES};
-use crate::store::ObjectStore;
+use crate::store::Objects;
 use crate::time::rfc3339;
 use crate::webhook::{sign, UploadEvent};
 
@@ -40,7 +40,7 @@ pub struct FollowUpReport {
     pub problems: Vec<String>,
 }
 
-pub async fn run<S: ObjectStore, M: MetadataStore, W: WebhookSender>(
+pub async fn run<S: Objects, M: ObjectIndex + UploadJournal, W: WebhookSender>(
     store: &S,
     meta: &M,
     sender: &W,

@@ -17,13 +17,15 @@ use crate::presign::capability::{self, Capability};
 use crate::presign::confirm::{confirm, confirmed_key};
 use crate::presign::urls::{presign, redirect, PresignContext};
 use crate::router::{route, Route, OBJECT_METHODS};
-use crate::store::ObjectStore;
+use crate::store::{Multipart, Presign};
 use crate::upload;
 
 /// One request's view of the gateway: its configuration, stores and the current time.
 pub struct Gateway<'a, S, M> {
     pub config: &'a Config,
     pub store: &'a S,
+    /// The store's presigning capability, where it has one (S3; not the R2 binding).
+    pub presigner: Option<&'a dyn Presign>,
     pub meta: &'a M,
     pub now_ms: i64,
     /// A unique id for this request (the upload journal's key).
@@ -50,7 +52,7 @@ pub fn bearer(head: &RequestHead) -> Result<&str> {
     }
 }
 
-impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
+impl<S: Multipart, M: MetadataStore> Gateway<'_, S, M> {
     fn authenticate(&self, head: &RequestHead) -> Result<Grant> {
         verify(&self.config.jwt, bearer(head)?, self.now_ms)
     }
@@ -109,14 +111,7 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
             Route::List => manage::list(self.meta, &self.authenticate(head)?, head).await?,
             Route::Presign => {
                 let grant = self.authenticate(head)?;
-                let ctx = PresignContext {
-                    config: self.config,
-                    grant: &grant,
-                    now_ms: self.now_ms,
-                    id: self.request_id,
-                    origin: &head.origin,
-                };
-                presign(&ctx, self.meta, &bytes).await?
+                presign(&self.presign_context(&grant, head), self.meta, &bytes).await?
             }
             Route::Upload(key) => {
                 let (grant, cap) = self.caller(head, &key)?;
@@ -146,7 +141,7 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
             Route::Download(key) => {
                 let (grant, cap) = self.caller(head, &key)?;
                 if cap.is_none() && head.query_param("redirect").is_some_and(|v| v == "1" || v == "true") {
-                    redirect(self.config, self.meta, &grant, &key, head, self.now_ms, self.request_id).await?
+                    redirect(&self.presign_context(&grant, head), self.meta, &key, head).await?
                 } else {
                     download::get(self.store, self.meta, &grant, &key, head).await?
                 }
@@ -157,6 +152,17 @@ impl<S: ObjectStore, M: MetadataStore> Gateway<'_, S, M> {
             }
         };
         Ok((reply, None))
+    }
+
+    fn presign_context<'c>(&'c self, grant: &'c Grant, head: &'c RequestHead) -> PresignContext<'c> {
+        PresignContext {
+            config: self.config,
+            presigner: self.presigner,
+            grant,
+            now_ms: self.now_ms,
+            id: self.request_id,
+            origin: &head.origin,
+        }
     }
 
     async fn multipart(

@@ -4,7 +4,7 @@
 use http::{HeaderMap, Method};
 use serde::Serialize;
 
-use crate::error::GatewayError;
+use crate::error::{ErrorKind, GatewayError};
 
 /// Method, path, query and headers of a request; never its body.
 #[derive(Debug, Clone)]
@@ -36,12 +36,18 @@ impl RequestHead {
     }
 }
 
+/// `Content-Length` as RFC 9110 defines it: digits only (no sign, no spaces inside).
+pub fn parse_length(v: &str) -> Option<u64> {
+    let v = v.trim();
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).then(|| v.parse().ok()).flatten()
+}
+
 /// The largest body the edge reads whole (the JSON of `POST` routes; a completion listing
 /// 10,000 parts fits).
 pub const SMALL_BODY_LIMIT: u64 = 1024 * 1024;
 
 /// A request body as the core receives it: an upload's stream, untouched, or the bytes of a
-/// small JSON body, which the edge reads whole for `POST` requests (see [`reads_whole_body`]).
+/// small JSON body, which the edge reads whole for `POST` requests (see [`body_plan`]).
 pub enum Input<B> {
     Stream(Option<B>),
     Bytes(Vec<u8>),
@@ -50,9 +56,53 @@ pub enum Input<B> {
     Refused(GatewayError),
 }
 
-/// Whether the edge should read this request's body whole, up to [`SMALL_BODY_LIMIT`].
-pub fn reads_whole_body(head: &RequestHead) -> bool {
-    head.method == Method::POST
+/// How the edge takes a request's body, decided from the head before a byte is read.
+#[derive(Debug)]
+pub enum BodyPlan {
+    /// Hand the stream to the core untouched (uploads).
+    Stream,
+    /// Read it whole, counting: at most `cap` bytes are kept; pass what was read to
+    /// [`whole_body`].
+    Read { cap: usize },
+    /// There is a body, and it is refused unread.
+    Refuse(GatewayError),
+}
+
+fn too_large() -> GatewayError {
+    GatewayError::new(
+        ErrorKind::PayloadTooLarge,
+        format!("this request's body may be at most {SMALL_BODY_LIMIT} bytes"),
+    )
+}
+
+/// `POST` bodies are small JSON read whole, up to [`SMALL_BODY_LIMIT`]; a body that declares
+/// more is refused unread, and so is one without a `Content-Length`, whose size could only
+/// be checked after buffering. Every other body streams to the core.
+pub fn body_plan(head: &RequestHead, has_body: bool) -> BodyPlan {
+    if head.method != Method::POST {
+        return BodyPlan::Stream;
+    }
+    let declared = head.header("content-length");
+    if declared.and_then(parse_length).is_some_and(|n| n > SMALL_BODY_LIMIT) {
+        return BodyPlan::Refuse(too_large());
+    }
+    if has_body && declared.is_none() {
+        return BodyPlan::Refuse(GatewayError::new(
+            ErrorKind::LengthRequired,
+            "request bodies need a Content-Length header",
+        ));
+    }
+    BodyPlan::Read { cap: SMALL_BODY_LIMIT as usize }
+}
+
+/// The input for a body read under [`BodyPlan::Read`]: `more` says bytes beyond the cap
+/// arrived, whatever the body declared.
+pub fn whole_body<B>(bytes: Vec<u8>, more: bool) -> Input<B> {
+    if more {
+        Input::Refused(too_large())
+    } else {
+        Input::Bytes(bytes)
+    }
 }
 
 /// A response body: nothing, JSON text, or a stream owned by the edge.

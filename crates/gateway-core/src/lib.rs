@@ -1,7 +1,7 @@
 //! The runtime-agnostic core of the upload gateway: configuration, JWT authentication,
 //! authorisation, key rules, upload policy, ranges and preconditions, content sniffing,
 //! webhook signing, errors, and the request→decision logic over two narrow interfaces
-//! ([`store::ObjectStore`], [`metadata::MetadataStore`]). It has no Worker or JS dependency
+//! ([`store::Objects`], [`metadata::MetadataStore`]). It has no Worker or JS dependency
 //! and reads no clock: the edge (the Worker crate) passes time in and moves the bytes.
 
 pub mod auth;
@@ -22,6 +22,7 @@ pub mod manage;
 pub mod metadata;
 pub mod multipart;
 pub mod presign;
+pub mod r2;
 pub mod range;
 pub mod router;
 pub mod s3;
@@ -33,5 +34,7 @@ pub mod time;
 pub mod upload;
 pub mod webhook;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod contract;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -8,8 +8,8 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{garbage_id, ListCursor, MetadataStore, ObjectRecord, STATUS_COMPLETE};
-use crate::store::ObjectStore;
+use crate::metadata::{garbage_id, ListCursor, ObjectIndex, ObjectRecord, UploadJournal, STATUS_COMPLETE};
+use crate::store::Objects;
 use crate::time::rfc3339;
 use crate::upload::log_cleanup;
 
@@ -20,7 +20,7 @@ pub const MAX_LIST_LIMIT: u32 = 1000;
 /// its stored object; then deletes that object. A 204 means the key no longer serves it; if
 /// the store delete fails, the entry lets the sweep finish it. A row that names another
 /// version by then (a concurrent upload committed) is left alone: that upload's 201 stands.
-pub async fn delete<S: ObjectStore, M: MetadataStore>(
+pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
     store: &S,
     meta: &M,
     grant: &Grant,
@@ -114,7 +114,7 @@ struct Page {
     cursor: Option<String>,
 }
 
-pub async fn list<S, M: MetadataStore>(meta: &M, grant: &Grant, head: &RequestHead) -> Result<Reply<S>> {
+pub async fn list<S, M: ObjectIndex>(meta: &M, grant: &Grant, head: &RequestHead) -> Result<Reply<S>> {
     grant.require(Scope::List)?;
     let prefix = listing_prefix(grant, &head.query_param("prefix").unwrap_or_default())?;
     let limit = match head.query_param("limit") {

@@ -1,5 +1,6 @@
-//! The metadata interface (D1 in production): one row per key, naming the stored object that
-//! key serves. Every write goes to a stored name of its own ([`crate::key::StoredName`]) and
+//! The metadata interfaces (D1 in production), one per table group: [`ObjectIndex`],
+//! [`UploadJournal`], [`MultipartIndex`], [`PresignLedger`]. One row per key names the stored
+//! object that key serves. Every write goes to a stored name of its own ([`crate::key::StoredName`]) and
 //! becomes visible only when its commit makes the row name it; the upload journal owns every
 //! stored name no row names yet (or any longer), so the sweep can delete it. See
 //! `docs/architecture.md` for the guarantees and the failure cases.
@@ -117,26 +118,15 @@ pub struct PresignedUpload {
     pub storage_key: String,
 }
 
-/// The metadata store. No `Send` bound: JS handles are not `Send`.
+/// How many unconfirmed direct upload URLs [`PresignLedger::presigned`] returns for one key
+/// and owner, newest first: a confirm matches the object against these.
+pub const PRESIGNED_PER_KEY: u32 = 20;
+
+/// The object index (table `objects`): one row per key, naming the version it serves. No
+/// `Send` bound on any of these traits: JS handles are not `Send`.
 #[allow(async_fn_in_trait)]
-pub trait MetadataStore {
-    /// Journals an upload (concurrently with the store write).
-    async fn begin_upload(&self, pending: &PendingUpload) -> Result<()>;
-    /// Atomically, and only while journal entry `pending_id` is unclaimed: makes the row of
-    /// `rec.key` name `rec.storage_key`, journals the stored name it named before for deletion,
-    /// and clears the entry. With `if_absent`, nothing changes if the key has a row.
-    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit>;
-    /// Clears a journal entry (its stored name is known to be gone, or is named by the row).
-    async fn abandon_upload(&self, pending_id: &str) -> Result<()>;
-    /// Atomically removes the row of `key` if it still names `storage_key`, and journals that
-    /// name for deletion. `false` if the row was gone or names another version.
-    async fn delete_row(&self, key: &str, storage_key: &str, now_ms: i64) -> Result<bool>;
+pub trait ObjectIndex {
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>>;
-    /// Journal entries due by `now_ms`, oldest first.
-    async fn due_uploads(&self, now_ms: i64, limit: u32) -> Result<Vec<PendingUpload>>;
-    /// Marks a journal entry as the sweep's: no commit through it can succeed afterwards.
-    /// `false` if the entry is gone.
-    async fn claim_upload(&self, id: &str) -> Result<bool>;
     /// `owner`'s complete rows whose key starts with `prefix`, newest first, after `cursor`.
     async fn list(
         &self,
@@ -145,6 +135,9 @@ pub trait MetadataStore {
         limit: u32,
         cursor: Option<&ListCursor>,
     ) -> Result<Vec<ObjectRecord>>;
+    /// Atomically removes the row of `key` if it still names `storage_key`, and journals that
+    /// name for deletion. `false` if the row was gone or names another version.
+    async fn delete_row(&self, key: &str, storage_key: &str, now_ms: i64) -> Result<bool>;
     /// Records the follow-up's finding on the row of `key`, only if it still has `etag`
     /// (a newer upload of the same key must not get an older object's verdict).
     async fn record_detection(
@@ -154,7 +147,29 @@ pub trait MetadataStore {
         detected: Option<&str>,
         matches: Option<bool>,
     ) -> Result<()>;
+}
 
+/// The upload journal (table `pending_uploads`): the owner of every stored name no row names.
+#[allow(async_fn_in_trait)]
+pub trait UploadJournal {
+    /// Journals an upload (concurrently with the store write).
+    async fn begin_upload(&self, pending: &PendingUpload) -> Result<()>;
+    /// Atomically, and only while journal entry `pending_id` is unclaimed: makes the row of
+    /// `rec.key` name `rec.storage_key`, journals the stored name it named before for deletion,
+    /// and clears the entry. With `if_absent`, nothing changes if the key has a row.
+    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit>;
+    /// Clears a journal entry (its stored name is known to be gone, or is named by the row).
+    async fn abandon_upload(&self, pending_id: &str) -> Result<()>;
+    /// Journal entries due by `now_ms`, oldest first.
+    async fn due_uploads(&self, now_ms: i64, limit: u32) -> Result<Vec<PendingUpload>>;
+    /// Marks a journal entry as the sweep's: no commit through it can succeed afterwards.
+    /// `false` if the entry is gone.
+    async fn claim_upload(&self, id: &str) -> Result<bool>;
+}
+
+/// The multipart index (tables `multipart_uploads`, `multipart_parts`).
+#[allow(async_fn_in_trait)]
+pub trait MultipartIndex {
     /// Records a started multipart upload.
     async fn create_multipart(&self, upload: &MultipartUpload) -> Result<()>;
     async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>>;
@@ -179,11 +194,16 @@ pub trait MetadataStore {
     async fn remove_multipart(&self, id: &str) -> Result<()>;
     /// Multipart uploads whose `expires_at` is before `now_ms`, oldest first.
     async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>>;
+}
 
+/// The presign ledger (tables `presigned_uploads`, `used_nonces`).
+#[allow(async_fn_in_trait)]
+pub trait PresignLedger {
     /// Records a direct upload URL and journals its stored name, due `due_at` (after the URL
     /// can no longer be used and an upload started just before its expiry has finished).
     async fn record_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()>;
-    /// The unconfirmed direct upload URLs `owner` was given for `key`, newest first.
+    /// The unconfirmed direct upload URLs `owner` was given for `key`, newest first, at most
+    /// [`PRESIGNED_PER_KEY`].
     async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>>;
     /// Atomically, while journal entry `nonce` is unclaimed, makes the row name the confirmed
     /// object (journaling the name it replaces) and forgets the presigned upload. The entry
@@ -195,3 +215,8 @@ pub trait MetadataStore {
     /// Drops spent nonces and unconfirmed presigned uploads that expired before `before_ms`.
     async fn purge_presigned(&self, before_ms: i64) -> Result<()>;
 }
+
+/// The whole metadata database, for code that needs all of it (the router, the sweep).
+pub trait MetadataStore: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger {}
+
+impl<T: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger> MetadataStore for T {}

@@ -1,12 +1,15 @@
-//! The object-store interface every backend implements. Bodies are opaque to the core: the
-//! edge hands a store the request's own stream (`Body`) and gets back the store's stream
-//! (`Stream`) for downloads, so bytes move past the core without being read by it.
-//! Stores map their native failures to [`GatewayError`]s (`checksum_mismatch`,
-//! `incomplete_body`, `storage_error`). Stores see only [`StoredName`]s: each write has a name
-//! of its own, and which one a key serves is the metadata database's business.
+//! What a storage backend can do, one small trait per capability: [`Objects`] (every backend),
+//! [`Multipart`] (every backend today) and [`Presign`] (only stores a client can reach
+//! directly: S3; the R2 binding has no URLs and does not implement it). Bodies are opaque to
+//! the core: the edge hands a store the request's own stream (`Body`) and gets back the
+//! store's stream (`Stream`) for downloads, so bytes move past the core without being read
+//! by it. Stores map their native failures to [`GatewayError`]s (`checksum_mismatch`,
+//! `incomplete_body`, `storage_error`; [`body_cut_off`] for an upload stream that broke).
+//! Stores see only [`StoredName`]s: each write has a name of its own, and which one a key
+//! serves is the metadata database's business.
 
 use crate::conditional::ReadConditions;
-use crate::error::Result;
+use crate::error::{ErrorKind, GatewayError, Result};
 use crate::key::StoredName;
 use crate::multipart::rules::Part;
 use crate::range::{ByteRangeSpec, ResolvedRange};
@@ -53,10 +56,8 @@ pub enum GetResult<S> {
     Missing,
     /// The read preconditions failed; the store sent no body.
     ConditionFailed(ObjectMeta),
-    /// The requested range lies outside an object of `size` bytes.
-    Unsatisfiable {
-        size: u64,
-    },
+    /// The requested range lies outside the object (whose size the caller knows from its row).
+    Unsatisfiable,
     Found {
         meta: ObjectMeta,
         /// The served range, when a range was requested.
@@ -65,9 +66,9 @@ pub enum GetResult<S> {
     },
 }
 
-/// One storage backend. No `Send` bound: JS handles are not `Send`.
+/// Objects: every backend. No `Send` bound: JS handles are not `Send`.
 #[allow(async_fn_in_trait)]
-pub trait ObjectStore {
+pub trait Objects {
     /// An upload body as the edge receives it.
     type Body;
     /// A download body as the edge returns it.
@@ -87,7 +88,11 @@ pub trait ObjectStore {
     async fn delete(&self, name: &StoredName) -> Result<()>;
     /// Up to `n` leading bytes of an object (for content sniffing); `None` if it is gone.
     async fn read_prefix(&self, name: &StoredName, n: usize) -> Result<Option<Vec<u8>>>;
+}
 
+/// Multipart uploads: parts streamed one request each, assembled under one stored name.
+#[allow(async_fn_in_trait)]
+pub trait Multipart: Objects {
     /// Starts a multipart upload that will be assembled under `name`; returns the store's id.
     async fn create_multipart(&self, name: &StoredName, content_type: &str) -> Result<String>;
     /// Stores one part, streamed like a put; returns the part's ETag as the store gave it.
@@ -96,4 +101,49 @@ pub trait ObjectStore {
     async fn complete_multipart(&self, name: &StoredName, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta>;
     /// Discards the upload and its parts. An upload that no longer exists is not an error.
     async fn abort_multipart(&self, name: &StoredName, upload_id: &str) -> Result<()>;
+}
+
+/// One URL a client uses at the store itself, without the gateway in the path.
+pub struct DirectUrl<'a> {
+    pub method: &'static str,
+    pub name: &'a StoredName,
+    /// Headers the client must send exactly as given; the signature covers them.
+    pub signed_headers: &'a [(String, String)],
+    /// Query pairs the signature covers (such as `response-content-disposition`).
+    pub query: &'a [(&'a str, String)],
+    pub expires_in_s: u64,
+}
+
+/// Presigned URLs: a store clients can reach directly. Pure signing, no I/O.
+pub trait Presign {
+    /// The URL for `url`, valid from `now_ms` for its lifetime.
+    fn presign(&self, url: &DirectUrl<'_>, now_ms: i64) -> Result<String>;
+}
+
+/// What a backend knows when the stream of an upload body to it broke before it answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutOff {
+    /// The runtime reported the request body itself failing: the client's stream ended early.
+    ClientBody,
+    /// The store's answer never came. The runtime reports the store dropping the connection
+    /// and the client's body ending early alike, so whose fault it was is unknown.
+    NoAnswer,
+}
+
+/// The one rule for an upload whose body stream broke, on every backend: the client's own
+/// stream failing is its fault (`400 incomplete_body`, sending more of it is pointless); an
+/// answer that never came is a retryable `503`, because blaming the client would stop a
+/// correct client from retrying a store fault, and one that cut its body short is gone or
+/// knows why.
+pub fn body_cut_off(cause: CutOff, internal: impl Into<String>) -> GatewayError {
+    match cause {
+        CutOff::ClientBody => {
+            GatewayError::hidden(ErrorKind::IncompleteBody, "the body ended before its Content-Length", internal)
+        }
+        CutOff::NoAnswer => GatewayError::hidden(
+            ErrorKind::StorageUnavailable,
+            "the upload was cut off before the storage backend confirmed it; send it again",
+            internal,
+        ),
+    }
 }

@@ -9,7 +9,7 @@
 use crate::error::Result;
 use crate::key::StoredName;
 use crate::metadata::{MetadataStore, PendingUpload};
-use crate::store::ObjectStore;
+use crate::store::{Multipart, Objects};
 
 /// How long a journal entry waits before the sweep may act on it (plus, for an upload, the
 /// time its body takes at a slow pace: [`crate::upload::due_at`]).
@@ -41,7 +41,7 @@ pub struct SweepReport {
 }
 
 /// One scheduled run: due journal entries, then expired multipart uploads.
-pub async fn run<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, now_ms: i64, grace_ms: i64) -> SweepReport {
+pub async fn run<S: Multipart, M: MetadataStore>(store: &S, meta: &M, now_ms: i64, grace_ms: i64) -> SweepReport {
     let mut report = sweep_pending(store, meta, now_ms).await;
     sweep_multiparts(store, meta, now_ms, &mut report).await;
     // Spent nonces and unconfirmed direct uploads are useless once their URL has expired; the
@@ -53,7 +53,7 @@ pub async fn run<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, now_ms: 
 }
 
 /// Settles the journal entries due by `now_ms`.
-pub async fn sweep_pending<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, now_ms: i64) -> SweepReport {
+pub async fn sweep_pending<S: Objects, M: MetadataStore>(store: &S, meta: &M, now_ms: i64) -> SweepReport {
     let mut report = SweepReport::default();
     let entries = match meta.due_uploads(now_ms, SWEEP_BATCH).await {
         Ok(e) => e,
@@ -80,7 +80,7 @@ pub async fn sweep_pending<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M
 
 /// Aborts multipart uploads whose expiry has passed: their parts are discarded in the store
 /// and the upload is forgotten. An upload the store no longer knows is simply forgotten.
-pub async fn sweep_multiparts<S: ObjectStore, M: MetadataStore>(
+pub async fn sweep_multiparts<S: Multipart, M: MetadataStore>(
     store: &S,
     meta: &M,
     now_ms: i64,
@@ -118,11 +118,7 @@ pub async fn sweep_multiparts<S: ObjectStore, M: MetadataStore>(
 /// Settles one entry: claims it (from then on no commit through it can succeed), keeps its
 /// object if the key's row names it, deletes it otherwise, then clears the entry. A failure
 /// leaves the entry claimed, to be settled again on the next run.
-pub async fn reconcile<S: ObjectStore, M: MetadataStore>(
-    store: &S,
-    meta: &M,
-    entry: &PendingUpload,
-) -> Result<Outcome> {
+pub async fn reconcile<S: Objects, M: MetadataStore>(store: &S, meta: &M, entry: &PendingUpload) -> Result<Outcome> {
     if !meta.claim_upload(&entry.id).await? {
         return Ok(Outcome::Committed);
     }

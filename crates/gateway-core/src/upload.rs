@@ -12,10 +12,10 @@ use crate::content_type::{allowed, essence};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
-use crate::http::{Reply, RequestHead};
+use crate::http::{parse_length, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{Commit, MetadataStore, ObjectRecord, PendingUpload, STATUS_COMPLETE};
-use crate::store::{ObjectMeta, ObjectStore, PutObject};
+use crate::metadata::{Commit, ObjectIndex, ObjectRecord, PendingUpload, UploadJournal, STATUS_COMPLETE};
+use crate::store::{ObjectMeta, Objects, PutObject};
 use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::rfc3339;
 
@@ -42,12 +42,6 @@ fn decode_digest<const N: usize>(value: &str, header: &str) -> Result<[u8; N]> {
         .ok()
         .and_then(|bytes| <[u8; N]>::try_from(bytes).ok())
         .ok_or_else(|| bad(&format!("{header} must be the base64 of a {N}-byte digest")))
-}
-
-/// `Content-Length` as RFC 9110 defines it: digits only (no sign, no spaces inside).
-pub fn parse_length(v: &str) -> Option<u64> {
-    let v = v.trim();
-    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).then(|| v.parse().ok()).flatten()
 }
 
 /// The effective byte limit for this caller: the smaller of `MAX_UPLOAD_BYTES` and `max_size`.
@@ -138,7 +132,7 @@ pub struct Upload<'a> {
 /// The journal write runs concurrently with the store write rather than before it: it is
 /// needed only once the object exists, and doing it first would add a database round trip
 /// to every upload. If it fails it is tried once more before the commit, which needs it.
-pub async fn execute<S: ObjectStore, M: MetadataStore>(
+pub async fn execute<S: Objects, M: ObjectIndex + UploadJournal>(
     store: &S,
     meta: &M,
     up: Upload<'_>,
@@ -202,7 +196,11 @@ pub const SLOWEST_UPLOAD_BYTES_PER_SECOND: u64 = 16 * 1024;
 
 /// A commit whose answer was lost may still have happened: the row says whether it did. If
 /// it cannot be read either, the error stands and the journal entry stays for the sweep.
-pub(crate) async fn settle<M: MetadataStore>(meta: &M, rec: &ObjectRecord, result: Result<Commit>) -> Result<Commit> {
+pub(crate) async fn settle<M: ObjectIndex + UploadJournal>(
+    meta: &M,
+    rec: &ObjectRecord,
+    result: Result<Commit>,
+) -> Result<Commit> {
     match result {
         Err(err) => match meta.get(&rec.key).await {
             // The batch that wrote the row also journaled the name it replaced.
@@ -217,7 +215,7 @@ pub(crate) async fn settle<M: MetadataStore>(meta: &M, rec: &ObjectRecord, resul
 /// settles it: after the claim no commit through the entry can apply, so the row then tells
 /// for good. Named: the upload stands. Not named: the object is deleted and the error stands.
 /// If even the claim fails, the entry stays for the sweep, which does the same later.
-async fn recover<S: ObjectStore, M: MetadataStore>(
+async fn recover<S: Objects, M: ObjectIndex + UploadJournal>(
     store: &S,
     meta: &M,
     pending: &PendingUpload,
@@ -237,7 +235,7 @@ async fn recover<S: ObjectStore, M: MetadataStore>(
 
 /// The replaced name of a commit that happened; otherwise the upload's own object is removed
 /// and the refusal returned.
-pub(crate) async fn committed_or_discard<S: ObjectStore, M: MetadataStore>(
+pub(crate) async fn committed_or_discard<S: Objects, M: ObjectIndex + UploadJournal>(
     store: &S,
     meta: &M,
     pending: &PendingUpload,
@@ -259,7 +257,7 @@ pub(crate) async fn committed_or_discard<S: ObjectStore, M: MetadataStore>(
 
 /// Removes an upload's own stored object, then its journal entry. The entry is cleared only
 /// once the delete succeeded: until then it is what lets the sweep finish the job.
-pub(crate) async fn discard<S: ObjectStore, M: MetadataStore>(store: &S, meta: &M, pending: &PendingUpload) {
+pub(crate) async fn discard<S: Objects, M: ObjectIndex + UploadJournal>(store: &S, meta: &M, pending: &PendingUpload) {
     let name = StoredName::recorded(pending.storage_key.clone());
     match store.delete(&name).await {
         Ok(()) => {
@@ -277,7 +275,7 @@ pub(crate) fn log_cleanup(op: &str, name: &StoredName, err: &GatewayError) {
     crate::log::error(&format!("cleanup: {op} `{name}` failed (left to the sweep): {}", err.log_line()));
 }
 
-async fn store_body<S: ObjectStore>(
+async fn store_body<S: Objects>(
     store: &S,
     name: &StoredName,
     plan: &UploadPlan,

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use gateway_core::config::{
-    CorsOrigins, StorageKind, DEFAULT_MAX_UPLOAD_BYTES, MIN_HS256_SECRET_BYTES, SINGLE_PUT_CEILING,
+    CorsOrigins, Storage, DEFAULT_MAX_UPLOAD_BYTES, MIN_HS256_SECRET_BYTES, SINGLE_PUT_CEILING,
 };
 use gateway_core::content_type::TypePattern;
 use gateway_core::error::GatewayError;
@@ -26,7 +26,7 @@ fn error_with(extra: &[(&str, &str)]) -> GatewayError {
 #[test]
 fn defaults_apply_when_only_a_secret_is_set() {
     let c = config();
-    assert_eq!(c.storage, StorageKind::R2);
+    assert!(matches!(c.storage, Storage::R2));
     assert_eq!(c.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
     assert_eq!(DEFAULT_MAX_UPLOAD_BYTES, 100 * 1024 * 1024);
     assert_eq!(c.allowed_content_types, None);
@@ -58,8 +58,8 @@ fn empty_and_blank_values_count_as_unset() {
 
 #[test]
 fn storage_accepts_r2_in_any_case_and_refuses_unknown_backends() {
-    assert_eq!(config_with(&[("STORAGE", "R2")]).storage, StorageKind::R2);
-    assert_eq!(config_with(&[("STORAGE", " r2 ")]).storage, StorageKind::R2);
+    assert!(matches!(config_with(&[("STORAGE", "R2")]).storage, Storage::R2));
+    assert!(matches!(config_with(&[("STORAGE", " r2 ")]).storage, Storage::R2));
     for bad in ["gcs", "r2,s3", "azure"] {
         assert_names(&error_with(&[("STORAGE", bad)]), "STORAGE");
     }

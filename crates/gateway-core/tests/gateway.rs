@@ -275,16 +275,37 @@ fn without_cors_configuration_no_cors_headers_are_sent() {
 #[test]
 fn a_body_the_edge_refused_to_read_is_a_problem_with_cors_headers() {
     let w = cors_world();
-    let req = Req::new(Method::POST, "/presign").header("origin", "https://app.example.com");
-    let refused = gateway_core::error::GatewayError::new(gateway_core::error::ErrorKind::PayloadTooLarge, "too big");
-    let gw = gateway_core::gateway::Gateway {
-        config: &w.config,
-        store: &w.store,
-        meta: &w.meta,
-        now_ms: NOW_MS,
-        request_id: "r-1",
-    };
-    let h = futures_executor::block_on(gw.handle(&req.head, gateway_core::http::Input::Refused(refused)));
+    let req = Req::new(Method::POST, "/presign")
+        .header("origin", "https://app.example.com")
+        .header("content-length", "2000000")
+        .body(b"{}");
+    let h = w.send(req);
     assert_problem(&h, 413, "payload_too_large");
     assert_eq!(h.reply.header("Access-Control-Allow-Origin"), Some("https://app.example.com"));
+}
+
+#[test]
+fn small_bodies_are_read_whole_only_when_they_declare_a_length_within_the_limit() {
+    use gateway_core::http::{body_plan, whole_body, BodyPlan, Input, SMALL_BODY_LIMIT};
+    let post = |len: Option<&str>| {
+        let req = Req::new(Method::POST, "/presign");
+        match len {
+            Some(n) => req.header("content-length", n),
+            None => req,
+        }
+    };
+    let refused = |plan: BodyPlan| match plan {
+        BodyPlan::Refuse(e) => Some(e.kind.code()),
+        _ => None,
+    };
+    let over = (SMALL_BODY_LIMIT + 1).to_string();
+    assert_eq!(refused(body_plan(&post(Some(&over)).head, true)), Some("payload_too_large"));
+    assert_eq!(refused(body_plan(&post(None).head, true)), Some("length_required"));
+    assert!(matches!(body_plan(&post(None).head, false), BodyPlan::Read { .. }), "no body, nothing to measure");
+    assert!(matches!(body_plan(&post(Some("2")).head, true), BodyPlan::Read { cap } if cap as u64 == SMALL_BODY_LIMIT));
+    // A body that declared little but sent more is refused on what arrived.
+    assert!(matches!(whole_body::<()>(vec![0; 4], true), Input::Refused(e) if e.kind.code() == "payload_too_large"));
+    // Uploads stream, whatever they declare.
+    let put = Req::put("/files/alice/a", b"x").header("content-length", &over);
+    assert!(matches!(body_plan(&put.head, true), BodyPlan::Stream));
 }

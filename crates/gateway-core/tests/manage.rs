@@ -112,7 +112,7 @@ fn a_failed_row_delete_leaves_the_object_downloadable() {
 
 #[test]
 fn a_delete_racing_an_upload_never_removes_the_uploads_committed_object() {
-    use gateway_core::metadata::MetadataStore;
+    use gateway_core::metadata::ObjectIndex;
     let w = World::default_config();
     w.upload("alice", "alice/a.txt", "text/plain", b"old");
     let old = w.row("alice/a.txt").unwrap();

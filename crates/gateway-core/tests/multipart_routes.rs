@@ -357,11 +357,11 @@ fn a_completion_whose_answer_was_lost_is_recorded_when_retried() {
     send_part(&w, &id, 2, b"end");
     // The store assembled the object, but the isolate died before D1 heard of it.
     let store_id = w.meta.multiparts.borrow()[&id].store_upload_id.clone();
-    let parts = block_on(gateway_core::metadata::MetadataStore::parts(&w.meta, &id)).unwrap();
+    let parts = block_on(gateway_core::metadata::MultipartIndex::parts(&w.meta, &id)).unwrap();
     let mut parts = parts;
     parts.sort_by_key(|p| p.number);
     let name = gateway_core::key::StoredName::recorded(w.meta.multiparts.borrow()[&id].storage_key.clone());
-    block_on(gateway_core::store::ObjectStore::complete_multipart(&w.store, &name, &store_id, &parts)).unwrap();
+    block_on(gateway_core::store::Multipart::complete_multipart(&w.store, &name, &store_id, &parts)).unwrap();
 
     let h = complete(&w, &id, "");
     assert_eq!(h.reply.status, 201, "{:?}", h.error);
@@ -411,7 +411,7 @@ fn an_upload_the_store_cannot_abort_is_retried_then_forgotten_after_a_week() {
 
 #[test]
 fn parts_in_flight_count_against_max_size_so_concurrent_parts_cannot_overrun_it() {
-    use gateway_core::metadata::MetadataStore;
+    use gateway_core::metadata::MultipartIndex;
     let w = World::default_config();
     let capped = token("alice", json!({"max_size": 11 * MIB}));
     let h = w.send(Req::new(Method::POST, &format!("/files/{KEY}?uploads")).bearer(&capped));

@@ -312,7 +312,7 @@ fn direct_upload(w: &World, key: &str, bytes: &[u8], content_type: &str) -> Obje
         md5: None,
         sha256: None,
     };
-    block_on(gateway_core::store::ObjectStore::put(&w.store, put)).unwrap()
+    block_on(gateway_core::store::Objects::put(&w.store, put)).unwrap()
 }
 
 fn confirm(w: &World, key: &str) -> gateway_core::gateway::Handled<Vec<u8>> {
@@ -541,7 +541,7 @@ fn a_direct_url_used_again_after_confirm_and_delete_leaves_nothing_once_its_entr
         md5: None,
         sha256: None,
     };
-    block_on(gateway_core::store::ObjectStore::put(&w.store, put)).unwrap();
+    block_on(gateway_core::store::Objects::put(&w.store, put)).unwrap();
     assert_problem(&w.send(Req::get("/files/alice/again.txt").bearer(&alice())), 404, "not_found");
     let due = w.meta.pending.borrow().values().map(|p| p.due_at).max().unwrap();
     let report = block_on(sweep::run(&w.store, &w.meta, due, sweep::DEFAULT_PENDING_GRACE_MS));

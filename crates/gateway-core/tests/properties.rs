@@ -14,13 +14,14 @@ use gateway_core::auth::verify;
 use gateway_core::conditional::{EntityTag, EtagCondition};
 use gateway_core::content_type::essence;
 use gateway_core::error::ErrorKind;
+use gateway_core::http::parse_length;
 use gateway_core::key::{ObjectKey, StoredName, MAX_KEY_BYTES};
 use gateway_core::multipart::{check_complete, check_part, Part, MIN_PART_BYTES};
 use gateway_core::presign::capability::{self, Capability};
 use gateway_core::range::{self, ByteRangeSpec};
 use gateway_core::s3;
 use gateway_core::secret::Secret;
-use gateway_core::upload::{location, parse_length};
+use gateway_core::upload::location;
 use proptest::prelude::*;
 
 /// Unicode text biased towards the characters parsers treat specially.

@@ -612,15 +612,3 @@ mod digests {
         assert!(check_put_digests(None, None, None, None).is_ok());
     }
 }
-
-#[test]
-fn an_upload_cut_off_without_an_answer_is_a_retryable_503_never_blamed_on_the_client() {
-    use gateway_core::error::ErrorKind;
-    use gateway_core::s3::{unreachable, upload_cut_off};
-    let err = upload_cut_off(unreachable("put", "Network connection lost."));
-    assert_eq!((err.kind, err.status()), (ErrorKind::StorageUnavailable, 503));
-    assert!(err.detail.contains("send it again"), "{err}");
-    // A definite answer from the store keeps its own meaning.
-    let refused = gateway_core::s3::map_error("put", 400, "<Error><Code>BadDigest</Code></Error>");
-    assert_eq!(upload_cut_off(refused).kind, ErrorKind::ChecksumMismatch);
-}

@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use gateway_core::config::{Config, StorageKind};
+use gateway_core::config::{Config, Storage};
 use gateway_core::error::GatewayError;
 use gateway_core::s3::S3Config;
 
@@ -38,8 +38,10 @@ fn try_s3(overrides: &[(&str, &str)], removed: &[&str]) -> Result<Config, Gatewa
 
 fn s3_with(overrides: &[(&str, &str)]) -> S3Config {
     let c = try_s3(overrides, &[]).unwrap_or_else(|e| panic!("{overrides:?} was refused: {e}"));
-    assert_eq!(c.storage, StorageKind::S3);
-    c.s3.expect("STORAGE=s3 without an S3 config")
+    match c.storage {
+        Storage::S3(s3) => s3,
+        Storage::R2 => panic!("STORAGE=s3 gave the R2 backend"),
+    }
 }
 
 fn s3_error(overrides: &[(&str, &str)], removed: &[&str]) -> GatewayError {
@@ -68,8 +70,7 @@ fn storage_value_s3_is_case_insensitive() {
 #[test]
 fn r2_storage_ignores_s3_variables() {
     let c = try_s3(&[], &["STORAGE"]).unwrap();
-    assert_eq!(c.storage, StorageKind::R2);
-    assert!(c.s3.is_none());
+    assert!(matches!(c.storage, Storage::R2), "{:?}", c.storage);
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use futures_executor::block_on;
-use gateway_core::metadata::{Commit, MetadataStore, PendingUpload};
+use gateway_core::metadata::{Commit, PendingUpload, UploadJournal};
 use gateway_core::sweep::{sweep_pending, SweepReport};
 
 const HOUR: i64 = 60 * 60 * 1000;

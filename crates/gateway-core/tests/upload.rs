@@ -369,10 +369,49 @@ fn exact_key_token_may_upload_only_that_key() {
 
 #[test]
 fn refusals_are_decided_before_the_body_matters() {
-    // Authorisation comes first: a forbidden key is 403 even without Content-Length.
-    let w = World::default_config();
-    let req = Req::new(http::Method::PUT, "/files/bob/x").bearer(&alice());
-    assert_problem(&w.send(req), 403, "forbidden");
+    // Each request carries a body that records being read: a refusal must come without it.
+    let w = World::new(config_with(&[("ALLOWED_CONTENT_TYPES", "text/plain,image/png,application/octet-stream")]));
+    w.upload("alice", KEY, "text/plain", b"already here");
+    let cases: Vec<(&str, Req, u16, &str)> = vec![
+        ("no token", Req::put(PATH, BODY), 401, "missing_token"),
+        ("a bad token", Req::put(PATH, BODY).bearer("not.a.token"), 401, "invalid_token"),
+        // Authorisation comes first: a forbidden key is 403 even without Content-Length.
+        ("a key outside the prefix", Req::new(http::Method::PUT, "/files/bob/x").bearer(&alice()), 403, "forbidden"),
+        ("no length", Req::put(PATH, BODY).without("content-length").bearer(&alice()), 411, "length_required"),
+        (
+            "too large",
+            Req::put(PATH, BODY).without("content-length").header("content-length", "999999999999").bearer(&alice()),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "a refused type",
+            Req::put(PATH, BODY).header("content-type", "text/html").bearer(&alice()),
+            415,
+            "unsupported_media_type",
+        ),
+        ("a key not in NFC", Req::put("/files/alice/cafe%CC%81.txt", BODY).bearer(&alice()), 400, "invalid_key"),
+        (
+            "an existing key under If-None-Match",
+            Req::put(PATH, BODY).header("if-none-match", "*").bearer(&alice()),
+            412,
+            "precondition_failed",
+        ),
+        (
+            "a part of an unknown upload",
+            Req::put(&format!("{PATH}?uploadId=nope&partNumber=1"), BODY).bearer(&alice()),
+            404,
+            "upload_not_found",
+        ),
+    ];
+    for (what, req, status, code) in cases {
+        let (h, read) = w.send_unread(req);
+        assert_eq!((h.reply.status, h.error.as_ref().map(|e| e.kind.code())), (status, Some(code)), "{what}");
+        assert!(!read, "{what}: the body was read before the refusal");
+    }
+    // The guard does see a body that is read: an accepted upload hands it to the store.
+    let (_, read) = w.send_unread(Req::put("/files/alice/other.txt", BODY).bearer(&alice()));
+    assert!(read, "an accepted upload's body reaches the store");
 }
 
 #[test]

@@ -15,15 +15,15 @@ use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
-use crate::http::{Reply, RequestHead};
+use crate::http::{parse_length, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{MetadataStore, MultipartUpload, PendingUpload};
+use crate::metadata::{MultipartIndex, MultipartUpload, ObjectIndex, PendingUpload, UploadJournal};
 use crate::router::Route;
-use crate::store::{ObjectMeta, ObjectStore, PutPart};
+use crate::store::{Multipart, ObjectMeta, PutPart};
 use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::rfc3339;
 use crate::upload::{
-    check_content_type, committed_or_discard, created, location, log_cleanup, object_record, parse_length, settle,
+    check_content_type, committed_or_discard, created, location, log_cleanup, object_record, settle,
     DEFAULT_CONTENT_TYPE,
 };
 
@@ -111,7 +111,7 @@ fn parse_json<T: for<'de> Deserialize<'de> + Default>(bytes: &[u8]) -> Result<T>
     serde_json::from_slice(bytes).map_err(|e| bad(format!("the JSON body is malformed: {e}")))
 }
 
-impl<S: ObjectStore, M: MetadataStore> Session<'_, S, M> {
+impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, S, M> {
     /// The whole object may be at most the token's `max_size`, and never over 5 TiB.
     fn total_limit(&self) -> u64 {
         self.grant.max_size.map_or(MAX_OBJECT_BYTES, |m| m.min(MAX_OBJECT_BYTES))

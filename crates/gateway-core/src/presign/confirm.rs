@@ -8,8 +8,8 @@ use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::Reply;
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{Commit, MetadataStore, PresignedUpload};
-use crate::store::{ObjectMeta, ObjectStore};
+use crate::metadata::{Commit, ObjectIndex, PresignLedger, PresignedUpload, UploadJournal};
+use crate::store::{ObjectMeta, Objects};
 use crate::upload::{created, log_cleanup, object_record, settle};
 
 fn bad(detail: impl Into<String>) -> GatewayError {
@@ -43,7 +43,7 @@ fn mismatch(signed: &PresignedUpload, object: &ObjectMeta) -> Option<String> {
     })
 }
 
-pub async fn confirm<S: ObjectStore, M: MetadataStore>(
+pub async fn confirm<S: Objects, M: ObjectIndex + UploadJournal + PresignLedger>(
     store: &S,
     meta: &M,
     grant: &Grant,

@@ -1,21 +1,21 @@
 //! `POST /presign`: hands out a URL that lets a client upload or download one object without
-//! a token — either a SigV4 URL straight to the S3 store (`direct`) or a signed URL to the
-//! gateway itself (`gateway`). Every check a token-authenticated request would face (scope,
+//! a token — either a URL straight to the store (`direct`, from the store's [`Presign`]
+//! capability: S3's SigV4 query signature) or a signed URL to the gateway itself (`gateway`). Every check a token-authenticated request would face (scope,
 //! key, type, size) happens here, and what is allowed is signed into the URL.
 
 use serde::{Deserialize, Serialize};
 
 use super::capability::{self, Capability};
 use super::disposition::attachment;
-use crate::config::{Config, StorageKind};
+use crate::config::Config;
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{MetadataStore, PresignedUpload};
+use crate::metadata::{ObjectIndex, PresignLedger, PresignedUpload};
 use crate::presign::confirm::CONFIRM_WINDOW_MS;
-use crate::s3;
+use crate::store::{DirectUrl, Presign};
 use crate::time::rfc3339;
 use crate::upload::{check_content_type, due_at, location, size_limit, DEFAULT_CONTENT_TYPE};
 
@@ -44,18 +44,17 @@ fn bad(detail: impl Into<String>) -> GatewayError {
     GatewayError::new(ErrorKind::BadRequest, detail)
 }
 
-/// The mode asked for, or the backend's default (direct on S3, gateway on R2).
-pub fn choose_mode(config: &Config, asked: Option<&str>) -> Result<Mode> {
+/// The mode asked for, or the backend's default: direct where the store can presign (S3),
+/// gateway otherwise (R2).
+pub fn choose_mode(config: &Config, presigner: Option<&dyn Presign>, asked: Option<&str>) -> Result<Mode> {
     let mode = match asked {
-        None => match config.storage {
-            StorageKind::S3 => Mode::Direct,
-            StorageKind::R2 => Mode::Gateway,
-        },
+        None if presigner.is_some() => Mode::Direct,
+        None => Mode::Gateway,
         Some("direct") => Mode::Direct,
         Some("gateway") => Mode::Gateway,
         Some(_) => return Err(bad("mode must be `direct` or `gateway`")),
     };
-    if mode == Mode::Direct && config.s3.is_none() {
+    if mode == Mode::Direct && presigner.is_none() {
         return Err(bad("direct URLs need the S3 backend; on the R2 binding use mode `gateway`"));
     }
     if mode == Mode::Gateway && config.url_signing_secret.is_none() {
@@ -101,14 +100,19 @@ fn lifetime(config: &Config, grant: &Grant, wanted: i64, now_ms: i64) -> i64 {
 }
 
 /// The signed URL and the headers the client must send with it.
-pub fn sign_url(config: &Config, r: &UrlRequest<'_>, now_ms: i64) -> Result<(String, Vec<(String, String)>)> {
+pub fn sign_url(
+    config: &Config,
+    presigner: Option<&dyn Presign>,
+    r: &UrlRequest<'_>,
+    now_ms: i64,
+) -> Result<(String, Vec<(String, String)>)> {
     let mut headers = Vec::new();
     if let Some(t) = r.content_type {
         headers.push(("content-type".to_owned(), t.to_owned()));
     }
     match r.mode {
         Mode::Direct => {
-            let Some(cfg) = &config.s3 else { return Err(bad("direct URLs need the S3 backend")) };
+            let Some(presigner) = presigner else { return Err(bad("direct URLs need the S3 backend")) };
             if let Some(n) = r.size {
                 headers.push(("content-length".to_owned(), n.to_string()));
             }
@@ -131,7 +135,14 @@ pub fn sign_url(config: &Config, r: &UrlRequest<'_>, now_ms: i64) -> Result<(Str
             }
             let expires = u64::try_from(r.expires_in_s).unwrap_or(0);
             let signed_headers: Vec<(String, String)> = if r.method == "GET" { Vec::new() } else { headers.clone() };
-            let url = s3::presign_url(cfg, r.method, r.stored.as_str(), &signed_headers, &query, expires, now_ms)?;
+            let direct = DirectUrl {
+                method: r.method,
+                name: r.stored,
+                signed_headers: &signed_headers,
+                query: &query,
+                expires_in_s: expires,
+            };
+            let url = presigner.presign(&direct, now_ms)?;
             Ok((url, headers))
         }
         Mode::Gateway => {
@@ -191,8 +202,11 @@ fn generated_key(grant: &Grant, id: &str, filename: Option<&str>) -> Result<Obje
 }
 
 /// What a presign request needs besides its body.
+#[derive(Clone, Copy)]
 pub struct PresignContext<'a> {
     pub config: &'a Config,
+    /// The store's presigning, where it has one.
+    pub presigner: Option<&'a dyn Presign>,
     pub grant: &'a Grant,
     pub now_ms: i64,
     /// Unique per request: the generated key's name and the URL's nonce.
@@ -201,7 +215,11 @@ pub struct PresignContext<'a> {
 }
 
 /// `POST /presign`.
-pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, body: &[u8]) -> Result<Reply<T>> {
+pub async fn presign<T, M: ObjectIndex + PresignLedger>(
+    ctx: &PresignContext<'_>,
+    meta: &M,
+    body: &[u8],
+) -> Result<Reply<T>> {
     let req: PresignBody = if body.iter().all(u8::is_ascii_whitespace) {
         PresignBody::default()
     } else {
@@ -220,7 +238,7 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
         (None, _) => return Err(bad("a GET URL needs the `key` to download")),
     };
     grant.authorize(scope, &key)?;
-    let mode = choose_mode(ctx.config, req.mode.as_deref())?;
+    let mode = choose_mode(ctx.config, ctx.presigner, req.mode.as_deref())?;
     let expires_in_s = match req.expires_in {
         None => DEFAULT_EXPIRES_IN_S,
         Some(n) if n >= 1 => n,
@@ -275,7 +293,7 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
         nonce: ctx.id,
         origin: ctx.origin,
     };
-    let (url, headers) = sign_url(ctx.config, &url_req, ctx.now_ms)?;
+    let (url, headers) = sign_url(ctx.config, ctx.presigner, &url_req, ctx.now_ms)?;
     let expires_at = ctx.now_ms.div_euclid(1000).saturating_add(expires_in_s).saturating_mul(1000);
     if mode == Mode::Direct && method == "PUT" {
         // The confirm step checks the object against this record; the journal entry lets the
@@ -309,21 +327,19 @@ pub async fn presign<T, M: MetadataStore>(ctx: &PresignContext<'_>, meta: &M, bo
 
 /// `GET /files/{key}?redirect=1[&download=name]`: a `302` to a short-lived URL for the object
 /// (direct on S3, gateway on R2), so the bytes need not pass through this request.
-pub async fn redirect<T, M: MetadataStore>(
-    config: &Config,
+pub async fn redirect<T, M: ObjectIndex + PresignLedger>(
+    ctx: &PresignContext<'_>,
     meta: &M,
-    grant: &Grant,
     key: &ObjectKey,
     head: &RequestHead,
-    now_ms: i64,
-    id: &str,
 ) -> Result<Reply<T>> {
+    let PresignContext { config, presigner, grant, now_ms, id, .. } = *ctx;
     grant.authorize(Scope::Read, key)?;
     let download = head.query_param("download");
     let row = meta.get(key.as_str()).await?;
     let row = row.ok_or_else(|| GatewayError::new(ErrorKind::NotFound, "no object has this key"))?;
     let stored = StoredName::recorded(row.storage_key);
-    let mode = choose_mode(config, None)?;
+    let mode = choose_mode(config, presigner, None)?;
     let url_req = UrlRequest {
         mode,
         method: "GET",
@@ -338,6 +354,6 @@ pub async fn redirect<T, M: MetadataStore>(
         nonce: id,
         origin: &head.origin,
     };
-    let (url, _) = sign_url(config, &url_req, now_ms)?;
+    let (url, _) = sign_url(config, presigner, &url_req, now_ms)?;
     Ok(Reply::empty(302).with_header("Location", url).with_header("Cache-Control", "no-store"))
 }

@@ -9,11 +9,16 @@ use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL
 use base64::Engine;
 use futures_executor::block_on;
 use gateway_core::config::Config;
+use gateway_core::config::Storage;
 use gateway_core::error::GatewayError;
 use gateway_core::followup::FollowUp;
 use gateway_core::gateway::{Gateway, Handled};
-use gateway_core::http::{reads_whole_body, Body, Input, Reply, RequestHead};
+use gateway_core::http::{body_plan, whole_body, Body, BodyPlan, Input, Reply, RequestHead};
 use gateway_core::metadata::ObjectRecord;
+use gateway_core::s3::S3Store;
+use gateway_core::store::{Multipart, Presign};
+use gateway_core::testing::scripted::Scripted;
+use gateway_core::testing::unread::{BodyGuard, UnreadBody};
 use gateway_core::testing::{MemoryMetadata, MemoryStore};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
@@ -175,6 +180,23 @@ pub fn config() -> Config {
 
 // ---------------------------------------------------------------- requests
 
+/// The body as the edge hands it to the core: read whole under the core's plan (`POST`), or
+/// streamed, as `stream` makes it.
+fn edge_input<B>(head: &RequestHead, body: Option<Vec<u8>>, stream: impl FnOnce(Vec<u8>) -> Input<B>) -> Input<B> {
+    match body_plan(head, body.is_some()) {
+        BodyPlan::Refuse(err) => Input::Refused(err),
+        BodyPlan::Read { cap } => {
+            let bytes = body.unwrap_or_default();
+            let more = bytes.len() > cap;
+            whole_body(bytes.into_iter().take(cap).collect(), more)
+        }
+        BodyPlan::Stream => match body {
+            Some(bytes) => stream(bytes),
+            None => Input::Stream(None),
+        },
+    }
+}
+
 /// A request head plus an optional body.
 pub struct Req {
     pub head: RequestHead,
@@ -231,7 +253,12 @@ impl Req {
         self.header("authorization", &format!("Bearer {token}"))
     }
 
+    /// The body; a `POST` also gets the `Content-Length` every client sends with a JSON body
+    /// (uploads state theirs explicitly, or test its absence).
     pub fn body(mut self, bytes: &[u8]) -> Req {
+        if self.head.method == Method::POST && !self.head.headers.contains_key("content-length") {
+            self = self.header("content-length", &bytes.len().to_string());
+        }
         self.body = Some(bytes.to_vec());
         self
     }
@@ -243,6 +270,8 @@ impl Req {
 pub struct World {
     pub config: Config,
     pub store: MemoryStore,
+    /// With `STORAGE=s3`: the S3 store's presigning (its requests are never sent).
+    pub presigner: Option<S3Store<Scripted>>,
     pub meta: MemoryMetadata,
     /// Requests handled so far: each gets an id of its own, as the edge's random UUIDs are.
     pub requests: std::cell::Cell<u64>,
@@ -252,7 +281,11 @@ impl World {
     pub fn new(config: Config) -> World {
         let store = MemoryStore::default();
         store.clock_ms.set(NOW_MS);
-        World { config, store, meta: MemoryMetadata::default(), requests: Default::default() }
+        let presigner = match &config.storage {
+            Storage::S3(s3) => Some(S3Store::new(s3.clone(), Scripted::new(), || NOW_MS)),
+            Storage::R2 => None,
+        };
+        World { config, store, presigner, meta: MemoryMetadata::default(), requests: Default::default() }
     }
 
     pub fn default_config() -> World {
@@ -266,18 +299,34 @@ impl World {
 
     /// Handles `req` with the gateway's clock and the store's upload clock at `now_ms`.
     pub fn send_at(&self, now_ms: i64, req: Req) -> Handled<Vec<u8>> {
+        let input = edge_input(&req.head, req.body, |bytes| Input::Stream(Some(bytes)));
+        self.handle(&self.store, now_ms, &req.head, input)
+    }
+
+    /// Handles `req` at `NOW_MS` with a body that records being read (its bytes are never
+    /// seen): the reply, and whether any store took the body.
+    pub fn send_unread(&self, req: Req) -> (Handled<Vec<u8>>, bool) {
+        let body = UnreadBody::default();
+        let read = body.read.clone();
+        let stream = body.clone();
+        let input = edge_input(&req.head, req.body, move |_| Input::Stream(Some(stream)));
+        let handled = self.handle(&BodyGuard(&self.store), NOW_MS, &req.head, input);
+        (handled, read.get())
+    }
+
+    fn handle<S: Multipart<Stream = Vec<u8>>>(
+        &self,
+        store: &S,
+        now_ms: i64,
+        head: &RequestHead,
+        input: Input<S::Body>,
+    ) -> Handled<Vec<u8>> {
         self.store.clock_ms.set(now_ms);
         self.requests.set(self.requests.get() + 1);
         let request_id = format!("req-{now_ms}-{}", self.requests.get());
-        let gw =
-            Gateway { config: &self.config, store: &self.store, meta: &self.meta, now_ms, request_id: &request_id };
-        // As the edge does: POST bodies arrive read whole, others as the stream.
-        let input = if reads_whole_body(&req.head) {
-            Input::Bytes(req.body.unwrap_or_default())
-        } else {
-            Input::Stream(req.body)
-        };
-        block_on(gw.handle(&req.head, input))
+        let presigner = self.presigner.as_ref().map(|p| p as &dyn Presign);
+        let gw = Gateway { config: &self.config, store, presigner, meta: &self.meta, now_ms, request_id: &request_id };
+        block_on(gw.handle(head, input))
     }
 
     /// Uploads `bytes` to `key` as `sub` with `content_type`; panics unless 201.

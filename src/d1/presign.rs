@@ -1,12 +1,13 @@
-//! The presigned-URL tables of [`D1Metadata`] (`migrations/0004_presigned_urls.sql`); the
-//! `MetadataStore` impl in `d1.rs` delegates here.
+//! The presign ledger on tables `presigned_uploads` and `used_nonces`
+//! (`migrations/0004_presigned_urls.sql`).
 
 use gateway_core::error::Result;
-use gateway_core::metadata::{Commit, ObjectRecord, PresignedUpload};
+use gateway_core::metadata::{Commit, ObjectRecord, PresignLedger, PresignedUpload, PRESIGNED_PER_KEY};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use crate::d1::{db_error, D1Metadata, NAMES};
+use super::commit::NAMES;
+use super::{db_error, D1Metadata};
 
 #[derive(Deserialize)]
 struct PresignedRow {
@@ -27,8 +28,8 @@ fn num(v: f64) -> JsValue {
     JsValue::from_f64(v)
 }
 
-impl D1Metadata {
-    pub(crate) async fn insert_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()> {
+impl PresignLedger for D1Metadata {
+    async fn record_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()> {
         let sql = format!("INSERT INTO presigned_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
         let args = [
             JsValue::from_str(&p.nonce),
@@ -60,9 +61,10 @@ impl D1Metadata {
         self.transaction("presign", statements).await
     }
 
-    pub(crate) async fn select_presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>> {
+    async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM presigned_uploads WHERE key = ?1 AND owner = ?2 ORDER BY created_at DESC LIMIT 20"
+            "SELECT {COLUMNS} FROM presigned_uploads WHERE key = ?1 AND owner = ?2 ORDER BY created_at DESC \
+             LIMIT {PRESIGNED_PER_KEY}"
         );
         let result = self
             .statement(&sql, &[JsValue::from_str(key), JsValue::from_str(owner)])?
@@ -88,7 +90,7 @@ impl D1Metadata {
 
     /// The row and the presigned upload's removal in one transaction; the URL's journal entry
     /// stays until it is due, since the URL could store its name again after a delete.
-    pub(crate) async fn finish_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit> {
+    async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit> {
         let mut statements = self.commit_statements(nonce, rec, false, false)?;
         let args = [JsValue::from_str(nonce), JsValue::from_str(&rec.key), JsValue::from_str(&rec.storage_key)];
         statements.push(self.statement(&format!("DELETE FROM presigned_uploads WHERE nonce = ?1 AND {NAMES}"), &args)?);
@@ -96,7 +98,7 @@ impl D1Metadata {
     }
 
     /// `INSERT OR IGNORE` tells a first use (one row written) from a repeat (none).
-    pub(crate) async fn spend_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {
+    async fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {
         let result = self
             .statement(
                 "INSERT OR IGNORE INTO used_nonces (nonce, expires_at) VALUES (?1, ?2)",
@@ -109,7 +111,7 @@ impl D1Metadata {
         Ok(written > 0)
     }
 
-    pub(crate) async fn delete_expired_presigned(&self, before_ms: i64) -> Result<()> {
+    async fn purge_presigned(&self, before_ms: i64) -> Result<()> {
         let args = [num(before_ms as f64)];
         let statements = vec![
             self.statement("DELETE FROM used_nonces WHERE expires_at < ?1", &args)?,

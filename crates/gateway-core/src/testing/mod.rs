@@ -1,6 +1,11 @@
-//! In-memory fakes of [`ObjectStore`], [`MetadataStore`] and [`WebhookSender`] for native
+//! In-memory fakes of the store capabilities ([`Objects`], [`Multipart`]), the metadata
+//! interfaces ([`ObjectIndex`] and the rest) and [`WebhookSender`] for native
 //! tests of the request logic. They enforce what the real backends enforce (checksums,
-//! conditional writes, declared lengths) and can be told to fail.
+//! conditional writes, declared lengths) and can be told to fail. [`scripted`] drives the
+//! real S3 store request by request; [`unread`] holds a body that records being read.
+
+pub mod scripted;
+pub mod unread;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -13,12 +18,12 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::WebhookSender;
 use crate::key::StoredName;
 use crate::metadata::{
-    garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload,
-    STATUS_COMPLETE,
+    garbage_id, Commit, ListCursor, MultipartIndex, MultipartUpload, ObjectIndex, ObjectRecord, PendingUpload,
+    PresignLedger, PresignedUpload, UploadJournal, PRESIGNED_PER_KEY, STATUS_COMPLETE,
 };
 use crate::multipart::rules::{OtherParts, Part};
 use crate::range::ByteRangeSpec;
-use crate::store::{GetResult, ObjectMeta, ObjectStore, PutObject, PutPart};
+use crate::store::{GetResult, Multipart, ObjectMeta, Objects, PutObject, PutPart};
 
 #[derive(Debug, Clone)]
 pub struct StoredBytes {
@@ -73,7 +78,7 @@ impl MemoryStore {
     }
 }
 
-impl ObjectStore for MemoryStore {
+impl Objects for MemoryStore {
     type Body = Vec<u8>;
     type Stream = Vec<u8>;
 
@@ -119,7 +124,7 @@ impl ObjectStore for MemoryStore {
         match range {
             None => Ok(GetResult::Found { meta: obj.meta.clone(), range: None, body: obj.bytes.clone() }),
             Some(spec) => match spec.resolve(obj.meta.size) {
-                None => Ok(GetResult::Unsatisfiable { size: obj.meta.size }),
+                None => Ok(GetResult::Unsatisfiable),
                 Some(r) => Ok(GetResult::Found {
                     meta: obj.meta.clone(),
                     range: Some(r),
@@ -144,7 +149,9 @@ impl ObjectStore for MemoryStore {
     async fn read_prefix(&self, key: &StoredName, n: usize) -> Result<Option<Vec<u8>>> {
         Ok(self.objects.borrow().get(key.as_str()).map(|o| o.bytes[..n.min(o.bytes.len())].to_vec()))
     }
+}
 
+impl Multipart for MemoryStore {
     async fn create_multipart(&self, _key: &StoredName, content_type: &str) -> Result<String> {
         self.uploads_started.set(self.uploads_started.get() + 1);
         let id = format!("store-upload-{}", self.uploads_started.get());
@@ -274,57 +281,9 @@ impl MemoryMetadata {
     }
 }
 
-impl MetadataStore for MemoryMetadata {
-    async fn begin_upload(&self, pending: &PendingUpload) -> Result<()> {
-        self.check()?;
-        if self.fail_begins.replace(false) {
-            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
-        }
-        self.pending.borrow_mut().entry(pending.id.clone()).or_insert_with(|| pending.clone());
-        Ok(())
-    }
-
-    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit> {
-        self.commit(pending_id, rec, if_absent, true)
-    }
-
-    async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
-        self.check()?;
-        self.pending.borrow_mut().remove(pending_id);
-        self.claimed.borrow_mut().remove(pending_id);
-        Ok(())
-    }
-
-    async fn delete_row(&self, key: &str, storage_key: &str, now_ms: i64) -> Result<bool> {
-        self.check()?;
-        let mut rows = self.rows.borrow_mut();
-        if rows.get(key).is_none_or(|r| r.storage_key != storage_key) {
-            return Ok(false);
-        }
-        let row = rows.remove(key).ok_or_else(|| GatewayError::new(ErrorKind::Internal, "row vanished"))?;
-        self.journal_garbage(&row, now_ms);
-        Ok(true)
-    }
-
+impl ObjectIndex for MemoryMetadata {
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>> {
         Ok(self.rows.borrow().get(key).cloned())
-    }
-
-    async fn due_uploads(&self, now_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
-        let mut due: Vec<PendingUpload> =
-            self.pending.borrow().values().filter(|p| p.due_at <= now_ms).cloned().collect();
-        due.sort_by_key(|p| (p.due_at, p.started_at));
-        due.truncate(limit as usize);
-        Ok(due)
-    }
-
-    async fn claim_upload(&self, id: &str) -> Result<bool> {
-        self.check()?;
-        if !self.pending.borrow().contains_key(id) {
-            return Ok(false);
-        }
-        self.claimed.borrow_mut().insert(id.to_owned());
-        Ok(true)
     }
 
     async fn list(
@@ -347,6 +306,17 @@ impl MetadataStore for MemoryMetadata {
         Ok(rows)
     }
 
+    async fn delete_row(&self, key: &str, storage_key: &str, now_ms: i64) -> Result<bool> {
+        self.check()?;
+        let mut rows = self.rows.borrow_mut();
+        if rows.get(key).is_none_or(|r| r.storage_key != storage_key) {
+            return Ok(false);
+        }
+        let row = rows.remove(key).ok_or_else(|| GatewayError::new(ErrorKind::Internal, "row vanished"))?;
+        self.journal_garbage(&row, now_ms);
+        Ok(true)
+    }
+
     async fn record_detection(
         &self,
         key: &str,
@@ -361,7 +331,48 @@ impl MetadataStore for MemoryMetadata {
         }
         Ok(())
     }
+}
 
+impl UploadJournal for MemoryMetadata {
+    async fn begin_upload(&self, pending: &PendingUpload) -> Result<()> {
+        self.check()?;
+        if self.fail_begins.replace(false) {
+            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
+        }
+        self.pending.borrow_mut().entry(pending.id.clone()).or_insert_with(|| pending.clone());
+        Ok(())
+    }
+
+    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit> {
+        self.commit(pending_id, rec, if_absent, true)
+    }
+
+    async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
+        self.check()?;
+        self.pending.borrow_mut().remove(pending_id);
+        self.claimed.borrow_mut().remove(pending_id);
+        Ok(())
+    }
+
+    async fn due_uploads(&self, now_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
+        let mut due: Vec<PendingUpload> =
+            self.pending.borrow().values().filter(|p| p.due_at <= now_ms).cloned().collect();
+        due.sort_by_key(|p| (p.due_at, p.started_at));
+        due.truncate(limit as usize);
+        Ok(due)
+    }
+
+    async fn claim_upload(&self, id: &str) -> Result<bool> {
+        self.check()?;
+        if !self.pending.borrow().contains_key(id) {
+            return Ok(false);
+        }
+        self.claimed.borrow_mut().insert(id.to_owned());
+        Ok(true)
+    }
+}
+
+impl MultipartIndex for MemoryMetadata {
     async fn create_multipart(&self, upload: &MultipartUpload) -> Result<()> {
         self.check()?;
         self.multiparts.borrow_mut().insert(upload.id.clone(), upload.clone());
@@ -438,6 +449,16 @@ impl MetadataStore for MemoryMetadata {
         Ok(())
     }
 
+    async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {
+        let mut expired: Vec<MultipartUpload> =
+            self.multiparts.borrow().values().filter(|u| u.expires_at < now_ms).cloned().collect();
+        expired.sort_by_key(|u| u.expires_at);
+        expired.truncate(limit as usize);
+        Ok(expired)
+    }
+}
+
+impl PresignLedger for MemoryMetadata {
     async fn record_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()> {
         self.check()?;
         let entry = PendingUpload {
@@ -457,6 +478,7 @@ impl MetadataStore for MemoryMetadata {
         let mut found: Vec<PresignedUpload> =
             self.presigned.borrow().values().filter(|p| p.key == key && p.owner == owner).cloned().collect();
         found.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+        found.truncate(PRESIGNED_PER_KEY as usize);
         Ok(found)
     }
 
@@ -484,14 +506,6 @@ impl MetadataStore for MemoryMetadata {
         self.presigned.borrow_mut().retain(|_, p| p.expires_at >= before_ms);
         Ok(())
     }
-
-    async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {
-        let mut expired: Vec<MultipartUpload> =
-            self.multiparts.borrow().values().filter(|u| u.expires_at < now_ms).cloned().collect();
-        expired.sort_by_key(|u| u.expires_at);
-        expired.truncate(limit as usize);
-        Ok(expired)
-    }
 }
 
 /// Records webhook deliveries and answers with `status`.
@@ -508,5 +522,15 @@ impl WebhookSender for RecordingSender {
             0 => Err("connection refused".to_owned()),
             s => Ok(s),
         }
+    }
+}
+
+impl crate::contract::ContractStore for MemoryStore {
+    fn body(bytes: &[u8]) -> Vec<u8> {
+        bytes.to_vec()
+    }
+
+    async fn collect(stream: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+        Ok(stream)
     }
 }

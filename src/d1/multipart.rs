@@ -1,14 +1,15 @@
-//! The multipart tables of [`D1Metadata`] (`migrations/0003_multipart_uploads.sql`); the
-//! `MetadataStore` impl in `d1.rs` delegates here.
+//! The multipart index on tables `multipart_uploads` and `multipart_parts`
+//! (`migrations/0003_multipart_uploads.sql`, counters from `0006`).
 
 use gateway_core::error::Result;
-use gateway_core::metadata::{Commit, MultipartUpload, ObjectRecord};
+use gateway_core::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord};
 use gateway_core::multipart::{OtherParts, Part};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
-use crate::d1::{db_error, D1Metadata, NAMES};
+use super::commit::NAMES;
+use super::{db_error, D1Metadata};
 
 #[derive(Deserialize)]
 struct UploadRow {
@@ -54,7 +55,16 @@ fn num(v: i64) -> JsValue {
 }
 
 impl D1Metadata {
-    pub(crate) async fn insert_multipart(&self, u: &MultipartUpload) -> Result<()> {
+    fn forget_statements(&self, id: &str) -> Result<Vec<D1PreparedStatement>> {
+        Ok(vec![
+            self.statement("DELETE FROM multipart_parts WHERE upload_id = ?1", &[JsValue::from_str(id)])?,
+            self.statement("DELETE FROM multipart_uploads WHERE id = ?1", &[JsValue::from_str(id)])?,
+        ])
+    }
+}
+
+impl MultipartIndex for D1Metadata {
+    async fn create_multipart(&self, u: &MultipartUpload) -> Result<()> {
         let sql =
             format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
         let args = [
@@ -72,7 +82,7 @@ impl D1Metadata {
         Ok(())
     }
 
-    pub(crate) async fn select_multipart(&self, id: &str) -> Result<Option<MultipartUpload>> {
+    async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>> {
         let sql = format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE id = ?1");
         let row: Option<UploadRow> = self
             .statement(&sql, &[JsValue::from_str(id)])?
@@ -82,7 +92,7 @@ impl D1Metadata {
         Ok(row.map(Into::into))
     }
 
-    pub(crate) async fn select_parts(&self, id: &str) -> Result<Vec<Part>> {
+    async fn parts(&self, id: &str) -> Result<Vec<Part>> {
         let result = self
             .statement(
                 "SELECT part_number, size, etag FROM multipart_parts WHERE upload_id = ?1 ORDER BY part_number",
@@ -97,7 +107,7 @@ impl D1Metadata {
 
     /// The counters (kept by triggers, `migrations/0006`) and two index lookups: a constant
     /// number of rows however many parts the upload has.
-    pub(crate) async fn select_other_parts(&self, id: &str, number: u16) -> Result<OtherParts> {
+    async fn other_parts(&self, id: &str, number: u16) -> Result<OtherParts> {
         #[derive(Deserialize)]
         struct Summary {
             part_count: Option<f64>,
@@ -139,7 +149,7 @@ impl D1Metadata {
     }
 
     /// One statement, so the check against the counters and the insert are atomic.
-    pub(crate) async fn insert_reservation(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {
+    async fn reserve_part(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {
         let result = self
             .statement(
                 "INSERT INTO multipart_parts (upload_id, part_number, size, etag) SELECT ?1, ?2, ?3, '' \
@@ -159,7 +169,7 @@ impl D1Metadata {
         Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 
-    pub(crate) async fn delete_reservation(&self, id: &str, number: u16) -> Result<()> {
+    async fn release_part(&self, id: &str, number: u16) -> Result<()> {
         self.statement(
             "DELETE FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2 AND etag = ''",
             &[JsValue::from_str(id), JsValue::from_f64(f64::from(number))],
@@ -170,7 +180,7 @@ impl D1Metadata {
         Ok(())
     }
 
-    pub(crate) async fn upsert_part(&self, id: &str, p: &Part) -> Result<()> {
+    async fn record_part(&self, id: &str, p: &Part) -> Result<()> {
         self.statement(
             "INSERT INTO multipart_parts (upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag",
@@ -187,16 +197,9 @@ impl D1Metadata {
         Ok(())
     }
 
-    fn forget_statements(&self, id: &str) -> Result<Vec<D1PreparedStatement>> {
-        Ok(vec![
-            self.statement("DELETE FROM multipart_parts WHERE upload_id = ?1", &[JsValue::from_str(id)])?,
-            self.statement("DELETE FROM multipart_uploads WHERE id = ?1", &[JsValue::from_str(id)])?,
-        ])
-    }
-
     /// The object's row, the journal entry and the upload, in one transaction; the upload is
     /// forgotten only if the commit happened.
-    pub(crate) async fn finish_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit> {
+    async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit> {
         let mut statements = self.commit_statements(id, rec, false, true)?;
         let args = [JsValue::from_str(id), JsValue::from_str(&rec.key), JsValue::from_str(&rec.storage_key)];
         statements
@@ -205,11 +208,11 @@ impl D1Metadata {
         self.commit("multipart complete", statements, false).await
     }
 
-    pub(crate) async fn forget_multipart(&self, id: &str) -> Result<()> {
+    async fn remove_multipart(&self, id: &str) -> Result<()> {
         self.transaction("multipart delete", self.forget_statements(id)?).await
     }
 
-    pub(crate) async fn select_expired(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {
+    async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {
         let sql = format!(
             "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2"
         );

@@ -1,0 +1,333 @@
+//! The metadata contract: what every implementation of the four metadata interfaces must do
+//! for the journal-and-sweep design to hold (commits conditional on an unclaimed entry,
+//! replaced versions journaled, listing order and cursors, part reservations within a limit,
+//! single-use nonces). Cases use keys of their own, so they can share one database.
+
+use super::{cases, ensure, ok, Checked, Outcome};
+use crate::metadata::{
+    garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload,
+    PRESIGNED_PER_KEY, STATUS_COMPLETE,
+};
+use crate::multipart::rules::Part;
+
+const T: i64 = 1_750_000_000_000;
+
+fn entry(id: &str, key: &str, storage_key: &str, due_at: i64) -> PendingUpload {
+    PendingUpload {
+        id: id.to_owned(),
+        key: key.to_owned(),
+        owner: "alice".to_owned(),
+        started_at: T,
+        storage_key: storage_key.to_owned(),
+        due_at,
+    }
+}
+
+fn record(key: &str, storage_key: &str, created_at: i64) -> ObjectRecord {
+    ObjectRecord {
+        key: key.to_owned(),
+        owner: "alice".to_owned(),
+        size: 3,
+        content_type: "text/plain".to_owned(),
+        etag: format!("\"{storage_key}\""),
+        checksum_sha256: None,
+        checksum_md5: None,
+        status: STATUS_COMPLETE.to_owned(),
+        detected_type: None,
+        type_matches: None,
+        created_at,
+        completed_at: Some(created_at),
+        storage_key: storage_key.to_owned(),
+    }
+}
+
+/// The journal entries for `key` due by `now`, by id.
+async fn due_for<M: MetadataStore>(m: &M, key: &str, now: i64) -> std::result::Result<Vec<String>, String> {
+    let due = ok(m.due_uploads(now, 1000).await, "due_uploads")?;
+    Ok(due.into_iter().filter(|p| p.key == key).map(|p| p.id).collect())
+}
+
+/// Commits `storage_key` as the version of `key` through a fresh journal entry.
+async fn commit<M: MetadataStore>(m: &M, key: &str, storage_key: &str, at: i64) -> std::result::Result<Commit, String> {
+    let id = format!("up-{storage_key}");
+    ok(m.begin_upload(&entry(&id, key, storage_key, at + 1)).await, "begin_upload")?;
+    ok(m.commit_upload(&id, &record(key, storage_key, at), false).await, "commit_upload")
+}
+
+/// Runs every metadata case against `meta`.
+pub async fn run<M: MetadataStore>(meta: &M) -> Vec<Outcome> {
+    cases!(
+        a_commit_makes_the_row_name_the_version_and_clears_its_entry(meta),
+        a_commit_that_replaces_a_version_journals_the_old_one(meta),
+        a_commit_through_a_claimed_entry_changes_nothing(meta),
+        an_if_absent_commit_on_a_key_with_a_row_changes_nothing(meta),
+        beginning_an_upload_twice_keeps_one_entry_and_its_claim(meta),
+        due_uploads_are_the_due_entries_oldest_first_up_to_the_limit(meta),
+        a_row_is_deleted_only_while_it_names_the_version_seen(meta),
+        listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor(meta),
+        a_detection_is_recorded_only_on_the_version_it_was_made_for(meta),
+        part_reservations_never_let_parts_together_exceed_the_limit(meta),
+        other_parts_summarises_the_upload_without_the_part_itself(meta),
+        completing_a_multipart_upload_commits_and_forgets_it(meta),
+        expired_multipart_uploads_are_listed_oldest_first(meta),
+        a_presigned_upload_is_journaled_and_listed_newest_first_up_to_the_limit(meta),
+        confirming_a_presigned_upload_commits_and_keeps_its_entry(meta),
+        a_nonce_is_spent_once_and_purged_after_it_expires(meta),
+    )
+}
+
+async fn a_commit_makes_the_row_name_the_version_and_clears_its_entry<M: MetadataStore>(m: &M) -> Checked {
+    let key = "contract/commit";
+    let got = commit(m, key, "contract/commit~v1", T).await?;
+    ensure!(got == Commit::Committed { replaced: None }, "a first commit answered {got:?}");
+    let row = ok(m.get(key).await, "get")?.ok_or("no row after the commit")?;
+    ensure!(row == record(key, "contract/commit~v1", T), "the row differs from the record: {row:?}");
+    ensure!(due_for(m, key, T + 10).await?.is_empty(), "the commit left its journal entry");
+    Ok(())
+}
+
+async fn a_commit_that_replaces_a_version_journals_the_old_one<M: MetadataStore>(m: &M) -> Checked {
+    let key = "contract/replace";
+    commit(m, key, "contract/replace~v1", T).await?;
+    let got = commit(m, key, "contract/replace~v2", T + 1).await?;
+    let replaced = Some("contract/replace~v1".to_owned());
+    ensure!(got == Commit::Committed { replaced }, "the second commit answered {got:?}");
+    let row = ok(m.get(key).await, "get")?.ok_or("no row")?;
+    ensure!(row.storage_key == "contract/replace~v2", "the row names {}", row.storage_key);
+    let due = due_for(m, key, T + 10).await?;
+    ensure!(due == vec![garbage_id("contract/replace~v1")], "the replaced version's entry: {due:?}");
+    Ok(())
+}
+
+async fn a_commit_through_a_claimed_entry_changes_nothing<M: MetadataStore>(m: &M) -> Checked {
+    let key = "contract/claimed";
+    ok(m.begin_upload(&entry("up-claimed", key, "contract/claimed~v1", T)).await, "begin_upload")?;
+    ensure!(ok(m.claim_upload("up-claimed").await, "claim_upload")?, "the entry could not be claimed");
+    let got = ok(m.commit_upload("up-claimed", &record(key, "contract/claimed~v1", T), false).await, "commit")?;
+    ensure!(got == Commit::Claimed, "a commit through a claimed entry answered {got:?}");
+    ensure!(ok(m.get(key).await, "get")?.is_none(), "a commit through a claimed entry wrote a row");
+    let gone = ok(m.commit_upload("never-begun", &record(key, "contract/claimed~v2", T), false).await, "commit")?;
+    ensure!(gone == Commit::Claimed, "a commit without an entry answered {gone:?}");
+    ok(m.abandon_upload("up-claimed").await, "abandon_upload")?;
+    ensure!(!ok(m.claim_upload("up-claimed").await, "claim_upload")?, "an abandoned entry was claimed");
+    Ok(())
+}
+
+async fn an_if_absent_commit_on_a_key_with_a_row_changes_nothing<M: MetadataStore>(m: &M) -> Checked {
+    let key = "contract/if-absent";
+    commit(m, key, "contract/if-absent~v1", T).await?;
+    ok(m.begin_upload(&entry("up-if-absent", key, "contract/if-absent~v2", T + 5)).await, "begin_upload")?;
+    let got = ok(m.commit_upload("up-if-absent", &record(key, "contract/if-absent~v2", T), true).await, "commit")?;
+    ensure!(got == Commit::KeyExists, "an if_absent commit on a key with a row answered {got:?}");
+    let row = ok(m.get(key).await, "get")?.ok_or("no row")?;
+    ensure!(row.storage_key == "contract/if-absent~v1", "the row now names {}", row.storage_key);
+    ensure!(due_for(m, key, T + 10).await? == vec!["up-if-absent"], "the refused upload's entry must stay");
+    Ok(())
+}
+
+async fn beginning_an_upload_twice_keeps_one_entry_and_its_claim<M: MetadataStore>(m: &M) -> Checked {
+    let key = "contract/twice";
+    let e = entry("up-twice", key, "contract/twice~v1", T);
+    ok(m.begin_upload(&e).await, "begin_upload")?;
+    ensure!(ok(m.claim_upload("up-twice").await, "claim_upload")?, "the entry could not be claimed");
+    ok(m.begin_upload(&e).await, "a retried begin_upload")?;
+    ensure!(due_for(m, key, T).await? == vec!["up-twice"], "a retried begin_upload duplicated the entry");
+    let got = ok(m.commit_upload("up-twice", &record(key, "contract/twice~v1", T), false).await, "commit")?;
+    ensure!(got == Commit::Claimed, "a retried begin_upload lifted the claim: {got:?}");
+    Ok(())
+}
+
+async fn due_uploads_are_the_due_entries_oldest_first_up_to_the_limit<M: MetadataStore>(m: &M) -> Checked {
+    let key = "contract/due";
+    for (id, due) in [("due-b", T + 200), ("due-a", T + 100), ("due-later", T + 900)] {
+        ok(m.begin_upload(&entry(id, key, &format!("{key}~{id}"), due)).await, "begin_upload")?;
+    }
+    ensure!(due_for(m, key, T + 500).await? == vec!["due-a", "due-b"], "entries due by then, oldest first");
+    ensure!(due_for(m, key, T + 99).await?.is_empty(), "an entry was listed before it was due");
+    let first = ok(m.due_uploads(T + 500, 1).await, "due_uploads")?;
+    ensure!(first.len() == 1, "a limit of 1 listed {} entries", first.len());
+    Ok(())
+}
+
+async fn a_row_is_deleted_only_while_it_names_the_version_seen<M: MetadataStore>(m: &M) -> Checked {
+    let key = "contract/delete";
+    commit(m, key, "contract/delete~v1", T).await?;
+    commit(m, key, "contract/delete~v2", T + 1).await?;
+    let stale = ok(m.delete_row(key, "contract/delete~v1", T + 2).await, "delete_row")?;
+    ensure!(!stale, "a delete of a version the row no longer names removed the row");
+    ensure!(ok(m.get(key).await, "get")?.is_some(), "the row is gone");
+    ensure!(ok(m.delete_row(key, "contract/delete~v2", T + 3).await, "delete_row")?, "the current row stayed");
+    ensure!(ok(m.get(key).await, "get")?.is_none(), "the row survived its delete");
+    let due = due_for(m, key, T + 3).await?;
+    ensure!(due.contains(&garbage_id("contract/delete~v2")), "the deleted version was not journaled: {due:?}");
+    ensure!(!ok(m.delete_row(key, "contract/delete~v2", T + 4).await, "delete_row")?, "a second delete removed a row");
+    Ok(())
+}
+
+async fn listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor<M: MetadataStore>(m: &M) -> Checked {
+    for (key, at) in [("list%/a", T), ("list%/b", T + 1), ("list%/c", T + 1), ("list%/d", T + 2), ("listX/e", T + 3)] {
+        commit(m, key, &format!("{key}~v"), at).await?;
+    }
+    ok(m.begin_upload(&entry("up-list-bob", "list%/bob", "list%/bob~v", T + 9)).await, "begin_upload")?;
+    let mut bobs = record("list%/bob", "list%/bob~v", T + 9);
+    bobs.owner = "bob".to_owned();
+    ok(m.commit_upload("up-list-bob", &bobs, false).await, "commit_upload")?;
+    let keys = |rows: Vec<ObjectRecord>| rows.into_iter().map(|r| r.key).collect::<Vec<_>>();
+    let page = keys(ok(m.list("alice", "list%/", 3, None).await, "list")?);
+    ensure!(page == ["list%/d", "list%/c", "list%/b"], "the first page: {page:?}");
+    let cursor = ListCursor { created_at: T + 1, key: "list%/b".to_owned() };
+    let rest = keys(ok(m.list("alice", "list%/", 3, Some(&cursor)).await, "list")?);
+    ensure!(rest == ["list%/a"], "the page after the cursor: {rest:?}");
+    let literal = keys(ok(m.list("alice", "list_", 10, None).await, "list")?);
+    ensure!(literal.is_empty(), "`_` in a prefix matched as a wildcard: {literal:?}");
+    Ok(())
+}
+
+async fn a_detection_is_recorded_only_on_the_version_it_was_made_for<M: MetadataStore>(m: &M) -> Checked {
+    let key = "contract/detect";
+    commit(m, key, "contract/detect~v1", T).await?;
+    ok(m.record_detection(key, "\"other\"", Some("image/png"), Some(false)).await, "record_detection")?;
+    let row = ok(m.get(key).await, "get")?.ok_or("no row")?;
+    ensure!(row.detected_type.is_none(), "a verdict for another ETag was recorded");
+    ok(m.record_detection(key, "\"contract/detect~v1\"", Some("text/plain"), Some(true)).await, "record_detection")?;
+    let row = ok(m.get(key).await, "get")?.ok_or("no row")?;
+    ensure!(row.detected_type.as_deref() == Some("text/plain"), "detected {:?}", row.detected_type);
+    ensure!(row.type_matches == Some(true), "type_matches {:?}", row.type_matches);
+    Ok(())
+}
+
+fn upload(id: &str, expires_at: i64) -> MultipartUpload {
+    MultipartUpload {
+        id: id.to_owned(),
+        key: format!("contract/{id}"),
+        owner: "alice".to_owned(),
+        store_upload_id: format!("store-{id}"),
+        content_type: "video/mp4".to_owned(),
+        declared_size: Some(100),
+        created_at: T,
+        expires_at,
+        storage_key: format!("contract/{id}~v"),
+    }
+}
+
+fn part(number: u16, size: u64) -> Part {
+    Part { number, size, etag: format!("\"p{number}\"") }
+}
+
+async fn part_reservations_never_let_parts_together_exceed_the_limit<M: MetadataStore>(m: &M) -> Checked {
+    let id = "mp-reserve";
+    ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
+    ensure!(ok(m.multipart(id).await, "multipart")? == Some(upload(id, T + 1000)), "the upload reads back differently");
+    ensure!(ok(m.reserve_part(id, 1, 60, 100).await, "reserve_part")?, "a part within the limit was refused");
+    ensure!(!ok(m.reserve_part(id, 2, 41, 100).await, "reserve_part")?, "two parts together exceed the limit");
+    ensure!(ok(m.reserve_part(id, 2, 40, 100).await, "reserve_part")?, "two parts exactly at the limit were refused");
+    ensure!(ok(m.reserve_part(id, 1, 60, 100).await, "reserve_part")?, "re-reserving a part counts it twice");
+    ok(m.record_part(id, &part(1, 60)).await, "record_part")?;
+    ok(m.release_part(id, 1).await, "release_part")?;
+    ok(m.release_part(id, 2).await, "release_part")?;
+    let mut parts = ok(m.parts(id).await, "parts")?;
+    parts.sort_by_key(|p| p.number);
+    ensure!(parts == vec![part(1, 60)], "release removed a recorded part or kept an in-flight one: {parts:?}");
+    ok(m.remove_multipart(id).await, "remove_multipart")?;
+    ensure!(ok(m.multipart(id).await, "multipart")?.is_none(), "a removed upload is still there");
+    ensure!(ok(m.parts(id).await, "parts")?.is_empty(), "a removed upload kept its parts");
+    Ok(())
+}
+
+async fn other_parts_summarises_the_upload_without_the_part_itself<M: MetadataStore>(m: &M) -> Checked {
+    let id = "mp-others";
+    ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
+    for p in [part(1, 10), part(2, 10), part(5, 3)] {
+        ok(m.record_part(id, &p).await, "record_part")?;
+    }
+    let o = ok(m.other_parts(id, 2).await, "other_parts")?;
+    ensure!((o.count, o.bytes, o.highest, o.common) == (2, 13, Some((5, 3)), Some(10)), "without part 2: {o:?}");
+    let o = ok(m.other_parts(id, 9).await, "other_parts")?;
+    ensure!((o.count, o.bytes) == (3, 23), "without a part not yet sent: {o:?}");
+    ok(m.record_part(id, &part(5, 4)).await, "record_part again")?;
+    let o = ok(m.other_parts(id, 1).await, "other_parts")?;
+    ensure!((o.count, o.bytes, o.highest) == (2, 14, Some((5, 4))), "a re-sent part replaces the old: {o:?}");
+    ok(m.remove_multipart(id).await, "remove_multipart")
+}
+
+async fn completing_a_multipart_upload_commits_and_forgets_it<M: MetadataStore>(m: &M) -> Checked {
+    let id = "mp-complete";
+    let u = upload(id, T + 1000);
+    ok(m.create_multipart(&u).await, "create_multipart")?;
+    ok(m.begin_upload(&entry(id, &u.key, &u.storage_key, T + 1000)).await, "begin_upload")?;
+    ok(m.record_part(id, &part(1, 3)).await, "record_part")?;
+    let got = ok(m.complete_multipart(id, &record(&u.key, &u.storage_key, T)).await, "complete_multipart")?;
+    ensure!(got == Commit::Committed { replaced: None }, "the completion answered {got:?}");
+    ensure!(ok(m.get(&u.key).await, "get")?.is_some_and(|r| r.storage_key == u.storage_key), "no row names the object");
+    ensure!(ok(m.multipart(id).await, "multipart")?.is_none(), "the completed upload is still open");
+    ensure!(ok(m.parts(id).await, "parts")?.is_empty(), "the completed upload kept its parts");
+    ensure!(due_for(m, &u.key, T + 2000).await?.is_empty(), "the completion left its journal entry");
+    Ok(())
+}
+
+async fn expired_multipart_uploads_are_listed_oldest_first<M: MetadataStore>(m: &M) -> Checked {
+    for (id, expires) in [("mp-exp-b", T + 20), ("mp-exp-a", T + 10), ("mp-exp-live", T + 99_999)] {
+        ok(m.create_multipart(&upload(id, expires)).await, "create_multipart")?;
+    }
+    let expired = ok(m.expired_multiparts(T + 50, 100).await, "expired_multiparts")?;
+    let ids: Vec<_> = expired.into_iter().map(|u| u.id).filter(|id| id.starts_with("mp-exp-")).collect();
+    ensure!(ids == ["mp-exp-a", "mp-exp-b"], "expired uploads: {ids:?}");
+    Ok(())
+}
+
+fn presigned(nonce: &str, key: &str, created_at: i64) -> PresignedUpload {
+    PresignedUpload {
+        nonce: nonce.to_owned(),
+        key: key.to_owned(),
+        owner: "alice".to_owned(),
+        content_type: "image/png".to_owned(),
+        size: Some(3),
+        max_size: 3,
+        created_at,
+        expires_at: created_at + 300_000,
+        storage_key: format!("{key}~{nonce}"),
+    }
+}
+
+async fn a_presigned_upload_is_journaled_and_listed_newest_first_up_to_the_limit<M: MetadataStore>(m: &M) -> Checked {
+    let key = "contract/presigned";
+    let n = PRESIGNED_PER_KEY as i64 + 1;
+    for i in 0..n {
+        ok(m.record_presigned(&presigned(&format!("nonce-{i:02}"), key, T + i), T + 1000).await, "record_presigned")?;
+    }
+    let listed = ok(m.presigned(key, "alice").await, "presigned")?;
+    ensure!(
+        listed.len() == PRESIGNED_PER_KEY as usize,
+        "{} URLs listed, not at most {PRESIGNED_PER_KEY}",
+        listed.len()
+    );
+    ensure!(
+        listed.first().is_some_and(|p| p == &presigned(&format!("nonce-{:02}", n - 1), key, T + n - 1)),
+        "not newest first"
+    );
+    ensure!(ok(m.presigned(key, "bob").await, "presigned")?.is_empty(), "another owner's URLs were listed");
+    ensure!(due_for(m, key, T + 1000).await?.len() == n as usize, "each URL's stored name is journaled");
+    Ok(())
+}
+
+async fn confirming_a_presigned_upload_commits_and_keeps_its_entry<M: MetadataStore>(m: &M) -> Checked {
+    let key = "contract/confirm";
+    let p = presigned("nonce-confirm", key, T);
+    ok(m.record_presigned(&p, T + 1000).await, "record_presigned")?;
+    let got = ok(m.confirm_presigned(&p.nonce, &record(key, &p.storage_key, T)).await, "confirm_presigned")?;
+    ensure!(got == Commit::Committed { replaced: None }, "the confirm answered {got:?}");
+    ensure!(ok(m.get(key).await, "get")?.is_some_and(|r| r.storage_key == p.storage_key), "no row names the object");
+    ensure!(ok(m.presigned(key, "alice").await, "presigned")?.is_empty(), "a confirmed URL is still open");
+    ensure!(due_for(m, key, T + 1000).await? == vec![p.nonce.clone()], "the URL's entry must stay until due");
+    Ok(())
+}
+
+async fn a_nonce_is_spent_once_and_purged_after_it_expires<M: MetadataStore>(m: &M) -> Checked {
+    ensure!(ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "a fresh nonce was refused");
+    ensure!(!ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "a spent nonce was accepted again");
+    ok(m.purge_presigned(T + 50).await, "purge_presigned")?;
+    ensure!(!ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "a purge before expiry freed the nonce");
+    ok(m.purge_presigned(T + 101).await, "purge_presigned")?;
+    ensure!(ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "an expired nonce was not purged");
+    Ok(())
+}

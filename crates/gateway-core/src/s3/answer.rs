@@ -1,0 +1,132 @@
+//! Reading S3's answers: its flat XML, its error codes mapped to gateway errors, and whether
+//! a single PUT's answer confirms the digests the client sent.
+
+use crate::encoding::hex;
+use crate::error::{ErrorKind, GatewayError, Result};
+
+/// The text of the first `<tag>` element in an S3 XML body (S3's answers are flat enough
+/// that no XML parser is needed for the few values the gateway reads).
+pub fn xml_text<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{tag}>"))? + start;
+    Some(body[start..end].trim())
+}
+
+/// [`xml_text`] with XML's predefined entities decoded (upload ids and ETags).
+pub fn xml_value(body: &str, tag: &str) -> Option<String> {
+    xml_text(body, tag).map(|t| {
+        t.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    })
+}
+
+/// The `<Code>` of an S3 XML error body.
+pub fn error_code(body: &str) -> Option<&str> {
+    xml_text(body, "Code")
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The `CompleteMultipartUpload` request body for `(part number, ETag)` pairs, in order.
+pub fn complete_multipart_xml<'a>(parts: impl IntoIterator<Item = (u16, &'a str)>) -> String {
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for (number, etag) in parts {
+        xml.push_str(&format!("<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>", xml_escape(etag)));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    xml
+}
+
+/// Maps a failed S3 answer to a gateway error. Credentials and URLs never reach the client:
+/// the store's own words go only to the log.
+pub fn map_error(op: &str, status: u16, body: &str) -> GatewayError {
+    let code = error_code(body).unwrap_or("");
+    let internal = format!("S3 {op}: HTTP {status} {code}");
+    match (code, status) {
+        ("NoSuchUpload", _) => {
+            GatewayError::new(ErrorKind::UploadNotFound, "the store no longer has this multipart upload")
+        }
+        ("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall", _) => GatewayError::hidden(
+            ErrorKind::BadRequest,
+            "the store refused the parts; resend them and complete again",
+            internal,
+        ),
+        ("NoSuchKey", _) | ("", 404) => GatewayError::new(ErrorKind::NotFound, "no object has this key"),
+        ("PreconditionFailed", _) | (_, 412) => GatewayError::new(
+            ErrorKind::PreconditionFailed,
+            "the object's state does not match the request's precondition",
+        ),
+        ("BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" | "InvalidChecksum", _) => {
+            GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match the checksum sent with it")
+        }
+        ("IncompleteBody", _) => {
+            GatewayError::new(ErrorKind::IncompleteBody, "the body ended before its Content-Length")
+        }
+        ("InvalidRange", _) | (_, 416) => {
+            GatewayError::new(ErrorKind::RangeNotSatisfiable, "the range is not satisfiable")
+        }
+        ("SignatureDoesNotMatch" | "AccessDenied" | "InvalidAccessKeyId" | "ExpiredToken" | "InvalidToken", _)
+        | (_, 401 | 403) => GatewayError::hidden(
+            ErrorKind::StorageAuthFailed,
+            "the storage backend refused the gateway's credentials",
+            internal,
+        ),
+        ("SlowDown" | "ServiceUnavailable", _) | (_, 503) => GatewayError::hidden(
+            ErrorKind::StorageUnavailable,
+            "the storage backend is unavailable; retry later",
+            internal,
+        ),
+        _ => GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", internal),
+    }
+}
+
+/// A network failure reaching the store.
+pub fn unreachable(op: &str, detail: &str) -> GatewayError {
+    GatewayError::hidden(
+        ErrorKind::StorageUnavailable,
+        "the storage backend is unavailable; retry later",
+        format!("S3 {op}: {detail}"),
+    )
+}
+
+/// Whether a single PUT's answer confirms the digests the client sent. Not every
+/// S3-compatible server checks them (moto ignores both), so a digest counts only when the
+/// answer shows it held: the SHA-256 must come back in `x-amz-checksum-sha256` (S3 echoes a
+/// checksum it verified), and an MD5 must equal the ETag whenever the ETag is an MD5 (single
+/// PUTs without SSE-KMS/SSE-C). A SHA-256 the store did not echo is refused rather than
+/// recorded unverified; an MD5 against a non-MD5 ETag rests on the store's own check.
+pub fn check_put_digests(
+    md5: Option<&[u8; 16]>,
+    sha256: Option<&[u8; 32]>,
+    etag: Option<&str>,
+    echoed_sha256: Option<&str>,
+) -> Result<()> {
+    use base64::Engine;
+    let mismatch =
+        || GatewayError::new(ErrorKind::ChecksumMismatch, "the body does not match the checksum sent with it");
+    if let Some(sent) = sha256 {
+        let echoed = echoed_sha256.and_then(|v| base64::engine::general_purpose::STANDARD.decode(v.trim()).ok());
+        match echoed {
+            Some(got) if got == sent[..] => {}
+            Some(_) => return Err(mismatch()),
+            None => {
+                return Err(GatewayError::new(
+                    ErrorKind::BadRequest,
+                    "the storage backend did not confirm x-amz-checksum-sha256, so the upload was not recorded; \
+                     send Content-MD5 instead",
+                ))
+            }
+        }
+    }
+    if let Some(sent) = md5 {
+        let tag = etag.map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_ascii_lowercase());
+        if let Some(tag) = tag.filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())) {
+            if tag != hex(sent) {
+                return Err(mismatch());
+            }
+        }
+    }
+    Ok(())
+}

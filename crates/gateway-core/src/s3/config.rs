@@ -1,0 +1,44 @@
+//! Where and as whom the S3 store talks, and S3's encoding of keys in URLs.
+
+use crate::secret::Secret;
+
+/// Where and as whom the S3 backend talks.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// `S3_ENDPOINT`: scheme, host and optional port (no path).
+    pub endpoint: url::Url,
+    /// `S3_BUCKET`.
+    pub bucket: String,
+    /// `S3_REGION` (`us-east-1` by default; `auto` for R2's S3 endpoint).
+    pub region: String,
+    /// `S3_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `S3_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Secret,
+    /// `S3_SESSION_TOKEN`, for temporary credentials.
+    pub session_token: Option<Secret>,
+    /// `S3_FORCE_PATH_STYLE`: `https://host/bucket/key` instead of `https://bucket.host/key`.
+    pub path_style: bool,
+}
+
+/// S3's encoding of a key in a URL path: every byte but the unreserved characters
+/// (`A-Z a-z 0-9 - _ . ~`) and `/` is percent-encoded, so the path is its own canonical form.
+pub fn encode_key(key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+    percent_encoding::utf8_percent_encode(key, KEEP).to_string()
+}
+
+impl S3Config {
+    /// The URL of `key` in the bucket.
+    pub fn object_url(&self, key: &str) -> String {
+        let scheme = self.endpoint.scheme();
+        let host = self.endpoint.host_str().unwrap_or_default();
+        let port = self.endpoint.port().map(|p| format!(":{p}")).unwrap_or_default();
+        if self.path_style {
+            format!("{scheme}://{host}{port}/{}/{}", encode_key(&self.bucket), encode_key(key))
+        } else {
+            format!("{scheme}://{}.{host}{port}/{}", self.bucket, encode_key(key))
+        }
+    }
+}

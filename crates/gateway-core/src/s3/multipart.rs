@@ -1,0 +1,87 @@
+//! [`Multipart`] on an S3-compatible store: `CreateMultipartUpload`, `UploadPart` (the
+//! request's own body stream, as for a single PUT), `CompleteMultipartUpload` (whose `200 OK`
+//! may carry an error) and `AbortMultipartUpload`, signed like every other call.
+
+use super::exec::{Answer, HttpExecutor, Payload};
+use super::store::{header, is_ok, missing, text_at_most, Call, S3Store};
+use super::{complete_multipart_xml, map_error, xml_value};
+use crate::encoding::encode_query_value;
+use crate::error::Result;
+use crate::key::StoredName;
+use crate::multipart::rules::Part;
+use crate::store::{Multipart, ObjectMeta, PutPart};
+
+fn upload_query(upload_id: &str) -> String {
+    format!("uploadId={}", encode_query_value(upload_id))
+}
+
+/// The XML answer of a multipart call: a few hundred bytes, read up to 1 MiB.
+const XML_LIMIT: usize = 1024 * 1024;
+
+impl<E: HttpExecutor> Multipart for S3Store<E> {
+    async fn create_multipart(&self, name: &StoredName, content_type: &str) -> Result<String> {
+        let call = Call {
+            query: "uploads".to_owned(),
+            signed: vec![header("content-type", content_type)],
+            ..Call::new("create multipart", "POST")
+        };
+        let answer = self.send(name, call).await?;
+        if !is_ok(answer.status()) {
+            return Err(Self::error("create multipart", answer).await);
+        }
+        let body = text_at_most(answer, XML_LIMIT).await;
+        xml_value(&body, "UploadId").ok_or_else(|| missing("create multipart", "UploadId"))
+    }
+
+    async fn upload_part(&self, part: PutPart<E::Body>) -> Result<String> {
+        let query = format!("partNumber={}&{}", part.number, upload_query(&part.upload_id));
+        let call = Call { query, body: Payload::Stream(part.body), ..Call::new("upload part", "PUT") };
+        let answer = self.send_upload(&part.name, call).await?;
+        if !is_ok(answer.status()) {
+            return Err(Self::error("upload part", answer).await);
+        }
+        let etag = answer.header("etag");
+        answer.discard();
+        etag.ok_or_else(|| missing("upload part", "ETag"))
+    }
+
+    /// S3 may answer a completion `200 OK` with an error document, so the body is checked.
+    async fn complete_multipart(&self, name: &StoredName, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta> {
+        let xml = complete_multipart_xml(parts.iter().map(|p| (p.number, p.etag.as_str())));
+        let call = Call {
+            query: upload_query(upload_id),
+            signed: vec![header("content-type", "application/xml")],
+            body: Payload::Text(xml),
+            ..Call::new("complete multipart", "POST")
+        };
+        let answer = self.send(name, call).await?;
+        let status = answer.status();
+        let body = text_at_most(answer, XML_LIMIT).await;
+        if !is_ok(status) || body.contains("<Error>") {
+            return Err(map_error("complete multipart", status, &body));
+        }
+        // A 200 whose body was cut off may still hide an error: only the result counts.
+        if !body.contains("<CompleteMultipartUploadResult") {
+            return Err(missing("complete multipart", "CompleteMultipartUploadResult"));
+        }
+        let etag = xml_value(&body, "ETag").ok_or_else(|| missing("complete multipart", "ETag"))?;
+        Ok(ObjectMeta {
+            size: parts.iter().map(|p| p.size).sum(),
+            etag,
+            // The store's clock in milliseconds, as for a single PUT (Last-Modified has whole
+            // seconds only), so racing uploads of a key are ordered the same way.
+            uploaded_ms: (self.clock)(),
+            content_type: None,
+        })
+    }
+
+    async fn abort_multipart(&self, name: &StoredName, upload_id: &str) -> Result<()> {
+        let call = Call { query: upload_query(upload_id), ..Call::new("abort multipart", "DELETE") };
+        let answer = self.send(name, call).await?;
+        if is_ok(answer.status()) || answer.status() == 404 {
+            answer.discard();
+            return Ok(());
+        }
+        Err(Self::error("abort multipart", answer).await)
+    }
+}

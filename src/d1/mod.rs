@@ -1,0 +1,54 @@
+//! The metadata interfaces on the D1 binding `DB` (schema in `migrations/`), one file per
+//! table group, each implementing its core trait under the trait's own names: `objects`
+//! ([`gateway_core::metadata::ObjectIndex`]), `journal` (`UploadJournal`), `multipart`
+//! (`MultipartIndex`), `presign` (`PresignLedger`); `commit` builds the one transaction every
+//! commit is.
+
+use gateway_core::error::{ErrorKind, GatewayError, Result};
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, Env};
+
+mod commit;
+mod journal;
+mod multipart;
+mod objects;
+mod presign;
+
+pub struct D1Metadata {
+    db: D1Database,
+}
+
+impl D1Metadata {
+    pub fn from_env(env: &Env) -> Result<D1Metadata> {
+        let db = env.d1("DB").map_err(|e| {
+            GatewayError::hidden(
+                ErrorKind::ConfigError,
+                "the gateway is misconfigured: the D1 binding DB is missing",
+                e.to_string(),
+            )
+        })?;
+        Ok(D1Metadata { db })
+    }
+
+    pub(crate) fn statement(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement> {
+        self.db.prepare(sql).bind(args).map_err(|e| db_error("bind", e))
+    }
+
+    /// Runs statements as one transaction (a D1 batch).
+    pub(crate) async fn transaction(&self, op: &str, statements: Vec<D1PreparedStatement>) -> Result<()> {
+        self.db.batch(statements).await.map_err(|e| db_error(op, e))?;
+        Ok(())
+    }
+}
+
+pub(crate) fn db_error(op: &str, err: worker::Error) -> GatewayError {
+    GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", format!("D1 {op}: {err}"))
+}
+
+pub(crate) fn opt_str(v: &Option<String>) -> JsValue {
+    v.as_deref().map_or(JsValue::NULL, JsValue::from_str)
+}
+
+pub(crate) fn opt_bool(v: Option<bool>) -> JsValue {
+    v.map_or(JsValue::NULL, |b| JsValue::from_f64(if b { 1.0 } else { 0.0 }))
+}
