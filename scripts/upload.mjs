@@ -10,16 +10,26 @@
 //
 // The token comes from --token or GATEWAY_TOKEN; the endpoint from --endpoint or
 // GATEWAY_URL. Prints the gateway's JSON answer on success; exits 1 with the problem's code
-// and detail on failure.
+// and detail on failure. The protocol is `public/client.js`, shared with the page; this file
+// reads the arguments and the file and keeps the resume state.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { request, Progress, parseSize, Problem } from './lib/transfer.mjs';
+import { upload, fetchTransport, UploadError } from '../public/client.js';
+import { Progress } from './lib/progress.mjs';
 
-const MIB = 1024 * 1024;
 const STATE_DIR = path.join(os.homedir(), '.cache', 'upload-gateway');
+const UNITS = { b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** `16MiB`, `5m`, `1048576` → bytes. */
+function parseSize(text) {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(String(text).trim());
+  const unit = m && UNITS[(m[2] || 'b').toLowerCase()];
+  if (!unit) throw new Error(`not a size: ${text}`);
+  return Math.round(Number(m[1]) * unit);
+}
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -42,88 +52,47 @@ if (!file || !values.key || !values.token) {
   process.exit(2);
 }
 const stat = fs.statSync(file);
-const size = stat.size;
 const endpoint = values.endpoint.replace(/\/$/, '');
-const objectPath = `/files/${values.key.split('/').map(encodeURIComponent).join('/')}`;
-const auth = { authorization: `Bearer ${values.token}` };
-const progress = new Progress(size, values.quiet);
+const progress = new Progress(stat.size, values.quiet);
 
 /** The resume state of this file, key and endpoint, kept until the upload completes. */
 const stateFile = path.join(
   STATE_DIR,
-  crypto.createHash('sha256').update(JSON.stringify([endpoint, values.key, path.resolve(file), size, stat.mtimeMs])).digest('hex') + '.json',
+  crypto.createHash('sha256').update(JSON.stringify([endpoint, values.key, path.resolve(file), stat.size, stat.mtimeMs])).digest('hex') + '.json',
 );
-
-const partStream = (start, length) => () => fs.createReadStream(file, length ? { start, end: start + length - 1 } : { start, end: -1 });
-
-async function single() {
-  const res = await request('PUT', `${endpoint}${objectPath}`, {
-    headers: { ...auth, 'content-type': values['content-type'] },
-    length: size,
-    body: size > 0 ? partStream(0, size) : null,
-    progress,
-  });
-  return res.json;
-}
-
-/** The upload to continue (from the saved state, if the gateway still has it) or a new one. */
-async function openUpload(partSize) {
-  if (!values.fresh && fs.existsSync(stateFile)) {
-    const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-    try {
-      const listed = await request('GET', `${endpoint}${objectPath}?uploadId=${encodeURIComponent(saved.upload_id)}`, { headers: auth });
-      return { ...saved, parts: listed.json.parts };
-    } catch (e) {
-      if (!(e instanceof Problem) || e.status !== 404) throw e;
-    }
-  }
-  const started = await request('POST', `${endpoint}${objectPath}?uploads`, {
-    headers: { ...auth, 'content-type': 'application/json' },
-    text: JSON.stringify({ content_type: values['content-type'], size }),
-  });
-  const { upload_id, part_size_min, part_size_max, max_parts } = started.json;
-  if (part_size_max < part_size_min && size > part_size_max) throw new Error(`the gateway accepts parts of at most ${part_size_max} bytes, under the ${part_size_min}-byte minimum`);
-  // Enough parts of at most the gateway's maximum, and never more than it allows.
-  let chosen = Math.max(partSize, part_size_min, Math.ceil(size / max_parts / MIB) * MIB);
-  chosen = Math.min(chosen, part_size_max);
-  if (Math.ceil(size / chosen) > max_parts) throw new Error(`${size} bytes do not fit in ${max_parts} parts of ${chosen} bytes`);
-  const state = { upload_id, part_size: chosen };
-  fs.mkdirSync(STATE_DIR, { recursive: true });
-  fs.writeFileSync(stateFile, JSON.stringify(state));
-  return { ...state, parts: [] };
-}
-
-async function multipart() {
-  const upload = await openUpload(parseSize(values['part-size']));
-  const { upload_id, part_size } = upload;
-  const count = Math.ceil(size / part_size);
-  const expected = (n) => (n < count ? part_size : size - (count - 1) * part_size);
-  const done = new Set(upload.parts.filter((p) => p.size === expected(p.part_number)).map((p) => p.part_number));
-  for (const n of done) progress.add(expected(n));
-  if (done.size) progress.note(`resuming upload ${upload_id}: ${done.size} of ${count} parts already stored`);
-  const queue = [];
-  for (let n = 1; n <= count; n++) if (!done.has(n)) queue.push(n);
-  const url = (n) => `${endpoint}${objectPath}?uploadId=${encodeURIComponent(upload_id)}&partNumber=${n}`;
-  const worker = async () => {
-    for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
-      const start = (n - 1) * part_size;
-      await request('PUT', url(n), { headers: auth, length: expected(n), body: partStream(start, expected(n)), progress, retries: 3 });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Number(values.concurrency) || 4) }, worker));
-  const done_ = await request('POST', `${endpoint}${objectPath}?uploadId=${encodeURIComponent(upload_id)}`, { headers: auth, retries: 3 });
-  fs.rmSync(stateFile, { force: true });
-  return done_.json;
-}
+const resume = {
+  load: () => (values.fresh || !fs.existsSync(stateFile) ? null : JSON.parse(fs.readFileSync(stateFile, 'utf8'))),
+  save: (state) => {
+    fs.mkdirSync(STATE_DIR, { recursive: true });
+    fs.writeFileSync(stateFile, JSON.stringify(state));
+  },
+  clear: () => fs.rmSync(stateFile, { force: true }),
+};
 
 try {
-  const result = size > parseSize(values.threshold) ? await multipart() : await single();
+  // Read from disk as each request is sent, a part at a time.
+  const blob = await fs.openAsBlob(file);
+  const result = await upload(blob, {
+    endpoint,
+    token: values.token,
+    key: values.key,
+    contentType: values['content-type'],
+    multipartThreshold: parseSize(values.threshold),
+    partSize: parseSize(values['part-size']),
+    concurrency: Math.max(1, Number(values.concurrency) || 4),
+    resume,
+    send: fetchTransport(fetch, { countBytes: true }),
+    onProgress: (loaded) => progress.update(loaded),
+    onResume: ({ uploadId, stored, parts }) => {
+      if (stored) progress.note(`resuming upload ${uploadId}: ${stored} of ${parts} parts already stored`);
+    },
+  });
   progress.finish();
   console.log(JSON.stringify(result, null, 2));
 } catch (e) {
   progress.finish();
-  if (e instanceof Problem) {
-    console.error(`upload failed: ${e.status} ${e.code}: ${e.detail}`);
+  if (e instanceof UploadError) {
+    console.error(`upload failed: ${e.status ? `${e.status} ` : ''}${e.code}: ${e.detail}`);
   } else {
     console.error(`upload failed: ${e.message}`);
   }
