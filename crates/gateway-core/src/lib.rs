@@ -1,8 +1,11 @@
 //! The runtime-agnostic core of the upload gateway: configuration, JWT authentication,
 //! authorisation, key rules, upload policy, ranges and preconditions, content sniffing,
-//! webhook signing, errors, and the request→decision logic over two narrow interfaces
-//! ([`store::Objects`], [`metadata::MetadataStore`]). It has no Worker or JS dependency
-//! and reads no clock: the edge (the Worker crate) passes time in and moves the bytes.
+//! webhook signing, errors, and the request→decision logic over small capability interfaces
+//! (storage: [`store::Objects`], [`store::Multipart`], [`store::Presign`]; metadata:
+//! [`metadata::ObjectIndex`], [`metadata::UploadJournal`], [`metadata::MultipartIndex`],
+//! [`metadata::PresignLedger`]), and the whole S3 protocol ([`s3::S3Store`], over a one-call
+//! HTTP executor). It has no Worker or JS dependency and reads no clock: the edge (the Worker
+//! crate) passes time in, executes the requests the core builds, and moves the bytes.
 
 pub mod auth;
 pub mod conditional;

@@ -120,7 +120,18 @@ fn empty_and_truncated_signatures_are_unknown() {
 
 #[test]
 fn the_sniff_sample_covers_every_signature_offset() {
-    assert_eq!(SNIFF_BYTES, 512);
+    // The follow-up reads only SNIFF_BYTES: the deepest signature must lie within them.
+    let samples: [(&[u8], &str); 4] = [
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"RIFF\0\0\0\0WEBP", "image/webp"),
+        (b"\0\0\0\x18ftypheic", "image/heic"),
+        (b"BM\0\0\0\0\0\0\0\0\0\0\0\0\x28\0\0\0", "image/bmp"),
+    ];
+    for (head, ty) in samples {
+        let mut file = head.to_vec();
+        file.resize(64 * 1024, 0);
+        assert_eq!(detect(&file[..SNIFF_BYTES]), Some(ty), "{ty}");
+    }
 }
 
 #[test]
