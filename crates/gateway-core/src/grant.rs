@@ -77,6 +77,20 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// A key for an upload that names none: the token's exact key, or `<prefix><id>.<ext>`, a
+    /// fresh name under its prefix keeping a plain extension from `filename`.
+    pub fn generated_key(&self, id: &str, filename: Option<&str>) -> Result<ObjectKey> {
+        if let Some(k) = &self.exact_key {
+            return ObjectKey::new(k.clone());
+        }
+        let ext = filename
+            .and_then(|f| f.rsplit_once('.').map(|(_, e)| e))
+            .filter(|e| (1..=16).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .map(|e| format!(".{}", e.to_ascii_lowercase()))
+            .unwrap_or_default();
+        ObjectKey::new(format!("{}{id}{ext}", self.prefix))
+    }
+
     /// Refuses with 403 unless the token has `scope`.
     pub fn require(&self, scope: Scope) -> Result<()> {
         if self.scopes.contains(scope) {

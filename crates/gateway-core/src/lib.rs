@@ -34,6 +34,7 @@ pub mod sniff;
 pub mod store;
 pub mod sweep;
 pub mod time;
+pub mod tus;
 pub mod upload;
 pub mod webhook;
 

@@ -187,20 +187,6 @@ struct PresignAnswer<'a> {
     mode: &'a str,
 }
 
-/// `<prefix><id>.<ext>`: the token's exact key, or a fresh name under its prefix keeping a
-/// plain extension from `filename`.
-fn generated_key(grant: &Grant, id: &str, filename: Option<&str>) -> Result<ObjectKey> {
-    if let Some(k) = &grant.exact_key {
-        return ObjectKey::new(k.clone());
-    }
-    let ext = filename
-        .and_then(|f| f.rsplit_once('.').map(|(_, e)| e))
-        .filter(|e| (1..=16).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .map(|e| format!(".{}", e.to_ascii_lowercase()))
-        .unwrap_or_default();
-    ObjectKey::new(format!("{}{id}{ext}", grant.prefix))
-}
-
 /// What a presign request needs besides its body.
 #[derive(Clone, Copy)]
 pub struct PresignContext<'a> {
@@ -234,7 +220,7 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
     grant.require(scope)?;
     let key = match (req.key, method) {
         (Some(k), _) => ObjectKey::new(k)?,
-        (None, "PUT") => generated_key(grant, ctx.id, req.filename.as_deref())?,
+        (None, "PUT") => grant.generated_key(ctx.id, req.filename.as_deref())?,
         (None, _) => return Err(bad("a GET URL needs the `key` to download")),
     };
     grant.authorize(scope, &key)?;
