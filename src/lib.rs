@@ -3,6 +3,7 @@
 //! implement the core's store and metadata interfaces on R2 and D1, and move the bytes.
 
 mod backend;
+mod compose;
 #[cfg(feature = "contract")]
 mod contract;
 mod convert;

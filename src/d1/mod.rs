@@ -1,8 +1,8 @@
 //! The metadata interfaces on the D1 binding `DB` (schema in `migrations/`), one file per
 //! table group, each implementing its core trait under the trait's own names: `objects`
 //! ([`gateway_core::metadata::ObjectIndex`]), `journal` (`UploadJournal`), `multipart`
-//! (`MultipartIndex`), `presign` (`PresignLedger`); `commit` builds the one transaction every
-//! commit is.
+//! (`MultipartIndex`), `presign` (`PresignLedger`), `tus` (`TusIndex`); `commit` builds the one
+//! transaction every commit is.
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use wasm_bindgen::JsValue;
@@ -13,6 +13,7 @@ mod journal;
 mod multipart;
 mod objects;
 mod presign;
+mod tus;
 
 pub struct D1Metadata {
     db: D1Database,

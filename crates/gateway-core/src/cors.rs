@@ -5,11 +5,15 @@ use crate::config::CorsOrigins;
 use crate::http::{Reply, RequestHead};
 
 /// Headers browsers may read from responses (part ETags, the new object's location, ranges).
-pub const EXPOSE_HEADERS: &str =
-    "ETag, Location, Content-Length, Content-Range, Accept-Ranges, Last-Modified, Content-Disposition";
-pub const ALLOW_METHODS: &str = "GET, HEAD, PUT, POST, DELETE, OPTIONS";
-pub const ALLOW_HEADERS: &str =
-    "Authorization, Content-Type, Content-MD5, x-amz-checksum-sha256, If-None-Match, If-Match, If-Range, Range";
+/// The tus headers are among them: a browser that cannot read `Upload-Offset` or `Location`
+/// cannot resume.
+pub const EXPOSE_HEADERS: &str = "ETag, Location, Content-Length, Content-Range, Accept-Ranges, Last-Modified, \
+     Content-Disposition, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Defer-Length, Upload-Expires, \
+     Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size";
+pub const ALLOW_METHODS: &str = "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS";
+pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, Content-MD5, x-amz-checksum-sha256, If-None-Match, \
+     If-Match, If-Range, Range, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Defer-Length, Tus-Resumable, \
+     X-HTTP-Method-Override, X-Requested-With";
 
 /// The answer to an `OPTIONS` preflight.
 pub fn preflight<S>(origins: &CorsOrigins, head: &RequestHead) -> Reply<S> {

@@ -70,6 +70,12 @@ error_kinds! {
     UploadNotFound,
     /// 405: the route exists but not for this method.
     MethodNotAllowed,
+    /// 409: a tus `PATCH` whose `Upload-Offset` is not the upload's (nothing changed).
+    OffsetMismatch,
+    /// 423: another request is writing to this tus upload right now; retry.
+    UploadLocked,
+    /// 410: the tus upload expired before it was finished.
+    UploadExpired,
     /// 502: the storage backend failed.
     StorageError,
     /// 502: the storage backend refused the gateway's own credentials (detail only logged).
@@ -99,6 +105,9 @@ impl ErrorKind {
             RangeNotSatisfiable => 416,
             NotFound | UploadNotFound => 404,
             MethodNotAllowed => 405,
+            OffsetMismatch => 409,
+            UploadLocked => 423,
+            UploadExpired => 410,
             StorageError | StorageAuthFailed => 502,
             StorageUnavailable => 503,
             DatabaseError | ConfigError | Internal => 500,
@@ -127,6 +136,9 @@ impl ErrorKind {
             NotFound => "not_found",
             UploadNotFound => "upload_not_found",
             MethodNotAllowed => "method_not_allowed",
+            OffsetMismatch => "offset_mismatch",
+            UploadLocked => "upload_locked",
+            UploadExpired => "upload_expired",
             StorageError | StorageUnavailable => "storage_error",
             StorageAuthFailed => "storage_auth_failed",
             DatabaseError => "database_error",
@@ -157,6 +169,9 @@ impl ErrorKind {
             NotFound => "Not found",
             UploadNotFound => "Upload not found",
             MethodNotAllowed => "Method not allowed",
+            OffsetMismatch => "Offset mismatch",
+            UploadLocked => "Upload locked",
+            UploadExpired => "Upload expired",
             StorageError => "Storage error",
             StorageAuthFailed => "Storage authentication failed",
             StorageUnavailable => "Storage unavailable",

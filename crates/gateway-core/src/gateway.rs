@@ -16,8 +16,10 @@ use crate::multipart::{request_op, Op, Session};
 use crate::presign::capability::{self, Capability};
 use crate::presign::confirm::{confirm, confirmed_key};
 use crate::presign::urls::{presign, redirect, PresignContext};
-use crate::router::{route, Route, OBJECT_METHODS};
-use crate::store::{Multipart, Presign};
+use crate::router::{route, Route, TusOp, OBJECT_METHODS, TUS_METHODS, TUS_UPLOAD_METHODS};
+use crate::store::{Compose, Multipart, Presign};
+use crate::tus::protocol as tus_protocol;
+use crate::tus::session::{options as tus_options, TusSession};
 use crate::upload;
 
 /// One request's view of the gateway: its configuration, stores and the current time.
@@ -52,7 +54,7 @@ pub fn bearer(head: &RequestHead) -> Result<&str> {
     }
 }
 
-impl<S: Multipart, M: MetadataStore> Gateway<'_, S, M> {
+impl<S: Multipart + Compose, M: MetadataStore> Gateway<'_, S, M> {
     fn authenticate(&self, head: &RequestHead) -> Result<Grant> {
         verify(&self.config.jwt, bearer(head)?, self.now_ms)
     }
@@ -78,6 +80,9 @@ impl<S: Multipart, M: MetadataStore> Gateway<'_, S, M> {
                 if err.kind == ErrorKind::MethodNotAllowed {
                     reply = reply.with_header("Allow", allow_for(&head.path));
                 }
+                if is_tus(&head.path) && err.kind == ErrorKind::PreconditionFailed {
+                    reply = reply.with_header("Tus-Version", tus_protocol::VERSION);
+                }
                 if err.kind == ErrorKind::MissingToken
                     || err.kind == ErrorKind::InvalidToken
                     || err.kind == ErrorKind::TokenExpired
@@ -88,6 +93,11 @@ impl<S: Multipart, M: MetadataStore> Gateway<'_, S, M> {
             }
         };
         let problems = crate::log::take();
+        let reply = if is_tus(&head.path) && head.method != http::Method::OPTIONS {
+            reply.with_header("Tus-Resumable", tus_protocol::VERSION)
+        } else {
+            reply
+        };
         Handled { reply: cors::decorate(&self.config.cors_origins, head, reply), followup, error, problems }
     }
 
@@ -96,7 +106,8 @@ impl<S: Multipart, M: MetadataStore> Gateway<'_, S, M> {
         head: &RequestHead,
         input: Input<S::Body>,
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
-        let route = route(&head.method, &head.path)?;
+        let method = if is_tus(&head.path) { tus_protocol::effective_method(head) } else { head.method.clone() };
+        let route = route(&method, &head.path)?;
         let (body, bytes) = match input {
             Input::Stream(body) => (body, Vec::new()),
             Input::Bytes(bytes) => (None, bytes),
@@ -106,6 +117,7 @@ impl<S: Multipart, M: MetadataStore> Gateway<'_, S, M> {
             return self.multipart(head, op, key, body, &bytes).await;
         }
         let reply = match route {
+            Route::Tus(op) => return self.tus(head, op, body).await,
             Route::Health => Reply::json(200, &serde_json::json!({"status": "ok"})),
             Route::Preflight => cors::preflight(&self.config.cors_origins, head),
             Route::List => manage::list(self.meta, &self.authenticate(head)?, head).await?,
@@ -165,6 +177,39 @@ impl<S: Multipart, M: MetadataStore> Gateway<'_, S, M> {
         }
     }
 
+    async fn tus(
+        &self,
+        head: &RequestHead,
+        op: TusOp,
+        body: Option<S::Body>,
+    ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
+        if op == TusOp::Options {
+            let preflight: Reply<S::Stream> = cors::preflight(&self.config.cors_origins, head);
+            let mut reply = tus_options();
+            reply.headers.extend(preflight.headers);
+            return Ok((reply, None));
+        }
+        // Every other tus request: the version first (a client speaking another one learns
+        // which this server speaks), then the token.
+        tus_protocol::check_version(head)?;
+        let grant = self.authenticate(head)?;
+        let session = TusSession {
+            config: self.config,
+            store: self.store,
+            meta: self.meta,
+            grant: &grant,
+            now_ms: self.now_ms,
+            request_id: self.request_id,
+            origin: &head.origin,
+        };
+        match op {
+            TusOp::Options | TusOp::Create => session.create(head, body).await,
+            TusOp::Head(id) => Ok((session.head(&id).await?, None)),
+            TusOp::Patch(id) => session.patch(&id, head, body).await,
+            TusOp::Terminate(id) => Ok((session.terminate(&id).await?, None)),
+        }
+    }
+
     async fn multipart(
         &self,
         head: &RequestHead,
@@ -196,8 +241,14 @@ impl<S: Multipart, M: MetadataStore> Gateway<'_, S, M> {
     }
 }
 
+fn is_tus(path: &str) -> bool {
+    path == "/tus" || path.starts_with("/tus/")
+}
+
 fn allow_for(path: &str) -> &'static str {
     match path {
+        "/tus" | "/tus/" => TUS_METHODS,
+        p if is_tus(p) => TUS_UPLOAD_METHODS,
         "/healthz" => "GET, HEAD",
         "/files" | "/files/" => "GET, OPTIONS",
         "/presign" => "POST, OPTIONS",

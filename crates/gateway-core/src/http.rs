@@ -77,9 +77,12 @@ fn too_large() -> GatewayError {
 
 /// `POST` bodies are small JSON read whole, up to [`SMALL_BODY_LIMIT`]; a body that declares
 /// more is refused unread, and so is one without a `Content-Length`, whose size could only
-/// be checked after buffering. Every other body streams to the core.
+/// be checked after buffering. Every other body streams to the core, `POST`s under `/tus/`
+/// included.
 pub fn body_plan(head: &RequestHead, has_body: bool) -> BodyPlan {
-    if head.method != Method::POST {
+    // tus creation may carry the first chunk, and an overridden POST may be a PATCH.
+    let tus = head.path == "/tus" || head.path.starts_with("/tus/");
+    if head.method != Method::POST || tus {
         return BodyPlan::Stream;
     }
     let declared = head.header("content-length");

@@ -216,7 +216,76 @@ pub trait PresignLedger {
     async fn purge_presigned(&self, before_ms: i64) -> Result<()>;
 }
 
-/// The whole metadata database, for code that needs all of it (the router, the sweep).
-pub trait MetadataStore: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger {}
+/// A tus upload in progress. `id` is the one in its URL; `storage_key` is where the store
+/// assembles it (journaled from the creation on, like a multipart upload's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TusUpload {
+    pub id: String,
+    pub key: String,
+    pub owner: String,
+    pub storage_key: String,
+    pub content_type: String,
+    /// `Upload-Metadata` as the client sent it.
+    pub metadata: Option<String>,
+    /// `None` while deferred.
+    pub length: Option<u64>,
+    /// Bytes the store holds: parts plus staged chunks.
+    pub offset: u64,
+    /// Fixed by the first request that needs it.
+    pub part_size: Option<u64>,
+    /// Parts the store holds.
+    pub parts: u16,
+    /// The store's multipart upload, once the first part is sent.
+    pub store_upload_id: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    pub expires_at: i64,
+}
 
-impl<T: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger> MetadataStore for T {}
+/// A tus upload with its staged chunks (in order) and its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TusState {
+    pub upload: TusUpload,
+    pub staged: Vec<crate::tus::plan::Chunk>,
+    pub parts: Vec<Part>,
+}
+
+/// What one `PATCH` stored, recorded if it still holds the upload's lease at `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TusAdvance {
+    pub from: u64,
+    pub to: u64,
+    pub length: Option<u64>,
+    pub part_size: Option<u64>,
+    pub store_upload_id: Option<String>,
+    /// The chunk this request staged.
+    pub chunk: Option<crate::tus::plan::Chunk>,
+    /// Parts this request stored.
+    pub parts: Vec<Part>,
+    /// Staged chunks now wholly inside parts.
+    pub consumed: Vec<String>,
+}
+
+/// The tus index (tables `tus_uploads`, `tus_chunks`, `tus_parts`).
+#[allow(async_fn_in_trait)]
+pub trait TusIndex {
+    async fn create_tus(&self, upload: &TusUpload) -> Result<()>;
+    async fn tus(&self, id: &str) -> Result<Option<TusState>>;
+    /// Takes upload `id` for one request, if its offset is `offset` and no other request holds
+    /// it (or that request's lease ran out before `now_ms`). `false` otherwise.
+    async fn lease_tus(&self, id: &str, offset: u64, lease: &str, until_ms: i64, now_ms: i64) -> Result<bool>;
+    /// Gives the lease back without recording anything.
+    async fn release_tus(&self, id: &str, lease: &str) -> Result<()>;
+    /// Atomically, only while `lease` holds the upload at `advance.from`: records what the
+    /// request stored, moves the offset to `advance.to` and gives the lease back.
+    async fn advance_tus(&self, id: &str, lease: &str, advance: &TusAdvance) -> Result<bool>;
+    /// Forgets the upload, its chunks and parts.
+    async fn remove_tus(&self, id: &str) -> Result<()>;
+    /// Uploads whose `expires_at` is before `now_ms`, oldest first.
+    async fn expired_tus(&self, now_ms: i64, limit: u32) -> Result<Vec<TusUpload>>;
+}
+
+/// The whole metadata database, for code that needs all of it (the router, the sweep).
+pub trait MetadataStore: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger + TusIndex {}
+
+impl<T: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger + TusIndex> MetadataStore for T {}

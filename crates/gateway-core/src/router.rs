@@ -19,6 +19,44 @@ pub enum Route {
     Download(ObjectKey),
     Head(ObjectKey),
     Delete(ObjectKey),
+    /// Under `/tus/`: the resumable upload protocol.
+    Tus(TusOp),
+}
+
+/// A tus request, by its effective method (see `tus::protocol::effective_method`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TusOp {
+    Options,
+    Create,
+    Head(String),
+    Patch(String),
+    Terminate(String),
+}
+
+pub const TUS_METHODS: &str = "POST, OPTIONS";
+pub const TUS_UPLOAD_METHODS: &str = "HEAD, PATCH, DELETE, OPTIONS";
+
+fn tus_route(method: &Method, path: &str) -> Result<Route> {
+    let rest = path.strip_prefix("/tus").unwrap_or_default().trim_start_matches('/');
+    if *method == Method::OPTIONS {
+        return Ok(Route::Tus(TusOp::Options));
+    }
+    if rest.is_empty() {
+        return match *method {
+            Method::POST => Ok(Route::Tus(TusOp::Create)),
+            _ => Err(not_allowed(TUS_METHODS)),
+        };
+    }
+    if rest.contains('/') || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(GatewayError::new(ErrorKind::UploadNotFound, "no tus upload has this id"));
+    }
+    let id = rest.to_owned();
+    match *method {
+        Method::HEAD => Ok(Route::Tus(TusOp::Head(id))),
+        Method::PATCH => Ok(Route::Tus(TusOp::Patch(id))),
+        Method::DELETE => Ok(Route::Tus(TusOp::Terminate(id))),
+        _ => Err(not_allowed(TUS_UPLOAD_METHODS)),
+    }
 }
 
 pub const OBJECT_METHODS: &str = "GET, HEAD, PUT, POST, DELETE, OPTIONS";
@@ -28,6 +66,9 @@ fn not_allowed(allow: &str) -> GatewayError {
 }
 
 pub fn route(method: &Method, path: &str) -> Result<Route> {
+    if path == "/tus" || path.starts_with("/tus/") {
+        return tus_route(method, path);
+    }
     if *method == Method::OPTIONS
         && (path == "/files" || path.starts_with("/files/") || path == "/healthz" || path == "/presign")
     {

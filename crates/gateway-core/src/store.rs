@@ -103,6 +103,14 @@ pub trait Multipart: Objects {
     async fn abort_multipart(&self, name: &StoredName, upload_id: &str) -> Result<()>;
 }
 
+/// Bodies composed from ranges of stored objects, inside the runtime: how the tus store turns
+/// staged chunks into parts without the bytes entering the gateway's memory.
+#[allow(async_fn_in_trait)]
+pub trait Compose: Objects {
+    /// An upload body of `length` bytes: the pieces' bytes in order, read as it is sent.
+    async fn compose(&self, pieces: &[crate::tus::plan::Piece], length: u64) -> Result<Self::Body>;
+}
+
 /// One URL a client uses at the store itself, without the gateway in the path.
 pub struct DirectUrl<'a> {
     pub method: &'static str,

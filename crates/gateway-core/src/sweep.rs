@@ -44,6 +44,7 @@ pub struct SweepReport {
 pub async fn run<S: Multipart, M: MetadataStore>(store: &S, meta: &M, now_ms: i64, grace_ms: i64) -> SweepReport {
     let mut report = sweep_pending(store, meta, now_ms).await;
     sweep_multiparts(store, meta, now_ms, &mut report).await;
+    sweep_tus(store, meta, now_ms, &mut report).await;
     // Spent nonces and unconfirmed direct uploads are useless once their URL has expired; the
     // objects of the latter are reconciled through their journal entries above.
     if let Err(e) = meta.purge_presigned(now_ms - grace_ms).await {
@@ -110,6 +111,37 @@ pub async fn sweep_multiparts<S: Multipart, M: MetadataStore>(
                 {
                     report.problems.push(format!("forgot upload of `{}` after a week of failed aborts", upload.key));
                 }
+            }
+        }
+    }
+}
+
+/// Forgets tus uploads whose expiry has passed, aborting the store's upload of an unfinished
+/// one. Their stored names (the upload's own and its staged chunks') are journal entries due
+/// after the expiry, which `sweep_pending` settles like any other.
+pub async fn sweep_tus<S: Multipart, M: MetadataStore>(store: &S, meta: &M, now_ms: i64, report: &mut SweepReport) {
+    let expired = match meta.expired_tus(now_ms, SWEEP_BATCH).await {
+        Ok(e) => e,
+        Err(e) => {
+            report.problems.push(format!("listing expired tus uploads failed: {}", e.log_line()));
+            return;
+        }
+    };
+    for upload in expired {
+        let finished = upload.length == Some(upload.offset);
+        if let (false, Some(store_id)) = (finished, &upload.store_upload_id) {
+            let name = StoredName::recorded(upload.storage_key.clone());
+            if let Err(e) = store.abort_multipart(&name, store_id).await {
+                report.problems.push(format!("aborting tus upload of `{}` failed: {}", upload.key, e.log_line()));
+                if now_ms - upload.expires_at <= FORGET_UNABORTABLE_AFTER_MS {
+                    continue;
+                }
+            }
+        }
+        match meta.remove_tus(&upload.id).await {
+            Ok(()) => report.multiparts_aborted += usize::from(!finished),
+            Err(e) => {
+                report.problems.push(format!("forgetting tus upload of `{}` failed: {}", upload.key, e.log_line()))
             }
         }
     }

@@ -8,7 +8,9 @@ use crate::metadata::{
     garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload,
     PRESIGNED_PER_KEY, STATUS_COMPLETE,
 };
+use crate::metadata::{TusAdvance, TusUpload};
 use crate::multipart::rules::Part;
+use crate::tus::plan::Chunk;
 
 const T: i64 = 1_750_000_000_000;
 
@@ -73,6 +75,9 @@ pub async fn run<M: MetadataStore>(meta: &M) -> Vec<Outcome> {
         a_presigned_upload_is_journaled_and_listed_newest_first_up_to_the_limit(meta),
         confirming_a_presigned_upload_commits_and_keeps_its_entry(meta),
         a_nonce_is_spent_once_and_purged_after_it_expires(meta),
+        a_tus_lease_is_held_by_one_request_at_the_offset_until_it_runs_out(meta),
+        a_tus_advance_records_only_under_its_lease_and_moves_the_offset(meta),
+        expired_tus_uploads_are_listed_oldest_first_and_removed_whole(meta),
     )
 }
 
@@ -329,5 +334,97 @@ async fn a_nonce_is_spent_once_and_purged_after_it_expires<M: MetadataStore>(m: 
     ensure!(!ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "a purge before expiry freed the nonce");
     ok(m.purge_presigned(T + 101).await, "purge_presigned")?;
     ensure!(ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "an expired nonce was not purged");
+    Ok(())
+}
+
+fn tus_upload(id: &str, expires_at: i64) -> TusUpload {
+    TusUpload {
+        id: id.to_owned(),
+        key: format!("contract/{id}"),
+        owner: "alice".to_owned(),
+        storage_key: format!("contract/{id}~v"),
+        content_type: "video/mp4".to_owned(),
+        metadata: Some("filename YS5tcDQ=".to_owned()),
+        length: None,
+        offset: 0,
+        part_size: None,
+        parts: 0,
+        store_upload_id: None,
+        created_at: T,
+        expires_at,
+    }
+}
+
+async fn a_tus_lease_is_held_by_one_request_at_the_offset_until_it_runs_out<M: MetadataStore>(m: &M) -> Checked {
+    let id = "tuslease";
+    ok(m.create_tus(&tus_upload(id, T + 100_000)).await, "create_tus")?;
+    let state = ok(m.tus(id).await, "tus")?.ok_or("the upload reads back as missing")?;
+    ensure!(state.upload == tus_upload(id, T + 100_000), "the upload reads back differently: {:?}", state.upload);
+    ensure!(!ok(m.lease_tus(id, 5, "a", T + 10, T).await, "lease_tus")?, "a lease at another offset was granted");
+    ensure!(ok(m.lease_tus(id, 0, "a", T + 10, T).await, "lease_tus")?, "a free upload's lease was refused");
+    ensure!(!ok(m.lease_tus(id, 0, "b", T + 10, T + 5).await, "lease_tus")?, "a held lease was granted again");
+    ok(m.release_tus(id, "b").await, "release_tus")?;
+    ensure!(!ok(m.lease_tus(id, 0, "b", T + 10, T + 5).await, "lease_tus")?, "another request released the lease");
+    ensure!(ok(m.lease_tus(id, 0, "b", T + 30, T + 11).await, "lease_tus")?, "a lease that ran out was not taken over");
+    ok(m.release_tus(id, "b").await, "release_tus")?;
+    ensure!(ok(m.lease_tus(id, 0, "c", T + 40, T + 12).await, "lease_tus")?, "a released lease stayed held");
+    ok(m.remove_tus(id).await, "remove_tus")
+}
+
+async fn a_tus_advance_records_only_under_its_lease_and_moves_the_offset<M: MetadataStore>(m: &M) -> Checked {
+    let id = "tusadvance";
+    ok(m.create_tus(&tus_upload(id, T + 100_000)).await, "create_tus")?;
+    let chunk = |start: u64, length: u64| Chunk { start, length, name: format!("contract/{id}~c{start}") };
+    let first = TusAdvance {
+        from: 0,
+        to: 3,
+        length: None,
+        part_size: Some(5 << 20),
+        store_upload_id: None,
+        chunk: Some(chunk(0, 3)),
+        parts: Vec::new(),
+        consumed: Vec::new(),
+    };
+    ensure!(!ok(m.advance_tus(id, "a", &first).await, "advance_tus")?, "an advance without the lease was recorded");
+    ok(m.lease_tus(id, 0, "a", T + 10, T).await, "lease_tus")?;
+    ensure!(!ok(m.advance_tus(id, "b", &first).await, "advance_tus")?, "another request's advance was recorded");
+    ensure!(ok(m.advance_tus(id, "a", &first).await, "advance_tus")?, "the lease holder's advance was refused");
+    let s = ok(m.tus(id).await, "tus")?.ok_or("gone")?;
+    ensure!(s.upload.offset == 3 && s.upload.part_size == Some(5 << 20), "after the first advance: {:?}", s.upload);
+    ensure!(s.staged == vec![chunk(0, 3)], "staged: {:?}", s.staged);
+    ensure!(ok(m.lease_tus(id, 3, "b", T + 10, T).await, "lease_tus")?, "the advance kept the lease");
+    let second = TusAdvance {
+        from: 3,
+        to: 9,
+        length: Some(9),
+        part_size: Some(1),
+        store_upload_id: Some("store-1".to_owned()),
+        chunk: Some(chunk(3, 6)),
+        parts: vec![Part { number: 1, size: 9, etag: "\"p1\"".to_owned() }],
+        consumed: vec![chunk(0, 3).name],
+    };
+    ensure!(ok(m.advance_tus(id, "b", &second).await, "advance_tus")?, "the second advance was refused");
+    let s = ok(m.tus(id).await, "tus")?.ok_or("gone")?;
+    let u = &s.upload;
+    ensure!((u.offset, u.length, u.parts) == (9, Some(9), 1), "after the second advance: {u:?}");
+    ensure!(u.part_size == Some(5 << 20), "the part size changed once fixed: {:?}", u.part_size);
+    ensure!(u.store_upload_id.as_deref() == Some("store-1"), "store upload id {:?}", u.store_upload_id);
+    ensure!(s.staged == vec![chunk(3, 6)], "the consumed chunk stayed or the new one is missing: {:?}", s.staged);
+    ensure!(s.parts == vec![Part { number: 1, size: 9, etag: "\"p1\"".to_owned() }], "parts: {:?}", s.parts);
+    ok(m.remove_tus(id).await, "remove_tus")?;
+    ensure!(ok(m.tus(id).await, "tus")?.is_none(), "a removed upload is still there");
+    Ok(())
+}
+
+async fn expired_tus_uploads_are_listed_oldest_first_and_removed_whole<M: MetadataStore>(m: &M) -> Checked {
+    for (id, expires) in [("tusexpb", T + 20), ("tusexpa", T + 10), ("tuslive", T + 99_999)] {
+        ok(m.create_tus(&tus_upload(id, expires)).await, "create_tus")?;
+    }
+    let expired = ok(m.expired_tus(T + 50, 100).await, "expired_tus")?;
+    let ids: Vec<_> = expired.into_iter().map(|u| u.id).filter(|id| id.starts_with("tusexp")).collect();
+    ensure!(ids == ["tusexpa", "tusexpb"], "expired uploads: {ids:?}");
+    for id in ["tusexpa", "tusexpb", "tuslive"] {
+        ok(m.remove_tus(id).await, "remove_tus")?;
+    }
     Ok(())
 }

@@ -8,11 +8,12 @@ use crate::error::ErrorKind;
 use crate::key::StoredName;
 use crate::multipart::rules::Part;
 use crate::range::ByteRangeSpec;
-use crate::store::{GetResult, Multipart, PutObject, PutPart};
+use crate::store::{Compose, GetResult, Multipart, PutObject, PutPart};
+use crate::tus::plan::Piece;
 
 /// A store under contract, with what the cases need to make bodies and read downloads.
 #[allow(async_fn_in_trait)]
-pub trait ContractStore: Multipart {
+pub trait ContractStore: Multipart + Compose {
     /// An upload body of exactly these bytes, of known length.
     fn body(bytes: &[u8]) -> Self::Body;
     /// A download body's bytes.
@@ -67,6 +68,7 @@ pub async fn run<S: ContractStore>(store: &S) -> Vec<Outcome> {
         multipart_parts_assemble_in_order(store),
         a_completion_naming_a_part_the_store_lacks_is_refused_as_bad_parts(store),
         aborting_twice_succeeds_and_the_upload_is_gone(store),
+        a_composed_body_is_the_ranges_of_stored_objects_in_order(store),
     )
 }
 
@@ -250,5 +252,34 @@ async fn aborting_twice_succeeds_and_the_upload_is_gone<S: ContractStore>(s: &S)
     let part = PutPart { name: n.clone(), upload_id: id, number: 1, body: Some(S::body(b"late")), length: 4 };
     ensure!(s.upload_part(part).await.is_err(), "a part of an aborted upload was accepted");
     ensure!(ok(s.head(&n).await, "head")?.is_none(), "an aborted upload left an object");
+    Ok(())
+}
+
+async fn a_composed_body_is_the_ranges_of_stored_objects_in_order<S: ContractStore>(s: &S) -> Checked {
+    let (a, b, out) = (name("compose-a"), name("compose-b"), name("compose-out"));
+    ok(s.put(put::<S>(&a, b"0123456789", None, None)).await, "put")?;
+    ok(s.put(put::<S>(&b, b"abcdefghij", None, None)).await, "put")?;
+    let pieces = [
+        Piece { name: a.to_string(), offset: 7, length: 3 },
+        Piece { name: b.to_string(), offset: 0, length: 4 },
+        Piece { name: a.to_string(), offset: 0, length: 1 },
+    ];
+    let body = ok(s.compose(&pieces, 8).await, "compose")?;
+    let req = PutObject {
+        name: out.clone(),
+        body: Some(body),
+        length: 8,
+        content_type: "text/plain".to_owned(),
+        md5: None,
+        sha256: None,
+    };
+    ok(s.put(req).await, "put of the composed body")?;
+    let GetResult::Found { body, .. } = ok(s.get(&out, None, &ReadConditions::default()).await, "get")? else {
+        return Err("the composed object is missing".to_owned());
+    };
+    ensure!(S::collect(body).await? == b"789abcd0", "the composed object differs");
+    for n in [&a, &b, &out] {
+        ok(s.delete(n).await, "delete")?;
+    }
     Ok(())
 }

@@ -151,6 +151,28 @@ impl Objects for MemoryStore {
     }
 }
 
+impl crate::store::Compose for MemoryStore {
+    async fn compose(&self, pieces: &[crate::tus::plan::Piece], length: u64) -> Result<Vec<u8>> {
+        let objects = self.objects.borrow();
+        let mut body = Vec::new();
+        for p in pieces {
+            let obj = objects.get(&p.name).ok_or_else(|| {
+                GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "a piece is missing")
+            })?;
+            let start = p.offset as usize;
+            let end = start + p.length as usize;
+            let bytes = obj.bytes.get(start..end).ok_or_else(|| {
+                GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "a piece is out of range")
+            })?;
+            body.extend_from_slice(bytes);
+        }
+        if body.len() as u64 != length {
+            return Err(GatewayError::hidden(ErrorKind::Internal, "the pieces do not add up", "compose length"));
+        }
+        Ok(body)
+    }
+}
+
 impl Multipart for MemoryStore {
     async fn create_multipart(&self, _key: &StoredName, content_type: &str) -> Result<String> {
         self.uploads_started.set(self.uploads_started.get() + 1);
@@ -227,6 +249,15 @@ pub struct MemoryMetadata {
     pub presigned: RefCell<BTreeMap<String, PresignedUpload>>,
     /// Spent nonces and their expiry.
     pub nonces: RefCell<BTreeMap<String, i64>>,
+    /// tus uploads by id, with their staged chunks, parts and lease (holder, until).
+    pub tus: RefCell<BTreeMap<String, MemoryTus>>,
+}
+
+/// One tus upload as the memory metadata holds it.
+#[derive(Debug, Clone)]
+pub struct MemoryTus {
+    pub state: crate::metadata::TusState,
+    pub lease: Option<(String, i64)>,
 }
 
 impl MemoryMetadata {
@@ -532,5 +563,80 @@ impl crate::contract::ContractStore for MemoryStore {
 
     async fn collect(stream: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
         Ok(stream)
+    }
+}
+
+impl crate::metadata::TusIndex for MemoryMetadata {
+    async fn create_tus(&self, upload: &crate::metadata::TusUpload) -> Result<()> {
+        self.check()?;
+        let state = crate::metadata::TusState { upload: upload.clone(), staged: Vec::new(), parts: Vec::new() };
+        self.tus.borrow_mut().insert(upload.id.clone(), MemoryTus { state, lease: None });
+        Ok(())
+    }
+
+    async fn tus(&self, id: &str) -> Result<Option<crate::metadata::TusState>> {
+        Ok(self.tus.borrow().get(id).map(|t| t.state.clone()))
+    }
+
+    async fn lease_tus(&self, id: &str, offset: u64, lease: &str, until_ms: i64, now_ms: i64) -> Result<bool> {
+        self.check()?;
+        let mut all = self.tus.borrow_mut();
+        let Some(t) = all.get_mut(id) else { return Ok(false) };
+        let free = t.lease.as_ref().is_none_or(|(_, until)| *until < now_ms);
+        if t.state.upload.offset != offset || !free {
+            return Ok(false);
+        }
+        t.lease = Some((lease.to_owned(), until_ms));
+        Ok(true)
+    }
+
+    async fn release_tus(&self, id: &str, lease: &str) -> Result<()> {
+        if let Some(t) = self.tus.borrow_mut().get_mut(id) {
+            if t.lease.as_ref().is_some_and(|(holder, _)| holder == lease) {
+                t.lease = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn advance_tus(&self, id: &str, lease: &str, a: &crate::metadata::TusAdvance) -> Result<bool> {
+        self.check()?;
+        let mut all = self.tus.borrow_mut();
+        let Some(t) = all.get_mut(id) else { return Ok(false) };
+        let held = t.lease.as_ref().is_some_and(|(holder, _)| holder == lease);
+        if !held || t.state.upload.offset != a.from {
+            return Ok(false);
+        }
+        let u = &mut t.state.upload;
+        u.offset = a.to;
+        u.length = u.length.or(a.length);
+        u.part_size = u.part_size.or(a.part_size);
+        u.store_upload_id = u.store_upload_id.clone().or(a.store_upload_id.clone());
+        if let Some(c) = &a.chunk {
+            t.state.staged.push(c.clone());
+        }
+        for p in &a.parts {
+            t.state.parts.retain(|q| q.number != p.number);
+            t.state.parts.push(p.clone());
+        }
+        t.state.parts.sort_by_key(|p| p.number);
+        t.state.upload.parts = t.state.parts.len() as u16;
+        t.state.staged.retain(|c| !a.consumed.contains(&c.name));
+        t.lease = None;
+        Ok(true)
+    }
+
+    async fn remove_tus(&self, id: &str) -> Result<()> {
+        self.check()?;
+        self.tus.borrow_mut().remove(id);
+        Ok(())
+    }
+
+    async fn expired_tus(&self, now_ms: i64, limit: u32) -> Result<Vec<crate::metadata::TusUpload>> {
+        let mut expired: Vec<_> =
+            self.tus.borrow().values().map(|t| t.state.upload.clone()).filter(|u| u.expires_at < now_ms).collect();
+        expired.sort_by_key(|u| u.expires_at);
+        expired.truncate(limit as usize);
+        Ok(expired)
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::key::StoredName;
 use crate::multipart::rules::Part;
 use crate::range::ByteRangeSpec;
-use crate::store::{GetResult, Multipart, ObjectMeta, Objects, PutObject, PutPart};
+use crate::store::{Compose, GetResult, Multipart, ObjectMeta, Objects, PutObject, PutPart};
 
 /// An upload body whose bytes nobody may see. `read` becomes `true` once a store takes it.
 #[derive(Debug, Clone, Default)]
@@ -74,5 +74,12 @@ impl Multipart for BodyGuard<'_> {
 
     async fn abort_multipart(&self, name: &StoredName, upload_id: &str) -> Result<()> {
         self.0.abort_multipart(name, upload_id).await
+    }
+}
+
+impl Compose for BodyGuard<'_> {
+    /// A composed body comes from the store, not the request: a fresh one.
+    async fn compose(&self, _pieces: &[crate::tus::plan::Piece], _length: u64) -> Result<UnreadBody> {
+        Ok(UnreadBody::default())
     }
 }

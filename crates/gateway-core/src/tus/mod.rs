@@ -5,3 +5,4 @@
 
 pub mod plan;
 pub mod protocol;
+pub mod session;

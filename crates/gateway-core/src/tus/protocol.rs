@@ -14,14 +14,6 @@ pub const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-lengt
 /// The body type of every request that carries upload bytes.
 pub const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 
-/// Headers tus clients send, for CORS preflights.
-pub const REQUEST_HEADERS: &str =
-    "Upload-Offset, Upload-Length, Upload-Metadata, Upload-Defer-Length, Tus-Resumable, X-HTTP-Method-Override, X-Requested-With";
-/// Headers tus clients read, for CORS: a browser that cannot read `Upload-Offset` or
-/// `Location` cannot resume.
-pub const RESPONSE_HEADERS: &str =
-    "Upload-Offset, Upload-Length, Upload-Metadata, Upload-Defer-Length, Upload-Expires, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size";
-
 fn bad(detail: impl Into<String>) -> GatewayError {
     GatewayError::new(ErrorKind::BadRequest, detail)
 }

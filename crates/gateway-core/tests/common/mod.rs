@@ -16,7 +16,7 @@ use gateway_core::gateway::{Gateway, Handled};
 use gateway_core::http::{body_plan, whole_body, Body, BodyPlan, Input, Reply, RequestHead};
 use gateway_core::metadata::ObjectRecord;
 use gateway_core::s3::S3Store;
-use gateway_core::store::{Multipart, Presign};
+use gateway_core::store::{Compose, Multipart, Presign};
 use gateway_core::testing::scripted::Scripted;
 use gateway_core::testing::unread::{BodyGuard, UnreadBody};
 use gateway_core::testing::{MemoryMetadata, MemoryStore};
@@ -314,7 +314,7 @@ impl World {
         (handled, read.get())
     }
 
-    fn handle<S: Multipart<Stream = Vec<u8>>>(
+    fn handle<S: Multipart<Stream = Vec<u8>> + Compose>(
         &self,
         store: &S,
         now_ms: i64,

@@ -1,0 +1,588 @@
+//! The tus requests: creation (`POST /tus/`, with or without a first chunk), `HEAD`, `PATCH`,
+//! termination (`DELETE`) and `OPTIONS`. Every check that can refuse a request runs before the
+//! body is read. A `PATCH` first takes the upload's lease in D1 (compare-and-set on the offset,
+//! so a racing request gets `409` or `423`), stores its bytes where the plan says, and records
+//! them in one conditional write that moves the offset and gives the lease back: the offset
+//! never claims a byte the store does not hold, and a request that fails records nothing.
+
+use super::plan::{plan, Chunk, Finish, Piece, Progress, Step};
+use super::protocol::{self, Length, Metadata};
+use crate::config::Config;
+use crate::content_type::essence;
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::followup::FollowUp;
+use crate::grant::{Grant, Scope};
+use crate::http::{parse_length, Reply, RequestHead};
+use crate::key::{ObjectKey, StoredName};
+use crate::metadata::{Commit, MetadataStore, PendingUpload, TusAdvance, TusState, TusUpload};
+use crate::multipart::rules::Part;
+use crate::multipart::session::MAX_OBJECT_BYTES;
+use crate::store::{Compose, Multipart, ObjectMeta, PutObject, PutPart};
+use crate::sweep::DEFAULT_PENDING_GRACE_MS;
+use crate::time::http_date;
+use crate::upload::{
+    check_content_type, created, log_cleanup, object_record, DEFAULT_CONTENT_TYPE, SLOWEST_UPLOAD_BYTES_PER_SECOND,
+};
+
+/// One caller's tus request.
+pub struct TusSession<'a, S, M> {
+    pub config: &'a Config,
+    pub store: &'a S,
+    pub meta: &'a M,
+    pub grant: &'a Grant,
+    pub now_ms: i64,
+    /// This request's id: a new upload's id, a lease's holder, a staged chunk's name.
+    pub request_id: &'a str,
+    pub origin: &'a str,
+}
+
+fn bad(detail: impl Into<String>) -> GatewayError {
+    GatewayError::new(ErrorKind::BadRequest, detail)
+}
+
+fn not_found() -> GatewayError {
+    GatewayError::new(ErrorKind::UploadNotFound, "no tus upload has this id")
+}
+
+/// What `OPTIONS` answers, to any caller: it describes the server. `Tus-Max-Size` is the
+/// largest upload any token may make; a token's own `max_size` is enforced at creation.
+pub fn options<T>() -> Reply<T> {
+    Reply::empty(204)
+        .with_header("Tus-Version", protocol::VERSION)
+        .with_header("Tus-Extension", protocol::EXTENSIONS)
+        .with_header("Tus-Max-Size", MAX_OBJECT_BYTES.to_string())
+}
+
+impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
+    /// The whole upload may be at most the token's `max_size`, and never over 5 TiB.
+    fn total_limit(&self) -> u64 {
+        self.grant.max_size.map_or(MAX_OBJECT_BYTES, |m| m.min(MAX_OBJECT_BYTES))
+    }
+
+    fn check_total(&self, total: u64) -> Result<()> {
+        let limit = self.total_limit();
+        if total > limit {
+            return Err(GatewayError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("the upload is {total} bytes; the limit for this upload is {limit} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A chunk is one request body: at most `MAX_UPLOAD_BYTES`.
+    fn check_chunk(&self, length: u64) -> Result<()> {
+        let max = self.config.max_upload_bytes;
+        if length > max {
+            return Err(GatewayError::new(
+                ErrorKind::PayloadTooLarge,
+                format!(
+                    "this request carries {length} bytes; one request may carry at most {max}: set the client's \
+                     chunk size (tus-js-client and Uppy: `chunkSize`) to {max} or less"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn location(&self, id: &str) -> String {
+        format!("{}/tus/{id}", self.origin)
+    }
+
+    fn reply<T>(&self, status: u16, upload: &TusUpload) -> Reply<T> {
+        Reply::empty(status)
+            .with_header("Upload-Offset", upload.offset.to_string())
+            .with_header("Upload-Expires", http_date(upload.expires_at))
+            .with_header("Cache-Control", "no-store")
+    }
+
+    /// The caller's upload `id`, unexpired.
+    async fn load(&self, id: &str) -> Result<TusState> {
+        let state = self.meta.tus(id).await?.ok_or_else(not_found)?;
+        if state.upload.owner != self.grant.sub {
+            return Err(GatewayError::new(ErrorKind::Forbidden, "this tus upload belongs to another caller"));
+        }
+        let key = ObjectKey::new(state.upload.key.clone())?;
+        self.grant.authorize(Scope::Write, &key)?;
+        let finished = state.upload.length == Some(state.upload.offset);
+        if !finished && self.now_ms >= state.upload.expires_at {
+            return Err(GatewayError::new(ErrorKind::UploadExpired, "this tus upload expired unfinished"));
+        }
+        Ok(state)
+    }
+
+    /// `POST /tus/`: checks key, type and length from the head, journals the stored name the
+    /// upload will assemble under, records the upload, and stores a first chunk if one came.
+    pub async fn create(
+        &self,
+        head: &RequestHead,
+        body: Option<S::Body>,
+    ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
+        protocol::refuse_unsupported(head)?;
+        let length = protocol::creation_length(head)?;
+        let meta = protocol::metadata(head)?;
+        let key = match meta.get("key") {
+            Some(k) => ObjectKey::new(k.to_owned())?,
+            None => self.grant.generated_key(self.request_id, meta.get("filename"))?,
+        };
+        self.grant.authorize(Scope::Write, &key)?;
+        let content_type = content_type(&meta)?;
+        check_content_type(self.config, self.grant, &content_type)?;
+        if let Length::Known(n) = length {
+            self.check_total(n)?;
+        }
+        // A first chunk comes typed as upload bytes; any other body (a client's empty one sent
+        // chunked) carries none.
+        let typed = protocol::check_body_type(head).is_ok();
+        let chunk = if typed { self.chunk_length(head, body.is_some())? } else { None };
+        if let Some(n) = chunk {
+            self.check_chunk(n)?;
+            if let Length::Known(total) = length {
+                if n > total {
+                    return Err(bad("the first chunk runs past Upload-Length"));
+                }
+            }
+        }
+        let id = self.request_id.replace('-', "");
+        let expires_at = self.now_ms.saturating_add(self.config.multipart_ttl_ms);
+        let upload = TusUpload {
+            id: id.clone(),
+            key: key.to_string(),
+            owner: self.grant.sub.clone(),
+            storage_key: StoredName::version(&key, &id).to_string(),
+            content_type,
+            metadata: meta.raw.clone(),
+            length: match length {
+                Length::Known(n) => Some(n),
+                Length::Deferred => None,
+            },
+            offset: 0,
+            part_size: None,
+            parts: 0,
+            store_upload_id: None,
+            created_at: self.now_ms,
+            expires_at,
+        };
+        // The stored name is the journal's from now until a row names it; due once the upload
+        // has expired and its last request has had time to finish.
+        let entry = PendingUpload {
+            id: id.clone(),
+            key: upload.key.clone(),
+            owner: upload.owner.clone(),
+            started_at: self.now_ms,
+            storage_key: upload.storage_key.clone(),
+            due_at: expires_at.saturating_add(DEFAULT_PENDING_GRACE_MS),
+        };
+        self.meta.begin_upload(&entry).await?;
+        self.meta.create_tus(&upload).await?;
+        let created_reply = |u: &TusUpload| self.reply(201, u).with_header("Location", self.location(&u.id));
+        match (chunk, upload.length) {
+            (Some(n), _) if n > 0 || upload.length == Some(0) => {
+                let state = TusState { upload, staged: Vec::new(), parts: Vec::new() };
+                let (after, job) = self.write(state, 0, n, None, body).await?;
+                Ok((created_reply(&after), job))
+            }
+            (_, Some(0)) => {
+                let state = TusState { upload, staged: Vec::new(), parts: Vec::new() };
+                let (after, job) = self.write(state, 0, 0, None, None).await?;
+                Ok((created_reply(&after), job))
+            }
+            _ => Ok((created_reply(&upload), None)),
+        }
+    }
+
+    /// The length of a body of upload bytes: required when there is a body.
+    fn chunk_length(&self, head: &RequestHead, has_body: bool) -> Result<Option<u64>> {
+        match head.header("content-length") {
+            Some(v) => parse_length(v).map(Some).ok_or_else(|| bad("Content-Length must be a whole number of bytes")),
+            None if has_body => {
+                Err(GatewayError::new(ErrorKind::LengthRequired, "chunks need a Content-Length header"))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// `HEAD /tus/{id}`.
+    pub async fn head<T>(&self, id: &str) -> Result<Reply<T>> {
+        let state = self.load(id).await?;
+        let u = &state.upload;
+        let mut reply = self.reply(200, u);
+        reply = match u.length {
+            Some(n) => reply.with_header("Upload-Length", n.to_string()),
+            None => reply.with_header("Upload-Defer-Length", "1"),
+        };
+        if let Some(m) = &u.metadata {
+            reply = reply.with_header("Upload-Metadata", m.clone());
+        }
+        Ok(reply)
+    }
+
+    /// `PATCH /tus/{id}`.
+    pub async fn patch(
+        &self,
+        id: &str,
+        head: &RequestHead,
+        body: Option<S::Body>,
+    ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
+        protocol::refuse_unsupported(head)?;
+        protocol::check_body_type(head)?;
+        let offset = protocol::patch_offset(head)?;
+        let declared = protocol::patch_length(head)?;
+        let length = self
+            .chunk_length(head, body.is_some())?
+            .ok_or_else(|| GatewayError::new(ErrorKind::LengthRequired, "chunks need a Content-Length header"))?;
+        self.check_chunk(length)?;
+        let state = self.load(id).await?;
+        if offset != state.upload.offset {
+            return Err(GatewayError::new(
+                ErrorKind::OffsetMismatch,
+                format!(
+                    "the upload is at offset {}, not {offset}: send HEAD and resume from there",
+                    state.upload.offset
+                ),
+            ));
+        }
+        let (after, job) = self.write(state, offset, length, declared, body).await?;
+        Ok((self.reply(204, &after), job))
+    }
+
+    /// Stores `length` bytes at `offset` under the upload's lease and records them.
+    async fn write(
+        &self,
+        state: TusState,
+        offset: u64,
+        length: u64,
+        declared: Option<u64>,
+        body: Option<S::Body>,
+    ) -> Result<(TusUpload, Option<FollowUp>)> {
+        let mut upload = state.upload.clone();
+        match (upload.length, declared) {
+            (Some(n), Some(d)) if n != d => return Err(bad(format!("the upload's length is already {n}"))),
+            (None, Some(d)) => {
+                if d < offset + length {
+                    return Err(bad("Upload-Length is less than the bytes sent"));
+                }
+                self.check_total(d)?;
+                upload.length = Some(d);
+            }
+            _ => {}
+        }
+        let end = offset + length;
+        match upload.length {
+            Some(n) if end > n => return Err(bad(format!("the chunk runs past Upload-Length ({n})"))),
+            None => self.check_total(end)?,
+            _ => {}
+        }
+        let lease_until = lease_until(self.now_ms, length);
+        if !self.meta.lease_tus(&upload.id, offset, self.request_id, lease_until, self.now_ms).await? {
+            return Err(self.lease_refused(&upload.id, offset).await);
+        }
+        let key = ObjectKey::new(upload.key.clone())?;
+        let chunk_name = StoredName::version(&key, &format!("{}/{}", upload.id, self.request_id));
+        let progress = Progress {
+            offset,
+            length: upload.length,
+            part_size: upload.part_size,
+            parts: upload.parts,
+            staged: state.staged.clone(),
+        };
+        let step = plan(&progress, length, self.total_limit(), self.config.max_upload_bytes, chunk_name.as_str());
+        let result = self.store_step(&upload, &state.parts, step, length, body).await;
+        let (advance, finished) = match result {
+            Ok(done) => done,
+            Err(err) => {
+                if let Err(e) = self.meta.release_tus(&upload.id, self.request_id).await {
+                    log_cleanup("giving back the lease of", &chunk_name, &e);
+                }
+                return Err(err);
+            }
+        };
+        let advance = TusAdvance { from: offset, to: end, length: upload.length, ..advance };
+        let job = match finished {
+            Some(stored) => Some(self.commit(&upload, &key, stored).await?),
+            None => None,
+        };
+        if !self.meta.advance_tus(&upload.id, self.request_id, &advance).await? {
+            if job.is_none() {
+                // The lease ran out (or the upload was terminated) while this request streamed.
+                return Err(GatewayError::new(ErrorKind::UploadLocked, "the upload changed meanwhile: send HEAD"));
+            }
+            crate::log::error(&format!("the finished tus upload `{}` could not be marked finished", upload.id));
+        }
+        self.clean_up(&advance.consumed).await;
+        upload.offset = end;
+        upload.part_size = upload.part_size.or(advance.part_size);
+        Ok((upload, job))
+    }
+
+    /// Why the lease was not granted: the offset moved (`409`), the upload is gone (`404`),
+    /// or another request holds it (`423`).
+    async fn lease_refused(&self, id: &str, offset: u64) -> GatewayError {
+        match self.meta.tus(id).await {
+            Ok(None) => not_found(),
+            Ok(Some(s)) if s.upload.offset != offset => GatewayError::new(
+                ErrorKind::OffsetMismatch,
+                format!("the upload is at offset {}, not {offset}: send HEAD and resume from there", s.upload.offset),
+            ),
+            Ok(Some(_)) => GatewayError::new(
+                ErrorKind::UploadLocked,
+                "another request is writing to this upload; retry once it has finished",
+            ),
+            Err(e) => e,
+        }
+    }
+
+    /// The store's multipart upload for `upload`, opened on first use.
+    async fn multipart_id(&self, upload: &TusUpload, name: &StoredName) -> Result<String> {
+        match &upload.store_upload_id {
+            Some(id) => Ok(id.clone()),
+            None => self.store.create_multipart(name, &upload.content_type).await,
+        }
+    }
+
+    /// Runs one planned step against the store: what to record, and the stored object if the
+    /// step finished the upload.
+    async fn store_step(
+        &self,
+        upload: &TusUpload,
+        recorded: &[Part],
+        step: Step,
+        length: u64,
+        body: Option<S::Body>,
+    ) -> Result<(TusAdvance, Option<ObjectMeta>)> {
+        let name = StoredName::recorded(upload.storage_key.clone());
+        let mut advance = TusAdvance {
+            from: 0,
+            to: 0,
+            length: None,
+            part_size: None,
+            store_upload_id: None,
+            chunk: None,
+            parts: Vec::new(),
+            consumed: Vec::new(),
+        };
+        match step {
+            Step::Whole => {
+                let put = PutObject {
+                    name,
+                    body,
+                    length,
+                    content_type: upload.content_type.clone(),
+                    md5: None,
+                    sha256: None,
+                };
+                let stored = self.store.put(put).await?;
+                Ok((advance, Some(stored)))
+            }
+            Step::Part { number, part_size, last } => {
+                let store_id = self.multipart_id(upload, &name).await?;
+                let put = PutPart { name: name.clone(), upload_id: store_id.clone(), number, body, length };
+                let etag = self.store.upload_part(put).await?;
+                advance.part_size = Some(part_size);
+                advance.store_upload_id = Some(store_id.clone());
+                advance.parts.push(Part { number, size: length, etag });
+                let stored = if last {
+                    Some(self.assemble(upload, &name, &store_id, recorded, &advance.parts).await?)
+                } else {
+                    None
+                };
+                Ok((advance, stored))
+            }
+            Step::Stage { chunk, part_size, first, parts, finish, consumed, staged: _ } => {
+                advance.part_size = Some(part_size);
+                if chunk.length > 0 {
+                    self.stage(upload, &chunk, body).await?;
+                    advance.chunk = Some(chunk.clone());
+                }
+                let mut store_id = upload.store_upload_id.clone();
+                let needs_parts = !parts.is_empty() || matches!(finish, Finish::LastPart(_) | Finish::Complete);
+                if needs_parts && store_id.is_none() {
+                    store_id = Some(self.multipart_id(upload, &name).await?);
+                }
+                let mut number = first;
+                let mut composed = Vec::new();
+                for pieces in &parts {
+                    let id = store_id.clone().unwrap_or_default();
+                    composed.push(self.compose_part(&name, &id, number, pieces, part_size).await?);
+                    number += 1;
+                }
+                let stored = match &finish {
+                    Finish::Open => None,
+                    Finish::Complete => {
+                        let id = store_id.clone().unwrap_or_default();
+                        Some(self.assemble(upload, &name, &id, recorded, &composed).await?)
+                    }
+                    Finish::LastPart(pieces) => {
+                        let id = store_id.clone().unwrap_or_default();
+                        let size = pieces.iter().map(|p| p.length).sum();
+                        composed.push(self.compose_part(&name, &id, number, pieces, size).await?);
+                        Some(self.assemble(upload, &name, &id, recorded, &composed).await?)
+                    }
+                    Finish::Single(pieces) => {
+                        let size = pieces.iter().map(|p| p.length).sum();
+                        let body = self.store.compose(pieces, size).await?;
+                        let put = PutObject {
+                            name: name.clone(),
+                            body: Some(body),
+                            length: size,
+                            content_type: upload.content_type.clone(),
+                            md5: None,
+                            sha256: None,
+                        };
+                        Some(self.store.put(put).await?)
+                    }
+                };
+                advance.store_upload_id = store_id;
+                advance.parts = composed;
+                advance.consumed = consumed;
+                // The new chunk is recorded only if it stays staged.
+                if advance.chunk.as_ref().is_some_and(|c| advance.consumed.contains(&c.name)) {
+                    advance.chunk = None;
+                }
+                Ok((advance, stored))
+            }
+        }
+    }
+
+    /// Stores a chunk whole under its own name, journaled first so the sweep finds it if
+    /// nothing else does; a failed put deletes the name again.
+    async fn stage(&self, upload: &TusUpload, chunk: &Chunk, body: Option<S::Body>) -> Result<()> {
+        let name = StoredName::recorded(chunk.name.clone());
+        let entry = PendingUpload {
+            id: chunk_entry(&chunk.name),
+            key: upload.key.clone(),
+            owner: upload.owner.clone(),
+            started_at: self.now_ms,
+            storage_key: chunk.name.clone(),
+            due_at: upload.expires_at.saturating_add(DEFAULT_PENDING_GRACE_MS),
+        };
+        self.meta.begin_upload(&entry).await?;
+        let put = PutObject {
+            name: name.clone(),
+            body,
+            length: chunk.length,
+            content_type: protocol::OFFSET_OCTET_STREAM.to_owned(),
+            md5: None,
+            sha256: None,
+        };
+        if let Err(err) = self.store.put(put).await {
+            match self.store.delete(&name).await {
+                Ok(()) => {
+                    if let Err(e) = self.meta.abandon_upload(&entry.id).await {
+                        log_cleanup("clearing the journal entry of", &name, &e);
+                    }
+                }
+                Err(e) => log_cleanup("deleting the failed chunk", &name, &e),
+            }
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    async fn compose_part(
+        &self,
+        name: &StoredName,
+        store_id: &str,
+        number: u16,
+        pieces: &[Piece],
+        size: u64,
+    ) -> Result<Part> {
+        let body = self.store.compose(pieces, size).await?;
+        let put =
+            PutPart { name: name.clone(), upload_id: store_id.to_owned(), number, body: Some(body), length: size };
+        let etag = self.store.upload_part(put).await?;
+        Ok(Part { number, size, etag })
+    }
+
+    /// Assembles the recorded parts and the new ones, in order.
+    async fn assemble(
+        &self,
+        upload: &TusUpload,
+        name: &StoredName,
+        store_id: &str,
+        recorded: &[Part],
+        new: &[Part],
+    ) -> Result<ObjectMeta> {
+        let mut parts: Vec<Part> =
+            recorded.iter().filter(|p| !new.iter().any(|n| n.number == p.number)).cloned().collect();
+        parts.extend(new.iter().cloned());
+        parts.sort_by_key(|p| p.number);
+        let mut stored = self.store.complete_multipart(name, store_id, &parts).await?;
+        stored.size = parts.iter().map(|p| p.size).sum();
+        stored.content_type = Some(upload.content_type.clone());
+        Ok(stored)
+    }
+
+    /// Records the finished object as every upload is: the row names it, the version it
+    /// replaced is journaled, and the follow-up runs.
+    async fn commit(&self, upload: &TusUpload, key: &ObjectKey, stored: ObjectMeta) -> Result<FollowUp> {
+        let name = StoredName::recorded(upload.storage_key.clone());
+        let record = object_record(self.grant, key, &upload.content_type, &name, &stored, self.now_ms);
+        let replaced = match self.meta.commit_upload(&upload.id, &record, false).await? {
+            Commit::Committed { replaced } => replaced,
+            Commit::KeyExists => None,
+            Commit::Claimed => {
+                return Err(GatewayError::new(ErrorKind::UploadExpired, "the upload expired before it was finished"))
+            }
+        };
+        let (_, job) = created::<()>(self.grant, key.clone(), upload.content_type.clone(), name, stored, replaced);
+        Ok(job)
+    }
+
+    /// Deletes staged chunks that are now inside parts and clears their journal entries.
+    async fn clean_up(&self, consumed: &[String]) {
+        for chunk in consumed {
+            let name = StoredName::recorded(chunk.clone());
+            match self.store.delete(&name).await {
+                Ok(()) => {
+                    if let Err(e) = self.meta.abandon_upload(&chunk_entry(chunk)).await {
+                        log_cleanup("clearing the journal entry of", &name, &e);
+                    }
+                }
+                Err(e) => log_cleanup("deleting the used chunk", &name, &e),
+            }
+        }
+    }
+
+    /// `DELETE /tus/{id}`: aborts the store's upload, deletes the staged chunks and forgets the
+    /// upload; every later request is `404`. A finished upload's object stays (it is a file
+    /// like any other now); only the tus record goes.
+    pub async fn terminate<T>(&self, id: &str) -> Result<Reply<T>> {
+        let state = self.load(id).await?;
+        let u = &state.upload;
+        let finished = u.length == Some(u.offset);
+        if !finished {
+            if let Some(store_id) = &u.store_upload_id {
+                self.store.abort_multipart(&StoredName::recorded(u.storage_key.clone()), store_id).await?;
+            }
+        }
+        self.meta.remove_tus(id).await?;
+        let staged: Vec<String> = state.staged.iter().map(|c| c.name.clone()).collect();
+        self.clean_up(&staged).await;
+        Ok(Reply::empty(204))
+    }
+}
+
+/// How long a request may hold an upload: five minutes plus its body's time at the slowest
+/// pace the sweep waits for. A request that fails gives the lease back at once; only one whose
+/// isolate died holds it until then, and its client gets `423` (which tus clients retry).
+fn lease_until(now_ms: i64, length: u64) -> i64 {
+    let transfer_ms = length.saturating_mul(1000) / SLOWEST_UPLOAD_BYTES_PER_SECOND;
+    now_ms.saturating_add(LEASE_GRACE_MS).saturating_add(i64::try_from(transfer_ms).unwrap_or(i64::MAX))
+}
+
+const LEASE_GRACE_MS: i64 = 5 * 60 * 1000;
+
+/// The journal entry id of a staged chunk.
+fn chunk_entry(name: &str) -> String {
+    format!("tus:{name}")
+}
+
+/// The object's type: `filetype` (Uppy, tus-js-client) or `content_type`, else the default.
+fn content_type(meta: &Metadata) -> Result<String> {
+    match meta.get("filetype").or(meta.get("content_type")).filter(|t| !t.is_empty()) {
+        None => Ok(DEFAULT_CONTENT_TYPE.to_owned()),
+        Some(t) => essence(t)
+            .ok_or_else(|| GatewayError::new(ErrorKind::UnsupportedMediaType, format!("`{t}` is not a media type"))),
+    }
+}

@@ -1,0 +1,75 @@
+//! [`Compose`] on either backend: a body made of ranges of stored objects (a tus upload's
+//! staged chunks). Each range is opened as the store's own download stream, and the streams are
+//! piped in order into a `FixedLengthStream`, whose readable side is the body: a stream of
+//! known length, as R2's `put` and S3 over `fetch` need. The bytes move inside the runtime and
+//! never enter Wasm memory.
+
+use gateway_core::conditional::ReadConditions;
+use gateway_core::error::{ErrorKind, GatewayError, Result};
+use gateway_core::key::StoredName;
+use gateway_core::range::ByteRangeSpec;
+use gateway_core::store::{Compose, GetResult, Objects};
+use gateway_core::tus::plan::Piece;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::ReadableStream;
+
+use crate::backend::Backend;
+use crate::js;
+
+fn failed(detail: impl Into<String>) -> GatewayError {
+    GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", detail)
+}
+
+fn call(obj: &JsValue, method: &str, args: &[&JsValue]) -> std::result::Result<JsValue, JsValue> {
+    let f = js::get(obj, method).dyn_into::<js_sys::Function>()?;
+    match args {
+        [] => f.call0(obj),
+        [a] => f.call1(obj, a),
+        [a, b] => f.call2(obj, a, b),
+        _ => Err(JsValue::from_str("too many arguments")),
+    }
+}
+
+/// Pipes `streams` into `writable` one after another, then closes it; a failing stream aborts
+/// it, so the reader of the composed body fails too.
+async fn pipe_all(streams: Vec<ReadableStream>, writable: JsValue) {
+    let opts = js_sys::Object::new();
+    js::set(&opts, "preventClose", true);
+    for stream in streams {
+        let piped = call(&stream, "pipeTo", &[&writable, &opts]).map(js_sys::Promise::from);
+        let done = match piped {
+            Ok(p) => JsFuture::from(p).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = done {
+            drop(call(&writable, "abort", &[&e]));
+            return;
+        }
+    }
+    if let Ok(writer) = call(&writable, "getWriter", &[]) {
+        drop(call(&writer, "close", &[]));
+    }
+}
+
+impl Compose for Backend {
+    async fn compose(&self, pieces: &[Piece], length: u64) -> Result<ReadableStream> {
+        let mut streams = Vec::with_capacity(pieces.len());
+        for p in pieces.iter().filter(|p| p.length > 0) {
+            let name = StoredName::recorded(p.name.clone());
+            let range = ByteRangeSpec::FromTo(p.offset, p.offset + p.length - 1);
+            match self.get(&name, Some(range), &ReadConditions::default()).await? {
+                GetResult::Found { body, .. } => streams.push(body),
+                _ => return Err(failed(format!("compose: the staged chunk `{name}` is missing"))),
+            }
+        }
+        let global = js_sys::global();
+        let ctor: js_sys::Function = js::get(&global, "FixedLengthStream").unchecked_into();
+        let fixed = js_sys::Reflect::construct(&ctor, &js_sys::Array::of1(&JsValue::from_f64(length as f64)))
+            .map_err(|e| failed(format!("compose: {}", js::error_message(&e))))?;
+        wasm_bindgen_futures::spawn_local(pipe_all(streams, js::get(&fixed, "writable")));
+        js::get(&fixed, "readable")
+            .dyn_into::<ReadableStream>()
+            .map_err(|e| failed(format!("compose: {}", js::error_message(&e))))
+    }
+}
