@@ -6,7 +6,6 @@
 // For each path: 1 GiB upload throughput (and its ratio to the direct PUT), the Worker
 // process's peak RSS for 1 MiB and 1 GiB uploads, its CPU seconds per GiB, and requests per
 // second with p50/p99 latency for 4 KiB authenticated uploads at concurrency 32.
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -18,7 +17,7 @@ import * as esbuild from 'esbuild';
 import { startS3 } from '../tests/support/s3server.mjs';
 import { applyMigrations } from '../tests/support/gateway.mjs';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
-import { put as putBytes, rssMiB, cpuSeconds } from './lib/measure.mjs';
+import { put as putBytes, rssMiB, cpuSeconds, newestWorkerd } from './lib/measure.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GiB = 1024 ** 3;
@@ -33,14 +32,6 @@ const small = crypto.randomBytes(4096);
 /** Streams `size` bytes over a keep-alive agent (the shared one unless given). */
 const put = (url, size, headers, via = agent) => putBytes(url, size, headers, via);
 
-function workerdPid() {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args=']).toString().trim().split('\n').map((l) => l.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/)).filter(Boolean);
-  const kids = (p) => rows.filter((r) => Number(r[2]) === p);
-  const stack = [process.pid];
-  const found = [];
-  while (stack.length) for (const r of kids(stack.pop())) { stack.push(Number(r[1])); if (r[3].includes('workerd')) found.push(Number(r[1])); }
-  return found.at(-1);
-}
 async function measured(pid, fn) {
   let peak = pid ? rssMiB(pid) : 0;
   const timer = pid && setInterval(() => { try { peak = Math.max(peak, rssMiB(pid)); } catch {} }, 10);
@@ -96,7 +87,7 @@ async function startWorker(scriptPath, s3, extra = {}) {
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
   await applyMigrations(await mf.getD1Database('DB'));
-  return { mf, url, pid: workerdPid() };
+  return { mf, url, pid: newestWorkerd() };
 }
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);

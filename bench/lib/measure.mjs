@@ -65,3 +65,13 @@ export async function downloadHash(url, token) {
   for await (const chunk of res.body) hash.update(chunk);
   return hash.digest('hex');
 }
+
+/** The most recently started workerd process under this one (the Miniflare just started). */
+export function newestWorkerd() {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args=']).toString().trim().split('\n').map((l) => l.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/)).filter(Boolean);
+  const kids = (p) => rows.filter((r) => Number(r[2]) === p);
+  const stack = [process.pid];
+  const found = [];
+  while (stack.length) for (const r of kids(stack.pop())) { stack.push(Number(r[1])); if (r[3].includes('workerd')) found.push(Number(r[1])); }
+  return found.at(-1);
+}

@@ -1,0 +1,91 @@
+// Uppy (@uppy/core + @uppy/tus from npm, bundled with esbuild into a test page served from
+// another origin) in real headless Chromium against `wrangler dev`: two files uploaded over
+// tus with CORS, one of them resumed after the network drops mid-upload; the stored bytes are
+// checked. The page is a test fixture, not part of the gateway.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
+import { startDev } from './support/devserver.mjs';
+import { freePort } from './support/s3server.mjs';
+import { tokenFor } from './support/client.mjs';
+
+const MIB = 1024 * 1024;
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const skip = BACKEND !== 'r2' && 'Uppy in the browser is tested once, against wrangler dev on the R2 binding';
+
+let dev;
+let browser;
+let site;
+let siteUrl;
+
+before(async () => {
+  if (skip) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uppy-page-'));
+  await esbuild.build({ entryPoints: ['tests/uppy/page.js'], bundle: true, format: 'esm', platform: 'browser', outfile: path.join(dir, 'page.js'), logLevel: 'error' });
+  fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>Uppy</title><script type="module" src="/page.js"></script>');
+  const port = await freePort();
+  siteUrl = `http://127.0.0.1:${port}`;
+  site = http.createServer((req, res) => {
+    const file = path.join(dir, req.url === '/' ? 'index.html' : path.basename(req.url));
+    if (!fs.existsSync(file)) return res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : 'text/html' });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((r) => site.listen(port, '127.0.0.1', r));
+  dev = await startDev({ JWT_SECRET, CORS_ORIGINS: siteUrl });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+});
+after(async () => {
+  await browser?.close();
+  await dev?.stop();
+  site?.close();
+});
+
+const expected = (size, seed) => {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 7 + seed) & 255;
+  return b;
+};
+const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+test('Uppy uploads two files over tus from another origin, one resumed after the network drops', { skip, timeout: 180_000 }, async () => {
+  const page = await browser.newPage();
+  await page.goto(siteUrl);
+  await page.waitForFunction(() => typeof window.uploadWithUppy === 'function');
+  // The network drops once, in the middle of the big file's second chunk.
+  let dropped = 0;
+  await page.route(`${dev.url}/tus/**`, (route) => {
+    const req = route.request();
+    if (req.method() === 'PATCH' && req.headers()['upload-offset'] === String(5 * MIB) && dropped === 0) {
+      dropped++;
+      return route.abort('connectionreset');
+    }
+    return route.continue();
+  });
+  const files = [
+    { name: 'small.bin', key: 'alice/uppy/small.bin', size: MIB + 3, seed: 1 },
+    { name: 'big.bin', key: 'alice/uppy/big.bin', size: 12 * MIB + 5, seed: 2 },
+  ];
+  const result = await page.evaluate((args) => window.uploadWithUppy(args), {
+    endpoint: `${dev.url}/tus/`,
+    token: tokenFor('alice'),
+    files,
+    chunkSize: 5 * MIB,
+  });
+  assert.deepEqual(result.failed, []);
+  assert.deepEqual(result.successful.sort(), ['alice/uppy/big.bin', 'alice/uppy/small.bin']);
+  assert.equal(dropped, 1, 'the network was cut mid-upload');
+  for (const f of files) {
+    const res = await fetch(`${dev.url}/files/${f.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
+    assert.equal(res.status, 200, f.key);
+    assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(f.size, f.seed)), `${f.key}: bytes differ`);
+  }
+  await page.close();
+});
