@@ -49,7 +49,7 @@ async function assertStored(key, data) {
 
 const file = crypto.randomBytes(13 * MIB + 12345);
 
-for (const [name, chunkSize] of [['Infinity (the whole file in one PATCH)', Infinity], ['500 KiB', 500 * 1024], ['5 MiB', 5 * MIB], ['8 MiB', 8 * MIB], ['3 MiB + 7 bytes', 3 * MIB + 7]]) {
+for (const [name, chunkSize] of [['Infinity (the whole file in one PATCH)', Infinity], ['64 KiB', 64 * 1024], ['500 KiB', 500 * 1024], ['5 MiB', 5 * MIB], ['8 MiB', 8 * MIB], ['3 MiB + 7 bytes', 3 * MIB + 7]]) {
   test(`tus-js-client uploads with chunk size ${name} and the object is whole`, async () => {
     const key = `alice/tus/chunk-${String(chunkSize)}.bin`;
     await send(file, { key, chunkSize });
@@ -144,6 +144,35 @@ test('abort(true) terminates the upload and every later request is 404', async (
   assert.equal(await gw.row(key), null);
   const staged = await gw.db.prepare('SELECT count(*) AS n FROM tus_chunks').first();
   assert.equal(staged.n, 0);
+  const left = (await gw.storedNames()).filter((n) => n.startsWith(key));
+  assert.deepEqual(left, [], 'no staged bytes are left in the store');
+});
+
+test('an expired unfinished upload is swept with its staged bytes', async () => {
+  const key = 'alice/tus/expired.bin';
+  const url = await new Promise((resolve, reject) => {
+    const u = new tus.Upload(file, {
+      endpoint: `${gw.url}/tus/`,
+      headers: { Authorization: `Bearer ${alice}` },
+      metadata: { key, filetype: 'application/octet-stream' },
+      chunkSize: 500 * 1024,
+      storeFingerprintForResuming: false,
+      onError: reject,
+      onChunkComplete: () => { u.abort(); resolve(u.url); },
+    });
+    u.start();
+  });
+  assert.ok((await gw.storedNames()).some((n) => n.startsWith(key)), 'a chunk is staged');
+  // Expired long ago, and its journal entries due.
+  const id = new URL(url).pathname.split('/').pop();
+  await gw.db.prepare('UPDATE tus_uploads SET expires_at = 1 WHERE id = ?').bind(id).run();
+  await gw.db.prepare('UPDATE pending_uploads SET due_at = 1 WHERE key = ?').bind(key).run();
+  const head = await call(gw, 'HEAD', new URL(url).pathname, { token: alice, headers: { 'tus-resumable': '1.0.0' } });
+  assert.equal(head.status, 410);
+  assert.equal(await gw.scheduled(), 200);
+  assert.equal((await gw.db.prepare('SELECT count(*) AS n FROM tus_uploads WHERE id = ?').bind(id).first()).n, 0);
+  assert.deepEqual((await gw.storedNames()).filter((n) => n.startsWith(key)), [], 'the staged chunk was swept');
+  assert.equal((await gw.db.prepare('SELECT count(*) AS n FROM pending_uploads WHERE key = ?').bind(key).first()).n, 0);
 });
 
 test('two clients racing on one upload never corrupt it', async () => {

@@ -170,6 +170,13 @@ impl TusIndex for D1Metadata {
         let held = [JsValue::from_str(id), JsValue::from_str(lease), num(a.from)];
         let with = |extra: &[JsValue]| [&held[..], extra].concat();
         let mut statements = Vec::new();
+        // The consumed chunks go first: a merged chunk takes the start of the first of them.
+        for name in &a.consumed {
+            statements.push(self.statement(
+                &format!("DELETE FROM tus_chunks WHERE upload_id = ?1 AND name = ?4 AND {HELD}"),
+                &with(&[JsValue::from_str(name)]),
+            )?);
+        }
         if let Some(c) = &a.chunk {
             statements.push(self.statement(
                 &format!("INSERT INTO tus_chunks (upload_id, start, length, name) SELECT ?1, ?4, ?5, ?6 WHERE {HELD}"),
@@ -182,12 +189,6 @@ impl TusIndex for D1Metadata {
                     "INSERT OR REPLACE INTO tus_parts (upload_id, part_number, size, etag) SELECT ?1, ?4, ?5, ?6 WHERE {HELD}"
                 ),
                 &with(&[JsValue::from_f64(f64::from(p.number)), num(p.size), JsValue::from_str(&p.etag)]),
-            )?);
-        }
-        for name in &a.consumed {
-            statements.push(self.statement(
-                &format!("DELETE FROM tus_chunks WHERE upload_id = ?1 AND name = ?4 AND {HELD}"),
-                &with(&[JsValue::from_str(name)]),
             )?);
         }
         statements.push(self.statement(

@@ -185,7 +185,7 @@ impl<S: Multipart + Compose, M: MetadataStore> Gateway<'_, S, M> {
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
         if op == TusOp::Options {
             let preflight: Reply<S::Stream> = cors::preflight(&self.config.cors_origins, head);
-            let mut reply = tus_options();
+            let mut reply = tus_options(self.authenticate(head).ok().as_ref());
             reply.headers.extend(preflight.headers);
             return Ok((reply, None));
         }

@@ -88,8 +88,11 @@ fn options_advertises_the_version_extensions_and_maximum_without_authentication(
         h.reply.header("Tus-Extension"),
         Some("creation,creation-with-upload,creation-defer-length,termination,expiration")
     );
-    assert!(h.reply.header("Tus-Max-Size").is_some());
+    assert_eq!(h.reply.header("Tus-Max-Size"), Some("5497558138880"), "5 TiB without a token");
     assert_eq!(h.reply.header("Tus-Resumable"), None, "OPTIONS answers carry no Tus-Resumable");
+    let limited = token("alice", json!({"max_size": 1000}));
+    let h = w.send(Req::new(Method::OPTIONS, "/tus/").bearer(&limited));
+    assert_eq!(h.reply.header("Tus-Max-Size"), Some("1000"), "the caller's own limit with a token");
 }
 
 #[test]
@@ -134,7 +137,7 @@ fn a_whole_file_in_one_patch_becomes_the_object_with_its_row_and_follow_up() {
 #[test]
 fn every_chunk_size_lands_as_the_same_object() {
     let data = pattern(12 * MIB + 77);
-    for chunk in [500 * 1024, 5 * MIB, 8 * MIB, 3 * MIB + 7, data.len()] {
+    for chunk in [64 * 1024, 500 * 1024, 5 * MIB, 8 * MIB, 3 * MIB + 7, data.len()] {
         let w = World::default_config();
         let key = format!("alice/chunks-{chunk}.bin");
         let path = create(&w, Some(data.len()), &key_meta(&key));

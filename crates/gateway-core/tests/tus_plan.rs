@@ -3,7 +3,7 @@
 //! shorter last one, made of exactly the upload's bytes in order, in at most 10,000 parts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use gateway_core::tus::plan::{min_part_size, plan, Chunk, Finish, Piece, Progress, Step};
+use gateway_core::tus::plan::{min_part_size, plan, Chunk, Finish, Piece, Progress, Step, MAX_STAGED};
 use proptest::prelude::*;
 
 const MIB: u64 = 1024 * 1024;
@@ -32,6 +32,10 @@ fn ranges(pieces: &[Piece], chunks: &[Chunk]) -> Vec<(u64, u64)> {
         .collect()
 }
 
+fn merged_range(r: &[(u64, u64)]) -> (u64, u64) {
+    merged(r.to_vec())
+}
+
 /// Contiguous ranges merged, so a part made of several pieces reads as one range.
 fn merged(mut r: Vec<(u64, u64)>) -> (u64, u64) {
     r.sort();
@@ -46,7 +50,8 @@ fn merged(mut r: Vec<(u64, u64)>) -> (u64, u64) {
 /// Applies one chunk of `length` bytes to `p` and `store`, as the session does.
 fn apply(p: &mut Progress, store: &mut Store, length: u64, seen: &mut Vec<Chunk>) {
     let name = format!("chunk-{}", p.offset);
-    match plan(p, length, LIMIT, 100 * MIB, &name) {
+    let merged_name = format!("merged-{}", p.offset);
+    match plan(p, length, LIMIT, 100 * MIB, &name, &merged_name) {
         Step::Whole => store.object = Some(vec![(0, length)]),
         Step::Part { number, part_size, last } => {
             assert_eq!(number as usize, store.parts.len() + 1);
@@ -57,8 +62,17 @@ fn apply(p: &mut Progress, store: &mut Store, length: u64, seen: &mut Vec<Chunk>
                 store.object = Some(store.parts.clone());
             }
         }
-        Step::Stage { chunk, part_size, first, parts, finish, consumed, staged } => {
+        Step::Stage { chunk, part_size, first, parts, finish, consumed, staged, merge } => {
             seen.push(chunk);
+            for part in &parts {
+                assert!(part.len() <= MAX_STAGED + 1, "a part composed of {} pieces", part.len());
+            }
+            if let Some((merged, pieces)) = &merge {
+                assert!(pieces.len() <= MAX_STAGED + 1, "a merge of {} pieces", pieces.len());
+                assert_eq!(merged_range(&ranges(pieces, seen)), (merged.start, merged.start + merged.length));
+                seen.push(merged.clone());
+            }
+            assert!(staged.len() <= MAX_STAGED, "{} chunks stay staged", staged.len());
             assert_eq!(first as usize, store.parts.len() + 1);
             for part in &parts {
                 store.parts.push(merged(ranges(part, seen)));
@@ -119,15 +133,15 @@ fn upload(length: u64, chunk: u64) -> Store {
 
 #[test]
 fn a_whole_file_in_one_request_is_a_single_put() {
-    assert_eq!(plan(&fresh(Some(10)), 10, LIMIT, LIMIT, "c"), Step::Whole);
-    assert_eq!(plan(&fresh(Some(0)), 0, LIMIT, LIMIT, "c"), Step::Whole);
+    assert_eq!(plan(&fresh(Some(10)), 10, LIMIT, LIMIT, "c", "m"), Step::Whole);
+    assert_eq!(plan(&fresh(Some(0)), 0, LIMIT, LIMIT, "c", "m"), Step::Whole);
 }
 
 #[test]
 fn equal_chunks_of_a_valid_part_size_stream_straight_into_parts() {
     let length = 20 * MIB + 3;
     let p = fresh(Some(length));
-    assert_eq!(plan(&p, 8 * MIB, LIMIT, LIMIT, "c"), Step::Part { number: 1, part_size: 8 * MIB, last: false });
+    assert_eq!(plan(&p, 8 * MIB, LIMIT, LIMIT, "c", "m"), Step::Part { number: 1, part_size: 8 * MIB, last: false });
     let store = upload(length, 8 * MIB);
     assert_eq!(store.parts.len(), 3);
     assert_well_formed(&store, length);
@@ -162,6 +176,16 @@ fn a_chunk_cut_off_and_resent_from_a_shifted_offset_still_assembles() {
         apply(&mut p, &mut store, n, &mut seen);
     }
     assert_well_formed(&store, length);
+}
+
+#[test]
+fn tiny_chunks_are_merged_so_no_request_composes_more_than_a_bounded_number_of_pieces() {
+    // 64 KiB chunks: 80 to a 5 MiB part.
+    let length = 11 * MIB + 9;
+    let store = upload(length, 64 * 1024);
+    assert_well_formed(&store, length);
+    let store = upload(300 * 1024, 1024);
+    assert_well_formed(&store, 300 * 1024);
 }
 
 #[test]

@@ -51,6 +51,7 @@ pub enum Finish {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // One per request, never stored.
 pub enum Step {
     /// The whole upload in this one request: a single put of the body.
     Whole,
@@ -68,8 +69,16 @@ pub enum Step {
         finish: Finish,
         consumed: Vec<String>,
         staged: Vec<Chunk>,
+        /// With many small chunks staged, they are merged into one (`merged`, from these
+        /// pieces) so that no request composes more than [`MAX_STAGED`] + 1 pieces.
+        merge: Option<(Chunk, Vec<Piece>)>,
     },
 }
+
+/// The most staged chunks an upload keeps; one more, and they are merged into one. It bounds
+/// the store calls of one request (a part composed of at most this many pieces plus one),
+/// within the Workers subrequest limit.
+pub const MAX_STAGED: usize = 16;
 
 /// The smallest part size that fits an upload of at most `limit` bytes in 10,000 parts,
 /// in whole MiB, and never under 5 MiB.
@@ -94,7 +103,7 @@ pub fn pieces(chunks: &[Chunk], from: u64, to: u64) -> Vec<Piece> {
 /// upload (it sets the smallest part size while the length is unknown); `max_body` is the most
 /// one request body may hold (a part that arrives as a body is one); `chunk_name` is the
 /// stored name this request would stage its body under.
-pub fn plan(p: &Progress, length: u64, limit: u64, max_body: u64, chunk_name: &str) -> Step {
+pub fn plan(p: &Progress, length: u64, limit: u64, max_body: u64, chunk_name: &str, merged_name: &str) -> Step {
     let end = p.offset + length;
     let last = p.length == Some(end);
     let nothing_yet = p.parts == 0 && p.staged.is_empty();
@@ -132,14 +141,17 @@ pub fn plan(p: &Progress, length: u64, limit: u64, max_body: u64, chunk_name: &s
         (true, true) => Finish::LastPart(pieces(&staged, assembled, end)),
     };
     let boundary = if matches!(finish, Finish::Open) { assembled } else { end };
-    let (consumed, kept): (Vec<Chunk>, Vec<Chunk>) = staged.into_iter().partition(|c| c.start + c.length <= boundary);
-    Step::Stage {
-        chunk,
-        part_size,
-        first: number,
-        parts,
-        finish,
-        consumed: consumed.into_iter().map(|c| c.name).collect(),
-        staged: kept,
-    }
+    let (consumed, mut kept): (Vec<Chunk>, Vec<Chunk>) =
+        staged.into_iter().partition(|c| c.start + c.length <= boundary);
+    let mut consumed: Vec<String> = consumed.into_iter().map(|c| c.name).collect();
+    let merge = (kept.len() > MAX_STAGED).then(|| {
+        let start = kept[0].start;
+        let end = kept.iter().map(|c| c.start + c.length).max().unwrap_or(start);
+        let merged = Chunk { start, length: end - start, name: merged_name.to_owned() };
+        let from = pieces(&kept, start, end);
+        consumed.extend(kept.drain(..).map(|c| c.name));
+        kept.push(merged.clone());
+        (merged, from)
+    });
+    Step::Stage { chunk, part_size, first: number, parts, finish, consumed, staged: kept, merge }
 }

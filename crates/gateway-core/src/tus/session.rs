@@ -45,12 +45,14 @@ fn not_found() -> GatewayError {
 }
 
 /// What `OPTIONS` answers, to any caller: it describes the server. `Tus-Max-Size` is the
-/// largest upload any token may make; a token's own `max_size` is enforced at creation.
-pub fn options<T>() -> Reply<T> {
+/// caller's own limit when the request carries a valid token (`grant`), else the largest
+/// upload any token may make.
+pub fn options<T>(grant: Option<&Grant>) -> Reply<T> {
+    let max = grant.and_then(|g| g.max_size).map_or(MAX_OBJECT_BYTES, |m| m.min(MAX_OBJECT_BYTES));
     Reply::empty(204)
         .with_header("Tus-Version", protocol::VERSION)
         .with_header("Tus-Extension", protocol::EXTENSIONS)
-        .with_header("Tus-Max-Size", MAX_OBJECT_BYTES.to_string())
+        .with_header("Tus-Max-Size", max.to_string())
 }
 
 impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
@@ -279,6 +281,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         }
         let key = ObjectKey::new(upload.key.clone())?;
         let chunk_name = StoredName::version(&key, &format!("{}/{}", upload.id, self.request_id));
+        let merged_name = StoredName::version(&key, &format!("{}/{}/merged", upload.id, self.request_id));
         let progress = Progress {
             offset,
             length: upload.length,
@@ -286,7 +289,14 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             parts: upload.parts,
             staged: state.staged.clone(),
         };
-        let step = plan(&progress, length, self.total_limit(), self.config.max_upload_bytes, chunk_name.as_str());
+        let step = plan(
+            &progress,
+            length,
+            self.total_limit(),
+            self.config.max_upload_bytes,
+            chunk_name.as_str(),
+            merged_name.as_str(),
+        );
         let result = self.store_step(&upload, &state.parts, step, length, body).await;
         let (advance, finished) = match result {
             Ok(done) => done,
@@ -388,7 +398,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
                 };
                 Ok((advance, stored))
             }
-            Step::Stage { chunk, part_size, first, parts, finish, consumed, staged: _ } => {
+            Step::Stage { chunk, part_size, first, parts, finish, consumed, staged: _, merge } => {
                 advance.part_size = Some(part_size);
                 if chunk.length > 0 {
                     self.stage(upload, &chunk, body).await?;
@@ -438,6 +448,11 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
                 // The new chunk is recorded only if it stays staged.
                 if advance.chunk.as_ref().is_some_and(|c| advance.consumed.contains(&c.name)) {
                     advance.chunk = None;
+                }
+                if let Some((merged, pieces)) = merge {
+                    let body = self.store.compose(&pieces, merged.length).await?;
+                    self.stage(upload, &merged, Some(body)).await?;
+                    advance.chunk = Some(merged);
                 }
                 Ok((advance, stored))
             }
