@@ -367,3 +367,21 @@ fn a_post_overridden_to_patch_is_a_patch() {
     assert_eq!(w.send(req).reply.status, 204);
     assert_eq!(object(&w, "alice/ov.bin"), b"abc");
 }
+
+#[test]
+fn an_empty_patch_that_does_not_finish_the_upload_is_400_never_a_204_that_leaves_the_offset() {
+    let w = World::default_config();
+    let path = create(&w, Some(10), &key_meta("alice/z.bin"));
+    assert_problem(&patch(&w, &path, 0, b""), 400, "bad_request");
+    // A deferred upload may end with an empty PATCH declaring the length reached.
+    let path = create(&w, None, &key_meta("alice/zd.bin"));
+    assert_eq!(patch(&w, &path, 0, b"abc").reply.status, 204);
+    let last = tus(Method::PATCH, &path)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", "3")
+        .header("upload-length", "3")
+        .header("content-length", "0")
+        .body(b"");
+    assert_eq!(w.send(last).reply.status, 204);
+    assert_eq!(object(&w, "alice/zd.bin"), b"abc");
+}

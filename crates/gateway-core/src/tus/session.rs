@@ -275,6 +275,10 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             None => self.check_total(end)?,
             _ => {}
         }
+        // A 204 that does not move the offset would make a client send the same request forever.
+        if length == 0 && upload.length != Some(end) {
+            return Err(bad("a PATCH must carry bytes, unless it declares the length the upload has reached"));
+        }
         let lease_until = lease_until(self.now_ms, length);
         if !self.meta.lease_tus(&upload.id, offset, self.request_id, lease_until, self.now_ms).await? {
             return Err(self.lease_refused(&upload.id, offset).await);
