@@ -385,3 +385,15 @@ fn an_empty_patch_that_does_not_finish_the_upload_is_400_never_a_204_that_leaves
     assert_eq!(w.send(last).reply.status, 204);
     assert_eq!(object(&w, "alice/zd.bin"), b"abc");
 }
+
+#[test]
+fn a_retried_last_request_on_a_finished_upload_learns_it_is_done() {
+    let w = World::default_config();
+    let data = pattern(7 * MIB);
+    let path = create(&w, Some(data.len()), &key_meta("alice/done.bin"));
+    upload(&w, &path, &data, 5 * MIB);
+    let again = patch(&w, &path, data.len(), b"");
+    assert_eq!(again.reply.status, 204, "{:?}", again.error);
+    assert_eq!(again.reply.header("Upload-Offset"), Some(data.len().to_string().as_str()));
+    assert!(object(&w, "alice/done.bin") == data);
+}

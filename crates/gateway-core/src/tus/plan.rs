@@ -130,7 +130,7 @@ pub fn plan(p: &Progress, length: u64, limit: u64, max_body: u64, chunk_name: &s
         staged.push(chunk.clone());
     }
     let base = u64::from(p.parts) * part_size;
-    let full = (end - base) / part_size;
+    let full = end.saturating_sub(base) / part_size;
     let parts: Vec<Vec<Piece>> =
         (0..full).map(|i| pieces(&staged, base + i * part_size, base + (i + 1) * part_size)).collect();
     let assembled = base + full * part_size;

@@ -244,6 +244,10 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
                 ),
             ));
         }
+        if state.upload.length == Some(offset) && length == 0 {
+            // Finished already: a retried last request learns it is done.
+            return Ok((self.reply(204, &state.upload), None));
+        }
         let (after, job) = self.write(state, offset, length, declared, body).await?;
         Ok((self.reply(204, &after), job))
     }
@@ -313,7 +317,15 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         };
         let advance = TusAdvance { from: offset, to: end, length: upload.length, ..advance };
         let job = match finished {
-            Some(stored) => Some(self.commit(&upload, &key, stored).await?),
+            Some(stored) => match self.commit(&upload, &key, stored).await {
+                Ok(job) => Some(job),
+                Err(err) => {
+                    if let Err(e) = self.meta.release_tus(&upload.id, self.request_id).await {
+                        log_cleanup("giving back the lease of", &chunk_name, &e);
+                    }
+                    return Err(err);
+                }
+            },
             None => None,
         };
         if !self.meta.advance_tus(&upload.id, self.request_id, &advance).await? {
