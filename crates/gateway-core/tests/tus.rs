@@ -397,3 +397,13 @@ fn a_retried_last_request_on_a_finished_upload_learns_it_is_done() {
     assert_eq!(again.reply.header("Upload-Offset"), Some(data.len().to_string().as_str()));
     assert!(object(&w, "alice/done.bin") == data);
 }
+
+#[test]
+fn one_byte_chunks_work_too() {
+    let w = World::default_config();
+    let data = pattern(3000);
+    let path = create(&w, Some(data.len()), &key_meta("alice/bytes.bin"));
+    upload(&w, &path, &data, 1);
+    assert!(object(&w, "alice/bytes.bin") == data);
+    assert!(w.meta.pending.borrow().is_empty(), "every staged byte was cleaned up");
+}
