@@ -7,11 +7,12 @@ use gateway_core::config::Config;
 use gateway_core::error::{ErrorKind, GatewayError};
 use gateway_core::followup::{self, FollowUp};
 use gateway_core::gateway::Gateway;
-use gateway_core::http::{body_plan, whole_body, BodyPlan, Input, Reply};
+use gateway_core::http::{body_plan, whole_body, BodyPlan, Input, Reply, RequestHead};
+use gateway_core::log::{self, Line};
 use gateway_core::sweep;
 use wasm_bindgen::JsCast;
 use web_sys::ReadableStream;
-use worker::{console_error, console_log, Context, Env};
+use worker::{console_error, console_log, console_warn, Context, Env};
 
 use crate::backend::Backend;
 use crate::convert::{request_head, response};
@@ -34,15 +35,31 @@ fn request_id() -> String {
         .unwrap_or_else(|| format!("{}-{}", now_ms(), (js_sys::Math::random() * 1e16) as u64))
 }
 
-fn fail(err: GatewayError) -> worker::Result<web_sys::Response> {
-    console_error!("{}", err.log_line());
-    response(Reply::<ReadableStream>::problem(&err)).map_err(|e| worker::Error::JsError(format!("{e:?}")))
+/// Writes one JSON log line at its level.
+fn emit(line: &Line) {
+    match line.level {
+        "error" => console_error!("{}", line.json()),
+        "warn" => console_warn!("{}", line.json()),
+        _ => console_log!("{}", line.json()),
+    }
+}
+
+/// A request refused before the core saw it (an unreadable head, a broken configuration).
+fn fail(id: &str, head: Option<&RequestHead>, started: i64, err: GatewayError) -> worker::Result<web_sys::Response> {
+    let line = match head {
+        Some(head) => log::request_line(head, id, err.status(), Some(&err), now_ms() - started),
+        None => Line::new("error", "request").request_id(id).detail(err.log_line()),
+    };
+    emit(&line);
+    response(Reply::<ReadableStream>::problem_for(&err, id)).map_err(|e| worker::Error::JsError(format!("{e:?}")))
 }
 
 pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+    let started = now_ms();
+    let id = request_id();
     let head = match request_head(&req) {
         Ok(h) => h,
-        Err(e) => return fail(e),
+        Err(e) => return fail(&id, None, started, e),
     };
     #[cfg(feature = "contract")]
     if let Some(answer) = crate::contract::serve(&head.path, &env).await {
@@ -50,13 +67,12 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
     }
     let cfg = match config(&env) {
         Ok(c) => c,
-        Err(e) => return fail(e),
+        Err(e) => return fail(&id, Some(&head), started, e),
     };
     let (store, meta) = match (Backend::from_env(&env, &cfg), D1Metadata::from_env(&env)) {
         (Ok(s), Ok(m)) => (s, m),
-        (Err(e), _) | (_, Err(e)) => return fail(e),
+        (Err(e), _) | (_, Err(e)) => return fail(&id, Some(&head), started, e),
     };
-    let id = request_id();
     let gateway = Gateway {
         config: &cfg,
         store: &store,
@@ -72,18 +88,12 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         BodyPlan::Read { cap } => read_whole(body, cap).await,
     };
     let handled = gateway.handle(&head, input).await;
-    if let Some(err) = &handled.error {
-        if err.status() >= 500 {
-            console_error!("{} {} -> {}", head.method, head.path, err.log_line());
-        } else {
-            console_log!("{} {} -> {}", head.method, head.path, err.log_line());
-        }
-    }
+    emit(&log::request_line(&head, &id, handled.reply.status, handled.error.as_ref(), now_ms() - started));
     for problem in &handled.problems {
-        console_error!("{} {}: {problem}", head.method, head.path);
+        emit(&Line::new("error", "problem").request_id(&id).detail(problem.as_str()));
     }
     if let Some(job) = handled.followup {
-        ctx.wait_until(run_followup(cfg.clone(), store, meta, job));
+        ctx.wait_until(run_followup(cfg.clone(), store, meta, job, id));
     }
     response(handled.reply).map_err(|e| worker::Error::JsError(format!("{e:?}")))
 }
@@ -103,10 +113,12 @@ async fn read_whole(body: Option<ReadableStream>, cap: usize) -> Input<ReadableS
 }
 
 /// Background work: never fails the request; logs what went wrong.
-async fn run_followup(cfg: Rc<Config>, store: Backend, meta: D1Metadata, job: FollowUp) {
+async fn run_followup(cfg: Rc<Config>, store: Backend, meta: D1Metadata, job: FollowUp, id: String) {
     let report = followup::run(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &job, now_ms()).await;
     for problem in &report.problems {
-        console_error!("follow-up for {}: {problem}", job.key);
+        let mut line = Line::new("error", "followup_problem").request_id(&id).detail(problem.as_str());
+        line.key = Some(job.key.to_string());
+        emit(&line);
     }
 }
 
@@ -116,18 +128,16 @@ pub async fn sweep(env: Env) {
     let (store, meta) = match setup {
         Ok(parts) => parts,
         Err(e) => {
-            console_error!("sweep: {}", e.log_line());
+            emit(&Line::new("error", "sweep_problem").detail(e.log_line()));
             return;
         }
     };
     let report = sweep::run(&store, &meta, now_ms(), sweep::DEFAULT_PENDING_GRACE_MS).await;
-    console_log!(
-        "sweep: {} journal entries settled, {} unrecorded objects removed; {} expired multipart uploads aborted",
-        report.examined,
-        report.orphans_removed,
-        report.multiparts_aborted
-    );
+    emit(&Line::new("info", "sweep").detail(format!(
+        "{} journal entries settled, {} unrecorded objects removed; {} expired uploads aborted",
+        report.examined, report.orphans_removed, report.multiparts_aborted
+    )));
     for problem in &report.problems {
-        console_error!("sweep: {problem}");
+        emit(&Line::new("error", "sweep_problem").detail(problem.as_str()));
     }
 }

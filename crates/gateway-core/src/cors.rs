@@ -9,7 +9,7 @@ use crate::http::{Reply, RequestHead};
 /// cannot resume.
 pub const EXPOSE_HEADERS: &str = "ETag, Location, Content-Length, Content-Range, Accept-Ranges, Last-Modified, \
      Content-Disposition, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Defer-Length, Upload-Expires, \
-     Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size";
+     Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, X-Request-Id";
 pub const ALLOW_METHODS: &str = "GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS";
 pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, Content-MD5, x-amz-checksum-sha256, If-None-Match, \
      If-Match, If-Range, Range, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Defer-Length, Tus-Resumable, \

@@ -208,7 +208,13 @@ impl GatewayError {
             status: self.status(),
             detail: self.detail.clone(),
             code: self.code(),
+            request_id: None,
         }
+    }
+
+    /// The problem document of a request with id `request_id`, which the log lines carry too.
+    pub fn problem_for(&self, request_id: &str) -> Problem {
+        Problem { request_id: Some(request_id.to_owned()), ..self.problem() }
     }
 
     /// One line for the log: code, safe detail and the internal cause when there is one.
@@ -236,6 +242,9 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     pub code: &'static str,
+    /// The request's id, as in its `X-Request-Id` and its log lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 pub type Result<T, E = GatewayError> = std::result::Result<T, E>;

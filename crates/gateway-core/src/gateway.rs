@@ -76,7 +76,7 @@ impl<S: Multipart + Compose, M: MetadataStore> Gateway<'_, S, M> {
         let (reply, followup, error) = match self.dispatch(head, body).await {
             Ok((reply, followup)) => (reply, followup, None),
             Err(err) => {
-                let mut reply = Reply::problem(&err);
+                let mut reply = Reply::problem_for(&err, self.request_id);
                 if err.kind == ErrorKind::MethodNotAllowed {
                     reply = reply.with_header("Allow", allow_for(&head.path));
                 }
@@ -93,6 +93,11 @@ impl<S: Multipart + Compose, M: MetadataStore> Gateway<'_, S, M> {
             }
         };
         let problems = crate::log::take();
+        let reply = if reply.header("X-Request-Id").is_none() {
+            reply.with_header("X-Request-Id", self.request_id)
+        } else {
+            reply
+        };
         let reply = if is_tus(&head.path) && head.method != http::Method::OPTIONS {
             reply.with_header("Tus-Resumable", tus_protocol::VERSION)
         } else {

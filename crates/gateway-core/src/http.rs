@@ -133,7 +133,16 @@ impl<S> Reply<S> {
     }
 
     pub fn problem(err: &GatewayError) -> Self {
-        let text = serde_json::to_string(&err.problem()).unwrap_or_else(|_| "{}".to_owned());
+        Self::problem_doc(err, err.problem())
+    }
+
+    /// The problem of request `request_id`: the id is in the body and in `X-Request-Id`.
+    pub fn problem_for(err: &GatewayError, request_id: &str) -> Self {
+        Self::problem_doc(err, err.problem_for(request_id)).with_header("X-Request-Id", request_id)
+    }
+
+    fn problem_doc(err: &GatewayError, doc: crate::error::Problem) -> Self {
+        let text = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".to_owned());
         Reply {
             status: err.status(),
             headers: vec![("Content-Type", "application/problem+json".to_owned())],

@@ -1,0 +1,67 @@
+//! What operators read: every answer carries the request's id (also in problem bodies), and
+//! the request's log line is one JSON object with the fields Workers Logs filters on, and never
+//! a token, a signature or a query string.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use gateway_core::error::{ErrorKind, GatewayError};
+use gateway_core::log::{request_line, route_name, Line};
+use http::Method;
+use serde_json::{json, Value};
+
+#[test]
+fn every_answer_carries_its_request_id_and_a_problem_body_names_it_too() {
+    let w = World::default_config();
+    let ok = w.send(Req::put("/files/alice/a.txt", b"hi").bearer(&token("alice", json!({}))));
+    let id = ok.reply.header("X-Request-Id").expect("a 201 without X-Request-Id").to_owned();
+    assert!(id.starts_with("req-"), "{id}");
+    let refused = w.send(Req::put("/files/alice/a.txt", b"hi"));
+    let rid = refused.reply.header("X-Request-Id").expect("a 401 without X-Request-Id").to_owned();
+    assert_ne!(rid, id, "each request has an id of its own");
+    assert_eq!(json_body(&refused.reply)["request_id"], Value::String(rid));
+    assert_eq!(refused.reply.headers.iter().filter(|(n, _)| *n == "X-Request-Id").count(), 1);
+}
+
+#[test]
+fn a_request_line_is_json_with_route_status_code_key_bytes_and_duration() {
+    let req = Req::put("/files/alice/docs/a.txt", b"hello").bearer("secret.token.value");
+    let err = GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "S3 put: HTTP 500");
+    let line: Value = serde_json::from_str(&request_line(&req.head, "req-1", 502, Some(&err), 42).json()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert_eq!(line["msg"], "request");
+    assert_eq!(line["request_id"], "req-1");
+    assert_eq!(line["method"], "PUT");
+    assert_eq!(line["route"], "upload");
+    assert_eq!(line["status"], 502);
+    assert_eq!(line["code"], "storage_error");
+    assert_eq!(line["key"], "alice/docs/a.txt");
+    assert_eq!(line["bytes"], 5);
+    assert_eq!(line["duration_ms"], 42);
+    assert!(line["detail"].as_str().unwrap().contains("S3 put: HTTP 500"), "the internal cause is for the log");
+}
+
+#[test]
+fn a_log_line_never_holds_a_token_a_signature_or_a_query_string() {
+    let signed = "/files/alice/a.txt?method=PUT&expires=9&owner=alice&nonce=n&signature=deadbeefsignature";
+    let req = Req::new(Method::PUT, signed).bearer("eyJhbGciOiJIUzI1NiJ9.payload.sig").header("content-length", "3");
+    for status in [201, 403] {
+        let text = request_line(&req.head, "req-2", status, None, 1).json();
+        for secret in ["deadbeefsignature", "eyJhbGciOiJIUzI1NiJ9", "nonce=", "?"] {
+            assert!(!text.contains(secret), "{text} holds {secret}");
+        }
+    }
+}
+
+#[test]
+fn routes_have_stable_names_for_the_log() {
+    let name = |m: Method, p: &str| route_name(&Req::new(m, p).head).0;
+    assert_eq!(name(Method::PUT, "/files/a/b"), Some("upload"));
+    assert_eq!(name(Method::PUT, "/files/a/b?uploadId=x&partNumber=1"), Some("multipart.part"));
+    assert_eq!(name(Method::POST, "/files/a/b?uploads"), Some("multipart"));
+    assert_eq!(name(Method::POST, "/files/a/b/confirm"), Some("confirm"));
+    assert_eq!(name(Method::PATCH, "/tus/abc"), Some("tus.patch"));
+    assert_eq!(name(Method::GET, "/nowhere"), None);
+    assert_eq!(Line::new("info", "sweep").json(), r#"{"level":"info","msg":"sweep"}"#);
+}

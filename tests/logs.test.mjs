@@ -1,0 +1,58 @@
+// The operator's view of a whole session (uploads, refusals, presigned URLs, multipart, tus):
+// every line the Worker logs is one JSON object, each request's line carries the id its
+// answer gave in X-Request-Id (and problem bodies in `request_id`), and no line holds a token,
+// a signature or a secret.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, JWT_SECRET } from './support/gateway.mjs';
+import { call, tokenFor } from './support/client.mjs';
+
+const URL_SIGNING_SECRET = 'url-signing-secret-for-the-log-test-0123456789';
+let gw;
+before(async () => { gw = await startGateway({ URL_SIGNING_SECRET, MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) }, { logs: true }); });
+after(() => gw?.close());
+
+test('every log line is JSON with the request id of its answer and no secret', async () => {
+  const alice = tokenFor('alice');
+  const answers = [];
+  const send = async (method, path, opts) => {
+    const res = await call(gw, method, path, opts);
+    answers.push({ method, path, status: res.status, id: res.headers.get('x-request-id'), json: res.json });
+    return res;
+  };
+  await send('PUT', '/files/alice/log/a.txt', { token: alice, headers: { 'content-type': 'text/plain' }, body: 'hello' });
+  await send('GET', '/files/alice/log/a.txt', { token: alice });
+  await send('PUT', '/files/alice/log/b.txt', { body: 'no token' });
+  await send('PUT', '/files/bob/log/c.txt', { token: alice, body: 'not mine' });
+  await send('PUT', '/files/alice/log/a.txt', { token: alice, headers: { 'content-type': 'text/plain', 'if-none-match': '*' }, body: 'again' });
+  const presigned = await send('POST', '/presign', { token: alice, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'alice/log/p.txt', content_type: 'text/plain', size: 2 }) });
+  const signedUrl = new URL(presigned.json.url);
+  await send('PUT', `${signedUrl.pathname}${signedUrl.search}`, { headers: { 'content-type': 'text/plain' }, body: 'hi' });
+  const start = await send('POST', '/files/alice/log/m.bin?uploads', { token: alice, headers: { 'content-type': 'application/json' }, body: '{}' });
+  const uploadId = start.json.upload_id;
+  const part = await send('PUT', `/files/alice/log/m.bin?uploadId=${uploadId}&partNumber=1`, { token: alice, body: 'abc' });
+  await send('POST', `/files/alice/log/m.bin?uploadId=${uploadId}`, { token: alice, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parts: [{ part_number: 1, etag: part.json.etag }] }) });
+  const tus = await send('POST', '/tus/', { token: alice, headers: { 'tus-resumable': '1.0.0', 'upload-length': '3', 'upload-metadata': `key ${Buffer.from('alice/log/t.bin').toString('base64')}` } });
+  await send('PATCH', new URL(tus.headers.get('location')).pathname, { token: alice, headers: { 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: 'abc' });
+  await new Promise((r) => setTimeout(r, 500));
+
+  assert.ok(answers.every((a) => a.id), `an answer without X-Request-Id: ${JSON.stringify(answers.filter((a) => !a.id))}`);
+  for (const a of answers.filter((x) => x.status >= 400)) assert.equal(a.json?.request_id, a.id, `${a.method} ${a.path}: the problem body names its request`);
+  const lines = gw.logs.map((l) => l.message.trim()).filter(Boolean);
+  assert.ok(lines.length >= answers.length, `${lines.length} lines for ${answers.length} requests`);
+  const parsed = lines.map((text) => {
+    try { return JSON.parse(text); } catch { assert.fail(`not JSON: ${text}`); }
+  });
+  const requests = parsed.filter((l) => l.msg === 'request');
+  for (const a of answers) {
+    const line = requests.find((l) => l.request_id === a.id);
+    assert.ok(line, `no log line for ${a.method} ${a.path} (${a.id})`);
+    assert.equal(line.status, a.status, `${a.method} ${a.path}`);
+    assert.equal(typeof line.duration_ms, 'number');
+    assert.ok(line.route, `${a.method} ${a.path} has a route name`);
+  }
+  const secrets = [alice, JWT_SECRET, URL_SIGNING_SECRET, signedUrl.searchParams.get('signature'), signedUrl.search];
+  for (const text of lines) {
+    for (const s of secrets) assert.ok(!text.includes(s), `a log line holds a secret: ${text}`);
+  }
+});
