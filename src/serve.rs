@@ -9,8 +9,9 @@ use gateway_core::followup::{self, FollowUp};
 use gateway_core::gateway::Gateway;
 use gateway_core::http::{body_plan, whole_body, BodyPlan, Input, Reply, RequestHead};
 use gateway_core::log::{self, Line};
+use gateway_core::metrics::{self, DataPoint};
 use gateway_core::sweep;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::ReadableStream;
 use worker::{console_error, console_log, console_warn, Context, Env};
 
@@ -41,6 +42,23 @@ fn emit(line: &Line) {
         "error" => console_error!("{}", line.json()),
         "warn" => console_warn!("{}", line.json()),
         _ => console_log!("{}", line.json()),
+    }
+}
+
+/// Writes a data point to the `METRICS` Analytics Engine dataset, if one is bound. Metrics are
+/// best-effort: a failed write is logged, never answered.
+fn record(env: &Env, point: &DataPoint) {
+    let Ok(dataset) = env.analytics_engine("METRICS") else { return };
+    let strings = |v: &[String]| v.iter().map(|s| JsValue::from_str(s)).collect::<js_sys::Array>();
+    let obj = js_sys::Object::new();
+    crate::js::set(&obj, "indexes", strings(&point.indexes));
+    crate::js::set(&obj, "blobs", strings(&point.blobs));
+    crate::js::set(&obj, "doubles", point.doubles.iter().map(|d| JsValue::from_f64(*d)).collect::<js_sys::Array>());
+    let target: &JsValue = dataset.as_ref();
+    let written =
+        crate::js::get(target, "writeDataPoint").dyn_into::<js_sys::Function>().and_then(|f| f.call1(target, &obj));
+    if let Err(e) = written {
+        emit(&Line::new("error", "metrics_problem").detail(crate::js::error_message(&e)));
     }
 }
 
@@ -88,7 +106,9 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         BodyPlan::Read { cap } => read_whole(body, cap).await,
     };
     let handled = gateway.handle(&head, input).await;
-    emit(&log::request_line(&head, &id, handled.reply.status, handled.error.as_ref(), now_ms() - started));
+    let line = log::request_line(&head, &id, handled.reply.status, handled.error.as_ref(), now_ms() - started);
+    emit(&line);
+    record(&env, &metrics::request_point(&line, cfg.storage.name()));
     for problem in &handled.problems {
         emit(&Line::new("error", "problem").request_id(&id).detail(problem.as_str()));
     }

@@ -25,7 +25,7 @@ test('every log line is JSON with the request id of its answer and no secret', a
   await send('PUT', '/files/alice/log/b.txt', { body: 'no token' });
   await send('PUT', '/files/bob/log/c.txt', { token: alice, body: 'not mine' });
   await send('PUT', '/files/alice/log/a.txt', { token: alice, headers: { 'content-type': 'text/plain', 'if-none-match': '*' }, body: 'again' });
-  const presigned = await send('POST', '/presign', { token: alice, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'alice/log/p.txt', content_type: 'text/plain', size: 2 }) });
+  const presigned = await send('POST', '/presign', { token: alice, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'alice/log/p.txt', content_type: 'text/plain', size: 2, mode: 'gateway' }) });
   const signedUrl = new URL(presigned.json.url);
   await send('PUT', `${signedUrl.pathname}${signedUrl.search}`, { headers: { 'content-type': 'text/plain' }, body: 'hi' });
   const start = await send('POST', '/files/alice/log/m.bin?uploads', { token: alice, headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -54,5 +54,21 @@ test('every log line is JSON with the request id of its answer and no secret', a
   const secrets = [alice, JWT_SECRET, URL_SIGNING_SECRET, signedUrl.searchParams.get('signature'), signedUrl.search];
   for (const text of lines) {
     for (const s of secrets) assert.ok(!text.includes(s), `a log line holds a secret: ${text}`);
+  }
+});
+
+test('with a METRICS dataset bound, requests write their data points without a problem', async () => {
+  const mgw = await startGateway({}, { logs: true, miniflare: { analyticsEngineDatasets: { METRICS: { dataset: 'upload_gateway' } } } });
+  try {
+    const alice = tokenFor('alice');
+    const ok = await call(mgw, 'PUT', '/files/alice/metrics.txt', { token: alice, headers: { 'content-type': 'text/plain' }, body: 'm' });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal((await call(mgw, 'GET', '/files/alice/metrics.txt')).status, 401);
+    await new Promise((r) => setTimeout(r, 200));
+    const problems = mgw.logs.filter((l) => l.message.includes('metrics_problem'));
+    assert.deepEqual(problems, []);
+    assert.ok(mgw.logs.some((l) => l.message.includes('"msg":"request"')));
+  } finally {
+    await mgw.close();
   }
 });

@@ -68,13 +68,15 @@ function storeReader(bucket, s3) {
  * `store`: an S3 server already started (e.g. `startMoto()`) instead of a fresh s3s-fs.
  * `build`: the build directory to run (`build-contract` for the contract routes).
  * `logs`: collect the Worker's log lines in `gw.logs` instead of printing them.
+ * `miniflare`: more Miniflare options (bindings the default setup lacks).
  */
-export async function startGateway(vars = {}, { backend = BACKEND, store, build = 'build', logs = false } = {}) {
+export async function startGateway(vars = {}, { backend = BACKEND, store, build = 'build', logs = false, miniflare = {} } = {}) {
   const s3 = store ?? (backend === 's3' ? await startS3() : null);
   const lines = [];
   const capture = logs ? { handleStructuredLogs: ({ level, message }) => { lines.push({ level, message }); } } : {};
   const mf = new Miniflare({
     ...capture,
+    ...miniflare,
     scriptPath: path.join(root, build, 'index.js'),
     modules: true,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],

@@ -35,6 +35,16 @@ pub enum Storage {
     S3(S3Config),
 }
 
+impl Storage {
+    /// `r2` or `s3`, as `STORAGE` names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Storage::R2 => "r2",
+            Storage::S3(_) => "s3",
+        }
+    }
+}
+
 /// Which browser origins may call the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsOrigins {

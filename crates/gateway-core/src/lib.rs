@@ -23,6 +23,7 @@ pub mod key;
 pub mod log;
 pub mod manage;
 pub mod metadata;
+pub mod metrics;
 pub mod multipart;
 pub mod presign;
 pub mod r2;

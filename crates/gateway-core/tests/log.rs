@@ -65,3 +65,16 @@ fn routes_have_stable_names_for_the_log() {
     assert_eq!(name(Method::GET, "/nowhere"), None);
     assert_eq!(Line::new("info", "sweep").json(), r#"{"level":"info","msg":"sweep"}"#);
 }
+
+#[test]
+fn a_request_becomes_one_metrics_data_point_in_the_documented_column_order() {
+    use gateway_core::metrics::request_point;
+    let req = Req::put("/files/alice/a.txt", b"hello").bearer("t");
+    let refused = GatewayError::new(ErrorKind::PayloadTooLarge, "too big");
+    let point = request_point(&request_line(&req.head, "req-3", 413, Some(&refused), 7), "s3");
+    assert_eq!(point.indexes, vec!["upload"]);
+    assert_eq!(point.blobs, vec!["upload", "4xx", "payload_too_large", "s3", "PUT"]);
+    assert_eq!(point.doubles, vec![413.0, 5.0, 7.0]);
+    let ok = request_point(&request_line(&req.head, "req-4", 201, None, 3), "r2");
+    assert_eq!(ok.blobs[1..4], ["2xx".to_owned(), String::new(), "r2".to_owned()]);
+}
