@@ -76,6 +76,8 @@ function loadSummary(acc) {
 
 async function startWorker(scriptPath, s3, extra = {}) {
   const mf = new Miniflare({
+    // The Worker's log lines are dropped: printing them here would cost the shared cores.
+    handleStructuredLogs: () => {},
     scriptPath,
     modules: true,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],

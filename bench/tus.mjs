@@ -72,6 +72,8 @@ function viaCli(url, key) {
 
 const s3 = await startS3({ dir: fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir() });
 const mf = new Miniflare({
+  // The Worker's log lines are dropped: printing them here would cost the shared cores.
+  handleStructuredLogs: () => {},
   scriptPath: path.join(root, 'build/index.js'),
   modules: true,
   modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
