@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// Cold start: the time from starting a fresh workerd (a new isolate that must compile and
+// instantiate the Worker) to the first answered 4 KiB upload, for this gateway and for the
+// JavaScript reference Worker, each the median of BENCH_COLD_RUNS (10) fresh Miniflare
+// instances started alternately against one s3s-fs; plus the Wasm module's size, raw and
+// gzipped. Writes bench/coldstart.md. Run: node bench/coldstart.mjs (after `npm run build`).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
+import { startS3 } from '../tests/support/s3server.mjs';
+import { applyMigrations } from '../tests/support/gateway.mjs';
+import { put } from './lib/measure.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const RUNS = Number(process.env.BENCH_COLD_RUNS || 10);
+const secret = randomSecret();
+const token = sign(claimsFor('bench', { ttl: 86400 }), { key: secret });
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const bundle = path.join(root, 'bench/tmp/reference-worker.mjs');
+fs.mkdirSync(path.dirname(bundle), { recursive: true });
+await esbuild.build({ entryPoints: [path.join(root, 'bench/reference-worker.js')], bundle: true, format: 'esm', platform: 'neutral', outfile: bundle, logLevel: 'error' });
+
+const s3 = await startS3({ dir: fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir() });
+
+/** Milliseconds from a fresh workerd to the first 201 for a 4 KiB upload. */
+async function coldStart(scriptPath, i) {
+  const t0 = performance.now();
+  const mf = new Miniflare({
+    handleStructuredLogs: () => {},
+    scriptPath,
+    modules: true,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2025-09-01',
+    r2Buckets: ['BUCKET'],
+    d1Databases: ['DB'],
+    bindings: { ...s3.vars, JWT_SECRET: secret },
+    port: 0,
+  });
+  try {
+    const url = (await mf.ready).toString().replace(/\/$/, '');
+    const ready = performance.now();
+    await applyMigrations(await mf.getD1Database('DB'));
+    // The migrations ran through the runtime; only the upload's own time counts from here.
+    const t1 = performance.now();
+    const res = await put(`${url}/files/bench/cold-${i}.bin`, 4096, { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' });
+    if (res.status !== 201) throw new Error(`cold upload: ${res.status} ${res.text}`);
+    return { startup: ready - t0, firstUpload: performance.now() - t1 };
+  } finally {
+    await mf.dispose();
+  }
+}
+
+// BENCH_COLD_VARIANT=<build dir inside the repository> adds another build as a row of the same
+// run, e.g. the module through wasm-opt from the npm `binaryen` package:
+// `cp -r build bench/tmp/opt && npx wasm-opt -Oz --enable-bulk-memory --enable-exception-handling
+//  --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int
+//  --enable-reference-types --enable-multivalue build/index_bg.wasm -o bench/tmp/opt/index_bg.wasm`.
+const VARIANT = process.env.BENCH_COLD_VARIANT;
+const paths = [
+  ['Rust Worker (this gateway)', path.join(root, 'build/index.js')],
+  ['JS reference Worker (aws4fetch)', bundle],
+  ...(VARIANT ? [[`Rust Worker, ${process.env.BENCH_COLD_VARIANT_LABEL || VARIANT}`, path.join(path.resolve(VARIANT), 'index.js')]] : []),
+];
+const samples = paths.map(() => []);
+try {
+  for (let i = 0; i < RUNS; i++) {
+    for (const [p, [, script]] of paths.entries()) samples[p].push(await coldStart(script, `${p}-${i}-${crypto.randomUUID()}`));
+  }
+} finally {
+  s3.close();
+}
+const wasm = fs.readFileSync(path.join(root, 'build/index_bg.wasm'));
+const kb = (n) => `${(n / 1024).toFixed(0)} KiB`;
+const rows = paths.map(([name], p) => {
+  const startup = median(samples[p].map((s) => s.startup));
+  const first = median(samples[p].map((s) => s.firstUpload));
+  return { name, startup, first, total: startup + first };
+});
+const [rust, js, variant] = rows;
+const variantWasm = VARIANT && fs.readFileSync(path.join(path.resolve(VARIANT), 'index_bg.wasm'));
+const lines = [
+  '# Cold start',
+  '',
+  `Run ${new Date().toISOString()} by \`node bench/coldstart.mjs\` on ${os.cpus().length} cores, Node ${process.version}: ${RUNS} fresh Miniflare instances per Worker, started alternately, each answering one 4 KiB upload into s3s-fs (S3 backend).`,
+  '',
+  '| Worker | runtime start (median) | first upload answered (median) | total | vs reference |',
+  '|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.name} | ${r.startup.toFixed(0)} ms | ${r.first.toFixed(1)} ms | ${r.total.toFixed(0)} ms | ${(r.total / js.total).toFixed(2)}× |`),
+  '',
+  `"Runtime start" is from creating the Miniflare instance until workerd serves (it loads and compiles the module); "first upload" is the first request's answer, which instantiates the Worker in a new isolate. The Rust Worker's first upload took ${(rust.first / js.first).toFixed(2)}× the reference's.`,
+  '',
+  `Wasm module (\`build/index_bg.wasm\`): ${kb(wasm.length)} raw, ${kb(zlib.gzipSync(wasm, { level: 9 }).length)} gzipped.`,
+  ...(variant ? [`${variant.name}: ${kb(variantWasm.length)} raw, ${kb(zlib.gzipSync(variantWasm, { level: 9 }).length)} gzipped; cold start ${(variant.total / rust.total).toFixed(2)}× this build's.`] : []),
+  '',
+];
+fs.writeFileSync(path.join(root, 'bench/coldstart.md'), `${lines.join('\n')}\n`);
+console.log(lines.join('\n'));
