@@ -1,7 +1,9 @@
 // A concurrent mixed load against the gateway, recording what was acknowledged per key for
 // the invariant checks: PUTs of random sizes with right and wrong digests, If-None-Match
 // races, overwrites and deletes of a few hot keys, client aborts mid-body and bodies shorter
-// than their Content-Length, and small multipart uploads whose failed parts are retried.
+// than their Content-Length, small multipart uploads whose failed parts are retried, and tus
+// uploads in unaligned chunks that resume from the server's offset after a failure, as tus
+// clients do.
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { call, md5, sha256 } from './client.mjs';
@@ -160,6 +162,46 @@ export async function runLoad(gw, token, { ops = 300, concurrency = 64, seed = 7
       // Every completion answered 5xx: nothing may have changed.
       h.maybe.delete(hash(Buffer.concat(parts)));
       h.refused += 1;
+    }],
+    [4, async () => {
+      // A tus upload in three unaligned chunks; after a failure the client asks for the offset
+      // and continues from there.
+      const key = `alice/load-${seed}/tus-${cold++}.bin`;
+      const data = body(3000 + Math.floor(rand() * 6000));
+      const h = keyHistory(history, key);
+      h.expected = null;
+      const tusHeaders = { 'tus-resumable': '1.0.0' };
+      const meta = `key ${Buffer.from(key).toString('base64')}`;
+      const created = await call(gw, 'POST', '/tus/', { token, headers: { ...tusHeaders, 'upload-length': String(data.length), 'upload-metadata': meta } });
+      count('tus-create', created);
+      if (created.status !== 201) return;
+      const upload = new URL(created.headers.get('location')).pathname;
+      const cut = Math.ceil(data.length / 3);
+      let offset = 0;
+      h.maybe.add(hash(data));
+      for (let attempt = 0; attempt < 12 && offset < data.length; attempt++) {
+        const chunk = data.subarray(offset, Math.min(data.length, offset + cut));
+        let res;
+        try {
+          res = await call(gw, 'PATCH', upload, { token, headers: { ...tusHeaders, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body: chunk });
+        } catch {
+          res = { status: 0 };
+        }
+        count('tus-patch', res);
+        if (res.status === 204) {
+          offset = Number(res.headers.get('upload-offset'));
+          continue;
+        }
+        const head = await call(gw, 'HEAD', upload, { token, headers: tusHeaders });
+        count('tus-head', head);
+        if (head.status !== 200) break;
+        offset = Number(head.headers.get('upload-offset'));
+      }
+      if (offset === data.length) {
+        h.acked.add(hash(data));
+        h.expected = hash(data);
+        h.maybe.delete(hash(data));
+      }
     }],
   ];
   const total = kinds.reduce((n, [w]) => n + w, 0);

@@ -1,6 +1,6 @@
 // Brings a gateway to the state the guarantees speak of: counts what the run left for the
 // sweep (stored names no row names, journal entries), makes every journal entry and open
-// multipart upload due by backdating them in D1 (time advanced without waiting), and runs the
+// multipart and tus upload due by backdating them in D1 (time advanced without waiting), and runs the
 // sweep until nothing is due (each run handles a batch).
 
 /** Resolves to { unnamedBefore, dueBefore, multipartsBefore, runs }. */
@@ -12,11 +12,13 @@ export async function settle(gw) {
   const multipartsBefore = (await gw.db.prepare('SELECT count(*) AS n FROM multipart_uploads').first()).n;
   await gw.db.prepare('UPDATE pending_uploads SET due_at = 0').run();
   await gw.db.prepare('UPDATE multipart_uploads SET expires_at = 0').run();
+  await gw.db.prepare('UPDATE tus_uploads SET expires_at = 0').run();
   let runs = 0;
   for (; runs < 50; runs++) {
     const due = (await gw.db.prepare('SELECT count(*) AS n FROM pending_uploads WHERE due_at <= ?').bind(Date.now()).first()).n;
     const open = (await gw.db.prepare('SELECT count(*) AS n FROM multipart_uploads').first()).n;
-    if (due === 0 && open === 0) break;
+    const tus = (await gw.db.prepare('SELECT count(*) AS n FROM tus_uploads').first()).n;
+    if (due === 0 && open === 0 && tus === 0) break;
     if ((await gw.scheduled()) !== 200) throw new Error('the sweep failed');
   }
   return { unnamedBefore, dueBefore, multipartsBefore, runs };

@@ -72,8 +72,8 @@ impl<S: Multipart + Compose, M: MetadataStore> Gateway<'_, S, M> {
     }
 
     pub async fn handle(&self, head: &RequestHead, body: Input<S::Body>) -> Handled<S::Stream> {
-        crate::log::take();
-        let (reply, followup, error) = match self.dispatch(head, body).await {
+        let (dispatched, problems) = crate::log::scoped(self.dispatch(head, body)).await;
+        let (reply, followup, error) = match dispatched {
             Ok((reply, followup)) => (reply, followup, None),
             Err(err) => {
                 let mut reply = Reply::problem_for(&err, self.request_id);
@@ -92,7 +92,6 @@ impl<S: Multipart + Compose, M: MetadataStore> Gateway<'_, S, M> {
                 (reply, None, Some(err))
             }
         };
-        let problems = crate::log::take();
         let reply = if reply.header("X-Request-Id").is_none() {
             reply.with_header("X-Request-Id", self.request_id)
         } else {

@@ -7,10 +7,13 @@
 //! Problems a request met after its outcome was decided (a cleanup that failed, a row that
 //! names a missing object) are collected while the request runs and handed to the edge with the
 //! reply ([`crate::gateway::Handled::problems`]), which logs them. They never change the reply.
-//! One request runs at a time per thread (the Workers isolate, a native test), so the buffer is
-//! per thread.
+//! Requests interleave on one thread (an isolate serves many at once), so each request's work
+//! runs inside [`scoped`], which gives it a buffer of its own while it is polled.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use serde::Serialize;
 
@@ -138,7 +141,29 @@ pub fn error(message: &str) {
     PROBLEMS.with(|p| p.borrow_mut().push(message.to_owned()));
 }
 
-/// The problems recorded since the last call, oldest first.
-pub fn take() -> Vec<String> {
-    PROBLEMS.with(|p| std::mem::take(&mut *p.borrow_mut()))
+/// Runs `work` with a problem buffer of its own: resolves to its output and the problems it
+/// recorded, however other work on the thread interleaves with it.
+pub fn scoped<F: Future>(work: F) -> Scoped<F> {
+    Scoped { work: Box::pin(work), own: Vec::new() }
+}
+
+pub struct Scoped<F: Future> {
+    work: Pin<Box<F>>,
+    own: Vec<String>,
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = (F::Output, Vec<String>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let swap = |own: &mut Vec<String>| PROBLEMS.with(|p| std::mem::swap(&mut *p.borrow_mut(), own));
+        swap(&mut this.own);
+        let polled = this.work.as_mut().poll(cx);
+        swap(&mut this.own);
+        match polled {
+            Poll::Ready(out) => Poll::Ready((out, std::mem::take(&mut this.own))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }

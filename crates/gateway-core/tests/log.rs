@@ -78,3 +78,34 @@ fn a_request_becomes_one_metrics_data_point_in_the_documented_column_order() {
     let ok = request_point(&request_line(&req.head, "req-4", 201, None, 3), "r2");
     assert_eq!(ok.blobs[1..4], ["2xx".to_owned(), String::new(), "r2".to_owned()]);
 }
+
+/// Pending once, then ready: lets another future run in between, as concurrent requests do.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn interleaved_requests_each_get_only_their_own_problems() {
+    use gateway_core::log::{error, scoped};
+    let request = |name: &'static str| {
+        scoped(async move {
+            error(&format!("{name}: first"));
+            YieldOnce(false).await;
+            error(&format!("{name}: second"));
+        })
+    };
+    let ((_, a), (_, b)) = futures_executor::block_on(futures_util::future::join(request("a"), request("b")));
+    assert_eq!(a, vec!["a: first", "a: second"]);
+    assert_eq!(b, vec!["b: first", "b: second"]);
+}
