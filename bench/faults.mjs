@@ -50,7 +50,7 @@ const byCode = (rs) => {
 let md = `# Integrity under load and faults\n\n`;
 md += `Written by \`npm run soak\` (\`bench/faults.mjs\`) on ${new Date().toISOString().slice(0, 10)}. Each run: ${OPS} mixed operations at `;
 md += `concurrency 64 (PUTs of 0–64 KiB with right and wrong digests, If-None-Match races, overwrites and deletes of six hot keys, `;
-md += `client aborts and short bodies, 5 MiB multipart uploads with retried parts; \`tests/support/load.mjs\`). On S3 the Worker `;
+md += `client aborts and short bodies, 5 MiB multipart uploads with retried parts, tus uploads in unaligned chunks resumed from the server's offset after a failure; \`tests/support/load.mjs\`). On S3 the Worker `;
 md += `talks to s3s-fs through a proxy that faults 15% of requests (delays, 500/503 refusals, connections cut mid-body, answers `;
 md += `lost after the store applied the write), and s3s-fs is killed and restarted after 40% of the operations. Then faults stop, `;
 md += `every journal entry and multipart upload is backdated so it is due, the sweep runs, and invariants 1–6 `;
