@@ -187,8 +187,12 @@ fn key_exists() -> GatewayError {
 /// after the grace period plus the time the body takes at a slow but plausible pace, so a
 /// long transfer is never swept while it streams (and if it still is, its commit fails).
 pub fn due_at(started_ms: i64, length: u64) -> i64 {
-    let transfer_ms = length.saturating_mul(1000) / SLOWEST_UPLOAD_BYTES_PER_SECOND;
-    started_ms.saturating_add(DEFAULT_PENDING_GRACE_MS).saturating_add(i64::try_from(transfer_ms).unwrap_or(i64::MAX))
+    started_ms.saturating_add(DEFAULT_PENDING_GRACE_MS).saturating_add(transfer_ms(length))
+}
+
+/// How long `length` bytes take at [`SLOWEST_UPLOAD_BYTES_PER_SECOND`].
+pub fn transfer_ms(length: u64) -> i64 {
+    i64::try_from(length.saturating_mul(1000) / SLOWEST_UPLOAD_BYTES_PER_SECOND).unwrap_or(i64::MAX)
 }
 
 /// The slowest pace the sweep waits for (16 KiB/s: 100 MB in under two hours).
@@ -257,15 +261,19 @@ pub(crate) async fn committed_or_discard<S: Objects, M: ObjectIndex + UploadJour
 
 /// Removes an upload's own stored object, then its journal entry. The entry is cleared only
 /// once the delete succeeded: until then it is what lets the sweep finish the job.
-pub(crate) async fn discard<S: Objects, M: ObjectIndex + UploadJournal>(store: &S, meta: &M, pending: &PendingUpload) {
-    let name = StoredName::recorded(pending.storage_key.clone());
-    match store.delete(&name).await {
+pub(crate) async fn discard<S: Objects, M: UploadJournal>(store: &S, meta: &M, pending: &PendingUpload) {
+    discard_named(store, meta, &StoredName::recorded(pending.storage_key.clone()), &pending.id).await;
+}
+
+/// [`discard`] by stored name and journal entry id.
+pub(crate) async fn discard_named<S: Objects, M: UploadJournal>(store: &S, meta: &M, name: &StoredName, entry: &str) {
+    match store.delete(name).await {
         Ok(()) => {
-            if let Err(e) = meta.abandon_upload(&pending.id).await {
-                log_cleanup("clearing the journal entry", &name, &e);
+            if let Err(e) = meta.abandon_upload(entry).await {
+                log_cleanup("clearing the journal entry", name, &e);
             }
         }
-        Err(e) => log_cleanup("deleting the unrecorded object", &name, &e),
+        Err(e) => log_cleanup("deleting the unrecorded object", name, &e),
     }
 }
 

@@ -30,6 +30,24 @@ use crate::upload::{
 /// The largest object R2 and S3 assemble from parts (5 TiB).
 pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
 
+/// The most an object assembled from parts (multipart or tus) may hold for this caller: the
+/// token's `max_size`, and never over 5 TiB.
+pub fn object_limit(grant: &Grant) -> u64 {
+    grant.max_size.map_or(MAX_OBJECT_BYTES, |m| m.min(MAX_OBJECT_BYTES))
+}
+
+/// `413` unless an upload of `total` bytes fits [`object_limit`].
+pub fn check_object_size(grant: &Grant, total: u64) -> Result<()> {
+    let limit = object_limit(grant);
+    if total > limit {
+        return Err(GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("the upload would be {total} bytes; the limit for this upload is {limit} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// A multipart operation, read from the route and the query string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -112,9 +130,8 @@ fn parse_json<T: for<'de> Deserialize<'de> + Default>(bytes: &[u8]) -> Result<T>
 }
 
 impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, S, M> {
-    /// The whole object may be at most the token's `max_size`, and never over 5 TiB.
     fn total_limit(&self) -> u64 {
-        self.grant.max_size.map_or(MAX_OBJECT_BYTES, |m| m.min(MAX_OBJECT_BYTES))
+        object_limit(self.grant)
     }
 
     /// A part is one request body: at most `MAX_UPLOAD_BYTES`, and never over 5 GiB.
@@ -123,14 +140,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
     }
 
     fn check_total(&self, total: u64) -> Result<()> {
-        let limit = self.total_limit();
-        if total > limit {
-            return Err(GatewayError::new(
-                ErrorKind::PayloadTooLarge,
-                format!("the upload would be {total} bytes; the limit for this upload is {limit} bytes"),
-            ));
-        }
-        Ok(())
+        check_object_size(self.grant, total)
     }
 
     /// The caller's live upload `id` of this key.

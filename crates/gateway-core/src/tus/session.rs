@@ -5,6 +5,8 @@
 //! them in one conditional write that moves the offset and gives the lease back: the offset
 //! never claims a byte the store does not hold, and a request that fails records nothing.
 
+use futures_util::future::join;
+
 use super::plan::{plan, Chunk, Finish, Piece, Progress, Step};
 use super::protocol::{self, Length, Metadata};
 use crate::config::Config;
@@ -16,12 +18,12 @@ use crate::http::{parse_length, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{Commit, MetadataStore, PendingUpload, TusAdvance, TusState, TusUpload};
 use crate::multipart::rules::Part;
-use crate::multipart::session::MAX_OBJECT_BYTES;
+use crate::multipart::session::{check_object_size, object_limit, MAX_OBJECT_BYTES};
 use crate::store::{Compose, Multipart, ObjectMeta, PutObject, PutPart};
 use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::http_date;
 use crate::upload::{
-    check_content_type, created, log_cleanup, object_record, DEFAULT_CONTENT_TYPE, SLOWEST_UPLOAD_BYTES_PER_SECOND,
+    check_content_type, created, discard, discard_named, log_cleanup, object_record, transfer_ms, DEFAULT_CONTENT_TYPE,
 };
 
 /// One caller's tus request.
@@ -48,7 +50,7 @@ fn not_found() -> GatewayError {
 /// caller's own limit when the request carries a valid token (`grant`), else the largest
 /// upload any token may make.
 pub fn options<T>(grant: Option<&Grant>) -> Reply<T> {
-    let max = grant.and_then(|g| g.max_size).map_or(MAX_OBJECT_BYTES, |m| m.min(MAX_OBJECT_BYTES));
+    let max = grant.map_or(MAX_OBJECT_BYTES, object_limit);
     Reply::empty(204)
         .with_header("Tus-Version", protocol::VERSION)
         .with_header("Tus-Extension", protocol::EXTENSIONS)
@@ -56,20 +58,12 @@ pub fn options<T>(grant: Option<&Grant>) -> Reply<T> {
 }
 
 impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
-    /// The whole upload may be at most the token's `max_size`, and never over 5 TiB.
     fn total_limit(&self) -> u64 {
-        self.grant.max_size.map_or(MAX_OBJECT_BYTES, |m| m.min(MAX_OBJECT_BYTES))
+        object_limit(self.grant)
     }
 
     fn check_total(&self, total: u64) -> Result<()> {
-        let limit = self.total_limit();
-        if total > limit {
-            return Err(GatewayError::new(
-                ErrorKind::PayloadTooLarge,
-                format!("the upload is {total} bytes; the limit for this upload is {limit} bytes"),
-            ));
-        }
-        Ok(())
+        check_object_size(self.grant, total)
     }
 
     /// A chunk is one request body: at most `MAX_UPLOAD_BYTES`.
@@ -475,10 +469,10 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         }
     }
 
-    /// Stores a chunk whole under its own name, journaled first so the sweep finds it if
-    /// nothing else does; a failed put deletes the name again.
+    /// Stores a chunk whole under its own name. Its journal entry (what lets the sweep find it
+    /// if nothing else does) is written concurrently, as a single PUT's is, so staging costs no
+    /// round trip before the body; a failed put deletes the name again.
     async fn stage(&self, upload: &TusUpload, chunk: &Chunk, body: Option<S::Body>) -> Result<()> {
-        let name = StoredName::recorded(chunk.name.clone());
         let entry = PendingUpload {
             id: chunk_entry(&chunk.name),
             key: upload.key.clone(),
@@ -487,25 +481,24 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             storage_key: chunk.name.clone(),
             due_at: upload.expires_at.saturating_add(DEFAULT_PENDING_GRACE_MS),
         };
-        self.meta.begin_upload(&entry).await?;
         let put = PutObject {
-            name: name.clone(),
+            name: StoredName::recorded(chunk.name.clone()),
             body,
             length: chunk.length,
             content_type: protocol::OFFSET_OCTET_STREAM.to_owned(),
             md5: None,
             sha256: None,
         };
-        if let Err(err) = self.store.put(put).await {
-            match self.store.delete(&name).await {
-                Ok(()) => {
-                    if let Err(e) = self.meta.abandon_upload(&entry.id).await {
-                        log_cleanup("clearing the journal entry of", &name, &e);
-                    }
-                }
-                Err(e) => log_cleanup("deleting the failed chunk", &name, &e),
-            }
+        let (journaled, stored) = join(self.meta.begin_upload(&entry), self.store.put(put)).await;
+        if let Err(err) = stored {
+            discard(self.store, self.meta, &entry).await;
             return Err(err);
+        }
+        if let Err(err) = journaled {
+            if self.meta.begin_upload(&entry).await.is_err() {
+                discard(self.store, self.meta, &entry).await;
+                return Err(err);
+            }
         }
         Ok(())
     }
@@ -563,15 +556,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
     /// Deletes staged chunks that are now inside parts and clears their journal entries.
     async fn clean_up(&self, consumed: &[String]) {
         for chunk in consumed {
-            let name = StoredName::recorded(chunk.clone());
-            match self.store.delete(&name).await {
-                Ok(()) => {
-                    if let Err(e) = self.meta.abandon_upload(&chunk_entry(chunk)).await {
-                        log_cleanup("clearing the journal entry of", &name, &e);
-                    }
-                }
-                Err(e) => log_cleanup("deleting the used chunk", &name, &e),
-            }
+            discard_named(self.store, self.meta, &StoredName::recorded(chunk.clone()), &chunk_entry(chunk)).await;
         }
     }
 
@@ -598,8 +583,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
 /// pace the sweep waits for. A request that fails gives the lease back at once; only one whose
 /// isolate died holds it until then, and its client gets `423` (which tus clients retry).
 fn lease_until(now_ms: i64, length: u64) -> i64 {
-    let transfer_ms = length.saturating_mul(1000) / SLOWEST_UPLOAD_BYTES_PER_SECOND;
-    now_ms.saturating_add(LEASE_GRACE_MS).saturating_add(i64::try_from(transfer_ms).unwrap_or(i64::MAX))
+    now_ms.saturating_add(LEASE_GRACE_MS).saturating_add(transfer_ms(length))
 }
 
 const LEASE_GRACE_MS: i64 = 5 * 60 * 1000;
