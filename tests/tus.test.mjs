@@ -35,6 +35,22 @@ function send(data, { key, endpoint = `${gw.url}/tus/`, token = alice, ...option
   });
 }
 
+/** Starts an upload and stops it after its first chunk, as a client that went away; resolves with the Upload. */
+function firstChunkOnly(key, chunkSize) {
+  return new Promise((resolve, reject) => {
+    const upload = new tus.Upload(file, {
+      endpoint: `${gw.url}/tus/`,
+      headers: { Authorization: `Bearer ${alice}` },
+      metadata: { key, filetype: 'application/octet-stream' },
+      chunkSize,
+      storeFingerprintForResuming: false,
+      onError: reject,
+      onChunkComplete: () => { upload.abort(); resolve(upload); },
+    });
+    upload.start();
+  });
+}
+
 async function assertStored(key, data) {
   const res = await fetch(`${gw.url}/files/${key}`, { headers: { authorization: `Bearer ${alice}` } });
   assert.equal(res.status, 200, `download of ${key}`);
@@ -106,18 +122,7 @@ test('a PATCH cut off mid-body is retried by the client from the server\'s offse
 
 test('a new client resumes from the upload URL alone', async () => {
   const key = 'alice/tus/resumed.bin';
-  const url = await new Promise((resolve, reject) => {
-    const upload = new tus.Upload(file, {
-      endpoint: `${gw.url}/tus/`,
-      headers: { Authorization: `Bearer ${alice}` },
-      metadata: { key, filetype: 'application/octet-stream' },
-      chunkSize: 5 * MIB,
-      storeFingerprintForResuming: false,
-      onError: reject,
-      onChunkComplete: () => { upload.abort(); resolve(upload.url); },
-    });
-    upload.start();
-  });
+  const { url } = await firstChunkOnly(key, 5 * MIB);
   const head = await call(gw, 'HEAD', new URL(url).pathname, { token: alice, headers: { 'tus-resumable': '1.0.0' } });
   assert.equal(head.headers.get('upload-offset'), String(5 * MIB));
   await send(file, { key, chunkSize: 5 * MIB, uploadUrl: url });
@@ -126,18 +131,7 @@ test('a new client resumes from the upload URL alone', async () => {
 
 test('abort(true) terminates the upload and every later request is 404', async () => {
   const key = 'alice/tus/terminated.bin';
-  const upload = await new Promise((resolve, reject) => {
-    const u = new tus.Upload(file, {
-      endpoint: `${gw.url}/tus/`,
-      headers: { Authorization: `Bearer ${alice}` },
-      metadata: { key, filetype: 'application/octet-stream' },
-      chunkSize: 500 * 1024,
-      storeFingerprintForResuming: false,
-      onError: reject,
-      onChunkComplete: () => { u.abort(); resolve(u); },
-    });
-    u.start();
-  });
+  const upload = await firstChunkOnly(key, 500 * 1024);
   await upload.abort(true);
   const head = await call(gw, 'HEAD', new URL(upload.url).pathname, { token: alice, headers: { 'tus-resumable': '1.0.0' } });
   assert.equal(head.status, 404);
@@ -150,18 +144,7 @@ test('abort(true) terminates the upload and every later request is 404', async (
 
 test('an expired unfinished upload is swept with its staged bytes', async () => {
   const key = 'alice/tus/expired.bin';
-  const url = await new Promise((resolve, reject) => {
-    const u = new tus.Upload(file, {
-      endpoint: `${gw.url}/tus/`,
-      headers: { Authorization: `Bearer ${alice}` },
-      metadata: { key, filetype: 'application/octet-stream' },
-      chunkSize: 500 * 1024,
-      storeFingerprintForResuming: false,
-      onError: reject,
-      onChunkComplete: () => { u.abort(); resolve(u.url); },
-    });
-    u.start();
-  });
+  const { url } = await firstChunkOnly(key, 500 * 1024);
   assert.ok((await gw.storedNames()).some((n) => n.startsWith(key)), 'a chunk is staged');
   // Expired long ago, and its journal entries due.
   const id = new URL(url).pathname.split('/').pop();

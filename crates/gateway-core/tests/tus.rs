@@ -41,14 +41,16 @@ fn create(w: &World, length: Option<usize>, metadata: &str) -> String {
     location.trim_start_matches(ORIGIN).to_owned()
 }
 
+fn patch_req(path: &str, offset: usize, bytes: &[u8]) -> Req {
+    tus(Method::PATCH, path)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", &offset.to_string())
+        .header("content-length", &bytes.len().to_string())
+        .body(bytes)
+}
+
 fn patch(w: &World, path: &str, offset: usize, bytes: &[u8]) -> gateway_core::gateway::Handled<Vec<u8>> {
-    w.send(
-        tus(Method::PATCH, path)
-            .header("content-type", "application/offset+octet-stream")
-            .header("upload-offset", &offset.to_string())
-            .header("content-length", &bytes.len().to_string())
-            .body(bytes),
-    )
+    w.send(patch_req(path, offset, bytes))
 }
 
 fn pattern(n: usize) -> Vec<u8> {
@@ -194,13 +196,7 @@ fn a_deferred_length_is_declared_once_with_a_patch() {
     let path = create(&w, None, &key_meta("alice/deferred.bin"));
     assert_eq!(w.send(tus(Method::HEAD, &path)).reply.header("Upload-Defer-Length"), Some("1"));
     assert_eq!(patch(&w, &path, 0, b"abc").reply.status, 204);
-    let last = tus(Method::PATCH, &path)
-        .header("content-type", "application/offset+octet-stream")
-        .header("upload-offset", "3")
-        .header("upload-length", "6")
-        .header("content-length", "3")
-        .body(b"def");
-    assert_eq!(w.send(last).reply.status, 204);
+    assert_eq!(w.send(patch_req(&path, 3, b"def").header("upload-length", "6")).reply.status, 204);
     assert_eq!(object(&w, "alice/deferred.bin"), b"abcdef");
 }
 
@@ -376,13 +372,7 @@ fn an_empty_patch_that_does_not_finish_the_upload_is_400_never_a_204_that_leaves
     // A deferred upload may end with an empty PATCH declaring the length reached.
     let path = create(&w, None, &key_meta("alice/zd.bin"));
     assert_eq!(patch(&w, &path, 0, b"abc").reply.status, 204);
-    let last = tus(Method::PATCH, &path)
-        .header("content-type", "application/offset+octet-stream")
-        .header("upload-offset", "3")
-        .header("upload-length", "3")
-        .header("content-length", "0")
-        .body(b"");
-    assert_eq!(w.send(last).reply.status, 204);
+    assert_eq!(w.send(patch_req(&path, 3, b"").header("upload-length", "3")).reply.status, 204);
     assert_eq!(object(&w, "alice/zd.bin"), b"abc");
 }
 
