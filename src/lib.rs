@@ -4,11 +4,13 @@
 
 mod backend;
 mod compose;
+mod consume;
 #[cfg(feature = "contract")]
 mod contract;
 mod convert;
 mod d1;
 mod env;
+mod events;
 mod fetch;
 mod js;
 mod r2;
@@ -26,4 +28,19 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     serve::sweep(env).await
+}
+
+/// The `EVENTS` queue consumer (see `consume`). Exported by hand rather than with
+/// `#[event(queue)]`: workers-rs 0.8's `Message` does not expose `attempts`, which the retry
+/// delay and the webhook's attempt header need. worker-build routes an export named `queue`
+/// to the runtime's queue handler exactly as it does the macro's.
+mod queue_export {
+    use wasm_bindgen::prelude::wasm_bindgen;
+    use wasm_bindgen::JsValue;
+
+    #[wasm_bindgen]
+    pub async fn queue(batch: JsValue, env: worker::Env, _ctx: JsValue) -> Result<JsValue, JsValue> {
+        crate::consume::consume(batch, env).await;
+        Ok(JsValue::UNDEFINED)
+    }
 }

@@ -1,11 +1,13 @@
 //! One request through the gateway: build the core's view of it, let the core decide, send
-//! the reply, and schedule the follow-up with `waitUntil`.
+//! the reply, and schedule the follow-up with `waitUntil`: the event onto the `EVENTS` queue
+//! (its consumer does the rest), or, without a queue, one best-effort delivery right there.
 
 use std::rc::Rc;
 
 use gateway_core::config::Config;
 use gateway_core::error::{ErrorKind, GatewayError};
-use gateway_core::followup::{self, FollowUp};
+use gateway_core::events;
+use gateway_core::followup::{self, FollowUp, Outcome};
 use gateway_core::gateway::Gateway;
 use gateway_core::http::{body_plan, whole_body, BodyPlan, Input, Reply, RequestHead};
 use gateway_core::log::{self, Line};
@@ -19,9 +21,10 @@ use crate::backend::Backend;
 use crate::convert::{request_head, response};
 use crate::d1::D1Metadata;
 use crate::env::config;
+use crate::events::QueueBinding;
 use crate::webhook::FetchSender;
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
@@ -37,7 +40,7 @@ fn request_id() -> String {
 }
 
 /// Writes one JSON log line at its level.
-fn emit(line: &Line) {
+pub(crate) fn emit(line: &Line) {
     match line.level {
         "error" => console_error!("{}", line.json()),
         "warn" => console_warn!("{}", line.json()),
@@ -47,7 +50,7 @@ fn emit(line: &Line) {
 
 /// Writes a data point to the `METRICS` Analytics Engine dataset, if one is bound. Metrics are
 /// best-effort: a failed write is logged, never answered.
-fn record(env: &Env, point: &DataPoint) {
+pub(crate) fn record(env: &Env, point: &DataPoint) {
     let Ok(dataset) = env.analytics_engine("METRICS") else { return };
     let strings = |v: &[String]| v.iter().map(|s| JsValue::from_str(s)).collect::<js_sys::Array>();
     let obj = js_sys::Object::new();
@@ -113,7 +116,7 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         emit(&Line::new("error", "problem").request_id(&id).detail(problem.as_str()));
     }
     if let Some(job) = handled.followup {
-        ctx.wait_until(run_followup(cfg.clone(), store, meta, job, id));
+        ctx.wait_until(run_followup(cfg.clone(), store, meta, QueueBinding::from_env(&env), job, id));
     }
     response(handled.reply).map_err(|e| worker::Error::JsError(format!("{e:?}")))
 }
@@ -132,13 +135,50 @@ async fn read_whole(body: Option<ReadableStream>, cap: usize) -> Input<ReadableS
     }
 }
 
-/// Background work: never fails the request; logs what went wrong.
-async fn run_followup(cfg: Rc<Config>, store: Backend, meta: D1Metadata, job: FollowUp, id: String) {
-    let report = followup::run(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &job, now_ms()).await;
-    for problem in &report.problems {
+thread_local! {
+    static WARNED_BEST_EFFORT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Background work: never fails the request; logs what went wrong. The replaced version is
+/// deleted (or left to the sweep), then the event goes onto the queue, whose consumer sniffs
+/// and delivers it with retries; its outbox row stays for the sweep if the send fails.
+async fn run_followup(
+    cfg: Rc<Config>,
+    store: Backend,
+    meta: D1Metadata,
+    queue: Option<QueueBinding>,
+    job: FollowUp,
+    id: String,
+) {
+    let mut problems = Vec::new();
+    if let Some(old) = &job.replaced {
+        problems.extend(followup::discard_replaced(&store, &meta, old).await);
+    }
+    match &queue {
+        Some(queue) => problems.extend(events::dispatch(queue, &meta, std::slice::from_ref(&job.event)).await.problems),
+        None => problems.extend(deliver_once(&cfg, &store, &meta, &job).await),
+    }
+    for problem in &problems {
         let mut line = Line::new("error", "followup_problem").request_id(&id).detail(problem.as_str());
-        line.key = Some(job.key.to_string());
+        line.key = Some(job.event.key.clone());
+        line.event_id = Some(job.event.id.clone());
         emit(&line);
+    }
+}
+
+/// Without a queue: one delivery attempt, in `waitUntil`, never retried. Says so once per isolate.
+async fn deliver_once(cfg: &Config, store: &Backend, meta: &D1Metadata, job: &FollowUp) -> Vec<String> {
+    if !WARNED_BEST_EFFORT.with(|w| w.replace(true)) {
+        emit(&Line::new("warn", "events_best_effort").detail(
+            "no EVENTS queue is bound: follow-up work runs once after each answer, unretried and lost if the isolate \
+             goes away",
+        ));
+    }
+    let report = followup::deliver(store, meta, &FetchSender, cfg.webhook.as_ref(), &job.event, 1, now_ms()).await;
+    match report.outcome {
+        Outcome::Delivered(_) => Vec::new(),
+        Outcome::Retry(_, why) => vec![format!("the follow-up failed and without a queue is not retried: {why}")],
+        Outcome::Rejected(status) => vec![format!("the webhook refused the event with {status}")],
     }
 }
 
@@ -152,10 +192,15 @@ pub async fn sweep(env: Env) {
             return;
         }
     };
-    let report = sweep::run(&store, &meta, now_ms(), sweep::DEFAULT_PENDING_GRACE_MS).await;
+    let mut report = sweep::run(&store, &meta, now_ms(), sweep::DEFAULT_PENDING_GRACE_MS).await;
+    let resent = match QueueBinding::from_env(&env) {
+        Some(queue) => events::resend(&queue, &meta, now_ms(), sweep::SWEEP_BATCH).await,
+        None => events::Dispatched::default(),
+    };
+    report.problems.extend(resent.problems);
     emit(&Line::new("info", "sweep").detail(format!(
-        "{} journal entries settled, {} unrecorded objects removed; {} expired uploads aborted",
-        report.examined, report.orphans_removed, report.multiparts_aborted
+        "{} journal entries settled, {} unrecorded objects removed; {} expired uploads aborted; {} events re-sent",
+        report.examined, report.orphans_removed, report.multiparts_aborted, resent.sent
     )));
     for problem in &report.problems {
         emit(&Line::new("error", "sweep_problem").detail(problem.as_str()));

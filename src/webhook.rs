@@ -1,8 +1,7 @@
 //! [`WebhookSender`] over the Workers `fetch` API, with a deadline so a slow receiver cannot
-//! hold the follow-up until the runtime cuts `waitUntil` off.
+//! hold a queue consumer (or, without a queue, the `waitUntil` follow-up) for long.
 
 use gateway_core::followup::WebhookSender;
-use gateway_core::webhook::SIGNATURE_HEADER;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
@@ -14,10 +13,12 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct FetchSender;
 
 impl WebhookSender for FetchSender {
-    async fn send(&self, url: &str, signature: &str, body: String) -> Result<u16, String> {
+    async fn send(&self, url: &str, signed: &[(&'static str, String)], body: String) -> Result<u16, String> {
         let headers = Headers::new();
         headers.set("Content-Type", "application/json").map_err(|e| e.to_string())?;
-        headers.set(SIGNATURE_HEADER, signature).map_err(|e| e.to_string())?;
+        for (name, value) in signed {
+            headers.set(name, value).map_err(|e| e.to_string())?;
+        }
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
         let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;

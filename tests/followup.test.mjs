@@ -1,29 +1,20 @@
-// The work after the answer (waitUntil): content sniffing records the real type and flags a
-// spoofed Content-Type on the row, and a signed webhook event reaches WEBHOOK_URL.
+// The work after the answer, run by the EVENTS queue's consumer: content sniffing records the
+// real type and flags a spoofed Content-Type on the row, and a signed webhook event reaches
+// WEBHOOK_URL.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import crypto from 'node:crypto';
 import { startGateway, eventually } from './support/gateway.mjs';
+import { startReceiver, verifies } from './support/receiver.mjs';
 import { call, tokenFor } from './support/client.mjs';
 
 const WEBHOOK_SECRET = 'webhook-secret-for-tests';
 const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.alloc(64, 7)]);
 let gw;
 let hook;
-const events = [];
 
 before(async () => {
-  hook = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => {
-      events.push({ signature: req.headers['x-upload-signature'], body });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise((r) => hook.listen(0, '127.0.0.1', r));
-  gw = await startGateway({ WEBHOOK_URL: `http://127.0.0.1:${hook.address().port}/hook`, WEBHOOK_SECRET });
+  hook = await startReceiver();
+  gw = await startGateway({ WEBHOOK_URL: `${hook.url}/hook`, WEBHOOK_SECRET });
 });
 after(() => { gw?.close(); hook?.close(); });
 
@@ -42,15 +33,19 @@ test('a PNG uploaded as image/png is recorded as a match', async () => {
   assert.equal(row.type_matches, 1);
 });
 
-test('each upload posts a webhook event whose HMAC-SHA256 signature verifies', async () => {
+test('each upload posts a webhook event whose signature over its timestamp and body verifies', async () => {
   const res = await call(gw, 'PUT', '/files/alice/hooked.txt', { token: tokenFor('alice'), headers: { 'content-type': 'text/plain' }, body: 'plain text' });
   assert.equal(res.status, 201);
-  const event = await eventually(() => events.find((e) => JSON.parse(e.body).key === 'alice/hooked.txt'));
+  const event = await eventually(() => hook.forKey('alice/hooked.txt')[0]);
   assert.ok(event, 'webhook event arrived');
-  const expected = 'sha256=' + crypto.createHmac('sha256', WEBHOOK_SECRET).update(event.body).digest('hex');
-  assert.equal(event.signature, expected);
-  const body = JSON.parse(event.body);
+  assert.ok(verifies(event, WEBHOOK_SECRET), 'the signature verifies');
+  assert.ok(!verifies(event, 'another-secret'), 'and only under the secret');
+  assert.ok(Math.abs(Number(event.headers['x-upload-timestamp']) - Date.now() / 1000) < 60, 'a current timestamp');
+  const body = event.json;
   assert.equal(body.type, 'object.uploaded');
+  assert.equal(body.version, 1);
+  assert.equal(body.id, event.headers['x-upload-event-id']);
+  assert.equal(event.headers['x-upload-attempt'], '1');
   assert.equal(body.owner, 'alice');
   assert.equal(body.size, 10);
   assert.equal(body.etag, res.json.etag);

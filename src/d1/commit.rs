@@ -2,6 +2,7 @@
 //! and only while the entry is unclaimed.
 
 use gateway_core::error::Result;
+use gateway_core::events::Event;
 use gateway_core::metadata::{Commit, ObjectRecord};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -14,11 +15,18 @@ use super::{db_error, opt_bool, opt_str, D1Metadata};
 /// entry for that name happened, since no other write ever uses the name.
 pub(crate) const NAMES: &str = "EXISTS (SELECT 1 FROM objects WHERE key = ?2 AND storage_key = ?3)";
 
+/// [`NAMES`] with the key and the stored name at other parameter positions.
+pub(crate) fn names(key: u8, name: u8) -> String {
+    format!("EXISTS (SELECT 1 FROM objects WHERE key = ?{key} AND storage_key = ?{name})")
+}
+
 impl D1Metadata {
     /// The commit transaction, every write conditional on journal entry `pending_id` being
     /// unclaimed: read the name the row names (statement 0), journal it for deletion if it is
-    /// replaced, write the row (statement 2; no change on an `if_absent` conflict), and, with
-    /// `clear_entry`, clear the entry. [`commit_outcome`] reads the answer.
+    /// replaced, write the row (statement 2; no change on an `if_absent` conflict), record the
+    /// version's event if events are on (only while the entry is open and the row names the
+    /// version: a retried commit does not record it twice), and, with `clear_entry`, clear the
+    /// entry. [`commit_outcome`] reads the answer.
     pub(crate) fn commit_statements(
         &self,
         pending_id: &str,
@@ -71,6 +79,14 @@ impl D1Metadata {
             )?,
             self.statement(&upsert, &args)?,
         ];
+        if self.events {
+            statements.push(self.record_event(
+                &Event::uploaded(rec),
+                rec.created_at,
+                &format!("EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?4 AND claimed = 0) AND {}", names(5, 6)),
+                &[JsValue::from_str(pending_id), key.clone(), name.clone()],
+            )?);
+        }
         if clear_entry {
             statements.push(self.statement(
                 &format!("DELETE FROM pending_uploads WHERE id = ?1 AND claimed = 0 AND {NAMES}"),

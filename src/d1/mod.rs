@@ -1,8 +1,8 @@
 //! The metadata interfaces on the D1 binding `DB` (schema in `migrations/`), one file per
 //! table group, each implementing its core trait under the trait's own names: `objects`
 //! ([`gateway_core::metadata::ObjectIndex`]), `journal` (`UploadJournal`), `multipart`
-//! (`MultipartIndex`), `presign` (`PresignLedger`), `tus` (`TusIndex`); `commit` builds the one
-//! transaction every commit is.
+//! (`MultipartIndex`), `presign` (`PresignLedger`), `tus` (`TusIndex`), `outbox`
+//! (`EventOutbox`); `commit` builds the one transaction every commit is.
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use wasm_bindgen::JsValue;
@@ -12,15 +12,20 @@ mod commit;
 mod journal;
 mod multipart;
 mod objects;
+mod outbox;
 mod presign;
 mod tus;
 
 pub struct D1Metadata {
     db: D1Database,
+    /// Whether commits and deletes record their events in the outbox (an `EVENTS` queue is
+    /// bound to send them).
+    events: bool,
 }
 
 impl D1Metadata {
     pub fn from_env(env: &Env) -> Result<D1Metadata> {
+        let events = crate::events::QueueBinding::from_env(env).is_some();
         let db = env.d1("DB").map_err(|e| {
             GatewayError::hidden(
                 ErrorKind::ConfigError,
@@ -28,7 +33,7 @@ impl D1Metadata {
                 e.to_string(),
             )
         })?;
-        Ok(D1Metadata { db })
+        Ok(D1Metadata { db, events })
     }
 
     pub(crate) fn statement(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement> {

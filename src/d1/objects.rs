@@ -1,10 +1,12 @@
 //! The object index on table `objects`.
 
 use gateway_core::error::Result;
+use gateway_core::events::Event;
 use gateway_core::metadata::{ListCursor, ObjectIndex, ObjectRecord, STATUS_COMPLETE};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
+use super::commit::names;
 use super::{db_error, opt_bool, D1Metadata};
 
 /// A row as D1 returns it (numbers arrive as JS numbers, booleans as 0/1).
@@ -83,19 +85,20 @@ impl ObjectIndex for D1Metadata {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    async fn delete_row(&self, key: &str, storage_key: &str, now_ms: i64) -> Result<bool> {
-        let args = [JsValue::from_str(key), JsValue::from_str(storage_key), JsValue::from_f64(now_ms as f64)];
-        let statements = vec![
-            self.statement(
-                "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
-                 SELECT 'gc:' || storage_key, key, owner, ?3, storage_key, ?3, 0 FROM objects \
-                 WHERE key = ?1 AND storage_key = ?2",
-                &args,
-            )?,
-            self.statement("DELETE FROM objects WHERE key = ?1 AND storage_key = ?2", &args[..2])?,
-        ];
+    async fn delete_row(&self, row: &ObjectRecord, now_ms: i64) -> Result<bool> {
+        let args = [JsValue::from_str(&row.key), JsValue::from_str(&row.storage_key), JsValue::from_f64(now_ms as f64)];
+        let mut statements = vec![self.statement(
+            "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
+             SELECT 'gc:' || storage_key, key, owner, ?3, storage_key, ?3, 0 FROM objects \
+             WHERE key = ?1 AND storage_key = ?2",
+            &args,
+        )?];
+        if self.events {
+            statements.push(self.record_event(&Event::deleted(row, now_ms), now_ms, &names(4, 5), &args[..2])?);
+        }
+        statements.push(self.statement("DELETE FROM objects WHERE key = ?1 AND storage_key = ?2", &args[..2])?);
         let results = self.db.batch(statements).await.map_err(|e| db_error("delete", e))?;
-        Ok(results.get(1).and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0)
+        Ok(results.last().and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 
     async fn record_detection(

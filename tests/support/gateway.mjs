@@ -64,26 +64,53 @@ function storeReader(bucket, s3) {
   };
 }
 
+/** The queues as wrangler.toml names them. */
+export const EVENTS_QUEUE = 'upload-events';
+export const DEAD_LETTER_QUEUE = 'upload-events-dlq';
+
+/**
+ * The `EVENTS` queue as wrangler.toml sets it up (producer and consumer in the gateway), with
+ * a short batch timeout and first retry delay so tests need not wait. `maxRetries` as given.
+ */
+function queueOptions({ maxRetries = 10 } = {}) {
+  return {
+    queueProducers: { EVENTS: EVENTS_QUEUE },
+    queueConsumers: { [EVENTS_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries, deadLetterQueue: DEAD_LETTER_QUEUE } },
+  };
+}
+
 /**
  * `store`: an S3 server already started (e.g. `startMoto()`) instead of a fresh s3s-fs.
  * `build`: the build directory to run (`build-contract` for the contract routes).
  * `logs`: collect the Worker's log lines in `gw.logs` instead of printing them.
- * `miniflare`: more Miniflare options (bindings the default setup lacks).
+ * `queue`: the `EVENTS` queue's consumer settings (`{ maxRetries }`), or `false` for a
+ *   deployment without a queue. On by default, as in wrangler.toml.
+ * `miniflare`: more options for the gateway Worker (bindings the default setup lacks; they
+ *   replace the queue's when they name the same option).
+ * `workers`: more Workers to run beside it (a webhook receiver's stand-in, a queue wrapper).
  */
-export async function startGateway(vars = {}, { backend = BACKEND, store, build = 'build', logs = false, miniflare = {} } = {}) {
+export async function startGateway(vars = {}, { backend = BACKEND, store, build = 'build', logs = false, queue = {}, miniflare = {}, workers = [] } = {}) {
   const s3 = store ?? (backend === 's3' ? await startS3() : null);
   const lines = [];
   const capture = logs ? { handleStructuredLogs: ({ level, message }) => { lines.push({ level, message }); } } : {};
-  const mf = new Miniflare({
-    ...capture,
-    ...miniflare,
+  const gateway = {
+    name: 'gateway',
     scriptPath: path.join(root, build, 'index.js'),
     modules: true,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: '2025-09-01',
     r2Buckets: ['BUCKET'],
     d1Databases: ['DB'],
-    bindings: { STORAGE: 'r2', JWT_SECRET, ...(s3 ? s3.vars : {}), ...vars },
+    bindings: {
+      STORAGE: 'r2', JWT_SECRET, EVENT_RETRY_DELAY_SECONDS: '1', EVENT_MAX_RETRIES: String(queue?.maxRetries ?? 10),
+      ...(s3 ? s3.vars : {}), ...vars,
+    },
+    ...(queue ? queueOptions(queue) : {}),
+    ...miniflare,
+  };
+  const mf = new Miniflare({
+    ...capture,
+    workers: [gateway, ...workers],
     // Lets tests fire the Cron Trigger through /cdn-cgi/handler/scheduled.
     unsafeTriggerHandlers: true,
     port: 0,
@@ -162,6 +189,8 @@ export async function startGateway(vars = {}, { backend = BACKEND, store, build 
       await res.text();
       return res.status;
     },
+    /** Event outbox rows not yet on the queue. */
+    outbox: async () => (await db.prepare('SELECT id, body, created_at FROM event_outbox ORDER BY created_at').all()).results,
     /** The D1 row of `key`, or null. */
     row: (key) => db.prepare('SELECT * FROM objects WHERE key = ?').bind(key).first(),
     close: async () => { await mf.dispose(); s3?.close(); },

@@ -76,6 +76,23 @@ pub struct WebhookConfig {
     pub secret: Secret,
 }
 
+/// Default for `EVENT_RETRY_DELAY_SECONDS`: the wait after a delivery's first failed attempt.
+pub const DEFAULT_EVENT_RETRY_DELAY_SECONDS: u64 = 30;
+/// Default for `EVENT_MAX_RETRIES`: the `max_retries` of the queue consumer in `wrangler.toml`.
+pub const DEFAULT_EVENT_MAX_RETRIES: u32 = 10;
+/// Cloudflare Queues allows at most 100 retries.
+pub const MAX_EVENT_RETRIES: u32 = 100;
+
+/// How the queue consumer retries a failed delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRetry {
+    /// `EVENT_RETRY_DELAY_SECONDS`: the first delay; each later one doubles, up to 12 hours.
+    pub delay_s: u32,
+    /// `EVENT_MAX_RETRIES`: the consumer's `max_retries`, so the last attempt is logged and
+    /// counted as dead-lettered; it must equal the value in `wrangler.toml`.
+    pub max_retries: u32,
+}
+
 /// Everything the gateway needs to know, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -99,6 +116,7 @@ pub struct Config {
     pub webhook: Option<WebhookConfig>,
     /// `CORS_ORIGINS`: comma-separated origins or `*`; unset means no CORS headers.
     pub cors_origins: CorsOrigins,
+    pub event_retry: EventRetry,
 }
 
 /// Words that mark a value copied from an example file rather than generated.
@@ -213,6 +231,22 @@ impl Config {
             }
         };
 
+        let event_retry = EventRetry {
+            delay_s: u32::try_from(seconds(
+                &get,
+                "EVENT_RETRY_DELAY_SECONDS",
+                DEFAULT_EVENT_RETRY_DELAY_SECONDS,
+                u64::from(crate::events::MAX_RETRY_DELAY_S),
+            )?)
+            .unwrap_or(crate::events::MAX_RETRY_DELAY_S),
+            max_retries: match get("EVENT_MAX_RETRIES") {
+                None => DEFAULT_EVENT_MAX_RETRIES,
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n <= MAX_EVENT_RETRIES).ok_or_else(|| {
+                    config_error("EVENT_MAX_RETRIES", format!("must be a whole number from 0 to {MAX_EVENT_RETRIES}"))
+                })?,
+            },
+        };
+
         Ok(Config {
             storage,
             max_upload_bytes,
@@ -223,6 +257,7 @@ impl Config {
             jwt,
             webhook,
             cors_origins,
+            event_retry,
         })
     }
 }

@@ -1,101 +1,130 @@
-//! Work done after the client has its answer (`waitUntil` at the edge): sniff the stored
-//! object's real type, record whether it matches the declared one, and post a signed
-//! webhook event. Nothing here can fail the upload; problems are reported for the log.
+//! The work an event asks for, done off the request path: for an upload, sniff the stored
+//! object's real type and record whether it matches the declared one; then post the signed
+//! webhook. The queue's consumer runs [`deliver`] for each attempt and retries what it says
+//! to retry; without a queue the edge runs it once from `waitUntil`. Nothing here can fail the
+//! upload.
 
 use crate::config::WebhookConfig;
-use crate::key::{ObjectKey, StoredName};
+use crate::events::{Event, EventKind};
+use crate::key::StoredName;
 use crate::metadata::{garbage_id, ObjectIndex, UploadJournal};
 use crate::sniff::{detect, type_matches, SNIFF_BYTES};
 use crate::store::Objects;
 use crate::time::rfc3339;
-use crate::webhook::{sign, UploadEvent};
+use crate::webhook::{signed_headers, Detection, Payload};
 
-/// What the follow-up needs to know about a finished upload.
+/// What the edge does after answering a request that changed an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowUp {
-    pub key: ObjectKey,
-    pub owner: String,
-    pub size: u64,
-    pub etag: String,
-    pub content_type: String,
-    pub uploaded_ms: i64,
-    /// Where the new version is stored.
-    pub stored: StoredName,
-    /// The version the upload replaced, journaled for deletion; deleted here first.
+    /// The event the change recorded.
+    pub event: Event,
+    /// The version an upload replaced, journaled for deletion: deleted first.
     pub replaced: Option<StoredName>,
 }
 
-/// Sends a webhook request; answers the HTTP status.
+/// Sends a webhook request with these headers; answers the HTTP status.
 #[allow(async_fn_in_trait)]
 pub trait WebhookSender {
-    async fn send(&self, url: &str, signature: &str, body: String) -> Result<u16, String>;
+    async fn send(&self, url: &str, headers: &[(&'static str, String)], body: String) -> Result<u16, String>;
 }
 
-/// What the follow-up did, for the log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FollowUpReport {
-    pub detected: Option<&'static str>,
-    pub matches: Option<bool>,
-    pub webhook_status: Option<u16>,
-    pub problems: Vec<String>,
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done: the webhook answered 2xx (`Some(status)`), or there is no webhook.
+    Delivered(Option<u16>),
+    /// Worth another attempt: the receiver was unreachable, timed out, or answered 408, 429 or
+    /// 5xx (its status); or the object could not be read or its finding recorded. With why.
+    Retry(Option<u16>, String),
+    /// The receiver refused the event (another 4xx, or a 3xx): another attempt would not help.
+    Rejected(u16),
 }
 
-pub async fn run<S: Objects, M: ObjectIndex + UploadJournal, W: WebhookSender>(
+/// What one attempt did, for the log and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub detection: Option<Detection>,
+    /// Things worth logging that did not decide the outcome.
+    pub notes: Vec<String>,
+}
+
+/// Deletes the version an upload replaced and clears its journal entry (or leaves both for the
+/// sweep). Returns the problem, for the log.
+pub async fn discard_replaced<S: Objects, M: UploadJournal>(store: &S, meta: &M, old: &StoredName) -> Option<String> {
+    match store.delete(old).await {
+        Ok(()) => meta
+            .abandon_upload(&garbage_id(old.as_str()))
+            .await
+            .err()
+            .map(|e| format!("clearing the entry of replaced `{old}` failed: {}", e.log_line())),
+        Err(e) => Some(format!("deleting replaced `{old}` failed: {}", e.log_line())),
+    }
+}
+
+/// Attempt `attempt` (from 1) at delivering `event`.
+pub async fn deliver<S: Objects, M: ObjectIndex, W: WebhookSender>(
     store: &S,
     meta: &M,
     sender: &W,
     webhook: Option<&WebhookConfig>,
-    job: &FollowUp,
+    event: &Event,
+    attempt: u32,
     now_ms: i64,
-) -> FollowUpReport {
-    let mut report = FollowUpReport::default();
-    if let Some(old) = &job.replaced {
-        // Off the request path: the replaced version is no longer served; its journal entry
-        // goes once it is deleted, or stays for the sweep.
-        match store.delete(old).await {
-            Ok(()) => {
-                if let Err(e) = meta.abandon_upload(&garbage_id(old.as_str())).await {
-                    report.problems.push(format!("clearing the entry of replaced `{old}` failed: {}", e.log_line()));
-                }
+) -> Report {
+    let mut notes = Vec::new();
+    let detection = match &event.kind {
+        EventKind::Uploaded { content_type, .. } => match inspect(store, meta, event, content_type).await {
+            Ok(Some(found)) => Some(found),
+            Ok(None) => {
+                notes.push("the version was replaced or deleted before it could be inspected".to_owned());
+                Some(Detection { detected_type: None, type_matches: None })
             }
-            Err(e) => report.problems.push(format!("deleting replaced `{old}` failed: {}", e.log_line())),
-        }
+            Err(why) => return Report { outcome: Outcome::Retry(None, why), detection: None, notes },
+        },
+        EventKind::Deleted { .. } => None,
+    };
+    let Some(hook) = webhook else {
+        return Report { outcome: Outcome::Delivered(None), detection, notes };
+    };
+    let payload = Payload { event, detection: detection.clone(), attempt, sent_at: rfc3339(now_ms) };
+    let body = serde_json::to_string(&payload).unwrap_or_default();
+    let headers = signed_headers(hook.secret.expose().as_bytes(), event, attempt, now_ms / 1000, &body);
+    let outcome = match sender.send(hook.url.as_str(), &headers, body).await {
+        Ok(status @ 200..=299) => Outcome::Delivered(Some(status)),
+        Ok(status @ (408 | 429 | 500..)) => Outcome::Retry(Some(status), format!("the webhook answered {status}")),
+        Ok(status) => Outcome::Rejected(status),
+        Err(e) => Outcome::Retry(None, format!("the webhook could not be reached: {e}")),
+    };
+    Report { outcome, detection, notes }
+}
+
+/// Sniffs the version the event describes, if the key's row still serves it, and records the
+/// finding on the row unless it is there already (a retry). `Ok(None)`: the row serves another
+/// version or none; `Err`: the store or the database failed, worth a retry.
+async fn inspect<S: Objects, M: ObjectIndex>(
+    store: &S,
+    meta: &M,
+    event: &Event,
+    declared: &str,
+) -> Result<Option<Detection>, String> {
+    let row = meta.get(&event.key).await.map_err(|e| format!("reading the row failed: {}", e.log_line()))?;
+    let Some(row) = row.filter(|r| r.etag == event.etag) else { return Ok(None) };
+    let head = if row.size == 0 {
+        Some(Vec::new())
+    } else {
+        store
+            .read_prefix(&StoredName::recorded(row.storage_key.clone()), SNIFF_BYTES)
+            .await
+            .map_err(|e| format!("reading the object's first bytes failed: {}", e.log_line()))?
+    };
+    let Some(head) = head else { return Ok(None) };
+    let detected = detect(&head);
+    let matches = type_matches(declared, detected);
+    if (row.detected_type.as_deref(), row.type_matches) != (detected, matches) {
+        meta.record_detection(&event.key, &event.etag, detected, matches)
+            .await
+            .map_err(|e| format!("recording the detected type failed: {}", e.log_line()))?;
     }
-    let head = if job.size == 0 { Ok(Some(Vec::new())) } else { store.read_prefix(&job.stored, SNIFF_BYTES).await };
-    match head {
-        Ok(Some(bytes)) => {
-            report.detected = detect(&bytes);
-            report.matches = type_matches(&job.content_type, report.detected);
-            if let Err(e) = meta.record_detection(job.key.as_str(), &job.etag, report.detected, report.matches).await {
-                report.problems.push(format!("recording the detected type failed: {}", e.log_line()));
-            }
-        }
-        Ok(None) => report.problems.push("the object was gone before it could be inspected".to_owned()),
-        Err(e) => report.problems.push(format!("reading the object's first bytes failed: {}", e.log_line())),
-    }
-    if let Some(hook) = webhook {
-        let event = UploadEvent {
-            r#type: "object.uploaded",
-            key: job.key.to_string(),
-            owner: job.owner.clone(),
-            size: job.size,
-            etag: job.etag.clone(),
-            content_type: job.content_type.clone(),
-            detected_type: report.detected.map(str::to_owned),
-            type_matches: report.matches,
-            uploaded_at: rfc3339(job.uploaded_ms),
-            sent_at: rfc3339(now_ms),
-        };
-        let body = serde_json::to_string(&event).unwrap_or_default();
-        let signature = sign(hook.secret.expose().as_bytes(), body.as_bytes());
-        match sender.send(hook.url.as_str(), &signature, body).await {
-            Ok(status) if (200..300).contains(&status) => report.webhook_status = Some(status),
-            Ok(status) => {
-                report.webhook_status = Some(status);
-                report.problems.push(format!("the webhook answered {status}"));
-            }
-            Err(e) => report.problems.push(format!("the webhook could not be reached: {e}")),
-        }
-    }
-    report
+    Ok(Some(Detection { detected_type: detected.map(str::to_owned), type_matches: matches }))
 }

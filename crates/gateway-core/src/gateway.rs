@@ -164,7 +164,9 @@ impl<S: Multipart + Compose, M: MetadataStore> Gateway<'_, S, M> {
             }
             Route::Head(key) => download::head_object(self.meta, &self.caller(head, &key)?.0, &key, head).await?,
             Route::Delete(key) => {
-                manage::delete(self.store, self.meta, &self.authenticate(head)?, &key, self.now_ms).await?
+                let (reply, job) =
+                    manage::delete(self.store, self.meta, &self.authenticate(head)?, &key, self.now_ms).await?;
+                return Ok((reply, Some(job)));
             }
         };
         Ok((reply, None))

@@ -15,6 +15,7 @@ pub mod cors;
 pub mod download;
 pub mod encoding;
 pub mod error;
+pub mod events;
 pub mod followup;
 pub mod gateway;
 pub mod grant;

@@ -44,6 +44,12 @@ pub struct Line {
     /// The request body's declared length.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// The event a consumer or dispatch line is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// Which delivery attempt (from 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
     /// An error's safe detail and internal cause, or a problem's description.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -129,6 +135,7 @@ pub fn request_line(
         duration_ms: Some(duration_ms),
         bytes: head.header("content-length").and_then(crate::http::parse_length),
         detail: error.map(GatewayError::log_line),
+        ..Line::default()
     }
 }
 

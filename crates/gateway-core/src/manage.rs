@@ -5,6 +5,8 @@ use base64::Engine;
 use serde::Serialize;
 
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::events::Event;
+use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
@@ -26,11 +28,11 @@ pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
     grant: &Grant,
     key: &ObjectKey,
     now_ms: i64,
-) -> Result<Reply<S::Stream>> {
+) -> Result<(Reply<S::Stream>, FollowUp)> {
     grant.authorize(Scope::Delete, key)?;
     let not_found = || GatewayError::new(ErrorKind::NotFound, "no object has this key");
     let row = meta.get(key.as_str()).await?.ok_or_else(not_found)?;
-    let removed = match meta.delete_row(key.as_str(), &row.storage_key, now_ms).await {
+    let removed = match meta.delete_row(&row, now_ms).await {
         Ok(removed) => removed,
         // The answer may be lost after the row went: read it back.
         Err(err) => match meta.get(key.as_str()).await {
@@ -45,7 +47,7 @@ pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
             "the object was replaced while it was being deleted; the new version stays",
         ));
     }
-    let name = StoredName::recorded(row.storage_key);
+    let name = StoredName::recorded(row.storage_key.clone());
     match store.delete(&name).await {
         Ok(()) => {
             if let Err(e) = meta.abandon_upload(&garbage_id(name.as_str())).await {
@@ -54,7 +56,7 @@ pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
         }
         Err(e) => log_cleanup("deleting", &name, &e),
     }
-    Ok(Reply::empty(204))
+    Ok((Reply::empty(204), FollowUp { event: Event::deleted(&row, now_ms), replaced: None }))
 }
 
 /// The opaque `cursor` parameter.

@@ -135,9 +135,10 @@ pub trait ObjectIndex {
         limit: u32,
         cursor: Option<&ListCursor>,
     ) -> Result<Vec<ObjectRecord>>;
-    /// Atomically removes the row of `key` if it still names `storage_key`, and journals that
-    /// name for deletion. `false` if the row was gone or names another version.
-    async fn delete_row(&self, key: &str, storage_key: &str, now_ms: i64) -> Result<bool>;
+    /// Atomically removes the row of `row.key` if it still names `row.storage_key`, journals
+    /// that name for deletion and records the `object.deleted` event in the outbox. `false` if
+    /// the row was gone or names another version.
+    async fn delete_row(&self, row: &ObjectRecord, now_ms: i64) -> Result<bool>;
     /// Records the follow-up's finding on the row of `key`, only if it still has `etag`
     /// (a newer upload of the same key must not get an older object's verdict).
     async fn record_detection(
@@ -156,7 +157,8 @@ pub trait UploadJournal {
     async fn begin_upload(&self, pending: &PendingUpload) -> Result<()>;
     /// Atomically, and only while journal entry `pending_id` is unclaimed: makes the row of
     /// `rec.key` name `rec.storage_key`, journals the stored name it named before for deletion,
-    /// and clears the entry. With `if_absent`, nothing changes if the key has a row.
+    /// records the `object.uploaded` event in the outbox ([`crate::events::EventOutbox`]) and clears the
+    /// entry. With `if_absent`, nothing changes if the key has a row.
     async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit>;
     /// Clears a journal entry (its stored name is known to be gone, or is named by the row).
     async fn abandon_upload(&self, pending_id: &str) -> Result<()>;
@@ -206,7 +208,8 @@ pub trait PresignLedger {
     /// [`PRESIGNED_PER_KEY`].
     async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>>;
     /// Atomically, while journal entry `nonce` is unclaimed, makes the row name the confirmed
-    /// object (journaling the name it replaces) and forgets the presigned upload. The entry
+    /// object (journaling the name it replaces), records its event in the outbox and forgets
+    /// the presigned upload. The entry
     /// stays until it is due: the URL could store its name again after a delete.
     async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit>;
     /// Spends a single-use URL's nonce: `true` the first time, `false` ever after (until

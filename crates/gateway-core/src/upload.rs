@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::content_type::{allowed, essence};
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::events::Event;
 use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{parse_length, Reply, RequestHead};
@@ -175,7 +176,7 @@ pub async fn execute<S: Objects, M: ObjectIndex + UploadJournal>(
         Err(err) => recover(store, meta, &pending, err).await?,
     };
     let replaced = committed_or_discard(store, meta, &pending, committed).await?;
-    Ok(created(grant, key, plan.content_type, name, stored, replaced))
+    Ok(created(&key, &record, replaced))
 }
 
 /// The 412 of an `If-None-Match: *` upload whose key has an object.
@@ -331,33 +332,15 @@ pub(crate) fn object_record(
     }
 }
 
-/// The `201 Created` reply for a committed object and its follow-up work.
-pub(crate) fn created<T>(
-    grant: &Grant,
-    key: ObjectKey,
-    content_type: String,
-    name: StoredName,
-    stored: ObjectMeta,
-    replaced: Option<String>,
-) -> (Reply<T>, FollowUp) {
+/// The `201 Created` reply for the committed object `record` and its follow-up work.
+pub(crate) fn created<T>(key: &ObjectKey, record: &ObjectRecord, replaced: Option<String>) -> (Reply<T>, FollowUp) {
     let body = UploadResult {
         key: key.as_str(),
-        size: stored.size,
-        etag: &stored.etag,
-        content_type: &content_type,
-        uploaded_at: rfc3339(stored.uploaded_ms),
+        size: record.size,
+        etag: &record.etag,
+        content_type: &record.content_type,
+        uploaded_at: rfc3339(record.completed_at.unwrap_or(record.created_at)),
     };
-    let reply =
-        Reply::json(201, &body).with_header("ETag", stored.etag.clone()).with_header("Location", location(&key));
-    let job = FollowUp {
-        key,
-        owner: grant.sub.clone(),
-        size: stored.size,
-        etag: stored.etag,
-        content_type,
-        uploaded_ms: stored.uploaded_ms,
-        stored: name,
-        replaced: replaced.map(StoredName::recorded),
-    };
-    (reply, job)
+    let reply = Reply::json(201, &body).with_header("ETag", record.etag.clone()).with_header("Location", location(key));
+    (reply, FollowUp { event: Event::uploaded(record), replaced: replaced.map(StoredName::recorded) })
 }

@@ -16,7 +16,7 @@ const DATA: &[u8] = b"0123456789abcdefghij"; // 20 bytes
 fn world() -> (World, String) {
     let w = World::default_config();
     let job = w.upload("alice", KEY, "application/x-test", DATA);
-    (w, job.etag)
+    (w, job.event.etag)
 }
 
 fn alice() -> String {

@@ -79,6 +79,20 @@ fn a_request_becomes_one_metrics_data_point_in_the_documented_column_order() {
     assert_eq!(ok.blobs[1..4], ["2xx".to_owned(), String::new(), "r2".to_owned()]);
 }
 
+#[test]
+fn each_delivery_attempt_becomes_one_event_data_point_in_the_documented_column_order() {
+    use gateway_core::metrics::{event_point, Delivery};
+    let point = event_point(Delivery::Retried, "object.uploaded", "r2", Some(503), 2, 41);
+    assert_eq!(point.indexes, vec!["event"]);
+    assert_eq!(point.blobs, vec!["event", "retried", "object.uploaded", "r2"]);
+    assert_eq!(point.doubles, vec![503.0, 2.0, 41.0]);
+    let names: Vec<_> =
+        [Delivery::Delivered, Delivery::Retried, Delivery::DeadLettered, Delivery::Rejected].map(Delivery::name).into();
+    assert_eq!(names, ["delivered", "retried", "dead_lettered", "rejected"]);
+    let unreachable = event_point(Delivery::DeadLettered, "object.deleted", "s3", None, 11, 10_000);
+    assert_eq!(unreachable.doubles[0], 0.0);
+}
+
 /// Pending once, then ready: lets another future run in between, as concurrent requests do.
 struct YieldOnce(bool);
 

@@ -118,7 +118,7 @@ fn a_delete_racing_an_upload_never_removes_the_uploads_committed_object() {
     let old = w.row("alice/a.txt").unwrap();
     // The DELETE read the row naming `old`; meanwhile an upload committed a new version.
     w.upload("alice", "alice/a.txt", "text/plain", b"new");
-    let removed = futures_executor::block_on(w.meta.delete_row("alice/a.txt", &old.storage_key, NOW_MS)).unwrap();
+    let removed = futures_executor::block_on(w.meta.delete_row(&old, NOW_MS)).unwrap();
     assert!(!removed, "the row names the new version now: the delete of the old one leaves it");
     assert_eq!(w.object("alice/a.txt").unwrap(), b"new");
 }

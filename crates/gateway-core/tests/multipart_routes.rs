@@ -71,7 +71,7 @@ fn three_parts_complete_into_one_object_with_a_row_and_follow_up() {
         (row.size, row.owner.as_str(), row.etag.as_str()),
         ((10 * MIB + 1000) as u64, "alice", body["etag"].as_str().unwrap())
     );
-    assert_eq!(h.followup.unwrap().key.as_str(), KEY);
+    assert_eq!(h.followup.unwrap().event.key.as_str(), KEY);
     assert!(w.meta.multiparts.borrow().is_empty() && w.meta.parts.borrow().is_empty());
     assert!(w.meta.pending.borrow().is_empty(), "the completion's journal entry is cleared");
 }

@@ -64,11 +64,13 @@ fn successful_upload_answers_201_with_etag_location_and_a_row() {
     assert_eq!((row.detected_type, row.type_matches), (None, None));
 
     let job = h.followup.unwrap();
-    assert_eq!(job.key.as_str(), KEY);
-    assert_eq!(job.owner, "alice");
-    assert_eq!(job.etag, etag);
-    assert_eq!(job.size, BODY.len() as u64);
-    assert_eq!(job.content_type, "text/plain");
+    assert_eq!(job.event, gateway_core::events::Event::uploaded(&w.row(KEY).unwrap()));
+    assert_eq!(job.event.key, KEY);
+    assert_eq!(job.event.owner, "alice");
+    assert_eq!(job.event.etag, etag);
+    assert_eq!(job.event.size, BODY.len() as u64);
+    let outboxed = w.meta.outbox.borrow().get(&job.event.id).map(|(e, _)| e.clone());
+    assert_eq!(outboxed, Some(job.event), "the commit recorded the same event in the outbox");
 }
 
 #[test]
@@ -331,10 +333,10 @@ fn plain_put_on_an_existing_key_replaces_object_and_row() {
     let w = World::default_config();
     let first = w.upload("alice", KEY, "text/plain", b"version one");
     let second = w.upload_at(NOW_MS + 5000, "alice", KEY, "text/markdown", b"version two!");
-    assert_ne!(first.etag, second.etag);
+    assert_ne!(first.event.etag, second.event.etag);
     assert_eq!(w.object(KEY).unwrap(), b"version two!");
     let row = w.row(KEY).unwrap();
-    assert_eq!(row.etag, second.etag);
+    assert_eq!(row.etag, second.event.etag);
     assert_eq!(row.content_type, "text/markdown");
     assert_eq!(row.created_at, NOW_MS + 5000);
     assert_eq!(w.meta.rows.borrow().len(), 1);

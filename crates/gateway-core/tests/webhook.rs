@@ -1,15 +1,16 @@
 //! Webhook receivers authenticate events by recomputing `X-Upload-Signature`; any drift from
-//! standard HMAC-SHA256 would make every delivery look forged. These tests pin `sign` to the
-//! published RFC 4231 vectors and to the RFC 7515 A.1 HS256 signature.
+//! standard HMAC-SHA256 would make every delivery look forged. These tests pin the HMAC to the
+//! published RFC 4231 vectors and to the RFC 7515 A.1 HS256 signature, and `sign` to the HMAC
+//! of `<timestamp>.<body>`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gateway_core::encoding::hex;
-use gateway_core::webhook::{sign, SIGNATURE_HEADER};
+use gateway_core::webhook::{hmac_sha256, sign, SIGNATURE_HEADER};
 
 #[test]
 fn rfc4231_test_case_2_matches() {
     assert_eq!(
-        sign(b"Jefe", b"what do ya want for nothing?"),
+        hmac_sha256(b"Jefe", b"what do ya want for nothing?"),
         "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
 }
@@ -17,7 +18,7 @@ fn rfc4231_test_case_2_matches() {
 #[test]
 fn rfc4231_test_case_1_matches() {
     assert_eq!(
-        sign(&[0x0b; 20], b"Hi There"),
+        hmac_sha256(&[0x0b; 20], b"Hi There"),
         "sha256=b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
     );
 }
@@ -25,7 +26,7 @@ fn rfc4231_test_case_1_matches() {
 #[test]
 fn rfc4231_test_case_6_key_longer_than_a_block_matches() {
     assert_eq!(
-        sign(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First"),
+        hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First"),
         "sha256=60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
     );
 }
@@ -39,21 +40,27 @@ fn rfc7515_a1_hs256_signature_is_the_hmac_of_its_signing_input() {
         .unwrap();
     let input = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
     let expected = URL_SAFE_NO_PAD.decode("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
-    assert_eq!(sign(&key, input.as_bytes()), format!("sha256={}", hex(&expected)));
+    assert_eq!(hmac_sha256(&key, input.as_bytes()), format!("sha256={}", hex(&expected)));
 }
 
 #[test]
 fn empty_secret_and_body_still_sign() {
     // RFC 2104 HMAC-SHA256 with an empty key over an empty message.
-    assert_eq!(sign(b"", b""), "sha256=b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+    assert_eq!(hmac_sha256(b"", b""), "sha256=b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
 }
 
 #[test]
-fn signature_depends_on_every_byte_of_body_and_secret() {
-    let base = sign(b"secret", b"{\"key\":\"a\"}");
-    assert_ne!(base, sign(b"secret", b"{\"key\":\"b\"}"));
-    assert_ne!(base, sign(b"secreT", b"{\"key\":\"a\"}"));
-    assert_eq!(base, sign(b"secret", b"{\"key\":\"a\"}"));
+fn signature_depends_on_every_byte_of_body_secret_and_timestamp() {
+    let base = sign(b"secret", 1_750_000_000, "{\"key\":\"a\"}");
+    assert_ne!(base, sign(b"secret", 1_750_000_000, "{\"key\":\"b\"}"));
+    assert_ne!(base, sign(b"secreT", 1_750_000_000, "{\"key\":\"a\"}"));
+    assert_ne!(base, sign(b"secret", 1_750_000_001, "{\"key\":\"a\"}"));
+    assert_eq!(base, sign(b"secret", 1_750_000_000, "{\"key\":\"a\"}"));
+}
+
+#[test]
+fn the_signed_material_is_the_timestamp_a_dot_and_the_body() {
+    assert_eq!(sign(b"secret", 1_750_000_000, "{}"), hmac_sha256(b"secret", b"1750000000.{}"));
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! The metadata contract: what every implementation of the four metadata interfaces must do
 //! for the journal-and-sweep design to hold (commits conditional on an unclaimed entry,
 //! replaced versions journaled, listing order and cursors, part reservations within a limit,
-//! single-use nonces). Cases use keys of their own, so they can share one database.
+//! single-use nonces, an event recorded by every commit and delete). Cases use keys of their own, so they can share one database.
 
 use super::{cases, ensure, ok, Checked, Outcome};
+use crate::events::{Event, EventOutbox};
 use crate::metadata::{
     garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload,
     PRESIGNED_PER_KEY, STATUS_COMPLETE,
@@ -44,20 +45,29 @@ fn record(key: &str, storage_key: &str, created_at: i64) -> ObjectRecord {
 }
 
 /// The journal entries for `key` due by `now`, by id.
-async fn due_for<M: MetadataStore>(m: &M, key: &str, now: i64) -> std::result::Result<Vec<String>, String> {
+async fn due_for<M: MetadataStore + EventOutbox>(
+    m: &M,
+    key: &str,
+    now: i64,
+) -> std::result::Result<Vec<String>, String> {
     let due = ok(m.due_uploads(now, 1000).await, "due_uploads")?;
     Ok(due.into_iter().filter(|p| p.key == key).map(|p| p.id).collect())
 }
 
 /// Commits `storage_key` as the version of `key` through a fresh journal entry.
-async fn commit<M: MetadataStore>(m: &M, key: &str, storage_key: &str, at: i64) -> std::result::Result<Commit, String> {
+async fn commit<M: MetadataStore + EventOutbox>(
+    m: &M,
+    key: &str,
+    storage_key: &str,
+    at: i64,
+) -> std::result::Result<Commit, String> {
     let id = format!("up-{storage_key}");
     ok(m.begin_upload(&entry(&id, key, storage_key, at + 1)).await, "begin_upload")?;
     ok(m.commit_upload(&id, &record(key, storage_key, at), false).await, "commit_upload")
 }
 
 /// Runs every metadata case against `meta`.
-pub async fn run<M: MetadataStore>(meta: &M) -> Vec<Outcome> {
+pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
     cases!(
         a_commit_makes_the_row_name_the_version_and_clears_its_entry(meta),
         a_commit_that_replaces_a_version_journals_the_old_one(meta),
@@ -66,6 +76,8 @@ pub async fn run<M: MetadataStore>(meta: &M) -> Vec<Outcome> {
         beginning_an_upload_twice_keeps_one_entry_and_its_claim(meta),
         due_uploads_are_the_due_entries_oldest_first_up_to_the_limit(meta),
         a_row_is_deleted_only_while_it_names_the_version_seen(meta),
+        every_commit_records_its_event_and_no_refused_one_does(meta),
+        unsent_events_are_those_recorded_before_the_cutoff_oldest_first(meta),
         listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor(meta),
         a_detection_is_recorded_only_on_the_version_it_was_made_for(meta),
         part_reservations_never_let_parts_together_exceed_the_limit(meta),
@@ -81,7 +93,9 @@ pub async fn run<M: MetadataStore>(meta: &M) -> Vec<Outcome> {
     )
 }
 
-async fn a_commit_makes_the_row_name_the_version_and_clears_its_entry<M: MetadataStore>(m: &M) -> Checked {
+async fn a_commit_makes_the_row_name_the_version_and_clears_its_entry<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
     let key = "contract/commit";
     let got = commit(m, key, "contract/commit~v1", T).await?;
     ensure!(got == Commit::Committed { replaced: None }, "a first commit answered {got:?}");
@@ -91,7 +105,7 @@ async fn a_commit_makes_the_row_name_the_version_and_clears_its_entry<M: Metadat
     Ok(())
 }
 
-async fn a_commit_that_replaces_a_version_journals_the_old_one<M: MetadataStore>(m: &M) -> Checked {
+async fn a_commit_that_replaces_a_version_journals_the_old_one<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let key = "contract/replace";
     commit(m, key, "contract/replace~v1", T).await?;
     let got = commit(m, key, "contract/replace~v2", T + 1).await?;
@@ -104,7 +118,7 @@ async fn a_commit_that_replaces_a_version_journals_the_old_one<M: MetadataStore>
     Ok(())
 }
 
-async fn a_commit_through_a_claimed_entry_changes_nothing<M: MetadataStore>(m: &M) -> Checked {
+async fn a_commit_through_a_claimed_entry_changes_nothing<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let key = "contract/claimed";
     ok(m.begin_upload(&entry("up-claimed", key, "contract/claimed~v1", T)).await, "begin_upload")?;
     ensure!(ok(m.claim_upload("up-claimed").await, "claim_upload")?, "the entry could not be claimed");
@@ -118,7 +132,7 @@ async fn a_commit_through_a_claimed_entry_changes_nothing<M: MetadataStore>(m: &
     Ok(())
 }
 
-async fn an_if_absent_commit_on_a_key_with_a_row_changes_nothing<M: MetadataStore>(m: &M) -> Checked {
+async fn an_if_absent_commit_on_a_key_with_a_row_changes_nothing<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let key = "contract/if-absent";
     commit(m, key, "contract/if-absent~v1", T).await?;
     ok(m.begin_upload(&entry("up-if-absent", key, "contract/if-absent~v2", T + 5)).await, "begin_upload")?;
@@ -130,7 +144,7 @@ async fn an_if_absent_commit_on_a_key_with_a_row_changes_nothing<M: MetadataStor
     Ok(())
 }
 
-async fn beginning_an_upload_twice_keeps_one_entry_and_its_claim<M: MetadataStore>(m: &M) -> Checked {
+async fn beginning_an_upload_twice_keeps_one_entry_and_its_claim<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let key = "contract/twice";
     let e = entry("up-twice", key, "contract/twice~v1", T);
     ok(m.begin_upload(&e).await, "begin_upload")?;
@@ -142,7 +156,9 @@ async fn beginning_an_upload_twice_keeps_one_entry_and_its_claim<M: MetadataStor
     Ok(())
 }
 
-async fn due_uploads_are_the_due_entries_oldest_first_up_to_the_limit<M: MetadataStore>(m: &M) -> Checked {
+async fn due_uploads_are_the_due_entries_oldest_first_up_to_the_limit<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
     let key = "contract/due";
     for (id, due) in [("due-b", T + 200), ("due-a", T + 100), ("due-later", T + 900)] {
         ok(m.begin_upload(&entry(id, key, &format!("{key}~{id}"), due)).await, "begin_upload")?;
@@ -154,22 +170,69 @@ async fn due_uploads_are_the_due_entries_oldest_first_up_to_the_limit<M: Metadat
     Ok(())
 }
 
-async fn a_row_is_deleted_only_while_it_names_the_version_seen<M: MetadataStore>(m: &M) -> Checked {
+async fn a_row_is_deleted_only_while_it_names_the_version_seen<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let key = "contract/delete";
     commit(m, key, "contract/delete~v1", T).await?;
     commit(m, key, "contract/delete~v2", T + 1).await?;
-    let stale = ok(m.delete_row(key, "contract/delete~v1", T + 2).await, "delete_row")?;
+    let (v1, v2) = (record(key, "contract/delete~v1", T), record(key, "contract/delete~v2", T + 1));
+    let stale = ok(m.delete_row(&v1, T + 2).await, "delete_row")?;
     ensure!(!stale, "a delete of a version the row no longer names removed the row");
     ensure!(ok(m.get(key).await, "get")?.is_some(), "the row is gone");
-    ensure!(ok(m.delete_row(key, "contract/delete~v2", T + 3).await, "delete_row")?, "the current row stayed");
+    ensure!(outboxed(m, &Event::deleted(&v1, T + 2).id).await?.is_none(), "a stale delete recorded an event");
+    ensure!(ok(m.delete_row(&v2, T + 3).await, "delete_row")?, "the current row stayed");
     ensure!(ok(m.get(key).await, "get")?.is_none(), "the row survived its delete");
     let due = due_for(m, key, T + 3).await?;
     ensure!(due.contains(&garbage_id("contract/delete~v2")), "the deleted version was not journaled: {due:?}");
-    ensure!(!ok(m.delete_row(key, "contract/delete~v2", T + 4).await, "delete_row")?, "a second delete removed a row");
+    let event = Event::deleted(&v2, T + 3);
+    ensure!(outboxed(m, &event.id).await? == Some(event), "the delete's event is not in the outbox as written");
+    ensure!(!ok(m.delete_row(&v2, T + 4).await, "delete_row")?, "a second delete removed a row");
     Ok(())
 }
 
-async fn listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor<M: MetadataStore>(m: &M) -> Checked {
+/// The outbox's event `id`, if it is there.
+async fn outboxed<M: MetadataStore + EventOutbox>(m: &M, id: &str) -> std::result::Result<Option<Event>, String> {
+    let all = ok(m.unsent_events(i64::MAX, 100_000).await, "unsent_events")?;
+    Ok(all.into_iter().find(|e| e.id == id))
+}
+
+async fn every_commit_records_its_event_and_no_refused_one_does<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
+    let key = "contract/events";
+    commit(m, key, "contract/events~v1", T).await?;
+    let event = Event::uploaded(&record(key, "contract/events~v1", T));
+    ensure!(outboxed(m, &event.id).await? == Some(event.clone()), "the commit's event is not in the outbox as written");
+    ok(m.begin_upload(&entry("up-events-2", key, "contract/events~v2", T + 5)).await, "begin_upload")?;
+    let refused = ok(m.commit_upload("up-events-2", &record(key, "contract/events~v2", T + 1), true).await, "commit")?;
+    ensure!(refused == Commit::KeyExists, "the if-absent commit answered {refused:?}");
+    let none = Event::uploaded(&record(key, "contract/events~v2", T + 1));
+    ensure!(outboxed(m, &none.id).await?.is_none(), "a commit that changed nothing recorded an event");
+    let claimed =
+        ok(m.commit_upload("never-begun-events", &record(key, "contract/events~v3", T), false).await, "commit")?;
+    ensure!(claimed == Commit::Claimed, "a commit without an entry answered {claimed:?}");
+    let none = Event::uploaded(&record(key, "contract/events~v3", T));
+    ensure!(outboxed(m, &none.id).await?.is_none(), "a claimed commit recorded an event");
+    ok(m.clear_event(&event.id).await, "clear_event")?;
+    ensure!(outboxed(m, &event.id).await?.is_none(), "a cleared event is still in the outbox");
+    ok(m.clear_event(&event.id).await, "clearing an event twice")
+}
+
+async fn unsent_events_are_those_recorded_before_the_cutoff_oldest_first<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
+    let at = T - 1_000_000;
+    for (name, when) in [("b", at + 20), ("a", at + 10), ("later", T + 99_999)] {
+        commit(m, &format!("contract/outbox-{name}"), &format!("contract/outbox-{name}~v"), when).await?;
+    }
+    let listed = ok(m.unsent_events(at + 21, 100).await, "unsent_events")?;
+    let keys: Vec<_> = listed.iter().map(|e| e.key.as_str()).filter(|k| k.starts_with("contract/outbox-")).collect();
+    ensure!(keys == ["contract/outbox-a", "contract/outbox-b"], "listed {keys:?}");
+    let first = ok(m.unsent_events(at + 21, 1).await, "unsent_events")?;
+    ensure!(first.len() == 1, "a limit of 1 listed {} events", first.len());
+    Ok(())
+}
+
+async fn listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
     for (key, at) in [("list%/a", T), ("list%/b", T + 1), ("list%/c", T + 1), ("list%/d", T + 2), ("listX/e", T + 3)] {
         commit(m, key, &format!("{key}~v"), at).await?;
     }
@@ -188,7 +251,7 @@ async fn listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor<M: Meta
     Ok(())
 }
 
-async fn a_detection_is_recorded_only_on_the_version_it_was_made_for<M: MetadataStore>(m: &M) -> Checked {
+async fn a_detection_is_recorded_only_on_the_version_it_was_made_for<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let key = "contract/detect";
     commit(m, key, "contract/detect~v1", T).await?;
     ok(m.record_detection(key, "\"other\"", Some("image/png"), Some(false)).await, "record_detection")?;
@@ -219,7 +282,7 @@ fn part(number: u16, size: u64) -> Part {
     Part { number, size, etag: format!("\"p{number}\"") }
 }
 
-async fn part_reservations_never_let_parts_together_exceed_the_limit<M: MetadataStore>(m: &M) -> Checked {
+async fn part_reservations_never_let_parts_together_exceed_the_limit<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let id = "mp-reserve";
     ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
     ensure!(ok(m.multipart(id).await, "multipart")? == Some(upload(id, T + 1000)), "the upload reads back differently");
@@ -239,7 +302,7 @@ async fn part_reservations_never_let_parts_together_exceed_the_limit<M: Metadata
     Ok(())
 }
 
-async fn other_parts_summarises_the_upload_without_the_part_itself<M: MetadataStore>(m: &M) -> Checked {
+async fn other_parts_summarises_the_upload_without_the_part_itself<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let id = "mp-others";
     ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
     for p in [part(1, 10), part(2, 10), part(5, 3)] {
@@ -255,7 +318,7 @@ async fn other_parts_summarises_the_upload_without_the_part_itself<M: MetadataSt
     ok(m.remove_multipart(id).await, "remove_multipart")
 }
 
-async fn completing_a_multipart_upload_commits_and_forgets_it<M: MetadataStore>(m: &M) -> Checked {
+async fn completing_a_multipart_upload_commits_and_forgets_it<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let id = "mp-complete";
     let u = upload(id, T + 1000);
     ok(m.create_multipart(&u).await, "create_multipart")?;
@@ -267,10 +330,12 @@ async fn completing_a_multipart_upload_commits_and_forgets_it<M: MetadataStore>(
     ensure!(ok(m.multipart(id).await, "multipart")?.is_none(), "the completed upload is still open");
     ensure!(ok(m.parts(id).await, "parts")?.is_empty(), "the completed upload kept its parts");
     ensure!(due_for(m, &u.key, T + 2000).await?.is_empty(), "the completion left its journal entry");
+    let event = Event::uploaded(&record(&u.key, &u.storage_key, T));
+    ensure!(outboxed(m, &event.id).await?.is_some(), "the completion recorded no event");
     Ok(())
 }
 
-async fn expired_multipart_uploads_are_listed_oldest_first<M: MetadataStore>(m: &M) -> Checked {
+async fn expired_multipart_uploads_are_listed_oldest_first<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     for (id, expires) in [("mp-exp-b", T + 20), ("mp-exp-a", T + 10), ("mp-exp-live", T + 99_999)] {
         ok(m.create_multipart(&upload(id, expires)).await, "create_multipart")?;
     }
@@ -294,7 +359,9 @@ fn presigned(nonce: &str, key: &str, created_at: i64) -> PresignedUpload {
     }
 }
 
-async fn a_presigned_upload_is_journaled_and_listed_newest_first_up_to_the_limit<M: MetadataStore>(m: &M) -> Checked {
+async fn a_presigned_upload_is_journaled_and_listed_newest_first_up_to_the_limit<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
     let key = "contract/presigned";
     let n = PRESIGNED_PER_KEY as i64 + 1;
     for i in 0..n {
@@ -315,7 +382,7 @@ async fn a_presigned_upload_is_journaled_and_listed_newest_first_up_to_the_limit
     Ok(())
 }
 
-async fn confirming_a_presigned_upload_commits_and_keeps_its_entry<M: MetadataStore>(m: &M) -> Checked {
+async fn confirming_a_presigned_upload_commits_and_keeps_its_entry<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let key = "contract/confirm";
     let p = presigned("nonce-confirm", key, T);
     ok(m.record_presigned(&p, T + 1000).await, "record_presigned")?;
@@ -324,10 +391,12 @@ async fn confirming_a_presigned_upload_commits_and_keeps_its_entry<M: MetadataSt
     ensure!(ok(m.get(key).await, "get")?.is_some_and(|r| r.storage_key == p.storage_key), "no row names the object");
     ensure!(ok(m.presigned(key, "alice").await, "presigned")?.is_empty(), "a confirmed URL is still open");
     ensure!(due_for(m, key, T + 1000).await? == vec![p.nonce.clone()], "the URL's entry must stay until due");
+    let event = Event::uploaded(&record(key, &p.storage_key, T));
+    ensure!(outboxed(m, &event.id).await?.is_some(), "the confirm recorded no event");
     Ok(())
 }
 
-async fn a_nonce_is_spent_once_and_purged_after_it_expires<M: MetadataStore>(m: &M) -> Checked {
+async fn a_nonce_is_spent_once_and_purged_after_it_expires<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     ensure!(ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "a fresh nonce was refused");
     ensure!(!ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "a spent nonce was accepted again");
     ok(m.purge_presigned(T + 50).await, "purge_presigned")?;
@@ -355,7 +424,9 @@ fn tus_upload(id: &str, expires_at: i64) -> TusUpload {
     }
 }
 
-async fn a_tus_lease_is_held_by_one_request_at_the_offset_until_it_runs_out<M: MetadataStore>(m: &M) -> Checked {
+async fn a_tus_lease_is_held_by_one_request_at_the_offset_until_it_runs_out<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
     let id = "tuslease";
     ok(m.create_tus(&tus_upload(id, T + 100_000)).await, "create_tus")?;
     let state = ok(m.tus(id).await, "tus")?.ok_or("the upload reads back as missing")?;
@@ -371,7 +442,9 @@ async fn a_tus_lease_is_held_by_one_request_at_the_offset_until_it_runs_out<M: M
     ok(m.remove_tus(id).await, "remove_tus")
 }
 
-async fn a_tus_advance_records_only_under_its_lease_and_moves_the_offset<M: MetadataStore>(m: &M) -> Checked {
+async fn a_tus_advance_records_only_under_its_lease_and_moves_the_offset<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
     let id = "tusadvance";
     ok(m.create_tus(&tus_upload(id, T + 100_000)).await, "create_tus")?;
     let chunk = |start: u64, length: u64| Chunk { start, length, name: format!("contract/{id}~c{start}") };
@@ -416,7 +489,9 @@ async fn a_tus_advance_records_only_under_its_lease_and_moves_the_offset<M: Meta
     Ok(())
 }
 
-async fn expired_tus_uploads_are_listed_oldest_first_and_removed_whole<M: MetadataStore>(m: &M) -> Checked {
+async fn expired_tus_uploads_are_listed_oldest_first_and_removed_whole<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
     for (id, expires) in [("tusexpb", T + 20), ("tusexpa", T + 10), ("tuslive", T + 99_999)] {
         ok(m.create_tus(&tus_upload(id, expires)).await, "create_tus")?;
     }

@@ -363,7 +363,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         // On an error the entry and the upload stay: a retry finds the assembled object.
         let committed = settle(self.meta, &record, self.meta.complete_multipart(id, &record).await).await?;
         let replaced = committed_or_discard(self.store, self.meta, &pending, committed).await?;
-        Ok(created(self.grant, self.key.clone(), upload.content_type, name, stored, replaced))
+        Ok(created(&self.key, &record, replaced))
     }
 
     /// `DELETE ?uploadId=…`: discards the parts in the store and forgets the upload.

@@ -80,9 +80,7 @@ pub async fn confirm<S: Objects, M: ObjectIndex + UploadJournal + PresignLedger>
         let record = object_record(grant, &key, &signed.content_type, &name, &object, now_ms);
         let committed = settle(meta, &record, meta.confirm_presigned(&signed.nonce, &record).await).await?;
         return match committed {
-            Commit::Committed { replaced } => {
-                Ok(created(grant, key, signed.content_type.clone(), name, object, replaced))
-            }
+            Commit::Committed { replaced } => Ok(created(&key, &record, replaced)),
             Commit::KeyExists | Commit::Claimed => {
                 Err(GatewayError::new(ErrorKind::NotFound, "this direct upload can no longer be confirmed"))
             }

@@ -1,5 +1,5 @@
 //! In-memory fakes of the store capabilities ([`Objects`], [`Multipart`]), the metadata
-//! interfaces ([`ObjectIndex`] and the rest) and [`WebhookSender`] for native
+//! interfaces ([`ObjectIndex`] and the rest), the event queue and [`WebhookSender`] for native
 //! tests of the request logic. They enforce what the real backends enforce (checksums,
 //! conditional writes, declared lengths) and can be told to fail. [`scripted`] drives the
 //! real S3 store request by request; [`unread`] holds a body that records being read.
@@ -15,6 +15,7 @@ use sha2::Sha256;
 
 use crate::conditional::{Precondition, ReadConditions};
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::events::{Event, EventOutbox, EventQueue};
 use crate::followup::WebhookSender;
 use crate::key::StoredName;
 use crate::metadata::{
@@ -251,6 +252,8 @@ pub struct MemoryMetadata {
     pub nonces: RefCell<BTreeMap<String, i64>>,
     /// tus uploads by id, with their staged chunks, parts and lease (holder, until).
     pub tus: RefCell<BTreeMap<String, MemoryTus>>,
+    /// The event outbox: event id → (event, recorded at).
+    pub outbox: RefCell<BTreeMap<String, (Event, i64)>>,
 }
 
 /// One tus upload as the memory metadata holds it.
@@ -294,6 +297,7 @@ impl MemoryMetadata {
             self.journal_garbage(old, rec.created_at);
         }
         rows.insert(rec.key.clone(), rec.clone());
+        self.outbox.borrow_mut().insert(Event::uploaded(rec).id, (Event::uploaded(rec), rec.created_at));
         if clear_entry {
             self.pending.borrow_mut().remove(pending_id);
         }
@@ -337,14 +341,16 @@ impl ObjectIndex for MemoryMetadata {
         Ok(rows)
     }
 
-    async fn delete_row(&self, key: &str, storage_key: &str, now_ms: i64) -> Result<bool> {
+    async fn delete_row(&self, row: &ObjectRecord, now_ms: i64) -> Result<bool> {
         self.check()?;
         let mut rows = self.rows.borrow_mut();
-        if rows.get(key).is_none_or(|r| r.storage_key != storage_key) {
+        if rows.get(&row.key).is_none_or(|r| r.storage_key != row.storage_key) {
             return Ok(false);
         }
-        let row = rows.remove(key).ok_or_else(|| GatewayError::new(ErrorKind::Internal, "row vanished"))?;
+        let row = rows.remove(&row.key).ok_or_else(|| GatewayError::new(ErrorKind::Internal, "row vanished"))?;
         self.journal_garbage(&row, now_ms);
+        let event = Event::deleted(&row, now_ms);
+        self.outbox.borrow_mut().insert(event.id.clone(), (event, now_ms));
         Ok(true)
     }
 
@@ -539,16 +545,67 @@ impl PresignLedger for MemoryMetadata {
     }
 }
 
-/// Records webhook deliveries and answers with `status`.
+impl EventOutbox for MemoryMetadata {
+    async fn unsent_events(&self, before_ms: i64, limit: u32) -> Result<Vec<Event>> {
+        let mut events: Vec<(Event, i64)> =
+            self.outbox.borrow().values().filter(|(_, at)| *at < before_ms).cloned().collect();
+        events.sort_by_key(|(_, at)| *at);
+        Ok(events.into_iter().take(limit as usize).map(|(e, _)| e).collect())
+    }
+
+    async fn clear_event(&self, id: &str) -> Result<()> {
+        self.check()?;
+        self.outbox.borrow_mut().remove(id);
+        Ok(())
+    }
+}
+
+/// An event queue in memory; refuses every send while `down` is set.
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub sent: RefCell<Vec<Event>>,
+    pub down: Cell<bool>,
+}
+
+impl EventQueue for MemoryQueue {
+    async fn send(&self, event: &Event) -> std::result::Result<(), String> {
+        if self.down.get() {
+            return Err("the queue is unavailable".to_owned());
+        }
+        self.sent.borrow_mut().push(event.clone());
+        Ok(())
+    }
+}
+
+/// One recorded webhook request.
+#[derive(Debug, Clone)]
+pub struct SentHook {
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl SentHook {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Records webhook deliveries and answers with `status` (0: unreachable).
 #[derive(Default)]
 pub struct RecordingSender {
-    pub sent: RefCell<Vec<(String, String, String)>>,
+    pub sent: RefCell<Vec<SentHook>>,
     pub status: Cell<u16>,
 }
 
 impl WebhookSender for RecordingSender {
-    async fn send(&self, url: &str, signature: &str, body: String) -> std::result::Result<u16, String> {
-        self.sent.borrow_mut().push((url.to_owned(), signature.to_owned(), body));
+    async fn send(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: String,
+    ) -> std::result::Result<u16, String> {
+        self.sent.borrow_mut().push(SentHook { url: url.to_owned(), headers: headers.to_vec(), body });
         match self.status.get() {
             0 => Err("connection refused".to_owned()),
             s => Ok(s),

@@ -549,7 +549,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
                 return Err(GatewayError::new(ErrorKind::UploadExpired, "the upload expired before it was finished"))
             }
         };
-        let (_, job) = created::<()>(self.grant, key.clone(), upload.content_type.clone(), name, stored, replaced);
+        let (_, job) = created::<()>(key, &record, replaced);
         Ok(job)
     }
 

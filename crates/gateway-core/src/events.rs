@@ -1,0 +1,166 @@
+//! Upload events: one per committed object version (`object.uploaded`) and per deleted one
+//! (`object.deleted`). A commit or a delete records its event in the metadata outbox in the
+//! same transaction ([`EventOutbox`]); the edge then hands it to the `EVENTS`
+//! queue and clears the row, and the sweep re-sends rows that were never cleared. The queue's
+//! consumer delivers each event ([`crate::followup::deliver`]), retried with growing delays.
+//!
+//! The message schema is versioned ([`VERSION`]); an event's `id` is derived from the stored
+//! version it describes, so every copy of it (a re-send, a retry) carries the same id and
+//! receivers can deduplicate.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::encoding::hex;
+use crate::error::Result as MetaResult;
+use crate::metadata::ObjectRecord;
+use crate::time::rfc3339;
+
+/// The schema version of every event this gateway writes.
+pub const VERSION: u32 = 1;
+/// Outbox rows younger than this are still being sent by the request that wrote them (its
+/// `waitUntil` runs for at most 30 s after the answer); the sweep re-sends older ones.
+pub const OUTBOX_GRACE_MS: i64 = 60 * 1000;
+/// The longest delay a queue retry may ask for (Cloudflare Queues' limit: 12 hours).
+pub const MAX_RETRY_DELAY_S: u32 = 12 * 60 * 60;
+
+/// What happened to the object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventKind {
+    #[serde(rename = "object.uploaded")]
+    Uploaded { content_type: String, uploaded_at: String },
+    #[serde(rename = "object.deleted")]
+    Deleted { deleted_at: String },
+}
+
+/// One event, as queued and as posted to the webhook (which adds what the consumer found).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(flatten)]
+    pub kind: EventKind,
+    pub version: u32,
+    pub id: String,
+    pub key: String,
+    pub owner: String,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// A stable id for an event about one stored version: every copy carries it.
+fn event_id(kind: &str, storage_key: &str) -> String {
+    let digest = Sha256::digest(format!("{kind}\n{storage_key}").as_bytes());
+    format!("evt_{}", &hex(&digest)[..32])
+}
+
+impl Event {
+    /// The event of the version `rec` describes, as its commit records it.
+    pub fn uploaded(rec: &ObjectRecord) -> Event {
+        Event {
+            kind: EventKind::Uploaded {
+                content_type: rec.content_type.clone(),
+                uploaded_at: rfc3339(rec.completed_at.unwrap_or(rec.created_at)),
+            },
+            version: VERSION,
+            id: event_id("object.uploaded", &rec.storage_key),
+            key: rec.key.clone(),
+            owner: rec.owner.clone(),
+            size: rec.size,
+            etag: rec.etag.clone(),
+        }
+    }
+
+    /// The event of deleting the version `rec` describes, at `now_ms`.
+    pub fn deleted(rec: &ObjectRecord, now_ms: i64) -> Event {
+        Event {
+            kind: EventKind::Deleted { deleted_at: rfc3339(now_ms) },
+            version: VERSION,
+            id: event_id("object.deleted", &rec.storage_key),
+            key: rec.key.clone(),
+            owner: rec.owner.clone(),
+            size: rec.size,
+            etag: rec.etag.clone(),
+        }
+    }
+
+    /// `object.uploaded` or `object.deleted`.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            EventKind::Uploaded { .. } => "object.uploaded",
+            EventKind::Deleted { .. } => "object.deleted",
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Strings and numbers only: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a queued or outboxed event; `None` for anything this version cannot act on.
+    pub fn from_json(text: &str) -> Option<Event> {
+        serde_json::from_str::<Event>(text).ok().filter(|e| e.version == VERSION)
+    }
+}
+
+/// The event outbox (table `event_outbox`): every commit that makes a row name a new version,
+/// and every delete of a row, records its event ([`Event`]) here in the same
+/// transaction, so no committed change is without its event. A deployment without an event
+/// queue records none. Rows go once the event is on the queue.
+#[allow(async_fn_in_trait)]
+pub trait EventOutbox {
+    /// Events recorded before `before_ms` and still here, oldest first.
+    async fn unsent_events(&self, before_ms: i64, limit: u32) -> MetaResult<Vec<Event>>;
+    /// Forgets an event that is on the queue.
+    async fn clear_event(&self, id: &str) -> MetaResult<()>;
+}
+
+/// The `EVENTS` queue (a producer binding at the edge).
+#[allow(async_fn_in_trait)]
+pub trait EventQueue {
+    /// Sends one event. An error may still have sent it (the answer was lost); the outbox row
+    /// stays either way and the sweep sends it again, under the same id.
+    async fn send(&self, event: &Event) -> Result<(), String>;
+}
+
+/// What [`dispatch`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dispatched {
+    pub sent: usize,
+    /// For the log.
+    pub problems: Vec<String>,
+}
+
+/// Hands recorded events to the queue, clearing each one's outbox row once it is sent. An
+/// event that could not be sent keeps its row for the sweep.
+pub async fn dispatch<Q: EventQueue, O: EventOutbox>(queue: &Q, outbox: &O, events: &[Event]) -> Dispatched {
+    let mut done = Dispatched::default();
+    for event in events {
+        match queue.send(event).await {
+            Ok(()) => {
+                done.sent += 1;
+                if let Err(e) = outbox.clear_event(&event.id).await {
+                    // Sent, so at worst the sweep sends a second copy with the same id.
+                    done.problems.push(format!("clearing sent event {} failed: {}", event.id, e.log_line()));
+                }
+            }
+            Err(e) => done.problems.push(format!("queueing event {} failed, the sweep re-sends it: {e}", event.id)),
+        }
+    }
+    done
+}
+
+/// The sweep's part: re-sends events recorded before `now_ms - OUTBOX_GRACE_MS` whose rows are
+/// still there (the request's own send failed, or its isolate went away first).
+pub async fn resend<Q: EventQueue, O: EventOutbox>(queue: &Q, outbox: &O, now_ms: i64, limit: u32) -> Dispatched {
+    match outbox.unsent_events(now_ms - OUTBOX_GRACE_MS, limit).await {
+        Ok(events) => dispatch(queue, outbox, &events).await,
+        Err(e) => Dispatched { sent: 0, problems: vec![format!("listing the event outbox failed: {}", e.log_line())] },
+    }
+}
+
+/// How long a failed delivery waits before its next attempt: `base_s` after the first
+/// attempt, doubling each time, at most [`MAX_RETRY_DELAY_S`].
+pub fn retry_delay_s(base_s: u32, attempt: u32) -> u32 {
+    let doublings = attempt.saturating_sub(1).min(20);
+    base_s.saturating_mul(1u32 << doublings).min(MAX_RETRY_DELAY_S)
+}

@@ -1,0 +1,99 @@
+//! The `EVENTS` queue's consumer: each message is one event and one delivery attempt
+//! ([`followup::deliver`]). Delivered or refused events are acknowledged; anything worth
+//! another attempt is retried with a growing delay, and once the consumer's `max_retries` is
+//! spent the queue moves it to the dead-letter queue. Every attempt is logged and counted.
+
+use gateway_core::events::{retry_delay_s, Event};
+use gateway_core::followup::{self, Outcome};
+use gateway_core::log::Line;
+use gateway_core::metrics::{event_point, Delivery};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::Env;
+
+use crate::backend::Backend;
+use crate::d1::D1Metadata;
+use crate::env::config;
+use crate::serve::{emit, now_ms, record};
+use crate::webhook::FetchSender;
+
+/// Calls `message.retry({ delaySeconds })` or `message.ack()`.
+fn settle(message: &JsValue, retry_after_s: Option<u32>) {
+    let (method, args) = match retry_after_s {
+        Some(delay) => {
+            let options = js_sys::Object::new();
+            crate::js::set(&options, "delaySeconds", delay);
+            ("retry", js_sys::Array::of1(&options))
+        }
+        None => ("ack", js_sys::Array::new()),
+    };
+    let called = crate::js::get(message, method).dyn_into::<js_sys::Function>().and_then(|f| f.apply(message, &args));
+    if let Err(e) = called {
+        emit(&Line::new("error", "event_problem").detail(format!("{method} failed: {}", crate::js::error_message(&e))));
+    }
+}
+
+/// A message body as text: JSON messages arrive parsed, text ones as strings.
+fn body_text(message: &JsValue) -> String {
+    let body = crate::js::get(message, "body");
+    body.as_string().or_else(|| js_sys::JSON::stringify(&body).ok().and_then(|s| s.as_string())).unwrap_or_default()
+}
+
+pub async fn consume(batch: JsValue, env: Env) {
+    let messages: Vec<JsValue> =
+        crate::js::get(&batch, "messages").dyn_into::<js_sys::Array>().map(|a| a.iter().collect()).unwrap_or_default();
+    let setup = config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, D1Metadata::from_env(&env)?, cfg)));
+    let (store, meta, cfg) = match setup {
+        Ok(parts) => parts,
+        Err(e) => {
+            emit(&Line::new("error", "event_problem").detail(e.log_line()));
+            for message in &messages {
+                settle(message, Some(retry_delay_s(30, 1)));
+            }
+            return;
+        }
+    };
+    for message in &messages {
+        let started = now_ms();
+        let attempt = crate::js::get(message, "attempts").as_f64().map_or(1, |n| n.max(1.0) as u32);
+        let retry_after = retry_delay_s(cfg.event_retry.delay_s, attempt);
+        let Some(event) = Event::from_json(&body_text(message)) else {
+            // Not an event this version can read: kept (in the end, in the dead-letter queue).
+            let mut line = Line::new("error", "event_unreadable").detail(body_text(message));
+            line.attempt = Some(attempt);
+            emit(&line);
+            settle(message, Some(retry_after));
+            continue;
+        };
+        let report =
+            followup::deliver(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &event, attempt, now_ms()).await;
+        let (delivery, status, why) = match report.outcome {
+            Outcome::Delivered(status) => (Delivery::Delivered, status, None),
+            Outcome::Rejected(status) => {
+                (Delivery::Rejected, Some(status), Some(format!("the webhook answered {status}")))
+            }
+            Outcome::Retry(status, why) if attempt > cfg.event_retry.max_retries => {
+                (Delivery::DeadLettered, status, Some(why))
+            }
+            Outcome::Retry(status, why) => (Delivery::Retried, status, Some(why)),
+        };
+        settle(message, matches!(delivery, Delivery::Retried | Delivery::DeadLettered).then_some(retry_after));
+        let (level, msg) = match delivery {
+            Delivery::Delivered => ("info", "event_delivered"),
+            Delivery::Retried => ("warn", "event_retried"),
+            Delivery::DeadLettered => ("error", "event_dead_lettered"),
+            Delivery::Rejected => ("error", "event_rejected"),
+        };
+        let mut line = Line::new(level, msg);
+        line.event_id = Some(event.id.clone());
+        line.key = Some(event.key.clone());
+        line.attempt = Some(attempt);
+        line.status = status;
+        line.duration_ms = Some(now_ms() - started);
+        line.detail = why.into_iter().chain(report.notes).reduce(|a, b| format!("{a}; {b}"));
+        emit(&line);
+        record(
+            &env,
+            &event_point(delivery, event.type_name(), cfg.storage.name(), status, attempt, now_ms() - started),
+        );
+    }
+}
