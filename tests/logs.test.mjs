@@ -4,13 +4,22 @@
 // a signature or a secret.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, JWT_SECRET } from './support/gateway.mjs';
+import { startGateway, eventually, JWT_SECRET } from './support/gateway.mjs';
+import { startReceiver } from './support/receiver.mjs';
 import { call, tokenFor } from './support/client.mjs';
 
 const URL_SIGNING_SECRET = 'url-signing-secret-for-the-log-test-0123456789';
+const WEBHOOK_SECRET = 'webhook-secret-for-the-log-test-0123456789';
 let gw;
-before(async () => { gw = await startGateway({ URL_SIGNING_SECRET, MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) }, { logs: true }); });
-after(() => gw?.close());
+let hook;
+before(async () => {
+  hook = await startReceiver();
+  gw = await startGateway(
+    { URL_SIGNING_SECRET, WEBHOOK_URL: `${hook.url}/hook`, WEBHOOK_SECRET, MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) },
+    { logs: true },
+  );
+});
+after(() => { gw?.close(); hook?.close(); });
 
 test('every log line is JSON with the request id of its answer and no secret', async () => {
   const alice = tokenFor('alice');
@@ -34,7 +43,9 @@ test('every log line is JSON with the request id of its answer and no secret', a
   await send('POST', `/files/alice/log/m.bin?uploadId=${uploadId}`, { token: alice, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parts: [{ part_number: 1, etag: part.json.etag }] }) });
   const tus = await send('POST', '/tus/', { token: alice, headers: { 'tus-resumable': '1.0.0', 'upload-length': '3', 'upload-metadata': `key ${Buffer.from('alice/log/t.bin').toString('base64')}` } });
   await send('PATCH', new URL(tus.headers.get('location')).pathname, { token: alice, headers: { 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: 'abc' });
-  await new Promise((r) => setTimeout(r, 500));
+  // The four committed uploads' events, delivered by the queue consumer, log lines of their own.
+  const delivered = await eventually(() => gw.logs.filter((l) => l.message.includes('"event_delivered"')).length >= 4, 10_000);
+  assert.ok(delivered, 'the consumer logged its deliveries');
 
   assert.ok(answers.every((a) => a.id), `an answer without X-Request-Id: ${JSON.stringify(answers.filter((a) => !a.id))}`);
   for (const a of answers.filter((x) => x.status >= 400)) assert.equal(a.json?.request_id, a.id, `${a.method} ${a.path}: the problem body names its request`);
@@ -51,7 +62,9 @@ test('every log line is JSON with the request id of its answer and no secret', a
     assert.equal(typeof line.duration_ms, 'number');
     assert.ok(line.route, `${a.method} ${a.path} has a route name`);
   }
-  const secrets = [alice, JWT_SECRET, URL_SIGNING_SECRET, signedUrl.searchParams.get('signature'), signedUrl.search];
+  const webhookSignatures = hook.requests.map((r) => r.headers['x-upload-signature'].slice('sha256='.length));
+  assert.ok(webhookSignatures.length >= 4);
+  const secrets = [alice, JWT_SECRET, URL_SIGNING_SECRET, WEBHOOK_SECRET, signedUrl.searchParams.get('signature'), signedUrl.search, ...webhookSignatures];
   for (const text of lines) {
     for (const s of secrets) assert.ok(!text.includes(s), `a log line holds a secret: ${text}`);
   }

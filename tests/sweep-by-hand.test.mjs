@@ -1,11 +1,13 @@
-// The README's way to run the cleanup sweep by hand: the exact command it documents, against
-// `wrangler dev --test-scheduled`, must run the sweep (a backdated journal entry is handled),
-// not just answer.
+// The dev server as `npm run dev` runs it (wrangler.toml as is): the README's way to run the
+// cleanup sweep by hand, the exact command it documents against `wrangler dev
+// --test-scheduled`, must run the sweep (a backdated journal entry is handled), not just
+// answer; and the EVENTS queue carries each upload's event to its consumer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
 import { startDev } from './support/devserver.mjs';
+import { tokenFor } from './support/client.mjs';
 
 const skip = BACKEND !== 'r2' && 'wrangler dev is exercised once, on the R2 binding';
 let dev;
@@ -30,4 +32,21 @@ test("the README's sweep command runs the sweep under wrangler dev --test-schedu
   assert.equal(res.status, 200, text);
   const left = dev.sql("SELECT count(*) AS n FROM pending_uploads WHERE id = 'by-hand'");
   assert.equal(left[0].n, 0, 'the sweep handled the backdated entry');
+});
+
+test('under wrangler dev the EVENTS queue carries an upload\'s event to the consumer, which records the sniffed type', { skip }, async () => {
+  const res = await fetch(`${dev.url}/files/alice/dev-event.txt`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${tokenFor('alice')}`, 'content-type': 'image/png' },
+    body: 'plain text, not a PNG',
+  });
+  assert.equal(res.status, 201, await res.text());
+  let row;
+  for (let i = 0; i < 30 && !row?.detected_type; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    [row] = dev.sql("SELECT detected_type, type_matches FROM objects WHERE key = 'alice/dev-event.txt'");
+  }
+  assert.equal(row?.detected_type, 'text/plain', 'the consumer sniffed the object');
+  assert.equal(row.type_matches, 0);
+  assert.equal(dev.sql('SELECT count(*) AS n FROM event_outbox')[0].n, 0, 'the event left the outbox');
 });
