@@ -3,9 +3,10 @@
 //! another attempt is retried with a growing delay, and once the consumer's `max_retries` is
 //! spent the queue moves it to the dead-letter queue. Every attempt is logged and counted.
 
+use gateway_core::config::DEFAULT_EVENT_RETRY_DELAY_SECONDS;
 use gateway_core::events::{retry_delay_s, Event};
-use gateway_core::followup::{self, Outcome};
-use gateway_core::log::Line;
+use gateway_core::followup;
+use gateway_core::log::{self, Line};
 use gateway_core::metrics::{event_point, Delivery};
 use wasm_bindgen::{JsCast, JsValue};
 use worker::Env;
@@ -47,7 +48,7 @@ pub async fn consume(batch: JsValue, env: Env) {
         Err(e) => {
             emit(&Line::new("error", "event_problem").detail(e.log_line()));
             for message in &messages {
-                settle(message, Some(retry_delay_s(30, 1)));
+                settle(message, Some(DEFAULT_EVENT_RETRY_DELAY_SECONDS as u32));
             }
             return;
         }
@@ -66,31 +67,9 @@ pub async fn consume(batch: JsValue, env: Env) {
         };
         let report =
             followup::deliver(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &event, attempt, now_ms()).await;
-        let (delivery, status, why) = match report.outcome {
-            Outcome::Delivered(status) => (Delivery::Delivered, status, None),
-            Outcome::Rejected(status) => {
-                (Delivery::Rejected, Some(status), Some(format!("the webhook answered {status}")))
-            }
-            Outcome::Retry(status, why) if attempt > cfg.event_retry.max_retries => {
-                (Delivery::DeadLettered, status, Some(why))
-            }
-            Outcome::Retry(status, why) => (Delivery::Retried, status, Some(why)),
-        };
+        let (delivery, status) = report.delivery(attempt, cfg.event_retry.max_retries);
         settle(message, matches!(delivery, Delivery::Retried | Delivery::DeadLettered).then_some(retry_after));
-        let (level, msg) = match delivery {
-            Delivery::Delivered => ("info", "event_delivered"),
-            Delivery::Retried => ("warn", "event_retried"),
-            Delivery::DeadLettered => ("error", "event_dead_lettered"),
-            Delivery::Rejected => ("error", "event_rejected"),
-        };
-        let mut line = Line::new(level, msg);
-        line.event_id = Some(event.id.clone());
-        line.key = Some(event.key.clone());
-        line.attempt = Some(attempt);
-        line.status = status;
-        line.duration_ms = Some(now_ms() - started);
-        line.detail = why.into_iter().chain(report.notes).reduce(|a, b| format!("{a}; {b}"));
-        emit(&line);
+        emit(&log::event_line(delivery, &event, attempt, status, report.detail(), now_ms() - started));
         record(
             &env,
             &event_point(delivery, event.type_name(), cfg.storage.name(), status, attempt, now_ms() - started),

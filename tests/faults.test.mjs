@@ -24,7 +24,7 @@ before(async () => {
 });
 after(() => setup?.close());
 
-test(`after ${OPS} mixed operations at concurrency 64${BACKEND === 's3' ? ' with store faults and a store restart' : ''} and the sweep, invariants 1–6 hold`, async () => {
+test(`after ${OPS} mixed operations at concurrency 64${BACKEND === 's3' ? ' with store faults and a store restart' : ''} and the sweep, invariants 1–7 hold`, async () => {
   const { counts, faults, sweep: report, violations } = await loadAndVerify(setup, alice, { ops: OPS, seed: 11 });
   const refused = Object.entries(counts).filter(([k]) => !/ 20[014]/.test(k)).reduce((n, [, v]) => n + v, 0);
   console.log(JSON.stringify({ backend: BACKEND, operations: OPS, counts, faults, sweep: report, refused }, null, 1));
@@ -65,4 +65,13 @@ test('every invariant check reports a planted violation', async () => {
   await gw.db.prepare("INSERT INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) VALUES ('planted', 'alice/plant/c.bin', 'alice', 0, 'alice/plant/c.bin~0', 0)").run();
   snap = await takeSnapshot(gw, keys, alice);
   assert.ok(checks.journalSettled(history, snap).length > 0);
+  // eventsDelivered: a row whose event never reached the receiver, and an unsent outbox row.
+  snap = await takeSnapshot(gw, keys, alice, setup.hook);
+  assert.deepEqual(checks.eventsDelivered(history, snap), []);
+  await gw.db.prepare("INSERT INTO objects (key, owner, size, content_type, etag, status, created_at, storage_key) VALUES ('alice/plant/d.bin', 'alice', 1, 'text/plain', '\"x\"', 'complete', 0, 'alice/plant/d.bin~0')").run();
+  await gw.db.prepare("INSERT INTO event_outbox (id, body, created_at) VALUES ('evt_planted', '{}', 0)").run();
+  const planted = { ...(await takeSnapshot(gw, keys, alice)), delivered: snap.delivered };
+  const found = checks.eventsDelivered(history, planted);
+  assert.ok(found.some((v) => v.startsWith('alice/plant/d.bin')), found.join('; '));
+  assert.ok(found.some((v) => v.startsWith('evt_planted')), found.join('; '));
 });

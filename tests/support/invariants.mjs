@@ -13,9 +13,24 @@ export async function servedHash(gw, key, token) {
   return res.status === 404 ? null : `status ${res.status}`;
 }
 
-/** Everything the checks look at, read after the run (and after the sweep). */
-export async function takeSnapshot(gw, keys, token) {
+/** The id of the `object.uploaded` event of the version stored under `storageKey`. */
+export const uploadedEventId = (storageKey) =>
+  `evt_${crypto.createHash('sha256').update(`object.uploaded\n${storageKey}`).digest('hex').slice(0, 32)}`;
+
+/**
+ * Everything the checks look at, read after the run (and after the sweep). With the run's
+ * webhook receiver `hook`, waits (up to a minute: deliveries retried during the faults come
+ * back after growing delays) until every row's event has been delivered.
+ */
+export async function takeSnapshot(gw, keys, token, hook) {
   const rows = (await gw.db.prepare('SELECT key, storage_key, size, etag FROM objects').all()).results;
+  const delivered = () => new Set((hook?.requests ?? []).map((r) => r.headers['x-upload-event-id']));
+  for (const end = Date.now() + 60_000; hook && Date.now() < end;) {
+    const got = delivered();
+    if (rows.every((r) => got.has(uploadedEventId(r.storage_key)))) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const outbox = (await gw.db.prepare('SELECT id FROM event_outbox').all()).results;
   const journal = (await gw.db.prepare('SELECT id, key, storage_key, due_at FROM pending_uploads').all()).results;
   const multiparts = (await gw.db.prepare('SELECT id, key, expires_at FROM multipart_uploads').all()).results;
   const objects = new Map();
@@ -27,7 +42,7 @@ export async function takeSnapshot(gw, keys, token) {
   for (const key of keys) {
     served.set(key, await servedHash(gw, key, token));
   }
-  return { rows, journal, multiparts, objects, served, now: Date.now() };
+  return { rows, journal, multiparts, objects, served, outbox, delivered: hook ? delivered() : null, now: Date.now() };
 }
 
 /**
@@ -97,6 +112,14 @@ export const checks = {
       if (winners.length === 1 && served !== winners[0]) out.push(`${key}: serves something other than the If-None-Match winner`);
     }
     return out;
+  },
+  /** 7: every committed version a key serves had its event delivered, and no event is left unsent. */
+  eventsDelivered(_history, snap) {
+    if (!snap.delivered) return [];
+    return [
+      ...snap.rows.filter((r) => !snap.delivered.has(uploadedEventId(r.storage_key))).map((r) => `${r.key}: its version's object.uploaded event was never delivered`),
+      ...snap.outbox.map((o) => `${o.id}: left in the event outbox after the sweep`),
+    ];
   },
 };
 

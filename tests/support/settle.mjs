@@ -1,7 +1,7 @@
 // Brings a gateway to the state the guarantees speak of: counts what the run left for the
 // sweep (stored names no row names, journal entries), makes every journal entry and open
-// multipart and tus upload due by backdating them in D1 (time advanced without waiting), and runs the
-// sweep until nothing is due (each run handles a batch).
+// multipart and tus upload due by backdating them in D1 (time advanced without waiting), as
+// every event outbox row, and runs the sweep until nothing is due (each run handles a batch).
 
 /** Resolves to { unnamedBefore, dueBefore, multipartsBefore, runs }. */
 export async function settle(gw) {
@@ -13,12 +13,14 @@ export async function settle(gw) {
   await gw.db.prepare('UPDATE pending_uploads SET due_at = 0').run();
   await gw.db.prepare('UPDATE multipart_uploads SET expires_at = 0').run();
   await gw.db.prepare('UPDATE tus_uploads SET expires_at = 0').run();
+  await gw.db.prepare('UPDATE event_outbox SET created_at = 0').run();
   let runs = 0;
   for (; runs < 50; runs++) {
     const due = (await gw.db.prepare('SELECT count(*) AS n FROM pending_uploads WHERE due_at <= ?').bind(Date.now()).first()).n;
     const open = (await gw.db.prepare('SELECT count(*) AS n FROM multipart_uploads').first()).n;
     const tus = (await gw.db.prepare('SELECT count(*) AS n FROM tus_uploads').first()).n;
-    if (due === 0 && open === 0 && tus === 0) break;
+    const unsent = (await gw.db.prepare('SELECT count(*) AS n FROM event_outbox').first()).n;
+    if (due === 0 && open === 0 && tus === 0 && unsent === 0) break;
     if ((await gw.scheduled()) !== 200) throw new Error('the sweep failed');
   }
   return { unnamedBefore, dueBefore, multipartsBefore, runs };

@@ -8,6 +8,7 @@ use crate::config::WebhookConfig;
 use crate::events::{Event, EventKind};
 use crate::key::StoredName;
 use crate::metadata::{garbage_id, ObjectIndex, UploadJournal};
+use crate::metrics::Delivery;
 use crate::sniff::{detect, type_matches, SNIFF_BYTES};
 use crate::store::Objects;
 use crate::time::rfc3339;
@@ -47,6 +48,30 @@ pub struct Report {
     pub detection: Option<Detection>,
     /// Things worth logging that did not decide the outcome.
     pub notes: Vec<String>,
+}
+
+impl Report {
+    /// What became of this attempt, given the consumer's `max_retries`: a failure is retried,
+    /// and called dead-lettered on the attempt after the last retry (the queue then parks it).
+    /// With the webhook's status, where it answered.
+    pub fn delivery(&self, attempt: u32, max_retries: u32) -> (Delivery, Option<u16>) {
+        match &self.outcome {
+            Outcome::Delivered(status) => (Delivery::Delivered, *status),
+            Outcome::Rejected(status) => (Delivery::Rejected, Some(*status)),
+            Outcome::Retry(status, _) if attempt > max_retries => (Delivery::DeadLettered, *status),
+            Outcome::Retry(status, _) => (Delivery::Retried, *status),
+        }
+    }
+
+    /// Why the attempt did not deliver, and the notes, for the log.
+    pub fn detail(&self) -> Option<String> {
+        let why = match &self.outcome {
+            Outcome::Delivered(_) => None,
+            Outcome::Rejected(status) => Some(format!("the webhook answered {status}")),
+            Outcome::Retry(_, why) => Some(why.clone()),
+        };
+        why.into_iter().chain(self.notes.iter().cloned()).reduce(|a, b| format!("{a}; {b}"))
+    }
 }
 
 /// Deletes the version an upload replaced and clears its journal entry (or leaves both for the

@@ -174,3 +174,32 @@ impl<F: Future> Future for Scoped<F> {
         }
     }
 }
+
+/// The line of one event delivery attempt.
+pub fn event_line(
+    delivery: crate::metrics::Delivery,
+    event: &crate::events::Event,
+    attempt: u32,
+    status: Option<u16>,
+    detail: Option<String>,
+    duration_ms: i64,
+) -> Line {
+    use crate::metrics::Delivery;
+    let (level, msg) = match delivery {
+        Delivery::Delivered => ("info", "event_delivered"),
+        Delivery::Retried => ("warn", "event_retried"),
+        Delivery::DeadLettered => ("error", "event_dead_lettered"),
+        Delivery::Rejected => ("error", "event_rejected"),
+    };
+    Line {
+        level,
+        msg,
+        key: Some(event.key.clone()),
+        status,
+        duration_ms: Some(duration_ms),
+        event_id: Some(event.id.clone()),
+        attempt: Some(attempt),
+        detail,
+        ..Line::default()
+    }
+}

@@ -262,3 +262,45 @@ fn sniffing_looks_only_at_the_first_512_bytes() {
     let report = follow(&w, &sender(200), &job);
     assert_eq!(detected(&report), (Some("text/plain"), Some(true)));
 }
+
+#[test]
+fn a_failed_attempt_is_retried_until_the_last_retry_and_then_called_dead_lettered() {
+    use gateway_core::metrics::Delivery;
+    let failed = Report {
+        outcome: Outcome::Retry(Some(503), "the webhook answered 503".to_owned()),
+        detection: None,
+        notes: vec![],
+    };
+    assert_eq!(failed.delivery(1, 2), (Delivery::Retried, Some(503)));
+    assert_eq!(failed.delivery(2, 2), (Delivery::Retried, Some(503)));
+    assert_eq!(
+        failed.delivery(3, 2),
+        (Delivery::DeadLettered, Some(503)),
+        "attempt 3 follows the second and last retry"
+    );
+    let refused = Report { outcome: Outcome::Rejected(400), detection: None, notes: vec!["a note".to_owned()] };
+    assert_eq!(refused.delivery(1, 2), (Delivery::Rejected, Some(400)));
+    assert_eq!(refused.detail().as_deref(), Some("the webhook answered 400; a note"));
+    let done = Report { outcome: Outcome::Delivered(None), detection: None, notes: vec![] };
+    assert_eq!((done.delivery(7, 2), done.detail()), ((Delivery::Delivered, None), None));
+}
+
+#[test]
+fn each_delivery_outcome_has_its_own_log_line_naming_the_event_and_attempt() {
+    use gateway_core::log::event_line;
+    use gateway_core::metrics::Delivery;
+    let w = World::default_config();
+    let event = w.upload("alice", "alice/a.txt", "text/plain", b"hello").event;
+    let line =
+        event_line(Delivery::DeadLettered, &event, 11, Some(503), Some("the webhook answered 503".to_owned()), 12);
+    let json: Value = serde_json::from_str(&line.json()).unwrap();
+    assert_eq!(
+        json,
+        json!({"level": "error", "msg": "event_dead_lettered", "key": "alice/a.txt", "status": 503, "duration_ms": 12,
+               "event_id": event.id, "attempt": 11, "detail": "the webhook answered 503"})
+    );
+    let names: Vec<_> = [Delivery::Delivered, Delivery::Retried, Delivery::Rejected]
+        .map(|d| event_line(d, &event, 1, None, None, 0).msg)
+        .into();
+    assert_eq!(names, ["event_delivered", "event_retried", "event_rejected"]);
+}
