@@ -54,7 +54,7 @@ pub async fn consume(batch: JsValue, env: Env) {
         }
     };
     for message in &messages {
-        let started = now_ms();
+        let (started, rows_before) = (now_ms(), meta.rows_written());
         let attempt = crate::js::get(message, "attempts").as_f64().map_or(1, |n| n.max(1.0) as u32);
         let retry_after = retry_delay_s(cfg.event_retry.delay_s, attempt);
         let Some(event) = Event::from_json(&body_text(message)) else {
@@ -69,7 +69,9 @@ pub async fn consume(batch: JsValue, env: Env) {
             followup::deliver(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &event, attempt, now_ms()).await;
         let (delivery, status) = report.delivery(attempt, cfg.event_retry.max_retries);
         settle(message, matches!(delivery, Delivery::Retried | Delivery::DeadLettered).then_some(retry_after));
-        emit(&log::event_line(delivery, &event, attempt, status, report.detail(), now_ms() - started));
+        let mut line = log::event_line(delivery, &event, attempt, status, report.detail(), now_ms() - started);
+        line.rows_written = Some(meta.rows_written() - rows_before);
+        emit(&line);
         record(
             &env,
             &event_point(delivery, event.type_name(), cfg.storage.name(), status, attempt, now_ms() - started),

@@ -109,7 +109,8 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         BodyPlan::Read { cap } => read_whole(body, cap).await,
     };
     let handled = gateway.handle(&head, input).await;
-    let line = log::request_line(&head, &id, handled.reply.status, handled.error.as_ref(), now_ms() - started);
+    let mut line = log::request_line(&head, &id, handled.reply.status, handled.error.as_ref(), now_ms() - started);
+    line.rows_written = Some(meta.rows_written());
     emit(&line);
     record(&env, &metrics::request_point(&line, cfg.storage.name()));
     for problem in &handled.problems {
@@ -150,6 +151,7 @@ async fn run_followup(
     job: FollowUp,
     id: String,
 ) {
+    let (started, rows_before) = (now_ms(), meta.rows_written());
     let mut problems = Vec::new();
     if let Some(old) = &job.replaced {
         problems.extend(followup::discard_replaced(&store, &meta, old).await);
@@ -158,12 +160,14 @@ async fn run_followup(
         Some(queue) => problems.extend(events::dispatch(queue, &meta, std::slice::from_ref(&job.event)).await.problems),
         None => problems.extend(deliver_once(&cfg, &store, &meta, &job).await),
     }
+    let about = |line: Line| Line { key: Some(job.event.key.clone()), event_id: Some(job.event.id.clone()), ..line };
     for problem in &problems {
-        let mut line = Line::new("error", "followup_problem").request_id(&id).detail(problem.as_str());
-        line.key = Some(job.event.key.clone());
-        line.event_id = Some(job.event.id.clone());
-        emit(&line);
+        emit(&about(Line::new("error", "followup_problem").request_id(&id).detail(problem.as_str())));
     }
+    let mut done = about(Line::new("info", "followup").request_id(&id));
+    done.duration_ms = Some(now_ms() - started);
+    done.rows_written = Some(meta.rows_written() - rows_before);
+    emit(&done);
 }
 
 /// Without a queue: one delivery attempt, in `waitUntil`, never retried. Says so once per isolate.

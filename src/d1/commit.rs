@@ -103,7 +103,7 @@ impl D1Metadata {
         statements: Vec<D1PreparedStatement>,
         if_absent: bool,
     ) -> Result<Commit> {
-        let results = self.db.batch(statements).await.map_err(|e| db_error(op, e))?;
+        let results = self.db.batch(statements).await.map(|r| self.counted_all(r)).map_err(|e| db_error(op, e))?;
         #[derive(Deserialize)]
         struct Named {
             storage_key: Option<String>,

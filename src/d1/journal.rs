@@ -34,6 +34,7 @@ impl UploadJournal for D1Metadata {
         )?
         .run()
         .await
+        .map(|r| self.counted(r))
         .map_err(|e| db_error("journal", e))?;
         Ok(())
     }
@@ -47,6 +48,7 @@ impl UploadJournal for D1Metadata {
         self.statement("DELETE FROM pending_uploads WHERE id = ?1", &[JsValue::from_str(pending_id)])?
             .run()
             .await
+            .map(|r| self.counted(r))
             .map_err(|e| db_error("abandon", e))?;
         Ok(())
     }
@@ -80,6 +82,7 @@ impl UploadJournal for D1Metadata {
             .statement("UPDATE pending_uploads SET claimed = 1 WHERE id = ?1", &[JsValue::from_str(id)])?
             .run()
             .await
+            .map(|r| self.counted(r))
             .map_err(|e| db_error("claim", e))?;
         Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
     }

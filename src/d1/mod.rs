@@ -6,7 +6,7 @@
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Env};
+use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
 mod commit;
 mod journal;
@@ -21,6 +21,9 @@ pub struct D1Metadata {
     /// Whether commits and deletes record their events in the outbox (an `EVENTS` queue is
     /// bound to send them).
     events: bool,
+    /// Rows the statements run through this handle wrote, as D1 reports them (`rows_written`,
+    /// which counts index entries too): the unit D1 bills and its primary's write load.
+    written: std::cell::Cell<u64>,
 }
 
 impl D1Metadata {
@@ -33,7 +36,24 @@ impl D1Metadata {
                 e.to_string(),
             )
         })?;
-        Ok(D1Metadata { db, events })
+        Ok(D1Metadata { db, events, written: std::cell::Cell::new(0) })
+    }
+
+    /// Rows written so far through this handle.
+    pub fn rows_written(&self) -> u64 {
+        self.written.get()
+    }
+
+    /// Adds a statement's written rows to the count.
+    pub(crate) fn counted(&self, result: D1Result) -> D1Result {
+        let rows = result.meta().ok().flatten().and_then(|m| m.rows_written).unwrap_or(0);
+        self.written.set(self.written.get() + rows as u64);
+        result
+    }
+
+    /// [`Self::counted`] for each statement of a batch.
+    pub(crate) fn counted_all(&self, results: Vec<D1Result>) -> Vec<D1Result> {
+        results.into_iter().map(|r| self.counted(r)).collect()
     }
 
     pub(crate) fn statement(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement> {
@@ -42,7 +62,7 @@ impl D1Metadata {
 
     /// Runs statements as one transaction (a D1 batch).
     pub(crate) async fn transaction(&self, op: &str, statements: Vec<D1PreparedStatement>) -> Result<()> {
-        self.db.batch(statements).await.map_err(|e| db_error(op, e))?;
+        self.db.batch(statements).await.map(|r| self.counted_all(r)).map_err(|e| db_error(op, e))?;
         Ok(())
     }
 }

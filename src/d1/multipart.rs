@@ -78,7 +78,11 @@ impl MultipartIndex for D1Metadata {
             num(u.expires_at),
             JsValue::from_str(&u.storage_key),
         ];
-        self.statement(&sql, &args)?.run().await.map_err(|e| db_error("multipart insert", e))?;
+        self.statement(&sql, &args)?
+            .run()
+            .await
+            .map(|r| self.counted(r))
+            .map_err(|e| db_error("multipart insert", e))?;
         Ok(())
     }
 
@@ -165,6 +169,7 @@ impl MultipartIndex for D1Metadata {
             )?
             .run()
             .await
+            .map(|r| self.counted(r))
             .map_err(|e| db_error("part reserve", e))?;
         Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
     }
@@ -176,6 +181,7 @@ impl MultipartIndex for D1Metadata {
         )?
         .run()
         .await
+        .map(|r| self.counted(r))
         .map_err(|e| db_error("part release", e))?;
         Ok(())
     }
@@ -193,6 +199,7 @@ impl MultipartIndex for D1Metadata {
         )?
         .run()
         .await
+        .map(|r| self.counted(r))
         .map_err(|e| db_error("part insert", e))?;
         Ok(())
     }

@@ -97,7 +97,8 @@ impl ObjectIndex for D1Metadata {
             statements.push(self.record_event(&Event::deleted(row, now_ms), now_ms, &names(4, 5), &args[..2])?);
         }
         statements.push(self.statement("DELETE FROM objects WHERE key = ?1 AND storage_key = ?2", &args[..2])?);
-        let results = self.db.batch(statements).await.map_err(|e| db_error("delete", e))?;
+        let results =
+            self.db.batch(statements).await.map(|r| self.counted_all(r)).map_err(|e| db_error("delete", e))?;
         Ok(results.last().and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 
@@ -119,6 +120,7 @@ impl ObjectIndex for D1Metadata {
         )?
         .run()
         .await
+        .map(|r| self.counted(r))
         .map_err(|e| db_error("update", e))?;
         Ok(())
     }

@@ -50,6 +50,7 @@ impl EventOutbox for D1Metadata {
         self.statement("DELETE FROM event_outbox WHERE id = ?1", &[JsValue::from_str(id)])?
             .run()
             .await
+            .map(|r| self.counted(r))
             .map_err(|e| db_error("outbox clear", e))?;
         Ok(())
     }

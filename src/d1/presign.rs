@@ -106,6 +106,7 @@ impl PresignLedger for D1Metadata {
             )?
             .run()
             .await
+            .map(|r| self.counted(r))
             .map_err(|e| db_error("nonce", e))?;
         let written = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0);
         Ok(written > 0)

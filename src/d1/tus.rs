@@ -100,7 +100,7 @@ impl TusIndex for D1Metadata {
             JsValue::from_f64(u.created_at as f64),
             JsValue::from_f64(u.expires_at as f64),
         ];
-        self.statement(&sql, &args)?.run().await.map_err(|e| db_error("tus insert", e))?;
+        self.statement(&sql, &args)?.run().await.map(|r| self.counted(r)).map_err(|e| db_error("tus insert", e))?;
         Ok(())
     }
 
@@ -114,7 +114,8 @@ impl TusIndex for D1Metadata {
                 &arg,
             )?,
         ];
-        let results = self.db.batch(statements).await.map_err(|e| db_error("tus select", e))?;
+        let results =
+            self.db.batch(statements).await.map(|r| self.counted_all(r)).map_err(|e| db_error("tus select", e))?;
         let fail = |e| db_error("tus select", e);
         let Some(upload) =
             results.first().map(|r| r.results::<UploadRow>()).transpose().map_err(fail)?.and_then(|mut v| v.pop())
@@ -151,6 +152,7 @@ impl TusIndex for D1Metadata {
             )?
             .run()
             .await
+            .map(|r| self.counted(r))
             .map_err(|e| db_error("tus lease", e))?;
         Ok(changed(&result))
     }
@@ -162,6 +164,7 @@ impl TusIndex for D1Metadata {
         )?
         .run()
         .await
+        .map(|r| self.counted(r))
         .map_err(|e| db_error("tus release", e))?;
         Ok(())
     }
@@ -198,7 +201,8 @@ impl TusIndex for D1Metadata {
              WHERE id = ?1 AND lease = ?2 AND upload_offset = ?3",
             &with(&[num(a.to), opt_num(a.length), opt_num(a.part_size), opt_str(&a.store_upload_id)]),
         )?);
-        let results = self.db.batch(statements).await.map_err(|e| db_error("tus advance", e))?;
+        let results =
+            self.db.batch(statements).await.map(|r| self.counted_all(r)).map_err(|e| db_error("tus advance", e))?;
         Ok(results.last().is_some_and(changed))
     }
 

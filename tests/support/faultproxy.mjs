@@ -53,7 +53,7 @@ export async function startFaultProxy(target, { rate = 0.15, seed = 1, ignoreRan
           return;
         }
         res.writeHead(answer.statusCode, answer.headers);
-        const record = { method: req.method, path: req.url, bytes: 0 };
+        const record = { method: req.method, path: req.url, bytes: 0, at: Date.now() };
         delivered.push(record);
         answer.on('data', (chunk) => { record.bytes += chunk.length; });
         res.on('close', () => answer.destroy());

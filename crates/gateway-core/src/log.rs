@@ -44,6 +44,9 @@ pub struct Line {
     /// The request body's declared length.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// Rows the line's work wrote to D1 (`rows_written`, index entries included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_written: Option<u64>,
     /// The event a consumer or dispatch line is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,

@@ -1,0 +1,33 @@
+// D1 rows written per upload kind, counted by D1 itself (each statement's meta.rows_written,
+// index entries included, as the Worker logs them) against the D1 simulator: what one upload
+// costs in D1's billing unit and in write load on its single primary. The figures are the
+// table in bench/operations.md; a change that writes more (or fewer) rows must update both.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, BACKEND } from './support/gateway.mjs';
+import { measureKinds } from './support/rows.mjs';
+
+// request / follow-up after the answer / queue consumer
+const EXPECTED = {
+  'single PUT, 4 KiB, new key': { request: 7, followup: 1, consumer: 1 },
+  'single PUT, 4 KiB, overwrite': { request: 8, followup: 2, consumer: 1 },
+  'single PUT, 1 MiB': { request: 7, followup: 1, consumer: 1 },
+  'multipart start': { request: 3, followup: 0, consumer: 0 },
+  'multipart part (5 MiB)': { request: 5, followup: 0, consumer: 0 },
+  'multipart completion': { request: 10, followup: 1, consumer: 0 },
+  'tus creation': { request: 5, followup: 0, consumer: 0 },
+  'tus chunk (5 MiB)': { request: 4, followup: 0, consumer: 0 },
+  'tus last chunk (4 KiB, finishes the upload)': { request: 9, followup: 1, consumer: 0 },
+  ...(BACKEND === 's3' ? { 'presigned confirm, 4 KiB': { request: 5, followup: 1, consumer: 1 } } : {}),
+  delete: { request: 5, followup: 1, consumer: 0 },
+};
+
+let gw;
+before(async () => { gw = await startGateway({ MAX_UPLOAD_BYTES: String(64 * 1024 * 1024) }, { logs: true }); });
+after(() => gw?.close());
+
+test('each upload kind writes the D1 rows bench/operations.md lists, counted by D1', async () => {
+  const measured = await measureKinds(gw);
+  for (const [kind, m] of Object.entries(measured)) assert.ok(m.status < 300, `${kind}: ${m.status}`);
+  assert.deepEqual(Object.fromEntries(Object.entries(measured).map(([k, m]) => [k, m.rows])), EXPECTED);
+});
