@@ -1,13 +1,13 @@
 //! The `EVENTS` queue's consumer: each message is one event and one delivery attempt
-//! ([`followup::deliver`]). Delivered or refused events are acknowledged; anything worth
+//! ([`followup::deliver`]). A batch first clears its events' outbox rows. Delivered or refused events are acknowledged; anything worth
 //! another attempt is retried with a growing delay, and once the consumer's `max_retries` is
 //! spent the queue moves it to the dead-letter queue. Every attempt is logged and counted.
 
 use gateway_core::config::DEFAULT_EVENT_RETRY_DELAY_SECONDS;
-use gateway_core::events::{retry_delay_s, Event};
+use gateway_core::events::{retry_delay_s, Delivery, Event, EventOutbox};
 use gateway_core::followup;
 use gateway_core::log::{self, Line};
-use gateway_core::metrics::{event_point, Delivery};
+use gateway_core::metrics::event_point;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::Env;
 
@@ -53,6 +53,16 @@ pub async fn consume(batch: JsValue, env: Env) {
             return;
         }
     };
+    // These events are on the queue now: their outbox rows go, in one statement for the batch
+    // (a failure leaves them for the sweep, which sends another copy under the same id).
+    let ids: Vec<String> = messages.iter().filter_map(|m| Event::from_json(&body_text(m))).map(|e| e.id).collect();
+    if let Err(e) = meta.clear_events(&ids).await {
+        emit(&Line::new("error", "event_problem").detail(format!("clearing the outbox: {}", e.log_line())));
+    }
+    let mut batch = Line::new("info", "event_batch");
+    batch.count = Some(messages.len() as u64);
+    batch.rows_written = Some(meta.rows_written());
+    emit(&batch);
     for message in &messages {
         let (started, rows_before) = (now_ms(), meta.rows_written());
         let attempt = crate::js::get(message, "attempts").as_f64().map_or(1, |n| n.max(1.0) as u32);

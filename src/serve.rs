@@ -157,7 +157,7 @@ async fn run_followup(
         problems.extend(followup::discard_replaced(&store, &meta, old).await);
     }
     match &queue {
-        Some(queue) => problems.extend(events::dispatch(queue, &meta, std::slice::from_ref(&job.event)).await.problems),
+        Some(queue) => problems.extend(events::dispatch(queue, std::slice::from_ref(&job.event)).await.problems),
         None => problems.extend(deliver_once(&cfg, &store, &meta, &job).await),
     }
     let about = |line: Line| Line { key: Some(job.event.key.clone()), event_id: Some(job.event.id.clone()), ..line };

@@ -46,12 +46,20 @@ impl EventOutbox for D1Metadata {
         Ok(rows.iter().filter_map(|r| Event::from_json(&r.body)).collect())
     }
 
-    async fn clear_event(&self, id: &str) -> Result<()> {
-        self.statement("DELETE FROM event_outbox WHERE id = ?1", &[JsValue::from_str(id)])?
-            .run()
-            .await
-            .map(|r| self.counted(r))
-            .map_err(|e| db_error("outbox clear", e))?;
+    async fn clear_events(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // One statement for a whole batch: the ids as a JSON array.
+        let list = serde_json::to_string(ids).unwrap_or_default();
+        self.statement(
+            "DELETE FROM event_outbox WHERE id IN (SELECT value FROM json_each(?1))",
+            &[JsValue::from_str(&list)],
+        )?
+        .run()
+        .await
+        .map(|r| self.counted(r))
+        .map_err(|e| db_error("outbox clear", e))?;
         Ok(())
     }
 }

@@ -20,14 +20,16 @@ export const uploadedEventId = (storageKey) =>
 /**
  * Everything the checks look at, read after the run (and after the sweep). With the run's
  * webhook receiver `hook`, waits (up to a minute: deliveries retried during the faults come
- * back after growing delays) until every row's event has been delivered.
+ * back after growing delays) until every row's event has been delivered and the consumer has
+ * cleared every outbox row.
  */
 export async function takeSnapshot(gw, keys, token, hook) {
   const rows = (await gw.db.prepare('SELECT key, storage_key, size, etag FROM objects').all()).results;
   const delivered = () => new Set((hook?.requests ?? []).map((r) => r.headers['x-upload-event-id']));
+  const unsent = async () => (await gw.db.prepare('SELECT count(*) AS n FROM event_outbox').first()).n;
   for (const end = Date.now() + 60_000; hook && Date.now() < end;) {
     const got = delivered();
-    if (rows.every((r) => got.has(uploadedEventId(r.storage_key)))) break;
+    if (rows.every((r) => got.has(uploadedEventId(r.storage_key))) && (await unsent()) === 0) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   const outbox = (await gw.db.prepare('SELECT id FROM event_outbox').all()).results;

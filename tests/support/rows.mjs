@@ -12,9 +12,14 @@ export async function rowsOf(gw, res) {
   const request = await eventually(() => parse(gw).find((l) => l.msg === 'request' && l.request_id === id), 5000);
   const followup = await eventually(() => parse(gw).find((l) => l.msg === 'followup' && l.request_id === id), res.status < 300 ? 3000 : 0);
   const consumer = followup?.event_id
-    ? await eventually(() => parse(gw).find((l) => l.msg?.startsWith('event_') && l.event_id === followup.event_id), 10_000)
+    ? await eventually(() => parse(gw).find((l) => l.msg?.startsWith('event_') && l.event_id && l.event_id === followup.event_id), 10_000)
     : null;
-  return { request: request?.rows_written ?? null, followup: followup?.rows_written ?? 0, consumer: consumer?.rows_written ?? 0 };
+  // The consumer clears a batch's outbox rows in one statement: each message's share.
+  const lines = parse(gw);
+  const at = consumer ? lines.findIndex((l) => l.msg === consumer.msg && l.event_id === consumer.event_id) : -1;
+  const batch = at >= 0 ? lines.slice(0, at).reverse().find((l) => l.msg === 'event_batch') : null;
+  const share = batch ? batch.rows_written / batch.count : 0;
+  return { request: request?.rows_written ?? null, followup: followup?.rows_written ?? 0, consumer: (consumer?.rows_written ?? 0) + share };
 }
 
 const json = { 'content-type': 'application/json' };

@@ -1,8 +1,9 @@
 //! Upload events: one per committed object version (`object.uploaded`) and per deleted one
 //! (`object.deleted`). A commit or a delete records its event in the metadata outbox in the
-//! same transaction ([`EventOutbox`]); the edge then hands it to the `EVENTS`
-//! queue and clears the row, and the sweep re-sends rows that were never cleared. The queue's
-//! consumer delivers each event ([`crate::followup::deliver`]), retried with growing delays.
+//! same transaction ([`EventOutbox`]); the edge then hands it to the `EVENTS` queue. The
+//! queue's consumer clears the outbox rows of each batch it receives, in one statement, and
+//! delivers each event ([`crate::followup::deliver`]), retried with growing delays; the sweep
+//! re-sends rows that are still there long after they were written.
 //!
 //! The message schema is versioned ([`VERSION`]); an event's `id` is derived from the stored
 //! version it describes, so every copy of it (a re-send, a retry) carries the same id and
@@ -18,9 +19,11 @@ use crate::time::rfc3339;
 
 /// The schema version of every event this gateway writes.
 pub const VERSION: u32 = 1;
-/// Outbox rows younger than this are still being sent by the request that wrote them (its
-/// `waitUntil` runs for at most 30 s after the answer); the sweep re-sends older ones.
-pub const OUTBOX_GRACE_MS: i64 = 60 * 1000;
+/// Outbox rows younger than this may still be on their way: sent by the request that wrote
+/// them (its `waitUntil` runs for at most 30 s after the answer) and waiting in the queue for
+/// the consumer, which clears them. The sweep re-sends older ones (a copy with the same id, if
+/// the first was only slow).
+pub const OUTBOX_GRACE_MS: i64 = 5 * 60 * 1000;
 /// The longest delay a queue retry may ask for (Cloudflare Queues' limit: 12 hours).
 pub const MAX_RETRY_DELAY_S: u32 = 12 * 60 * 60;
 
@@ -110,8 +113,8 @@ impl Event {
 pub trait EventOutbox {
     /// Events recorded before `before_ms` and still here, oldest first.
     async fn unsent_events(&self, before_ms: i64, limit: u32) -> MetaResult<Vec<Event>>;
-    /// Forgets an event that is on the queue.
-    async fn clear_event(&self, id: &str) -> MetaResult<()>;
+    /// Forgets events that are on the queue (one statement however many).
+    async fn clear_events(&self, ids: &[String]) -> MetaResult<()>;
 }
 
 /// The `EVENTS` queue (a producer binding at the edge).
@@ -130,19 +133,13 @@ pub struct Dispatched {
     pub problems: Vec<String>,
 }
 
-/// Hands recorded events to the queue, clearing each one's outbox row once it is sent. An
-/// event that could not be sent keeps its row for the sweep.
-pub async fn dispatch<Q: EventQueue, O: EventOutbox>(queue: &Q, outbox: &O, events: &[Event]) -> Dispatched {
+/// Hands recorded events to the queue. Their outbox rows stay until the consumer receives them
+/// and clears them; an event that could not be sent is re-sent by the sweep.
+pub async fn dispatch<Q: EventQueue>(queue: &Q, events: &[Event]) -> Dispatched {
     let mut done = Dispatched::default();
     for event in events {
         match queue.send(event).await {
-            Ok(()) => {
-                done.sent += 1;
-                if let Err(e) = outbox.clear_event(&event.id).await {
-                    // Sent, so at worst the sweep sends a second copy with the same id.
-                    done.problems.push(format!("clearing sent event {} failed: {}", event.id, e.log_line()));
-                }
-            }
+            Ok(()) => done.sent += 1,
             Err(e) => done.problems.push(format!("queueing event {} failed, the sweep re-sends it: {e}", event.id)),
         }
     }
@@ -150,11 +147,53 @@ pub async fn dispatch<Q: EventQueue, O: EventOutbox>(queue: &Q, outbox: &O, even
 }
 
 /// The sweep's part: re-sends events recorded before `now_ms - OUTBOX_GRACE_MS` whose rows are
-/// still there (the request's own send failed, or its isolate went away first).
+/// still there (the request's own send failed, or its isolate went away first), and clears the
+/// rows of those it sent, so a consumer that is not running does not get a copy every run.
 pub async fn resend<Q: EventQueue, O: EventOutbox>(queue: &Q, outbox: &O, now_ms: i64, limit: u32) -> Dispatched {
-    match outbox.unsent_events(now_ms - OUTBOX_GRACE_MS, limit).await {
-        Ok(events) => dispatch(queue, outbox, &events).await,
-        Err(e) => Dispatched { sent: 0, problems: vec![format!("listing the event outbox failed: {}", e.log_line())] },
+    let events = match outbox.unsent_events(now_ms - OUTBOX_GRACE_MS, limit).await {
+        Ok(events) => events,
+        Err(e) => {
+            return Dispatched { sent: 0, problems: vec![format!("listing the event outbox failed: {}", e.log_line())] }
+        }
+    };
+    let mut sent = Vec::new();
+    let mut done = Dispatched::default();
+    for event in &events {
+        match queue.send(event).await {
+            Ok(()) => sent.push(event.id.clone()),
+            Err(e) => {
+                done.problems.push(format!("re-sending event {} failed, the next run tries again: {e}", event.id))
+            }
+        }
+    }
+    done.sent = sent.len();
+    if let Err(e) = outbox.clear_events(&sent).await {
+        // Sent, so at worst the next run sends another copy with the same id.
+        done.problems.push(format!("clearing {} re-sent events failed: {}", sent.len(), e.log_line()));
+    }
+    done
+}
+
+/// What became of one delivery attempt, as metrics and the log name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// Failed; the queue tries again later.
+    Retried,
+    /// Failed for the last time; the queue moves it to the dead-letter queue.
+    DeadLettered,
+    /// Refused by the receiver; not retried.
+    Rejected,
+}
+
+impl Delivery {
+    pub fn name(self) -> &'static str {
+        match self {
+            Delivery::Delivered => "delivered",
+            Delivery::Retried => "retried",
+            Delivery::DeadLettered => "dead_lettered",
+            Delivery::Rejected => "rejected",
+        }
     }
 }
 

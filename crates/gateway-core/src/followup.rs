@@ -5,10 +5,10 @@
 //! upload.
 
 use crate::config::WebhookConfig;
+use crate::events::Delivery;
 use crate::events::{Event, EventKind};
 use crate::key::StoredName;
 use crate::metadata::{garbage_id, ObjectIndex, UploadJournal};
-use crate::metrics::Delivery;
 use crate::sniff::{detect, type_matches, SNIFF_BYTES};
 use crate::store::Objects;
 use crate::time::rfc3339;

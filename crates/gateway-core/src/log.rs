@@ -47,6 +47,9 @@ pub struct Line {
     /// Rows the line's work wrote to D1 (`rows_written`, index entries included).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows_written: Option<u64>,
+    /// How many items a batch line covers (queue messages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     /// The event a consumer or dispatch line is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
@@ -180,14 +183,14 @@ impl<F: Future> Future for Scoped<F> {
 
 /// The line of one event delivery attempt.
 pub fn event_line(
-    delivery: crate::metrics::Delivery,
+    delivery: crate::events::Delivery,
     event: &crate::events::Event,
     attempt: u32,
     status: Option<u16>,
     detail: Option<String>,
     duration_ms: i64,
 ) -> Line {
-    use crate::metrics::Delivery;
+    use crate::events::Delivery;
     let (level, msg) = match delivery {
         Delivery::Delivered => ("info", "event_delivered"),
         Delivery::Retried => ("warn", "event_retried"),

@@ -8,6 +8,7 @@
 //! `rejected`), `blob3` the event type, `blob4` backend; `double1` the webhook's status (0: none
 //! or unreachable), `double2` the attempt, `double3` duration in milliseconds.
 
+use crate::events::Delivery;
 use crate::log::Line;
 
 /// One Analytics Engine data point.
@@ -32,29 +33,6 @@ pub fn request_point(line: &Line, backend: &str) -> DataPoint {
             line.method.clone().unwrap_or_default(),
         ],
         doubles: vec![f64::from(status), line.bytes.unwrap_or(0) as f64, line.duration_ms.unwrap_or(0) as f64],
-    }
-}
-
-/// What became of one delivery attempt, as metrics and the log name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    Delivered,
-    /// Failed; the queue tries again later.
-    Retried,
-    /// Failed for the last time; the queue moves it to the dead-letter queue.
-    DeadLettered,
-    /// Refused by the receiver; not retried.
-    Rejected,
-}
-
-impl Delivery {
-    pub fn name(self) -> &'static str {
-        match self {
-            Delivery::Delivered => "delivered",
-            Delivery::Retried => "retried",
-            Delivery::DeadLettered => "dead_lettered",
-            Delivery::Rejected => "rejected",
-        }
     }
 }
 

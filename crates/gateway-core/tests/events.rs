@@ -1,13 +1,14 @@
 //! Upload events: every committed change records one in the outbox with its commit; it reaches
 //! the queue right after the answer or, if that send fails, from the sweep, always under the
-//! same id; failed deliveries wait longer each time.
+//! same id; its row goes once the consumer has it (or the sweep re-sent it); failed deliveries
+//! wait longer each time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use common::*;
 use futures_executor::block_on;
-use gateway_core::events::{dispatch, resend, retry_delay_s, Event, OUTBOX_GRACE_MS};
+use gateway_core::events::{dispatch, resend, retry_delay_s, Event, EventOutbox, OUTBOX_GRACE_MS};
 use gateway_core::testing::MemoryQueue;
 use serde_json::json;
 
@@ -73,14 +74,18 @@ fn an_event_survives_its_json_and_another_version_is_not_read() {
 }
 
 #[test]
-fn a_sent_event_leaves_the_outbox() {
+fn a_sent_event_keeps_its_row_until_the_consumer_clears_it() {
     let w = World::default_config();
     let job = w.upload("alice", "alice/a.txt", "text/plain", b"hello");
     let queue = MemoryQueue::default();
-    let done = block_on(dispatch(&queue, &w.meta, std::slice::from_ref(&job.event)));
+    let done = block_on(dispatch(&queue, std::slice::from_ref(&job.event)));
     assert_eq!((done.sent, done.problems.len()), (1, 0));
-    assert_eq!(*queue.sent.borrow(), [job.event]);
+    assert_eq!(*queue.sent.borrow(), std::slice::from_ref(&job.event));
+    assert_eq!(outbox_ids(&w), std::slice::from_ref(&job.event.id), "on the queue, not yet received");
+    block_on(w.meta.clear_events(std::slice::from_ref(&job.event.id))).unwrap();
     assert!(outbox_ids(&w).is_empty());
+    let early = block_on(resend(&queue, &w.meta, NOW_MS + OUTBOX_GRACE_MS + 1, 100));
+    assert_eq!(early.sent, 0, "a received event is not sent again");
 }
 
 #[test]
@@ -89,7 +94,7 @@ fn an_event_the_queue_refused_stays_until_the_sweep_sends_it_under_the_same_id()
     let job = w.upload("alice", "alice/a.txt", "text/plain", b"hello");
     let queue = MemoryQueue::default();
     queue.down.set(true);
-    let done = block_on(dispatch(&queue, &w.meta, std::slice::from_ref(&job.event)));
+    let done = block_on(dispatch(&queue, std::slice::from_ref(&job.event)));
     assert_eq!(done.sent, 0);
     assert!(done.problems[0].contains("sweep"), "{:?}", done.problems);
     assert_eq!(outbox_ids(&w), std::slice::from_ref(&job.event.id));
@@ -104,18 +109,29 @@ fn an_event_the_queue_refused_stays_until_the_sweep_sends_it_under_the_same_id()
 }
 
 #[test]
-fn an_event_whose_row_could_not_be_cleared_is_sent_again_with_the_same_id() {
+fn an_event_the_consumer_never_cleared_is_sent_again_once_with_the_same_id() {
+    let w = World::default_config();
+    let job = w.upload("alice", "alice/a.txt", "text/plain", b"hello");
+    let queue = MemoryQueue::default();
+    block_on(dispatch(&queue, std::slice::from_ref(&job.event)));
+    let later = NOW_MS + OUTBOX_GRACE_MS + 1;
+    let swept = block_on(resend(&queue, &w.meta, later, 100));
+    assert_eq!(swept.sent, 1);
+    block_on(resend(&queue, &w.meta, later + OUTBOX_GRACE_MS, 100));
+    let ids: Vec<_> = queue.sent.borrow().iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids, [job.event.id.clone(), job.event.id.clone()], "at least once, deduplicable, not every run");
+}
+
+#[test]
+fn a_resent_event_whose_row_could_not_be_cleared_is_tried_again_next_run() {
     let w = World::default_config();
     let job = w.upload("alice", "alice/a.txt", "text/plain", b"hello");
     let queue = MemoryQueue::default();
     w.meta.fail_writes.set(true);
-    let done = block_on(dispatch(&queue, &w.meta, std::slice::from_ref(&job.event)));
-    assert_eq!(done.sent, 1);
-    assert!(done.problems[0].contains("clearing"), "{:?}", done.problems);
-    w.meta.fail_writes.set(false);
-    block_on(resend(&queue, &w.meta, NOW_MS + OUTBOX_GRACE_MS + 1, 100));
-    let ids: Vec<_> = queue.sent.borrow().iter().map(|e| e.id.clone()).collect();
-    assert_eq!(ids, [job.event.id.clone(), job.event.id.clone()], "at least once, deduplicable");
+    let swept = block_on(resend(&queue, &w.meta, NOW_MS + OUTBOX_GRACE_MS + 1, 100));
+    assert_eq!(swept.sent, 1);
+    assert!(swept.problems[0].contains("clearing"), "{:?}", swept.problems);
+    assert_eq!(outbox_ids(&w), std::slice::from_ref(&job.event.id));
 }
 
 #[test]

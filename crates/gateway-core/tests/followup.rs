@@ -265,7 +265,7 @@ fn sniffing_looks_only_at_the_first_512_bytes() {
 
 #[test]
 fn a_failed_attempt_is_retried_until_the_last_retry_and_then_called_dead_lettered() {
-    use gateway_core::metrics::Delivery;
+    use gateway_core::events::Delivery;
     let failed = Report {
         outcome: Outcome::Retry(Some(503), "the webhook answered 503".to_owned()),
         detection: None,
@@ -287,8 +287,8 @@ fn a_failed_attempt_is_retried_until_the_last_retry_and_then_called_dead_lettere
 
 #[test]
 fn each_delivery_outcome_has_its_own_log_line_naming_the_event_and_attempt() {
+    use gateway_core::events::Delivery;
     use gateway_core::log::event_line;
-    use gateway_core::metrics::Delivery;
     let w = World::default_config();
     let event = w.upload("alice", "alice/a.txt", "text/plain", b"hello").event;
     let line =

@@ -81,7 +81,8 @@ fn a_request_becomes_one_metrics_data_point_in_the_documented_column_order() {
 
 #[test]
 fn each_delivery_attempt_becomes_one_event_data_point_in_the_documented_column_order() {
-    use gateway_core::metrics::{event_point, Delivery};
+    use gateway_core::events::Delivery;
+    use gateway_core::metrics::event_point;
     let point = event_point(Delivery::Retried, "object.uploaded", "r2", Some(503), 2, 41);
     assert_eq!(point.indexes, vec!["event"]);
     assert_eq!(point.blobs, vec!["event", "retried", "object.uploaded", "r2"]);

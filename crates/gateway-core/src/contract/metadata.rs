@@ -210,9 +210,13 @@ async fn every_commit_records_its_event_and_no_refused_one_does<M: MetadataStore
     ensure!(claimed == Commit::Claimed, "a commit without an entry answered {claimed:?}");
     let none = Event::uploaded(&record(key, "contract/events~v3", T));
     ensure!(outboxed(m, &none.id).await?.is_none(), "a claimed commit recorded an event");
-    ok(m.clear_event(&event.id).await, "clear_event")?;
+    commit(m, "contract/events-b", "contract/events-b~v1", T).await?;
+    let other = Event::uploaded(&record("contract/events-b", "contract/events-b~v1", T));
+    ok(m.clear_events(&[event.id.clone(), other.id.clone(), "never-recorded".to_owned()]).await, "clear_events")?;
     ensure!(outboxed(m, &event.id).await?.is_none(), "a cleared event is still in the outbox");
-    ok(m.clear_event(&event.id).await, "clearing an event twice")
+    ensure!(outboxed(m, &other.id).await?.is_none(), "the second cleared event is still in the outbox");
+    ok(m.clear_events(std::slice::from_ref(&event.id)).await, "clearing an event twice")?;
+    ok(m.clear_events(&[]).await, "clearing no event")
 }
 
 async fn unsent_events_are_those_recorded_before_the_cutoff_oldest_first<M: MetadataStore + EventOutbox>(

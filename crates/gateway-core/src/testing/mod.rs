@@ -553,9 +553,12 @@ impl EventOutbox for MemoryMetadata {
         Ok(events.into_iter().take(limit as usize).map(|(e, _)| e).collect())
     }
 
-    async fn clear_event(&self, id: &str) -> Result<()> {
+    async fn clear_events(&self, ids: &[String]) -> Result<()> {
         self.check()?;
-        self.outbox.borrow_mut().remove(id);
+        let mut outbox = self.outbox.borrow_mut();
+        for id in ids {
+            outbox.remove(id);
+        }
         Ok(())
     }
 }
