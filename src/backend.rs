@@ -9,7 +9,7 @@ use gateway_core::key::StoredName;
 use gateway_core::multipart::Part;
 use gateway_core::range::ByteRangeSpec;
 use gateway_core::s3::S3Store;
-use gateway_core::store::{Buffered, GetResult, Multipart, ObjectMeta, Objects, Presign, PutObject, PutPart};
+use gateway_core::store::{GetResult, Multipart, ObjectMeta, Objects, Presign, PutObject, PutPart};
 use web_sys::ReadableStream;
 use worker::Env;
 
@@ -79,10 +79,6 @@ impl Objects for Backend {
 
     async fn read_prefix(&self, name: &StoredName, n: usize) -> Result<Option<Vec<u8>>> {
         each!(self, s => s.read_prefix(name, n).await)
-    }
-
-    async fn buffer(&self, body: ReadableStream, length: u64) -> Result<Buffered<ReadableStream>> {
-        crate::compose::buffered(body, length).await
     }
 }
 

@@ -9,8 +9,8 @@ import { measureKinds } from './support/rows.mjs';
 
 // request / follow-up after the answer / queue consumer (its share of the batch's outbox delete included)
 const EXPECTED = {
-  'single PUT, 4 KiB, new key': { request: 7, followup: 0, consumer: 1 },
-  'single PUT, 4 KiB, overwrite': { request: 8, followup: 1, consumer: 1 },
+  'single PUT, 4 KiB, new key': { request: 7, followup: 0, consumer: 2 },
+  'single PUT, 4 KiB, overwrite': { request: 8, followup: 1, consumer: 2 },
   'single PUT, 1 MiB': { request: 7, followup: 0, consumer: 2 },
   'multipart start': { request: 3, followup: 0, consumer: 0 },
   'multipart part (5 MiB)': { request: 5, followup: 0, consumer: 0 },

@@ -27,29 +27,12 @@ pub const OUTBOX_GRACE_MS: i64 = 5 * 60 * 1000;
 /// The longest delay a queue retry may ask for (Cloudflare Queues' limit: 12 hours).
 pub const MAX_RETRY_DELAY_S: u32 = 12 * 60 * 60;
 
-/// What sniffing an uploaded object found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Detection {
-    pub detected_type: Option<String>,
-    /// Whether the detected type agrees with the declared one (`None`: unknown format).
-    pub type_matches: Option<bool>,
-}
-
 /// What happened to the object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum EventKind {
-    /// `detected_type` / `type_matches`: what sniffing the bytes found, when it happened before
-    /// the commit (small single PUTs); otherwise `None` until the consumer sniffs the object.
     #[serde(rename = "object.uploaded")]
-    Uploaded {
-        content_type: String,
-        uploaded_at: String,
-        #[serde(default)]
-        detected_type: Option<String>,
-        #[serde(default)]
-        type_matches: Option<bool>,
-    },
+    Uploaded { content_type: String, uploaded_at: String },
     #[serde(rename = "object.deleted")]
     Deleted { deleted_at: String },
 }
@@ -80,8 +63,6 @@ impl Event {
             kind: EventKind::Uploaded {
                 content_type: rec.content_type.clone(),
                 uploaded_at: rfc3339(rec.completed_at.unwrap_or(rec.created_at)),
-                detected_type: rec.detected_type.clone(),
-                type_matches: rec.type_matches,
             },
             version: VERSION,
             id: event_id("object.uploaded", &rec.storage_key),
@@ -111,16 +92,6 @@ impl Event {
             EventKind::Uploaded { .. } => "object.uploaded",
             EventKind::Deleted { .. } => "object.deleted",
         }
-    }
-
-    /// The event with what sniffing found (an upload event; others are returned as they are).
-    pub fn with_detection(&self, found: Option<&Detection>) -> Event {
-        let mut event = self.clone();
-        if let (EventKind::Uploaded { detected_type, type_matches, .. }, Some(found)) = (&mut event.kind, found) {
-            detected_type.clone_from(&found.detected_type);
-            *type_matches = found.type_matches;
-        }
-        event
     }
 
     pub fn to_json(&self) -> String {

@@ -99,10 +99,6 @@ pub async fn deliver<S: Objects, M: ObjectIndex, W: WebhookSender>(
 ) -> Report {
     let mut notes = Vec::new();
     let detection = match &event.kind {
-        // Sniffed before the commit: nothing to read.
-        EventKind::Uploaded { detected_type: Some(detected), type_matches, .. } => {
-            Some(Detection { detected_type: Some(detected.clone()), type_matches: *type_matches })
-        }
         EventKind::Uploaded { content_type, .. } => match inspect(store, meta, event, content_type).await {
             Ok(Some(found)) => Some(found),
             Ok(None) => {
@@ -116,8 +112,7 @@ pub async fn deliver<S: Objects, M: ObjectIndex, W: WebhookSender>(
     let Some(hook) = webhook else {
         return Report { outcome: Outcome::Delivered(None), detection, notes };
     };
-    let delivered = event.with_detection(detection.as_ref());
-    let payload = Payload { event: &delivered, attempt, sent_at: rfc3339(now_ms) };
+    let payload = Payload { event, detection: detection.clone(), attempt, sent_at: rfc3339(now_ms) };
     let body = serde_json::to_string(&payload).unwrap_or_default();
     let headers = signed_headers(hook.secret.expose().as_bytes(), event, attempt, now_ms / 1000, &body);
     let outcome = match sender.send(hook.url.as_str(), &headers, body).await {

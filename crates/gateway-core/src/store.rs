@@ -88,20 +88,6 @@ pub trait Objects {
     async fn delete(&self, name: &StoredName) -> Result<()>;
     /// Up to `n` leading bytes of an object (for content sniffing); `None` if it is gone.
     async fn read_prefix(&self, name: &StoredName, n: usize) -> Result<Option<Vec<u8>>>;
-    /// Reads a small upload body of `length` bytes whole, so it can be sniffed before it is
-    /// stored, and gives it back as a body to store. A backend that cannot hands the body back
-    /// unread. A body that ends early is the client's (`incomplete_body`).
-    async fn buffer(&self, body: Self::Body, length: u64) -> Result<Buffered<Self::Body>> {
-        let _ = length;
-        Ok(Buffered::Unread(body))
-    }
-}
-
-/// What [`Objects::buffer`] did.
-pub enum Buffered<B> {
-    /// The bytes, and a body holding them.
-    Read(Vec<u8>, B),
-    Unread(B),
 }
 
 /// Multipart uploads: parts streamed one request each, assembled under one stored name.

@@ -16,8 +16,7 @@ use crate::grant::{Grant, Scope};
 use crate::http::{parse_length, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{Commit, ObjectIndex, ObjectRecord, PendingUpload, UploadJournal, STATUS_COMPLETE};
-use crate::sniff::{detect, type_matches, SNIFF_BYTES};
-use crate::store::{Buffered, ObjectMeta, Objects, PutObject};
+use crate::store::{ObjectMeta, Objects, PutObject};
 use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::rfc3339;
 
@@ -153,7 +152,7 @@ pub async fn execute<S: Objects, M: ObjectIndex + UploadJournal>(
         return Err(key_exists());
     }
     let (journaled, stored) = join(meta.begin_upload(&pending), store_body(store, &name, &up.plan, body)).await;
-    let (stored, sniffed) = match stored {
+    let stored = match stored {
         Ok(stored) => stored,
         Err(err) => {
             discard(store, meta, &pending).await;
@@ -170,8 +169,6 @@ pub async fn execute<S: Objects, M: ObjectIndex + UploadJournal>(
     let record = ObjectRecord {
         checksum_sha256: plan.sha256.map(|d| B64.encode(d)),
         checksum_md5: plan.md5.map(|d| B64.encode(d)),
-        detected_type: sniffed.and_then(|(detected, _)| detected).map(str::to_owned),
-        type_matches: sniffed.and_then(|(_, matches)| matches),
         ..object_record(grant, &key, &plan.content_type, &name, &stored, now_ms)
     };
     let committed = match meta.commit_upload(id, &record, plan.if_absent).await {
@@ -287,33 +284,12 @@ pub(crate) fn log_cleanup(op: &str, name: &StoredName, err: &GatewayError) {
     crate::log::error(&format!("cleanup: {op} `{name}` failed (left to the sweep): {}", err.log_line()));
 }
 
-/// What sniffing a body before it was stored found: the detected type and whether it matches.
-type Sniffed = Option<(Option<&'static str>, Option<bool>)>;
-
-/// Bodies up to this size are read whole and sniffed before they are stored, so the row is
-/// written complete and the event needs no read of the stored object afterwards; larger ones
-/// stream to the store untouched. 64 KiB: the cost of reading it into Wasm memory and back
-/// is small next to the ranged read and the row update it saves (bench/results.md).
-pub const INLINE_SNIFF_MAX: u64 = 64 * 1024;
-
 async fn store_body<S: Objects>(
     store: &S,
     name: &StoredName,
     plan: &UploadPlan,
     body: Option<S::Body>,
-) -> Result<(ObjectMeta, Sniffed)> {
-    let sniff = |bytes: &[u8]| {
-        let detected = detect(&bytes[..bytes.len().min(SNIFF_BYTES)]);
-        Some((detected, type_matches(&plan.content_type, detected)))
-    };
-    let (body, sniffed) = match body {
-        Some(body) if plan.length <= INLINE_SNIFF_MAX => match store.buffer(body, plan.length).await? {
-            Buffered::Read(bytes, body) => (Some(body), sniff(&bytes)),
-            Buffered::Unread(body) => (Some(body), None),
-        },
-        None if plan.length == 0 => (None, sniff(&[])),
-        other => (other, None),
-    };
+) -> Result<ObjectMeta> {
     let put = PutObject {
         name: name.clone(),
         body,
@@ -327,7 +303,7 @@ async fn store_body<S: Objects>(
         // The store took a different number of bytes than declared: the caller removes it.
         return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
     }
-    Ok((stored, sniffed))
+    Ok(stored)
 }
 
 /// The row of an object the store now holds.

@@ -10,7 +10,6 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use crate::encoding::hex;
-pub use crate::events::Detection;
 use crate::events::Event;
 
 /// `sha256=<hex>` over `<timestamp>.<body>`.
@@ -22,11 +21,21 @@ pub const EVENT_ID_HEADER: &str = "X-Upload-Event-Id";
 /// Which attempt this is, from 1.
 pub const ATTEMPT_HEADER: &str = "X-Upload-Attempt";
 
-/// The request body: the event (with what sniffing found) and this attempt's details.
+/// What sniffing an uploaded object found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Detection {
+    pub detected_type: Option<String>,
+    /// Whether the detected type agrees with the declared one (`None`: unknown format).
+    pub type_matches: Option<bool>,
+}
+
+/// The request body: the event, what the consumer found, and this attempt's details.
 #[derive(Debug, Clone, Serialize)]
 pub struct Payload<'a> {
     #[serde(flatten)]
     pub event: &'a Event,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<Detection>,
     pub attempt: u32,
     /// When this attempt was sent (RFC 3339).
     pub sent_at: String,

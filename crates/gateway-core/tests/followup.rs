@@ -12,7 +12,6 @@ use gateway_core::events::Event;
 use gateway_core::followup::{deliver, FollowUp, Outcome, Report};
 use gateway_core::testing::RecordingSender;
 use gateway_core::time::rfc3339;
-use gateway_core::upload::INLINE_SNIFF_MAX;
 use gateway_core::webhook::sign;
 use serde_json::{json, Value};
 
@@ -36,14 +35,6 @@ fn attempt(w: &World, s: &RecordingSender, event: &Event, n: u32) -> Report {
 
 fn follow(w: &World, s: &RecordingSender, job: &FollowUp) -> Report {
     attempt(w, s, &job.event, 1)
-}
-
-/// `head` padded past the size that is sniffed before the commit, so the event's delivery has
-/// to read the stored object.
-fn large(head: &[u8], pad: u8) -> Vec<u8> {
-    let mut body = head.to_vec();
-    body.resize(INLINE_SNIFF_MAX as usize + 1, pad);
-    body
 }
 
 fn detected(report: &Report) -> (Option<&str>, Option<bool>) {
@@ -97,8 +88,8 @@ fn verdict_shows_up_in_the_listing() {
 #[test]
 fn an_older_versions_event_does_not_touch_the_newer_uploads_row() {
     let w = World::default_config();
-    let old_job = w.upload("alice", "alice/file", "text/plain", &large(b"plain text", b'a'));
-    w.upload_at(NOW_MS + 1000, "alice", "alice/file", "text/plain", &large(PNG, 7));
+    let old_job = w.upload("alice", "alice/file", "text/plain", b"plain text");
+    w.upload_at(NOW_MS + 1000, "alice", "alice/file", "text/plain", PNG);
     let report = follow(&w, &sender(200), &old_job);
     assert_eq!(detected(&report), (None, None));
     assert!(report.notes[0].contains("replaced or deleted"), "{:?}", report.notes);
@@ -224,7 +215,7 @@ fn without_webhook_configuration_nothing_is_sent() {
 #[test]
 fn object_deleted_before_inspection_is_noted_and_the_webhook_still_goes_out() {
     let w = World::new(hook_config());
-    let job = w.upload("alice", "alice/a.txt", "text/plain", &large(b"hello", b'a'));
+    let job = w.upload("alice", "alice/a.txt", "text/plain", b"hello");
     w.store.objects.borrow_mut().clear();
     let s = sender(200);
     let report = follow(&w, &s, &job);
@@ -238,7 +229,7 @@ fn object_deleted_before_inspection_is_noted_and_the_webhook_still_goes_out() {
 #[test]
 fn a_database_failure_while_recording_is_retried_before_the_webhook_is_sent() {
     let w = World::new(hook_config());
-    let job = w.upload("alice", "alice/notes.txt", "text/plain", &large(PNG, 7));
+    let job = w.upload("alice", "alice/notes.txt", "text/plain", PNG);
     w.meta.fail_writes.set(true);
     let s = sender(200);
     let report = follow(&w, &s, &job);
@@ -253,37 +244,12 @@ fn a_database_failure_while_recording_is_retried_before_the_webhook_is_sent() {
 #[test]
 fn a_retry_after_the_verdict_was_recorded_writes_nothing_again() {
     let w = World::new(hook_config());
-    let job = w.upload("alice", "alice/notes.txt", "text/plain", &large(PNG, 7));
+    let job = w.upload("alice", "alice/notes.txt", "text/plain", PNG);
     follow(&w, &sender(503), &job);
     w.meta.fail_writes.set(true);
     let report = attempt(&w, &sender(200), &job.event, 2);
     assert_eq!(report.outcome, Outcome::Delivered(Some(200)), "no write was needed");
     assert_eq!(detected(&report), (Some("image/png"), Some(false)));
-}
-
-#[test]
-fn a_small_upload_is_sniffed_before_its_commit_and_its_delivery_reads_nothing() {
-    let w = World::new(hook_config());
-    let job = w.upload("alice", "alice/spoof.txt", "text/plain", PNG);
-    let row = w.row("alice/spoof.txt").unwrap();
-    assert_eq!((row.detected_type.as_deref(), row.type_matches), (Some("image/png"), Some(false)), "at the commit");
-    w.store.objects.borrow_mut().clear();
-    w.meta.fail_writes.set(true);
-    let s = sender(200);
-    let report = follow(&w, &s, &job);
-    assert_eq!(report.outcome, Outcome::Delivered(Some(200)), "neither the store nor a write was needed");
-    assert_eq!(detected(&report), (Some("image/png"), Some(false)));
-    let body: Value = serde_json::from_str(&s.sent.borrow()[0].body).unwrap();
-    assert_eq!((body["detected_type"].as_str(), body["type_matches"].as_bool()), (Some("image/png"), Some(false)));
-}
-
-#[test]
-fn a_larger_upload_is_stored_unread_and_sniffed_when_its_event_is_delivered() {
-    let w = World::default_config();
-    let job = w.upload("alice", "alice/big.txt", "text/plain", &large(PNG, 7));
-    assert_eq!(w.row("alice/big.txt").unwrap().detected_type, None, "not read before the commit");
-    follow(&w, &sender(200), &job);
-    assert_eq!(w.row("alice/big.txt").unwrap().detected_type.as_deref(), Some("image/png"));
 }
 
 #[test]

@@ -147,13 +147,6 @@ impl Objects for MemoryStore {
         Ok(())
     }
 
-    async fn buffer(&self, body: Vec<u8>, length: u64) -> Result<crate::store::Buffered<Vec<u8>>> {
-        if body.len() as u64 != length {
-            return Err(crate::store::body_cut_off(crate::store::CutOff::ClientBody, "short body"));
-        }
-        Ok(crate::store::Buffered::Read(body.clone(), body))
-    }
-
     async fn read_prefix(&self, key: &StoredName, n: usize) -> Result<Option<Vec<u8>>> {
         Ok(self.objects.borrow().get(key.as_str()).map(|o| o.bytes[..n.min(o.bytes.len())].to_vec()))
     }
