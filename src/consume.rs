@@ -55,7 +55,8 @@ pub async fn consume(batch: JsValue, env: Env) {
     };
     // These events are on the queue now: their outbox rows go, in one statement for the batch
     // (a failure leaves them for the sweep, which sends another copy under the same id).
-    let ids: Vec<String> = messages.iter().filter_map(|m| Event::from_json(&body_text(m))).map(|e| e.id).collect();
+    let events: Vec<Option<Event>> = messages.iter().map(|m| Event::from_json(&body_text(m))).collect();
+    let ids: Vec<String> = events.iter().flatten().map(|e| e.id.clone()).collect();
     if let Err(e) = meta.clear_events(&ids).await {
         emit(&Line::new("error", "event_problem").detail(format!("clearing the outbox: {}", e.log_line())));
     }
@@ -63,13 +64,15 @@ pub async fn consume(batch: JsValue, env: Env) {
     batch.count = Some(messages.len() as u64);
     batch.rows_written = Some(meta.rows_written());
     emit(&batch);
-    for message in &messages {
+    for (message, event) in messages.iter().zip(events) {
         let (started, rows_before) = (now_ms(), meta.rows_written());
         let attempt = crate::js::get(message, "attempts").as_f64().map_or(1, |n| n.max(1.0) as u32);
         let retry_after = retry_delay_s(cfg.event_retry.delay_s, attempt);
-        let Some(event) = Event::from_json(&body_text(message)) else {
+        let Some(event) = event else {
             // Not an event this version can read: kept (in the end, in the dead-letter queue).
-            let mut line = Line::new("error", "event_unreadable").detail(body_text(message));
+            // Only its start is logged: a message nobody vetted may hold anything.
+            let text: String = body_text(message).chars().take(120).collect();
+            let mut line = Line::new("error", "event_unreadable").detail(text);
             line.attempt = Some(attempt);
             emit(&line);
             settle(message, Some(retry_after));
