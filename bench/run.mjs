@@ -18,6 +18,7 @@ import { startS3 } from '../tests/support/s3server.mjs';
 import { applyMigrations } from '../tests/support/gateway.mjs';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
 import { put as putBytes, rssMiB, cpuSeconds, newestWorkerd } from './lib/measure.mjs';
+import { barChart } from './lib/svg.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GiB = 1024 ** 3;
@@ -203,6 +204,18 @@ const unqueued = results.find((r) => r.name === 'Rust Worker without the EVENTS 
 const mibps = (r) => BIG / 2 ** 20 / r.big.seconds;
 const fmt = (v, d = 0) => (v == null ? '—' : v.toFixed(d));
 const bigLabel = BIG === GiB ? '1 GiB' : `${(BIG / 2 ** 20).toFixed(0)} MiB`;
+// Charts of the tables below, drawn from the same numbers.
+fs.writeFileSync(path.join(root, 'bench/results-small.svg'), barChart({
+  title: 'Single PUTs at concurrency 32: uploads per second and p99 latency',
+  rows: results.map((r) => ({ label: r.name, values: LOAD_SIZES.flatMap(([s]) => [r.loads[s].rps, r.loads[s].p99]) })),
+  series: LOAD_SIZES.flatMap(([s]) => [{ name: `${sizeLabel(s)} uploads/s`, unit: '/s' }, { name: `${sizeLabel(s)} p99`, unit: 'ms' }]),
+}));
+fs.writeFileSync(path.join(root, 'bench/results-large.svg'), barChart({
+  title: `A ${BIG === GiB ? '1 GiB' : `${(BIG / 2 ** 20).toFixed(0)} MiB`} upload: throughput and the Worker's CPU per GiB`,
+  rows: results.map((r) => ({ label: r.name, values: [BIG / 2 ** 20 / r.big.seconds, r.big.cpu == null ? null : r.big.cpu / (BIG / GiB)] })),
+  series: [{ name: 'throughput', unit: 'MiB/s' }, { name: 'Worker CPU per GiB', unit: 's', digits: 2 }],
+}));
+
 const lines = [
   '# Benchmark: S3 mode',
   '',
@@ -219,7 +232,11 @@ const lines = [
   ...(baseline
     ? [`Against the baseline build in the same run: ${fmt(mibps(rust) / mibps(baseline), 2)}× its ${bigLabel} throughput, ${fmt(rust.big.cpu / baseline.big.cpu, 2)}× its CPU per GiB, ${fmt(rust.load.rps / baseline.load.rps, 2)}× its 4 KiB uploads/s (p99 ${fmt(rust.load.p99, 1)} ms against ${fmt(baseline.load.p99, 1)} ms).`, '']
     : []),
+  '![Throughput and CPU per GiB of a large upload, per path](results-large.svg)',
+  '',
   '## Small and medium uploads',
+  '',
+  '![Uploads per second and p99 latency per path and body size](results-small.svg)',
   '',
   `Single authenticated PUTs at concurrency ${CONCURRENCY}, run round-robin across the paths in ${SMALL_ROUNDS} slices per size (${LOAD_SIZES.map(([s, n]) => `${n} of ${sizeLabel(s)}`).join(', ')}). CPU is the Worker's workerd process's user+system time per upload, background and queue work included.`,
   '',
