@@ -9,13 +9,10 @@ use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
 use super::objects::COLUMNS;
-use super::{db_error, opt_bool, opt_str, D1Metadata};
+use super::{opt_bool, opt_str, D1Metadata};
 
-/// "The row of key ?2 names stored name ?3": true exactly when a commit through a journal
-/// entry for that name happened, since no other write ever uses the name.
-pub(crate) const NAMES: &str = "EXISTS (SELECT 1 FROM objects WHERE key = ?2 AND storage_key = ?3)";
-
-/// [`NAMES`] with the key and the stored name at other parameter positions.
+/// "The row of key ?{key} names stored name ?{name}": true exactly when a commit through a
+/// journal entry for that name happened, since no other write ever uses the name.
 pub(crate) fn names(key: u8, name: u8) -> String {
     format!("EXISTS (SELECT 1 FROM objects WHERE key = ?{key} AND storage_key = ?{name})")
 }
@@ -89,7 +86,7 @@ impl D1Metadata {
         }
         if clear_entry {
             statements.push(self.statement(
-                &format!("DELETE FROM pending_uploads WHERE id = ?1 AND claimed = 0 AND {NAMES}"),
+                &format!("DELETE FROM pending_uploads WHERE id = ?1 AND claimed = 0 AND {}", names(2, 3)),
                 &[JsValue::from_str(pending_id), key, name],
             )?);
         }
@@ -103,7 +100,7 @@ impl D1Metadata {
         statements: Vec<D1PreparedStatement>,
         if_absent: bool,
     ) -> Result<Commit> {
-        let results = self.db.batch(statements).await.map(|r| self.counted_all(r)).map_err(|e| db_error(op, e))?;
+        let results = self.batch(op, statements).await?;
         #[derive(Deserialize)]
         struct Named {
             storage_key: Option<String>,

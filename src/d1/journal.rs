@@ -20,22 +20,22 @@ struct PendingRow {
 impl UploadJournal for D1Metadata {
     async fn begin_upload(&self, p: &PendingUpload) -> Result<()> {
         // OR IGNORE: a retried write of the same entry is harmless (and keeps a claim).
-        self.statement(
-            "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
+        self.run(
+            "journal",
+            self.statement(
+                "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            &[
-                JsValue::from_str(&p.id),
-                JsValue::from_str(&p.key),
-                JsValue::from_str(&p.owner),
-                JsValue::from_f64(p.started_at as f64),
-                JsValue::from_str(&p.storage_key),
-                JsValue::from_f64(p.due_at as f64),
-            ],
-        )?
-        .run()
-        .await
-        .map(|r| self.counted(r))
-        .map_err(|e| db_error("journal", e))?;
+                &[
+                    JsValue::from_str(&p.id),
+                    JsValue::from_str(&p.key),
+                    JsValue::from_str(&p.owner),
+                    JsValue::from_f64(p.started_at as f64),
+                    JsValue::from_str(&p.storage_key),
+                    JsValue::from_f64(p.due_at as f64),
+                ],
+            )?,
+        )
+        .await?;
         Ok(())
     }
 
@@ -45,11 +45,11 @@ impl UploadJournal for D1Metadata {
     }
 
     async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
-        self.statement("DELETE FROM pending_uploads WHERE id = ?1", &[JsValue::from_str(pending_id)])?
-            .run()
-            .await
-            .map(|r| self.counted(r))
-            .map_err(|e| db_error("abandon", e))?;
+        self.run(
+            "abandon",
+            self.statement("DELETE FROM pending_uploads WHERE id = ?1", &[JsValue::from_str(pending_id)])?,
+        )
+        .await?;
         Ok(())
     }
 
@@ -79,11 +79,11 @@ impl UploadJournal for D1Metadata {
 
     async fn claim_upload(&self, id: &str) -> Result<bool> {
         let result = self
-            .statement("UPDATE pending_uploads SET claimed = 1 WHERE id = ?1", &[JsValue::from_str(id)])?
-            .run()
-            .await
-            .map(|r| self.counted(r))
-            .map_err(|e| db_error("claim", e))?;
+            .run(
+                "claim",
+                self.statement("UPDATE pending_uploads SET claimed = 1 WHERE id = ?1", &[JsValue::from_str(id)])?,
+            )
+            .await?;
         Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 }

@@ -45,15 +45,21 @@ impl D1Metadata {
     }
 
     /// Adds a statement's written rows to the count.
-    pub(crate) fn counted(&self, result: D1Result) -> D1Result {
+    fn counted(&self, result: D1Result) -> D1Result {
         let rows = result.meta().ok().flatten().and_then(|m| m.rows_written).unwrap_or(0);
         self.written.set(self.written.get() + rows as u64);
         result
     }
 
-    /// [`Self::counted`] for each statement of a batch.
-    pub(crate) fn counted_all(&self, results: Vec<D1Result>) -> Vec<D1Result> {
-        results.into_iter().map(|r| self.counted(r)).collect()
+    /// Runs one statement that writes, counting its rows.
+    pub(crate) async fn run(&self, op: &str, statement: D1PreparedStatement) -> Result<D1Result> {
+        statement.run().await.map(|r| self.counted(r)).map_err(|e| db_error(op, e))
+    }
+
+    /// Runs statements as one batch (a transaction), counting their rows.
+    pub(crate) async fn batch(&self, op: &str, statements: Vec<D1PreparedStatement>) -> Result<Vec<D1Result>> {
+        let results = self.db.batch(statements).await.map_err(|e| db_error(op, e))?;
+        Ok(results.into_iter().map(|r| self.counted(r)).collect())
     }
 
     pub(crate) fn statement(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement> {
@@ -62,7 +68,7 @@ impl D1Metadata {
 
     /// Runs statements as one transaction (a D1 batch).
     pub(crate) async fn transaction(&self, op: &str, statements: Vec<D1PreparedStatement>) -> Result<()> {
-        self.db.batch(statements).await.map(|r| self.counted_all(r)).map_err(|e| db_error(op, e))?;
+        self.batch(op, statements).await?;
         Ok(())
     }
 }

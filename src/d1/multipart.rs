@@ -8,7 +8,7 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
-use super::commit::NAMES;
+use super::commit::names;
 use super::{db_error, D1Metadata};
 
 #[derive(Deserialize)]
@@ -78,11 +78,7 @@ impl MultipartIndex for D1Metadata {
             num(u.expires_at),
             JsValue::from_str(&u.storage_key),
         ];
-        self.statement(&sql, &args)?
-            .run()
-            .await
-            .map(|r| self.counted(r))
-            .map_err(|e| db_error("multipart insert", e))?;
+        self.run("multipart insert", self.statement(&sql, &args)?).await?;
         Ok(())
     }
 
@@ -154,7 +150,7 @@ impl MultipartIndex for D1Metadata {
 
     /// One statement, so the check against the counters and the insert are atomic.
     async fn reserve_part(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {
-        let result = self
+        let result = self.run("part reserve", self
             .statement(
                 "INSERT INTO multipart_parts (upload_id, part_number, size, etag) SELECT ?1, ?2, ?3, '' \
                  WHERE (SELECT part_bytes FROM multipart_uploads WHERE id = ?1) \
@@ -166,41 +162,37 @@ impl MultipartIndex for D1Metadata {
                     JsValue::from_f64(size as f64),
                     JsValue::from_f64(limit as f64),
                 ],
-            )?
-            .run()
-            .await
-            .map(|r| self.counted(r))
-            .map_err(|e| db_error("part reserve", e))?;
+            )?).await?;
         Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 
     async fn release_part(&self, id: &str, number: u16) -> Result<()> {
-        self.statement(
-            "DELETE FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2 AND etag = ''",
-            &[JsValue::from_str(id), JsValue::from_f64(f64::from(number))],
-        )?
-        .run()
-        .await
-        .map(|r| self.counted(r))
-        .map_err(|e| db_error("part release", e))?;
+        self.run(
+            "part release",
+            self.statement(
+                "DELETE FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2 AND etag = ''",
+                &[JsValue::from_str(id), JsValue::from_f64(f64::from(number))],
+            )?,
+        )
+        .await?;
         Ok(())
     }
 
     async fn record_part(&self, id: &str, p: &Part) -> Result<()> {
-        self.statement(
-            "INSERT INTO multipart_parts (upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4) \
+        self.run(
+            "part insert",
+            self.statement(
+                "INSERT INTO multipart_parts (upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag",
-            &[
-                JsValue::from_str(id),
-                JsValue::from_f64(f64::from(p.number)),
-                JsValue::from_f64(p.size as f64),
-                JsValue::from_str(&p.etag),
-            ],
-        )?
-        .run()
-        .await
-        .map(|r| self.counted(r))
-        .map_err(|e| db_error("part insert", e))?;
+                &[
+                    JsValue::from_str(id),
+                    JsValue::from_f64(f64::from(p.number)),
+                    JsValue::from_f64(p.size as f64),
+                    JsValue::from_str(&p.etag),
+                ],
+            )?,
+        )
+        .await?;
         Ok(())
     }
 
@@ -209,9 +201,11 @@ impl MultipartIndex for D1Metadata {
     async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit> {
         let mut statements = self.commit_statements(id, rec, false, true)?;
         let args = [JsValue::from_str(id), JsValue::from_str(&rec.key), JsValue::from_str(&rec.storage_key)];
+        statements.push(
+            self.statement(&format!("DELETE FROM multipart_parts WHERE upload_id = ?1 AND {}", names(2, 3)), &args)?,
+        );
         statements
-            .push(self.statement(&format!("DELETE FROM multipart_parts WHERE upload_id = ?1 AND {NAMES}"), &args)?);
-        statements.push(self.statement(&format!("DELETE FROM multipart_uploads WHERE id = ?1 AND {NAMES}"), &args)?);
+            .push(self.statement(&format!("DELETE FROM multipart_uploads WHERE id = ?1 AND {}", names(2, 3)), &args)?);
         self.commit("multipart complete", statements, false).await
     }
 

@@ -97,8 +97,7 @@ impl ObjectIndex for D1Metadata {
             statements.push(self.record_event(&Event::deleted(row, now_ms), now_ms, &names(4, 5), &args[..2])?);
         }
         statements.push(self.statement("DELETE FROM objects WHERE key = ?1 AND storage_key = ?2", &args[..2])?);
-        let results =
-            self.db.batch(statements).await.map(|r| self.counted_all(r)).map_err(|e| db_error("delete", e))?;
+        let results = self.batch("delete", statements).await?;
         Ok(results.last().and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 
@@ -109,19 +108,19 @@ impl ObjectIndex for D1Metadata {
         detected: Option<&str>,
         matches: Option<bool>,
     ) -> Result<()> {
-        self.statement(
-            "UPDATE objects SET detected_type = ?1, type_matches = ?2 WHERE key = ?3 AND etag = ?4",
-            &[
-                detected.map_or(JsValue::NULL, JsValue::from_str),
-                opt_bool(matches),
-                JsValue::from_str(key),
-                JsValue::from_str(etag),
-            ],
-        )?
-        .run()
-        .await
-        .map(|r| self.counted(r))
-        .map_err(|e| db_error("update", e))?;
+        self.run(
+            "update",
+            self.statement(
+                "UPDATE objects SET detected_type = ?1, type_matches = ?2 WHERE key = ?3 AND etag = ?4",
+                &[
+                    detected.map_or(JsValue::NULL, JsValue::from_str),
+                    opt_bool(matches),
+                    JsValue::from_str(key),
+                    JsValue::from_str(etag),
+                ],
+            )?,
+        )
+        .await?;
         Ok(())
     }
 }

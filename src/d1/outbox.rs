@@ -52,14 +52,14 @@ impl EventOutbox for D1Metadata {
         }
         // One statement for a whole batch: the ids as a JSON array.
         let list = serde_json::to_string(ids).unwrap_or_default();
-        self.statement(
-            "DELETE FROM event_outbox WHERE id IN (SELECT value FROM json_each(?1))",
-            &[JsValue::from_str(&list)],
-        )?
-        .run()
-        .await
-        .map(|r| self.counted(r))
-        .map_err(|e| db_error("outbox clear", e))?;
+        self.run(
+            "outbox clear",
+            self.statement(
+                "DELETE FROM event_outbox WHERE id IN (SELECT value FROM json_each(?1))",
+                &[JsValue::from_str(&list)],
+            )?,
+        )
+        .await?;
         Ok(())
     }
 }

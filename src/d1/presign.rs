@@ -6,7 +6,7 @@ use gateway_core::metadata::{Commit, ObjectRecord, PresignLedger, PresignedUploa
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use super::commit::NAMES;
+use super::commit::names;
 use super::{db_error, D1Metadata};
 
 #[derive(Deserialize)]
@@ -93,21 +93,23 @@ impl PresignLedger for D1Metadata {
     async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit> {
         let mut statements = self.commit_statements(nonce, rec, false, false)?;
         let args = [JsValue::from_str(nonce), JsValue::from_str(&rec.key), JsValue::from_str(&rec.storage_key)];
-        statements.push(self.statement(&format!("DELETE FROM presigned_uploads WHERE nonce = ?1 AND {NAMES}"), &args)?);
+        statements.push(
+            self.statement(&format!("DELETE FROM presigned_uploads WHERE nonce = ?1 AND {}", names(2, 3)), &args)?,
+        );
         self.commit("confirm", statements, false).await
     }
 
     /// `INSERT OR IGNORE` tells a first use (one row written) from a repeat (none).
     async fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {
         let result = self
-            .statement(
-                "INSERT OR IGNORE INTO used_nonces (nonce, expires_at) VALUES (?1, ?2)",
-                &[JsValue::from_str(nonce), num(expires_at as f64)],
-            )?
-            .run()
-            .await
-            .map(|r| self.counted(r))
-            .map_err(|e| db_error("nonce", e))?;
+            .run(
+                "nonce",
+                self.statement(
+                    "INSERT OR IGNORE INTO used_nonces (nonce, expires_at) VALUES (?1, ?2)",
+                    &[JsValue::from_str(nonce), num(expires_at as f64)],
+                )?,
+            )
+            .await?;
         let written = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0);
         Ok(written > 0)
     }

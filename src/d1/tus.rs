@@ -100,7 +100,7 @@ impl TusIndex for D1Metadata {
             JsValue::from_f64(u.created_at as f64),
             JsValue::from_f64(u.expires_at as f64),
         ];
-        self.statement(&sql, &args)?.run().await.map(|r| self.counted(r)).map_err(|e| db_error("tus insert", e))?;
+        self.run("tus insert", self.statement(&sql, &args)?).await?;
         Ok(())
     }
 
@@ -114,8 +114,7 @@ impl TusIndex for D1Metadata {
                 &arg,
             )?,
         ];
-        let results =
-            self.db.batch(statements).await.map(|r| self.counted_all(r)).map_err(|e| db_error("tus select", e))?;
+        let results = self.batch("tus select", statements).await?;
         let fail = |e| db_error("tus select", e);
         let Some(upload) =
             results.first().map(|r| r.results::<UploadRow>()).transpose().map_err(fail)?.and_then(|mut v| v.pop())
@@ -139,33 +138,33 @@ impl TusIndex for D1Metadata {
 
     async fn lease_tus(&self, id: &str, offset: u64, lease: &str, until_ms: i64, now_ms: i64) -> Result<bool> {
         let result = self
-            .statement(
-                "UPDATE tus_uploads SET lease = ?2, lease_until = ?3 WHERE id = ?1 AND upload_offset = ?4 \
+            .run(
+                "tus lease",
+                self.statement(
+                    "UPDATE tus_uploads SET lease = ?2, lease_until = ?3 WHERE id = ?1 AND upload_offset = ?4 \
                  AND (lease IS NULL OR lease_until < ?5)",
-                &[
-                    JsValue::from_str(id),
-                    JsValue::from_str(lease),
-                    JsValue::from_f64(until_ms as f64),
-                    num(offset),
-                    JsValue::from_f64(now_ms as f64),
-                ],
-            )?
-            .run()
-            .await
-            .map(|r| self.counted(r))
-            .map_err(|e| db_error("tus lease", e))?;
+                    &[
+                        JsValue::from_str(id),
+                        JsValue::from_str(lease),
+                        JsValue::from_f64(until_ms as f64),
+                        num(offset),
+                        JsValue::from_f64(now_ms as f64),
+                    ],
+                )?,
+            )
+            .await?;
         Ok(changed(&result))
     }
 
     async fn release_tus(&self, id: &str, lease: &str) -> Result<()> {
-        self.statement(
-            "UPDATE tus_uploads SET lease = NULL, lease_until = NULL WHERE id = ?1 AND lease = ?2",
-            &[JsValue::from_str(id), JsValue::from_str(lease)],
-        )?
-        .run()
-        .await
-        .map(|r| self.counted(r))
-        .map_err(|e| db_error("tus release", e))?;
+        self.run(
+            "tus release",
+            self.statement(
+                "UPDATE tus_uploads SET lease = NULL, lease_until = NULL WHERE id = ?1 AND lease = ?2",
+                &[JsValue::from_str(id), JsValue::from_str(lease)],
+            )?,
+        )
+        .await?;
         Ok(())
     }
 
@@ -201,8 +200,7 @@ impl TusIndex for D1Metadata {
              WHERE id = ?1 AND lease = ?2 AND upload_offset = ?3",
             &with(&[num(a.to), opt_num(a.length), opt_num(a.part_size), opt_str(&a.store_upload_id)]),
         )?);
-        let results =
-            self.db.batch(statements).await.map(|r| self.counted_all(r)).map_err(|e| db_error("tus advance", e))?;
+        let results = self.batch("tus advance", statements).await?;
         Ok(results.last().is_some_and(changed))
     }
 
