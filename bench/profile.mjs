@@ -16,10 +16,13 @@ import { applyMigrations } from '../tests/support/gateway.mjs';
 import { startS3 } from '../tests/support/s3server.mjs';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
 import { put, cpuSeconds, newestWorkerd } from './lib/measure.mjs';
+import { EVENTS_QUEUE, startWorker } from './lib/worker.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.BENCH_PROFILE_COUNT || 1000);
 const CONCURRENCY = 32;
+// Long enough for the consumer to work through the backlog of events (batches of 10).
+const SETTLE_MS = Number(process.env.BENCH_PROFILE_SETTLE_MS || 20_000);
 const secret = randomSecret();
 
 /** CPU ms per request and requests/s for `N` calls of `send`, CONCURRENCY at a time. */
@@ -75,28 +78,14 @@ try {
   const token = sign(claimsFor('bench', { ttl: 86400 }), { key: secret });
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' };
   const variants = [
-    ['with the EVENTS queue and its consumer (as deployed)', { queueProducers: { EVENTS: 'q' }, queueConsumers: { q: { maxBatchSize: 10, maxBatchTimeout: 1 } } }],
-    ['with the EVENTS queue, consumer not running', { queueProducers: { EVENTS: 'q' } }],
+    ['with the EVENTS queue and its consumer (as deployed)', EVENTS_QUEUE],
+    ['with the EVENTS queue, consumer not running', { queueProducers: EVENTS_QUEUE.queueProducers }],
     ['without the EVENTS queue (follow-up in waitUntil)', {}],
   ];
   for (const [name, options] of variants) {
-    const mf = new Miniflare({
-      ...options,
-      handleStructuredLogs: () => {},
-      scriptPath: path.join(root, 'build/index.js'),
-      modules: true,
-      modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-      compatibilityDate: '2025-09-01',
-      r2Buckets: ['BUCKET'],
-      d1Databases: ['DB'],
-      bindings: { ...s3.vars, JWT_SECRET: secret },
-      port: 0,
-    });
-    const url = (await mf.ready).toString().replace(/\/$/, '');
-    await applyMigrations(await mf.getD1Database('DB'));
-    const pid = newestWorkerd();
+    const { mf, url, pid } = await startWorker(path.join(root, 'build/index.js'), { ...s3.vars, JWT_SECRET: secret }, options);
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-    rows.push({ what: `this gateway, 4 KiB PUT, ${name}`, ...(await cpuPer(pid, (i) => put(`${url}/files/bench/${i}.bin`, 4096, headers, agent), 3000)) });
+    rows.push({ what: `this gateway, 4 KiB PUT, ${name}`, ...(await cpuPer(pid, (i) => put(`${url}/files/bench/${i}.bin`, 4096, headers, agent), SETTLE_MS)) });
     agent.destroy();
     await mf.dispose();
   }
@@ -108,7 +97,7 @@ const fmt = (v, d) => v.toFixed(d);
 const lines = [
   '# Where a small upload\'s CPU goes',
   '',
-  `Run ${new Date().toISOString()} with \`node bench/profile.mjs\` on ${os.cpus().length} cores, ${N} requests per row at concurrency ${CONCURRENCY}. CPU is the user+system time of the workerd process, which here also runs the D1 and queue simulators, per request (for the gateway, background and consumer work included: it is measured 3 s after the last answer).`,
+  `Run ${new Date().toISOString()} with \`node bench/profile.mjs\` on ${os.cpus().length} cores, ${N} requests per row at concurrency ${CONCURRENCY}. CPU is the user+system time of the workerd process, which here also runs the D1 and queue simulators, per request (for the gateway, background and consumer work included: it is measured ${SETTLE_MS / 1000} s after the last answer, when the consumer has worked through its backlog).`,
   '',
   '| work | CPU per request | requests/s |',
   '|---|---|---|',

@@ -12,13 +12,12 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Miniflare } from 'miniflare';
 import * as esbuild from 'esbuild';
 import { startS3 } from '../tests/support/s3server.mjs';
-import { applyMigrations } from '../tests/support/gateway.mjs';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
-import { put as putBytes, rssMiB, cpuSeconds, newestWorkerd } from './lib/measure.mjs';
+import { put as putBytes, rssMiB, cpuSeconds } from './lib/measure.mjs';
 import { barChart } from './lib/svg.mjs';
+import { EVENTS_QUEUE, startWorker } from './lib/worker.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GiB = 1024 ** 3;
@@ -86,31 +85,6 @@ function loadSummary(acc) {
   };
 }
 
-/** The EVENTS queue as wrangler.toml sets it up: produced and consumed by the Worker itself. */
-const eventsQueue = {
-  queueProducers: { EVENTS: 'upload-events' },
-  queueConsumers: { 'upload-events': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, deadLetterQueue: 'upload-events-dlq' } },
-};
-
-async function startWorker(scriptPath, s3, extra = {}, options = {}) {
-  const mf = new Miniflare({
-    ...options,
-    // The Worker's log lines are dropped: printing them here would cost the shared cores.
-    handleStructuredLogs: () => {},
-    scriptPath,
-    modules: true,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    compatibilityDate: '2025-09-01',
-    r2Buckets: ['BUCKET'],
-    d1Databases: ['DB'],
-    bindings: { ...s3.vars, JWT_SECRET: secret, MAX_UPLOAD_BYTES: String(5 * GiB), ...extra },
-    port: 0,
-  });
-  const url = (await mf.ready).toString().replace(/\/$/, '');
-  await applyMigrations(await mf.getD1Database('DB'));
-  return { mf, url, pid: newestWorkerd() };
-}
-
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 // BENCH_BASELINE=<build dir> adds another build of this gateway (say, the last release) as a
 // row of the same run, so a change is compared with what it replaces on the same machine. The
@@ -139,15 +113,15 @@ try {
   fs.mkdirSync(path.dirname(bundle), { recursive: true });
   await esbuild.build({ entryPoints: [path.join(root, 'bench/reference-worker.js')], bundle: true, format: 'esm', platform: 'neutral', outfile: bundle, logLevel: 'error' });
   const viaWorker = async (name, scriptPath, extra = {}, options = {}) => {
-    const w = await startWorker(scriptPath, s3, extra, options);
+    const w = await startWorker(scriptPath, { ...s3.vars, JWT_SECRET: secret, MAX_UPLOAD_BYTES: String(5 * GiB), ...extra }, options);
     workers.push(w);
     return { name, pid: w.pid, send: (key, size, via) => put(`${w.url}/files/${key}`, size, auth, via) };
   };
   const targets = [
     { name: 'Direct PUT to S3 (client-signed)', pid: null, send: async (key, size, via) => put(s3.url(key), size, await directHeaders(key), via) },
-    await viaWorker('Rust Worker (this gateway)', path.join(root, 'build/index.js'), {}, eventsQueue),
+    await viaWorker('Rust Worker (this gateway)', path.join(root, 'build/index.js'), {}, EVENTS_QUEUE),
     await viaWorker('Rust Worker without the EVENTS queue', path.join(root, 'build/index.js')),
-    ...(BASELINE ? [await viaWorker(`Rust Worker, baseline (${BASELINE_LABEL})`, path.join(path.resolve(BASELINE), 'index.js'), {}, eventsQueue)] : []),
+    ...(BASELINE ? [await viaWorker(`Rust Worker, baseline (${BASELINE_LABEL})`, path.join(path.resolve(BASELINE), 'index.js'), {}, EVENTS_QUEUE)] : []),
     await viaWorker('JS reference Worker (aws4fetch)', bundle),
     await viaWorker('JS reference, body piped through FixedLengthStream', bundle, { PIPE_THROUGH_FIXED_LENGTH: '1' }),
   ];

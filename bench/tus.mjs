@@ -12,12 +12,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Miniflare } from 'miniflare';
 import * as tus from 'tus-js-client';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
 import { startS3 } from '../tests/support/s3server.mjs';
-import { applyMigrations } from '../tests/support/gateway.mjs';
-import { put, rssMiB, cpuSeconds, newestWorkerd, downloadHash } from './lib/measure.mjs';
+import { put, rssMiB, cpuSeconds, downloadHash } from './lib/measure.mjs';
+import { startWorker } from './lib/worker.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MIB = 1024 * 1024;
@@ -71,21 +70,7 @@ function viaCli(url, key) {
 }
 
 const s3 = await startS3({ dir: fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir() });
-const mf = new Miniflare({
-  // The Worker's log lines are dropped: printing them here would cost the shared cores.
-  handleStructuredLogs: () => {},
-  scriptPath: path.join(root, 'build/index.js'),
-  modules: true,
-  modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-  compatibilityDate: '2025-09-01',
-  r2Buckets: ['BUCKET'],
-  d1Databases: ['DB'],
-  bindings: { ...s3.vars, JWT_SECRET: secret, MAX_UPLOAD_BYTES: String(100 * MIB) },
-  port: 0,
-});
-const url = (await mf.ready).toString().replace(/\/$/, '');
-await applyMigrations(await mf.getD1Database('DB'));
-const pid = newestWorkerd();
+const { mf, url, pid } = await startWorker(path.join(root, 'build/index.js'), { ...s3.vars, JWT_SECRET: secret, MAX_UPLOAD_BYTES: String(100 * MIB) });
 const rows = [];
 try {
   const signed = await s3.client.sign(s3.url('bench/tus-direct.bin'), { method: 'PUT', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-type': 'application/octet-stream' } });
