@@ -13,6 +13,7 @@ use gateway_core::http::{body_plan, whole_body, BodyPlan, Input, Reply, RequestH
 use gateway_core::log::{self, Line};
 use gateway_core::metrics::{self, DataPoint};
 use gateway_core::sweep;
+use gateway_core::upload;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::ReadableStream;
 use worker::{console_error, console_log, console_warn, Context, Env};
@@ -154,7 +155,7 @@ async fn run_followup(
     let (started, rows_before) = (now_ms(), meta.rows_written());
     let mut problems = Vec::new();
     if let Some(old) = &job.replaced {
-        problems.extend(followup::discard_replaced(&store, &meta, old).await);
+        problems.extend(upload::discard_replaced(&store, &meta, old).await);
     }
     match &queue {
         Some(queue) => problems.extend(events::dispatch(queue, std::slice::from_ref(&job.event)).await.problems),

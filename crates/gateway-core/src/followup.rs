@@ -5,10 +5,9 @@
 //! upload.
 
 use crate::config::WebhookConfig;
-use crate::events::Delivery;
-use crate::events::{Event, EventKind};
+use crate::events::{Delivery, Event, EventKind};
 use crate::key::StoredName;
-use crate::metadata::{garbage_id, ObjectIndex, UploadJournal};
+use crate::metadata::ObjectIndex;
 use crate::sniff::{detect, type_matches, SNIFF_BYTES};
 use crate::store::Objects;
 use crate::time::rfc3339;
@@ -71,19 +70,6 @@ impl Report {
             Outcome::Retry(_, why) => Some(why.clone()),
         };
         why.into_iter().chain(self.notes.iter().cloned()).reduce(|a, b| format!("{a}; {b}"))
-    }
-}
-
-/// Deletes the version an upload replaced and clears its journal entry (or leaves both for the
-/// sweep). Returns the problem, for the log.
-pub async fn discard_replaced<S: Objects, M: UploadJournal>(store: &S, meta: &M, old: &StoredName) -> Option<String> {
-    match store.delete(old).await {
-        Ok(()) => meta
-            .abandon_upload(&garbage_id(old.as_str()))
-            .await
-            .err()
-            .map(|e| format!("clearing the entry of replaced `{old}` failed: {}", e.log_line())),
-        Err(e) => Some(format!("deleting replaced `{old}` failed: {}", e.log_line())),
     }
 }
 

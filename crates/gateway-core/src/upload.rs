@@ -15,7 +15,7 @@ use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{parse_length, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{Commit, ObjectIndex, ObjectRecord, PendingUpload, UploadJournal, STATUS_COMPLETE};
+use crate::metadata::{garbage_id, Commit, ObjectIndex, ObjectRecord, PendingUpload, UploadJournal, STATUS_COMPLETE};
 use crate::store::{ObjectMeta, Objects, PutObject};
 use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::rfc3339;
@@ -268,20 +268,42 @@ pub(crate) async fn discard<S: Objects, M: UploadJournal>(store: &S, meta: &M, p
 
 /// [`discard`] by stored name and journal entry id.
 pub(crate) async fn discard_named<S: Objects, M: UploadJournal>(store: &S, meta: &M, name: &StoredName, entry: &str) {
+    if let Err(problem) = delete_and_clear(store, meta, name, entry, "the unrecorded object").await {
+        crate::log::error(&problem);
+    }
+}
+
+/// Deletes stored name `name` (`what` says which object it is, for the log), then clears its
+/// journal entry `entry`, only once the delete succeeded. The problem, if either failed.
+async fn delete_and_clear<S: Objects, M: UploadJournal>(
+    store: &S,
+    meta: &M,
+    name: &StoredName,
+    entry: &str,
+    what: &str,
+) -> std::result::Result<(), String> {
     match store.delete(name).await {
         Ok(()) => {
-            if let Err(e) = meta.abandon_upload(entry).await {
-                log_cleanup("clearing the journal entry", name, &e);
-            }
+            meta.abandon_upload(entry).await.map_err(|e| cleanup_problem("clearing the journal entry of", name, &e))
         }
-        Err(e) => log_cleanup("deleting the unrecorded object", name, &e),
+        Err(e) => Err(cleanup_problem(&format!("deleting {what}"), name, &e)),
     }
+}
+
+/// Deletes the version an upload replaced and clears its journal entry (or leaves both for the
+/// sweep). Returns the problem, for the log.
+pub async fn discard_replaced<S: Objects, M: UploadJournal>(store: &S, meta: &M, old: &StoredName) -> Option<String> {
+    delete_and_clear(store, meta, old, &garbage_id(old.as_str()), "the replaced version").await.err()
+}
+
+fn cleanup_problem(op: &str, name: &StoredName, err: &GatewayError) -> String {
+    format!("cleanup: {op} `{name}` failed (left to the sweep): {}", err.log_line())
 }
 
 /// A cleanup that failed: logged with the stored name and the operation; the journal entry
 /// that remains lets the sweep finish it.
 pub(crate) fn log_cleanup(op: &str, name: &StoredName, err: &GatewayError) {
-    crate::log::error(&format!("cleanup: {op} `{name}` failed (left to the sweep): {}", err.log_line()));
+    crate::log::error(&cleanup_problem(op, name, err));
 }
 
 async fn store_body<S: Objects>(
