@@ -59,31 +59,32 @@ fn event_id(kind: &str, storage_key: &str) -> String {
 impl Event {
     /// The event of the version `rec` describes, as its commit records it.
     pub fn uploaded(rec: &ObjectRecord) -> Event {
-        Event {
-            kind: EventKind::Uploaded {
+        Event::about(
+            rec,
+            EventKind::Uploaded {
                 content_type: rec.content_type.clone(),
                 uploaded_at: rfc3339(rec.completed_at.unwrap_or(rec.created_at)),
             },
-            version: VERSION,
-            id: event_id("object.uploaded", &rec.storage_key),
-            key: rec.key.clone(),
-            owner: rec.owner.clone(),
-            size: rec.size,
-            etag: rec.etag.clone(),
-        }
+        )
     }
 
     /// The event of deleting the version `rec` describes, at `now_ms`.
     pub fn deleted(rec: &ObjectRecord, now_ms: i64) -> Event {
-        Event {
-            kind: EventKind::Deleted { deleted_at: rfc3339(now_ms) },
+        Event::about(rec, EventKind::Deleted { deleted_at: rfc3339(now_ms) })
+    }
+
+    fn about(rec: &ObjectRecord, kind: EventKind) -> Event {
+        let mut event = Event {
+            kind,
             version: VERSION,
-            id: event_id("object.deleted", &rec.storage_key),
+            id: String::new(),
             key: rec.key.clone(),
             owner: rec.owner.clone(),
             size: rec.size,
             etag: rec.etag.clone(),
-        }
+        };
+        event.id = event_id(event.type_name(), &rec.storage_key);
+        event
     }
 
     /// `object.uploaded` or `object.deleted`.
