@@ -2,13 +2,14 @@
 //! staged chunks). Each range is opened as the store's own download stream, and the streams are
 //! piped in order into a `FixedLengthStream`, whose readable side is the body: a stream of
 //! known length, as R2's `put` and S3 over `fetch` need. The bytes move inside the runtime and
-//! never enter Wasm memory.
+//! never enter Wasm memory. A small upload read whole is a JavaScript `ArrayBuffer`, stored as
+//! a `Response` body over it (known length again); only its first bytes are copied into Wasm.
 
 use gateway_core::conditional::ReadConditions;
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::key::StoredName;
 use gateway_core::range::ByteRangeSpec;
-use gateway_core::store::{Compose, GetResult, Objects};
+use gateway_core::store::{body_cut_off, Compose, CutOff, GetResult, Objects};
 use gateway_core::tus::plan::Piece;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -71,5 +72,24 @@ impl Compose for Backend {
         js::get(&fixed, "readable")
             .dyn_into::<ReadableStream>()
             .map_err(|e| failed(format!("compose: {}", js::error_message(&e))))
+    }
+
+    async fn buffer(&self, body: ReadableStream, length: u64, prefix: usize) -> Result<(ReadableStream, Vec<u8>)> {
+        let internal = |e: JsValue| failed(format!("buffer: {}", js::error_message(&e)));
+        let whole = web_sys::Response::new_with_opt_readable_stream(Some(&body)).and_then(|r| r.array_buffer());
+        let bytes = JsFuture::from(whole.map_err(internal)?)
+            .await
+            .map_err(|e| body_cut_off(CutOff::ClientBody, format!("buffer: {}", js::error_message(&e))))?;
+        let bytes: js_sys::ArrayBuffer = bytes.unchecked_into();
+        if u64::from(bytes.byte_length()) != length {
+            return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
+        }
+        let n = prefix.min(bytes.byte_length() as usize) as u32;
+        let head = js_sys::Uint8Array::new_with_byte_offset_and_length(&bytes, 0, n).to_vec();
+        let stream = web_sys::Response::new_with_opt_buffer_source(Some(&bytes))
+            .map_err(internal)?
+            .body()
+            .ok_or_else(|| failed("buffer: the response has no body"))?;
+        Ok((stream, head))
     }
 }

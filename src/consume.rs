@@ -1,13 +1,18 @@
 //! The `EVENTS` queue's consumer: each message is one event and one delivery attempt
-//! ([`followup::deliver`]). A batch first clears its events' outbox rows. Delivered or refused events are acknowledged; anything worth
-//! another attempt is retried with a growing delay, and once the consumer's `max_retries` is
-//! spent the queue moves it to the dead-letter queue. Every attempt is logged and counted.
+//! ([`followup::deliver`]), or an announced upload's pending-commit message, which is settled
+//! first ([`announce::resolve`]: delivered like an event once committed, looked at again later
+//! while it may still commit, its object deleted once it never will). A batch first clears its
+//! events' outbox rows. Delivered or refused events are acknowledged; anything worth another
+//! attempt is retried with a growing delay, and once the consumer's `max_retries` is spent the
+//! queue moves it to the dead-letter queue. Every attempt is logged and counted.
 
+use gateway_core::announce::{self, Resolution};
 use gateway_core::config::DEFAULT_EVENT_RETRY_DELAY_SECONDS;
-use gateway_core::events::{retry_delay_s, Delivery, Event, EventOutbox};
+use gateway_core::events::{retry_delay_s, Delivery, Event, EventOutbox, PendingCommit, QueueMessage};
 use gateway_core::followup;
 use gateway_core::log::{self, Line};
 use gateway_core::metrics::event_point;
+use gateway_core::webhook::Detection;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::Env;
 
@@ -55,8 +60,14 @@ pub async fn consume(batch: JsValue, env: Env) {
     };
     // These events are on the queue now: their outbox rows go, in one statement for the batch
     // (a failure leaves them for the sweep, which sends another copy under the same id).
-    let events: Vec<Option<Event>> = messages.iter().map(|m| Event::from_json(&body_text(m))).collect();
-    let ids: Vec<String> = events.iter().flatten().map(|e| e.id.clone()).collect();
+    let parsed: Vec<Option<QueueMessage>> = messages.iter().map(|m| QueueMessage::from_json(&body_text(m))).collect();
+    let ids: Vec<String> = parsed
+        .iter()
+        .filter_map(|m| match m {
+            Some(QueueMessage::Event(e)) => Some(e.id.clone()),
+            _ => None,
+        })
+        .collect();
     if let Err(e) = meta.clear_events(&ids).await {
         emit(&Line::new("error", "event_problem").detail(format!("clearing the outbox: {}", e.log_line())));
     }
@@ -64,22 +75,68 @@ pub async fn consume(batch: JsValue, env: Env) {
     batch.count = Some(messages.len() as u64);
     batch.rows_written = Some(meta.rows_written());
     emit(&batch);
-    for (message, event) in messages.iter().zip(events) {
+    for (message, parsed) in messages.iter().zip(parsed) {
         let (started, rows_before) = (now_ms(), meta.rows_written());
         let attempt = crate::js::get(message, "attempts").as_f64().map_or(1, |n| n.max(1.0) as u32);
         let retry_after = retry_delay_s(cfg.event_retry.delay_s, attempt);
-        let Some(event) = event else {
-            // Not an event this version can read: kept (in the end, in the dead-letter queue).
-            // Only its start is logged: a message nobody vetted may hold anything.
-            let text: String = body_text(message).chars().take(120).collect();
-            let mut line = Line::new("error", "event_unreadable").detail(text);
-            line.attempt = Some(attempt);
-            emit(&line);
-            settle(message, Some(retry_after));
-            continue;
+        let report = match parsed {
+            Some(QueueMessage::Event(event)) => {
+                let report =
+                    followup::deliver(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &event, attempt, now_ms())
+                        .await;
+                (event, report)
+            }
+            Some(QueueMessage::Pending(pending)) => match announce::resolve(&store, &meta, &pending, attempt).await {
+                Ok(Resolution::Committed(version)) => {
+                    let event = Event::uploaded(&version);
+                    let found = Detection { detected_type: version.detected_type, type_matches: version.type_matches };
+                    let report = followup::post(
+                        &FetchSender,
+                        cfg.webhook.as_ref(),
+                        &event,
+                        Some(found),
+                        Vec::new(),
+                        attempt,
+                        now_ms(),
+                    )
+                    .await;
+                    (event, report)
+                }
+                Ok(Resolution::Wait(delay_s)) => {
+                    settle(message, Some(delay_s));
+                    let mut line = pending_line("info", "upload_pending", &pending, attempt);
+                    line.detail = Some(format!("not committed yet; looking again in {delay_s} s"));
+                    emit(&line);
+                    continue;
+                }
+                Ok(Resolution::Abandoned) => {
+                    settle(message, None);
+                    let mut line = pending_line("warn", "upload_abandoned", &pending, attempt);
+                    line.detail = Some("never committed: its stored object was deleted".to_owned());
+                    line.rows_written = Some(meta.rows_written() - rows_before);
+                    emit(&line);
+                    continue;
+                }
+                Err(why) => {
+                    settle(message, Some(retry_after));
+                    let mut line = pending_line("error", "upload_pending_problem", &pending, attempt);
+                    line.detail = Some(why);
+                    emit(&line);
+                    continue;
+                }
+            },
+            None => {
+                // Not a message this version can read: kept (in the end, in the dead-letter
+                // queue). Only its start is logged: a message nobody vetted may hold anything.
+                let text: String = body_text(message).chars().take(120).collect();
+                let mut line = Line::new("error", "event_unreadable").detail(text);
+                line.attempt = Some(attempt);
+                emit(&line);
+                settle(message, Some(retry_after));
+                continue;
+            }
         };
-        let report =
-            followup::deliver(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &event, attempt, now_ms()).await;
+        let (event, report) = report;
         let (delivery, status) = report.delivery(attempt, cfg.event_retry.max_retries);
         settle(message, matches!(delivery, Delivery::Retried | Delivery::DeadLettered).then_some(retry_after));
         let mut line = log::event_line(delivery, &event, attempt, status, report.detail(), now_ms() - started);
@@ -90,4 +147,13 @@ pub async fn consume(batch: JsValue, env: Env) {
             &event_point(delivery, event.type_name(), cfg.storage.name(), status, attempt, now_ms() - started),
         );
     }
+}
+
+/// A log line about a pending-commit message.
+fn pending_line(level: &'static str, msg: &'static str, pending: &PendingCommit, attempt: u32) -> Line {
+    let mut line = Line::new(level, msg);
+    line.key = Some(pending.key.clone());
+    line.event_id = Some(pending.id.clone());
+    line.attempt = Some(attempt);
+    line
 }

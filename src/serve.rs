@@ -95,11 +95,13 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         (Ok(s), Ok(m)) => (s, m),
         (Err(e), _) | (_, Err(e)) => return fail(&id, Some(&head), started, e),
     };
+    let queue = QueueBinding::from_env(&env);
     let gateway = Gateway {
         config: &cfg,
         store: &store,
         presigner: store.presigner(),
         meta: &meta,
+        queue: queue.as_ref(),
         now_ms: now_ms(),
         request_id: &id,
     };
@@ -118,7 +120,7 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         emit(&Line::new("error", "problem").request_id(&id).detail(problem.as_str()));
     }
     if let Some(job) = handled.followup {
-        ctx.wait_until(run_followup(cfg.clone(), store, meta, QueueBinding::from_env(&env), job, id));
+        ctx.wait_until(run_followup(cfg.clone(), store, meta, queue, job, id));
     }
     response(handled.reply).map_err(|e| worker::Error::JsError(format!("{e:?}")))
 }
@@ -143,7 +145,8 @@ thread_local! {
 
 /// Background work: never fails the request; logs what went wrong. The replaced version is
 /// deleted (or left to the sweep), then the event goes onto the queue, whose consumer sniffs
-/// and delivers it with retries; its outbox row stays for the sweep if the send fails.
+/// and delivers it with retries; its outbox row stays for the sweep if the send fails. (An
+/// announced upload sent its pending-commit message before it answered.)
 async fn run_followup(
     cfg: Rc<Config>,
     store: Backend,
@@ -158,6 +161,8 @@ async fn run_followup(
         problems.extend(upload::discard_replaced(&store, &meta, old).await);
     }
     match &queue {
+        // An announced upload's pending-commit message is on the queue already.
+        Some(_) if job.queued => {}
         Some(queue) => problems.extend(events::dispatch(queue, std::slice::from_ref(&job.event)).await.problems),
         None => problems.extend(deliver_once(&cfg, &store, &meta, &job).await),
     }

@@ -17,13 +17,64 @@ pub(crate) fn names(key: u8, name: u8) -> String {
     format!("EXISTS (SELECT 1 FROM objects WHERE key = ?{key} AND storage_key = ?{name})")
 }
 
+/// The database's own clock, in ms since the Unix epoch: what announced commits' deadlines
+/// are measured against, so the Worker's and the consumer's clocks never matter.
+pub(crate) const DB_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+
+/// Writes the row of ?1…?13 (the columns of [`COLUMNS`]) with `announced` = ?16 if
+/// `condition` holds; on a key that has a row, replaces it unless ?15 (`if_absent`) is 1. A
+/// replaced version is journaled (and an announced one copied) by the trigger
+/// `objects_version_replaced`, in the same statement.
+pub(super) fn upsert(condition: &str) -> String {
+    format!(
+        "INSERT INTO objects ({COLUMNS}, announced) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?16 \
+         WHERE {condition} \
+         ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, size = excluded.size, \
+         content_type = excluded.content_type, etag = excluded.etag, checksum_sha256 = excluded.checksum_sha256, \
+         checksum_md5 = excluded.checksum_md5, status = excluded.status, detected_type = excluded.detected_type, \
+         type_matches = excluded.type_matches, created_at = excluded.created_at, completed_at = excluded.completed_at, \
+         storage_key = excluded.storage_key, announced = excluded.announced WHERE ?15 = 0"
+    )
+}
+
+/// The arguments of [`upsert`]: the row, then ?14 `pending_id`, ?15 `if_absent`,
+/// ?16 `announced`, ?17 the deadline (announced commits only).
+pub(super) fn upsert_args(
+    rec: &ObjectRecord,
+    pending_id: &str,
+    if_absent: bool,
+    deadline_ms: Option<i64>,
+) -> Vec<JsValue> {
+    let flag = |b: bool| JsValue::from_f64(if b { 1.0 } else { 0.0 });
+    let mut args = vec![
+        JsValue::from_str(&rec.key),
+        JsValue::from_str(&rec.owner),
+        JsValue::from_f64(rec.size as f64),
+        JsValue::from_str(&rec.content_type),
+        JsValue::from_str(&rec.etag),
+        opt_str(&rec.checksum_sha256),
+        opt_str(&rec.checksum_md5),
+        JsValue::from_str(&rec.status),
+        opt_str(&rec.detected_type),
+        opt_bool(rec.type_matches),
+        JsValue::from_f64(rec.created_at as f64),
+        rec.completed_at.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
+        JsValue::from_str(&rec.storage_key),
+        JsValue::from_str(pending_id),
+        flag(if_absent),
+        flag(deadline_ms.is_some()),
+    ];
+    args.extend(deadline_ms.map(|d| JsValue::from_f64(d as f64)));
+    args
+}
+
 impl D1Metadata {
     /// The commit transaction, every write conditional on journal entry `pending_id` being
-    /// unclaimed: read the name the row names (statement 0), journal it for deletion if it is
-    /// replaced, write the row (statement 2; no change on an `if_absent` conflict), record the
-    /// version's event if events are on (only while the entry is open and the row names the
-    /// version: a retried commit does not record it twice), and, with `clear_entry`, clear the
-    /// entry. [`commit_outcome`] reads the answer.
+    /// unclaimed: read the name the row names (statement 0), write the row (statement 1; no
+    /// change on an `if_absent` conflict; a replaced version is journaled by the trigger),
+    /// record the version's event if events are on (only while the entry is open and the row
+    /// names the version: a retried commit does not record it twice), and, with `clear_entry`,
+    /// clear the entry. [`commit_outcome`] reads the answer.
     pub(crate) fn commit_statements(
         &self,
         pending_id: &str,
@@ -32,49 +83,11 @@ impl D1Metadata {
         clear_entry: bool,
     ) -> Result<Vec<D1PreparedStatement>> {
         let open = "EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?14 AND claimed = 0)";
-        let upsert = format!(
-            "INSERT INTO objects ({COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE {open} \
-             ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, size = excluded.size, \
-             content_type = excluded.content_type, etag = excluded.etag, checksum_sha256 = excluded.checksum_sha256, \
-             checksum_md5 = excluded.checksum_md5, status = excluded.status, detected_type = excluded.detected_type, \
-             type_matches = excluded.type_matches, created_at = excluded.created_at, completed_at = excluded.completed_at, \
-             storage_key = excluded.storage_key WHERE ?15 = 0"
-        );
-        let args = [
-            JsValue::from_str(&rec.key),
-            JsValue::from_str(&rec.owner),
-            JsValue::from_f64(rec.size as f64),
-            JsValue::from_str(&rec.content_type),
-            JsValue::from_str(&rec.etag),
-            opt_str(&rec.checksum_sha256),
-            opt_str(&rec.checksum_md5),
-            JsValue::from_str(&rec.status),
-            opt_str(&rec.detected_type),
-            opt_bool(rec.type_matches),
-            JsValue::from_f64(rec.created_at as f64),
-            rec.completed_at.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
-            JsValue::from_str(&rec.storage_key),
-            JsValue::from_str(pending_id),
-            JsValue::from_f64(if if_absent { 1.0 } else { 0.0 }),
-        ];
         let key = JsValue::from_str(&rec.key);
         let name = JsValue::from_str(&rec.storage_key);
         let mut statements = vec![
             self.statement("SELECT storage_key FROM objects WHERE key = ?1", std::slice::from_ref(&key))?,
-            self.statement(
-                "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
-                 SELECT 'gc:' || o.storage_key, o.key, o.owner, ?3, o.storage_key, ?3, 0 FROM objects o \
-                 WHERE o.key = ?1 AND o.storage_key <> ?2 AND ?5 = 0 \
-                 AND EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?4 AND claimed = 0)",
-                &[
-                    key.clone(),
-                    name.clone(),
-                    JsValue::from_f64(rec.created_at as f64),
-                    JsValue::from_str(pending_id),
-                    args[14].clone(),
-                ],
-            )?,
-            self.statement(&upsert, &args)?,
+            self.statement(&upsert(open), &upsert_args(rec, pending_id, if_absent, None))?,
         ];
         if self.events {
             statements.push(self.record_event(
@@ -110,7 +123,7 @@ impl D1Metadata {
             .and_then(|r| r.results::<Named>().ok())
             .and_then(|rows| rows.into_iter().next())
             .and_then(|r| r.storage_key);
-        let written = results.get(2).and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0;
+        let written = results.get(1).and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0;
         Ok(match (written, if_absent && before.is_some()) {
             (true, _) => Commit::Committed { replaced: before },
             (false, true) => Commit::KeyExists,

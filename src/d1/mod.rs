@@ -2,12 +2,14 @@
 //! table group, each implementing its core trait under the trait's own names: `objects`
 //! ([`gateway_core::metadata::ObjectIndex`]), `journal` (`UploadJournal`), `multipart`
 //! (`MultipartIndex`), `presign` (`PresignLedger`), `tus` (`TusIndex`), `outbox`
-//! (`EventOutbox`); `commit` builds the one transaction every commit is.
+//! (`EventOutbox`), `announced` (`AnnouncedCommits`); `commit` builds the one transaction
+//! every commit is.
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
+mod announced;
 mod commit;
 mod journal;
 mod multipart;

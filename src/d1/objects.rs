@@ -87,12 +87,21 @@ impl ObjectIndex for D1Metadata {
 
     async fn delete_row(&self, row: &ObjectRecord, now_ms: i64) -> Result<bool> {
         let args = [JsValue::from_str(&row.key), JsValue::from_str(&row.storage_key), JsValue::from_f64(now_ms as f64)];
-        let mut statements = vec![self.statement(
-            "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
-             SELECT 'gc:' || storage_key, key, owner, ?3, storage_key, ?3, 0 FROM objects \
-             WHERE key = ?1 AND storage_key = ?2",
-            &args,
-        )?];
+        let mut statements = vec![
+            self.statement(
+                "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
+                 SELECT 'gc:' || storage_key, key, owner, ?3, storage_key, ?3, 0 FROM objects \
+                 WHERE key = ?1 AND storage_key = ?2",
+                &args,
+            )?,
+            self.statement(
+                &format!(
+                    "INSERT OR IGNORE INTO replaced_versions ({COLUMNS}, replaced_at) \
+                     SELECT {COLUMNS}, ?3 FROM objects WHERE key = ?1 AND storage_key = ?2 AND announced = 1"
+                ),
+                &args,
+            )?,
+        ];
         if self.events {
             statements.push(self.record_event(&Event::deleted(row, now_ms), now_ms, &names(4, 5), &args[..2])?);
         }

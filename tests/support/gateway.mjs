@@ -103,6 +103,8 @@ export async function startGateway(vars = {}, { backend = BACKEND, store, build 
     d1Databases: ['DB'],
     bindings: {
       STORAGE: 'r2', JWT_SECRET, EVENT_RETRY_DELAY_SECONDS: '1', EVENT_MAX_RETRIES: String(queue?.maxRetries ?? 10),
+      // Announced uploads settle this long after their start (plus the body's time at 16 KiB/s).
+      UPLOAD_COMMIT_WINDOW_SECONDS: '2',
       ...(s3 ? s3.vars : {}), ...vars,
     },
     ...(queue ? queueOptions(queue) : {}),
@@ -124,6 +126,10 @@ export async function startGateway(vars = {}, { backend = BACKEND, store, build 
     backend,
     url,
     db,
+    /** Whether the EVENTS queue is bound (small uploads are then announced on it). */
+    queued: Boolean(queue),
+    /** UPLOAD_COMMIT_WINDOW_SECONDS, in ms. */
+    commitWindowMs: Number(gateway.bindings.UPLOAD_COMMIT_WINDOW_SECONDS) * 1000,
     logs: lines,
     s3,
     mf,

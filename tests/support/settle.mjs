@@ -1,10 +1,17 @@
 // Brings a gateway to the state the guarantees speak of: counts what the run left for the
-// sweep (stored names no row names, journal entries), makes every journal entry and open
-// multipart and tus upload due by backdating them in D1 (time advanced without waiting), as
-// every event outbox row (the first run re-sends them), and runs the sweep until nothing is due (each run handles a batch).
+// sweep (stored names no row names, journal entries), waits until every announced upload's
+// pending-commit message has passed its deadline and been read (D1's clock decides, so this
+// time cannot be advanced), makes every journal entry and open multipart and tus upload due by
+// backdating them in D1 (time advanced without waiting), as every event outbox row (the first
+// run re-sends them), and runs the sweep until nothing is due (each run handles a batch).
+
+// After the last upload: its deadline (the window plus a 64 KiB body's 4 s at 16 KiB/s), then
+// the consumer's last look at it (its batch timeout and a margin).
+const settleAnnounced = (gw) => new Promise((r) => setTimeout(r, gw.queued ? gw.commitWindowMs + 4000 + 3000 : 0));
 
 /** Resolves to { unnamedBefore, dueBefore, multipartsBefore, runs }. */
 export async function settle(gw) {
+  await settleAnnounced(gw);
   const rows = (await gw.db.prepare('SELECT storage_key FROM objects').all()).results;
   const named = new Set(rows.map((r) => r.storage_key));
   const unnamedBefore = (await gw.storedNames()).filter((n) => !named.has(n)).length;

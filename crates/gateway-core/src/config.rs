@@ -83,6 +83,11 @@ pub const DEFAULT_EVENT_MAX_RETRIES: u32 = 10;
 /// Cloudflare Queues allows at most 100 retries.
 pub const MAX_EVENT_RETRIES: u32 = 100;
 
+/// Default for `UPLOAD_COMMIT_WINDOW_SECONDS`.
+pub const DEFAULT_UPLOAD_COMMIT_WINDOW_SECONDS: u64 = 60;
+/// The longest commit window allowed.
+pub const MAX_UPLOAD_COMMIT_WINDOW_SECONDS: u64 = 60 * 60;
+
 /// How the queue consumer retries a failed delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventRetry {
@@ -117,6 +122,10 @@ pub struct Config {
     /// `CORS_ORIGINS`: comma-separated origins or `*`; unset means no CORS headers.
     pub cors_origins: CorsOrigins,
     pub event_retry: EventRetry,
+    /// `UPLOAD_COMMIT_WINDOW_SECONDS` in milliseconds: how long after its start (plus the
+    /// body's time at the slowest pace the sweep waits for) an announced small upload may still
+    /// commit; after that its pending-commit message deletes the object (default 60 s).
+    pub commit_window_ms: i64,
 }
 
 /// Words that mark a value copied from an example file rather than generated.
@@ -247,6 +256,13 @@ impl Config {
             },
         };
 
+        let commit_window_ms = seconds(
+            &get,
+            "UPLOAD_COMMIT_WINDOW_SECONDS",
+            DEFAULT_UPLOAD_COMMIT_WINDOW_SECONDS,
+            MAX_UPLOAD_COMMIT_WINDOW_SECONDS,
+        )? * 1000;
+
         Ok(Config {
             storage,
             max_upload_bytes,
@@ -258,6 +274,7 @@ impl Config {
             webhook,
             cors_origins,
             event_retry,
+            commit_window_ms,
         })
     }
 }

@@ -106,6 +106,61 @@ impl Event {
     }
 }
 
+/// The message a small single PUT sends before its store write instead of journaling the upload
+/// (see [`crate::announce`]): the queue's consumer later finds out whether the version was
+/// committed, and delivers its `object.uploaded` event, or deletes the object that never was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCommit {
+    /// Always `upload.pending`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub version: u32,
+    /// The id of the `object.uploaded` event the version will have.
+    pub id: String,
+    pub key: String,
+    pub storage_key: String,
+    /// The commit can apply only before this time (ms since the Unix epoch) by the database's
+    /// own clock.
+    pub deadline_ms: i64,
+}
+
+/// The `type` of a [`PendingCommit`] message.
+pub const PENDING_COMMIT: &str = "upload.pending";
+
+impl PendingCommit {
+    pub fn new(key: &str, storage_key: &str, deadline_ms: i64) -> PendingCommit {
+        PendingCommit {
+            kind: PENDING_COMMIT.to_owned(),
+            version: VERSION,
+            id: event_id("object.uploaded", storage_key),
+            key: key.to_owned(),
+            storage_key: storage_key.to_owned(),
+            deadline_ms,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A message on the `EVENTS` queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueMessage {
+    Event(Event),
+    Pending(PendingCommit),
+}
+
+impl QueueMessage {
+    /// `None` for anything this version cannot act on.
+    pub fn from_json(text: &str) -> Option<QueueMessage> {
+        match serde_json::from_str::<PendingCommit>(text) {
+            Ok(p) if p.kind == PENDING_COMMIT && p.version == VERSION => Some(QueueMessage::Pending(p)),
+            _ => Event::from_json(text).map(QueueMessage::Event),
+        }
+    }
+}
+
 /// The event outbox (table `event_outbox`): every commit that makes a row name a new version,
 /// and every delete of a row, records its event ([`Event`]) here in the same
 /// transaction, so no committed change is without its event. A deployment without an event
@@ -124,6 +179,9 @@ pub trait EventQueue {
     /// Sends one event. An error may still have sent it (the answer was lost); the outbox row
     /// stays either way and the sweep sends it again, under the same id.
     async fn send(&self, event: &Event) -> Result<(), String>;
+    /// Sends a pending-commit message, to be delivered no sooner than `delay_s` seconds from
+    /// now. An error may still have sent it.
+    async fn announce(&self, pending: &PendingCommit, delay_s: u32) -> Result<(), String>;
 }
 
 /// What [`dispatch`] did.

@@ -20,6 +20,8 @@ pub struct FollowUp {
     pub event: Event,
     /// The version an upload replaced, journaled for deletion: deleted first.
     pub replaced: Option<StoredName>,
+    /// The event is on the queue already, carried by the upload's pending-commit message.
+    pub queued: bool,
 }
 
 /// Sends a webhook request with these headers; answers the HTTP status.
@@ -95,6 +97,19 @@ pub async fn deliver<S: Objects, M: ObjectIndex, W: WebhookSender>(
         },
         EventKind::Deleted { .. } => None,
     };
+    post(sender, webhook, event, detection, notes, attempt, now_ms).await
+}
+
+/// Attempt `attempt` at posting `event`, whose object's type `detection` is known already.
+pub async fn post<W: WebhookSender>(
+    sender: &W,
+    webhook: Option<&WebhookConfig>,
+    event: &Event,
+    detection: Option<Detection>,
+    notes: Vec<String>,
+    attempt: u32,
+    now_ms: i64,
+) -> Report {
     let Some(hook) = webhook else {
         return Report { outcome: Outcome::Delivered(None), detection, notes };
     };

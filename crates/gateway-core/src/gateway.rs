@@ -2,11 +2,13 @@
 //! error into a problem reply with CORS headers. Generic over the store and metadata
 //! interfaces so it runs natively in tests and at the edge alike.
 
+use crate::announce::{self, Announcer};
 use crate::auth::verify;
 use crate::config::Config;
 use crate::cors;
 use crate::download;
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::events::EventQueue;
 use crate::followup::FollowUp;
 use crate::grant::Grant;
 use crate::http::{Input, Reply, RequestHead};
@@ -23,12 +25,14 @@ use crate::tus::session::{options as tus_options, TusSession};
 use crate::upload;
 
 /// One request's view of the gateway: its configuration, stores and the current time.
-pub struct Gateway<'a, S, M> {
+pub struct Gateway<'a, S, M, Q> {
     pub config: &'a Config,
     pub store: &'a S,
     /// The store's presigning capability, where it has one (S3; not the R2 binding).
     pub presigner: Option<&'a dyn Presign>,
     pub meta: &'a M,
+    /// The `EVENTS` queue, if the deployment has one: small uploads are announced on it.
+    pub queue: Option<&'a Q>,
     pub now_ms: i64,
     /// A unique id for this request (the upload journal's key).
     pub request_id: &'a str,
@@ -54,7 +58,7 @@ pub fn bearer(head: &RequestHead) -> Result<&str> {
     }
 }
 
-impl<S: Multipart + Compose, M: MetadataStore> Gateway<'_, S, M> {
+impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, Q> {
     fn authenticate(&self, head: &RequestHead) -> Result<Grant> {
         verify(&self.config.jwt, bearer(head)?, self.now_ms)
     }
@@ -139,7 +143,13 @@ impl<S: Multipart + Compose, M: MetadataStore> Gateway<'_, S, M> {
                     }
                 }
                 let up = upload::Upload { grant: &grant, key, plan, id: self.request_id, now_ms: self.now_ms };
-                let (reply, job) = upload::execute(self.store, self.meta, up, body).await?;
+                let (reply, job) = match self.queue.filter(|_| announce::applies(&up)) {
+                    Some(queue) => {
+                        let announcer = Announcer { queue, window_ms: self.config.commit_window_ms };
+                        announce::execute(self.store, self.meta, &announcer, up, body).await?
+                    }
+                    None => upload::execute(self.store, self.meta, up, body).await?,
+                };
                 return Ok((reply, Some(job)));
             }
             Route::Post(key) => {

@@ -7,6 +7,7 @@
 //! HTTP executor). It has no Worker or JS dependency and reads no clock: the edge (the Worker
 //! crate) passes time in, executes the requests the core builds, and moves the bytes.
 
+pub mod announce;
 pub mod auth;
 pub mod conditional;
 pub mod config;

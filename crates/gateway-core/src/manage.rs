@@ -56,7 +56,7 @@ pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
         }
         Err(e) => log_cleanup("deleting", &name, &e),
     }
-    Ok((Reply::empty(204), FollowUp { event: Event::deleted(&row, now_ms), replaced: None }))
+    Ok((Reply::empty(204), FollowUp { event: Event::deleted(&row, now_ms), replaced: None, queued: false }))
 }
 
 /// The opaque `cursor` parameter.

@@ -288,7 +288,46 @@ pub trait TusIndex {
     async fn expired_tus(&self, now_ms: i64, limit: u32) -> Result<Vec<TusUpload>>;
 }
 
-/// The whole metadata database, for code that needs all of it (the router, the sweep).
-pub trait MetadataStore: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger + TusIndex {}
+/// A version as [`AnnouncedCommits::announced_version`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnouncedVersion {
+    /// The version's row, or the copy kept when it was replaced or deleted; `None`: never
+    /// committed (or committed and replaced so long ago that the copy is gone).
+    pub version: Option<ObjectRecord>,
+    /// The database's own clock (ms since the Unix epoch), which alone decides deadlines.
+    pub db_now_ms: i64,
+}
 
-impl<T: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger + TusIndex> MetadataStore for T {}
+/// Commits that a pending-commit message on the queue settles instead of a journal entry (the
+/// small single PUT, see [`crate::announce`]), so the request writes only the row.
+#[allow(async_fn_in_trait)]
+pub trait AnnouncedCommits {
+    /// Makes the row of `rec.key` name `rec`'s version, in one statement that applies only
+    /// while the database's own clock is before `deadline_ms` and no journal entry
+    /// `pending_id` is claimed; the row is marked announced. Like every commit it journals a
+    /// replaced version for deletion, and a replaced announced row is also copied to the
+    /// replaced versions, which the pending message reads. `Claimed`: too late or claimed.
+    async fn commit_announced(
+        &self,
+        pending_id: &str,
+        rec: &ObjectRecord,
+        deadline_ms: i64,
+        if_absent: bool,
+    ) -> Result<Commit>;
+    /// Version `storage_key` of `key`: its row, or the copy kept when an announced row was
+    /// replaced or deleted; and the database's clock.
+    async fn announced_version(&self, key: &str, storage_key: &str) -> Result<AnnouncedVersion>;
+    /// Forgets the copies of versions replaced or deleted before `before_ms`.
+    async fn purge_replaced(&self, before_ms: i64) -> Result<()>;
+}
+
+/// The whole metadata database, for code that needs all of it (the router, the sweep).
+pub trait MetadataStore:
+    ObjectIndex + UploadJournal + MultipartIndex + PresignLedger + TusIndex + AnnouncedCommits
+{
+}
+
+impl<T: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger + TusIndex + AnnouncedCommits> MetadataStore
+    for T
+{
+}

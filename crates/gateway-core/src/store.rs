@@ -103,12 +103,17 @@ pub trait Multipart: Objects {
     async fn abort_multipart(&self, name: &StoredName, upload_id: &str) -> Result<()>;
 }
 
-/// Bodies composed from ranges of stored objects, inside the runtime: how the tus store turns
-/// staged chunks into parts without the bytes entering the gateway's memory.
+/// Bodies made inside the runtime: composed from ranges of stored objects (how the tus store
+/// turns staged chunks into parts), or a small upload read whole. Either way the bytes stay in
+/// the runtime's memory, not the gateway's.
 #[allow(async_fn_in_trait)]
 pub trait Compose: Objects {
     /// An upload body of `length` bytes: the pieces' bytes in order, read as it is sent.
     async fn compose(&self, pieces: &[crate::tus::plan::Piece], length: u64) -> Result<Self::Body>;
+    /// Reads a small upload body of `length` declared bytes whole; returns a body of the same
+    /// bytes, of known length, to store, and its first `prefix` bytes (to sniff). A body that
+    /// ends early or runs long is `incomplete_body`.
+    async fn buffer(&self, body: Self::Body, length: u64, prefix: usize) -> Result<(Self::Body, Vec<u8>)>;
 }
 
 /// One URL a client uses at the store itself, without the gateway in the path.

@@ -17,6 +17,10 @@ pub const DEFAULT_PENDING_GRACE_MS: i64 = 60 * 60 * 1000;
 /// An expired multipart upload whose abort keeps failing is forgotten this long after its
 /// expiry (R2 aborts unfinished uploads after 7 days itself), so it cannot block the sweep.
 pub const FORGET_UNABORTABLE_AFTER_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// How long copies of replaced or deleted announced rows are kept (see [`crate::announce`]):
+/// longer than a queue keeps a message (Cloudflare Queues: at most 14 days), so a pending-commit
+/// message retried that long still finds its version.
+pub const REPLACED_RETENTION_MS: i64 = 15 * 24 * 60 * 60 * 1000;
 /// Entries handled per run; the next run picks up the rest.
 pub const SWEEP_BATCH: u32 = 100;
 
@@ -49,6 +53,9 @@ pub async fn run<S: Multipart, M: MetadataStore>(store: &S, meta: &M, now_ms: i6
     // objects of the latter are reconciled through their journal entries above.
     if let Err(e) = meta.purge_presigned(now_ms - grace_ms).await {
         report.problems.push(format!("purging expired presigned URLs failed: {}", e.log_line()));
+    }
+    if let Err(e) = meta.purge_replaced(now_ms - REPLACED_RETENTION_MS).await {
+        report.problems.push(format!("purging old copies of replaced versions failed: {}", e.log_line()));
     }
     report
 }

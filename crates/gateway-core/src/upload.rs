@@ -140,17 +140,8 @@ pub async fn execute<S: Objects, M: ObjectIndex + UploadJournal>(
     body: Option<S::Body>,
 ) -> Result<(Reply<S::Stream>, FollowUp)> {
     let name = StoredName::version(&up.key, up.id);
-    let pending = PendingUpload {
-        id: up.id.to_owned(),
-        key: up.key.to_string(),
-        owner: up.grant.sub.clone(),
-        started_at: up.now_ms,
-        storage_key: name.to_string(),
-        due_at: due_at(up.now_ms, up.plan.length),
-    };
-    if up.plan.if_absent && meta.get(up.key.as_str()).await?.is_some() {
-        return Err(key_exists());
-    }
+    let pending = journal_entry(&up, &name);
+    refuse_if_present(meta, &up).await?;
     let (journaled, stored) = join(meta.begin_upload(&pending), store_body(store, &name, &up.plan, body)).await;
     let stored = match stored {
         Ok(stored) => stored,
@@ -159,28 +150,67 @@ pub async fn execute<S: Objects, M: ObjectIndex + UploadJournal>(
             return Err(err);
         }
     };
+    let record = record_of(&up, &name, &stored);
+    let replaced = commit_journaled(store, meta, &pending, &record, up.plan.if_absent, journaled).await?;
+    Ok(created(&up.key, &record, replaced))
+}
+
+/// The journal entry of upload `up` to stored name `name`.
+pub(crate) fn journal_entry(up: &Upload<'_>, name: &StoredName) -> PendingUpload {
+    PendingUpload {
+        id: up.id.to_owned(),
+        key: up.key.to_string(),
+        owner: up.grant.sub.clone(),
+        started_at: up.now_ms,
+        storage_key: name.to_string(),
+        due_at: due_at(up.now_ms, up.plan.length),
+    }
+}
+
+/// An `If-None-Match: *` upload to a key that has an object is refused before its body is read
+/// (the commit checks again).
+pub(crate) async fn refuse_if_present<M: ObjectIndex>(meta: &M, up: &Upload<'_>) -> Result<()> {
+    if up.plan.if_absent && meta.get(up.key.as_str()).await?.is_some() {
+        return Err(key_exists());
+    }
+    Ok(())
+}
+
+/// The row of upload `up`, now stored under `name`.
+pub(crate) fn record_of(up: &Upload<'_>, name: &StoredName, stored: &ObjectMeta) -> ObjectRecord {
+    ObjectRecord {
+        checksum_sha256: up.plan.sha256.map(|d| B64.encode(d)),
+        checksum_md5: up.plan.md5.map(|d| B64.encode(d)),
+        ..object_record(up.grant, &up.key, &up.plan.content_type, name, stored, up.now_ms)
+    }
+}
+
+/// Commits `record` through journal entry `pending`, whose write `journaled` reports (tried
+/// once more if it failed). The replaced stored name, if the commit happened; otherwise the
+/// object is removed (or left to the sweep) and the refusal returned.
+pub(crate) async fn commit_journaled<S: Objects, M: ObjectIndex + UploadJournal>(
+    store: &S,
+    meta: &M,
+    pending: &PendingUpload,
+    record: &ObjectRecord,
+    if_absent: bool,
+    journaled: Result<()>,
+) -> Result<Option<String>> {
     if let Err(err) = journaled {
-        if meta.begin_upload(&pending).await.is_err() {
-            discard(store, meta, &pending).await;
+        if meta.begin_upload(pending).await.is_err() {
+            discard(store, meta, pending).await;
             return Err(err);
         }
     }
-    let Upload { grant, key, plan, id, now_ms } = up;
-    let record = ObjectRecord {
-        checksum_sha256: plan.sha256.map(|d| B64.encode(d)),
-        checksum_md5: plan.md5.map(|d| B64.encode(d)),
-        ..object_record(grant, &key, &plan.content_type, &name, &stored, now_ms)
-    };
-    let committed = match meta.commit_upload(id, &record, plan.if_absent).await {
+    let committed = match meta.commit_upload(&pending.id, record, if_absent).await {
         Ok(committed) => committed,
-        Err(err) => recover(store, meta, &pending, err).await?,
+        Err(err) => recover(store, meta, pending, err).await?,
     };
-    let replaced = committed_or_discard(store, meta, &pending, committed).await?;
-    Ok(created(&key, &record, replaced))
+    committed_or_discard(store, meta, pending, committed).await
 }
 
 /// The 412 of an `If-None-Match: *` upload whose key has an object.
-fn key_exists() -> GatewayError {
+pub(crate) fn key_exists() -> GatewayError {
     GatewayError::new(ErrorKind::PreconditionFailed, "an object with this key already exists")
 }
 
@@ -253,11 +283,16 @@ pub(crate) async fn committed_or_discard<S: Objects, M: ObjectIndex + UploadJour
             Err(key_exists())
         }
         // The sweep owns the entry now and deletes the object.
-        Commit::Claimed => Err(GatewayError::new(
-            ErrorKind::StorageUnavailable,
-            "the upload outlived the time allowed for it and was not recorded; send it again",
-        )),
+        Commit::Claimed => Err(outlived()),
     }
+}
+
+/// The refusal of a commit that came too late.
+pub(crate) fn outlived() -> GatewayError {
+    GatewayError::new(
+        ErrorKind::StorageUnavailable,
+        "the upload outlived the time allowed for it and was not recorded; send it again",
+    )
 }
 
 /// Removes an upload's own stored object, then its journal entry. The entry is cleared only
@@ -306,7 +341,7 @@ pub(crate) fn log_cleanup(op: &str, name: &StoredName, err: &GatewayError) {
     crate::log::error(&cleanup_problem(op, name, err));
 }
 
-async fn store_body<S: Objects>(
+pub(crate) async fn store_body<S: Objects>(
     store: &S,
     name: &StoredName,
     plan: &UploadPlan,
@@ -364,5 +399,5 @@ pub(crate) fn created<T>(key: &ObjectKey, record: &ObjectRecord, replaced: Optio
         uploaded_at: rfc3339(record.completed_at.unwrap_or(record.created_at)),
     };
     let reply = Reply::json(201, &body).with_header("ETag", record.etag.clone()).with_header("Location", location(key));
-    (reply, FollowUp { event: Event::uploaded(record), replaced: replaced.map(StoredName::recorded) })
+    (reply, FollowUp { event: Event::uploaded(record), replaced: replaced.map(StoredName::recorded), queued: false })
 }

@@ -90,6 +90,9 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         a_tus_lease_is_held_by_one_request_at_the_offset_until_it_runs_out(meta),
         a_tus_advance_records_only_under_its_lease_and_moves_the_offset(meta),
         expired_tus_uploads_are_listed_oldest_first_and_removed_whole(meta),
+        an_announced_commit_applies_only_before_its_deadline_by_the_database_clock(meta),
+        an_announced_commit_is_refused_once_its_entry_is_claimed_or_the_key_taken(meta),
+        a_replaced_or_deleted_announced_version_keeps_a_copy_until_purged(meta),
     )
 }
 
@@ -504,6 +507,80 @@ async fn expired_tus_uploads_are_listed_oldest_first_and_removed_whole<M: Metada
     ensure!(ids == ["tusexpa", "tusexpb"], "expired uploads: {ids:?}");
     for id in ["tusexpa", "tusexpb", "tuslive"] {
         ok(m.remove_tus(id).await, "remove_tus")?;
+    }
+    Ok(())
+}
+
+/// The database's clock, as it reports it.
+async fn db_now<M: MetadataStore>(m: &M) -> std::result::Result<i64, String> {
+    Ok(ok(m.announced_version("contract/clock", "contract/clock~none").await, "announced_version")?.db_now_ms)
+}
+
+async fn an_announced_commit_applies_only_before_its_deadline_by_the_database_clock<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
+    let (key, name) = ("contract/announced", "contract/announced~v1");
+    let now = db_now(m).await?;
+    let rec = record(key, name, T);
+    let late = ok(m.commit_announced("up-announced-late", &rec, now - 1, false).await, "commit_announced")?;
+    ensure!(late == Commit::Claimed, "a commit past its deadline answered {late:?}");
+    ensure!(ok(m.get(key).await, "get")?.is_none(), "a commit past its deadline wrote a row");
+    let got = ok(m.commit_announced("up-announced", &rec, now + 60_000, false).await, "commit_announced")?;
+    ensure!(got == Commit::Committed { replaced: None }, "a commit in time answered {got:?}");
+    ensure!(ok(m.get(key).await, "get")?.as_ref() == Some(&rec), "the row differs from the record");
+    let found = ok(m.announced_version(key, name).await, "announced_version")?;
+    ensure!(found.version == Some(rec), "the committed version was not found: {found:?}");
+    ensure!((found.db_now_ms - now).abs() < 60_000, "the clock jumped from {now} to {}", found.db_now_ms);
+    ensure!(due_for(m, key, i64::MAX).await?.is_empty(), "an announced commit left a journal entry");
+    Ok(())
+}
+
+async fn an_announced_commit_is_refused_once_its_entry_is_claimed_or_the_key_taken<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
+    let key = "contract/announced-claimed";
+    let now = db_now(m).await?;
+    ok(m.begin_upload(&entry("up-announced-claimed", key, "contract/announced-claimed~v1", T)).await, "begin")?;
+    ok(m.claim_upload("up-announced-claimed").await, "claim_upload")?;
+    let rec = record(key, "contract/announced-claimed~v1", T);
+    let got = ok(m.commit_announced("up-announced-claimed", &rec, now + 60_000, false).await, "commit_announced")?;
+    ensure!(got == Commit::Claimed, "a commit with a claimed entry answered {got:?}");
+    ensure!(ok(m.get(key).await, "get")?.is_none(), "a commit with a claimed entry wrote a row");
+    let first = record(key, "contract/announced-claimed~v2", T);
+    ok(m.commit_announced("up-announced-v2", &first, now + 60_000, true).await, "commit_announced")?;
+    let taken = record(key, "contract/announced-claimed~v3", T + 1);
+    let got = ok(m.commit_announced("up-announced-v3", &taken, now + 60_000, true).await, "commit_announced")?;
+    ensure!(got == Commit::KeyExists, "an if_absent commit on a taken key answered {got:?}");
+    ensure!(ok(m.get(key).await, "get")?.as_ref() == Some(&first), "the if_absent commit changed the row");
+    Ok(())
+}
+
+async fn a_replaced_or_deleted_announced_version_keeps_a_copy_until_purged<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
+    let key = "contract/announced-copy";
+    let (v1, v2, v3) = ("contract/announced-copy~v1", "contract/announced-copy~v2", "contract/announced-copy~v3");
+    let now = db_now(m).await?;
+    ok(m.commit_announced("up-copy-v1", &record(key, v1, T), now + 60_000, false).await, "commit_announced")?;
+    commit(m, key, v2, T + 1).await?;
+    ensure!(due_for(m, key, T + 10).await?.contains(&garbage_id(v1)), "the replaced version was not journaled");
+    let copy = ok(m.announced_version(key, v1).await, "announced_version")?.version;
+    ensure!(copy == Some(record(key, v1, T)), "the replaced announced version's copy: {copy:?}");
+    let got = ok(m.commit_announced("up-copy-v3", &record(key, v3, T + 2), now + 60_000, false).await, "commit")?;
+    ensure!(got == Commit::Committed { replaced: Some(v2.to_owned()) }, "replacing v2 answered {got:?}");
+    ensure!(due_for(m, key, T + 10).await?.contains(&garbage_id(v2)), "v2 was not journaled");
+    let none = ok(m.announced_version(key, v2).await, "announced_version")?.version;
+    ensure!(none.is_none(), "a version that was not announced got a copy: {none:?}");
+    ok(m.delete_row(&record(key, v3, T + 2), T + 3).await, "delete_row")?;
+    let copy = ok(m.announced_version(key, v3).await, "announced_version")?.version;
+    ensure!(copy == Some(record(key, v3, T + 2)), "the deleted announced version's copy: {copy:?}");
+    ok(m.purge_replaced(T + 2).await, "purge_replaced")?;
+    let kept = ok(m.announced_version(key, v3).await, "announced_version")?.version;
+    ensure!(kept.is_some(), "a copy made at T + 3 was purged before T + 2");
+    ok(m.purge_replaced(T + 4).await, "purge_replaced")?;
+    for name in [v1, v3] {
+        let gone = ok(m.announced_version(key, name).await, "announced_version")?.version;
+        ensure!(gone.is_none(), "the copy of {name} outlived its purge");
     }
     Ok(())
 }

@@ -15,12 +15,12 @@ use sha2::Sha256;
 
 use crate::conditional::{Precondition, ReadConditions};
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::events::{Event, EventOutbox, EventQueue};
+use crate::events::{Event, EventOutbox, EventQueue, PendingCommit};
 use crate::followup::WebhookSender;
 use crate::key::StoredName;
 use crate::metadata::{
-    garbage_id, Commit, ListCursor, MultipartIndex, MultipartUpload, ObjectIndex, ObjectRecord, PendingUpload,
-    PresignLedger, PresignedUpload, UploadJournal, PRESIGNED_PER_KEY, STATUS_COMPLETE,
+    garbage_id, AnnouncedCommits, AnnouncedVersion, Commit, ListCursor, MultipartIndex, MultipartUpload, ObjectIndex,
+    ObjectRecord, PendingUpload, PresignLedger, PresignedUpload, UploadJournal, PRESIGNED_PER_KEY, STATUS_COMPLETE,
 };
 use crate::multipart::rules::{OtherParts, Part};
 use crate::range::ByteRangeSpec;
@@ -172,6 +172,14 @@ impl crate::store::Compose for MemoryStore {
         }
         Ok(body)
     }
+
+    async fn buffer(&self, body: Vec<u8>, length: u64, prefix: usize) -> Result<(Vec<u8>, Vec<u8>)> {
+        if body.len() as u64 != length {
+            return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
+        }
+        let head = body[..prefix.min(body.len())].to_vec();
+        Ok((body, head))
+    }
 }
 
 impl Multipart for MemoryStore {
@@ -254,6 +262,12 @@ pub struct MemoryMetadata {
     pub tus: RefCell<BTreeMap<String, MemoryTus>>,
     /// The event outbox: event id → (event, recorded at).
     pub outbox: RefCell<BTreeMap<String, (Event, i64)>>,
+    /// Stored names whose rows were committed announced.
+    pub announced: RefCell<std::collections::BTreeSet<String>>,
+    /// Copies of announced rows replaced or deleted: (key, stored name) → (row, when).
+    pub replaced: RefCell<BTreeMap<(String, String), (ObjectRecord, i64)>>,
+    /// The database's own clock, which decides announced commits' deadlines.
+    pub clock: Cell<i64>,
 }
 
 /// One tus upload as the memory metadata holds it.
@@ -276,6 +290,10 @@ impl MemoryMetadata {
             due_at: now_ms,
         };
         self.pending.borrow_mut().entry(id).or_insert(entry);
+        if self.announced.borrow().contains(&old.storage_key) {
+            let copy = (old.key.clone(), old.storage_key.clone());
+            self.replaced.borrow_mut().entry(copy).or_insert_with(|| (old.clone(), now_ms));
+        }
     }
 
     /// One commit transaction, as the D1 batch runs it.
@@ -545,6 +563,50 @@ impl PresignLedger for MemoryMetadata {
     }
 }
 
+impl AnnouncedCommits for MemoryMetadata {
+    async fn commit_announced(
+        &self,
+        pending_id: &str,
+        rec: &ObjectRecord,
+        deadline_ms: i64,
+        if_absent: bool,
+    ) -> Result<Commit> {
+        self.check()?;
+        if self.fail_commits.get() {
+            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
+        }
+        if self.clock.get() >= deadline_ms || self.claimed.borrow().contains(pending_id) {
+            return Ok(Commit::Claimed);
+        }
+        let old = self.rows.borrow().get(&rec.key).cloned();
+        if if_absent && old.is_some() {
+            return Ok(Commit::KeyExists);
+        }
+        let replaced = old.filter(|o| o.storage_key != rec.storage_key);
+        if let Some(old) = &replaced {
+            self.journal_garbage(old, rec.created_at);
+        }
+        self.rows.borrow_mut().insert(rec.key.clone(), rec.clone());
+        self.announced.borrow_mut().insert(rec.storage_key.clone());
+        if self.loses_commit_answers.get() {
+            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "lost answer"));
+        }
+        Ok(Commit::Committed { replaced: replaced.map(|o| o.storage_key) })
+    }
+
+    async fn announced_version(&self, key: &str, storage_key: &str) -> Result<AnnouncedVersion> {
+        let row = self.rows.borrow().get(key).filter(|r| r.storage_key == storage_key).cloned();
+        let copy = || self.replaced.borrow().get(&(key.to_owned(), storage_key.to_owned())).map(|(r, _)| r.clone());
+        Ok(AnnouncedVersion { version: row.or_else(copy), db_now_ms: self.clock.get() })
+    }
+
+    async fn purge_replaced(&self, before_ms: i64) -> Result<()> {
+        self.check()?;
+        self.replaced.borrow_mut().retain(|_, (_, at)| *at >= before_ms);
+        Ok(())
+    }
+}
+
 impl EventOutbox for MemoryMetadata {
     async fn unsent_events(&self, before_ms: i64, limit: u32) -> Result<Vec<Event>> {
         let mut events: Vec<(Event, i64)> =
@@ -567,15 +629,30 @@ impl EventOutbox for MemoryMetadata {
 #[derive(Default)]
 pub struct MemoryQueue {
     pub sent: RefCell<Vec<Event>>,
+    /// Pending-commit messages and the delay each asked for.
+    pub pending: RefCell<Vec<(PendingCommit, u32)>>,
     pub down: Cell<bool>,
+}
+
+impl MemoryQueue {
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.down.get() {
+            return Err("the queue is unavailable".to_owned());
+        }
+        Ok(())
+    }
 }
 
 impl EventQueue for MemoryQueue {
     async fn send(&self, event: &Event) -> std::result::Result<(), String> {
-        if self.down.get() {
-            return Err("the queue is unavailable".to_owned());
-        }
+        self.check()?;
         self.sent.borrow_mut().push(event.clone());
+        Ok(())
+    }
+
+    async fn announce(&self, pending: &PendingCommit, delay_s: u32) -> std::result::Result<(), String> {
+        self.check()?;
+        self.pending.borrow_mut().push((pending.clone(), delay_s));
         Ok(())
     }
 }

@@ -82,4 +82,10 @@ impl Compose for BodyGuard<'_> {
     async fn compose(&self, _pieces: &[crate::tus::plan::Piece], _length: u64) -> Result<UnreadBody> {
         Ok(UnreadBody::default())
     }
+
+    /// Reading a body whole reads it.
+    async fn buffer(&self, body: UnreadBody, _length: u64, _prefix: usize) -> Result<(UnreadBody, Vec<u8>)> {
+        body.read.set(true);
+        Ok((body, Vec::new()))
+    }
 }

@@ -19,7 +19,7 @@ use gateway_core::s3::S3Store;
 use gateway_core::store::{Compose, Multipart, Presign};
 use gateway_core::testing::scripted::Scripted;
 use gateway_core::testing::unread::{BodyGuard, UnreadBody};
-use gateway_core::testing::{MemoryMetadata, MemoryStore};
+use gateway_core::testing::{MemoryMetadata, MemoryQueue, MemoryStore};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key};
@@ -273,6 +273,9 @@ pub struct World {
     /// With `STORAGE=s3`: the S3 store's presigning (its requests are never sent).
     pub presigner: Option<S3Store<Scripted>>,
     pub meta: MemoryMetadata,
+    /// The `EVENTS` queue, when the deployment has one ([`World::with_queue`]): small uploads are
+    /// then announced on it.
+    pub queue: Option<MemoryQueue>,
     /// Requests handled so far: each gets an id of its own, as the edge's random UUIDs are.
     pub requests: std::cell::Cell<u64>,
 }
@@ -285,7 +288,12 @@ impl World {
             Storage::S3(s3) => Some(S3Store::new(s3.clone(), Scripted::new(), || NOW_MS)),
             Storage::R2 => None,
         };
-        World { config, store, presigner, meta: MemoryMetadata::default(), requests: Default::default() }
+        World { config, store, presigner, meta: MemoryMetadata::default(), queue: None, requests: Default::default() }
+    }
+
+    /// A deployment with an `EVENTS` queue.
+    pub fn with_queue(config: Config) -> World {
+        World { queue: Some(MemoryQueue::default()), ..World::new(config) }
     }
 
     pub fn default_config() -> World {
@@ -325,7 +333,15 @@ impl World {
         self.requests.set(self.requests.get() + 1);
         let request_id = format!("req-{now_ms}-{}", self.requests.get());
         let presigner = self.presigner.as_ref().map(|p| p as &dyn Presign);
-        let gw = Gateway { config: &self.config, store, presigner, meta: &self.meta, now_ms, request_id: &request_id };
+        let gw = Gateway {
+            config: &self.config,
+            store,
+            presigner,
+            meta: &self.meta,
+            queue: self.queue.as_ref(),
+            now_ms,
+            request_id: &request_id,
+        };
         block_on(gw.handle(head, input))
     }
 
