@@ -3,7 +3,8 @@
 // multipart, 16 MiB parts, 4 in parallel), on the R2 binding and on S3 (s3s-fs). Samples the
 // resident set of the workerd runtime process that runs the Worker, first during a 64 MiB
 // multipart upload (the baseline of the same run) and then during the 2 GiB one, and checks
-// the download's SHA-256 against the file's. Writes bench/multipart.md.
+// the download's SHA-256 against the file's. Writes bench/multipart.md and its chart of the
+// runtime's memory over the large upload, bench/multipart-memory.svg.
 // Run: node bench/multipart.mjs (after `npm run build`); BENCH_SIZE_MIB overrides 2048.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -13,6 +14,7 @@ import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
 import { startS3 } from '../tests/support/s3server.mjs';
 import { startDev } from '../tests/support/devserver.mjs';
 import { rssMiB, cpuSeconds, workerdProcesses, downloadHash } from './lib/measure.mjs';
+import { lineChart } from './lib/svg.mjs';
 
 const PORT = Number(process.env.BENCH_PORT || 8798);
 const MIB = 1024 * 1024;
@@ -53,8 +55,11 @@ function upload(base, token, file, key, pid) {
       const sorted = [...samples].sort((a, b) => a - b);
       // The RSS at each tenth of the upload's duration: flat or rising with the bytes sent.
       const timeline = Array.from({ length: 10 }, (_, i) => samples[Math.min(samples.length - 1, Math.floor(((i + 1) * samples.length) / 10) - 1)]);
+      // The whole run at 100 points, for the chart: [percent of the upload, MiB].
+      const curve = Array.from({ length: 101 }, (_, i) => [i, samples[Math.min(samples.length - 1, Math.floor((i * (samples.length - 1)) / 100))]]);
       resolve({
         timeline,
+        curve,
         result: JSON.parse(out),
         seconds: (Date.now() - t0) / 1000,
         cpu: cpuSeconds(pid) - cpu0,
@@ -116,6 +121,8 @@ const md = [
   '',
   'RSS of the runtime process at each tenth of the large upload (MiB):',
   '',
+  '![RSS of the runtime process over the large upload](multipart-memory.svg)',
+  '',
   '| backend | 10% | 20% | 30% | 40% | 50% | 60% | 70% | 80% | 90% | 100% |',
   '|---|---|---|---|---|---|---|---|---|---|---|',
   ...results.map((r) => `| ${r.backend} | ${r.rows.at(-1).timeline.map((v) => v.toFixed(0)).join(' | ')} |`),
@@ -123,6 +130,12 @@ const md = [
   'On the R2 binding the runtime process also runs the local R2 simulator (see `bench/r2-simulator.md`); with S3 the store is a separate process (s3s-fs), so the runtime process holds only the Worker and the D1 simulator.',
   '',
 ].join('\n');
+fs.writeFileSync('bench/multipart-memory.svg', lineChart({
+  title: `Runtime memory (RSS) over a ${files[1].label} multipart upload through wrangler dev`,
+  xLabel: 'share of the upload done (%)',
+  yLabel: 'RSS of the workerd runtime process (MiB)',
+  series: results.map((r) => ({ name: `${r.backend} (idle ${r.idle.toFixed(0)} MiB)`, points: r.rows.at(-1).curve })),
+}));
 fs.writeFileSync('bench/multipart.md', md);
 console.log(md);
 if (results.some((r) => r.rows.some((row) => !row.matches))) process.exit(1);
