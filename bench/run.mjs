@@ -167,13 +167,20 @@ try {
     part: (key, id, n, via) => put(`${url}/files/${key}?uploadId=${id}&partNumber=${n}`, PART_SIZE, auth, via),
     abort: (key, id) => fetch(`${url}/files/${key}?uploadId=${id}`, { method: 'DELETE', headers: auth }),
   });
+  const unsigned = { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
   const directParts = {
-    start: async (key) => (await (await s3.fetch(`${key}?uploads`, { method: 'POST' })).text()).match(/<UploadId>([^<]+)<\/UploadId>/)[1],
+    start: async (key) => {
+      const res = await s3.client.fetch(`${s3.url(key)}?uploads`, { method: 'POST', headers: unsigned });
+      const text = await res.text();
+      const id = text.match(/<UploadId>([^<]+)<\/UploadId>/)?.[1];
+      if (!id) throw new Error(`CreateMultipartUpload: ${res.status} ${text}`);
+      return id;
+    },
     part: async (key, id, n, via) => {
       const signed = await s3.client.sign(`${s3.url(key)}?partNumber=${n}&uploadId=${encodeURIComponent(id)}`, { method: 'PUT', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
       return put(signed.url, PART_SIZE, Object.fromEntries(signed.headers), via);
     },
-    abort: (key, id) => s3.fetch(`${key}?uploadId=${encodeURIComponent(id)}`, { method: 'DELETE' }),
+    abort: (key, id) => s3.client.fetch(`${s3.url(key)}?uploadId=${encodeURIComponent(id)}`, { method: 'DELETE', headers: unsigned }),
   };
   const targets = [
     { name: 'Direct PUT to S3 (client-signed)', pid: null, send: async (key, size, via) => put(s3.url(key), size, await directHeaders(key), via) },

@@ -7,9 +7,9 @@
 //! queue moves it to the dead-letter queue. Every attempt is logged and counted.
 
 use gateway_core::announce::{self, Resolution};
-use gateway_core::config::DEFAULT_EVENT_RETRY_DELAY_SECONDS;
+use gateway_core::config::{Config, DEFAULT_EVENT_RETRY_DELAY_SECONDS};
 use gateway_core::events::{retry_delay_s, Delivery, Event, EventOutbox, PendingCommit, QueueMessage};
-use gateway_core::followup;
+use gateway_core::followup::{self, Report};
 use gateway_core::log::{self, Line};
 use gateway_core::metrics::event_point;
 use gateway_core::webhook::Detection;
@@ -79,52 +79,19 @@ pub async fn consume(batch: JsValue, env: Env) {
         let (started, rows_before) = (now_ms(), meta.rows_written());
         let attempt = crate::js::get(message, "attempts").as_f64().map_or(1, |n| n.max(1.0) as u32);
         let retry_after = retry_delay_s(cfg.event_retry.delay_s, attempt);
-        let report = match parsed {
+        let (event, report) = match parsed {
             Some(QueueMessage::Event(event)) => {
                 let report =
                     followup::deliver(&store, &meta, &FetchSender, cfg.webhook.as_ref(), &event, attempt, now_ms())
                         .await;
                 (event, report)
             }
-            Some(QueueMessage::Pending(pending)) => match announce::resolve(&store, &meta, &pending, attempt).await {
-                Ok(Resolution::Committed(version)) => {
-                    let event = Event::uploaded(&version);
-                    let found = Detection { detected_type: version.detected_type, type_matches: version.type_matches };
-                    let report = followup::post(
-                        &FetchSender,
-                        cfg.webhook.as_ref(),
-                        &event,
-                        Some(found),
-                        Vec::new(),
-                        attempt,
-                        now_ms(),
-                    )
-                    .await;
-                    (event, report)
+            Some(QueueMessage::Pending(pending)) => {
+                match committed_event(&store, &meta, &cfg, message, &pending, attempt, retry_after).await {
+                    Some(delivered) => delivered,
+                    None => continue,
                 }
-                Ok(Resolution::Wait(delay_s)) => {
-                    settle(message, Some(delay_s));
-                    let mut line = pending_line("info", "upload_pending", &pending, attempt);
-                    line.detail = Some(format!("not committed yet; looking again in {delay_s} s"));
-                    emit(&line);
-                    continue;
-                }
-                Ok(Resolution::Abandoned) => {
-                    settle(message, None);
-                    let mut line = pending_line("warn", "upload_abandoned", &pending, attempt);
-                    line.detail = Some("never committed: its stored object was deleted".to_owned());
-                    line.rows_written = Some(meta.rows_written() - rows_before);
-                    emit(&line);
-                    continue;
-                }
-                Err(why) => {
-                    settle(message, Some(retry_after));
-                    let mut line = pending_line("error", "upload_pending_problem", &pending, attempt);
-                    line.detail = Some(why);
-                    emit(&line);
-                    continue;
-                }
-            },
+            }
             None => {
                 // Not a message this version can read: kept (in the end, in the dead-letter
                 // queue). Only its start is logged: a message nobody vetted may hold anything.
@@ -136,7 +103,6 @@ pub async fn consume(batch: JsValue, env: Env) {
                 continue;
             }
         };
-        let (event, report) = report;
         let (delivery, status) = report.delivery(attempt, cfg.event_retry.max_retries);
         settle(message, matches!(delivery, Delivery::Retried | Delivery::DeadLettered).then_some(retry_after));
         let mut line = log::event_line(delivery, &event, attempt, status, report.detail(), now_ms() - started);
@@ -147,6 +113,46 @@ pub async fn consume(batch: JsValue, env: Env) {
             &event_point(delivery, event.type_name(), cfg.storage.name(), status, attempt, now_ms() - started),
         );
     }
+}
+
+/// Settles a pending-commit message ([`announce::resolve`]). Committed: the version's event
+/// and the attempt at posting it, for the caller to settle and log like any event's. Otherwise
+/// the message is settled and logged here: looked at again later, acknowledged once its object
+/// is deleted, or retried after a failure.
+async fn committed_event(
+    store: &Backend,
+    meta: &D1Metadata,
+    cfg: &Config,
+    message: &JsValue,
+    pending: &PendingCommit,
+    attempt: u32,
+    retry_after: u32,
+) -> Option<(Event, Report)> {
+    let rows_before = meta.rows_written();
+    let (line, retry) = match announce::resolve(store, meta, pending, attempt).await {
+        Ok(Resolution::Committed(version)) => {
+            let event = Event::uploaded(&version);
+            let found = Detection { detected_type: version.detected_type, type_matches: version.type_matches };
+            let report =
+                followup::post(&FetchSender, cfg.webhook.as_ref(), &event, Some(found), Vec::new(), attempt, now_ms())
+                    .await;
+            return Some((event, report));
+        }
+        Ok(Resolution::Wait(delay_s)) => (
+            pending_line("info", "upload_pending", pending, attempt)
+                .detail(format!("not committed yet; looking again in {delay_s} s")),
+            Some(delay_s),
+        ),
+        Ok(Resolution::Abandoned) => (
+            pending_line("warn", "upload_abandoned", pending, attempt)
+                .detail("never committed: its stored object was deleted"),
+            None,
+        ),
+        Err(why) => (pending_line("error", "upload_pending_problem", pending, attempt).detail(why), Some(retry_after)),
+    };
+    settle(message, retry);
+    emit(&Line { rows_written: Some(meta.rows_written() - rows_before), ..line });
+    None
 }
 
 /// A log line about a pending-commit message.
