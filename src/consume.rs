@@ -1,8 +1,8 @@
 //! The `EVENTS` queue's consumer: each message is one event and one delivery attempt
 //! ([`followup::deliver`]), or an announced upload's pending-commit message, which is settled
-//! first ([`announce::resolve`]: delivered like an event once committed, looked at again later
-//! while it may still commit, its object deleted once it never will). A batch first clears its
-//! events' outbox rows. Delivered or refused events are acknowledged; anything worth another
+//! first ([`announce::resolve_all`], one D1 read for the batch's messages: delivered like an
+//! event once committed, looked at again later while it may still commit, its object deleted
+//! once it never will). A batch first clears its events' outbox rows. Delivered or refused events are acknowledged; anything worth another
 //! attempt is retried with a growing delay, and once the consumer's `max_retries` is spent the
 //! queue moves it to the dead-letter queue. Every attempt is logged and counted.
 
@@ -71,13 +71,23 @@ pub async fn consume(batch: JsValue, env: Env) {
     if let Err(e) = meta.clear_events(&ids).await {
         emit(&Line::new("error", "event_problem").detail(format!("clearing the outbox: {}", e.log_line())));
     }
+    // The batch's pending-commit messages are settled with one D1 read for all of them.
+    let pending: Vec<(&PendingCommit, u32)> = messages
+        .iter()
+        .zip(&parsed)
+        .filter_map(|(m, p)| match p {
+            Some(QueueMessage::Pending(pending)) => Some((pending, attempts(m))),
+            _ => None,
+        })
+        .collect();
+    let mut settled = announce::resolve_all(&store, &meta, &pending).await.into_iter();
     let mut batch = Line::new("info", "event_batch");
     batch.count = Some(messages.len() as u64);
     batch.rows_written = Some(meta.rows_written());
     emit(&batch);
     for (message, parsed) in messages.iter().zip(parsed) {
         let (started, rows_before) = (now_ms(), meta.rows_written());
-        let attempt = crate::js::get(message, "attempts").as_f64().map_or(1, |n| n.max(1.0) as u32);
+        let attempt = attempts(message);
         let retry_after = retry_delay_s(cfg.event_retry.delay_s, attempt);
         let (event, report) = match parsed {
             Some(QueueMessage::Event(event)) => {
@@ -87,7 +97,8 @@ pub async fn consume(batch: JsValue, env: Env) {
                 (event, report)
             }
             Some(QueueMessage::Pending(pending)) => {
-                match committed_event(&store, &meta, &cfg, message, &pending, attempt, retry_after).await {
+                let resolution = settled.next().unwrap_or_else(|| Err("not settled".to_owned()));
+                match committed_event(&cfg, message, &pending, resolution, attempt, retry_after).await {
                     Some(delivered) => delivered,
                     None => continue,
                 }
@@ -115,21 +126,19 @@ pub async fn consume(batch: JsValue, env: Env) {
     }
 }
 
-/// Settles a pending-commit message ([`announce::resolve`]). Committed: the version's event
-/// and the attempt at posting it, for the caller to settle and log like any event's. Otherwise
-/// the message is settled and logged here: looked at again later, acknowledged once its object
-/// is deleted, or retried after a failure.
+/// What became of a pending-commit message ([`announce::resolve_all`]). Committed: the
+/// version's event and the attempt at posting it, for the caller to settle and log like any
+/// event's. Otherwise the message is settled and logged here: looked at again later,
+/// acknowledged once its object is deleted, or retried after a failure.
 async fn committed_event(
-    store: &Backend,
-    meta: &D1Metadata,
     cfg: &Config,
     message: &JsValue,
     pending: &PendingCommit,
+    resolution: Result<Resolution, String>,
     attempt: u32,
     retry_after: u32,
 ) -> Option<(Event, Report)> {
-    let rows_before = meta.rows_written();
-    let (line, retry) = match announce::resolve(store, meta, pending, attempt).await {
+    let (line, retry) = match resolution {
         Ok(Resolution::Committed(version)) => {
             let event = Event::uploaded(&version);
             let found = Detection { detected_type: version.detected_type, type_matches: version.type_matches };
@@ -151,8 +160,13 @@ async fn committed_event(
         Err(why) => (pending_line("error", "upload_pending_problem", pending, attempt).detail(why), Some(retry_after)),
     };
     settle(message, retry);
-    emit(&Line { rows_written: Some(meta.rows_written() - rows_before), ..line });
+    emit(&line);
     None
+}
+
+/// The message's delivery attempt, from 1.
+fn attempts(message: &JsValue) -> u32 {
+    crate::js::get(message, "attempts").as_f64().map_or(1, |n| n.max(1.0) as u32)
 }
 
 /// A log line about a pending-commit message.

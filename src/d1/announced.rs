@@ -2,7 +2,7 @@
 //! `objects_version_replaced` and a delete keep of announced rows).
 
 use gateway_core::error::Result;
-use gateway_core::metadata::{AnnouncedCommits, AnnouncedVersion, Commit, ObjectRecord};
+use gateway_core::metadata::{AnnouncedCommits, AnnouncedVersions, Commit, ObjectRecord};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
@@ -29,20 +29,23 @@ impl AnnouncedCommits for D1Metadata {
         self.commit("announced commit", statements, if_absent).await
     }
 
-    async fn announced_version(&self, key: &str, storage_key: &str) -> Result<AnnouncedVersion> {
-        let args = [JsValue::from_str(key), JsValue::from_str(storage_key)];
-        // One read transaction: the clock and the version as of the same moment.
+    async fn announced_versions(&self, wanted: &[(String, String)]) -> Result<AnnouncedVersions> {
+        // The keys as a JSON array; each key's row and copies are read by its primary key, and
+        // the stored names matched here. One read transaction: the clock and the versions as of
+        // the same moment.
+        let keys: Vec<&str> = wanted.iter().map(|(key, _)| key.as_str()).collect();
+        let args = [JsValue::from_str(&serde_json::to_string(&keys).unwrap_or_default())];
         let statements = vec![
             self.statement(&format!("SELECT {DB_NOW_MS} AS now"), &[])?,
             self.statement(
                 &format!(
-                    "SELECT {COLUMNS} FROM objects WHERE key = ?1 AND storage_key = ?2 \
-                     UNION ALL SELECT {COLUMNS} FROM replaced_versions WHERE key = ?1 AND storage_key = ?2 LIMIT 1"
+                    "SELECT {COLUMNS} FROM objects WHERE key IN (SELECT value FROM json_each(?1)) \
+                     UNION ALL SELECT {COLUMNS} FROM replaced_versions WHERE key IN (SELECT value FROM json_each(?1))"
                 ),
                 &args,
             )?,
         ];
-        let results = self.batch("announced version", statements).await?;
+        let results = self.batch("announced versions", statements).await?;
         #[derive(Deserialize)]
         struct Now {
             now: f64,
@@ -51,12 +54,19 @@ impl AnnouncedCommits for D1Metadata {
             .first()
             .and_then(|r| r.results::<Now>().ok())
             .and_then(|rows| rows.into_iter().next())
-            .ok_or_else(|| db_error("announced version", worker::Error::RustError("no clock".into())))?;
-        let version = match results.get(1) {
-            Some(r) => r.results::<Row>().map_err(|e| db_error("announced version", e))?.into_iter().next(),
-            None => None,
-        };
-        Ok(AnnouncedVersion { version: version.map(Into::into), db_now_ms: now.now as i64 })
+            .ok_or_else(|| db_error("announced versions", worker::Error::RustError("no clock".into())))?;
+        let found: Vec<ObjectRecord> = match results.get(1) {
+            Some(r) => r.results::<Row>().map_err(|e| db_error("announced versions", e))?,
+            None => Vec::new(),
+        }
+        .into_iter()
+        .map(Into::into)
+        .collect();
+        let versions = wanted
+            .iter()
+            .map(|(key, name)| found.iter().find(|r| r.key == *key && r.storage_key == *name).cloned())
+            .collect();
+        Ok(AnnouncedVersions { versions, db_now_ms: now.now as i64 })
     }
 
     async fn purge_replaced(&self, before_ms: i64) -> Result<()> {

@@ -178,22 +178,44 @@ pub async fn resolve<S: Objects, M: AnnouncedCommits>(
     pending: &PendingCommit,
     attempt: u32,
 ) -> Result<Resolution, String> {
-    let found = meta
-        .announced_version(&pending.key, &pending.storage_key)
-        .await
-        .map_err(|e| format!("reading the version failed: {}", e.log_line()))?;
-    if let Some(version) = found.version {
-        return Ok(Resolution::Committed(Box::new(version)));
+    let mut settled = resolve_all(store, meta, &[(pending, attempt)]).await;
+    settled.pop().unwrap_or_else(|| Err("nothing was settled".to_owned()))
+}
+
+/// Settles a batch of pending-commit messages, each with its attempt, with one database read
+/// for all of them (a queue batch's).
+pub async fn resolve_all<S: Objects, M: AnnouncedCommits>(
+    store: &S,
+    meta: &M,
+    batch: &[(&PendingCommit, u32)],
+) -> Vec<Result<Resolution, String>> {
+    if batch.is_empty() {
+        return Vec::new();
     }
-    if found.db_now_ms < pending.deadline_ms {
-        return Ok(Resolution::Wait(wait_s(pending.deadline_ms - found.db_now_ms, attempt)));
+    let wanted: Vec<(String, String)> = batch.iter().map(|(p, _)| (p.key.clone(), p.storage_key.clone())).collect();
+    let found = match meta.announced_versions(&wanted).await {
+        Ok(found) => found,
+        Err(e) => {
+            let why = format!("reading the versions failed: {}", e.log_line());
+            return batch.iter().map(|_| Err(why.clone())).collect();
+        }
+    };
+    let mut settled = Vec::with_capacity(batch.len());
+    for ((pending, attempt), version) in batch.iter().zip(found.versions) {
+        settled.push(match version {
+            Some(version) => Ok(Resolution::Committed(Box::new(version))),
+            None if found.db_now_ms < pending.deadline_ms => {
+                Ok(Resolution::Wait(wait_s(pending.deadline_ms - found.db_now_ms, *attempt)))
+            }
+            // Past the deadline by the database's clock: no commit can apply any more.
+            None => store
+                .delete(&StoredName::recorded(pending.storage_key.clone()))
+                .await
+                .map(|()| Resolution::Abandoned)
+                .map_err(|e| format!("deleting the unrecorded object failed: {}", e.log_line())),
+        });
     }
-    // Past the deadline by the database's clock: no commit can apply any more.
-    store
-        .delete(&StoredName::recorded(pending.storage_key.clone()))
-        .await
-        .map_err(|e| format!("deleting the unrecorded object failed: {}", e.log_line()))?;
-    Ok(Resolution::Abandoned)
+    settled
 }
 
 /// How long to wait before looking again: doubling from one second, but never past the

@@ -288,6 +288,15 @@ pub trait TusIndex {
     async fn expired_tus(&self, now_ms: i64, limit: u32) -> Result<Vec<TusUpload>>;
 }
 
+/// Versions as [`AnnouncedCommits::announced_versions`] finds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnouncedVersions {
+    /// For each version asked about, in order: as [`AnnouncedVersion::version`].
+    pub versions: Vec<Option<ObjectRecord>>,
+    /// The database's own clock (ms since the Unix epoch).
+    pub db_now_ms: i64,
+}
+
 /// A version as [`AnnouncedCommits::announced_version`] finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnnouncedVersion {
@@ -314,9 +323,14 @@ pub trait AnnouncedCommits {
         deadline_ms: i64,
         if_absent: bool,
     ) -> Result<Commit>;
-    /// Version `storage_key` of `key`: its row, or the copy kept when an announced row was
-    /// replaced or deleted; and the database's clock.
-    async fn announced_version(&self, key: &str, storage_key: &str) -> Result<AnnouncedVersion>;
+    /// Versions (key, stored name), in one read: each one's row, or the copy kept when an
+    /// announced row was replaced or deleted; and the database's clock.
+    async fn announced_versions(&self, wanted: &[(String, String)]) -> Result<AnnouncedVersions>;
+    /// [`AnnouncedCommits::announced_versions`] of one version.
+    async fn announced_version(&self, key: &str, storage_key: &str) -> Result<AnnouncedVersion> {
+        let found = self.announced_versions(&[(key.to_owned(), storage_key.to_owned())]).await?;
+        Ok(AnnouncedVersion { version: found.versions.into_iter().next().flatten(), db_now_ms: found.db_now_ms })
+    }
     /// Forgets the copies of versions replaced or deleted before `before_ms`.
     async fn purge_replaced(&self, before_ms: i64) -> Result<()>;
 }

@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use futures_executor::block_on;
-use gateway_core::announce::{resolve, Resolution, BUFFERED_UPLOAD_MAX_BYTES, CHECK_DELAY_S};
+use gateway_core::announce::{resolve, resolve_all, Resolution, BUFFERED_UPLOAD_MAX_BYTES, CHECK_DELAY_S};
 use gateway_core::events::{Event, PendingCommit, QueueMessage};
 use gateway_core::key::StoredName;
 use gateway_core::metadata::garbage_id;
@@ -215,4 +215,20 @@ fn a_version_deleted_before_its_message_is_read_is_still_found() {
     let (pending, _) = announced(&w).remove(0);
     w.meta.clock.set(pending.deadline_ms + 1);
     assert_eq!(settle(&w, &pending, 1), Resolution::Committed(Box::new(row)));
+}
+
+#[test]
+fn a_batch_of_pending_messages_is_settled_message_by_message_in_order() {
+    let w = world();
+    w.upload("alice", "alice/a.txt", "text/plain", b"one");
+    let (committed, _) = announced(&w).remove(0);
+    let waiting = PendingCommit::new("alice/b.txt", "alice/b.txt~0123", NOW_MS + 5_000);
+    let late = PendingCommit::new("alice/c.txt", "alice/c.txt~4567", NOW_MS - 1);
+    w.meta.clock.set(NOW_MS);
+    let settled = block_on(resolve_all(&w.store, &w.meta, &[(&waiting, 2), (&committed, 1), (&late, 1)]));
+    let row = w.row("alice/a.txt").unwrap();
+    assert_eq!(
+        settled,
+        vec![Ok(Resolution::Wait(2)), Ok(Resolution::Committed(Box::new(row))), Ok(Resolution::Abandoned)]
+    );
 }

@@ -574,6 +574,10 @@ async fn a_replaced_or_deleted_announced_version_keeps_a_copy_until_purged<M: Me
     ok(m.delete_row(&record(key, v3, T + 2), T + 3).await, "delete_row")?;
     let copy = ok(m.announced_version(key, v3).await, "announced_version")?.version;
     ensure!(copy == Some(record(key, v3, T + 2)), "the deleted announced version's copy: {copy:?}");
+    let wanted = [v1, v2, v3, "contract/announced-copy~none"].map(|n| (key.to_owned(), n.to_owned()));
+    let all = ok(m.announced_versions(&wanted).await, "announced_versions")?.versions;
+    let names: Vec<Option<&str>> = all.iter().map(|v| v.as_ref().map(|r| r.storage_key.as_str())).collect();
+    ensure!(names == [Some(v1), None, Some(v3), None], "one read of four versions found {names:?}");
     ok(m.purge_replaced(T + 2).await, "purge_replaced")?;
     let kept = ok(m.announced_version(key, v3).await, "announced_version")?.version;
     ensure!(kept.is_some(), "a copy made at T + 3 was purged before T + 2");

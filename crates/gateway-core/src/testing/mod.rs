@@ -19,7 +19,7 @@ use crate::events::{Event, EventOutbox, EventQueue, PendingCommit};
 use crate::followup::WebhookSender;
 use crate::key::StoredName;
 use crate::metadata::{
-    garbage_id, AnnouncedCommits, AnnouncedVersion, Commit, ListCursor, MultipartIndex, MultipartUpload, ObjectIndex,
+    garbage_id, AnnouncedCommits, AnnouncedVersions, Commit, ListCursor, MultipartIndex, MultipartUpload, ObjectIndex,
     ObjectRecord, PendingUpload, PresignLedger, PresignedUpload, UploadJournal, PRESIGNED_PER_KEY, STATUS_COMPLETE,
 };
 use crate::multipart::rules::{OtherParts, Part};
@@ -594,10 +594,12 @@ impl AnnouncedCommits for MemoryMetadata {
         Ok(Commit::Committed { replaced: replaced.map(|o| o.storage_key) })
     }
 
-    async fn announced_version(&self, key: &str, storage_key: &str) -> Result<AnnouncedVersion> {
-        let row = self.rows.borrow().get(key).filter(|r| r.storage_key == storage_key).cloned();
-        let copy = || self.replaced.borrow().get(&(key.to_owned(), storage_key.to_owned())).map(|(r, _)| r.clone());
-        Ok(AnnouncedVersion { version: row.or_else(copy), db_now_ms: self.clock.get() })
+    async fn announced_versions(&self, wanted: &[(String, String)]) -> Result<AnnouncedVersions> {
+        let find = |(key, name): &(String, String)| {
+            let row = self.rows.borrow().get(key).filter(|r| r.storage_key == *name).cloned();
+            row.or_else(|| self.replaced.borrow().get(&(key.clone(), name.clone())).map(|(r, _)| r.clone()))
+        };
+        Ok(AnnouncedVersions { versions: wanted.iter().map(find).collect(), db_now_ms: self.clock.get() })
     }
 
     async fn purge_replaced(&self, before_ms: i64) -> Result<()> {
