@@ -67,11 +67,20 @@ fn main() {
         let h = w.send(req);
         assert_eq!(h.reply.status, 201);
     });
+    let announcing = World::with_queue(cfg.clone());
+    let announced_us = per_call(2_000, || {
+        i += 1;
+        let req =
+            Req::put(&format!("/files/alice/bench/{i}.txt"), &body).bearer(&jwt).header("content-type", "text/plain");
+        let h = announcing.send(req);
+        assert_eq!(h.reply.status, 201);
+    });
     let rows = [
         ("verify an HS256 token", verify_us),
         ("sign the store PUT (SigV4)", sign_us),
         ("render a problem reply", problem_us),
         ("a whole 4 KiB PUT through the gateway on the in-memory fakes (MD5 of the body included)", put_us),
+        ("the same PUT announced on an event queue (body sniffed, no journal entry)", announced_us),
     ];
     let mut md = String::from(
         "# Native cost per request\n\n`cargo bench -p gateway-core` (crates/gateway-core/benches/request.rs): the core's work \
