@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// A 2 GiB file through `wrangler dev` with the reference client (`scripts/upload.mjs`:
-// multipart, 16 MiB parts, 4 in parallel), on the R2 binding and on S3 (s3s-fs). Samples the
-// resident set of the workerd runtime process that runs the Worker, first during a 64 MiB
-// multipart upload (the baseline of the same run) and then during the 2 GiB one, and checks
-// the download's SHA-256 against the file's. Writes bench/multipart.md and its chart of the
-// runtime's memory over the large upload, bench/multipart-memory.svg.
+// A 2 GiB file through the gateway with the reference client (`scripts/upload.mjs`:
+// multipart, 16 MiB parts, 4 in parallel), on the R2 binding and on S3 (s3s-fs), the Worker
+// in its own workerd (Miniflare, with the EVENTS queue as in wrangler.toml; not `wrangler dev`,
+// whose proxy leaks sockets on long downloads on this machine: bench/wrangler-dev-downloads.md).
+// Samples the resident set of that workerd process, first during a 64 MiB multipart upload
+// (the baseline of the same run) and then during the 2 GiB one, and checks the download's
+// SHA-256 against the file's. Writes bench/multipart.md and its chart of the runtime's memory
+// over the large upload, bench/multipart-memory.svg.
 // Run: node bench/multipart.mjs (after `npm run build`); BENCH_SIZE_MIB overrides 2048.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -12,11 +14,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
 import { startS3 } from '../tests/support/s3server.mjs';
-import { startDev } from '../tests/support/devserver.mjs';
-import { rssMiB, cpuSeconds, workerdProcesses, downloadHash } from './lib/measure.mjs';
+import { rssMiB, cpuSeconds, downloadHash } from './lib/measure.mjs';
+import { EVENTS_QUEUE, startWorker } from './lib/worker.mjs';
 import { lineChart } from './lib/svg.mjs';
 
-const PORT = Number(process.env.BENCH_PORT || 8798);
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_SIZE_MIB || 2048) * MIB;
 const TMP = path.resolve('bench/tmp');
@@ -73,11 +74,10 @@ function upload(base, token, file, key, pid) {
 
 async function measure(backend, files) {
   const s3 = backend === 's3' ? await startS3({ dir: TMP }) : null;
-  const dev = await startDev({ JWT_SECRET: secret, ...(s3 ? s3.vars : {}) }, { port: PORT });
+  const vars = { JWT_SECRET: secret, STORAGE: 'r2', MAX_UPLOAD_BYTES: String(100 * MIB), ...(s3 ? s3.vars : {}) };
+  const worker = await startWorker(path.resolve('build/index.js'), vars, EVENTS_QUEUE);
   try {
-    const base = dev.url;
-    const pid = workerdProcesses(dev.pid, dev.port).find((p) => p.role === 'runtime')?.pid;
-    if (!pid) throw new Error('the workerd runtime process was not found');
+    const { url: base, pid } = worker;
     const token = sign(claimsFor('bench'), { key: secret });
     const idle = rssMiB(pid);
     const rows = [];
@@ -90,7 +90,7 @@ async function measure(backend, files) {
     }
     return { backend, idle, rows };
   } finally {
-    await dev.stop();
+    await worker.mf.dispose();
     s3?.close();
   }
 }
@@ -109,9 +109,9 @@ try {
 }
 
 const md = [
-  '# Multipart uploads through `wrangler dev` (reference client)',
+  '# Multipart uploads (reference client)',
   '',
-  `Measured ${new Date().toISOString()} by \`node bench/multipart.mjs\`: \`npm run upload\` (16 MiB parts, 4 in parallel) sends each file to \`wrangler dev\`; the resident set of the workerd runtime process is sampled every 50 ms during the upload. The 64 MiB upload is the baseline of the same run. Each download's SHA-256 is compared with the file's.`,
+  `Measured ${new Date().toISOString()} by \`node bench/multipart.mjs\`: \`npm run upload\` (16 MiB parts, 4 in parallel) sends each file to the gateway in its own workerd (Miniflare, EVENTS queue bound); the resident set of that workerd process is sampled every 50 ms during the upload. The 64 MiB upload is the baseline of the same run. Each download's SHA-256 is compared with the file's.`,
   '',
   '| backend | file | wall time | throughput | runtime CPU | median RSS | peak RSS | peak vs 64 MiB | SHA-256 matches |',
   '|---|---|---|---|---|---|---|---|---|',
@@ -127,11 +127,11 @@ const md = [
   '|---|---|---|---|---|---|---|---|---|---|---|',
   ...results.map((r) => `| ${r.backend} | ${r.rows.at(-1).timeline.map((v) => v.toFixed(0)).join(' | ')} |`),
   '',
-  'On the R2 binding the runtime process also runs the local R2 simulator (see `bench/r2-simulator.md`); with S3 the store is a separate process (s3s-fs), so the runtime process holds only the Worker and the D1 simulator.',
+  'On the R2 binding the runtime process also runs the local R2 simulator (see `bench/r2-simulator.md`); with S3 the store is a separate process (s3s-fs), so the runtime process holds only the Worker and the D1 and queue simulators.',
   '',
 ].join('\n');
 fs.writeFileSync('bench/multipart-memory.svg', lineChart({
-  title: `Runtime memory (RSS) over a ${files[1].label} multipart upload through wrangler dev`,
+  title: `Runtime memory (RSS) over a ${files[1].label} multipart upload`,
   xLabel: 'share of the upload done (%)',
   yLabel: 'RSS of the workerd runtime process (MiB)',
   series: results.map((r) => ({ name: `${r.backend} (idle ${r.idle.toFixed(0)} MiB)`, points: r.rows.at(-1).curve })),

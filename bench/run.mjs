@@ -198,8 +198,11 @@ try {
     check(t, t.small, '1 MiB');
     t.big = [];
   }
+  // Each round starts with another path, so no path always follows the same one (the slot
+  // after a given path can run faster or slower on a shared machine).
+  const rotated = (round) => targets.map((_, i) => targets[(i + round) % targets.length]);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const t of targets) {
+    for (const t of rotated(round)) {
       const key = `bench/big-${round}-${t.pid ?? 'direct'}.bin`;
       const m = await measured(t.pid, () => t.send(key, BIG));
       check(t, m, 'big upload');
@@ -213,7 +216,7 @@ try {
   for (const [size, count] of LOAD_SIZES) {
     for (const t of targets) t.acc = { latencies: [], failures: 0, seconds: 0, cpu: t.pid ? 0 : null };
     for (let round = 0; round < SMALL_ROUNDS; round++) {
-      for (const t of targets) await load(t, `${size}-${round}-${t.pid ?? 'direct'}`, Math.ceil(count / SMALL_ROUNDS), t.acc, size);
+      for (const t of rotated(round)) await load(t, `${size}-${round}-${t.pid ?? 'direct'}`, Math.ceil(count / SMALL_ROUNDS), t.acc, size);
     }
     for (const t of targets) t.loads[size] = loadSummary(t.acc);
   }
@@ -272,7 +275,7 @@ const lines = [
   '|---|---|---|---|---|---|---|---|---|',
   ...results.map((r) => `| ${r.name} | ${fmt(mibps(r))} MiB/s | ${fmt(mibps(r) / mibps(direct), 2)}× | ${r.small.cpu == null ? '—' : `${fmt(r.small.peakMiB)} MiB`} | ${r.big.cpu == null ? '—' : `${fmt(r.big.peakMiB)} MiB`} | ${r.big.cpu == null ? '—' : `${fmt(r.big.cpu / (BIG / GiB), 2)} s`} | ${fmt(r.load.rps)} | ${fmt(r.load.p50, 1)} ms | ${fmt(r.load.p99, 1)} ms |`),
   '',
-  `Big uploads: median of ${ROUNDS} rounds run round-robin across the paths into a RAM-backed store, each object deleted after its round. Peak RSS is the workerd process's resident set sampled every 10 ms (the maximum over the rounds); CPU is its user+system time during a ${bigLabel} upload (median). Each Worker runs in its own workerd process, with the D1 simulator in the same process. ${results.some((r) => r.load.failures) ? `Failed small uploads: ${results.map((r) => `${r.name}: ${r.load.failures}`).join(', ')}.` : 'Every small upload succeeded.'} Small uploads: ${SMALL_COUNT} per path in ${SMALL_ROUNDS} slices run round-robin across the paths.`,
+  `Big uploads: median of ${ROUNDS} rounds run round-robin across the paths (each round starting with the next path) into a RAM-backed store, each object deleted after its round. Peak RSS is the workerd process's resident set sampled every 10 ms (the maximum over the rounds); CPU is its user+system time during a ${bigLabel} upload (median). Each Worker runs in its own workerd process, with the D1 simulator in the same process. ${results.some((r) => r.load.failures) ? `Failed small uploads: ${results.map((r) => `${r.name}: ${r.load.failures}`).join(', ')}.` : 'Every small upload succeeded.'} Small uploads: ${SMALL_COUNT} per path in ${SMALL_ROUNDS} slices run round-robin across the paths, rotated the same way.`,
   '',
   ...(baseline
     ? [`Against the baseline build in the same run: ${fmt(mibps(rust) / mibps(baseline), 2)}× its ${bigLabel} throughput, ${fmt(rust.big.cpu / baseline.big.cpu, 2)}× its CPU per GiB, ${fmt(rust.load.rps / baseline.load.rps, 2)}× its 4 KiB uploads/s (p99 ${fmt(rust.load.p99, 1)} ms against ${fmt(baseline.load.p99, 1)} ms).`, '']
