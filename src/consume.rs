@@ -11,6 +11,7 @@ use gateway_core::config::{Config, DEFAULT_EVENT_RETRY_DELAY_SECONDS};
 use gateway_core::events::{retry_delay_s, Delivery, Event, EventOutbox, PendingCommit, QueueMessage};
 use gateway_core::followup::{self, Report};
 use gateway_core::log::{self, Line};
+use gateway_core::metadata::UploadJournal;
 use gateway_core::metrics::event_point;
 use gateway_core::webhook::Detection;
 use wasm_bindgen::{JsCast, JsValue};
@@ -98,7 +99,7 @@ pub async fn consume(batch: JsValue, env: Env) {
             }
             Some(QueueMessage::Pending(pending)) => {
                 let resolution = settled.next().unwrap_or_else(|| Err("not settled".to_owned()));
-                match committed_event(&cfg, message, &pending, resolution, attempt, retry_after).await {
+                match committed_event(&cfg, &meta, message, &pending, resolution, attempt, retry_after).await {
                     Some(delivered) => delivered,
                     None => continue,
                 }
@@ -132,6 +133,7 @@ pub async fn consume(batch: JsValue, env: Env) {
 /// acknowledged once its object is deleted, or retried after a failure.
 async fn committed_event(
     cfg: &Config,
+    meta: &D1Metadata,
     message: &JsValue,
     pending: &PendingCommit,
     resolution: Result<Resolution, String>,
@@ -157,6 +159,18 @@ async fn committed_event(
                 .detail("never committed: its stored object was deleted"),
             None,
         ),
+        Err(why) if attempt > cfg.event_retry.max_retries => {
+            // Dead-lettered next: the journal takes the stored name over, so the sweep
+            // removes the object if it was never committed even if nobody replays the message.
+            let handed = match meta.begin_upload(&announce::hand_off(pending, now_ms())).await {
+                Ok(()) => "handed to the sweep".to_owned(),
+                Err(e) => format!("handing it to the sweep failed too: {}", e.log_line()),
+            };
+            (
+                pending_line("error", "upload_pending_problem", pending, attempt).detail(format!("{why}; {handed}")),
+                Some(retry_after),
+            )
+        }
         Err(why) => (pending_line("error", "upload_pending_problem", pending, attempt).detail(why), Some(retry_after)),
     };
     settle(message, retry);

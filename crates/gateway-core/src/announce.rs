@@ -66,7 +66,10 @@ pub async fn execute<S: Compose, M: ObjectIndex + UploadJournal + AnnouncedCommi
         None => (None, Vec::new()),
     };
     let deadline_ms = up.now_ms.saturating_add(announcer.window_ms).saturating_add(upload::transfer_ms(up.plan.length));
-    let pending = PendingCommit::new(up.key.as_str(), name.as_str(), deadline_ms);
+    let pending = PendingCommit {
+        owner: up.grant.sub.clone(),
+        ..PendingCommit::new(up.key.as_str(), name.as_str(), deadline_ms)
+    };
     let (announced, stored) =
         join(announcer.queue.announce(&pending, CHECK_DELAY_S), upload::store_body(store, &name, &up.plan, body)).await;
     let entry = PendingUpload { due_at: deadline_ms, ..upload::journal_entry(&up, &name) };
@@ -216,6 +219,21 @@ pub async fn resolve_all<S: Objects, M: AnnouncedCommits>(
         });
     }
     settled
+}
+
+/// The journal entry that hands a pending-commit message's stored name to the sweep when the
+/// message is about to go to the dead-letter queue unsettled (the database or the store kept
+/// failing): due once the deadline has passed, so the sweep deletes the object unless the
+/// key's row names it, as for any journaled upload, and keeps trying until it can.
+pub fn hand_off(pending: &PendingCommit, now_ms: i64) -> PendingUpload {
+    PendingUpload {
+        id: format!("pending:{}", pending.storage_key),
+        key: pending.key.clone(),
+        owner: pending.owner.clone(),
+        started_at: now_ms,
+        storage_key: pending.storage_key.clone(),
+        due_at: now_ms.max(pending.deadline_ms),
+    }
 }
 
 /// How long to wait before looking again: doubling from one second, but never past the

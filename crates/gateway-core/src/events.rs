@@ -118,6 +118,9 @@ pub struct PendingCommit {
     /// The id of the `object.uploaded` event the version will have.
     pub id: String,
     pub key: String,
+    /// The uploading token's `sub`.
+    #[serde(default)]
+    pub owner: String,
     pub storage_key: String,
     /// The commit can apply only before this time (ms since the Unix epoch) by the database's
     /// own clock.
@@ -134,6 +137,7 @@ impl PendingCommit {
             version: VERSION,
             id: event_id("object.uploaded", storage_key),
             key: key.to_owned(),
+            owner: String::new(),
             storage_key: storage_key.to_owned(),
             deadline_ms,
         }

@@ -9,10 +9,10 @@ mod common;
 
 use common::*;
 use futures_executor::block_on;
-use gateway_core::announce::{resolve, resolve_all, Resolution, BUFFERED_UPLOAD_MAX_BYTES, CHECK_DELAY_S};
+use gateway_core::announce::{hand_off, resolve, resolve_all, Resolution, BUFFERED_UPLOAD_MAX_BYTES, CHECK_DELAY_S};
 use gateway_core::events::{Event, PendingCommit, QueueMessage};
 use gateway_core::key::StoredName;
-use gateway_core::metadata::garbage_id;
+use gateway_core::metadata::{garbage_id, UploadJournal};
 use gateway_core::store::{Objects, PutObject};
 use gateway_core::sweep::{self, REPLACED_RETENTION_MS};
 use gateway_core::upload::transfer_ms;
@@ -231,4 +231,33 @@ fn a_batch_of_pending_messages_is_settled_message_by_message_in_order() {
         settled,
         vec![Ok(Resolution::Wait(2)), Ok(Resolution::Committed(Box::new(row))), Ok(Resolution::Abandoned)]
     );
+}
+
+#[test]
+fn a_message_handed_to_the_sweep_gets_its_object_deleted_unless_committed() {
+    let w = world();
+    w.upload("alice", "alice/kept.txt", "text/plain", b"kept");
+    let (committed, _) = announced(&w).remove(0);
+    assert_eq!(committed.owner, "alice");
+    let name = StoredName::recorded("alice/lost.txt~0123".to_owned());
+    block_on(w.store.put(PutObject {
+        name: name.clone(),
+        body: Some(b"lost".to_vec()),
+        length: 4,
+        content_type: "text/plain".into(),
+        md5: None,
+        sha256: None,
+    }))
+    .unwrap();
+    let lost = PendingCommit::new("alice/lost.txt", name.as_str(), NOW_MS);
+    for pending in [&committed, &lost] {
+        let entry = hand_off(pending, NOW_MS + 1);
+        assert!(entry.due_at >= pending.deadline_ms, "never due before the deadline");
+        block_on(w.meta.begin_upload(&entry)).unwrap();
+    }
+    let report = block_on(sweep::run(&w.store, &w.meta, committed.deadline_ms + 1, 0));
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(block_on(w.store.head(&name)).unwrap().is_none(), "the never-committed object was deleted");
+    assert_eq!(w.object("alice/kept.txt").unwrap(), b"kept", "the committed one stays");
+    assert!(w.meta.pending.borrow().is_empty());
 }
