@@ -31,6 +31,21 @@ fn announced(w: &World) -> Vec<(PendingCommit, u32)> {
     w.queue.as_ref().unwrap().pending.borrow().clone()
 }
 
+/// Stores `bytes` under stored name `name` with no row: an upload that never committed.
+fn store_unrecorded(w: &World, name: &str, bytes: &[u8]) -> StoredName {
+    let name = StoredName::recorded(name.to_owned());
+    let put = PutObject {
+        name: name.clone(),
+        body: Some(bytes.to_vec()),
+        length: bytes.len() as u64,
+        content_type: "text/plain".into(),
+        md5: None,
+        sha256: None,
+    };
+    block_on(w.store.put(put)).unwrap();
+    name
+}
+
 fn settle(w: &World, pending: &PendingCommit, attempt: u32) -> Resolution {
     block_on(resolve(&w.store, &w.meta, pending, attempt)).unwrap()
 }
@@ -174,16 +189,7 @@ fn a_version_not_committed_yet_is_looked_at_again_sooner_than_its_deadline() {
 #[test]
 fn a_version_never_committed_is_deleted_once_past_the_deadline() {
     let w = world();
-    let name = StoredName::recorded("alice/a.txt~0123".to_owned());
-    block_on(w.store.put(PutObject {
-        name: name.clone(),
-        body: Some(b"orphan".to_vec()),
-        length: 6,
-        content_type: "text/plain".into(),
-        md5: None,
-        sha256: None,
-    }))
-    .unwrap();
+    let name = store_unrecorded(&w, "alice/a.txt~0123", b"orphan");
     let pending = PendingCommit::new("alice/a.txt", name.as_str(), NOW_MS);
     w.meta.clock.set(NOW_MS);
     assert_eq!(settle(&w, &pending, 1), Resolution::Abandoned);
@@ -239,16 +245,7 @@ fn a_message_handed_to_the_sweep_gets_its_object_deleted_unless_committed() {
     w.upload("alice", "alice/kept.txt", "text/plain", b"kept");
     let (committed, _) = announced(&w).remove(0);
     assert_eq!(committed.owner, "alice");
-    let name = StoredName::recorded("alice/lost.txt~0123".to_owned());
-    block_on(w.store.put(PutObject {
-        name: name.clone(),
-        body: Some(b"lost".to_vec()),
-        length: 4,
-        content_type: "text/plain".into(),
-        md5: None,
-        sha256: None,
-    }))
-    .unwrap();
+    let name = store_unrecorded(&w, "alice/lost.txt~0123", b"lost");
     let lost = PendingCommit::new("alice/lost.txt", name.as_str(), NOW_MS);
     for pending in [&committed, &lost] {
         let entry = hand_off(pending, NOW_MS + 1);
