@@ -9,7 +9,7 @@ use gateway_core::conditional::ReadConditions;
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::key::StoredName;
 use gateway_core::range::ByteRangeSpec;
-use gateway_core::store::{body_cut_off, Compose, CutOff, GetResult, Objects};
+use gateway_core::store::{body_cut_off, length_mismatch, Compose, CutOff, GetResult, Objects};
 use gateway_core::tus::plan::Piece;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -82,7 +82,7 @@ impl Compose for Backend {
             .map_err(|e| body_cut_off(CutOff::ClientBody, format!("buffer: {}", js::error_message(&e))))?;
         let bytes: js_sys::ArrayBuffer = bytes.unchecked_into();
         if u64::from(bytes.byte_length()) != length {
-            return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
+            return Err(length_mismatch());
         }
         let n = prefix.min(bytes.byte_length() as usize) as u32;
         let head = js_sys::Uint8Array::new_with_byte_offset_and_length(&bytes, 0, n).to_vec();

@@ -133,6 +133,12 @@ pub trait Presign {
     fn presign(&self, url: &DirectUrl<'_>, now_ms: i64) -> Result<String>;
 }
 
+/// The refusal of a body whose size is not its declared `Content-Length` (the store took more
+/// or fewer bytes, or reading it whole found another size).
+pub fn length_mismatch() -> GatewayError {
+    GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length")
+}
+
 /// What a backend knows when the stream of an upload body to it broke before it answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CutOff {

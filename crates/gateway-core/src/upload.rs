@@ -358,7 +358,7 @@ pub(crate) async fn store_body<S: Objects>(
     let stored = store.put(put).await?;
     if stored.size != plan.length {
         // The store took a different number of bytes than declared: the caller removes it.
-        return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
+        return Err(crate::store::length_mismatch());
     }
     Ok(stored)
 }

@@ -89,7 +89,7 @@ impl Objects for MemoryStore {
         }
         let bytes = req.body.unwrap_or_default();
         if bytes.len() as u64 != req.length {
-            return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
+            return Err(crate::store::length_mismatch());
         }
         let md5 = Md5::digest(&bytes);
         let bad_digest = req.md5.is_some_and(|d| d[..] != md5[..])
@@ -175,7 +175,7 @@ impl crate::store::Compose for MemoryStore {
 
     async fn buffer(&self, body: Vec<u8>, length: u64, prefix: usize) -> Result<(Vec<u8>, Vec<u8>)> {
         if body.len() as u64 != length {
-            return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
+            return Err(crate::store::length_mismatch());
         }
         let head = body[..prefix.min(body.len())].to_vec();
         Ok((body, head))
@@ -198,7 +198,7 @@ impl Multipart for MemoryStore {
         }
         let bytes = part.body.unwrap_or_default();
         if bytes.len() as u64 != part.length {
-            return Err(GatewayError::new(ErrorKind::IncompleteBody, "the body did not match its Content-Length"));
+            return Err(crate::store::length_mismatch());
         }
         let etag = hex(&Md5::digest(&bytes));
         let mut uploads = self.multiparts.borrow_mut();
