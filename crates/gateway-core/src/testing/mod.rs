@@ -298,15 +298,27 @@ impl MemoryMetadata {
 
     /// One commit transaction, as the D1 batch runs it.
     fn commit(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool, clear_entry: bool) -> Result<Commit> {
+        let open = self.pending.borrow().contains_key(pending_id) && !self.claimed.borrow().contains(pending_id);
+        self.write_row(rec, if_absent, open, || {
+            self.outbox.borrow_mut().insert(Event::uploaded(rec).id, (Event::uploaded(rec), rec.created_at));
+            if clear_entry {
+                self.pending.borrow_mut().remove(pending_id);
+            }
+        })
+    }
+
+    /// What every commit does: refused (`Claimed`) unless `open`, `KeyExists` for an
+    /// `if_absent` commit on a key with a row; otherwise the row written, a replaced version
+    /// journaled, then the commit's own writes (`also`).
+    fn write_row(&self, rec: &ObjectRecord, if_absent: bool, open: bool, also: impl FnOnce()) -> Result<Commit> {
         self.check()?;
         if self.fail_commits.get() {
             return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
         }
-        if !self.pending.borrow().contains_key(pending_id) || self.claimed.borrow().contains(pending_id) {
+        if !open {
             return Ok(Commit::Claimed);
         }
-        let mut rows = self.rows.borrow_mut();
-        let old = rows.get(&rec.key).cloned();
+        let old = self.rows.borrow().get(&rec.key).cloned();
         if if_absent && old.is_some() {
             return Ok(Commit::KeyExists);
         }
@@ -314,11 +326,8 @@ impl MemoryMetadata {
         if let Some(old) = &replaced {
             self.journal_garbage(old, rec.created_at);
         }
-        rows.insert(rec.key.clone(), rec.clone());
-        self.outbox.borrow_mut().insert(Event::uploaded(rec).id, (Event::uploaded(rec), rec.created_at));
-        if clear_entry {
-            self.pending.borrow_mut().remove(pending_id);
-        }
+        self.rows.borrow_mut().insert(rec.key.clone(), rec.clone());
+        also();
         if self.loses_commit_answers.get() {
             return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "lost answer"));
         }
@@ -571,27 +580,10 @@ impl AnnouncedCommits for MemoryMetadata {
         deadline_ms: i64,
         if_absent: bool,
     ) -> Result<Commit> {
-        self.check()?;
-        if self.fail_commits.get() {
-            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
-        }
-        if self.clock.get() >= deadline_ms || self.claimed.borrow().contains(pending_id) {
-            return Ok(Commit::Claimed);
-        }
-        let old = self.rows.borrow().get(&rec.key).cloned();
-        if if_absent && old.is_some() {
-            return Ok(Commit::KeyExists);
-        }
-        let replaced = old.filter(|o| o.storage_key != rec.storage_key);
-        if let Some(old) = &replaced {
-            self.journal_garbage(old, rec.created_at);
-        }
-        self.rows.borrow_mut().insert(rec.key.clone(), rec.clone());
-        self.announced.borrow_mut().insert(rec.storage_key.clone());
-        if self.loses_commit_answers.get() {
-            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "lost answer"));
-        }
-        Ok(Commit::Committed { replaced: replaced.map(|o| o.storage_key) })
+        let open = self.clock.get() < deadline_ms && !self.claimed.borrow().contains(pending_id);
+        self.write_row(rec, if_absent, open, || {
+            self.announced.borrow_mut().insert(rec.storage_key.clone());
+        })
     }
 
     async fn announced_versions(&self, wanted: &[(String, String)]) -> Result<AnnouncedVersions> {
