@@ -30,17 +30,17 @@ impl AnnouncedCommits for D1Metadata {
     }
 
     async fn announced_versions(&self, wanted: &[(String, String)]) -> Result<AnnouncedVersions> {
-        // The keys as a JSON array; each key's row and copies are read by its primary key, and
-        // the stored names matched here. One read transaction: the clock and the versions as of
-        // the same moment.
-        let keys: Vec<&str> = wanted.iter().map(|(key, _)| key.as_str()).collect();
-        let args = [JsValue::from_str(&serde_json::to_string(&keys).unwrap_or_default())];
+        // The versions as a JSON array of [key, stored name] pairs, each read by its primary
+        // key (a key's row, and its copies by key and name). One read transaction: the clock
+        // and the versions as of the same moment.
+        let args = [JsValue::from_str(&serde_json::to_string(wanted).unwrap_or_default())];
         let statements = vec![
             self.statement(&format!("SELECT {DB_NOW_MS} AS now"), &[])?,
             self.statement(
                 &format!(
-                    "SELECT {COLUMNS} FROM objects WHERE key IN (SELECT value FROM json_each(?1)) \
-                     UNION ALL SELECT {COLUMNS} FROM replaced_versions WHERE key IN (SELECT value FROM json_each(?1))"
+                    "SELECT {COLUMNS} FROM objects WHERE key IN (SELECT json_extract(value, '$[0]') FROM json_each(?1)) \
+                     UNION ALL SELECT {COLUMNS} FROM replaced_versions WHERE (key, storage_key) IN \
+                     (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))"
                 ),
                 &args,
             )?,
