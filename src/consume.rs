@@ -2,9 +2,10 @@
 //! ([`followup::deliver`]), or an announced upload's pending-commit message, which is settled
 //! first ([`announce::resolve_all`], one D1 read for the batch's messages: delivered like an
 //! event once committed, looked at again later while it may still commit, its object deleted
-//! once it never will). A batch first clears its events' outbox rows. Delivered or refused events are acknowledged; anything worth another
-//! attempt is retried with a growing delay, and once the consumer's `max_retries` is spent the
-//! queue moves it to the dead-letter queue. Every attempt is logged and counted.
+//! once it never will). A batch first clears its events' outbox rows. Delivered or refused
+//! events are acknowledged; anything worth another attempt is retried with a growing delay,
+//! and once the consumer's `max_retries` is spent the queue moves it to the dead-letter queue.
+//! Every attempt is logged and counted.
 
 use gateway_core::announce::{self, Resolution};
 use gateway_core::config::{Config, DEFAULT_EVENT_RETRY_DELAY_SECONDS};
