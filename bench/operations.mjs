@@ -36,14 +36,17 @@ const BEFORE = {
   'presigned confirm, 4 KiB': 7,
   delete: 6,
 };
+// "calls (statements)"; the consumer's batch-wide calls are shared among the batch's messages.
+const share = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+const calls = (k, part) => `${share(k.calls[part])} (${share(k.statements[part])})`;
 const lines = [
   '# Operations per upload kind',
   '',
-  `Run ${new Date().toISOString()} with \`node bench/operations.mjs\` (S3 backend through a counting proxy, the EVENTS queue as in wrangler.toml, no webhook). D1 rows are D1's own \`rows_written\` per statement, as the Worker logs them; every index entry a write touches counts as a row, as D1 bills it. \`tests/d1-rows.test.mjs\` checks the same figures on both backends.`,
+  `Run ${new Date().toISOString()} with \`node bench/operations.mjs\` (S3 backend through a counting proxy, the EVENTS queue as in wrangler.toml, no webhook). D1 rows are D1's own \`rows_written\` per statement, as the Worker logs them; every index entry a write touches counts as a row, as D1 bills it. D1 calls are round trips (a statement run alone, or a batch), with the statements they ran, as the Worker logs them (\`d1_calls\`, \`d1_statements\`); the consumer's per-batch calls (the outbox delete, the read of the pending-commit messages' versions) are counted as each message's share. \`tests/d1-rows.test.mjs\` checks the same figures on both backends.`,
   '',
-  '| upload kind | D1 rows: request | after the answer | queue consumer | total | total before | store calls: request | after the answer |',
-  '|---|---|---|---|---|---|---|---|',
-  ...Object.entries(kinds).map(([kind, k]) => `| ${kind} | ${k.rows.request} | ${k.rows.followup} | ${k.rows.consumer} | ${k.rows.request + k.rows.followup + k.rows.consumer} | ${BEFORE[kind] ?? '—'} | ${k.store.request} | ${k.store.after} |`),
+  '| upload kind | D1 rows: request | after the answer | queue consumer | total | total before | D1 calls (statements): request | after the answer | queue consumer | store calls: request | after the answer |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
+  ...Object.entries(kinds).map(([kind, k]) => `| ${kind} | ${k.rows.request} | ${k.rows.followup} | ${k.rows.consumer} | ${k.rows.request + k.rows.followup + k.rows.consumer} | ${BEFORE[kind] ?? '—'} | ${calls(k, 'request')} | ${calls(k, 'followup')} | ${calls(k, 'consumer')} | ${k.store.request} | ${k.store.after} |`),
   '',
   '"Total before" is this table\'s total at commit 85c762d, before single PUTs of at most 64 KiB were announced instead of journaled; before this work began (migrations 0001–0007, no events) a 4 KiB single PUT wrote 9 rows, measured per statement against the D1 simulator: the journal entry 4 (the row, its primary-key index and two more indexes), the object row 3, the journal delete 1, the sniffed-type update 1.',
   '',

@@ -85,10 +85,10 @@ pub async fn consume(batch: JsValue, env: Env) {
     let mut settled = announce::resolve_all(&store, &meta, &pending).await.into_iter();
     let mut batch = Line::new("info", "event_batch");
     batch.count = Some(messages.len() as u64);
-    batch.rows_written = Some(meta.rows_written());
+    meta.usage().log(&mut batch);
     emit(&batch);
     for (message, parsed) in messages.iter().zip(parsed) {
-        let (started, rows_before) = (now_ms(), meta.rows_written());
+        let (started, before) = (now_ms(), meta.usage());
         let attempt = attempts(message);
         let retry_after = retry_delay_s(cfg.event_retry.delay_s, attempt);
         let (event, report) = match parsed {
@@ -119,7 +119,7 @@ pub async fn consume(batch: JsValue, env: Env) {
         let (delivery, status) = report.delivery(attempt, cfg.event_retry.max_retries);
         settle(message, matches!(delivery, Delivery::Retried | Delivery::DeadLettered).then_some(retry_after));
         let mut line = log::event_line(delivery, &event, attempt, status, report.detail(), now_ms() - started);
-        line.rows_written = Some(meta.rows_written() - rows_before);
+        meta.usage().since(before).log(&mut line);
         emit(&line);
         record(
             &env,

@@ -113,7 +113,7 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
     };
     let handled = gateway.handle(&head, input).await;
     let mut line = log::request_line(&head, &id, handled.reply.status, handled.error.as_ref(), now_ms() - started);
-    line.rows_written = Some(meta.rows_written());
+    meta.usage().log(&mut line);
     emit(&line);
     record(&env, &metrics::request_point(&line, cfg.storage.name()));
     for problem in &handled.problems {
@@ -155,7 +155,7 @@ async fn run_followup(
     job: FollowUp,
     id: String,
 ) {
-    let (started, rows_before) = (now_ms(), meta.rows_written());
+    let (started, before) = (now_ms(), meta.usage());
     let mut problems = Vec::new();
     if let Some(old) = &job.replaced {
         problems.extend(upload::discard_replaced(&store, &meta, old).await);
@@ -172,7 +172,7 @@ async fn run_followup(
     }
     let mut done = about(Line::new("info", "followup").request_id(&id));
     done.duration_ms = Some(now_ms() - started);
-    done.rows_written = Some(meta.rows_written() - rows_before);
+    meta.usage().since(before).log(&mut done);
     emit(&done);
 }
 

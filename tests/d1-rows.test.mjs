@@ -22,12 +22,28 @@ const EXPECTED = {
   delete: { request: 7, followup: 0, consumer: 1 },
 };
 
+// D1 round trips before the answer (a statement run alone, or a batch), and their statements.
+const EXPECTED_CALLS = {
+  'single PUT, 4 KiB, new key': [1, 2],
+  'single PUT, 4 KiB, overwrite': [1, 2],
+  'single PUT, 1 MiB': [2, 5],
+  'multipart start': [1, 1],
+  'multipart part (5 MiB)': [4, 4],
+  'multipart completion': [4, 9],
+  'tus creation': [2, 2],
+  'tus chunk (5 MiB)': [3, 6],
+  'tus last chunk (4 KiB, finishes the upload)': [4, 10],
+  ...(BACKEND === 's3' ? { 'presigned confirm, 4 KiB': [2, 5] } : {}),
+  delete: [3, 6],
+};
+
 let gw;
 before(async () => { gw = await startGateway({ MAX_UPLOAD_BYTES: String(64 * 1024 * 1024) }, { logs: true }); });
 after(() => gw?.close());
 
-test('each upload kind writes the D1 rows bench/operations.md lists, counted by D1', async () => {
+test('each upload kind writes the D1 rows and makes the D1 calls before its answer that bench/operations.md lists, counted by D1', async () => {
   const measured = await measureKinds(gw);
   for (const [kind, m] of Object.entries(measured)) assert.ok(m.status < 300, `${kind}: ${m.status}`);
   assert.deepEqual(Object.fromEntries(Object.entries(measured).map(([k, m]) => [k, m.rows])), EXPECTED);
+  assert.deepEqual(Object.fromEntries(Object.entries(measured).map(([k, m]) => [k, [m.calls.request, m.statements.request]])), EXPECTED_CALLS);
 });

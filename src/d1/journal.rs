@@ -5,7 +5,7 @@ use gateway_core::metadata::{Commit, ObjectRecord, PendingUpload, UploadJournal}
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use super::{db_error, D1Metadata};
+use super::D1Metadata;
 
 #[derive(Deserialize)]
 struct PendingRow {
@@ -54,16 +54,16 @@ impl UploadJournal for D1Metadata {
     }
 
     async fn due_uploads(&self, now_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
-        let result = self
-            .statement(
-                "SELECT id, key, owner, started_at, storage_key, due_at FROM pending_uploads \
+        let rows: Vec<PendingRow> = self
+            .all(
+                "journal",
+                self.statement(
+                    "SELECT id, key, owner, started_at, storage_key, due_at FROM pending_uploads \
                  WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
-                &[JsValue::from_f64(now_ms as f64), JsValue::from_f64(f64::from(limit))],
-            )?
-            .all()
-            .await
-            .map_err(|e| db_error("journal", e))?;
-        let rows: Vec<PendingRow> = result.results().map_err(|e| db_error("journal", e))?;
+                    &[JsValue::from_f64(now_ms as f64), JsValue::from_f64(f64::from(limit))],
+                )?,
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| PendingUpload {

@@ -23,9 +23,36 @@ pub struct D1Metadata {
     /// Whether commits and deletes record their events in the outbox (an `EVENTS` queue is
     /// bound to send them).
     events: bool,
-    /// Rows the statements run through this handle wrote, as D1 reports them (`rows_written`,
-    /// which counts index entries too): the unit D1 bills and its primary's write load.
-    written: std::cell::Cell<u64>,
+    /// What the statements run through this handle cost so far.
+    usage: std::cell::Cell<D1Usage>,
+}
+
+/// D1 work, as a log line reports it: calls (round trips: one per statement run alone, one per
+/// batch), statements, and the rows they wrote as D1 reports them (`rows_written`, which counts
+/// index entries too: the unit D1 bills and its primary's write load).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct D1Usage {
+    pub calls: u64,
+    pub statements: u64,
+    pub rows_written: u64,
+}
+
+impl D1Usage {
+    /// The work done since `before`.
+    pub fn since(self, before: D1Usage) -> D1Usage {
+        D1Usage {
+            calls: self.calls - before.calls,
+            statements: self.statements - before.statements,
+            rows_written: self.rows_written - before.rows_written,
+        }
+    }
+
+    /// Puts the figures on `line`.
+    pub fn log(self, line: &mut gateway_core::log::Line) {
+        line.d1_calls = Some(self.calls);
+        line.d1_statements = Some(self.statements);
+        line.rows_written = Some(self.rows_written);
+    }
 }
 
 impl D1Metadata {
@@ -38,30 +65,63 @@ impl D1Metadata {
                 e.to_string(),
             )
         })?;
-        Ok(D1Metadata { db, events, written: std::cell::Cell::new(0) })
+        Ok(D1Metadata { db, events, usage: std::cell::Cell::new(D1Usage::default()) })
     }
 
-    /// Rows written so far through this handle.
-    pub fn rows_written(&self) -> u64 {
-        self.written.get()
+    /// The work done so far through this handle.
+    pub fn usage(&self) -> D1Usage {
+        self.usage.get()
     }
 
-    /// Adds a statement's written rows to the count.
-    fn counted(&self, result: D1Result) -> D1Result {
-        let rows = result.meta().ok().flatten().and_then(|m| m.rows_written).unwrap_or(0);
-        self.written.set(self.written.get() + rows as u64);
-        result
+    /// Counts one call of `statements` statements that wrote `rows`.
+    fn count(&self, statements: usize, rows: u64) {
+        let u = self.usage.get();
+        self.usage.set(D1Usage {
+            calls: u.calls + 1,
+            statements: u.statements + statements as u64,
+            rows_written: u.rows_written + rows,
+        });
     }
 
-    /// Runs one statement that writes, counting its rows.
+    fn rows_of(result: &D1Result) -> u64 {
+        result.meta().ok().flatten().and_then(|m| m.rows_written).unwrap_or(0) as u64
+    }
+
+    /// Runs one statement that writes, counting it.
     pub(crate) async fn run(&self, op: &str, statement: D1PreparedStatement) -> Result<D1Result> {
-        statement.run().await.map(|r| self.counted(r)).map_err(|e| db_error(op, e))
+        let result = statement.run().await.map_err(|e| db_error(op, e))?;
+        self.count(1, Self::rows_of(&result));
+        Ok(result)
     }
 
-    /// Runs statements as one batch (a transaction), counting their rows.
+    /// Runs statements as one batch (a transaction), counting them.
     pub(crate) async fn batch(&self, op: &str, statements: Vec<D1PreparedStatement>) -> Result<Vec<D1Result>> {
+        let n = statements.len();
         let results = self.db.batch(statements).await.map_err(|e| db_error(op, e))?;
-        Ok(results.into_iter().map(|r| self.counted(r)).collect())
+        self.count(n, results.iter().map(Self::rows_of).sum());
+        Ok(results)
+    }
+
+    /// Runs one read, counting it: its first row, if any.
+    pub(crate) async fn first<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &str,
+        statement: D1PreparedStatement,
+    ) -> Result<Option<T>> {
+        let row = statement.first(None).await.map_err(|e| db_error(op, e))?;
+        self.count(1, 0);
+        Ok(row)
+    }
+
+    /// Runs one read, counting it: all its rows.
+    pub(crate) async fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &str,
+        statement: D1PreparedStatement,
+    ) -> Result<Vec<T>> {
+        let result = statement.all().await.map_err(|e| db_error(op, e))?;
+        self.count(1, 0);
+        result.results().map_err(|e| db_error(op, e))
     }
 
     pub(crate) fn statement(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement> {

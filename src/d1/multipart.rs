@@ -9,7 +9,7 @@ use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
 use super::commit::names;
-use super::{db_error, D1Metadata};
+use super::D1Metadata;
 
 #[derive(Deserialize)]
 struct UploadRow {
@@ -84,24 +84,21 @@ impl MultipartIndex for D1Metadata {
 
     async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>> {
         let sql = format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE id = ?1");
-        let row: Option<UploadRow> = self
-            .statement(&sql, &[JsValue::from_str(id)])?
-            .first(None)
-            .await
-            .map_err(|e| db_error("multipart select", e))?;
+        let row: Option<UploadRow> =
+            self.first("multipart select", self.statement(&sql, &[JsValue::from_str(id)])?).await?;
         Ok(row.map(Into::into))
     }
 
     async fn parts(&self, id: &str) -> Result<Vec<Part>> {
-        let result = self
-            .statement(
-                "SELECT part_number, size, etag FROM multipart_parts WHERE upload_id = ?1 ORDER BY part_number",
-                &[JsValue::from_str(id)],
-            )?
-            .all()
-            .await
-            .map_err(|e| db_error("parts select", e))?;
-        let rows: Vec<PartRow> = result.results().map_err(|e| db_error("parts select", e))?;
+        let rows: Vec<PartRow> = self
+            .all(
+                "parts select",
+                self.statement(
+                    "SELECT part_number, size, etag FROM multipart_parts WHERE upload_id = ?1 ORDER BY part_number",
+                    &[JsValue::from_str(id)],
+                )?,
+            )
+            .await?;
         Ok(rows.into_iter().map(|r| Part { number: r.part_number as u16, size: r.size as u64, etag: r.etag }).collect())
     }
 
@@ -129,10 +126,11 @@ impl MultipartIndex for D1Metadata {
              (SELECT size {others} ASC LIMIT 1) AS low_size"
         );
         let row: Option<Summary> = self
-            .statement(&sql, &[JsValue::from_str(id), JsValue::from_f64(f64::from(number))])?
-            .first(None)
-            .await
-            .map_err(|e| db_error("parts summary", e))?;
+            .first(
+                "parts summary",
+                self.statement(&sql, &[JsValue::from_str(id), JsValue::from_f64(f64::from(number))])?,
+            )
+            .await?;
         let Some(r) = row else { return Ok(OtherParts::default()) };
         let own = r.own_size.map(|s| s as u64);
         let highest = r.high_number.zip(r.high_size).map(|(n, s)| (n as u16, s as u64));
@@ -217,12 +215,9 @@ impl MultipartIndex for D1Metadata {
         let sql = format!(
             "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2"
         );
-        let result = self
-            .statement(&sql, &[num(now_ms), JsValue::from_f64(f64::from(limit))])?
-            .all()
-            .await
-            .map_err(|e| db_error("multipart expired", e))?;
-        let rows: Vec<UploadRow> = result.results().map_err(|e| db_error("multipart expired", e))?;
+        let rows: Vec<UploadRow> = self
+            .all("multipart expired", self.statement(&sql, &[num(now_ms), JsValue::from_f64(f64::from(limit))])?)
+            .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 use super::commit::names;
-use super::{db_error, opt_bool, D1Metadata};
+use super::{opt_bool, D1Metadata};
 
 /// A row as D1 returns it (numbers arrive as JS numbers, booleans as 0/1).
 #[derive(Deserialize)]
@@ -53,8 +53,7 @@ pub(super) const COLUMNS: &str = "key, owner, size, content_type, etag, checksum
 impl ObjectIndex for D1Metadata {
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM objects WHERE key = ?1");
-        let row: Option<Row> =
-            self.statement(&sql, &[JsValue::from_str(key)])?.first(None).await.map_err(|e| db_error("select", e))?;
+        let row: Option<Row> = self.first("select", self.statement(&sql, &[JsValue::from_str(key)])?).await?;
         Ok(row.map(Into::into))
     }
 
@@ -80,8 +79,7 @@ impl ObjectIndex for D1Metadata {
             cursor.map_or(JsValue::NULL, |c| JsValue::from_str(&c.key)),
             JsValue::from_f64(f64::from(limit)),
         ];
-        let result = self.statement(&sql, &args)?.all().await.map_err(|e| db_error("list", e))?;
-        let rows: Vec<Row> = result.results().map_err(|e| db_error("list", e))?;
+        let rows: Vec<Row> = self.all("list", self.statement(&sql, &args)?).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 

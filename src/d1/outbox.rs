@@ -7,7 +7,7 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
-use super::{db_error, D1Metadata};
+use super::D1Metadata;
 
 impl D1Metadata {
     /// Records `event` at `at_ms` if `condition` (SQL over ?4…) holds when the statement runs.
@@ -34,15 +34,15 @@ impl EventOutbox for D1Metadata {
         struct Row {
             body: String,
         }
-        let result = self
-            .statement(
-                "SELECT body FROM event_outbox WHERE created_at < ?1 ORDER BY created_at, id LIMIT ?2",
-                &[JsValue::from_f64(before_ms as f64), JsValue::from_f64(f64::from(limit))],
-            )?
-            .all()
-            .await
-            .map_err(|e| db_error("outbox list", e))?;
-        let rows: Vec<Row> = result.results().map_err(|e| db_error("outbox list", e))?;
+        let rows: Vec<Row> = self
+            .all(
+                "outbox list",
+                self.statement(
+                    "SELECT body FROM event_outbox WHERE created_at < ?1 ORDER BY created_at, id LIMIT ?2",
+                    &[JsValue::from_f64(before_ms as f64), JsValue::from_f64(f64::from(limit))],
+                )?,
+            )
+            .await?;
         Ok(rows.iter().filter_map(|r| Event::from_json(&r.body)).collect())
     }
 

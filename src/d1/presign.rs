@@ -7,7 +7,7 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 use super::commit::names;
-use super::{db_error, D1Metadata};
+use super::D1Metadata;
 
 #[derive(Deserialize)]
 struct PresignedRow {
@@ -66,12 +66,9 @@ impl PresignLedger for D1Metadata {
             "SELECT {COLUMNS} FROM presigned_uploads WHERE key = ?1 AND owner = ?2 ORDER BY created_at DESC \
              LIMIT {PRESIGNED_PER_KEY}"
         );
-        let result = self
-            .statement(&sql, &[JsValue::from_str(key), JsValue::from_str(owner)])?
-            .all()
-            .await
-            .map_err(|e| db_error("presigned select", e))?;
-        let rows: Vec<PresignedRow> = result.results().map_err(|e| db_error("presigned select", e))?;
+        let rows: Vec<PresignedRow> = self
+            .all("presigned select", self.statement(&sql, &[JsValue::from_str(key), JsValue::from_str(owner)])?)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| PresignedUpload {

@@ -216,12 +216,12 @@ impl TusIndex for D1Metadata {
 
     async fn expired_tus(&self, now_ms: i64, limit: u32) -> Result<Vec<TusUpload>> {
         let sql = format!("SELECT {COLUMNS} FROM tus_uploads WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2");
-        let result = self
-            .statement(&sql, &[JsValue::from_f64(now_ms as f64), JsValue::from_f64(f64::from(limit))])?
-            .all()
-            .await
-            .map_err(|e| db_error("tus expired", e))?;
-        let rows: Vec<UploadRow> = result.results().map_err(|e| db_error("tus expired", e))?;
+        let rows: Vec<UploadRow> = self
+            .all(
+                "tus expired",
+                self.statement(&sql, &[JsValue::from_f64(now_ms as f64), JsValue::from_f64(f64::from(limit))])?,
+            )
+            .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

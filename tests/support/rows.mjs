@@ -1,25 +1,35 @@
-// D1 rows written per upload kind, as the Worker's own log lines report them (`rows_written`,
-// D1's count, index entries included): the request's line, its follow-up's line, and the
-// queue consumer's line for its event. Shared by tests/d1-rows.test.mjs and bench/operations.mjs.
+// D1 work per upload kind, as the Worker's own log lines report it (`rows_written`, D1's
+// count, index entries included; `d1_calls`, `d1_statements`): the request's line, its
+// follow-up's line, and the queue consumer's line for its event. Shared by
+// tests/d1-rows.test.mjs and bench/operations.mjs.
 import { eventually } from './gateway.mjs';
 import { call, tokenFor } from './client.mjs';
 
 const parse = (gw) => gw.logs.map((l) => { try { return JSON.parse(l.message); } catch { return {}; } });
 
-/** Rows written by request `res` (an answer with X-Request-Id): { request, followup, consumer }. */
-export async function rowsOf(gw, res) {
+/**
+ * The D1 work of request `res` (an answer with X-Request-Id), from its own line, its
+ * follow-up's and the queue consumer's line for its event: for each of `rows` (written),
+ * `calls` (round trips) and `statements`, { request, followup, consumer }.
+ */
+export async function d1Of(gw, res) {
   const id = res.headers.get('x-request-id');
   const request = await eventually(() => parse(gw).find((l) => l.msg === 'request' && l.request_id === id), 5000);
   const followup = await eventually(() => parse(gw).find((l) => l.msg === 'followup' && l.request_id === id), res.status < 300 ? 3000 : 0);
   const consumer = followup?.event_id
     ? await eventually(() => parse(gw).find((l) => l.msg?.startsWith('event_') && l.event_id && l.event_id === followup.event_id), 10_000)
     : null;
-  // The consumer clears a batch's outbox rows in one statement: each message's share.
+  // The consumer clears a batch's outbox rows and reads its pending-commit messages' versions
+  // once for the batch: each message's share.
   const lines = parse(gw);
   const at = consumer ? lines.findIndex((l) => l.msg === consumer.msg && l.event_id === consumer.event_id) : -1;
   const batch = at >= 0 ? lines.slice(0, at).reverse().find((l) => l.msg === 'event_batch') : null;
-  const share = batch ? batch.rows_written / batch.count : 0;
-  return { request: request?.rows_written ?? null, followup: followup?.rows_written ?? 0, consumer: (consumer?.rows_written ?? 0) + share };
+  const figures = (field) => ({
+    request: request?.[field] ?? null,
+    followup: followup?.[field] ?? 0,
+    consumer: (consumer?.[field] ?? 0) + (batch ? batch[field] / batch.count : 0),
+  });
+  return { rows: figures('rows_written'), calls: figures('d1_calls'), statements: figures('d1_statements') };
 }
 
 const json = { 'content-type': 'application/json' };
@@ -37,9 +47,9 @@ export async function measureKinds(gw, { prefix = 'alice/rows', storeCalls } = {
     const before = storeCalls?.();
     const res = await send();
     const answered = storeCalls?.();
-    const rows = await rowsOf(gw, res);
+    const d1 = await d1Of(gw, res);
     const store = storeCalls ? { request: answered - before, after: storeCalls() - answered } : null;
-    out[name] = { status: res.status, rows, store };
+    out[name] = { status: res.status, ...d1, store };
     return res;
   };
   const put = (key, body) => call(gw, 'PUT', `/files/${key}`, { token: t, headers: { 'content-type': 'text/plain' }, body });

@@ -47,6 +47,12 @@ pub struct Line {
     /// Rows the line's work wrote to D1 (`rows_written`, index entries included).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows_written: Option<u64>,
+    /// The D1 calls (round trips) the line's work made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub d1_calls: Option<u64>,
+    /// The D1 statements those calls ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub d1_statements: Option<u64>,
     /// How many items a batch line covers (queue messages).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
