@@ -301,6 +301,9 @@ async function multipart(file, o) {
   const missing = new Set(queue);
   let completedBytes = 0;
   for (let n = 1; n <= plan.count; n++) if (!missing.has(n)) completedBytes += plan.sizeOf(n);
+  // The ETag of every acknowledged part: the completion names them all, with the file's size,
+  // so the gateway assembles exactly what this client sent or nothing.
+  const etags = new Map(parts.map((p) => [p.part_number, p.etag]));
   const inFlight = new Map();
   const report = () => o.onProgress(completedBytes + [...inFlight.values()].reduce((a, b) => a + b, 0), file.size);
   report();
@@ -317,7 +320,8 @@ async function multipart(file, o) {
         signal,
       });
     };
-    return withRetries(attempt, { ...o, signal }).then(() => {
+    return withRetries(attempt, { ...o, signal }).then((answer) => {
+      etags.set(n, answer.json?.etag);
       inFlight.delete(n);
       completedBytes += plan.sizeOf(n);
       report();
@@ -333,7 +337,11 @@ async function multipart(file, o) {
     }
     throw e;
   }
-  const complete = () => request(o.send, 'POST', `${base}?uploadId=${id}`, { headers: auth, signal: o.signal });
+  const body = JSON.stringify({
+    parts: [...etags.keys()].sort((a, b) => a - b).map((n) => ({ part_number: n, etag: etags.get(n) })),
+    size: file.size,
+  });
+  const complete = () => request(o.send, 'POST', `${base}?uploadId=${id}`, { headers: jsonHeaders(o.token), body, signal: o.signal });
   const result = await withRetries(complete, o);
   o.resume?.clear();
   return result.json;

@@ -26,7 +26,7 @@ impl AnnouncedCommits for D1Metadata {
             self.statement("SELECT storage_key FROM objects WHERE key = ?1", &[JsValue::from_str(&rec.key)])?,
             self.statement(&upsert(&condition), &upsert_args(rec, pending_id, if_absent, Some(deadline_ms)))?,
         ];
-        self.commit("announced commit", statements, if_absent).await
+        self.commit("announced commit", rec, statements, if_absent).await
     }
 
     async fn announced_versions(&self, wanted: &[(String, String)]) -> Result<AnnouncedVersions> {

@@ -74,26 +74,39 @@ impl D1Metadata {
     /// change on an `if_absent` conflict; a replaced version is journaled by the trigger),
     /// record the version's event if events are on (only while the entry is open and the row
     /// names the version: a retried commit does not record it twice), and, with `clear_entry`,
-    /// clear the entry. [`commit_outcome`] reads the answer.
+    /// clear the entry. With `source` (`table.column`), the row and the event are written only
+    /// while that table still has a row whose column is `pending_id`: the multipart or
+    /// presigned upload being committed, which a first commit forgets, so a second one of the
+    /// same upload changes nothing. [`D1Metadata::commit`] reads the answer.
     pub(crate) fn commit_statements(
         &self,
         pending_id: &str,
         rec: &ObjectRecord,
         if_absent: bool,
         clear_entry: bool,
+        source: Option<(&str, &str)>,
     ) -> Result<Vec<D1PreparedStatement>> {
-        let open = "EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?14 AND claimed = 0)";
+        let source_open = |n: u8| {
+            source.map_or_else(String::new, |(table, column)| {
+                format!(" AND EXISTS (SELECT 1 FROM {table} WHERE {column} = ?{n})")
+            })
+        };
+        let open = format!("EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?14 AND claimed = 0){}", source_open(14));
         let key = JsValue::from_str(&rec.key);
         let name = JsValue::from_str(&rec.storage_key);
         let mut statements = vec![
             self.statement("SELECT storage_key FROM objects WHERE key = ?1", std::slice::from_ref(&key))?,
-            self.statement(&upsert(open), &upsert_args(rec, pending_id, if_absent, None))?,
+            self.statement(&upsert(&open), &upsert_args(rec, pending_id, if_absent, None))?,
         ];
         if self.events {
             statements.push(self.record_event(
                 &Event::uploaded(rec),
                 rec.created_at,
-                &format!("EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?4 AND claimed = 0) AND {}", names(5, 6)),
+                &format!(
+                    "EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?4 AND claimed = 0){} AND {}",
+                    source_open(4),
+                    names(5, 6)
+                ),
                 &[JsValue::from_str(pending_id), key.clone(), name.clone()],
             )?);
         }
@@ -110,6 +123,7 @@ impl D1Metadata {
     pub(crate) async fn commit(
         &self,
         op: &str,
+        rec: &ObjectRecord,
         statements: Vec<D1PreparedStatement>,
         if_absent: bool,
     ) -> Result<Commit> {
@@ -125,7 +139,9 @@ impl D1Metadata {
             .and_then(|r| r.storage_key);
         let written = results.get(1).and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0;
         Ok(match (written, if_absent && before.is_some()) {
-            (true, _) => Commit::Committed { replaced: before },
+            // A repeated commit of the version the row already names replaces nothing: its
+            // stored name is the live object, never garbage.
+            (true, _) => Commit::Committed { replaced: before.filter(|b| *b != rec.storage_key) },
             (false, true) => Commit::KeyExists,
             (false, false) => Commit::Claimed,
         })

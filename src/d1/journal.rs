@@ -41,7 +41,7 @@ impl UploadJournal for D1Metadata {
 
     async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit> {
         // One transaction: the row names the object exactly when the journal entry goes.
-        self.commit("commit", self.commit_statements(pending_id, rec, if_absent, true)?, if_absent).await
+        self.commit("commit", rec, self.commit_statements(pending_id, rec, if_absent, true, None)?, if_absent).await
     }
 
     async fn abandon_upload(&self, pending_id: &str) -> Result<()> {

@@ -1,8 +1,9 @@
-//! The multipart index on tables `multipart_uploads` and `multipart_parts`
-//! (`migrations/0003_multipart_uploads.sql`, counters from `0006`).
+//! The multipart index on tables `multipart_uploads`, `multipart_parts` (recorded parts) and
+//! `multipart_attempts` (parts in flight, one row per attempt)
+//! (`migrations/0003_multipart_uploads.sql`, counters from `0006`, attempts from `0011`).
 
 use gateway_core::error::Result;
-use gateway_core::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord};
+use gateway_core::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord, PartAttempt};
 use gateway_core::multipart::{OtherParts, Part};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -55,11 +56,11 @@ fn num(v: i64) -> JsValue {
 }
 
 impl D1Metadata {
-    fn forget_statements(&self, id: &str) -> Result<Vec<D1PreparedStatement>> {
-        Ok(vec![
-            self.statement("DELETE FROM multipart_parts WHERE upload_id = ?1", &[JsValue::from_str(id)])?,
-            self.statement("DELETE FROM multipart_uploads WHERE id = ?1", &[JsValue::from_str(id)])?,
-        ])
+    /// Forgets upload `id` (the last statement removes its row) when `condition` holds.
+    fn forget_statements(&self, condition: &str, args: &[JsValue]) -> Result<Vec<D1PreparedStatement>> {
+        let tables =
+            ["multipart_parts WHERE upload_id", "multipart_attempts WHERE upload_id", "multipart_uploads WHERE id"];
+        tables.iter().map(|t| self.statement(&format!("DELETE FROM {t} = ?1 AND {condition}"), args)).collect()
     }
 }
 
@@ -89,16 +90,14 @@ impl MultipartIndex for D1Metadata {
         Ok(row.map(Into::into))
     }
 
-    async fn parts(&self, id: &str) -> Result<Vec<Part>> {
-        let rows: Vec<PartRow> = self
-            .all(
-                "parts select",
-                self.statement(
-                    "SELECT part_number, size, etag FROM multipart_parts WHERE upload_id = ?1 ORDER BY part_number",
-                    &[JsValue::from_str(id)],
-                )?,
-            )
-            .await?;
+    async fn parts(&self, id: &str, now_ms: i64) -> Result<Vec<Part>> {
+        let sql = "SELECT part_number, size, etag FROM multipart_parts WHERE upload_id = ?1 \
+                   UNION ALL SELECT part_number, MAX(size) AS size, '' AS etag FROM multipart_attempts a \
+                   WHERE upload_id = ?1 AND until_ms > ?2 AND NOT EXISTS (SELECT 1 FROM multipart_parts p \
+                   WHERE p.upload_id = ?1 AND p.part_number = a.part_number) GROUP BY part_number \
+                   ORDER BY part_number";
+        let rows: Vec<PartRow> =
+            self.all("parts select", self.statement(sql, &[JsValue::from_str(id), num(now_ms)])?).await?;
         Ok(rows.into_iter().map(|r| Part { number: r.part_number as u16, size: r.size as u64, etag: r.etag }).collect())
     }
 
@@ -146,42 +145,42 @@ impl MultipartIndex for D1Metadata {
         })
     }
 
-    /// One statement, so the check against the counters and the insert are atomic.
-    async fn reserve_part(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {
-        let result = self.run("part reserve", self
-            .statement(
-                "INSERT INTO multipart_parts (upload_id, part_number, size, etag) SELECT ?1, ?2, ?3, '' \
-                 WHERE (SELECT part_bytes FROM multipart_uploads WHERE id = ?1) \
-                 - COALESCE((SELECT size FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2), 0) + ?3 <= ?4 \
-                 ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = ''",
-                &[
-                    JsValue::from_str(id),
-                    JsValue::from_f64(f64::from(number)),
-                    JsValue::from_f64(size as f64),
-                    JsValue::from_f64(limit as f64),
-                ],
-            )?).await?;
+    /// One statement, so the check and the insert are atomic. Each part number counts with the
+    /// largest of its recorded size and its live attempts' sizes: the recorded bytes (a
+    /// counter) plus, per number in flight, what its largest attempt adds over the recorded
+    /// part. It reads the attempts in flight, a handful, not every part.
+    async fn reserve_part(&self, a: &PartAttempt, limit: u64, now_ms: i64) -> Result<bool> {
+        let sql = "INSERT INTO multipart_attempts (upload_id, attempt, part_number, size, until_ms) \
+                   SELECT ?1, ?2, ?3, ?4, ?6 WHERE (SELECT part_bytes FROM multipart_uploads WHERE id = ?1) \
+                   + (SELECT COALESCE(SUM(extra), 0) FROM (SELECT MAX(0, MAX(c.size) - COALESCE((SELECT p.size \
+                   FROM multipart_parts p WHERE p.upload_id = ?1 AND p.part_number = c.part_number), 0)) AS extra \
+                   FROM (SELECT part_number, size FROM multipart_attempts WHERE upload_id = ?1 AND until_ms > ?7 \
+                   UNION ALL SELECT CAST(?3 AS INTEGER), CAST(?4 AS INTEGER)) AS c GROUP BY c.part_number)) <= ?5";
+        let args = [
+            JsValue::from_str(&a.upload_id),
+            JsValue::from_str(&a.attempt),
+            JsValue::from_f64(f64::from(a.number)),
+            JsValue::from_f64(a.size as f64),
+            JsValue::from_f64(limit as f64),
+            num(a.until_ms),
+            num(now_ms),
+        ];
+        let result = self.run("part reserve", self.statement(sql, &args)?).await?;
         Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 
-    async fn release_part(&self, id: &str, number: u16) -> Result<()> {
-        self.run(
-            "part release",
-            self.statement(
-                "DELETE FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2 AND etag = ''",
-                &[JsValue::from_str(id), JsValue::from_f64(f64::from(number))],
-            )?,
-        )
-        .await?;
+    async fn release_part(&self, id: &str, attempt: &str) -> Result<()> {
+        let sql = "DELETE FROM multipart_attempts WHERE upload_id = ?1 AND attempt = ?2";
+        self.run("part release", self.statement(sql, &[JsValue::from_str(id), JsValue::from_str(attempt)])?).await?;
         Ok(())
     }
 
-    async fn record_part(&self, id: &str, p: &Part) -> Result<()> {
-        self.run(
-            "part insert",
+    /// The part and the end of its attempt's reservation, in one transaction.
+    async fn record_part(&self, id: &str, attempt: &str, p: &Part) -> Result<()> {
+        let statements = vec![
             self.statement(
                 "INSERT INTO multipart_parts (upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag",
+                 ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag",
                 &[
                     JsValue::from_str(id),
                     JsValue::from_f64(f64::from(p.number)),
@@ -189,26 +188,32 @@ impl MultipartIndex for D1Metadata {
                     JsValue::from_str(&p.etag),
                 ],
             )?,
-        )
-        .await?;
-        Ok(())
+            self.statement(
+                "DELETE FROM multipart_attempts WHERE upload_id = ?1 AND attempt = ?2",
+                &[JsValue::from_str(id), JsValue::from_str(attempt)],
+            )?,
+        ];
+        self.transaction("part insert", statements).await
     }
 
-    /// The object's row, the journal entry and the upload, in one transaction; the upload is
-    /// forgotten only if the commit happened.
+    /// The object's row, the journal entry and the upload, in one transaction, committed only
+    /// while the upload is recorded; the upload is forgotten only if the commit happened.
     async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit> {
-        let mut statements = self.commit_statements(id, rec, false, true)?;
+        let mut statements =
+            self.commit_statements(id, rec, false, true, Some(("multipart_uploads", "expires_at > 0 AND id")))?;
         let args = [JsValue::from_str(id), JsValue::from_str(&rec.key), JsValue::from_str(&rec.storage_key)];
-        statements.push(
-            self.statement(&format!("DELETE FROM multipart_parts WHERE upload_id = ?1 AND {}", names(2, 3)), &args)?,
-        );
-        statements
-            .push(self.statement(&format!("DELETE FROM multipart_uploads WHERE id = ?1 AND {}", names(2, 3)), &args)?);
-        self.commit("multipart complete", statements, false).await
+        statements.extend(self.forget_statements(&names(2, 3), &args)?);
+        self.commit("multipart complete", rec, statements, false).await
+    }
+
+    async fn end_multipart(&self, id: &str) -> Result<bool> {
+        let sql = "UPDATE multipart_uploads SET expires_at = 0 WHERE id = ?1 AND expires_at > 0";
+        let result = self.run("multipart end", self.statement(sql, &[JsValue::from_str(id)])?).await?;
+        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
     }
 
     async fn remove_multipart(&self, id: &str) -> Result<()> {
-        self.transaction("multipart delete", self.forget_statements(id)?).await
+        self.transaction("multipart delete", self.forget_statements("1", &[JsValue::from_str(id)])?).await
     }
 
     async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {

@@ -53,6 +53,11 @@ export function fakeGateway({ limits = { part_size_min: 5 * MIB, part_size_max: 
         return new Response(null, { status: 204 });
       }
       if (req.method === 'POST') {
+        // As the gateway: a part list or size that is not the acknowledged parts assembles nothing.
+        const asked = body ? JSON.parse(await new Response(body).text()) : {};
+        const size = listed().reduce((sum, p) => sum + p.size, 0);
+        const sameList = !asked.parts || JSON.stringify(asked.parts) === JSON.stringify(listed().map(({ part_number, etag }) => ({ part_number, etag })));
+        if (!sameList || (asked.size !== undefined && asked.size !== size)) return problem(409, 'parts_mismatch', 'the part list does not match the parts the gateway acknowledged');
         const stored = new Blob(listed().map((p) => upload.parts.get(p.part_number)));
         uploads.delete(id);
         objects.set(key, stored);

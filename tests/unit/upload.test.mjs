@@ -69,6 +69,8 @@ test('a file over the threshold goes up in equal parts, is completed, and its st
     `POST ${PATH}?uploadId=up-1`,
   ]);
   assert.deepEqual(JSON.parse(await new Response(gw.requests[0].init.body).text()), { content_type: 'application/octet-stream', size: SIZE });
+  const completion = JSON.parse(await new Response(gw.requests[4].init.body).text());
+  assert.deepEqual(completion, { parts: [1, 2, 3].map((n) => ({ part_number: n, etag: `"e${n}"` })), size: SIZE }, 'the completion names every acknowledged part and the size');
   assert.equal(res.size, SIZE);
   assert.ok(await sameBytes(gw.objects.get(KEY), file), 'the parts assemble into the file');
   assert.deepEqual([resume.saves, resume.clears, resume.state], [1, 1, null]);

@@ -72,6 +72,9 @@ error_kinds! {
     MethodNotAllowed,
     /// 409: a tus `PATCH` whose `Upload-Offset` is not the upload's (nothing changed).
     OffsetMismatch,
+    /// 409: a multipart completion whose part list or size is not the parts the gateway
+    /// acknowledged, or that comes while a part is still arriving (nothing assembled).
+    PartsMismatch,
     /// 423: another request is writing to this tus upload right now; retry.
     UploadLocked,
     /// 410: the tus upload expired before it was finished.
@@ -105,7 +108,7 @@ impl ErrorKind {
             RangeNotSatisfiable => 416,
             NotFound | UploadNotFound => 404,
             MethodNotAllowed => 405,
-            OffsetMismatch => 409,
+            OffsetMismatch | PartsMismatch => 409,
             UploadLocked => 423,
             UploadExpired => 410,
             StorageError | StorageAuthFailed => 502,
@@ -137,6 +140,7 @@ impl ErrorKind {
             UploadNotFound => "upload_not_found",
             MethodNotAllowed => "method_not_allowed",
             OffsetMismatch => "offset_mismatch",
+            PartsMismatch => "parts_mismatch",
             UploadLocked => "upload_locked",
             UploadExpired => "upload_expired",
             StorageError | StorageUnavailable => "storage_error",
@@ -170,6 +174,7 @@ impl ErrorKind {
             UploadNotFound => "Upload not found",
             MethodNotAllowed => "Method not allowed",
             OffsetMismatch => "Offset mismatch",
+            PartsMismatch => "Parts mismatch",
             UploadLocked => "Upload locked",
             UploadExpired => "Upload expired",
             StorageError => "Storage error",

@@ -245,7 +245,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         };
         let reply = match op {
             Op::Start => session.start(self.request_id, bytes).await?,
-            Op::Part(id) => session.put_part(&id, head, body).await?,
+            Op::Part(id) => session.put_part(&id, self.request_id, head, body).await?,
             Op::List(id) => session.list(&id).await?,
             Op::Abort(id) => session.abort(&id).await?,
             Op::Complete(id) => {

@@ -72,12 +72,15 @@ pub fn garbage_id(storage_key: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Commit {
     /// The row names the new object and the journal entry is gone. `replaced` is the stored
-    /// name the row named before, now journaled for deletion.
+    /// name the row named before, now journaled for deletion; never the committed name itself
+    /// (a repeated commit of the row's own version replaces nothing).
     Committed { replaced: Option<String> },
     /// The commit was `if_absent` and the key has a row: nothing changed.
     KeyExists,
-    /// The journal entry is gone or claimed by the sweep (the upload outlived its due time):
-    /// nothing changed, and the sweep deletes the object.
+    /// The journal entry is gone or claimed by the sweep (the upload outlived its due time),
+    /// or the multipart upload or presigned upload committed through it is gone (completed,
+    /// confirmed or aborted already): nothing changed. The row tells whether the version was
+    /// committed before; if not, the sweep deletes the object.
     Claimed,
 }
 
@@ -97,6 +100,20 @@ pub struct MultipartUpload {
     pub expires_at: i64,
     /// Where the store assembles the object.
     pub storage_key: String,
+}
+
+/// One request's attempt to store a part: the reservation it holds while its body streams,
+/// which only that attempt releases or turns into the recorded part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartAttempt {
+    pub upload_id: String,
+    /// The request's own id.
+    pub attempt: String,
+    pub number: u16,
+    pub size: u64,
+    /// After this (ms since the Unix epoch) the reservation no longer counts: the attempt
+    /// cannot still be streaming at a plausible pace, its Worker is gone.
+    pub until_ms: i64,
 }
 
 /// A direct-to-store upload URL handed out and not yet confirmed: what was signed, so the
@@ -175,24 +192,33 @@ pub trait MultipartIndex {
     /// Records a started multipart upload.
     async fn create_multipart(&self, upload: &MultipartUpload) -> Result<()>;
     async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>>;
-    /// The parts recorded (and reserved, with an empty ETag) for upload `id`, in any order.
-    async fn parts(&self, id: &str) -> Result<Vec<Part>>;
-    /// What the check of part `number` needs to know about the upload's other parts, read in
-    /// a constant number of rows however many parts there are.
+    /// The parts recorded for upload `id`, in any order, and, with an empty ETag, each part
+    /// number that has no recorded part but an attempt in flight at `now_ms`.
+    async fn parts(&self, id: &str, now_ms: i64) -> Result<Vec<Part>>;
+    /// What the check of part `number` needs to know about the upload's other recorded parts,
+    /// read in a constant number of rows however many parts there are.
     async fn other_parts(&self, id: &str, number: u16) -> Result<OtherParts>;
-    /// Atomically reserves part `number` of `size` bytes before its body streams (an in-flight
-    /// part, with an empty ETag), unless the other parts, recorded or in flight, and this one
-    /// would exceed `limit` bytes. `false` when they would: concurrent parts cannot together
-    /// overrun the caller's limit.
-    async fn reserve_part(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool>;
-    /// Drops part `number`'s reservation if it is still in flight (its upload failed).
-    async fn release_part(&self, id: &str, number: u16) -> Result<()>;
-    /// Records a stored part, replacing an earlier part with the same number.
-    async fn record_part(&self, id: &str, part: &Part) -> Result<()>;
+    /// Atomically reserves `attempt`'s bytes before its body streams, unless the recorded
+    /// parts and the attempts in flight at `now_ms` could together exceed `limit` bytes: each
+    /// part number counts with the largest of its recorded size and its attempts' sizes, since
+    /// any one of them may be the part that stays. `false` when they could.
+    async fn reserve_part(&self, attempt: &PartAttempt, limit: u64, now_ms: i64) -> Result<bool>;
+    /// Drops the reservation of attempt `attempt` (its upload failed). Never touches a
+    /// recorded part or another attempt's reservation.
+    async fn release_part(&self, id: &str, attempt: &str) -> Result<()>;
+    /// Records a stored part, replacing the recorded part with the same number, and drops
+    /// attempt `attempt`'s reservation.
+    async fn record_part(&self, id: &str, attempt: &str, part: &Part) -> Result<()>;
     /// Atomically commits the assembled object (as `commit_upload` does, through journal entry
-    /// `id`) and forgets the multipart upload and its parts.
+    /// `id`) and forgets the multipart upload and its parts, only while the upload is still
+    /// recorded and not ended: a completion that comes after another one, or after an abort,
+    /// is `Claimed` and changes nothing.
     async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit>;
-    /// Forgets a multipart upload and its parts.
+    /// Ends upload `id` for an abort: its `expires_at` becomes 0, so no completion can commit
+    /// it afterwards and the sweep finishes it if the store's abort fails. `false` if it was
+    /// gone or ended already (completed or aborted meanwhile).
+    async fn end_multipart(&self, id: &str) -> Result<bool>;
+    /// Forgets a multipart upload, its parts and its attempts.
     async fn remove_multipart(&self, id: &str) -> Result<()>;
     /// Multipart uploads whose `expires_at` is before `now_ms`, oldest first.
     async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>>;
@@ -207,9 +233,10 @@ pub trait PresignLedger {
     /// The unconfirmed direct upload URLs `owner` was given for `key`, newest first, at most
     /// [`PRESIGNED_PER_KEY`].
     async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>>;
-    /// Atomically, while journal entry `nonce` is unclaimed, makes the row name the confirmed
-    /// object (journaling the name it replaces), records its event in the outbox and forgets
-    /// the presigned upload. The entry
+    /// Atomically, while journal entry `nonce` is unclaimed and the presigned upload is still
+    /// recorded (a second confirm of it is `Claimed` and changes nothing), makes the row name
+    /// the confirmed object (journaling the name it replaces), records its event in the outbox
+    /// and forgets the presigned upload. The entry
     /// stays until it is due: the URL could store its name again after a delete.
     async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit>;
     /// Spends a single-use URL's nonce: `true` the first time, `false` ever after (until

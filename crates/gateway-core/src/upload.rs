@@ -229,18 +229,26 @@ pub fn transfer_ms(length: u64) -> i64 {
 /// The slowest pace the sweep waits for (16 KiB/s: 100 MB in under two hours).
 pub const SLOWEST_UPLOAD_BYTES_PER_SECOND: u64 = 16 * 1024;
 
-/// A commit whose answer was lost may still have happened: the row says whether it did. If
-/// it cannot be read either, the error stands and the journal entry stays for the sweep.
+/// A commit whose answer was lost may still have happened, and one refused as `Claimed` may
+/// find its version committed by an earlier request for the same upload (a repeated confirm or
+/// completion): the row says whether it was. If it cannot be read either, the error stands and
+/// the journal entry stays for the sweep.
 pub(crate) async fn settle<M: ObjectIndex + UploadJournal>(
     meta: &M,
     rec: &ObjectRecord,
     result: Result<Commit>,
 ) -> Result<Commit> {
+    let named = |row: &Option<ObjectRecord>| row.as_ref().is_some_and(|row| row.storage_key == rec.storage_key);
     match result {
+        // The batch that wrote the row also journaled the name it replaced; the version is
+        // committed once, by whichever request did it, and nothing it replaced is ours.
         Err(err) => match meta.get(&rec.key).await {
-            // The batch that wrote the row also journaled the name it replaced.
-            Ok(Some(row)) if row.storage_key == rec.storage_key => Ok(Commit::Committed { replaced: None }),
+            Ok(row) if named(&row) => Ok(Commit::Committed { replaced: None }),
             _ => Err(err),
+        },
+        Ok(Commit::Claimed) => match meta.get(&rec.key).await {
+            Ok(row) if named(&row) => Ok(Commit::Committed { replaced: None }),
+            _ => Ok(Commit::Claimed),
         },
         ok => ok,
     }

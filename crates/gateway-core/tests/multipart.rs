@@ -32,7 +32,7 @@ fn equal_parts_of_at_least_5_mib_and_a_shorter_last_part_are_accepted() {
         check_part(&parts, None, n, size).unwrap();
         parts.push(part(n, size));
     }
-    assert_eq!(check_complete(&parts, None, None).unwrap().len(), 3);
+    assert_eq!(check_complete(&parts, None, None, None).unwrap().len(), 3);
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn a_full_part_after_the_short_last_part_is_refused() {
 #[test]
 fn a_short_first_part_is_allowed_as_the_only_part() {
     check_part(&[], None, 1, 10).unwrap();
-    assert_eq!(check_complete(&[part(1, 10)], None, None).unwrap().len(), 1);
+    assert_eq!(check_complete(&[part(1, 10)], None, None, None).unwrap().len(), 1);
 }
 
 #[test]
@@ -123,27 +123,27 @@ fn with_a_declared_size_too_many_parts_are_refused() {
 #[test]
 fn completion_refuses_missing_parts_unequal_sizes_and_a_wrong_total() {
     let gap = vec![part(1, 6 * MIB), part(3, MIB)];
-    assert!(check_complete(&gap, None, None).unwrap_err().detail.contains("part 2 is missing"));
+    assert!(check_complete(&gap, None, None, None).unwrap_err().detail.contains("part 2 is missing"));
     let unequal = vec![part(1, 6 * MIB), part(2, 7 * MIB), part(3, MIB)];
-    check_complete(&unequal, None, None).unwrap_err();
+    check_complete(&unequal, None, None, None).unwrap_err();
     let small = vec![part(1, 4 * MIB), part(2, 4 * MIB)];
-    check_complete(&small, None, None).unwrap_err();
+    check_complete(&small, None, None, None).unwrap_err();
     let ok = vec![part(1, 6 * MIB), part(2, MIB)];
-    check_complete(&ok, Some(7 * MIB + 1), None).unwrap_err();
-    check_complete(&ok, Some(7 * MIB), None).unwrap();
-    check_complete(&[], None, None).unwrap_err();
+    check_complete(&ok, Some(7 * MIB + 1), None, None).unwrap_err();
+    check_complete(&ok, Some(7 * MIB), None, None).unwrap();
+    check_complete(&[], None, None, None).unwrap_err();
 }
 
 #[test]
 fn a_client_part_list_must_match_the_received_parts_exactly() {
     let parts = vec![part(2, MIB), part(1, 6 * MIB)];
     let good = vec![(1, "\"etag-1\"".to_owned()), (2, "etag-2".to_owned())];
-    let ordered = check_complete(&parts, None, Some(&good)).unwrap();
+    let ordered = check_complete(&parts, None, Some(&good), None).unwrap();
     assert_eq!(ordered.iter().map(|p| p.number).collect::<Vec<_>>(), [1, 2]);
     let wrong_etag = vec![(1, "\"etag-1\"".to_owned()), (2, "\"other\"".to_owned())];
-    check_complete(&parts, None, Some(&wrong_etag)).unwrap_err();
+    check_complete(&parts, None, Some(&wrong_etag), None).unwrap_err();
     let missing = vec![(1, "\"etag-1\"".to_owned())];
-    check_complete(&parts, None, Some(&missing)).unwrap_err();
+    check_complete(&parts, None, Some(&missing), None).unwrap_err();
 }
 
 #[test]

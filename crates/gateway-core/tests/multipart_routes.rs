@@ -232,9 +232,9 @@ fn completing_with_a_wrong_part_list_is_refused_and_the_upload_stays_open() {
     let p1 = send_part(&w, &id, 1, &vec![b'a'; 5 * MIB]);
     let p2 = send_part(&w, &id, 2, b"end");
     let wrong = json!({"parts": [{"part_number": 1, "etag": p1["etag"]}, {"part_number": 2, "etag": "\"beef\""}]});
-    assert_problem(&complete(&w, &id, &wrong.to_string()), 400, "bad_request");
+    assert_problem(&complete(&w, &id, &wrong.to_string()), 409, "parts_mismatch");
     let missing = json!({"parts": [{"part_number": 1, "etag": p1["etag"]}]});
-    assert_problem(&complete(&w, &id, &missing.to_string()), 400, "bad_request");
+    assert_problem(&complete(&w, &id, &missing.to_string()), 409, "parts_mismatch");
     assert!(w.object(KEY).is_none());
     let right = json!({"parts": [{"part_number": 1, "etag": p1["etag"]}, {"part_number": 2, "etag": p2["etag"]}]});
     assert_eq!(complete(&w, &id, &right.to_string()).reply.status, 201);
@@ -357,7 +357,7 @@ fn a_completion_whose_answer_was_lost_is_recorded_when_retried() {
     send_part(&w, &id, 2, b"end");
     // The store assembled the object, but the isolate died before D1 heard of it.
     let store_id = w.meta.multiparts.borrow()[&id].store_upload_id.clone();
-    let parts = block_on(gateway_core::metadata::MultipartIndex::parts(&w.meta, &id)).unwrap();
+    let parts = block_on(gateway_core::metadata::MultipartIndex::parts(&w.meta, &id, NOW_MS)).unwrap();
     let mut parts = parts;
     parts.sort_by_key(|p| p.number);
     let name = gateway_core::key::StoredName::recorded(w.meta.multiparts.borrow()[&id].storage_key.clone());
@@ -417,14 +417,21 @@ fn parts_in_flight_count_against_max_size_so_concurrent_parts_cannot_overrun_it(
     let h = w.send(Req::new(Method::POST, &format!("/files/{KEY}?uploads")).bearer(&capped));
     let id = json_body(&h.reply)["upload_id"].as_str().unwrap().to_owned();
     // Part 1 of 6 MiB is streaming (reserved, not yet recorded) when part 2 arrives.
-    assert!(block_on(w.meta.reserve_part(&id, 1, (6 * MIB) as u64, (11 * MIB) as u64)).unwrap());
+    let streaming = gateway_core::metadata::PartAttempt {
+        upload_id: id.clone(),
+        attempt: "streaming".to_owned(),
+        number: 1,
+        size: (6 * MIB) as u64,
+        until_ms: NOW_MS + 60_000,
+    };
+    assert!(block_on(w.meta.reserve_part(&streaming, (11 * MIB) as u64, NOW_MS)).unwrap());
     let part2 = Req::put(&format!("/files/{KEY}?uploadId={id}&partNumber=2"), &vec![b'b'; 6 * MIB]).bearer(&capped);
     assert_problem(&w.send(part2), 413, "payload_too_large");
     // Parts in flight are not listed (a resuming client sends them again) and block completion.
     let listed = json_body(&list(&w, &id, &capped).reply);
     assert_eq!(listed["parts"], json!([]));
     let done = w.send(Req::new(Method::POST, &format!("/files/{KEY}?uploadId={id}")).bearer(&capped));
-    assert_problem(&done, 400, "bad_request");
+    assert_problem(&done, 409, "parts_mismatch");
     assert!(json_body(&done.reply)["detail"].as_str().unwrap().contains("still being uploaded"));
 }
 
@@ -435,6 +442,7 @@ fn a_part_whose_upload_failed_releases_its_reservation() {
     w.store.fail_puts.set(true);
     assert_problem(&w.send(part_req(&id, "1", &vec![b'a'; 5 * MIB])), 502, "storage_error");
     assert!(w.meta.parts.borrow().get(&id).is_none_or(|p| p.is_empty()));
+    assert!(w.meta.attempts.borrow().is_empty(), "the failed attempt kept its reservation");
     w.store.fail_puts.set(false);
     send_part(&w, &id, 1, &vec![b'a'; 5 * MIB]);
 }

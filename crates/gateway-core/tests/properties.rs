@@ -249,7 +249,7 @@ proptest! {
             parts.push(Part { number: n, size: length, etag: format!("e{n}") });
         }
         if parts.len() == usize::from(count) {
-            let done = check_complete(&parts, declared, None).unwrap();
+            let done = check_complete(&parts, declared, None, None).unwrap();
             prop_assert_eq!(done.iter().map(|p| p.size).sum::<u64>(), total);
         }
     }
@@ -260,7 +260,7 @@ proptest! {
         if let Err(e) = check_part(&parts, declared, number.max(1), length) {
             prop_assert!((400..500).contains(&e.status()), "{e}");
         }
-        if let Err(e) = check_complete(&parts, declared, None) {
+        if let Err(e) = check_complete(&parts, declared, None, None) {
             prop_assert!((400..500).contains(&e.status()), "{e}");
         }
     }

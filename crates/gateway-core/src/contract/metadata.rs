@@ -6,8 +6,8 @@
 use super::{cases, ensure, ok, Checked, Outcome};
 use crate::events::{Event, EventOutbox};
 use crate::metadata::{
-    garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PendingUpload, PresignedUpload,
-    PRESIGNED_PER_KEY, STATUS_COMPLETE,
+    garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PartAttempt, PendingUpload,
+    PresignedUpload, PRESIGNED_PER_KEY, STATUS_COMPLETE,
 };
 use crate::metadata::{TusAdvance, TusUpload};
 use crate::multipart::rules::Part;
@@ -80,9 +80,13 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         unsent_events_are_those_recorded_before_the_cutoff_oldest_first(meta),
         listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor(meta),
         a_detection_is_recorded_only_on_the_version_it_was_made_for(meta),
+        a_repeated_commit_of_the_same_version_replaces_nothing(meta),
         part_reservations_never_let_parts_together_exceed_the_limit(meta),
+        a_failed_attempt_never_removes_or_resets_a_recorded_part(meta),
+        parts_in_flight_are_listed_until_recorded_or_past_their_time(meta),
         other_parts_summarises_the_upload_without_the_part_itself(meta),
         completing_a_multipart_upload_commits_and_forgets_it(meta),
+        an_ended_multipart_upload_can_no_longer_be_completed(meta),
         expired_multipart_uploads_are_listed_oldest_first(meta),
         a_presigned_upload_is_journaled_and_listed_newest_first_up_to_the_limit(meta),
         confirming_a_presigned_upload_commits_and_keeps_its_entry(meta),
@@ -289,23 +293,71 @@ fn part(number: u16, size: u64) -> Part {
     Part { number, size, etag: format!("\"p{number}\"") }
 }
 
+fn attempt(id: &str, attempt: &str, number: u16, size: u64) -> PartAttempt {
+    PartAttempt { upload_id: id.to_owned(), attempt: attempt.to_owned(), number, size, until_ms: T + 100 }
+}
+
 async fn part_reservations_never_let_parts_together_exceed_the_limit<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let id = "mp-reserve";
     ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
     ensure!(ok(m.multipart(id).await, "multipart")? == Some(upload(id, T + 1000)), "the upload reads back differently");
-    ensure!(ok(m.reserve_part(id, 1, 60, 100).await, "reserve_part")?, "a part within the limit was refused");
-    ensure!(!ok(m.reserve_part(id, 2, 41, 100).await, "reserve_part")?, "two parts together exceed the limit");
-    ensure!(ok(m.reserve_part(id, 2, 40, 100).await, "reserve_part")?, "two parts exactly at the limit were refused");
-    ensure!(ok(m.reserve_part(id, 1, 60, 100).await, "reserve_part")?, "re-reserving a part counts it twice");
-    ok(m.record_part(id, &part(1, 60)).await, "record_part")?;
-    ok(m.release_part(id, 1).await, "release_part")?;
-    ok(m.release_part(id, 2).await, "release_part")?;
-    let mut parts = ok(m.parts(id).await, "parts")?;
+    let fits = |a: PartAttempt| async move { ok(m.reserve_part(&a, 100, T).await, "reserve_part") };
+    ensure!(fits(attempt(id, "a1", 1, 60)).await?, "a part within the limit was refused");
+    ensure!(!fits(attempt(id, "a2", 2, 41)).await?, "two parts together exceed the limit");
+    ensure!(fits(attempt(id, "a2", 2, 40)).await?, "two parts exactly at the limit were refused");
+    ensure!(fits(attempt(id, "a3", 1, 60)).await?, "a second attempt of a part counts it twice");
+    ensure!(!fits(attempt(id, "a4", 1, 61)).await?, "a larger attempt of a part may be the one that stays");
+    ok(m.record_part(id, "a1", &part(1, 60)).await, "record_part")?;
+    ok(m.release_part(id, "a2").await, "release_part")?;
+    ok(m.release_part(id, "a3").await, "release_part")?;
+    let mut parts = ok(m.parts(id, T).await, "parts")?;
     parts.sort_by_key(|p| p.number);
     ensure!(parts == vec![part(1, 60)], "release removed a recorded part or kept an in-flight one: {parts:?}");
     ok(m.remove_multipart(id).await, "remove_multipart")?;
     ensure!(ok(m.multipart(id).await, "multipart")?.is_none(), "a removed upload is still there");
-    ensure!(ok(m.parts(id).await, "parts")?.is_empty(), "a removed upload kept its parts");
+    ensure!(ok(m.parts(id, T).await, "parts")?.is_empty(), "a removed upload kept its parts");
+    Ok(())
+}
+
+/// The reproduced loss: part 3 was recorded and acknowledged, a re-send of it was cut off, and
+/// the re-send's release deleted the recorded part, so the completion assembled two parts.
+async fn a_failed_attempt_never_removes_or_resets_a_recorded_part<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
+    let id = "mp-resend";
+    ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
+    ok(m.reserve_part(&attempt(id, "first", 3, 30), 100, T).await, "reserve_part")?;
+    ok(m.record_part(id, "first", &part(3, 30)).await, "record_part")?;
+    ensure!(ok(m.reserve_part(&attempt(id, "again", 3, 30), 100, T).await, "reserve_part")?, "the re-send was refused");
+    let parts = ok(m.parts(id, T).await, "parts")?;
+    ensure!(parts == vec![part(3, 30)], "a re-send in flight reset the recorded part: {parts:?}");
+    ok(m.release_part(id, "again").await, "release_part")?;
+    let parts = ok(m.parts(id, T).await, "parts")?;
+    ensure!(parts == vec![part(3, 30)], "the failed re-send removed the recorded part: {parts:?}");
+    let o = ok(m.other_parts(id, 1).await, "other_parts")?;
+    ensure!((o.count, o.bytes) == (1, 30), "the counters lost the recorded part: {o:?}");
+    // A late attempt that did store its part replaces the recorded one, as the store does.
+    ok(m.reserve_part(&attempt(id, "late", 3, 20), 100, T).await, "reserve_part")?;
+    ok(m.record_part(id, "late", &part(3, 20)).await, "record_part")?;
+    ensure!(ok(m.parts(id, T).await, "parts")? == vec![part(3, 20)], "the late attempt's part was not recorded");
+    ok(m.remove_multipart(id).await, "remove_multipart")?;
+    Ok(())
+}
+
+async fn parts_in_flight_are_listed_until_recorded_or_past_their_time<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
+    let id = "mp-inflight";
+    ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
+    ok(m.record_part(id, "r1", &part(1, 10)).await, "record_part")?;
+    ok(m.reserve_part(&attempt(id, "r1b", 1, 10), 100, T).await, "reserve_part")?;
+    ok(m.reserve_part(&attempt(id, "r2", 2, 7), 100, T).await, "reserve_part")?;
+    let in_flight = Part { number: 2, size: 7, etag: String::new() };
+    let parts = ok(m.parts(id, T).await, "parts")?;
+    ensure!(parts == vec![part(1, 10), in_flight], "recorded part 1 and part 2 in flight, not {parts:?}");
+    let parts = ok(m.parts(id, T + 100).await, "parts")?;
+    ensure!(parts == vec![part(1, 10)], "an attempt past its time is still listed: {parts:?}");
+    let whole = attempt(id, "r3", 3, 90);
+    ensure!(ok(m.reserve_part(&whole, 100, T + 100).await, "reserve_part")?, "an attempt past its time still counts");
+    ok(m.remove_multipart(id).await, "remove_multipart")?;
     Ok(())
 }
 
@@ -313,16 +365,17 @@ async fn other_parts_summarises_the_upload_without_the_part_itself<M: MetadataSt
     let id = "mp-others";
     ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
     for p in [part(1, 10), part(2, 10), part(5, 3)] {
-        ok(m.record_part(id, &p).await, "record_part")?;
+        ok(m.record_part(id, "a", &p).await, "record_part")?;
     }
     let o = ok(m.other_parts(id, 2).await, "other_parts")?;
     ensure!((o.count, o.bytes, o.highest, o.common) == (2, 13, Some((5, 3)), Some(10)), "without part 2: {o:?}");
     let o = ok(m.other_parts(id, 9).await, "other_parts")?;
     ensure!((o.count, o.bytes) == (3, 23), "without a part not yet sent: {o:?}");
-    ok(m.record_part(id, &part(5, 4)).await, "record_part again")?;
+    ok(m.record_part(id, "b", &part(5, 4)).await, "record_part again")?;
     let o = ok(m.other_parts(id, 1).await, "other_parts")?;
     ensure!((o.count, o.bytes, o.highest) == (2, 14, Some((5, 4))), "a re-sent part replaces the old: {o:?}");
-    ok(m.remove_multipart(id).await, "remove_multipart")
+    ok(m.remove_multipart(id).await, "remove_multipart")?;
+    Ok(())
 }
 
 async fn completing_a_multipart_upload_commits_and_forgets_it<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
@@ -330,15 +383,45 @@ async fn completing_a_multipart_upload_commits_and_forgets_it<M: MetadataStore +
     let u = upload(id, T + 1000);
     ok(m.create_multipart(&u).await, "create_multipart")?;
     ok(m.begin_upload(&entry(id, &u.key, &u.storage_key, T + 1000)).await, "begin_upload")?;
-    ok(m.record_part(id, &part(1, 3)).await, "record_part")?;
+    ok(m.record_part(id, "a", &part(1, 3)).await, "record_part")?;
     let got = ok(m.complete_multipart(id, &record(&u.key, &u.storage_key, T)).await, "complete_multipart")?;
     ensure!(got == Commit::Committed { replaced: None }, "the completion answered {got:?}");
     ensure!(ok(m.get(&u.key).await, "get")?.is_some_and(|r| r.storage_key == u.storage_key), "no row names the object");
     ensure!(ok(m.multipart(id).await, "multipart")?.is_none(), "the completed upload is still open");
-    ensure!(ok(m.parts(id).await, "parts")?.is_empty(), "the completed upload kept its parts");
+    ensure!(ok(m.parts(id, T).await, "parts")?.is_empty(), "the completed upload kept its parts");
     ensure!(due_for(m, &u.key, T + 2000).await?.is_empty(), "the completion left its journal entry");
     let event = Event::uploaded(&record(&u.key, &u.storage_key, T));
     ensure!(outboxed(m, &event.id).await?.is_some(), "the completion recorded no event");
+    // A second completion that overlapped the first re-journals the upload and commits again.
+    ok(m.begin_upload(&entry(id, &u.key, &u.storage_key, T + 1000)).await, "begin_upload")?;
+    ok(m.clear_events(&[Event::uploaded(&record(&u.key, &u.storage_key, T)).id]).await, "clear_events")?;
+    let again = record(&u.key, &u.storage_key, T + 5);
+    let got = ok(m.complete_multipart(id, &again).await, "complete_multipart again")?;
+    ensure!(got == Commit::Claimed, "a second completion of a completed upload answered {got:?}");
+    let row = ok(m.get(&u.key).await, "get")?.ok_or("no row")?;
+    ensure!(row == record(&u.key, &u.storage_key, T), "a second completion rewrote the row: {row:?}");
+    ensure!(outboxed(m, &Event::uploaded(&again).id).await?.is_none(), "a second completion recorded an event");
+    ok(m.abandon_upload(id).await, "abandon_upload")?;
+    Ok(())
+}
+
+/// An abort ends the upload before it answers: a completion whose store step was already done
+/// must not commit after the client was told the upload is gone.
+async fn an_ended_multipart_upload_can_no_longer_be_completed<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
+    let id = "mp-ended";
+    let u = upload(id, T + 1000);
+    ok(m.create_multipart(&u).await, "create_multipart")?;
+    ok(m.begin_upload(&entry(id, &u.key, &u.storage_key, T + 1000)).await, "begin_upload")?;
+    ok(m.record_part(id, "a", &part(1, 3)).await, "record_part")?;
+    ensure!(ok(m.end_multipart(id).await, "end_multipart")?, "ending an open upload answered false");
+    ensure!(!ok(m.end_multipart(id).await, "end_multipart")?, "ending an ended upload answered true");
+    let got = ok(m.complete_multipart(id, &record(&u.key, &u.storage_key, T)).await, "complete_multipart")?;
+    ensure!(got == Commit::Claimed, "a completion after the abort answered {got:?}");
+    ensure!(ok(m.get(&u.key).await, "get")?.is_none(), "a completion after the abort wrote the row");
+    let expired = ok(m.expired_multiparts(T, 1000).await, "expired_multiparts")?;
+    ensure!(expired.iter().any(|e| e.id == id), "the sweep does not find the ended upload");
+    ok(m.remove_multipart(id).await, "remove_multipart")?;
+    ok(m.abandon_upload(id).await, "abandon_upload")?;
     Ok(())
 }
 
@@ -400,6 +483,23 @@ async fn confirming_a_presigned_upload_commits_and_keeps_its_entry<M: MetadataSt
     ensure!(due_for(m, key, T + 1000).await? == vec![p.nonce.clone()], "the URL's entry must stay until due");
     let event = Event::uploaded(&record(key, &p.storage_key, T));
     ensure!(outboxed(m, &event.id).await?.is_some(), "the confirm recorded no event");
+    // A second confirm (a double submit), after the object was deleted: nothing comes back.
+    let row = ok(m.get(key).await, "get")?.ok_or("no row")?;
+    ensure!(ok(m.delete_row(&row, T + 1).await, "delete_row")?, "the row was not deleted");
+    let got = ok(m.confirm_presigned(&p.nonce, &record(key, &p.storage_key, T + 2)).await, "confirm_presigned")?;
+    ensure!(got == Commit::Claimed, "a second confirm answered {got:?}");
+    ensure!(ok(m.get(key).await, "get")?.is_none(), "a second confirm resurrected a deleted row");
+    Ok(())
+}
+
+/// A commit repeated for the version the row already names (two overlapping confirms or
+/// completions) must not report that version as replaced: the caller deletes what it reports.
+async fn a_repeated_commit_of_the_same_version_replaces_nothing<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
+    let key = "contract/repeat";
+    commit(m, key, "contract/repeat~v1", T).await?;
+    let got = commit(m, key, "contract/repeat~v1", T + 1).await?;
+    ensure!(got == Commit::Committed { replaced: None }, "the repeated commit answered {got:?}");
+    ensure!(due_for(m, key, T + 10).await?.is_empty(), "the live version was journaled for deletion");
     Ok(())
 }
 

@@ -187,12 +187,16 @@ fn implied_part_size(others: &[&Part], total: u64, number: u16, length: u64) -> 
     (rest % before == 0 && size >= MIN_PART_BYTES && size >= length).then_some(size)
 }
 
-/// Checks the received parts at completion and, when the client sent its own list of
-/// `(number, etag)`, that it matches them exactly. Returns the parts in order.
+/// Checks the recorded parts at completion: the parts the gateway acknowledged, plus (with an
+/// empty ETag) part numbers in flight that have no acknowledged copy. When the client sent its
+/// own list of `(number, etag)` or the object's size, they must match exactly: the completion
+/// assembles what the client expects or nothing (409 `parts_mismatch`). Returns the parts in
+/// order.
 pub fn check_complete(
     parts: &[Part],
     declared_size: Option<u64>,
     client_list: Option<&[(u16, String)]>,
+    client_size: Option<u64>,
 ) -> Result<Vec<Part>> {
     let mut ordered = parts.to_vec();
     ordered.sort_by_key(|p| p.number);
@@ -200,7 +204,21 @@ pub fn check_complete(
         return Err(bad("no parts have been uploaded"));
     }
     if let Some(p) = ordered.iter().find(|p| p.etag.is_empty()) {
-        return Err(bad(format!("part {} is still being uploaded; complete once it has arrived", p.number)));
+        return Err(mismatch(format!("part {} is still being uploaded; complete once it has arrived", p.number)));
+    }
+    if let Some(list) = client_list {
+        let matches = list.len() == ordered.len()
+            && list
+                .iter()
+                .zip(&ordered)
+                .all(|((n, e), p)| *n == p.number && e.trim_matches('"') == p.etag.trim_matches('"'));
+        if !matches {
+            return Err(mismatch("the part list does not match the parts the gateway acknowledged"));
+        }
+    }
+    let total: u64 = ordered.iter().map(|p| p.size).sum();
+    if let Some(size) = client_size.filter(|s| *s != total) {
+        return Err(mismatch(format!("the acknowledged parts add up to {total} bytes, not {size}")));
     }
     if let Some(gap) = ordered.iter().enumerate().find(|(i, p)| usize::from(p.number) != i + 1) {
         return Err(bad(format!("part {} is missing", gap.0 + 1)));
@@ -211,19 +229,12 @@ pub fn check_complete(
             return Err(bad("all parts but the last must be the same size, at least 5 MiB, and the last no larger"));
         }
     }
-    let total: u64 = ordered.iter().map(|p| p.size).sum();
     if declared_size.is_some_and(|d| d != total) {
         return Err(bad(format!("the parts add up to {total} bytes, not the declared size")));
     }
-    if let Some(list) = client_list {
-        let matches = list.len() == ordered.len()
-            && list
-                .iter()
-                .zip(&ordered)
-                .all(|((n, e), p)| *n == p.number && e.trim_matches('"') == p.etag.trim_matches('"'));
-        if !matches {
-            return Err(bad("the part list does not match the parts the gateway received"));
-        }
-    }
     Ok(ordered)
+}
+
+fn mismatch(detail: impl Into<String>) -> GatewayError {
+    GatewayError::new(ErrorKind::PartsMismatch, detail)
 }

@@ -17,13 +17,15 @@ use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{parse_length, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{MultipartIndex, MultipartUpload, ObjectIndex, PendingUpload, UploadJournal};
+use crate::metadata::{
+    Commit, MultipartIndex, MultipartUpload, ObjectIndex, PartAttempt, PendingUpload, UploadJournal,
+};
 use crate::router::Route;
 use crate::store::{Multipart, ObjectMeta, PutPart};
 use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::rfc3339;
 use crate::upload::{
-    check_content_type, committed_or_discard, created, location, log_cleanup, object_record, settle,
+    check_content_type, committed_or_discard, created, due_at, location, log_cleanup, object_record, settle,
     DEFAULT_CONTENT_TYPE,
 };
 
@@ -103,6 +105,8 @@ struct ClientPart {
 #[derive(Deserialize, Default)]
 struct CompleteBody {
     parts: Option<Vec<ClientPart>>,
+    /// The object's size as the client expects it.
+    size: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -154,6 +158,9 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         }
         if upload.owner != self.grant.sub {
             return Err(GatewayError::new(ErrorKind::Forbidden, "this multipart upload belongs to another caller"));
+        }
+        if upload.expires_at == 0 {
+            return Err(GatewayError::new(ErrorKind::UploadNotFound, "the multipart upload was aborted"));
         }
         if self.now_ms >= upload.expires_at {
             return Err(GatewayError::new(
@@ -230,8 +237,16 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         Ok(Reply::json(201, &self.describe(&upload)).with_header("Location", link))
     }
 
-    /// `PUT ?uploadId=…&partNumber=N`: every rule is checked before the body is read.
-    pub async fn put_part(&self, id: &str, head: &RequestHead, body: Option<S::Body>) -> Result<Reply<S::Stream>> {
+    /// `PUT ?uploadId=…&partNumber=N`: every rule is checked before the body is read. The
+    /// request (`attempt`, its id) owns its reservation: if it fails, it releases only that,
+    /// never a part another request recorded; if it succeeds, its part replaces the recorded one.
+    pub async fn put_part(
+        &self,
+        id: &str,
+        attempt: &str,
+        head: &RequestHead,
+        body: Option<S::Body>,
+    ) -> Result<Reply<S::Stream>> {
         let number = parse_part_number(&head.query_param("partNumber").unwrap_or_default())?;
         let length = match head.header("content-length") {
             None => return Err(GatewayError::new(ErrorKind::LengthRequired, "parts need a Content-Length header")),
@@ -257,9 +272,15 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         check_part_against(&others, upload.declared_size, number, length)?;
         self.check_total(others.bytes + length)?;
         // Reserved before the body streams, atomically against the parts in flight too. This is
-        // a second round trip: the reservation replaces the part's row, so it may only run once
-        // the rules have accepted the part.
-        if !self.meta.reserve_part(id, number, length, self.total_limit()).await? {
+        // a second round trip: it may only run once the rules have accepted the part.
+        let reservation = PartAttempt {
+            upload_id: id.to_owned(),
+            attempt: attempt.to_owned(),
+            number,
+            size: length,
+            until_ms: due_at(self.now_ms, length),
+        };
+        if !self.meta.reserve_part(&reservation, self.total_limit(), self.now_ms).await? {
             return Err(GatewayError::new(
                 ErrorKind::PayloadTooLarge,
                 format!("the parts being sent would exceed the limit of {} bytes for this upload", self.total_limit()),
@@ -270,14 +291,14 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         let etag = match self.store.upload_part(put).await {
             Ok(etag) => etag,
             Err(err) => {
-                if let Err(e) = self.meta.release_part(id, number).await {
+                if let Err(e) = self.meta.release_part(id, attempt).await {
                     log_cleanup("releasing the reservation of a failed part of", &name, &e);
                 }
                 return Err(err);
             }
         };
         let part = Part { number, size: length, etag };
-        if let Err(err) = self.meta.record_part(id, &part).await {
+        if let Err(err) = self.meta.record_part(id, attempt, &part).await {
             // The upload may have been completed or aborted while this part streamed.
             if matches!(self.meta.multipart(id).await, Ok(None)) {
                 return Err(GatewayError::new(
@@ -295,7 +316,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
     /// `GET ?uploadId=…`: the upload and the parts received so far, for a client resuming.
     pub async fn list<T>(&self, id: &str) -> Result<Reply<T>> {
         let upload = self.load(id).await?;
-        let mut parts = self.meta.parts(id).await?;
+        let mut parts = self.meta.parts(id, self.now_ms).await?;
         // Parts still in flight are not received yet: a resuming client sends them again.
         parts.retain(|p| !p.etag.is_empty());
         parts.sort_by_key(|p| p.number);
@@ -304,15 +325,19 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         Ok(Reply::json(200, &doc))
     }
 
-    /// `POST ?uploadId=…`: assembles the recorded parts (matching the client's list, if sent),
-    /// then records the object exactly as a single PUT does. The completion is journaled like
-    /// an upload, so the sweep can reconcile an object whose row could not be written.
+    /// `POST ?uploadId=…`: assembles every recorded part, which are exactly the parts the
+    /// gateway acknowledged (the latest acknowledged copy of each number), or nothing: the
+    /// client's list and size, if sent, must match them (409 otherwise), and a part number in
+    /// flight without an acknowledged copy refuses the completion. Then records the object
+    /// exactly as a single PUT does. The completion is journaled like an upload, so the sweep
+    /// can reconcile an object whose row could not be written.
     pub async fn complete<T>(&self, id: &str, body: &[u8]) -> Result<(Reply<T>, FollowUp)> {
         let upload = self.load(id).await?;
         let req: CompleteBody = parse_json(body)?;
         let client_list: Option<Vec<(u16, String)>> =
             req.parts.map(|list| list.into_iter().map(|p| (p.part_number, p.etag)).collect());
-        let parts = check_complete(&self.meta.parts(id).await?, upload.declared_size, client_list.as_deref())?;
+        let recorded = self.meta.parts(id, self.now_ms).await?;
+        let parts = check_complete(&recorded, upload.declared_size, client_list.as_deref(), req.size)?;
         let total: u64 = parts.iter().map(|p| p.size).sum();
         self.check_total(total)?;
         let name = StoredName::recorded(upload.storage_key.clone());
@@ -361,17 +386,34 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         };
         let record = object_record(self.grant, &self.key, &upload.content_type, &name, &stored, self.now_ms);
         // On an error the entry and the upload stay: a retry finds the assembled object.
-        let committed = settle(self.meta, &record, self.meta.complete_multipart(id, &record).await).await?;
+        let committed = match settle(self.meta, &record, self.meta.complete_multipart(id, &record).await).await? {
+            // Aborted, or the sweep took the entry: the entry's sweep deletes the object.
+            Commit::Claimed => {
+                return Err(GatewayError::new(ErrorKind::UploadNotFound, "the upload was aborted meanwhile"))
+            }
+            committed => committed,
+        };
         let replaced = committed_or_discard(self.store, self.meta, &pending, committed).await?;
         Ok(created(&self.key, &record, replaced))
     }
 
-    /// `DELETE ?uploadId=…`: discards the parts in the store and forgets the upload.
+    /// `DELETE ?uploadId=…`: ends the upload first, so no completion can commit it once the
+    /// client is told it is gone (a completion that already committed makes this a 404), then
+    /// discards the parts in the store and forgets the upload. If the store's abort fails, the
+    /// ended upload is the sweep's: it is past its expiry.
     pub async fn abort<T>(&self, id: &str) -> Result<Reply<T>> {
         let upload = self.load(id).await?;
+        if !self.meta.end_multipart(id).await? {
+            return Err(GatewayError::new(ErrorKind::UploadNotFound, "the upload was completed or aborted meanwhile"));
+        }
         let name = StoredName::recorded(upload.storage_key);
-        self.store.abort_multipart(&name, &upload.store_upload_id).await?;
-        self.meta.remove_multipart(id).await?;
+        let result = match self.store.abort_multipart(&name, &upload.store_upload_id).await {
+            Ok(()) => self.meta.remove_multipart(id).await.map_err(|e| ("forgetting the aborted multipart upload", e)),
+            Err(e) => Err(("aborting the multipart upload in the store", e)),
+        };
+        if let Err((op, e)) = result {
+            log_cleanup(op, &name, &e);
+        }
         Ok(Reply::empty(204))
     }
 }

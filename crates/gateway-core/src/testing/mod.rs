@@ -20,7 +20,8 @@ use crate::followup::WebhookSender;
 use crate::key::StoredName;
 use crate::metadata::{
     garbage_id, AnnouncedCommits, AnnouncedVersions, Commit, ListCursor, MultipartIndex, MultipartUpload, ObjectIndex,
-    ObjectRecord, PendingUpload, PresignLedger, PresignedUpload, UploadJournal, PRESIGNED_PER_KEY, STATUS_COMPLETE,
+    ObjectRecord, PartAttempt, PendingUpload, PresignLedger, PresignedUpload, UploadJournal, PRESIGNED_PER_KEY,
+    STATUS_COMPLETE,
 };
 use crate::multipart::rules::{OtherParts, Part};
 use crate::range::ByteRangeSpec;
@@ -253,8 +254,10 @@ pub struct MemoryMetadata {
     /// Fails the next journal write.
     pub fail_begins: Cell<bool>,
     pub multiparts: RefCell<BTreeMap<String, MultipartUpload>>,
-    /// Upload id → part number → part.
+    /// Upload id → part number → recorded part.
     pub parts: RefCell<BTreeMap<String, BTreeMap<u16, Part>>>,
+    /// Parts in flight: (upload id, attempt) → the attempt's reservation.
+    pub attempts: RefCell<BTreeMap<(String, String), PartAttempt>>,
     pub presigned: RefCell<BTreeMap<String, PresignedUpload>>,
     /// Spent nonces and their expiry.
     pub nonces: RefCell<BTreeMap<String, i64>>,
@@ -268,6 +271,55 @@ pub struct MemoryMetadata {
     pub replaced: RefCell<BTreeMap<(String, String), (ObjectRecord, i64)>>,
     /// The database's own clock, which decides announced commits' deadlines.
     pub clock: Cell<i64>,
+    /// Calls held back until their gate opens ([`MemoryMetadata::hold`]).
+    pub holds: RefCell<Vec<(&'static str, Gate)>>,
+}
+
+/// A point a held call waits at: the test sees when the call reached it and opens it later,
+/// so one request's metadata calls run after another request's (a late attempt, a retry that
+/// overtook the request it retries).
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    reached: std::rc::Rc<Cell<bool>>,
+    open: std::rc::Rc<Cell<bool>>,
+}
+
+impl Gate {
+    /// Whether the held call has arrived at the gate.
+    pub fn reached(&self) -> bool {
+        self.reached.get()
+    }
+
+    /// Lets the held call go on.
+    pub fn open(&self) {
+        self.open.set(true);
+    }
+
+    /// Resolves once the held call has arrived (for the test's side of a schedule).
+    pub async fn arrival(&self) {
+        let reached = self.reached.clone();
+        until(move || reached.get()).await;
+    }
+
+    async fn pass(&self) {
+        self.reached.set(true);
+        let open = self.open.clone();
+        until(move || open.get()).await;
+    }
+}
+
+/// Resolves once `ready` holds, yielding to the executor in between (every poll wakes itself,
+/// so a single-threaded `join` polls the other side meanwhile).
+async fn until(ready: impl Fn() -> bool) {
+    futures_util::future::poll_fn(|cx| {
+        if ready() {
+            std::task::Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }
 
 /// One tus upload as the memory metadata holds it.
@@ -278,6 +330,32 @@ pub struct MemoryTus {
 }
 
 impl MemoryMetadata {
+    /// Holds the next call of `call` (a metadata method's name) at a gate until the test opens
+    /// it. The call runs, as D1 would, only after the gate opens.
+    pub fn hold(&self, call: &'static str) -> Gate {
+        let gate = Gate::default();
+        self.holds.borrow_mut().push((call, gate.clone()));
+        gate
+    }
+
+    /// Waits at the gate of a hold on `call`, if there is one (taking it: one call each).
+    async fn held(&self, call: &str) {
+        let gate = {
+            let mut holds = self.holds.borrow_mut();
+            let at = holds.iter().position(|(c, _)| *c == call);
+            at.map(|i| holds.remove(i).1)
+        };
+        if let Some(gate) = gate {
+            gate.pass().await;
+        }
+    }
+
+    /// The attempts of upload `id` still in flight at `now_ms`.
+    fn live_attempts(&self, id: &str, now_ms: i64) -> Vec<PartAttempt> {
+        let attempts = self.attempts.borrow();
+        attempts.values().filter(|a| a.upload_id == id && a.until_ms > now_ms).cloned().collect()
+    }
+
     /// The journal entry for the stored object a removed or replaced row named.
     fn journal_garbage(&self, old: &ObjectRecord, now_ms: i64) {
         let id = garbage_id(&old.storage_key);
@@ -447,8 +525,15 @@ impl MultipartIndex for MemoryMetadata {
         Ok(self.multiparts.borrow().get(id).cloned())
     }
 
-    async fn parts(&self, id: &str) -> Result<Vec<Part>> {
-        Ok(self.parts.borrow().get(id).map(|m| m.values().cloned().collect()).unwrap_or_default())
+    async fn parts(&self, id: &str, now_ms: i64) -> Result<Vec<Part>> {
+        let mut parts: BTreeMap<u16, Part> = self.parts.borrow().get(id).cloned().unwrap_or_default();
+        for a in self.live_attempts(id, now_ms) {
+            let slot = parts.entry(a.number).or_insert_with(|| Part { number: a.number, size: 0, etag: String::new() });
+            if slot.etag.is_empty() {
+                slot.size = slot.size.max(a.size);
+            }
+        }
+        Ok(parts.into_values().collect())
     }
 
     async fn other_parts(&self, id: &str, number: u16) -> Result<OtherParts> {
@@ -456,39 +541,52 @@ impl MultipartIndex for MemoryMetadata {
         Ok(OtherParts::of(&parts, number))
     }
 
-    async fn reserve_part(&self, id: &str, number: u16, size: u64, limit: u64) -> Result<bool> {
+    async fn reserve_part(&self, attempt: &PartAttempt, limit: u64, now_ms: i64) -> Result<bool> {
+        self.held("reserve_part").await;
         self.check()?;
-        let mut parts = self.parts.borrow_mut();
-        let upload = parts.entry(id.to_owned()).or_default();
-        let others: u64 = upload.values().filter(|p| p.number != number).map(|p| p.size).sum();
-        if others.saturating_add(size) > limit {
+        let id = &attempt.upload_id;
+        let Some(upload) = self.multiparts.borrow().get(id).cloned() else { return Ok(false) };
+        let mut worst: BTreeMap<u16, u64> = self
+            .parts
+            .borrow()
+            .get(&upload.id)
+            .map_or_else(BTreeMap::new, |m| m.values().map(|p| (p.number, p.size)).collect());
+        for a in self.live_attempts(id, now_ms).iter().chain(std::iter::once(attempt)) {
+            let size = worst.entry(a.number).or_default();
+            *size = (*size).max(a.size);
+        }
+        if worst.values().sum::<u64>() > limit {
             return Ok(false);
         }
-        upload.insert(number, Part { number, size, etag: String::new() });
+        self.attempts.borrow_mut().insert((id.clone(), attempt.attempt.clone()), attempt.clone());
         Ok(true)
     }
 
-    async fn release_part(&self, id: &str, number: u16) -> Result<()> {
+    async fn release_part(&self, id: &str, attempt: &str) -> Result<()> {
+        self.held("release_part").await;
         self.check()?;
-        let mut parts = self.parts.borrow_mut();
-        if let Some(upload) = parts.get_mut(id) {
-            if upload.get(&number).is_some_and(|p| p.etag.is_empty()) {
-                upload.remove(&number);
-            }
-            if upload.is_empty() {
-                parts.remove(id);
-            }
-        }
+        self.attempts.borrow_mut().remove(&(id.to_owned(), attempt.to_owned()));
         Ok(())
     }
 
-    async fn record_part(&self, id: &str, part: &Part) -> Result<()> {
+    async fn record_part(&self, id: &str, attempt: &str, part: &Part) -> Result<()> {
+        self.held("record_part").await;
         self.check()?;
+        if !self.multiparts.borrow().contains_key(id) {
+            // As D1's foreign key refuses a part of an upload that is gone.
+            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "no upload"));
+        }
         self.parts.borrow_mut().entry(id.to_owned()).or_default().insert(part.number, part.clone());
+        self.attempts.borrow_mut().remove(&(id.to_owned(), attempt.to_owned()));
         Ok(())
     }
 
     async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit> {
+        self.held("complete_multipart").await;
+        if self.multiparts.borrow().get(id).is_none_or(|u| u.expires_at <= 0) {
+            self.check()?;
+            return Ok(Commit::Claimed);
+        }
         let lost = self.loses_commit_answers.replace(false);
         let committed = self.commit(id, rec, false, true);
         self.loses_commit_answers.set(lost);
@@ -506,10 +604,19 @@ impl MultipartIndex for MemoryMetadata {
         Ok(committed)
     }
 
+    async fn end_multipart(&self, id: &str) -> Result<bool> {
+        self.check()?;
+        let mut uploads = self.multiparts.borrow_mut();
+        let Some(upload) = uploads.get_mut(id).filter(|u| u.expires_at > 0) else { return Ok(false) };
+        upload.expires_at = 0;
+        Ok(true)
+    }
+
     async fn remove_multipart(&self, id: &str) -> Result<()> {
         self.check()?;
-        self.multiparts.borrow_mut().remove(id);
         self.parts.borrow_mut().remove(id);
+        self.attempts.borrow_mut().retain(|(upload, _), _| upload != id);
+        self.multiparts.borrow_mut().remove(id);
         Ok(())
     }
 
@@ -547,6 +654,11 @@ impl PresignLedger for MemoryMetadata {
     }
 
     async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit> {
+        self.held("confirm_presigned").await;
+        if !self.presigned.borrow().contains_key(nonce) {
+            self.check()?;
+            return Ok(Commit::Claimed);
+        }
         let committed = self.commit(nonce, rec, false, false)?;
         if matches!(committed, Commit::Committed { .. }) {
             self.presigned.borrow_mut().remove(nonce);

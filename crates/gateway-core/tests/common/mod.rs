@@ -307,8 +307,13 @@ impl World {
 
     /// Handles `req` with the gateway's clock and the store's upload clock at `now_ms`.
     pub fn send_at(&self, now_ms: i64, req: Req) -> Handled<Vec<u8>> {
+        block_on(self.send_async(now_ms, req))
+    }
+
+    /// [`World::send_at`] as a future, for schedules that interleave requests with `join`.
+    pub async fn send_async(&self, now_ms: i64, req: Req) -> Handled<Vec<u8>> {
         let input = edge_input(&req.head, req.body, |bytes| Input::Stream(Some(bytes)));
-        self.handle(&self.store, now_ms, &req.head, input)
+        self.handle_async(&self.store, now_ms, &req.head, input).await
     }
 
     /// Handles `req` at `NOW_MS` with a body that records being read (its bytes are never
@@ -329,6 +334,16 @@ impl World {
         head: &RequestHead,
         input: Input<S::Body>,
     ) -> Handled<Vec<u8>> {
+        block_on(self.handle_async(store, now_ms, head, input))
+    }
+
+    async fn handle_async<S: Multipart<Stream = Vec<u8>> + Compose>(
+        &self,
+        store: &S,
+        now_ms: i64,
+        head: &RequestHead,
+        input: Input<S::Body>,
+    ) -> Handled<Vec<u8>> {
         self.store.clock_ms.set(now_ms);
         self.requests.set(self.requests.get() + 1);
         let request_id = format!("req-{now_ms}-{}", self.requests.get());
@@ -342,7 +357,7 @@ impl World {
             now_ms,
             request_id: &request_id,
         };
-        block_on(gw.handle(head, input))
+        gw.handle(head, input).await
     }
 
     /// Uploads `bytes` to `key` as `sub` with `content_type`; panics unless 201.
