@@ -2,11 +2,15 @@
 // written through the gateway are plain objects in the bucket, readable by any S3 client.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { startGateway, BACKEND } from './support/gateway.mjs';
+import { startS3 } from './support/s3server.mjs';
+import { startFaultProxy, goXml } from './support/faultproxy.mjs';
 import { call, tokenFor, assertProblem } from './support/client.mjs';
 
 const skip = BACKEND !== 's3' && 'runs with GATEWAY_BACKEND=s3';
 let gw;
+const alice = tokenFor('alice');
 before(async () => { if (!skip) gw = await startGateway(); });
 after(() => gw?.close());
 
@@ -56,5 +60,31 @@ test('a missing S3 setting answers 500 config_error naming it', { skip }, async 
     assert.match(res.json.detail, /S3_BUCKET/);
   } finally {
     await broken.close();
+  }
+});
+
+test('behind a store that writes XML as Go does (MinIO, SeaweedFS), a multipart upload records the ETag GET serves', { skip }, async () => {
+  const s3 = await startS3();
+  const proxy = await startFaultProxy(s3.endpoint, { rate: 0, rewriteXml: goXml });
+  const go = await startGateway({ S3_ENDPOINT: proxy.endpoint }, { backend: 's3', store: s3 });
+  try {
+    const key = 'alice/go/xml.bin';
+    const parts = [crypto.randomBytes(5 * 1024 * 1024), crypto.randomBytes(1000)];
+    const start = await call(go, 'POST', `/files/${key}?uploads`, { token: alice });
+    assert.equal(start.status, 201, start.text);
+    const id = start.json.upload_id;
+    for (const [i, bytes] of parts.entries()) {
+      const res = await call(go, 'PUT', `/files/${key}?uploadId=${id}&partNumber=${i + 1}`, { token: alice, body: bytes });
+      assert.equal(res.status, 200, res.text);
+    }
+    const done = await call(go, 'POST', `/files/${key}?uploadId=${id}`, { token: alice });
+    assert.equal(done.status, 201, done.text);
+    assert.match(done.json.etag, /^"[0-9a-f]+-2"$/, 'the answer carries a plain entity tag');
+    const get = await call(go, 'HEAD', `/files/${key}`, { token: alice });
+    assert.equal(get.headers.get('etag'), done.json.etag, 'GET serves the ETag the completion answered');
+    assert.equal((await go.row(key)).etag, done.json.etag, 'the row records it');
+  } finally {
+    go.close();
+    await proxy.close();
   }
 });

@@ -38,7 +38,8 @@ pub(super) fn upsert(condition: &str) -> String {
 }
 
 /// The arguments of [`upsert`]: the row, then ?14 `pending_id`, ?15 `if_absent`,
-/// ?16 `announced`, ?17 the deadline (announced commits only).
+/// ?16 `announced` (a deadline is given: a pending-commit message may read the row), ?17 the
+/// deadline.
 pub(super) fn upsert_args(
     rec: &ObjectRecord,
     pending_id: &str,
@@ -77,7 +78,8 @@ impl D1Metadata {
     /// clear the entry. With `source` (`table.column`), the row and the event are written only
     /// while that table still has a row whose column is `pending_id`: the multipart or
     /// presigned upload being committed, which a first commit forgets, so a second one of the
-    /// same upload changes nothing. [`D1Metadata::commit`] reads the answer.
+    /// same upload changes nothing. With `deadline_ms`, the row is written only while D1's own
+    /// clock is before it. [`D1Metadata::commit`] reads the answer.
     pub(crate) fn commit_statements(
         &self,
         pending_id: &str,
@@ -85,18 +87,21 @@ impl D1Metadata {
         if_absent: bool,
         clear_entry: bool,
         source: Option<(&str, &str)>,
+        deadline_ms: Option<i64>,
     ) -> Result<Vec<D1PreparedStatement>> {
         let source_open = |n: u8| {
             source.map_or_else(String::new, |(table, column)| {
                 format!(" AND EXISTS (SELECT 1 FROM {table} WHERE {column} = ?{n})")
             })
         };
-        let open = format!("EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?14 AND claimed = 0){}", source_open(14));
+        let before = if deadline_ms.is_some() { format!(" AND {DB_NOW_MS} < ?17") } else { String::new() };
+        let open =
+            format!("EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?14 AND claimed = 0){}{before}", source_open(14));
         let key = JsValue::from_str(&rec.key);
         let name = JsValue::from_str(&rec.storage_key);
         let mut statements = vec![
             self.statement("SELECT storage_key FROM objects WHERE key = ?1", std::slice::from_ref(&key))?,
-            self.statement(&upsert(&open), &upsert_args(rec, pending_id, if_absent, None))?,
+            self.statement(&upsert(&open), &upsert_args(rec, pending_id, if_absent, deadline_ms))?,
         ];
         if self.events {
             statements.push(self.record_event(

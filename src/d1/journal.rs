@@ -39,9 +39,16 @@ impl UploadJournal for D1Metadata {
         Ok(())
     }
 
-    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit> {
+    async fn commit_upload(
+        &self,
+        pending_id: &str,
+        rec: &ObjectRecord,
+        if_absent: bool,
+        deadline_ms: Option<i64>,
+    ) -> Result<Commit> {
         // One transaction: the row names the object exactly when the journal entry goes.
-        self.commit("commit", rec, self.commit_statements(pending_id, rec, if_absent, true, None)?, if_absent).await
+        let statements = self.commit_statements(pending_id, rec, if_absent, true, None, deadline_ms)?;
+        self.commit("commit", rec, statements, if_absent).await
     }
 
     async fn abandon_upload(&self, pending_id: &str) -> Result<()> {

@@ -200,7 +200,7 @@ impl MultipartIndex for D1Metadata {
     /// while the upload is recorded; the upload is forgotten only if the commit happened.
     async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit> {
         let mut statements =
-            self.commit_statements(id, rec, false, true, Some(("multipart_uploads", "expires_at > 0 AND id")))?;
+            self.commit_statements(id, rec, false, true, Some(("multipart_uploads", "expires_at > 0 AND id")), None)?;
         let args = [JsValue::from_str(id), JsValue::from_str(&rec.key), JsValue::from_str(&rec.storage_key)];
         statements.extend(self.forget_statements(&names(2, 3), &args)?);
         self.commit("multipart complete", rec, statements, false).await

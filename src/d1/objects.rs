@@ -111,19 +111,19 @@ impl ObjectIndex for D1Metadata {
     async fn record_detection(
         &self,
         key: &str,
-        etag: &str,
+        storage_key: &str,
         detected: Option<&str>,
         matches: Option<bool>,
     ) -> Result<()> {
         self.run(
             "update",
             self.statement(
-                "UPDATE objects SET detected_type = ?1, type_matches = ?2 WHERE key = ?3 AND etag = ?4",
+                "UPDATE objects SET detected_type = ?1, type_matches = ?2 WHERE key = ?3 AND storage_key = ?4",
                 &[
                     detected.map_or(JsValue::NULL, JsValue::from_str),
                     opt_bool(matches),
                     JsValue::from_str(key),
-                    JsValue::from_str(etag),
+                    JsValue::from_str(storage_key),
                 ],
             )?,
         )

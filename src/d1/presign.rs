@@ -88,7 +88,8 @@ impl PresignLedger for D1Metadata {
     /// The row and the presigned upload's removal in one transaction; the URL's journal entry
     /// stays until it is due, since the URL could store its name again after a delete.
     async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit> {
-        let mut statements = self.commit_statements(nonce, rec, false, false, Some(("presigned_uploads", "nonce")))?;
+        let mut statements =
+            self.commit_statements(nonce, rec, false, false, Some(("presigned_uploads", "nonce")), None)?;
         let args = [JsValue::from_str(nonce), JsValue::from_str(&rec.key), JsValue::from_str(&rec.storage_key)];
         statements.push(
             self.statement(&format!("DELETE FROM presigned_uploads WHERE nonce = ?1 AND {}", names(2, 3)), &args)?,

@@ -17,13 +17,21 @@ export function random(seed) {
   };
 }
 
+/**
+ * XML text as Go's encoding/xml writes it (MinIO, SeaweedFS): `"` and `'` in text as the
+ * numeric character references `&#34;` and `&#39;`, whichever way the store wrote them.
+ */
+export function goXml(xml) {
+  return xml.replace(/>([^<]*)</g, (_, text) => `>${text.replace(/&quot;|"/g, '&#34;').replace(/&apos;|'/g, '&#39;')}<`);
+}
+
 export const FAULTS = ['delay', 'refuse', 'cut_body', 'lose_answer', 'drop_answer'];
 
 /**
  * Starts the proxy in front of `target` (`http://host:port`). `rate` is the chance that a
  * request gets a fault; `enabled()` can switch faults off (for the final checks).
  */
-export async function startFaultProxy(target, { rate = 0.15, seed = 1, ignoreRange = false } = {}) {
+export async function startFaultProxy(target, { rate = 0.15, seed = 1, ignoreRange = false, rewriteXml = null } = {}) {
   const rand = random(seed);
   const counts = Object.fromEntries(FAULTS.map((f) => [f, 0]));
   /** Bytes of each answer body passed on to the Worker, per request (method and path). */
@@ -50,6 +58,17 @@ export async function startFaultProxy(target, { rate = 0.15, seed = 1, ignoreRan
         if (fault === 'drop_answer') {
           answer.resume();
           answer.on('end', () => res.socket?.destroy());
+          return;
+        }
+        if (rewriteXml && /xml/.test(answer.headers['content-type'] || '')) {
+          // `rewriteXml`: answer XML as another store writes it (see goXml).
+          const chunks = [];
+          answer.on('data', (c) => chunks.push(c));
+          answer.on('end', () => {
+            const xml = Buffer.from(rewriteXml(Buffer.concat(chunks).toString('utf8')));
+            res.writeHead(answer.statusCode, { ...answer.headers, 'content-length': String(xml.length) });
+            res.end(xml);
+          });
           return;
         }
         res.writeHead(answer.statusCode, answer.headers);

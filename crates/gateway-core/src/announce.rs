@@ -94,10 +94,15 @@ pub async fn execute<S: Compose, M: ObjectIndex + UploadJournal + AnnouncedCommi
         ..upload::record_of(&up, &name, &stored)
     };
     if let Err(why) = announced {
+        // The send may have failed after the queue took the message, which then deletes the
+        // object once the deadline has passed unless a row names it: so this commit, too,
+        // applies only before the deadline.
         crate::log::error(&format!("announcing upload `{name}` failed, journaling it instead: {why}"));
         let entry = upload::journal_entry(&up, &name);
         let journaled = meta.begin_upload(&entry).await;
-        let replaced = upload::commit_journaled(store, meta, &entry, &record, up.plan.if_absent, journaled).await?;
+        let replaced =
+            upload::commit_journaled(store, meta, &entry, &record, up.plan.if_absent, Some(deadline_ms), journaled)
+                .await?;
         return Ok(upload::created(&up.key, &record, replaced));
     }
     let committed = match meta.commit_announced(&entry.id, &record, deadline_ms, up.plan.if_absent).await {

@@ -148,7 +148,7 @@ async fn inspect<S: Objects, M: ObjectIndex>(
     let detected = detect(&head);
     let matches = type_matches(declared, detected);
     if (row.detected_type.as_deref(), row.type_matches) != (detected, matches) {
-        meta.record_detection(&event.key, &event.etag, detected, matches)
+        meta.record_detection(&event.key, &row.storage_key, detected, matches)
             .await
             .map_err(|e| format!("recording the detected type failed: {}", e.log_line()))?;
     }

@@ -156,12 +156,13 @@ pub trait ObjectIndex {
     /// that name for deletion and records the `object.deleted` event in the outbox. `false` if
     /// the row was gone or names another version.
     async fn delete_row(&self, row: &ObjectRecord, now_ms: i64) -> Result<bool>;
-    /// Records the follow-up's finding on the row of `key`, only if it still has `etag`
-    /// (a newer upload of the same key must not get an older object's verdict).
+    /// Records the follow-up's finding on the row of `key`, only while it names the stored
+    /// object that was sniffed, `storage_key` (a newer version must not get another object's
+    /// verdict, even one with the same ETag).
     async fn record_detection(
         &self,
         key: &str,
-        etag: &str,
+        storage_key: &str,
         detected: Option<&str>,
         matches: Option<bool>,
     ) -> Result<()>;
@@ -175,8 +176,17 @@ pub trait UploadJournal {
     /// Atomically, and only while journal entry `pending_id` is unclaimed: makes the row of
     /// `rec.key` name `rec.storage_key`, journals the stored name it named before for deletion,
     /// records the `object.uploaded` event in the outbox ([`crate::events::EventOutbox`]) and clears the
-    /// entry. With `if_absent`, nothing changes if the key has a row.
-    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit>;
+    /// entry. With `if_absent`, nothing changes if the key has a row. With `deadline_ms`, only
+    /// while the database's own clock is before it (`Claimed` after): the journaled fallback of
+    /// an announced upload, whose pending-commit message may exist and delete the object once
+    /// the deadline has passed.
+    async fn commit_upload(
+        &self,
+        pending_id: &str,
+        rec: &ObjectRecord,
+        if_absent: bool,
+        deadline_ms: Option<i64>,
+    ) -> Result<Commit>;
     /// Clears a journal entry (its stored name is known to be gone, or is named by the row).
     async fn abandon_upload(&self, pending_id: &str) -> Result<()>;
     /// Journal entries due by `now_ms`, oldest first.

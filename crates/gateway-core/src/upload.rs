@@ -151,7 +151,7 @@ pub async fn execute<S: Objects, M: ObjectIndex + UploadJournal>(
         }
     };
     let record = record_of(&up, &name, &stored);
-    let replaced = commit_journaled(store, meta, &pending, &record, up.plan.if_absent, journaled).await?;
+    let replaced = commit_journaled(store, meta, &pending, &record, up.plan.if_absent, None, journaled).await?;
     Ok(created(&up.key, &record, replaced))
 }
 
@@ -185,15 +185,17 @@ pub(crate) fn record_of(up: &Upload<'_>, name: &StoredName, stored: &ObjectMeta)
     }
 }
 
-/// Commits `record` through journal entry `pending`, whose write `journaled` reports (tried
-/// once more if it failed). The replaced stored name, if the commit happened; otherwise the
-/// object is removed (or left to the sweep) and the refusal returned.
+/// Commits `record` through journal entry `pending` (before `deadline_ms` by the database's
+/// clock, if given), whose write `journaled` reports (tried once more if it failed). The
+/// replaced stored name, if the commit happened; otherwise the object is removed (or left to
+/// the sweep) and the refusal returned.
 pub(crate) async fn commit_journaled<S: Objects, M: ObjectIndex + UploadJournal>(
     store: &S,
     meta: &M,
     pending: &PendingUpload,
     record: &ObjectRecord,
     if_absent: bool,
+    deadline_ms: Option<i64>,
     journaled: Result<()>,
 ) -> Result<Option<String>> {
     if let Err(err) = journaled {
@@ -202,7 +204,7 @@ pub(crate) async fn commit_journaled<S: Objects, M: ObjectIndex + UploadJournal>
             return Err(err);
         }
     }
-    let committed = match meta.commit_upload(&pending.id, record, if_absent).await {
+    let committed = match meta.commit_upload(&pending.id, record, if_absent, deadline_ms).await {
         Ok(committed) => committed,
         Err(err) => recover(store, meta, pending, err).await?,
     };

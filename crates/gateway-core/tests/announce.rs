@@ -153,6 +153,34 @@ fn when_the_announcement_cannot_be_sent_the_upload_is_journaled_and_its_event_ou
     assert_eq!(w.object("alice/a.txt").unwrap(), b"hello");
 }
 
+/// The send failed after the queue took the message: the message deletes the object once the
+/// deadline has passed unless a row names it, so the journaled fallback must not commit later.
+#[test]
+fn an_announcement_whose_answer_was_lost_falls_back_to_a_commit_bound_by_the_same_deadline() {
+    let w = world();
+    w.queue.as_ref().unwrap().loses_answers.set(true);
+    // The database's clock is past the deadline by the time the fallback commits.
+    w.meta.clock.set(NOW_MS + w.config.commit_window_ms + 1000);
+    let h = w.send(put("alice/a.txt", "text/plain", b"hello"));
+    let (pending, _) = announced(&w).remove(0);
+    assert_eq!(settle(&w, &pending, 1), Resolution::Abandoned, "past the deadline, the message deletes the object");
+    assert_problem(&h, 503, "storage_error");
+    assert!(w.row("alice/a.txt").is_none(), "a row names the object its message deleted");
+}
+
+#[test]
+fn an_announcement_whose_answer_was_lost_commits_before_the_deadline_and_its_message_finds_it() {
+    let w = world();
+    w.queue.as_ref().unwrap().loses_answers.set(true);
+    let h = w.send(put("alice/a.txt", "text/plain", b"hello"));
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    let (pending, _) = announced(&w).remove(0);
+    assert!(matches!(settle(&w, &pending, 1), Resolution::Committed(_)));
+    w.upload("alice", "alice/a.txt", "text/plain", b"newer");
+    let found = settle(&w, &pending, 2);
+    assert!(matches!(found, Resolution::Committed(_)), "the replaced version's copy was not kept: {found:?}");
+}
+
 #[test]
 fn a_lost_commit_answer_is_settled_by_claiming_an_entry_due_at_the_deadline() {
     let w = world();

@@ -338,8 +338,8 @@ fn assert_maps(op: &str, status: u16, body: &str, kind: ErrorKind, http: u16, co
 
 #[test]
 fn error_code_reads_the_code_element_of_an_s3_error_body() {
-    assert_eq!(error_code(&s3_error("NoSuchKey", "The specified key does not exist.")), Some("NoSuchKey"));
-    assert_eq!(error_code("<Error>\n  <Code> SlowDown </Code>\n</Error>"), Some("SlowDown"));
+    assert_eq!(error_code(&s3_error("NoSuchKey", "The specified key does not exist.")).as_deref(), Some("NoSuchKey"));
+    assert_eq!(error_code("<Error>\n  <Code> SlowDown </Code>\n</Error>").as_deref(), Some("SlowDown"));
     assert_eq!(error_code(""), None);
     assert_eq!(error_code("upstream connect error"), None);
     assert_eq!(error_code("<Error><Code>Unterminated"), None);

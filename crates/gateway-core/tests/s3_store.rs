@@ -271,14 +271,38 @@ fn complete_sends_the_parts_in_order_and_reads_the_result() {
 }
 
 #[test]
+fn a_completion_read_from_go_encoded_xml_records_the_etag_get_serves() {
+    let s = store();
+    let go = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+              <Bucket>uploads</Bucket><Key>k</Key><ETag>&#34;81ef-2&#34;</ETag></CompleteMultipartUploadResult>";
+    exec(&s).answer(Canned::new(200).body(go));
+    let meta = block_on(s.complete_multipart(&name(), "u", &parts())).unwrap();
+    assert_eq!(meta.etag, "\"81ef-2\"");
+    assert_eq!(exec(&s).sent.borrow().len(), 1, "a well-formed ETag needs no HEAD");
+}
+
+#[test]
+fn a_completion_etag_that_is_no_entity_tag_is_taken_from_the_objects_head() {
+    let s = store();
+    let odd = "<CompleteMultipartUploadResult><ETag>81ef-2 (multipart)</ETag></CompleteMultipartUploadResult>";
+    exec(&s).answer(Canned::new(200).body(odd));
+    exec(&s).answer(Canned::new(200).header("ETag", "\"81ef-2\"").header("Content-Length", "5242887"));
+    let meta = block_on(s.complete_multipart(&name(), "u", &parts())).unwrap();
+    assert_eq!(meta.etag, "\"81ef-2\"");
+    assert_eq!(exec(&s).request(1).unwrap().method, "HEAD");
+}
+
+#[test]
 fn a_completion_answered_200_with_an_error_or_cut_short_is_not_a_success() {
     let s = store();
     exec(&s).answer(Canned::new(200).body(xml_error("InvalidPart")));
     exec(&s).answer(Canned::new(200).body("<CompleteMultipartUploadResult><ETag>\"x"));
+    exec(&s).answer(Canned::new(200).body("<s3:Error xmlns:s3=\"x\"><s3:Code>InvalidPart</s3:Code></s3:Error>"));
     exec(&s).answer(Canned::new(404).body(xml_error("NoSuchUpload")));
     let complete = || block_on(s.complete_multipart(&name(), "u", &parts())).unwrap_err();
     assert_eq!(complete().kind, ErrorKind::BadRequest);
     assert_eq!(complete().kind, ErrorKind::StorageError);
+    assert_eq!(complete().kind, ErrorKind::BadRequest, "a prefixed error document is an error");
     assert_eq!(complete().kind, ErrorKind::UploadNotFound);
 }
 

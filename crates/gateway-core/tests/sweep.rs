@@ -116,7 +116,7 @@ fn an_upload_that_outlives_its_due_time_is_refused_at_commit_rather_than_answere
         completed_at: Some(NOW_MS),
         storage_key: name.clone(),
     };
-    assert_eq!(block_on(w.meta.commit_upload("slow-upload", &record, false)).unwrap(), Commit::Claimed);
+    assert_eq!(block_on(w.meta.commit_upload("slow-upload", &record, false, None)).unwrap(), Commit::Claimed);
     assert!(w.row(KEY).is_none());
     // A claimed entry whose delete failed cannot be committed through either.
     let other = orphan(&w, b"other");
@@ -125,7 +125,7 @@ fn an_upload_that_outlives_its_due_time_is_refused_at_commit_rather_than_answere
     let r = sweep(&w, NOW_MS + 2 * HOUR);
     assert_eq!(r.problems.len(), 1, "{r:?}");
     record.storage_key = other;
-    assert_eq!(block_on(w.meta.commit_upload("claimed", &record, false)).unwrap(), Commit::Claimed);
+    assert_eq!(block_on(w.meta.commit_upload("claimed", &record, false, None)).unwrap(), Commit::Claimed);
 }
 
 #[test]

@@ -397,3 +397,18 @@ fn one_byte_chunks_work_too() {
     assert!(object(&w, "alice/bytes.bin") == data);
     assert!(w.meta.pending.borrow().is_empty(), "every staged byte was cleaned up");
 }
+
+#[test]
+fn a_patch_whose_bytes_would_pass_upload_length_is_413_as_tusd_answers() {
+    let w = World::default_config();
+    let path = create(&w, Some(4), "");
+    let h = patch(&w, &path, 0, b"abcdef");
+    assert_problem(&h, 413, "payload_too_large");
+    assert_eq!(patch(&w, &path, 0, b"abcd").reply.status, 204, "the offset stayed at 0");
+    let first = tus(Method::POST, "/tus/")
+        .header("upload-length", "2")
+        .header("content-type", "application/offset+octet-stream")
+        .header("content-length", "3")
+        .body(b"abc");
+    assert_problem(&w.send(first), 413, "payload_too_large");
+}

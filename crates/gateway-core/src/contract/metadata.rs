@@ -63,7 +63,7 @@ async fn commit<M: MetadataStore + EventOutbox>(
 ) -> std::result::Result<Commit, String> {
     let id = format!("up-{storage_key}");
     ok(m.begin_upload(&entry(&id, key, storage_key, at + 1)).await, "begin_upload")?;
-    ok(m.commit_upload(&id, &record(key, storage_key, at), false).await, "commit_upload")
+    ok(m.commit_upload(&id, &record(key, storage_key, at), false, None).await, "commit_upload")
 }
 
 /// Runs every metadata case against `meta`.
@@ -96,6 +96,7 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         expired_tus_uploads_are_listed_oldest_first_and_removed_whole(meta),
         an_announced_commit_applies_only_before_its_deadline_by_the_database_clock(meta),
         an_announced_commit_is_refused_once_its_entry_is_claimed_or_the_key_taken(meta),
+        a_journaled_commit_with_a_deadline_applies_only_before_it(meta),
         a_replaced_or_deleted_announced_version_keeps_a_copy_until_purged(meta),
     )
 }
@@ -129,10 +130,10 @@ async fn a_commit_through_a_claimed_entry_changes_nothing<M: MetadataStore + Eve
     let key = "contract/claimed";
     ok(m.begin_upload(&entry("up-claimed", key, "contract/claimed~v1", T)).await, "begin_upload")?;
     ensure!(ok(m.claim_upload("up-claimed").await, "claim_upload")?, "the entry could not be claimed");
-    let got = ok(m.commit_upload("up-claimed", &record(key, "contract/claimed~v1", T), false).await, "commit")?;
+    let got = ok(m.commit_upload("up-claimed", &record(key, "contract/claimed~v1", T), false, None).await, "commit")?;
     ensure!(got == Commit::Claimed, "a commit through a claimed entry answered {got:?}");
     ensure!(ok(m.get(key).await, "get")?.is_none(), "a commit through a claimed entry wrote a row");
-    let gone = ok(m.commit_upload("never-begun", &record(key, "contract/claimed~v2", T), false).await, "commit")?;
+    let gone = ok(m.commit_upload("never-begun", &record(key, "contract/claimed~v2", T), false, None).await, "commit")?;
     ensure!(gone == Commit::Claimed, "a commit without an entry answered {gone:?}");
     ok(m.abandon_upload("up-claimed").await, "abandon_upload")?;
     ensure!(!ok(m.claim_upload("up-claimed").await, "claim_upload")?, "an abandoned entry was claimed");
@@ -143,7 +144,8 @@ async fn an_if_absent_commit_on_a_key_with_a_row_changes_nothing<M: MetadataStor
     let key = "contract/if-absent";
     commit(m, key, "contract/if-absent~v1", T).await?;
     ok(m.begin_upload(&entry("up-if-absent", key, "contract/if-absent~v2", T + 5)).await, "begin_upload")?;
-    let got = ok(m.commit_upload("up-if-absent", &record(key, "contract/if-absent~v2", T), true).await, "commit")?;
+    let got =
+        ok(m.commit_upload("up-if-absent", &record(key, "contract/if-absent~v2", T), true, None).await, "commit")?;
     ensure!(got == Commit::KeyExists, "an if_absent commit on a key with a row answered {got:?}");
     let row = ok(m.get(key).await, "get")?.ok_or("no row")?;
     ensure!(row.storage_key == "contract/if-absent~v1", "the row now names {}", row.storage_key);
@@ -158,7 +160,7 @@ async fn beginning_an_upload_twice_keeps_one_entry_and_its_claim<M: MetadataStor
     ensure!(ok(m.claim_upload("up-twice").await, "claim_upload")?, "the entry could not be claimed");
     ok(m.begin_upload(&e).await, "a retried begin_upload")?;
     ensure!(due_for(m, key, T).await? == vec!["up-twice"], "a retried begin_upload duplicated the entry");
-    let got = ok(m.commit_upload("up-twice", &record(key, "contract/twice~v1", T), false).await, "commit")?;
+    let got = ok(m.commit_upload("up-twice", &record(key, "contract/twice~v1", T), false, None).await, "commit")?;
     ensure!(got == Commit::Claimed, "a retried begin_upload lifted the claim: {got:?}");
     Ok(())
 }
@@ -208,12 +210,13 @@ async fn every_commit_records_its_event_and_no_refused_one_does<M: MetadataStore
     let event = Event::uploaded(&record(key, "contract/events~v1", T));
     ensure!(outboxed(m, &event.id).await? == Some(event.clone()), "the commit's event is not in the outbox as written");
     ok(m.begin_upload(&entry("up-events-2", key, "contract/events~v2", T + 5)).await, "begin_upload")?;
-    let refused = ok(m.commit_upload("up-events-2", &record(key, "contract/events~v2", T + 1), true).await, "commit")?;
+    let refused =
+        ok(m.commit_upload("up-events-2", &record(key, "contract/events~v2", T + 1), true, None).await, "commit")?;
     ensure!(refused == Commit::KeyExists, "the if-absent commit answered {refused:?}");
     let none = Event::uploaded(&record(key, "contract/events~v2", T + 1));
     ensure!(outboxed(m, &none.id).await?.is_none(), "a commit that changed nothing recorded an event");
     let claimed =
-        ok(m.commit_upload("never-begun-events", &record(key, "contract/events~v3", T), false).await, "commit")?;
+        ok(m.commit_upload("never-begun-events", &record(key, "contract/events~v3", T), false, None).await, "commit")?;
     ensure!(claimed == Commit::Claimed, "a commit without an entry answered {claimed:?}");
     let none = Event::uploaded(&record(key, "contract/events~v3", T));
     ensure!(outboxed(m, &none.id).await?.is_none(), "a claimed commit recorded an event");
@@ -250,7 +253,7 @@ async fn listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor<M: Meta
     ok(m.begin_upload(&entry("up-list-bob", "list%/bob", "list%/bob~v", T + 9)).await, "begin_upload")?;
     let mut bobs = record("list%/bob", "list%/bob~v", T + 9);
     bobs.owner = "bob".to_owned();
-    ok(m.commit_upload("up-list-bob", &bobs, false).await, "commit_upload")?;
+    ok(m.commit_upload("up-list-bob", &bobs, false, None).await, "commit_upload")?;
     let keys = |rows: Vec<ObjectRecord>| rows.into_iter().map(|r| r.key).collect::<Vec<_>>();
     let page = keys(ok(m.list("alice", "list%/", 3, None).await, "list")?);
     ensure!(page == ["list%/d", "list%/c", "list%/b"], "the first page: {page:?}");
@@ -265,10 +268,11 @@ async fn listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor<M: Meta
 async fn a_detection_is_recorded_only_on_the_version_it_was_made_for<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let key = "contract/detect";
     commit(m, key, "contract/detect~v1", T).await?;
-    ok(m.record_detection(key, "\"other\"", Some("image/png"), Some(false)).await, "record_detection")?;
+    // An older version with the same bytes has the same ETag: only the stored name tells them apart.
+    ok(m.record_detection(key, "contract/detect~v0", Some("image/png"), Some(false)).await, "record_detection")?;
     let row = ok(m.get(key).await, "get")?.ok_or("no row")?;
-    ensure!(row.detected_type.is_none(), "a verdict for another ETag was recorded");
-    ok(m.record_detection(key, "\"contract/detect~v1\"", Some("text/plain"), Some(true)).await, "record_detection")?;
+    ensure!(row.detected_type.is_none(), "a verdict for another version was recorded");
+    ok(m.record_detection(key, "contract/detect~v1", Some("text/plain"), Some(true)).await, "record_detection")?;
     let row = ok(m.get(key).await, "get")?.ok_or("no row")?;
     ensure!(row.detected_type.as_deref() == Some("text/plain"), "detected {:?}", row.detected_type);
     ensure!(row.type_matches == Some(true), "type_matches {:?}", row.type_matches);
@@ -632,6 +636,25 @@ async fn an_announced_commit_applies_only_before_its_deadline_by_the_database_cl
     ensure!(found.version == Some(rec), "the committed version was not found: {found:?}");
     ensure!((found.db_now_ms - now).abs() < 60_000, "the clock jumped from {now} to {}", found.db_now_ms);
     ensure!(due_for(m, key, i64::MAX).await?.is_empty(), "an announced commit left a journal entry");
+    Ok(())
+}
+
+/// The journaled fallback of an announced upload whose message may exist: bound by the same
+/// deadline, and found by the message afterwards even once replaced.
+async fn a_journaled_commit_with_a_deadline_applies_only_before_it<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
+    let (key, name) = ("contract/deadline", "contract/deadline~v1");
+    let now = db_now(m).await?;
+    let rec = record(key, name, T);
+    ok(m.begin_upload(&entry("up-deadline", key, name, T + 1)).await, "begin_upload")?;
+    let late = ok(m.commit_upload("up-deadline", &rec, false, Some(now - 1)).await, "commit_upload")?;
+    ensure!(late == Commit::Claimed, "a commit past its deadline answered {late:?}");
+    ensure!(ok(m.get(key).await, "get")?.is_none(), "a commit past its deadline wrote a row");
+    let got = ok(m.commit_upload("up-deadline", &rec, false, Some(now + 60_000)).await, "commit_upload")?;
+    ensure!(got == Commit::Committed { replaced: None }, "a commit in time answered {got:?}");
+    ensure!(due_for(m, key, i64::MAX).await?.is_empty(), "the commit left its journal entry");
+    commit(m, key, "contract/deadline~v2", T + 1).await?;
+    let found = ok(m.announced_version(key, name).await, "announced_version")?;
+    ensure!(found.version == Some(rec), "the replaced version is lost to its message: {found:?}");
     Ok(())
 }
 

@@ -4,24 +4,87 @@
 use crate::encoding::hex;
 use crate::error::{ErrorKind, GatewayError, Result};
 
-/// The text of the first `<tag>` element in an S3 XML body (S3's answers are flat enough
-/// that no XML parser is needed for the few values the gateway reads).
-pub fn xml_text<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
-    let open = format!("<{tag}>");
-    let start = body.find(&open)? + open.len();
-    let end = body[start..].find(&format!("</{tag}>"))? + start;
-    Some(body[start..end].trim())
+/// The text of the first element named `tag` (its local name, whatever its namespace prefix)
+/// in an S3 XML body, trimmed, with entities, character references (`&#34;`, as Go's
+/// `encoding/xml` writes `"`; MinIO, SeaweedFS) and CDATA decoded. `None` if there is no such
+/// element or the XML is malformed before its end.
+pub fn xml_text(body: &str, tag: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut text: Option<String> = None;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) if text.is_none() && e.local_name().as_ref() == tag => text = Some(String::new()),
+            Event::Empty(e) if text.is_none() && e.local_name().as_ref() == tag => return Some(String::new()),
+            Event::Text(t) => {
+                if let Some(out) = text.as_mut() {
+                    out.push_str(t.as_ref());
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Some(out) = text.as_mut() {
+                    out.push(resolve(&r)?);
+                }
+            }
+            Event::CData(c) => {
+                if let Some(out) = text.as_mut() {
+                    out.push_str(c.as_ref());
+                }
+            }
+            Event::End(e) if text.is_some() && e.local_name().as_ref() == tag => {
+                return text.map(|t| t.trim().to_owned())
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
 }
 
-/// [`xml_text`] with XML's predefined entities decoded (upload ids and ETags).
+/// The character an entity or character reference (`amp`, `#34`, `#x22`) stands for.
+fn resolve(r: &quick_xml::events::BytesRef<'_>) -> Option<char> {
+    if let Ok(Some(c)) = r.resolve_char_ref() {
+        return Some(c);
+    }
+    match r.as_ref() {
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "amp" => Some('&'),
+        _ => None,
+    }
+}
+
+/// The local name of an XML body's root element (`Error`, `CompleteMultipartUploadResult`),
+/// whatever its prefix; `None` if the body has no element.
+pub fn xml_root(body: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(body);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => return Some(e.local_name().as_ref().to_owned()),
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Whether `tag` is a strong HTTP entity tag (RFC 9110: `"` etagc* `"`). An ETag read from a
+/// store's XML that is not one was misread or misencoded by the store.
+pub fn is_entity_tag(tag: &str) -> bool {
+    tag.len() >= 2
+        && tag.starts_with('"')
+        && tag.ends_with('"')
+        && tag[1..tag.len() - 1].bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+}
+
+/// [`xml_text`], for the values the gateway keeps (upload ids and ETags).
 pub fn xml_value(body: &str, tag: &str) -> Option<String> {
-    xml_text(body, tag).map(|t| {
-        t.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    })
+    xml_text(body, tag)
 }
 
 /// The `<Code>` of an S3 XML error body.
-pub fn error_code(body: &str) -> Option<&str> {
+pub fn error_code(body: &str) -> Option<String> {
     xml_text(body, "Code")
 }
 
@@ -42,9 +105,9 @@ pub fn complete_multipart_xml<'a>(parts: impl IntoIterator<Item = (u16, &'a str)
 /// Maps a failed S3 answer to a gateway error. Credentials and URLs never reach the client:
 /// the store's own words go only to the log.
 pub fn map_error(op: &str, status: u16, body: &str) -> GatewayError {
-    let code = error_code(body).unwrap_or("");
+    let code = error_code(body).unwrap_or_default();
     let internal = format!("S3 {op}: HTTP {status} {code}");
-    match (code, status) {
+    match (code.as_str(), status) {
         ("NoSuchUpload", _) => {
             GatewayError::new(ErrorKind::UploadNotFound, "the store no longer has this multipart upload")
         }

@@ -4,12 +4,12 @@
 
 use super::exec::{Answer, HttpExecutor, Payload};
 use super::store::{header, is_ok, missing, text_at_most, Call, S3Store};
-use super::{complete_multipart_xml, map_error, xml_value};
+use super::{complete_multipart_xml, is_entity_tag, map_error, xml_root, xml_value};
 use crate::encoding::encode_query_value;
 use crate::error::Result;
 use crate::key::StoredName;
 use crate::multipart::rules::Part;
-use crate::store::{Multipart, ObjectMeta, PutPart};
+use crate::store::{Multipart, ObjectMeta, Objects, PutPart};
 
 fn upload_query(upload_id: &str) -> String {
     format!("uploadId={}", encode_query_value(upload_id))
@@ -57,14 +57,20 @@ impl<E: HttpExecutor> Multipart for S3Store<E> {
         let answer = self.send(name, call).await?;
         let status = answer.status();
         let body = text_at_most(answer, XML_LIMIT).await;
-        if !is_ok(status) || body.contains("<Error>") {
+        let root = xml_root(&body);
+        if !is_ok(status) || root.as_deref() == Some("Error") {
             return Err(map_error("complete multipart", status, &body));
         }
         // A 200 whose body was cut off may still hide an error: only the result counts.
-        if !body.contains("<CompleteMultipartUploadResult") {
+        if root.as_deref() != Some("CompleteMultipartUploadResult") {
             return Err(missing("complete multipart", "CompleteMultipartUploadResult"));
         }
-        let etag = xml_value(&body, "ETag").ok_or_else(|| missing("complete multipart", "ETag"))?;
+        let mut etag = xml_value(&body, "ETag").ok_or_else(|| missing("complete multipart", "ETag"))?;
+        if !is_entity_tag(&etag) {
+            // The answer's ETag is not one (a store that encodes it oddly): the object's own
+            // header is what GET will serve, so that is what the row records.
+            etag = self.head(name).await?.map(|o| o.etag).ok_or_else(|| missing("complete multipart", "ETag"))?;
+        }
         Ok(ObjectMeta {
             size: parts.iter().map(|p| p.size).sum(),
             etag,

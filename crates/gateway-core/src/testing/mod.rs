@@ -462,12 +462,12 @@ impl ObjectIndex for MemoryMetadata {
     async fn record_detection(
         &self,
         key: &str,
-        etag: &str,
+        storage_key: &str,
         detected: Option<&str>,
         matches: Option<bool>,
     ) -> Result<()> {
         self.check()?;
-        if let Some(row) = self.rows.borrow_mut().get_mut(key).filter(|r| r.etag == etag) {
+        if let Some(row) = self.rows.borrow_mut().get_mut(key).filter(|r| r.storage_key == storage_key) {
             row.detected_type = detected.map(str::to_owned);
             row.type_matches = matches;
         }
@@ -485,8 +485,24 @@ impl UploadJournal for MemoryMetadata {
         Ok(())
     }
 
-    async fn commit_upload(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool) -> Result<Commit> {
-        self.commit(pending_id, rec, if_absent, true)
+    async fn commit_upload(
+        &self,
+        pending_id: &str,
+        rec: &ObjectRecord,
+        if_absent: bool,
+        deadline_ms: Option<i64>,
+    ) -> Result<Commit> {
+        if deadline_ms.is_some_and(|d| self.clock.get() >= d) {
+            self.check()?;
+            return Ok(Commit::Claimed);
+        }
+        let committed = self.commit(pending_id, rec, if_absent, true);
+        if deadline_ms.is_some() && matches!(committed, Ok(Commit::Committed { .. }) | Err(_)) {
+            if self.rows.borrow().get(&rec.key).is_some_and(|r| r.storage_key == rec.storage_key) {
+                self.announced.borrow_mut().insert(rec.storage_key.clone());
+            }
+        }
+        committed
     }
 
     async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
@@ -738,6 +754,8 @@ pub struct MemoryQueue {
     /// Pending-commit messages and the delay each asked for.
     pub pending: RefCell<Vec<(PendingCommit, u32)>>,
     pub down: Cell<bool>,
+    /// Takes each pending-commit message, then fails as if the answer was lost.
+    pub loses_answers: Cell<bool>,
 }
 
 impl MemoryQueue {
@@ -759,6 +777,9 @@ impl EventQueue for MemoryQueue {
     async fn announce(&self, pending: &PendingCommit, delay_s: u32) -> std::result::Result<(), String> {
         self.check()?;
         self.pending.borrow_mut().push((pending.clone(), delay_s));
+        if self.loses_answers.get() {
+            return Err("the queue's answer was lost".to_owned());
+        }
         Ok(())
     }
 }

@@ -135,7 +135,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             self.check_chunk(n)?;
             if let Length::Known(total) = length {
                 if n > total {
-                    return Err(bad("the first chunk runs past Upload-Length"));
+                    return Err(past_length(total));
                 }
             }
         }
@@ -269,7 +269,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         }
         let end = offset + length;
         match upload.length {
-            Some(n) if end > n => return Err(bad(format!("the chunk runs past Upload-Length ({n})"))),
+            Some(n) if end > n => return Err(past_length(n)),
             None => self.check_total(end)?,
             _ => {}
         }
@@ -542,7 +542,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
     async fn commit(&self, upload: &TusUpload, key: &ObjectKey, stored: ObjectMeta) -> Result<FollowUp> {
         let name = StoredName::recorded(upload.storage_key.clone());
         let record = object_record(self.grant, key, &upload.content_type, &name, &stored, self.now_ms);
-        let replaced = match self.meta.commit_upload(&upload.id, &record, false).await? {
+        let replaced = match self.meta.commit_upload(&upload.id, &record, false, None).await? {
             Commit::Committed { replaced } => replaced,
             Commit::KeyExists => None,
             Commit::Claimed => {
@@ -600,4 +600,10 @@ fn content_type(meta: &Metadata) -> Result<String> {
         Some(t) => essence(t)
             .ok_or_else(|| GatewayError::new(ErrorKind::UnsupportedMediaType, format!("`{t}` is not a media type"))),
     }
+}
+
+/// A chunk whose bytes would pass the upload's length: 413, as tusd and the tus compliance
+/// suite answer it (`ERR_UPLOAD_SIZE_EXCEEDED`).
+fn past_length(length: u64) -> GatewayError {
+    GatewayError::new(ErrorKind::PayloadTooLarge, format!("the chunk runs past Upload-Length ({length})"))
 }
