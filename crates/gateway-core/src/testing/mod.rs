@@ -497,10 +497,9 @@ impl UploadJournal for MemoryMetadata {
             return Ok(Commit::Claimed);
         }
         let committed = self.commit(pending_id, rec, if_absent, true);
-        if deadline_ms.is_some() && matches!(committed, Ok(Commit::Committed { .. }) | Err(_)) {
-            if self.rows.borrow().get(&rec.key).is_some_and(|r| r.storage_key == rec.storage_key) {
-                self.announced.borrow_mut().insert(rec.storage_key.clone());
-            }
+        // As D1 marks the row: a pending-commit message may read it once it is replaced.
+        if deadline_ms.is_some() && self.rows.borrow().get(&rec.key).is_some_and(|r| r.storage_key == rec.storage_key) {
+            self.announced.borrow_mut().insert(rec.storage_key.clone());
         }
         committed
     }
