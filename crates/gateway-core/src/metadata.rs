@@ -291,7 +291,7 @@ pub struct TusState {
 }
 
 /// What one `PATCH` stored, recorded if it still holds the upload's lease at `from`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TusAdvance {
     pub from: u64,
     pub to: u64,

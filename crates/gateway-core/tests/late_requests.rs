@@ -8,6 +8,7 @@
 
 mod common;
 
+use base64::Engine;
 use common::*;
 use futures_executor::block_on;
 use futures_util::future::join;
@@ -186,4 +187,74 @@ fn an_abort_answered_while_a_completion_was_committing_wins_and_nothing_is_serve
     let later = NOW_MS + 86_400_000;
     block_on(sweep::run(&w.store, &w.meta, later, sweep::DEFAULT_PENDING_GRACE_MS));
     assert!(w.store.objects.borrow().is_empty(), "the assembled object outlived the sweep");
+}
+
+fn tus_req(method: Method, path: &str) -> Req {
+    Req::new(method, path).bearer(&alice()).header("tus-resumable", "1.0.0")
+}
+
+fn tus_create(w: &World, key: &str, length: usize) -> String {
+    let meta = format!("key {}", base64::engine::general_purpose::STANDARD.encode(key));
+    let create =
+        tus_req(Method::POST, "/tus/").header("upload-length", &length.to_string()).header("upload-metadata", &meta);
+    let h = w.send(create);
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    h.reply.header("Location").unwrap().trim_start_matches(ORIGIN).to_owned()
+}
+
+fn tus_patch(path: &str, offset: usize, bytes: &[u8]) -> Req {
+    tus_req(Method::PATCH, path)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", &offset.to_string())
+        .header("content-length", &bytes.len().to_string())
+        .body(bytes)
+}
+
+#[test]
+fn a_tus_termination_answered_while_the_last_patch_commits_wins_and_nothing_is_served() {
+    let w = World::default_config();
+    let path = tus_create(&w, "alice/t.bin", 10);
+    assert_eq!(w.send(tus_patch(&path, 0, b"01234")).reply.status, 204);
+    let gate = w.meta.hold("commit_upload");
+    let terminate = tus_req(Method::DELETE, &path);
+    let [last, terminated] =
+        overtaken(&w, &gate, tus_patch(&path, 5, b"56789"), async || w.send_async(NOW_MS, terminate).await);
+    assert_eq!(terminated.reply.status, 204, "{:?}", terminated.error);
+    assert_problem(&last, 410, "upload_expired");
+    assert!(w.row("alice/t.bin").is_none(), "the last PATCH committed after the termination answered 204");
+    let later = NOW_MS + 30 * 86_400_000;
+    block_on(sweep::run(&w.store, &w.meta, later, sweep::DEFAULT_PENDING_GRACE_MS));
+    assert!(w.store.objects.borrow().is_empty(), "the assembled object outlived the sweep");
+}
+
+#[test]
+fn a_tus_last_patch_whose_commit_answer_was_lost_answers_204_and_its_retry_too() {
+    let w = World::default_config();
+    let path = tus_create(&w, "alice/lost.bin", 10);
+    assert_eq!(w.send(tus_patch(&path, 0, b"01234")).reply.status, 204);
+    w.meta.loses_commit_answers.set(true);
+    let h = w.send(tus_patch(&path, 5, b"56789"));
+    w.meta.loses_commit_answers.set(false);
+    assert_eq!(h.reply.status, 204, "the commit happened: {:?}", h.error);
+    assert_eq!(w.object("alice/lost.bin").unwrap(), b"0123456789");
+}
+
+#[test]
+fn a_tus_last_patch_retried_after_its_commit_and_a_lost_answer_learns_it_is_done() {
+    let w = World::default_config();
+    // A first part of 5 MiB, then a short last one: the store's multipart upload is completed
+    // by the last request, so its retry cannot store anything again.
+    let first = vec![b'a'; 5 * MIB];
+    let path = tus_create(&w, "alice/retried.bin", first.len() + 5);
+    assert_eq!(w.send(tus_patch(&path, 0, &first)).reply.status, 204);
+    // The commit applied, then every read of the row failed too: the request answers 5xx.
+    w.meta.loses_commit_answers.set(true);
+    w.meta.fail_reads.set(true);
+    assert!(w.send(tus_patch(&path, first.len(), b"56789")).reply.status >= 500);
+    w.meta.loses_commit_answers.set(false);
+    w.meta.fail_reads.set(false);
+    let retry = w.send(tus_patch(&path, first.len(), b"56789"));
+    assert_eq!(retry.reply.status, 204, "{:?}", retry.error);
+    assert_eq!(retry.reply.header("Upload-Offset"), Some((first.len() + 5).to_string().as_str()));
+    assert_eq!(w.object("alice/retried.bin").unwrap(), [first, b"56789".to_vec()].concat());
 }

@@ -249,6 +249,8 @@ pub struct MemoryMetadata {
     pub loses_commit_answers: Cell<bool>,
     /// Fails every write.
     pub fail_writes: Cell<bool>,
+    /// Fails every read of an object's row.
+    pub fail_reads: Cell<bool>,
     /// Fails only commits (the journal entry is written, the row is not).
     pub fail_commits: Cell<bool>,
     /// Fails the next journal write.
@@ -423,6 +425,9 @@ impl MemoryMetadata {
 
 impl ObjectIndex for MemoryMetadata {
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>> {
+        if self.fail_reads.get() {
+            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "injected"));
+        }
         Ok(self.rows.borrow().get(key).cloned())
     }
 
@@ -492,6 +497,7 @@ impl UploadJournal for MemoryMetadata {
         if_absent: bool,
         deadline_ms: Option<i64>,
     ) -> Result<Commit> {
+        self.held("commit_upload").await;
         if deadline_ms.is_some_and(|d| self.clock.get() >= d) {
             self.check()?;
             return Ok(Commit::Claimed);

@@ -23,7 +23,8 @@ use crate::store::{Compose, Multipart, ObjectMeta, PutObject, PutPart};
 use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::http_date;
 use crate::upload::{
-    check_content_type, created, discard, discard_named, log_cleanup, object_record, transfer_ms, DEFAULT_CONTENT_TYPE,
+    check_content_type, created, discard, discard_named, log_cleanup, object_record, settle, transfer_ms,
+    DEFAULT_CONTENT_TYPE,
 };
 
 /// One caller's tus request.
@@ -302,6 +303,11 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         let result = self.store_step(&upload, &state.parts, step, length, body).await;
         let (advance, finished) = match result {
             Ok(done) => done,
+            // The retry of a last request whose answer was lost after it committed: the store
+            // no longer has the upload, and the key's row names its object.
+            Err(_) if upload.length == Some(end) && self.committed(&upload).await => {
+                (TusAdvance { from: offset, to: end, length: upload.length, ..TusAdvance::default() }, None)
+            }
             Err(err) => {
                 if let Err(e) = self.meta.release_tus(&upload.id, self.request_id).await {
                     log_cleanup("giving back the lease of", &chunk_name, &e);
@@ -537,16 +543,26 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         Ok(stored)
     }
 
+    /// Whether the key's row names the upload's object: an earlier request finished it.
+    async fn committed(&self, upload: &TusUpload) -> bool {
+        matches!(self.meta.get(&upload.key).await, Ok(Some(row)) if row.storage_key == upload.storage_key)
+    }
+
     /// Records the finished object as every upload is: the row names it, the version it
-    /// replaced is journaled, and the follow-up runs.
+    /// replaced is journaled, and the follow-up runs. A commit whose answer was lost is
+    /// settled by the row.
     async fn commit(&self, upload: &TusUpload, key: &ObjectKey, stored: ObjectMeta) -> Result<FollowUp> {
         let name = StoredName::recorded(upload.storage_key.clone());
         let record = object_record(self.grant, key, &upload.content_type, &name, &stored, self.now_ms);
-        let replaced = match self.meta.commit_upload(&upload.id, &record, false, None).await? {
+        let committed = self.meta.commit_upload(&upload.id, &record, false, None).await;
+        let replaced = match settle(self.meta, &record, committed).await? {
             Commit::Committed { replaced } => replaced,
             Commit::KeyExists => None,
             Commit::Claimed => {
-                return Err(GatewayError::new(ErrorKind::UploadExpired, "the upload expired before it was finished"))
+                return Err(GatewayError::new(
+                    ErrorKind::UploadExpired,
+                    "the upload was terminated, or expired, before it was finished",
+                ))
             }
         };
         let (_, job) = created::<()>(key, &record, replaced);
@@ -560,13 +576,19 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         }
     }
 
-    /// `DELETE /tus/{id}`: aborts the store's upload, deletes the staged chunks and forgets the
+    /// `DELETE /tus/{id}`: claims the upload's journal entry first, so a last request still
+    /// running can no longer commit once this answers (the sweep then deletes what it
+    /// assembled), then aborts the store's upload, deletes the staged chunks and forgets the
     /// upload; every later request is `404`. A finished upload's object stays (it is a file
     /// like any other now); only the tus record goes.
     pub async fn terminate<T>(&self, id: &str) -> Result<Reply<T>> {
         let state = self.load(id).await?;
         let u = &state.upload;
         let finished = u.length == Some(u.offset);
+        if !finished {
+            // `false`: the entry is gone, committed by a last request that finished it.
+            self.meta.claim_upload(id).await?;
+        }
         if !finished {
             if let Some(store_id) = &u.store_upload_id {
                 self.store.abort_multipart(&StoredName::recorded(u.storage_key.clone()), store_id).await?;
