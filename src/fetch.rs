@@ -3,7 +3,7 @@
 //! incoming request's own stream, set as the `fetch` body untouched, so the runtime sends it
 //! with its known `Content-Length` (S3 refuses chunked bodies of unknown length).
 
-use gateway_core::s3::{Answer, HttpExecutor, HttpRequest, NoAnswer, Payload};
+use gateway_core::s3::{Answer, Digests, HttpExecutor, HttpRequest, NoAnswer, Payload};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, Response};
@@ -19,6 +19,16 @@ fn no_answer(e: &JsValue) -> NoAnswer {
 impl HttpExecutor for FetchExecutor {
     type Body = ReadableStream;
     type Answer = FetchAnswer;
+    type Hashing = crate::digest::Hashing;
+
+    async fn hash(
+        &self,
+        body: ReadableStream,
+        length: u64,
+        wanted: Digests,
+    ) -> Result<(ReadableStream, crate::digest::Hashing), NoAnswer> {
+        crate::digest::hash(body, length, wanted).await
+    }
 
     async fn send(&self, request: HttpRequest<ReadableStream>) -> Result<FetchAnswer, NoAnswer> {
         let headers = web_sys::Headers::new().map_err(|e| no_answer(&e))?;

@@ -9,6 +9,7 @@ mod consume;
 mod contract;
 mod convert;
 mod d1;
+mod digest;
 mod env;
 mod events;
 mod fetch;

@@ -86,3 +86,34 @@ test('from a store that ignores Range, the sniffing reads only the first bytes o
     await proxy.close();
   }
 });
+
+test('with S3_CHECKSUMS=gateway, moto takes a right SHA-256 or MD5 (201) and a wrong one is checksum_mismatch with nothing left', { skip }, async () => {
+  const checking = await startGateway({ S3_CHECKSUMS: 'gateway' }, { backend: 's3', store: await startMoto() });
+  try {
+    const upload = (key, headers, data = body) => call(checking, 'PUT', `/files/${key}`, { token: alice, headers: { 'content-type': 'text/plain', ...headers }, body: data });
+    const right = await upload('alice/weak/gw-sha.txt', { 'x-amz-checksum-sha256': sha256(body).toString('base64') });
+    assert.equal(right.status, 201, right.text);
+    assert.equal((await checking.row('alice/weak/gw-sha.txt')).checksum_sha256, sha256(body).toString('base64'));
+    // Large enough to be journaled and streamed rather than read whole.
+    const big = Buffer.alloc(3 * 1024 * 1024, 7);
+    const both = { 'x-amz-checksum-sha256': sha256(big).toString('base64'), 'content-md5': md5(big).toString('base64') };
+    assert.equal((await upload('alice/weak/gw-big.bin', both, big)).status, 201);
+    assert.equal((await checking.object('alice/weak/gw-big.bin')).bytes().length, big.length);
+    for (const [key, headers, data] of [
+      ['alice/weak/gw-wrong.txt', { 'x-amz-checksum-sha256': sha256('other bytes').toString('base64') }, body],
+      ['alice/weak/gw-wrong-md5.txt', { 'content-md5': md5('other bytes').toString('base64') }, body],
+      ['alice/weak/gw-wrong-big.bin', { 'x-amz-checksum-sha256': sha256('other bytes').toString('base64') }, big],
+    ]) {
+      const wrong = await upload(key, headers, data);
+      assertProblem(assert, wrong, 400, 'checksum_mismatch');
+      assert.equal(await checking.row(key), null);
+    }
+    await checking.scheduled();
+    const { results } = await checking.db.prepare("SELECT storage_key FROM pending_uploads WHERE key LIKE 'alice/weak/gw-wrong%'").all();
+    assert.deepEqual(results, [], 'a journal entry of a mismatched upload is left');
+    const left = (await checking.storedNames()).filter((n) => n.startsWith('alice/weak/gw-wrong'));
+    assert.deepEqual(left, [], 'a mismatched upload is still stored');
+  } finally {
+    await checking.close();
+  }
+});

@@ -23,6 +23,21 @@ export function freePort() {
 }
 
 /** `dir`: where the store keeps its files (the benchmark uses a RAM-backed one). */
+/** Every stored name in the test bucket of the store at `endpoint`. */
+async function listBucket(client, endpoint) {
+  const names = [];
+  let token = '';
+  for (;;) {
+    const q = `list-type=2${token ? `&continuation-token=${encodeURIComponent(token)}` : ''}`;
+    const res = await client.fetch(`${endpoint}/${S3_BUCKET}?${q}`, { headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    const xml = await res.text();
+    for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) names.push(m[1].replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'"));
+    const next = xml.match(/<NextContinuationToken>([^<]*)<\/NextContinuationToken>/);
+    if (!next) return names;
+    token = next[1];
+  }
+}
+
 export async function startS3({ dir = os.tmpdir() } = {}) {
   const root = fs.mkdtempSync(path.join(dir, 's3s-'));
   fs.mkdirSync(path.join(root, S3_BUCKET));
@@ -55,19 +70,7 @@ export async function startS3({ dir = os.tmpdir() } = {}) {
       await launch();
     },
     /** Every stored name in the bucket. */
-    list: async () => {
-      const names = [];
-      let token = '';
-      for (;;) {
-        const q = `list-type=2${token ? `&continuation-token=${encodeURIComponent(token)}` : ''}`;
-        const res = await client.fetch(`${endpoint}/${S3_BUCKET}?${q}`, { headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
-        const xml = await res.text();
-        for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) names.push(m[1].replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'"));
-        const next = xml.match(/<NextContinuationToken>([^<]*)<\/NextContinuationToken>/);
-        if (!next) return names;
-        token = next[1];
-      }
-    },
+    list: () => listBucket(client, endpoint),
     vars: { STORAGE: 's3', S3_ENDPOINT: endpoint, S3_BUCKET, S3_REGION: 'us-east-1', S3_ACCESS_KEY_ID: S3_ACCESS_KEY, S3_SECRET_ACCESS_KEY: S3_SECRET_KEY },
     client,
     url,
@@ -99,6 +102,8 @@ export async function startMoto() {
     endpoint,
     vars: { STORAGE: 's3', S3_ENDPOINT: endpoint, S3_BUCKET, S3_REGION: 'us-east-1', S3_ACCESS_KEY_ID: S3_ACCESS_KEY, S3_SECRET_ACCESS_KEY: S3_SECRET_KEY },
     fetch: (key, init = {}) => client.fetch(url(key), { ...init, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...(init.headers || {}) } }),
+    /** Every stored name in the bucket. */
+    list: () => listBucket(client, endpoint),
     close: () => proc.kill(),
   };
 }

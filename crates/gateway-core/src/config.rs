@@ -6,7 +6,7 @@
 use crate::auth::{JwtConfig, KeySet};
 use crate::content_type::TypePattern;
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::s3::S3Config;
+use crate::s3::{Checksums, S3Config};
 use crate::secret::Secret;
 
 /// Default for `MAX_UPLOAD_BYTES`: the request-body cap of the free and pro plans.
@@ -328,6 +328,16 @@ fn s3_config(get: &impl Fn(&str) -> Option<String>) -> Result<S3Config> {
         Some("false" | "0" | "no") => false,
         Some(_) => return Err(config_error("S3_FORCE_PATH_STYLE", "must be `true` or `false` (or 1/0, yes/no)")),
     };
+    let checksums = match get("S3_CHECKSUMS").as_deref() {
+        None | Some("store") => Checksums::Store,
+        Some("gateway") => Checksums::Gateway,
+        Some(_) => {
+            return Err(config_error(
+                "S3_CHECKSUMS",
+                "must be `store` (the store verifies digests) or `gateway` (the gateway does)",
+            ))
+        }
+    };
     Ok(S3Config {
         endpoint,
         bucket,
@@ -336,5 +346,6 @@ fn s3_config(get: &impl Fn(&str) -> Option<String>) -> Result<S3Config> {
         secret_access_key: Secret::new(required("S3_SECRET_ACCESS_KEY")?),
         session_token: get("S3_SESSION_TOKEN").map(Secret::new),
         path_style,
+        checksums,
     })
 }

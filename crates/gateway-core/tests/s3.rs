@@ -94,6 +94,7 @@ fn s3_config(endpoint: &str, bucket: &str, path_style: bool, session_token: Opti
         secret_access_key: Secret::new(SECRET_ACCESS_KEY),
         session_token: session_token.map(Secret::new),
         path_style,
+        checksums: Default::default(),
     }
 }
 

@@ -203,3 +203,14 @@ fn s3_config_errors_never_echo_the_secret() {
     assert!(!err.log_line().contains(S3_SECRET));
     assert!(!serde_json::to_string(&err.problem()).unwrap().contains(S3_SECRET));
 }
+
+#[test]
+fn s3_checksums_default_to_the_store_and_may_be_the_gateways() {
+    use gateway_core::s3::Checksums;
+    assert_eq!(s3_with(&[]).checksums, Checksums::Store);
+    assert_eq!(s3_with(&[("S3_CHECKSUMS", "store")]).checksums, Checksums::Store);
+    assert_eq!(s3_with(&[("S3_CHECKSUMS", "gateway")]).checksums, Checksums::Gateway);
+    for bad in ["both", "none", "Gateway ", "true"] {
+        assert_names(&s3_error(&[("S3_CHECKSUMS", bad)], &[]), "S3_CHECKSUMS");
+    }
+}

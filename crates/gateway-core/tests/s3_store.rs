@@ -9,10 +9,11 @@ use gateway_core::error::ErrorKind;
 use gateway_core::key::StoredName;
 use gateway_core::multipart::Part;
 use gateway_core::range::ByteRangeSpec;
-use gateway_core::s3::{S3Config, S3Store};
+use gateway_core::s3::{Checksums, S3Config, S3Store};
 use gateway_core::secret::Secret;
 use gateway_core::store::{DirectUrl, GetResult, Multipart, Objects, Presign, PutObject, PutPart};
 use gateway_core::testing::scripted::{Canned, Scripted};
+use sha2::Digest;
 
 const CLOCK_MS: i64 = 1_750_000_000_000;
 const NAME: &str = "alice/a.txt~00112233445566778899aabbccddeeff";
@@ -21,6 +22,10 @@ const HELLO_MD5: [u8; 16] =
     [0x5d, 0x41, 0x40, 0x2a, 0xbc, 0x4b, 0x2a, 0x76, 0xb9, 0x71, 0x9d, 0x91, 0x10, 0x17, 0xc5, 0x92];
 
 fn store() -> S3Store<Scripted> {
+    store_checking(Checksums::Store)
+}
+
+fn store_checking(checksums: Checksums) -> S3Store<Scripted> {
     let cfg = S3Config {
         endpoint: url::Url::parse("http://127.0.0.1:9000").unwrap(),
         bucket: "uploads".to_owned(),
@@ -29,6 +34,7 @@ fn store() -> S3Store<Scripted> {
         secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
         session_token: None,
         path_style: true,
+        checksums,
     };
     S3Store::new(cfg, Scripted::new(), || CLOCK_MS)
 }
@@ -112,6 +118,48 @@ fn a_put_whose_sha256_the_store_did_not_echo_is_refused_rather_than_recorded_unv
     let err = block_on(s.put(put(b"hello", None, Some([7; 32])))).unwrap_err();
     assert_eq!((err.kind, err.status()), (ErrorKind::BadRequest, 400));
     assert!(err.detail.contains("send Content-MD5 instead"), "{err}");
+}
+
+/// A store that checks no digest (moto), with `S3_CHECKSUMS=gateway`: the runtime hashes the
+/// body on its way and the gateway decides.
+#[test]
+fn with_gateway_checksums_a_right_sha256_is_accepted_without_the_store_confirming_it() {
+    let s = store_checking(Checksums::Gateway);
+    exec(&s).answer(Canned::new(200).header("ETag", "\"5d41402abc4b2a76b9719d911017c592\""));
+    let sha: [u8; 32] = sha2::Sha256::digest(b"hello").into();
+    let meta = block_on(s.put(put(b"hello", Some(HELLO_MD5), Some(sha)))).unwrap();
+    assert_eq!(meta.size, 5);
+    assert_eq!(exec(&s).hashed.get(), 1);
+    let sent = exec(&s).request(0).unwrap();
+    assert_eq!(sent.header("x-amz-checksum-sha256"), None, "the store is not asked to check what it cannot");
+    assert_eq!(sent.body.as_deref(), Some(&b"hello"[..]), "the body goes to the store untouched");
+}
+
+#[test]
+fn with_gateway_checksums_a_wrong_digest_is_a_checksum_mismatch() {
+    let s = store_checking(Checksums::Gateway);
+    exec(&s).answer(Canned::new(200).header("ETag", "\"5d41402abc4b2a76b9719d911017c592\""));
+    exec(&s).answer(Canned::new(200).header("ETag", "\"5d41402abc4b2a76b9719d911017c592\""));
+    let err = block_on(s.put(put(b"hello", None, Some([7; 32])))).unwrap_err();
+    assert_eq!((err.kind, err.status()), (ErrorKind::ChecksumMismatch, 400));
+    let err = block_on(s.put(put(b"hello", Some([0; 16]), None))).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ChecksumMismatch);
+}
+
+#[test]
+fn with_gateway_checksums_a_body_sent_without_digests_is_not_hashed() {
+    let s = store_checking(Checksums::Gateway);
+    exec(&s).answer(Canned::new(200).header("ETag", "\"e\""));
+    block_on(s.put(put(b"hello", None, None))).unwrap();
+    assert_eq!(exec(&s).hashed.get(), 0, "hashing costs CPU only when a digest is to be checked");
+}
+
+#[test]
+fn with_store_checksums_nothing_is_hashed_in_the_gateway() {
+    let s = store();
+    exec(&s).answer(Canned::new(200).header("ETag", "\"5d41402abc4b2a76b9719d911017c592\""));
+    block_on(s.put(put(b"hello", Some(HELLO_MD5), None))).unwrap();
+    assert_eq!(exec(&s).hashed.get(), 0);
 }
 
 #[test]

@@ -19,6 +19,21 @@ pub struct S3Config {
     pub session_token: Option<Secret>,
     /// `S3_FORCE_PATH_STYLE`: `https://host/bucket/key` instead of `https://bucket.host/key`.
     pub path_style: bool,
+    /// `S3_CHECKSUMS`: who verifies a digest a client sends with a single PUT.
+    pub checksums: Checksums,
+}
+
+/// Who verifies the `Content-MD5` and `x-amz-checksum-sha256` a client sends (`S3_CHECKSUMS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Checksums {
+    /// `store` (the default): the store checks both and echoes the SHA-256 it verified (AWS S3,
+    /// MinIO, R2's S3 API, s3s-fs). The gateway hashes nothing.
+    #[default]
+    Store,
+    /// `gateway`: the store checks neither (moto, older Ceph and Garage releases), so the runtime
+    /// hashes the body as it streams on (`crypto.DigestStream`, never in Wasm) and the gateway
+    /// compares. The SHA-256 is then not sent to the store.
+    Gateway,
 }
 
 /// S3's encoding of a key in a URL path: every byte but the unreserved characters

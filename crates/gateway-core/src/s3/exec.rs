@@ -34,8 +34,33 @@ pub trait HttpExecutor {
     /// An upload body as the runtime receives it.
     type Body;
     type Answer: Answer;
+    type Hashing: BodyDigests;
 
     async fn send(&self, request: HttpRequest<Self::Body>) -> Result<Self::Answer, NoAnswer>;
+
+    /// Has the runtime hash `body` (`length` bytes) as it streams on, for a store that does not
+    /// check digests: the body to send in its place, of the same known length, and the digests
+    /// asked for, once it has streamed. The bytes never enter the core.
+    async fn hash(
+        &self,
+        body: Self::Body,
+        length: u64,
+        wanted: Digests,
+    ) -> Result<(Self::Body, Self::Hashing), NoAnswer>;
+}
+
+/// Digests of a body: those asked for ([`HttpExecutor::hash`]), or those found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Digests {
+    pub sha256: Option<[u8; 32]>,
+    pub md5: Option<[u8; 16]>,
+}
+
+/// The digests of a body being hashed, known once the body has streamed.
+#[allow(async_fn_in_trait)]
+pub trait BodyDigests {
+    /// The digests asked for; `Err` (for the log) if the body failed before its end.
+    async fn digests(self) -> Result<Digests, String>;
 }
 
 /// An answer whose body has not been read.

@@ -12,10 +12,10 @@ mod sign;
 mod store;
 
 pub use answer::{
-    check_put_digests, complete_multipart_xml, error_code, is_entity_tag, map_error, unreachable, xml_root, xml_text,
-    xml_value,
+    check_gateway_digests, check_put_digests, complete_multipart_xml, error_code, is_entity_tag, map_error,
+    unreachable, xml_root, xml_text, xml_value,
 };
-pub use config::{encode_key, S3Config};
-pub use exec::{Answer, HttpExecutor, HttpRequest, NoAnswer, Payload};
+pub use config::{encode_key, Checksums, S3Config};
+pub use exec::{Answer, BodyDigests, Digests, HttpExecutor, HttpRequest, NoAnswer, Payload};
 pub use sign::{presign_url, sign_request, system_time, SignedRequest, EMPTY_SHA256, UNSIGNED_PAYLOAD};
 pub use store::S3Store;

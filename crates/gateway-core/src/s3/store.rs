@@ -4,8 +4,11 @@
 
 use base64::Engine;
 
-use super::exec::{Answer, HttpExecutor, HttpRequest, Payload};
-use super::{check_put_digests, map_error, presign_url, sign_request, unreachable, S3Config};
+use sha2::Digest;
+
+use super::answer::{check_gateway_digests, EMPTY_MD5};
+use super::exec::{Answer, BodyDigests, Digests, HttpExecutor, HttpRequest, Payload};
+use super::{check_put_digests, map_error, presign_url, sign_request, unreachable, Checksums, S3Config};
 use super::{EMPTY_SHA256, UNSIGNED_PAYLOAD};
 use crate::conditional::ReadConditions;
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -129,16 +132,30 @@ impl<E: HttpExecutor> Objects for S3Store<E> {
     type Body = E::Body;
     type Stream = <E::Answer as Answer>::Stream;
 
+    /// With `S3_CHECKSUMS=gateway` and a digest sent, the runtime hashes the body on its way
+    /// to the store and the digests are compared here; otherwise the store checks them and its
+    /// answer must show it did ([`check_put_digests`]). A mismatch is refused after the store
+    /// took the body: the caller deletes the object, as for any failed write.
     async fn put(&self, req: PutObject<E::Body>) -> Result<ObjectMeta> {
         let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+        let sent = Digests { sha256: req.sha256, md5: req.md5 };
+        let by_gateway = self.cfg.checksums == Checksums::Gateway && sent != Digests::default();
         let mut signed = vec![header("content-type", req.content_type.clone())];
         if let Some(md5) = req.md5 {
             signed.push(header("content-md5", b64(&md5)));
         }
-        if let Some(sha) = req.sha256 {
+        if let Some(sha) = req.sha256.filter(|_| !by_gateway) {
             signed.push(header("x-amz-checksum-sha256", b64(&sha)));
         }
-        let call = Call { signed, body: Payload::Stream(req.body), ..Call::new("put", "PUT") };
+        let (body, hashing) = match req.body {
+            Some(body) if by_gateway => {
+                let (body, hashing) =
+                    self.exec.hash(body, req.length, sent).await.map_err(|e| unreachable("hash", &e.detail))?;
+                (Some(body), Some(hashing))
+            }
+            body => (body, None),
+        };
+        let call = Call { signed, body: Payload::Stream(body), ..Call::new("put", "PUT") };
         let answer = self.send_upload(&req.name, call).await?;
         if !is_ok(answer.status()) {
             return Err(Self::error("put", answer).await);
@@ -146,7 +163,16 @@ impl<E: HttpExecutor> Objects for S3Store<E> {
         let etag = answer.header("etag");
         let echoed = answer.header("x-amz-checksum-sha256");
         answer.discard();
-        check_put_digests(req.md5.as_ref(), req.sha256.as_ref(), etag.as_deref(), echoed.as_deref())?;
+        if by_gateway {
+            let found = match hashing {
+                Some(hashing) => hashing.digests().await.map_err(|e| unreachable("hash", &e))?,
+                // An empty body: its digests need no runtime.
+                None => Digests { sha256: Some(sha2::Sha256::digest([]).into()), md5: Some(EMPTY_MD5) },
+            };
+            check_gateway_digests(&sent, &found)?;
+        } else {
+            check_put_digests(req.md5.as_ref(), req.sha256.as_ref(), etag.as_deref(), echoed.as_deref())?;
+        }
         Ok(ObjectMeta {
             size: req.length,
             etag: etag.unwrap_or_default(),

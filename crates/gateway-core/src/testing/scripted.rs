@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::s3::{Answer, HttpExecutor, HttpRequest, NoAnswer, Payload};
+use crate::s3::{Answer, BodyDigests, Digests, HttpExecutor, HttpRequest, NoAnswer, Payload};
 
 /// One request as the store sent it. A streamed body is the test's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,8 @@ impl Canned {
 pub struct Scripted {
     answers: RefCell<VecDeque<Result<Canned, NoAnswer>>>,
     pub sent: RefCell<Vec<Sent>>,
+    /// Bodies handed to [`HttpExecutor::hash`].
+    pub hashed: Cell<usize>,
 }
 
 impl Scripted {
@@ -88,6 +90,18 @@ impl Scripted {
 impl HttpExecutor for Scripted {
     type Body = Vec<u8>;
     type Answer = Canned;
+    type Hashing = Digests;
+
+    /// Hashes the test's bytes natively, as the runtime's `DigestStream` would; counts the call.
+    async fn hash(&self, body: Vec<u8>, _length: u64, wanted: Digests) -> Result<(Vec<u8>, Digests), NoAnswer> {
+        use md5::Digest;
+        self.hashed.set(self.hashed.get() + 1);
+        let found = Digests {
+            sha256: wanted.sha256.map(|_| sha2::Sha256::digest(&body).into()),
+            md5: wanted.md5.map(|_| md5::Md5::digest(&body).into()),
+        };
+        Ok((body, found))
+    }
 
     async fn send(&self, request: HttpRequest<Vec<u8>>) -> Result<Canned, NoAnswer> {
         let body = match request.body {
@@ -124,5 +138,11 @@ impl Answer for Canned {
 
     fn into_stream(self) -> Option<Vec<u8>> {
         Some(self.body)
+    }
+}
+
+impl BodyDigests for Digests {
+    async fn digests(self) -> Result<Digests, String> {
+        Ok(self)
     }
 }
