@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The soak run (`npm run soak`): the fault suite's load (tests/support/load.mjs), longer and
 // over several seeds, on the R2 binding and on S3 through the fault-injecting proxy with the
-// S3 server killed and restarted mid-run; then the sweep and invariants 1–7. Writes
+// S3 server killed and restarted mid-run; then the sweep and invariants 1–8. Writes
 // bench/faults.md and exits non-zero on any violation.
 //
 // SOAK_OPS (default 1500) operations per run, SOAK_SEEDS (default 3) runs per backend.
@@ -53,7 +53,7 @@ md += `concurrency 64 (PUTs of 0–64 KiB with right and wrong digests, If-None-
 md += `client aborts and short bodies, 5 MiB multipart uploads with retried parts, tus uploads in unaligned chunks resumed from the server's offset after a failure; \`tests/support/load.mjs\`). On S3 the Worker `;
 md += `talks to s3s-fs through a proxy that faults 15% of requests (delays, 500/503 refusals, connections cut mid-body, answers `;
 md += `lost after the store applied the write), and s3s-fs is killed and restarted after 40% of the operations. Then faults stop, `;
-md += `every journal entry and multipart upload is backdated so it is due, the sweep runs, and invariants 1–7 `;
+md += `every journal entry and multipart upload is backdated so it is due, the sweep runs, and invariants 1–8 `;
 md += `(\`tests/support/invariants.mjs\`, docs/architecture.md) are checked against the bucket, D1 and what the gateway serves.\n\n`;
 md += `| backend | runs | operations | acknowledged (2xx) | refused | faults injected | left for the sweep (unrecorded objects / journal entries) | sweep runs | violations |\n|---|---|---|---|---|---|---|---|---|\n`;
 for (const backend of ['r2', 's3']) {

@@ -3,7 +3,7 @@
 // (delays, refusals, connections cut mid-body, answers lost after the store applied a write)
 // with the S3 server killed and restarted mid-run. Then faults stop, every journal entry and
 // multipart upload is made due by backdating (not by waiting), the sweep runs, and invariants
-// 1–6 are checked against the bucket, D1 and what the gateway serves. A second test plants one
+// 1–8 are checked against the bucket, D1 and what the gateway serves. A second test plants one
 // violation per check and shows that each check reports it. `npm run soak` runs a longer load
 // and writes its figures to bench/faults.md.
 import { test, before, after } from 'node:test';
@@ -24,7 +24,7 @@ before(async () => {
 });
 after(() => setup?.close());
 
-test(`after ${OPS} mixed operations at concurrency 64${BACKEND === 's3' ? ' with store faults and a store restart' : ''} and the sweep, invariants 1–7 hold`, async () => {
+test(`after ${OPS} mixed operations at concurrency 64${BACKEND === 's3' ? ' with store faults and a store restart' : ''} and the sweep, invariants 1–8 hold`, async () => {
   const { counts, faults, sweep: report, violations } = await loadAndVerify(setup, alice, { ops: OPS, seed: 11 });
   const refused = Object.entries(counts).filter(([k]) => !/ 20[014]/.test(k)).reduce((n, [, v]) => n + v, 0);
   console.log(JSON.stringify({ backend: BACKEND, operations: OPS, counts, faults, sweep: report, refused }, null, 1));
@@ -40,6 +40,9 @@ test('every invariant check reports a planted violation', async () => {
   const fresh = () => ({ acked: new Set(), seen: new Set(), refused: 0 });
   assert.equal((await put('alice/plant/a.bin', 'planted')).status, 201);
   const keys = ['alice/plant/a.bin'];
+  // completionsAreWhole: a completion answered with fewer bytes than its acknowledged parts.
+  assert.ok(checks.completionsAreWhole({ completions: [{ key: 'alice/plant/mp.bin', size: 10, acknowledged: 12 }] }).length > 0);
+  assert.deepEqual(checks.completionsAreWhole({ completions: [{ key: 'alice/plant/mp.bin', size: 12, acknowledged: 12 }] }), []);
   // servedIsAcknowledged: the key serves bytes the history never saw acknowledged.
   let history = { keys: new Map([['alice/plant/a.bin', fresh()]]), inm: new Map() };
   let snap = await takeSnapshot(gw, keys, alice);

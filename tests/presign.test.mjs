@@ -111,6 +111,23 @@ test('a direct URL uploads straight to S3 and confirm records it', { skip: BACKE
   assert.equal((await gw.object('alice/ps/direct.txt')).text(), 'direct bytes');
 });
 
+test('overlapping confirms of one direct upload (a double submit, an SDK retry) never delete the object they recorded', { skip: BACKEND !== 's3' }, async () => {
+  for (let round = 0; round < 5; round++) {
+    const key = `alice/ps/double-${round}.txt`;
+    const body = Buffer.from(`confirmed bytes ${round}`);
+    const a = await presigned({ key, content_type: 'text/plain', size: body.length });
+    assert.equal((await send(a.url, { method: 'PUT', headers: a.headers, body })).status, 200);
+    const answers = await Promise.all([0, 1, 2].map(() => call(gw, 'POST', `/files/${key}/confirm`, { token: alice })));
+    assert.ok(answers.some((r) => r.status === 201), answers.map((r) => r.text).join(' | '));
+    for (const r of answers) assert.ok([201, 404].includes(r.status), `a confirm answered ${r.status} ${r.text}`);
+    // The follow-ups (deleting a replaced version, if any) run after the answers.
+    await new Promise((r) => setTimeout(r, 1500));
+    const get = await call(gw, 'GET', `/files/${key}`, { token: alice });
+    assert.equal(get.status, 200, `round ${round}: ${get.text}`);
+    assert.equal(get.text, body.toString());
+  }
+});
+
 test('a direct URL refuses a body of another type or size', { skip: BACKEND !== 's3' }, async () => {
   const a = await presigned({ key: 'alice/ps/typed.txt', content_type: 'text/plain', size: 5 });
   const wrongType = await send(a.url, { method: 'PUT', headers: { ...a.headers, 'content-type': 'text/html' }, body: 'hello' });

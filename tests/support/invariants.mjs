@@ -69,6 +69,11 @@ export const checks = {
     }
     return out;
   },
+  /** 8: a multipart completion answered 201 describes every part the client had acknowledged
+   * (its size is their total), whatever re-sends were cut off before it. */
+  completionsAreWhole(history) {
+    return (history.completions || []).filter((c) => c.size !== c.acknowledged).map((c) => `${c.key}: completed with ${c.size} bytes of the ${c.acknowledged} acknowledged`);
+  },
   /** 2 (for refusals): a key whose every write was refused has no row and serves nothing. */
   refusedChangesNothing(history, snap) {
     const out = [];

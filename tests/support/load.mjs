@@ -1,7 +1,8 @@
 // A concurrent mixed load against the gateway, recording what was acknowledged per key for
 // the invariant checks: PUTs of random sizes with right and wrong digests, If-None-Match
 // races, overwrites and deletes of a few hot keys, client aborts mid-body and bodies shorter
-// than their Content-Length, small multipart uploads whose failed parts are retried, and tus
+// than their Content-Length, small multipart uploads whose failed parts are retried and whose
+// acknowledged last part is sometimes re-sent and cut off before the completion, and tus
 // uploads in unaligned chunks that resume from the server's offset after a failure, as tus
 // clients do.
 import crypto from 'node:crypto';
@@ -19,12 +20,13 @@ function keyHistory(history, key) {
 
 const path = (key) => `/files/${key.split('/').map(encodeURIComponent).join('/')}`;
 
-/** Sends `declared` bytes of Content-Length but only `sent`, then closes or half-closes. */
-function brokenPut(gw, key, token, { declared, sent, half }) {
+/** PUTs to `target` (a path) `declared` bytes of Content-Length but only `sent`, then closes
+ * or half-closes. */
+function brokenPut(gw, target, token, { declared, sent, half }) {
   const { hostname, port } = new URL(gw.url);
   return new Promise((resolve) => {
     const sock = net.connect(Number(port), hostname, () => {
-      sock.write(`PUT ${path(key)} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${declared}\r\n\r\n`);
+      sock.write(`PUT ${target} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${declared}\r\n\r\n`);
       sock.write(Buffer.alloc(sent, 7));
       if (half) sock.end();
       else setTimeout(() => sock.destroy(), 20);
@@ -44,7 +46,7 @@ function brokenPut(gw, key, token, { declared, sent, half }) {
  */
 export async function runLoad(gw, token, { ops = 300, concurrency = 64, seed = 7, hotKeys = 6, onProgress = () => {} } = {}) {
   const rand = random(seed);
-  const history = { keys: new Map(), inm: new Map(), blamed: [] };
+  const history = { keys: new Map(), inm: new Map(), blamed: [], completions: [] };
   const counts = {};
   const count = (op, res) => {
     const label = `${op} ${res.status}${res.json?.code ? ` ${res.json.code}` : ''}`;
@@ -116,7 +118,7 @@ export async function runLoad(gw, token, { ops = 300, concurrency = 64, seed = 7
     }],
     [6, async () => {
       const key = `alice/load-${seed}/cold-${cold++}.bin`;
-      const status = await brokenPut(gw, key, token, { declared: 4000, sent: Math.floor(rand() * 3000), half: rand() < 0.5 });
+      const status = await brokenPut(gw, path(key), token, { declared: 4000, sent: Math.floor(rand() * 3000), half: rand() < 0.5 });
       counts[`put-cut ${status}`] = (counts[`put-cut ${status}`] || 0) + 1;
       const h = keyHistory(history, key);
       h.refused += 1;
@@ -147,11 +149,21 @@ export async function runLoad(gw, token, { ops = 300, concurrency = 64, seed = 7
           return;
         }
       }
+      if (rand() < 0.5) {
+        // A client re-sends the last part it believes failed and goes away mid-body: the copy
+        // acknowledged before must still be the one assembled.
+        const last = parts.length;
+        const status = await brokenPut(gw, `${path(key)}?uploadId=${id}&partNumber=${last}`, token, { declared: parts[last - 1].length, sent: Math.floor(parts[last - 1].length / 2), half: false });
+        counts[`multipart-part-cut ${status}`] = (counts[`multipart-part-cut ${status}`] || 0) + 1;
+      }
       h.maybe.add(hash(Buffer.concat(parts)));
+      // Without a part list half the time: then every acknowledged part must be assembled.
+      const asked = rand() < 0.5 ? '' : JSON.stringify({ size: parts.reduce((n, p) => n + p.length, 0) });
       for (let attempt = 0; attempt < 4; attempt++) {
-        const done = await call(gw, 'POST', `${path(key)}?uploadId=${id}`, { token });
+        const done = await call(gw, 'POST', `${path(key)}?uploadId=${id}`, { token, headers: { 'content-type': 'application/json' }, body: asked });
         count('multipart-complete', done);
         if (done.status === 201) {
+          history.completions.push({ key, size: done.json?.size, acknowledged: parts.reduce((n, p) => n + p.length, 0) });
           h.acked.add(hash(Buffer.concat(parts)));
           h.expected = hash(Buffer.concat(parts));
           h.maybe.delete(hash(Buffer.concat(parts)));

@@ -51,6 +51,16 @@ fn three_parts() -> [Vec<u8>; 3] {
     [vec![b'a'; 5 * MIB], vec![b'b'; 5 * MIB], vec![b'c'; 777_777]]
 }
 
+/// Starts an upload and sends [`three_parts`], each acknowledged.
+fn all_parts_sent(w: &World) -> (String, [Vec<u8>; 3]) {
+    let id = start(w);
+    let parts = three_parts();
+    for (i, bytes) in parts.iter().enumerate() {
+        send_part(w, &id, i as u16 + 1, bytes);
+    }
+    (id, parts)
+}
+
 /// Runs `first` until its held call reaches `gate`, then `second()` to its answer, then lets
 /// `first` finish: the first request's held metadata call lands after the second request.
 fn overtaken(
@@ -77,11 +87,7 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
 #[test]
 fn a_cut_off_resend_of_an_acknowledged_part_keeps_that_part_in_the_completion() {
     let w = World::default_config();
-    let id = start(&w);
-    let parts = three_parts();
-    for (i, bytes) in parts.iter().enumerate() {
-        send_part(&w, &id, i as u16 + 1, bytes);
-    }
+    let (id, parts) = all_parts_sent(&w);
     // The client re-sends part 3 and goes away halfway: the store's write of it fails.
     w.store.fail_puts.set(true);
     assert_eq!(w.send(part_req(&id, 3, &parts[2])).reply.status, 502);
@@ -137,11 +143,7 @@ fn a_failed_attempt_released_after_its_retry_was_recorded_leaves_the_retry() {
 #[test]
 fn a_completion_with_a_size_other_than_the_acknowledged_parts_is_refused_with_409() {
     let w = World::default_config();
-    let id = start(&w);
-    let parts = three_parts();
-    for (i, bytes) in parts.iter().enumerate() {
-        send_part(&w, &id, i as u16 + 1, bytes);
-    }
+    let (id, parts) = all_parts_sent(&w);
     let short = w.send(complete_req(&id, &json!({"size": 10 * MIB}).to_string()));
     assert_problem(&short, 409, "parts_mismatch");
     assert!(w.object(KEY).is_none(), "a refused completion assembled something");
@@ -152,11 +154,7 @@ fn a_completion_with_a_size_other_than_the_acknowledged_parts_is_refused_with_40
 #[test]
 fn overlapping_completions_both_answer_201_and_neither_deletes_the_object() {
     let w = World::default_config();
-    let id = start(&w);
-    let parts = three_parts();
-    for (i, bytes) in parts.iter().enumerate() {
-        send_part(&w, &id, i as u16 + 1, bytes);
-    }
+    let (id, parts) = all_parts_sent(&w);
     let gate = w.meta.hold("complete_multipart");
     let [first, second] =
         overtaken(&w, &gate, complete_req(&id, ""), async || w.send_async(NOW_MS, complete_req(&id, "")).await);
@@ -173,11 +171,7 @@ fn overlapping_completions_both_answer_201_and_neither_deletes_the_object() {
 #[test]
 fn an_abort_answered_while_a_completion_was_committing_wins_and_nothing_is_served() {
     let w = World::default_config();
-    let id = start(&w);
-    let parts = three_parts();
-    for (i, bytes) in parts.iter().enumerate() {
-        send_part(&w, &id, i as u16 + 1, bytes);
-    }
+    let (id, _) = all_parts_sent(&w);
     let gate = w.meta.hold("complete_multipart");
     let abort = Req::delete(&format!("/files/{KEY}?uploadId={id}")).bearer(&alice());
     let [completion, aborted] = overtaken(&w, &gate, complete_req(&id, ""), async || w.send_async(NOW_MS, abort).await);
@@ -257,4 +251,42 @@ fn a_tus_last_patch_retried_after_its_commit_and_a_lost_answer_learns_it_is_done
     assert_eq!(retry.reply.status, 204, "{:?}", retry.error);
     assert_eq!(retry.reply.header("Upload-Offset"), Some((first.len() + 5).to_string().as_str()));
     assert_eq!(w.object("alice/retried.bin").unwrap(), [first, b"56789".to_vec()].concat());
+}
+
+#[test]
+fn a_completion_retried_after_the_first_committed_answers_the_same_201() {
+    let w = World::default_config();
+    let (id, _) = all_parts_sent(&w);
+    let first = w.send(complete_req(&id, ""));
+    assert_eq!(first.reply.status, 201);
+    // The client never saw that answer and sends the completion again.
+    let again = w.send(complete_req(&id, ""));
+    assert_eq!(again.reply.status, 201, "{:?}", again.error);
+    assert_eq!(json_body(&again.reply)["etag"], json_body(&first.reply)["etag"]);
+    assert_eq!(again.followup.unwrap().replaced, None);
+    // Another caller's retry learns nothing.
+    let bob = Req::new(Method::POST, &format!("/files/{KEY}?uploadId={id}"))
+        .bearer(&token("bob", json!({"prefix": "alice/"})));
+    assert_problem(&w.send(bob), 404, "upload_not_found");
+}
+
+/// s3s-fs answers `AccessDenied` to completing an upload another completion took and is still
+/// assembling: that is no credentials problem, and a retry settles it.
+#[test]
+fn a_completion_denied_while_another_completion_assembles_is_a_retryable_503() {
+    let w = World::default_config();
+    let (id, parts) = all_parts_sent(&w);
+    w.store.denies_gone_uploads.set(true);
+    // The other completion has taken the store's upload and not written the object yet.
+    let taken = w.store.multiparts.borrow_mut().pop_first().unwrap();
+    let h = w.send(complete_req(&id, ""));
+    assert_problem(&h, 503, "storage_error");
+    assert!(json_body(&h.reply)["detail"].as_str().unwrap().contains("retry"));
+    assert!(w.meta.multiparts.borrow().contains_key(&id), "the upload stays open for the retry");
+    // The other completion finishes assembling; the retry records it.
+    w.store.multiparts.borrow_mut().insert(taken.0, taken.1);
+    w.store.denies_gone_uploads.set(false);
+    let retry = w.send(complete_req(&id, ""));
+    assert_eq!(retry.reply.status, 201, "{:?}", retry.error);
+    assert_eq!(sha256(&w.object(KEY).unwrap()), sha256(&parts.concat()));
 }

@@ -332,7 +332,11 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
     /// exactly as a single PUT does. The completion is journaled like an upload, so the sweep
     /// can reconcile an object whose row could not be written.
     pub async fn complete<T>(&self, id: &str, body: &[u8]) -> Result<(Reply<T>, FollowUp)> {
-        let upload = self.load(id).await?;
+        let upload = match self.load(id).await {
+            Ok(upload) => upload,
+            Err(err) if err.kind == ErrorKind::UploadNotFound => return self.completed_before(id, err).await,
+            Err(err) => return Err(err),
+        };
         let req: CompleteBody = parse_json(body)?;
         let client_list: Option<Vec<(u16, String)>> =
             req.parts.map(|list| list.into_iter().map(|p| (p.part_number, p.etag)).collect());
@@ -379,6 +383,17 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
                     }
                     return Err(err);
                 }
+                // The store refused to complete an upload it no longer has while no object is
+                // there yet: another completion of it is still assembling (s3s-fs answers
+                // AccessDenied then). The gateway's own credentials work (the HEAD went through),
+                // so this is not theirs to blame: a retry finds the object or the row.
+                Ok(None) if err.kind == ErrorKind::StorageAuthFailed => {
+                    return Err(GatewayError::hidden(
+                        ErrorKind::StorageUnavailable,
+                        "the store could not complete the upload now; retry the completion",
+                        err.log_line(),
+                    ))
+                }
                 // Otherwise the journal entry and the upload stay: a retry completes it, or
                 // the sweep deletes an unrecorded object once the entry is due.
                 _ => return Err(err),
@@ -395,6 +410,19 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         };
         let replaced = committed_or_discard(self.store, self.meta, &pending, committed).await?;
         Ok(created(&self.key, &record, replaced))
+    }
+
+    /// A completion of an upload that is no longer open: if an earlier completion of it
+    /// committed (its answer lost, or a double submit), the key's row names the upload's own
+    /// stored name, and the answer is that completion's `201` again. Otherwise `err` stands.
+    async fn completed_before<T>(&self, id: &str, err: GatewayError) -> Result<(Reply<T>, FollowUp)> {
+        let name = StoredName::version(&self.key, id);
+        match self.meta.get(self.key.as_str()).await {
+            Ok(Some(row)) if row.storage_key == name.as_str() && row.owner == self.grant.sub => {
+                Ok(created(&self.key, &row, None))
+            }
+            _ => Err(err),
+        }
     }
 
     /// `DELETE ?uploadId=…`: ends the upload first, so no completion can commit it once the

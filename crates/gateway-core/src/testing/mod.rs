@@ -39,6 +39,8 @@ pub struct MemoryStore {
     pub objects: RefCell<BTreeMap<String, StoredBytes>>,
     pub clock_ms: Cell<i64>,
     pub fail_puts: Cell<bool>,
+    /// Answers the completion of an upload it no longer has `AccessDenied`, as s3s-fs does.
+    pub denies_gone_uploads: Cell<bool>,
     /// Behaves like servers that store a body even when refusing it for a bad digest.
     pub keeps_refused_bodies: Cell<bool>,
     /// Stores each put (and assembles each completion), then fails as if its answer was lost.
@@ -213,7 +215,13 @@ impl Multipart for MemoryStore {
             return Err(GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "injected"));
         }
         let OpenUpload { content_type, parts: stored } =
-            self.multiparts.borrow_mut().remove(upload_id).ok_or_else(no_such_upload)?;
+            self.multiparts.borrow_mut().remove(upload_id).ok_or_else(|| {
+                if self.denies_gone_uploads.get() {
+                    GatewayError::hidden(ErrorKind::StorageAuthFailed, "the storage backend refused", "AccessDenied")
+                } else {
+                    no_such_upload()
+                }
+            })?;
         let mut bytes = Vec::new();
         for p in parts {
             let part = stored.get(&p.number).filter(|b| hex(&Md5::digest(b)) == p.etag);
