@@ -32,8 +32,10 @@ fn construct(global: &JsValue, path: &[&str], arg: &JsValue) -> Result<JsValue, 
 
 fn pipe_to(stream: &JsValue, writable: &JsValue) -> Result<(), JsValue> {
     let pipe: js_sys::Function = js::get(stream, "pipeTo").dyn_into()?;
-    // The promise is the runtime's: a failing body aborts the writable, and so the request.
-    drop(pipe.call1(stream, writable)?);
+    let piped = js_sys::Promise::from(pipe.call1(stream, writable)?);
+    // Awaited so that its failure is handled: a failing body aborts the writable, and the
+    // request reading it (the store's PUT, or the digest) fails and says so.
+    wasm_bindgen_futures::spawn_local(async move { drop(JsFuture::from(piped).await) });
     Ok(())
 }
 

@@ -614,6 +614,12 @@ impl MultipartIndex for MemoryMetadata {
         self.held("complete_multipart").await;
         if self.multiparts.borrow().get(id).is_none_or(|u| u.expires_at <= 0) {
             self.check()?;
+            // As D1's batch: the entry's clearing does not depend on the upload, only on the
+            // row naming the version (a repeated completion's entry goes).
+            let named = self.rows.borrow().get(&rec.key).is_some_and(|r| r.storage_key == rec.storage_key);
+            if named && !self.claimed.borrow().contains(id) {
+                self.pending.borrow_mut().remove(id);
+            }
             return Ok(Commit::Claimed);
         }
         let lost = self.loses_commit_answers.replace(false);
