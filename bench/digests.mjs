@@ -49,7 +49,8 @@ try {
   };
   const targets = [
     await gateway('`S3_CHECKSUMS=gateway`, no digest sent (nothing hashed)', 'gateway', {}),
-    await gateway('`S3_CHECKSUMS=gateway`, SHA-256 and MD5 sent (hashed in the runtime)', 'gateway', digests),
+    await gateway('`S3_CHECKSUMS=gateway`, SHA-256 sent (hashed in the runtime)', 'gateway', { 'x-amz-checksum-sha256': digests['x-amz-checksum-sha256'] }),
+    await gateway('`S3_CHECKSUMS=gateway`, SHA-256 and MD5 sent (both hashed in the runtime)', 'gateway', digests),
     await gateway('`S3_CHECKSUMS=store`, SHA-256 and MD5 sent (s3s-fs checks them)', 'store', digests),
   ];
   for (let round = 0; round < ROUNDS; round++) {
@@ -82,6 +83,8 @@ Run ${new Date().toISOString()} with \`node bench/digests.mjs\`: single PUTs of 
 ${rows.join('\n')}
 
 With \`S3_CHECKSUMS=gateway\`, a PUT that carries a digest tees its body inside the runtime: one branch to the store through a \`FixedLengthStream\`, one through a \`crypto.DigestStream\` per digest. The extra CPU is that hashing and the tee; a PUT without a digest is not hashed, and with \`S3_CHECKSUMS=store\` (the default) nothing is.
+
+Where that CPU goes, measured once in the same runtime with a five-line Worker (256 MiB PUT bodies, CPU seconds per GiB): the body forwarded to a plain HTTP server 0.24–0.32; the body piped into a \`DigestStream\` alone, nothing sent, 5.9 (SHA-256) and 6.2 (MD5); the body teed, one branch sent through a \`FixedLengthStream\` and the other piped into a no-op \`WritableStream\`, 8.0, and into a SHA-256 \`DigestStream\` 8.8. The cost is the runtime's streaming of each chunk to a JavaScript-visible stream, not the hashing (SHA-256 and MD5 cost the same), so no arrangement of the same streams is much cheaper. It is the price of checking what the store does not: a store that checks digests (\`S3_CHECKSUMS=store\`) costs nothing here, and a client that sends only one digest pays for one.
 `;
   fs.writeFileSync(path.join(root, 'bench/digests.md'), text);
   console.log(text);
