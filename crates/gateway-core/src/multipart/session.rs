@@ -384,10 +384,11 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
                     return Err(err);
                 }
                 // The store refused to complete an upload it no longer has while no object is
-                // there yet: another completion of it is still assembling (s3s-fs answers
-                // AccessDenied then). The gateway's own credentials work (the HEAD went through),
-                // so this is not theirs to blame: a retry finds the object or the row.
-                Ok(None) if err.kind == ErrorKind::StorageAuthFailed => {
+                // there: another completion of it is still assembling, or the store lost it (s3s-fs
+                // answers AccessDenied to both). The same credentials created the upload and
+                // stored its parts, so they are not to blame: a retry finds the object or the
+                // row, or the store's own answer.
+                Ok(None) | Err(_) if err.kind == ErrorKind::StorageAuthFailed => {
                     return Err(GatewayError::hidden(
                         ErrorKind::StorageUnavailable,
                         "the store could not complete the upload now; retry the completion",
