@@ -85,6 +85,8 @@ error_kinds! {
     StorageAuthFailed,
     /// 503: the storage backend is unreachable or asked to slow down.
     StorageUnavailable,
+    /// 503: an identity provider's keys were never fetched and cannot be now.
+    IssuerUnavailable,
     /// 500: the metadata database failed.
     DatabaseError,
     /// 500: a configuration value is missing or malformed.
@@ -112,7 +114,7 @@ impl ErrorKind {
             UploadLocked => 423,
             UploadExpired => 410,
             StorageError | StorageAuthFailed => 502,
-            StorageUnavailable => 503,
+            StorageUnavailable | IssuerUnavailable => 503,
             DatabaseError | ConfigError | Internal => 500,
         }
     }
@@ -145,6 +147,7 @@ impl ErrorKind {
             UploadExpired => "upload_expired",
             StorageError | StorageUnavailable => "storage_error",
             StorageAuthFailed => "storage_auth_failed",
+            IssuerUnavailable => "issuer_unavailable",
             DatabaseError => "database_error",
             ConfigError => "config_error",
             Internal => "internal_error",
@@ -180,6 +183,7 @@ impl ErrorKind {
             StorageError => "Storage error",
             StorageAuthFailed => "Storage authentication failed",
             StorageUnavailable => "Storage unavailable",
+            IssuerUnavailable => "Identity provider unavailable",
             DatabaseError => "Database error",
             ConfigError => "Configuration error",
             Internal => "Internal error",

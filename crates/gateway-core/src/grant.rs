@@ -55,6 +55,14 @@ impl Scopes {
     pub fn contains(self, scope: Scope) -> bool {
         self.0 & scope as u8 != 0
     }
+
+    /// No scope at all.
+    pub const NONE: Scopes = Scopes(0);
+
+    /// The scopes in either set.
+    pub fn union(self, other: Scopes) -> Scopes {
+        Scopes(self.0 | other.0)
+    }
 }
 
 /// The verified caller and what it may do.

@@ -21,6 +21,7 @@ pub mod followup;
 pub mod gateway;
 pub mod grant;
 pub mod http;
+pub mod idp;
 pub mod key;
 pub mod log;
 pub mod manage;

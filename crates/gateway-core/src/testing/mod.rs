@@ -4,6 +4,7 @@
 //! conditional writes, declared lengths) and can be told to fail. [`scripted`] drives the
 //! real S3 store request by request; [`unread`] holds a body that records being read.
 
+pub mod idp;
 pub mod scripted;
 pub mod unread;
 
