@@ -31,6 +31,10 @@ pub struct JwtConfig {
     pub issuer: Option<String>,
     /// `JWT_AUDIENCE`: when set, the `aud` claim must contain it.
     pub audience: Option<String>,
+    /// `JWT_ISSUERS`: identity providers whose tokens are verified with their own keys and
+    /// mapped by their own rules ([`crate::idp`]); a token naming one of them as `iss` is
+    /// verified only that way.
+    pub issuers: Vec<crate::idp::issuer::Issuer>,
 }
 
 /// A public key from the JWKS; its type fixes the only algorithm it verifies.
@@ -38,6 +42,13 @@ pub struct JwtConfig {
 pub enum PublicKey {
     Ed25519(<Ed25519 as Algorithm>::VerifyingKey),
     Es256(<Es256 as Algorithm>::VerifyingKey),
+}
+
+impl JwtConfig {
+    /// The request headers configured issuers send their tokens in, besides `Authorization`.
+    pub fn token_headers(&self) -> impl Iterator<Item = &str> {
+        self.issuers.iter().filter_map(|i| i.header.as_deref())
+    }
 }
 
 impl PublicKey {

@@ -197,10 +197,15 @@ impl Config {
             None => KeySet::default(),
             Some(doc) => KeySet::from_jwks(&doc).map_err(|why| config_error("JWT_PUBLIC_KEYS", why))?,
         };
-        if hs256_secret.is_none() && public_keys.is_empty() {
-            return Err(config_error("JWT_SECRET", "or JWT_PUBLIC_KEYS must be set"));
+        let issuers = match get("JWT_ISSUERS") {
+            None => Vec::new(),
+            Some(doc) => crate::idp::issuer::parse_issuers(&doc).map_err(|why| config_error("JWT_ISSUERS", why))?,
+        };
+        if hs256_secret.is_none() && public_keys.is_empty() && issuers.is_empty() {
+            return Err(config_error("JWT_SECRET", "or JWT_PUBLIC_KEYS or JWT_ISSUERS must be set"));
         }
-        let jwt = JwtConfig { hs256_secret, public_keys, issuer: get("JWT_ISSUER"), audience: get("JWT_AUDIENCE") };
+        let jwt =
+            JwtConfig { hs256_secret, public_keys, issuer: get("JWT_ISSUER"), audience: get("JWT_AUDIENCE"), issuers };
 
         let webhook = match (get("WEBHOOK_URL"), get("WEBHOOK_SECRET")) {
             (None, _) => None,

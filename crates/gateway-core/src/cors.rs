@@ -15,15 +15,23 @@ pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, Content-MD5, x-amz
      If-Match, If-Range, Range, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Defer-Length, Tus-Resumable, \
      X-HTTP-Method-Override, X-Requested-With";
 
-/// The answer to an `OPTIONS` preflight.
-pub fn preflight<S>(origins: &CorsOrigins, head: &RequestHead) -> Reply<S> {
+/// The answer to an `OPTIONS` preflight. `token_headers` are the headers configured issuers
+/// send their tokens in (`JWT_ISSUERS` `header`), allowed beside [`ALLOW_HEADERS`].
+pub fn preflight<'h, S>(
+    origins: &CorsOrigins,
+    head: &RequestHead,
+    token_headers: impl Iterator<Item = &'h str>,
+) -> Reply<S> {
     let reply = Reply::empty(204);
     match origins.allow(head.header("origin")) {
         None => reply,
-        Some(_) => reply
-            .with_header("Access-Control-Allow-Methods", ALLOW_METHODS)
-            .with_header("Access-Control-Allow-Headers", ALLOW_HEADERS)
-            .with_header("Access-Control-Max-Age", "86400"),
+        Some(_) => {
+            let allowed = std::iter::once(ALLOW_HEADERS).chain(token_headers).collect::<Vec<_>>().join(", ");
+            reply
+                .with_header("Access-Control-Allow-Methods", ALLOW_METHODS)
+                .with_header("Access-Control-Allow-Headers", allowed)
+                .with_header("Access-Control-Max-Age", "86400")
+        }
     }
 }
 

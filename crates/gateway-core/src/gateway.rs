@@ -12,6 +12,7 @@ use crate::events::EventQueue;
 use crate::followup::FollowUp;
 use crate::grant::Grant;
 use crate::http::{Input, Reply, RequestHead};
+use crate::idp::{issuer_of, IdpVerifier};
 use crate::manage;
 use crate::metadata::MetadataStore;
 use crate::multipart::{request_op, Op, Session};
@@ -36,6 +37,9 @@ pub struct Gateway<'a, S, M, Q> {
     pub now_ms: i64,
     /// A unique id for this request (the upload journal's key).
     pub request_id: &'a str,
+    /// What verifying identity providers' tokens (`JWT_ISSUERS`) needs from the edge: the
+    /// isolate's key sets, a fetcher and the runtime's signature checks.
+    pub idp: Option<IdpVerifier<'a>>,
 }
 
 /// A reply, the follow-up to schedule, the error to log, if any, and the problems met after
@@ -59,14 +63,31 @@ pub fn bearer(head: &RequestHead) -> Result<&str> {
 }
 
 impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, Q> {
-    fn authenticate(&self, head: &RequestHead) -> Result<Grant> {
-        verify(&self.config.jwt, bearer(head)?, self.now_ms)
+    /// The one authentication of every route: a token naming a configured identity provider
+    /// as its `iss` is verified as that issuer's (and only so); any other is a self-minted
+    /// token (`JWT_SECRET`, `JWT_PUBLIC_KEYS`).
+    async fn authenticate(&self, head: &RequestHead) -> Result<Grant> {
+        let issuers = &self.config.jwt.issuers;
+        let token = match bearer(head) {
+            Ok(token) => token,
+            // An issuer may send its token in a header of its own (Cloudflare Access).
+            Err(err) => issuers.iter().find_map(|i| i.header.as_deref().and_then(|h| head.header(h))).ok_or(err)?,
+        };
+        match issuer_of(issuers, token) {
+            Some(issuer) => {
+                let idp = self.idp.as_ref().ok_or_else(|| {
+                    GatewayError::hidden(ErrorKind::Internal, "the gateway cannot verify this token", "no IdP verifier")
+                })?;
+                idp.verify(issuer, token, self.now_ms).await
+            }
+            None => verify(&self.config.jwt, token, self.now_ms),
+        }
     }
 
     /// The caller of an object route: a token, or a presigned gateway URL for this key.
-    fn caller(&self, head: &RequestHead, key: &crate::key::ObjectKey) -> Result<(Grant, Option<Capability>)> {
+    async fn caller(&self, head: &RequestHead, key: &crate::key::ObjectKey) -> Result<(Grant, Option<Capability>)> {
         if !capability::is_signed(head) {
-            return Ok((self.authenticate(head)?, None));
+            return Ok((self.authenticate(head).await?, None));
         }
         let secret = self.config.url_signing_secret.as_ref().ok_or_else(|| {
             GatewayError::new(ErrorKind::InvalidSignature, "this gateway does not accept signed URLs")
@@ -127,14 +148,14 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         let reply = match route {
             Route::Tus(op) => return self.tus(head, op, body).await,
             Route::Health => Reply::json(200, &serde_json::json!({"status": "ok"})),
-            Route::Preflight => cors::preflight(&self.config.cors_origins, head),
-            Route::List => manage::list(self.meta, &self.authenticate(head)?, head).await?,
+            Route::Preflight => cors::preflight(&self.config.cors_origins, head, self.config.jwt.token_headers()),
+            Route::List => manage::list(self.meta, &self.authenticate(head).await?, head).await?,
             Route::Presign => {
-                let grant = self.authenticate(head)?;
+                let grant = self.authenticate(head).await?;
                 presign(&self.presign_context(&grant, head), self.meta, &bytes).await?
             }
             Route::Upload(key) => {
-                let (grant, cap) = self.caller(head, &key)?;
+                let (grant, cap) = self.caller(head, &key).await?;
                 let plan = upload::plan(self.config, &grant, &key, head)?;
                 if let Some(cap) = cap {
                     // A presigned upload URL works once: spent before the body is read.
@@ -160,22 +181,22 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                          one); POST /files/{key}/confirm confirms a direct upload",
                     )
                 })?;
-                let grant = self.authenticate(head)?;
+                let grant = self.authenticate(head).await?;
                 let (reply, job) = confirm(self.store, self.meta, &grant, key, self.now_ms).await?;
                 return Ok((reply, Some(job)));
             }
             Route::Download(key) => {
-                let (grant, cap) = self.caller(head, &key)?;
+                let (grant, cap) = self.caller(head, &key).await?;
                 if cap.is_none() && head.query_param("redirect").is_some_and(|v| v == "1" || v == "true") {
                     redirect(&self.presign_context(&grant, head), self.meta, &key, head).await?
                 } else {
                     download::get(self.store, self.meta, &grant, &key, head).await?
                 }
             }
-            Route::Head(key) => download::head_object(self.meta, &self.caller(head, &key)?.0, &key, head).await?,
+            Route::Head(key) => download::head_object(self.meta, &self.caller(head, &key).await?.0, &key, head).await?,
             Route::Delete(key) => {
                 let (reply, job) =
-                    manage::delete(self.store, self.meta, &self.authenticate(head)?, &key, self.now_ms).await?;
+                    manage::delete(self.store, self.meta, &self.authenticate(head).await?, &key, self.now_ms).await?;
                 return Ok((reply, Some(job)));
             }
         };
@@ -200,15 +221,16 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         body: Option<S::Body>,
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
         if op == TusOp::Options {
-            let preflight: Reply<S::Stream> = cors::preflight(&self.config.cors_origins, head);
-            let mut reply = tus_options(self.authenticate(head).ok().as_ref());
+            let preflight: Reply<S::Stream> =
+                cors::preflight(&self.config.cors_origins, head, self.config.jwt.token_headers());
+            let mut reply = tus_options(self.authenticate(head).await.ok().as_ref());
             reply.headers.extend(preflight.headers);
             return Ok((reply, None));
         }
         // Every other tus request: the version first (a client speaking another one learns
         // which this server speaks), then the token.
         tus_protocol::check_version(head)?;
-        let grant = self.authenticate(head)?;
+        let grant = self.authenticate(head).await?;
         let session = TusSession {
             config: self.config,
             store: self.store,
@@ -234,7 +256,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         body: Option<S::Body>,
         bytes: &[u8],
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
-        let grant = self.authenticate(head)?;
+        let grant = self.authenticate(head).await?;
         let session = Session {
             config: self.config,
             store: self.store,

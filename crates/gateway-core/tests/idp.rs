@@ -230,7 +230,8 @@ fn a_rotated_key_verifies_after_one_refetch_and_a_kid_flood_costs_one_fetch_per_
         &json!({"keys": [rsa_jwk(&a, "k1", json!({})), rsa_jwk(&b, "k2", json!({}))]}).to_string(),
         None,
     );
-    let later = NOW_MS + COOLDOWN_MS;
+    // A second after the routine fetch: the new kid is fetched at once.
+    let later = NOW_MS + 1000;
     w.verify(&iss, &rs("RS256", &b, Some("k2"), &claims_with(json!({}))), later).unwrap();
     assert_eq!(w.fetcher.count(JWKS), 2);
     // Random kids: refused, and the cooldown keeps them from fetching again.

@@ -1,11 +1,13 @@
 //! Each issuer's published keys, fetched by the Worker and kept per isolate, as the best
 //! verifiers keep them (panva/jose's remote key set): fresh for the answer's
 //! `Cache-Control: max-age` within [`MIN_MAX_AGE_MS`]…[`MAX_MAX_AGE_MS`] ([`DEFAULT_MAX_AGE_MS`]
-//! without one); a token naming an unknown `kid` refetches at most once per [`COOLDOWN_MS`],
-//! and concurrent requests share that one fetch (they wait for it and then read the cache), so
-//! a flood of tokens with random kids costs a fetch per cooldown, not one each. If the
-//! endpoint fails, keys already fetched keep verifying (stale if error). The clock is passed
-//! in; the fetch (with its timeout) is the edge's.
+//! without one); a token naming an unknown `kid` refetches at most once per [`COOLDOWN_MS`]
+//! (counted from the last such refetch or failure, so a key rotated in right after a routine
+//! fetch is found at once), and concurrent requests share that one fetch (they wait for it and
+//! then read the cache), so a flood of tokens with random kids costs a fetch per cooldown, not
+//! one each. If the endpoint fails, keys already fetched keep verifying (stale if error), and
+//! it is not asked again before the cooldown has passed. The clock is passed in; the fetch
+//! (with its timeout) is the edge's.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -58,6 +60,10 @@ struct State {
     fresh_until: i64,
     /// When a fetch was last tried, successful or not.
     tried_at: Option<i64>,
+    /// When an unknown `kid` last caused a fetch (or a fetch last failed): the cooldown of
+    /// such refetches counts from here, so a rotation right after a routine fetch still
+    /// refetches at once.
+    kid_fetch_at: Option<i64>,
     /// Fetches completed, so a request that waited for another's fetch sees it happened.
     generation: u64,
     /// The key set's URL, once known (from the configuration or the issuer's discovery).
@@ -128,15 +134,23 @@ impl RemoteKeys {
         let (keys, generation, wanted) = {
             let state = entry.state.borrow();
             let keys = found(&state);
-            let stale = now_ms >= state.fresh_until;
-            let cooled = state.tried_at.is_none_or(|t| now_ms - t >= COOLDOWN_MS);
-            (keys.clone(), state.generation, (stale || keys.is_empty()) && cooled)
+            let cooled = |at: Option<i64>| at.is_none_or(|t| now_ms - t >= COOLDOWN_MS);
+            let refresh = now_ms >= state.fresh_until && cooled(state.tried_at);
+            let unknown =
+                keys.is_empty() && cooled(state.kid_fetch_at) && cooled(state.tried_at.filter(|_| state.set.is_none()));
+            (keys.clone(), state.generation, refresh || unknown)
         };
         if !wanted {
             return self.answer(&entry, keys);
         }
         let _fetching = entry.fetching.lock().await;
         if entry.state.borrow().generation == generation {
+            {
+                let mut state = entry.state.borrow_mut();
+                if keys.is_empty() && state.set.is_some() {
+                    state.kid_fetch_at = Some(now_ms);
+                }
+            }
             self.refresh(issuer, &entry, fetcher, now_ms).await;
         }
         let keys = found(&entry.state.borrow());
@@ -180,7 +194,10 @@ impl RemoteKeys {
                 state.set = Some(set);
                 state.fresh_until = now_ms.saturating_add(fresh_ms);
             }
-            Err(why) => crate::log::error(&format!("fetching the keys of `{}` failed: {why}", issuer.issuer)),
+            Err(why) => {
+                state.kid_fetch_at = Some(now_ms);
+                crate::log::error(&format!("fetching the keys of `{}` failed: {why}", issuer.issuer));
+            }
         }
     }
 }

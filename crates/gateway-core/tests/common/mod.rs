@@ -278,6 +278,9 @@ pub struct World {
     pub queue: Option<MemoryQueue>,
     /// Requests handled so far: each gets an id of its own, as the edge's random UUIDs are.
     pub requests: std::cell::Cell<u64>,
+    /// The isolate's key sets of identity providers, and where they are fetched from.
+    pub idp_keys: gateway_core::idp::keys::RemoteKeys,
+    pub idp_fetcher: gateway_core::testing::idp::TableFetcher,
 }
 
 impl World {
@@ -288,7 +291,16 @@ impl World {
             Storage::S3(s3) => Some(S3Store::new(s3.clone(), Scripted::new(), || NOW_MS)),
             Storage::R2 => None,
         };
-        World { config, store, presigner, meta: MemoryMetadata::default(), queue: None, requests: Default::default() }
+        World {
+            config,
+            store,
+            presigner,
+            meta: MemoryMetadata::default(),
+            queue: None,
+            requests: Default::default(),
+            idp_keys: Default::default(),
+            idp_fetcher: Default::default(),
+        }
     }
 
     /// A deployment with an `EVENTS` queue.
@@ -356,6 +368,11 @@ impl World {
             queue: self.queue.as_ref(),
             now_ms,
             request_id: &request_id,
+            idp: Some(gateway_core::idp::IdpVerifier {
+                keys: &self.idp_keys,
+                fetcher: &self.idp_fetcher,
+                verifier: &gateway_core::testing::idp::NativeVerifier,
+            }),
         };
         gw.handle(head, input).await
     }
