@@ -104,7 +104,7 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         queue: queue.as_ref(),
         now_ms: now_ms(),
         request_id: &id,
-        idp: Some(crate::idp::verifier()),
+        idp: crate::idp::verifier(),
     };
     let body = req.body();
     let input = match body_plan(&head, body.is_some()) {

@@ -45,7 +45,15 @@ fn main() {
     let Storage::S3(s3) = &cfg.storage else { panic!("an S3 configuration") };
     let jwt = token("alice", json!({}));
     let verify_us = per_call(20_000, || {
-        black_box(verify(&cfg.jwt, black_box(&jwt), NOW_MS).unwrap());
+        black_box(
+            futures_executor::block_on(verify(
+                &cfg.jwt,
+                black_box(&jwt),
+                NOW_MS,
+                &gateway_core::testing::idp::NativeVerifier,
+            ))
+            .unwrap(),
+        );
     });
     let url = "http://127.0.0.1:9000/uploads/alice/a.txt~0123456789abcdef0123456789abcdef".to_owned();
     let headers =

@@ -1,24 +1,23 @@
-//! Bearer-token authentication: JWT verification with HS256, EdDSA (Ed25519) and ES256,
-//! the algorithm pinned by the key that verifies it, and the claims turned into a [`Grant`].
-//! The current time is passed in; nothing here reads a clock.
+//! Bearer-token authentication of the gateway's own tokens (`JWT_SECRET`, `JWT_PUBLIC_KEYS`):
+//! HS256 checked here, EdDSA (Ed25519) and ES256 by the runtime's WebCrypto through the same
+//! [`SignatureVerifier`] that identity providers' tokens use ([`crate::idp`]), the algorithm
+//! pinned by the key that verifies it, and the claims turned into a [`Grant`]. The current time
+//! is passed in; nothing here reads a clock.
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
-use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key};
-use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::{Algorithm, AlgorithmExt, Claims, TimeOptions, Token, UntrustedToken, ValidationError};
+use hmac::{Hmac, Mac};
 use serde::Deserialize;
 
 use crate::content_type::TypePattern;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scopes};
+use crate::idp::jwk::{Alg, Jwk, JwkSet, KeyMaterial};
+use crate::idp::{jws, SignatureVerifier};
 use crate::key::is_nfc;
 use crate::secret::Secret;
-use crate::time::time_from_millis;
 
-/// Clock skew tolerated on `exp` and `nbf`.
-pub const LEEWAY_SECONDS: i64 = 60;
+pub use crate::idp::claims::LEEWAY_SECONDS;
 
 /// Token verification settings.
 #[derive(Debug, Clone)]
@@ -37,13 +36,6 @@ pub struct JwtConfig {
     pub issuers: Vec<crate::idp::issuer::Issuer>,
 }
 
-/// A public key from the JWKS; its type fixes the only algorithm it verifies.
-#[derive(Clone)]
-pub enum PublicKey {
-    Ed25519(<Ed25519 as Algorithm>::VerifyingKey),
-    Es256(<Es256 as Algorithm>::VerifyingKey),
-}
-
 impl JwtConfig {
     /// The request headers configured issuers send their tokens in, besides `Authorization`.
     pub fn token_headers(&self) -> impl Iterator<Item = &str> {
@@ -51,64 +43,52 @@ impl JwtConfig {
     }
 }
 
-impl PublicKey {
-    fn alg(&self) -> &'static str {
-        match self {
-            PublicKey::Ed25519(_) => "EdDSA",
-            PublicKey::Es256(_) => "ES256",
-        }
-    }
-}
-
-/// Public keys by `kid`.
+/// Public keys by `kid`, each verifying exactly one algorithm (EdDSA or ES256).
 #[derive(Clone, Default)]
 pub struct KeySet {
-    keys: BTreeMap<String, PublicKey>,
+    keys: BTreeMap<String, (Alg, KeyMaterial)>,
 }
 
 impl std::fmt::Debug for KeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.keys.iter().map(|(k, v)| (k, v.alg()))).finish()
+        f.debug_map().entries(self.keys.iter().map(|(k, (alg, _))| (k, alg.name()))).finish()
     }
-}
-
-#[derive(Deserialize)]
-struct JwksDoc {
-    keys: Vec<serde_json::Value>,
 }
 
 impl KeySet {
     /// Parses a JWKS document (`{"keys": [...]}`) of Ed25519 `OKP` and P-256 `EC` public keys.
-    /// Every key needs a unique `kid`; an `alg` member, when present, must agree with the key type.
+    /// Every key needs a unique `kid`; an `alg` member, when present, must agree with the key
+    /// type. Unlike an identity provider's set, a key that cannot be used is an error: this
+    /// document is the operator's own.
     pub fn from_jwks(doc: &str) -> std::result::Result<KeySet, String> {
-        let doc: JwksDoc =
+        let raw: serde_json::Value =
             serde_json::from_str(doc).map_err(|_| "must be a JWKS JSON document {\"keys\": [...]}".to_owned())?;
+        let list =
+            raw.get("keys").and_then(|k| k.as_array()).ok_or("must be a JWKS JSON document {\"keys\": [...]}")?;
         let mut keys = BTreeMap::new();
-        for (i, raw) in doc.keys.iter().enumerate() {
-            let kid = raw
+        for (i, entry) in list.iter().enumerate() {
+            let kid = entry
                 .get("kid")
                 .and_then(|v| v.as_str())
                 .filter(|k| !k.is_empty())
                 .ok_or_else(|| format!("key {i} has no `kid`"))?;
-            let jwk: JsonWebKey<'_> =
-                serde_json::from_value(raw.clone()).map_err(|_| format!("key `{kid}` is not a valid JWK"))?;
-            let key = match &jwk {
-                JsonWebKey::KeyPair { .. } => PublicKey::Ed25519(
-                    <Ed25519 as Algorithm>::VerifyingKey::try_from(&jwk)
-                        .map_err(|_| format!("key `{kid}` is not a usable Ed25519 public key"))?,
-                ),
-                JsonWebKey::EllipticCurve { .. } => PublicKey::Es256(
-                    <Es256 as Algorithm>::VerifyingKey::try_from(&jwk)
-                        .map_err(|_| format!("key `{kid}` is not a usable P-256 public key"))?,
-                ),
-                _ => return Err(format!("key `{kid}` must be an Ed25519 OKP or P-256 EC public key")),
+            let one = serde_json::json!({ "keys": [entry] }).to_string();
+            let set = JwkSet::parse(&one).map_err(|why| format!("key `{kid}`: {why}"))?;
+            let Some(Jwk { alg, material, .. }) = set.keys.into_iter().next() else {
+                let why = set.skipped.first().map_or("unusable", |s| s.as_str());
+                return Err(format!("key `{kid}` must be an Ed25519 OKP or P-256 EC public key ({why})"));
             };
-            if let Some(alg) = raw.get("alg").and_then(|v| v.as_str()) {
-                if alg != key.alg() {
-                    return Err(format!("key `{kid}` declares alg `{alg}` but is a {} key", key.alg()));
+            let own = match material {
+                KeyMaterial::Ed25519 { .. } => Alg::EdDsa,
+                KeyMaterial::Ec { .. } => Alg::Es256,
+                KeyMaterial::Rsa { .. } => {
+                    return Err(format!("key `{kid}` must be an Ed25519 OKP or P-256 EC public key"))
                 }
+            };
+            if alg.is_some_and(|a| a != own) {
+                return Err(format!("key `{kid}` declares another alg than its type's {}", own.name()));
             }
-            if keys.insert(kid.to_owned(), key).is_some() {
+            if keys.insert(kid.to_owned(), (own, material)).is_some() {
                 return Err(format!("kid `{kid}` appears twice"));
             }
         }
@@ -123,14 +103,15 @@ impl KeySet {
         self.keys.len()
     }
 
-    /// The key for `kid`; without a `kid`, the only key of that algorithm, if there is exactly one.
-    fn find(&self, kid: Option<&str>, alg: &str) -> Option<&PublicKey> {
+    /// The key for `kid` if it verifies `alg`; without a `kid`, the only key of that
+    /// algorithm, if there is exactly one.
+    fn find(&self, kid: Option<&str>, alg: Alg) -> Option<&KeyMaterial> {
         match kid {
-            Some(kid) => self.keys.get(kid),
+            Some(kid) => self.keys.get(kid).filter(|(own, _)| *own == alg).map(|(_, k)| k),
             None => {
-                let mut of_alg = self.keys.values().filter(|k| k.alg() == alg);
+                let mut of_alg = self.keys.values().filter(|(own, _)| *own == alg);
                 match (of_alg.next(), of_alg.next()) {
-                    (Some(k), None) => Some(k),
+                    (Some((_, k)), None) => Some(k),
                     _ => None,
                 }
             }
@@ -172,44 +153,37 @@ fn invalid(detail: &str) -> GatewayError {
     GatewayError::new(ErrorKind::InvalidToken, detail)
 }
 
-fn from_validation(err: ValidationError) -> GatewayError {
-    match err {
-        ValidationError::Expired => GatewayError::new(ErrorKind::TokenExpired, "the token has expired"),
-        ValidationError::NotMature => GatewayError::new(ErrorKind::TokenExpired, "the token is not valid yet (nbf)"),
-        ValidationError::AlgorithmMismatch { .. } => invalid("the token's algorithm does not match its key"),
-        ValidationError::MalformedClaims(_) => invalid("the token's claims are malformed"),
-        ValidationError::NoClaim(_) => invalid("the token lacks a required claim (exp)"),
-        _ => invalid("the token's signature is invalid"),
-    }
-}
-
-/// Verifies a compact JWT and returns what it grants. `now_ms` is the current time.
-pub fn verify(cfg: &JwtConfig, token: &str, now_ms: i64) -> Result<Grant> {
-    let untrusted = UntrustedToken::new(token).map_err(|_| invalid("the token is not a well-formed JWT"))?;
-    let kid = untrusted.header().key_id.as_deref();
-    let token: Token<GatewayClaims> = match untrusted.algorithm() {
-        "HS256" => {
+/// Verifies one of the gateway's own compact JWTs and returns what it grants. `now_ms` is the
+/// current time; `crypto` checks EdDSA and ES256 signatures.
+pub async fn verify(cfg: &JwtConfig, token: &str, now_ms: i64, crypto: &dyn SignatureVerifier) -> Result<Grant> {
+    let token = jws::parse(token)?;
+    let valid = match token.alg {
+        Alg::Hs256 => {
             let secret = cfg.hs256_secret.as_ref().ok_or_else(|| invalid("HS256 tokens are not accepted here"))?;
-            Hs256.validator(&Hs256Key::new(secret.expose().as_bytes())).validate(&untrusted)
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes())
+                .map_err(|_| invalid("HS256 tokens are not accepted here"))?;
+            mac.update(token.signing_input.as_bytes());
+            mac.verify_slice(&token.signature).is_ok()
         }
-        alg @ ("EdDSA" | "ES256") => match cfg.public_keys.find(kid, alg) {
-            Some(PublicKey::Ed25519(key)) => Ed25519.validator(key).validate(&untrusted),
-            Some(PublicKey::Es256(key)) => Es256.validator(key).validate(&untrusted),
-            None => return Err(invalid("no configured key matches the token's kid and algorithm")),
-        },
+        alg @ (Alg::EdDsa | Alg::Es256) => {
+            let key = cfg
+                .public_keys
+                .find(token.kid.as_deref(), alg)
+                .ok_or_else(|| invalid("no configured key matches the token's kid and algorithm"))?;
+            crypto
+                .verify(alg, key, token.signing_input.as_bytes(), &token.signature)
+                .await
+                .map_err(|why| GatewayError::hidden(ErrorKind::InvalidToken, "the token's signature is invalid", why))?
+        }
         _ => return Err(invalid("the token's algorithm is not accepted (HS256, EdDSA or ES256 only)")),
+    };
+    if !valid {
+        return Err(invalid("the token's signature is invalid"));
     }
-    .map_err(from_validation)?;
-    let claims: Claims<GatewayClaims> = token.into_parts().1;
-
-    let now = time_from_millis(now_ms);
-    let opts = TimeOptions::new(Duration::seconds(LEEWAY_SECONDS), move || now);
-    claims.validate_expiration(&opts).map_err(from_validation)?;
-    if claims.not_before.is_some() {
-        claims.validate_maturity(&opts).map_err(from_validation)?;
-    }
-    let expires_ms = claims.expiration.map(|t| t.timestamp_millis());
-    grant_from_claims(cfg, claims.custom, expires_ms)
+    let expires_ms = crate::idp::claims::check_time(&token.claims, now_ms)?;
+    let claims: GatewayClaims =
+        serde_json::from_value(token.claims).map_err(|_| invalid("the token's claims are malformed"))?;
+    grant_from_claims(cfg, claims, Some(expires_ms))
 }
 
 fn grant_from_claims(cfg: &JwtConfig, c: GatewayClaims, expires_ms: Option<i64>) -> Result<Grant> {

@@ -37,9 +37,9 @@ pub struct Gateway<'a, S, M, Q> {
     pub now_ms: i64,
     /// A unique id for this request (the upload journal's key).
     pub request_id: &'a str,
-    /// What verifying identity providers' tokens (`JWT_ISSUERS`) needs from the edge: the
-    /// isolate's key sets, a fetcher and the runtime's signature checks.
-    pub idp: Option<IdpVerifier<'a>>,
+    /// What verifying tokens needs from the edge: the runtime's signature checks, and for
+    /// identity providers' tokens (`JWT_ISSUERS`) the isolate's key sets and a fetcher.
+    pub idp: IdpVerifier<'a>,
 }
 
 /// A reply, the follow-up to schedule, the error to log, if any, and the problems met after
@@ -74,13 +74,8 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             Err(err) => issuers.iter().find_map(|i| i.header.as_deref().and_then(|h| head.header(h))).ok_or(err)?,
         };
         match issuer_of(issuers, token) {
-            Some(issuer) => {
-                let idp = self.idp.as_ref().ok_or_else(|| {
-                    GatewayError::hidden(ErrorKind::Internal, "the gateway cannot verify this token", "no IdP verifier")
-                })?;
-                idp.verify(issuer, token, self.now_ms).await
-            }
-            None => verify(&self.config.jwt, token, self.now_ms),
+            Some(issuer) => self.idp.verify(issuer, token, self.now_ms).await,
+            None => verify(&self.config.jwt, token, self.now_ms, self.idp.verifier).await,
         }
     }
 

@@ -147,7 +147,7 @@ proptest! {
 
     #[test]
     fn any_bearer_string_is_a_grant_or_a_401(token in "[A-Za-z0-9_.=-]{0,120}|.{0,60}") {
-        match verify(&config().jwt, &token, NOW_MS) {
+        match futures_executor::block_on(verify(&config().jwt, &token, NOW_MS, &gateway_core::testing::idp::NativeVerifier)) {
             Ok(_) => prop_assert!(false, "an arbitrary string verified: {token}"),
             Err(e) => prop_assert_eq!(e.status(), 401),
         }
@@ -161,7 +161,7 @@ proptest! {
         let claims = serde_json::json!({"sub": "alice", "exp": NOW_S + 600});
         // Any header, with a signature that is not the secret's: never accepted, always a 401.
         let token = handmade(&header, &claims, |_| sig.clone());
-        match verify(&config().jwt, &token, NOW_MS) {
+        match futures_executor::block_on(verify(&config().jwt, &token, NOW_MS, &gateway_core::testing::idp::NativeVerifier)) {
             Ok(g) => prop_assert!(false, "accepted {header} as {g:?}"),
             Err(e) => prop_assert_eq!(e.status(), 401),
         }
@@ -175,7 +175,7 @@ proptest! {
                 claims[name] = v;
             }
         }
-        match verify(&config().jwt, &hs256(&claims), NOW_MS) {
+        match futures_executor::block_on(verify(&config().jwt, &hs256(&claims), NOW_MS, &gateway_core::testing::idp::NativeVerifier)) {
             Ok(g) => {
                 prop_assert!(!g.sub.is_empty());
                 prop_assert!(gateway_core::key::is_nfc(&g.prefix));

@@ -7,10 +7,12 @@
 use serde_json::Value;
 
 use super::issuer::Issuer;
-use crate::auth::LEEWAY_SECONDS;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scopes};
 use crate::key::is_nfc;
+
+/// Clock skew tolerated on `exp` and `nbf`, for every token.
+pub const LEEWAY_SECONDS: i64 = 60;
 
 fn invalid(detail: impl Into<String>) -> GatewayError {
     GatewayError::new(ErrorKind::InvalidToken, detail)
@@ -29,7 +31,7 @@ fn seconds(claims: &Value, name: &str) -> Result<Option<i64>> {
 }
 
 /// `exp` (required) and `nbf`, with [`LEEWAY_SECONDS`] of clock skew; the expiry in ms.
-fn check_time(claims: &Value, now_ms: i64) -> Result<i64> {
+pub(crate) fn check_time(claims: &Value, now_ms: i64) -> Result<i64> {
     let leeway = LEEWAY_SECONDS * 1000;
     let exp = seconds(claims, "exp")?.ok_or_else(|| invalid("the token lacks a required claim (exp)"))?;
     if now_ms > exp.saturating_add(leeway) {

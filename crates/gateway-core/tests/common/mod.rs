@@ -368,11 +368,11 @@ impl World {
             queue: self.queue.as_ref(),
             now_ms,
             request_id: &request_id,
-            idp: Some(gateway_core::idp::IdpVerifier {
+            idp: gateway_core::idp::IdpVerifier {
                 keys: &self.idp_keys,
                 fetcher: &self.idp_fetcher,
                 verifier: &gateway_core::testing::idp::NativeVerifier,
-            }),
+            },
         };
         gw.handle(head, input).await
     }
