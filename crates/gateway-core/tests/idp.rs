@@ -452,3 +452,35 @@ fn a_tokens_own_limit_claims_never_widen_what_the_issuer_grants() {
     assert_eq!(g.scopes, Scopes::ALL, "the gateway's own scope claim is not read from an IdP token");
     assert_eq!(g.content_types.unwrap().len(), 1);
 }
+
+proptest::proptest! {
+    /// Whatever shape the permissions claim takes, the scopes are exactly the union of the mapped
+    /// values present; and a granted prefix is always the template around a subject that
+    /// cannot climb out of it.
+    #[test]
+    fn the_claims_mapping_grants_exactly_the_mapped_scopes_under_the_template(
+        present in proptest::collection::vec(0usize..6, 0..6),
+        shape in 0u8..3,
+        subject in "[a-z0-9./|@-]{0,12}",
+    ) {
+        let values = ["files:read", "files:write", "files:delete", "noise", "openid", "files:list"];
+        let grants = [Some("read"), Some("write"), Some("delete"), None, None, Some("list")];
+        let map: serde_json::Map<String, Value> = values.iter().zip(grants).filter_map(|(v, g)| g.map(|g| (v.to_string(), json!(g)))).collect();
+        let i = issuer(json!({"prefix": "u/{sub}/x/", "scopes": {"claim": "perm", "map": map}}));
+        let chosen: Vec<&str> = present.iter().map(|n| values[*n]).collect();
+        let claim = match shape {
+            0 => json!(chosen),
+            1 => json!(chosen.join(" ")),
+            _ => json!(chosen.join(",")),
+        };
+        let result = claims::grant(&i, &claims_with(json!({"perm": claim, "sub": subject})), NOW_MS);
+        if subject.is_empty() || subject.contains('/') || subject.contains("..") {
+            proptest::prop_assert!(result.is_err());
+        } else {
+            let g = result.unwrap();
+            let expected = present.iter().filter_map(|n| grants[*n]).fold(Scopes::NONE, |acc, s| acc.union(Scopes::parse(s)));
+            proptest::prop_assert_eq!(g.scopes, expected);
+            proptest::prop_assert_eq!(g.prefix, format!("u/{subject}/x/"));
+        }
+    }
+}
