@@ -32,8 +32,10 @@ async function send(url, token, n) {
   let next = 0;
   const one = () => new Promise((resolve, reject) => {
     http.get(`${url}/files?limit=1`, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${url}: ${res.statusCode} ${text}`))));
     }).on('error', reject);
   });
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => { while (next++ < n) await one(); }));

@@ -70,6 +70,15 @@ impl KeyFetcher for FetchKeys {
     fn get<'a>(&'a self, url: &'a str) -> LocalBoxFuture<'a, Result<Fetched, String>> {
         Box::pin(fetch(url))
     }
+
+    fn pause(&self, ms: u32) -> LocalBoxFuture<'_, ()> {
+        Box::pin(async move {
+            let timer = js_sys::Promise::new(&mut |resolve, _| {
+                drop(call(&js_sys::global(), "setTimeout", &[resolve.into(), JsValue::from(ms)]));
+            });
+            drop(JsFuture::from(timer).await);
+        })
+    }
 }
 
 /// `importKey` and `verify` parameters of `alg`.

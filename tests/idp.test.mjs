@@ -154,6 +154,19 @@ test('a rotated key verifies after one refetch, and a kid flood costs at most a 
   assert.ok(okta.fetches <= before + 2, `a kid flood made ${okta.fetches - before - 1} more fetches`);
 });
 
+test('a key published before it signs anything needs no refetch', async () => {
+  const auth0 = idps.provider('auth0');
+  const upcoming = await keyFor('RS256', 'auth0-next');
+  auth0.keys = [keys.auth0.jwk, upcoming.jwk];
+  // Published now; the Worker sees it at its next routine fetch. Until then a token signed by
+  // it is an unknown kid, which refetches once; after that, no more fetches.
+  const claims = { iss: auth0.issuer, sub: 'advance', aud: 'https://uploads.example.com', permissions: ['write:files'] };
+  assert.equal((await put('advance/1.txt', await mint(upcoming, claims))).status, 201);
+  const fetches = auth0.fetches;
+  for (let i = 0; i < 5; i++) assert.equal((await put(`advance/${i}.txt`, await mint(upcoming, claims))).status, 201);
+  assert.equal(auth0.fetches, fetches, 'a known key is never fetched again');
+});
+
 test('an issuer whose keys never arrived (500, or a hang past 5 s) is 503, never a 500 or a hang', async () => {
   for (const name of ['down', 'hang']) {
     const key = await keyFor('RS256', `${name}-1`);

@@ -3,9 +3,10 @@
 //! `Cache-Control: max-age` within [`MIN_MAX_AGE_MS`]…[`MAX_MAX_AGE_MS`] ([`DEFAULT_MAX_AGE_MS`]
 //! without one); a token naming an unknown `kid` refetches at most once per [`COOLDOWN_MS`]
 //! (counted from the last such refetch or failure, so a key rotated in right after a routine
-//! fetch is found at once), and concurrent requests share that one fetch (they wait for it and
-//! then read the cache), so a flood of tokens with random kids costs a fetch per cooldown, not
-//! one each. If the endpoint fails, keys already fetched keep verifying (stale if error), and
+//! fetch is found at once), and concurrent requests share that one fetch, so a flood of tokens
+//! with random kids costs a fetch per cooldown, not one each. A request that finds a fetch in
+//! progress waits for it by pausing on timers of its own and reading the cache again: never by
+//! awaiting the other request's promise, which the Workers runtime would take for a hang. If the endpoint fails, keys already fetched keep verifying (stale if error), and
 //! it is not asked again before the cooldown has passed. The clock is passed in; the fetch
 //! (with its timeout) is the edge's.
 
@@ -14,7 +15,6 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use futures_util::future::LocalBoxFuture;
-use futures_util::lock::Mutex;
 
 use super::issuer::Issuer;
 use super::jwk::{Alg, Jwk, JwkSet};
@@ -40,10 +40,15 @@ pub struct Fetched {
     pub body: String,
 }
 
+/// How long a request waits between two looks at a fetch another request is making.
+pub const WAIT_STEP_MS: u32 = 20;
+
 /// GETs a URL (with [`FETCH_TIMEOUT_MS`]): the edge's `fetch`. `Err` says why there is no
 /// answer, for the log.
 pub trait KeyFetcher {
     fn get<'a>(&'a self, url: &'a str) -> LocalBoxFuture<'a, std::result::Result<Fetched, String>>;
+    /// Resolves after about `ms` milliseconds, on the calling request's own timer.
+    fn pause(&self, ms: u32) -> LocalBoxFuture<'_, ()>;
 }
 
 /// How long an answer's keys stay fresh, in ms.
@@ -72,7 +77,8 @@ struct State {
 
 #[derive(Default)]
 struct Entry {
-    fetching: Mutex<()>,
+    /// When the fetch in progress started, if one is.
+    fetching: std::cell::Cell<Option<i64>>,
     state: RefCell<State>,
 }
 
@@ -143,15 +149,24 @@ impl RemoteKeys {
         if !wanted {
             return self.answer(&entry, keys);
         }
-        let _fetching = entry.fetching.lock().await;
-        if entry.state.borrow().generation == generation {
+        if entry.fetching.get().is_some() {
+            // Another request is fetching: look again until it is done (or has given up).
+            let mut waited = 0;
+            while entry.fetching.get().is_some() && waited < FETCH_TIMEOUT_MS * 2 {
+                fetcher.pause(WAIT_STEP_MS).await;
+                waited += WAIT_STEP_MS;
+            }
+        }
+        if entry.state.borrow().generation == generation && entry.fetching.get().is_none() {
             {
                 let mut state = entry.state.borrow_mut();
                 if keys.is_empty() && state.set.is_some() {
                     state.kid_fetch_at = Some(now_ms);
                 }
             }
+            entry.fetching.set(Some(now_ms));
             self.refresh(issuer, &entry, fetcher, now_ms).await;
+            entry.fetching.set(None);
         }
         let keys = found(&entry.state.borrow());
         self.answer(&entry, keys)

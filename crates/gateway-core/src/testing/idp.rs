@@ -103,26 +103,37 @@ impl TableFetcher {
     }
 }
 
+/// One turn of the executor: a single-threaded `join` polls the other futures meanwhile.
+async fn yield_once() {
+    let mut yielded = false;
+    futures_util::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
 impl KeyFetcher for TableFetcher {
     fn get<'a>(&'a self, url: &'a str) -> LocalBoxFuture<'a, Result<Fetched, String>> {
         Box::pin(async move {
             *self.fetches.borrow_mut().entry(url.to_owned()).or_default() += 1;
             self.in_flight.set(self.in_flight.get() + 1);
             self.most_at_once.set(self.most_at_once.get().max(self.in_flight.get()));
-            // One turn of the executor, so concurrent requests can pile up behind this fetch.
-            let mut yielded = false;
-            futures_util::future::poll_fn(|cx| {
-                if yielded {
-                    std::task::Poll::Ready(())
-                } else {
-                    yielded = true;
-                    cx.waker().wake_by_ref();
-                    std::task::Poll::Pending
-                }
-            })
-            .await;
+            // A few turns, so concurrent requests find this fetch in progress.
+            for _ in 0..3 {
+                yield_once().await;
+            }
             self.in_flight.set(self.in_flight.get() - 1);
             self.answers.borrow().get(url).cloned().unwrap_or_else(|| Err(format!("nothing at {url}")))
         })
+    }
+
+    fn pause(&self, _ms: u32) -> LocalBoxFuture<'_, ()> {
+        Box::pin(yield_once())
     }
 }
