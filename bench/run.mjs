@@ -188,6 +188,7 @@ try {
     await viaWorker('Rust Worker without the EVENTS queue', path.join(root, 'build/index.js')),
     ...(BASELINE ? [await viaWorker(`Rust Worker, baseline (${BASELINE_LABEL})`, path.join(path.resolve(BASELINE), 'index.js'), {}, EVENTS_QUEUE)] : []),
     await viaWorker('JS reference Worker (aws4fetch)', bundle),
+    await viaWorker('JS reference with the EVENTS queue (a message per upload, a consumer reading each batch once)', bundle, {}, EVENTS_QUEUE),
     await viaWorker('JS reference, body piped through FixedLengthStream', bundle, { PIPE_THROUGH_FIXED_LENGTH: '1' }),
   ];
   const check = (t, m, what) => {
@@ -246,6 +247,7 @@ try {
 
 const [direct, rust] = results;
 const jsRef = results.find((r) => r.name === 'JS reference Worker (aws4fetch)');
+const jsQueue = results.find((r) => r.name.startsWith('JS reference with the EVENTS queue'));
 const jsFixed = results.find((r) => r.name.startsWith('JS reference, body piped'));
 const baseline = results.find((r) => r.name.startsWith('Rust Worker, baseline'));
 const unqueued = results.find((r) => r.name === 'Rust Worker without the EVENTS queue');
@@ -301,6 +303,7 @@ const lines = [
   `Parts through the gateway ran at ${fmt(rust.parts.mibps / direct.parts.mibps, 2)}× the direct UploadPart's throughput.${results.some((r) => r.parts?.failures) ? ` Failed parts: ${results.filter((r) => r.parts).map((r) => `${r.name}: ${r.parts.failures}`).join(', ')}.` : ''}`,
   '',
   `This gateway against the JavaScript reference in the same run: ${LOAD_SIZES.map(([s]) => `${sizeLabel(s)} ${fmt(rust.loads[s].rps / jsRef.loads[s].rps, 2)}× its uploads/s (p99 ${fmt(rust.loads[s].p99, 1)} against ${fmt(jsRef.loads[s].p99, 1)} ms, CPU ${fmt(rust.loads[s].cpuMs / jsRef.loads[s].cpuMs, 2)}× per upload)`).join('; ')}.`,
+  `Against the reference that makes the same durable writes (a queue message per upload and a consumer reading each batch once): ${LOAD_SIZES.map(([s]) => `${sizeLabel(s)} ${fmt(rust.loads[s].rps / jsQueue.loads[s].rps, 2)}× its uploads/s (p99 ${fmt(rust.loads[s].p99, 1)} against ${fmt(jsQueue.loads[s].p99, 1)} ms, CPU ${fmt(rust.loads[s].cpuMs / jsQueue.loads[s].cpuMs, 2)}× per upload)`).join('; ')}.`,
   '',
   `With and without the EVENTS queue: with it, a single PUT of at most 64 KiB is announced (its body read whole and sniffed, a pending-commit message sent while it is stored, one D1 statement that writes only the row; the consumer reads the row and posts the event) and larger ones are journaled with an outbox row; without it, every upload is journaled and the follow-up (sniff, row update) runs in \`waitUntil\`, best-effort. 4 KiB uploads: ${fmt(rust.load.rps)}/s with the queue against ${fmt(unqueued.load.rps)}/s without (${fmt(rust.load.rps / unqueued.load.rps, 2)}×), p99 ${fmt(rust.load.p99, 1)} ms against ${fmt(unqueued.load.p99, 1)} ms.`,
   '',
