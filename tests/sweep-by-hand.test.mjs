@@ -8,6 +8,12 @@ import fs from 'node:fs';
 import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
 import { startDev } from './support/devserver.mjs';
 import { tokenFor } from './support/client.mjs';
+import { Agent, fetch } from 'undici';
+
+// A fresh connection per request: the dev server's proxy closes idle connections, and a
+// request sent on one it is closing (after the seconds `wrangler d1 execute` takes) would fail
+// without an answer.
+const dispatcher = new Agent({ pipelining: 0 });
 
 const skip = BACKEND !== 'r2' && 'wrangler dev is exercised once, on the R2 binding';
 let dev;
@@ -27,7 +33,7 @@ test("the README's sweep command runs the sweep under wrangler dev --test-schedu
   // A journal entry due two hours ago for a name with neither object nor row: the sweep clears it.
   const due = Date.now() - 2 * 3600 * 1000;
   dev.sql(`INSERT INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) VALUES ('by-hand', 'alice/gone.txt', 'alice', ${due}, 'alice/gone.txt~${'0'.repeat(32)}', ${due})`);
-  const res = await fetch(`${dev.url}${documented[1]}`);
+  const res = await fetch(`${dev.url}${documented[1]}`, { dispatcher });
   const text = await res.text();
   assert.equal(res.status, 200, text);
   const left = dev.sql("SELECT count(*) AS n FROM pending_uploads WHERE id = 'by-hand'");
@@ -39,6 +45,7 @@ test('under wrangler dev the EVENTS queue carries an upload\'s event to the cons
     method: 'PUT',
     headers: { authorization: `Bearer ${tokenFor('alice')}`, 'content-type': 'image/png' },
     body: 'plain text, not a PNG',
+    dispatcher,
   });
   assert.equal(res.status, 201, await res.text());
   let row;
