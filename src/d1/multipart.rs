@@ -2,7 +2,7 @@
 //! `multipart_attempts` (parts in flight, one row per attempt)
 //! (`migrations/0003_multipart_uploads.sql`, counters from `0006`, attempts from `0011`).
 
-use gateway_core::error::Result;
+use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord, PartAttempt};
 use gateway_core::multipart::{OtherParts, Part};
 use serde::Deserialize;
@@ -175,11 +175,13 @@ impl MultipartIndex for D1Metadata {
         Ok(())
     }
 
-    /// The part and the end of its attempt's reservation, in one transaction.
+    /// The part (only while the upload is open) and the end of its attempt's reservation, in
+    /// one transaction.
     async fn record_part(&self, id: &str, attempt: &str, p: &Part) -> Result<()> {
         let statements = vec![
             self.statement(
-                "INSERT INTO multipart_parts (upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4) \
+                "INSERT INTO multipart_parts (upload_id, part_number, size, etag) SELECT ?1, ?2, ?3, ?4 \
+                 WHERE EXISTS (SELECT 1 FROM multipart_uploads WHERE id = ?1 AND expires_at > 0) \
                  ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag",
                 &[
                     JsValue::from_str(id),
@@ -193,7 +195,12 @@ impl MultipartIndex for D1Metadata {
                 &[JsValue::from_str(id), JsValue::from_str(attempt)],
             )?,
         ];
-        self.transaction("part insert", statements).await
+        let results = self.batch("part insert", statements).await?;
+        let recorded = results.first().and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0);
+        if recorded == 0 {
+            return Err(GatewayError::new(ErrorKind::UploadNotFound, "the upload was completed or aborted meanwhile"));
+        }
+        Ok(())
     }
 
     /// The object's row, the journal entry and the upload, in one transaction, committed only

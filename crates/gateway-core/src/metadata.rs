@@ -217,7 +217,8 @@ pub trait MultipartIndex {
     /// recorded part or another attempt's reservation.
     async fn release_part(&self, id: &str, attempt: &str) -> Result<()>;
     /// Records a stored part, replacing the recorded part with the same number, and drops
-    /// attempt `attempt`'s reservation.
+    /// attempt `attempt`'s reservation; only while the upload is open (not ended by an abort):
+    /// otherwise `UploadNotFound`, and nothing is recorded.
     async fn record_part(&self, id: &str, attempt: &str, part: &Part) -> Result<()>;
     /// Atomically commits the assembled object (as `commit_upload` does, through journal entry
     /// `id`) and forgets the multipart upload and its parts, only while the upload is still

@@ -418,6 +418,10 @@ async fn an_ended_multipart_upload_can_no_longer_be_completed<M: MetadataStore +
     ok(m.begin_upload(&entry(id, &u.key, &u.storage_key, T + 1000)).await, "begin_upload")?;
     ok(m.record_part(id, "a", &part(1, 3)).await, "record_part")?;
     ensure!(ok(m.end_multipart(id).await, "end_multipart")?, "ending an open upload answered false");
+    // A part that finishes storing after the abort is not recorded.
+    let late = m.record_part(id, "late", &part(2, 3)).await;
+    ensure!(late.as_ref().is_err_and(|e| e.code() == "upload_not_found"), "a part recorded after the abort: {late:?}");
+    ensure!(ok(m.parts(id, T).await, "parts")? == vec![part(1, 3)], "a part was recorded after the abort");
     ensure!(!ok(m.end_multipart(id).await, "end_multipart")?, "ending an ended upload answered true");
     let got = ok(m.complete_multipart(id, &record(&u.key, &u.storage_key, T)).await, "complete_multipart")?;
     ensure!(got == Commit::Claimed, "a completion after the abort answered {got:?}");

@@ -298,16 +298,8 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             }
         };
         let part = Part { number, size: length, etag };
-        if let Err(err) = self.meta.record_part(id, attempt, &part).await {
-            // The upload may have been completed or aborted while this part streamed.
-            if matches!(self.meta.multipart(id).await, Ok(None)) {
-                return Err(GatewayError::new(
-                    ErrorKind::UploadNotFound,
-                    "the upload was completed or aborted meanwhile",
-                ));
-            }
-            return Err(err);
-        }
+        // `UploadNotFound` if the upload was completed or aborted while this part streamed.
+        self.meta.record_part(id, attempt, &part).await?;
         let view = part_view(&part);
         let tag = view.etag.clone();
         Ok(Reply::json(200, &view).with_header("ETag", tag))

@@ -604,9 +604,8 @@ impl MultipartIndex for MemoryMetadata {
     async fn record_part(&self, id: &str, attempt: &str, part: &Part) -> Result<()> {
         self.held("record_part").await;
         self.check()?;
-        if !self.multiparts.borrow().contains_key(id) {
-            // As D1's foreign key refuses a part of an upload that is gone.
-            return Err(GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", "no upload"));
+        if self.multiparts.borrow().get(id).is_none_or(|u| u.expires_at <= 0) {
+            return Err(GatewayError::new(ErrorKind::UploadNotFound, "the upload was completed or aborted meanwhile"));
         }
         self.parts.borrow_mut().entry(id.to_owned()).or_default().insert(part.number, part.clone());
         self.attempts.borrow_mut().remove(&(id.to_owned(), attempt.to_owned()));
