@@ -6,6 +6,7 @@
 use crate::auth::{JwtConfig, KeySet};
 use crate::content_type::TypePattern;
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::http::http_url;
 use crate::s3::{Checksums, S3Config};
 use crate::secret::Secret;
 
@@ -211,10 +212,8 @@ impl Config {
             (None, _) => None,
             (Some(_), None) => return Err(config_error("WEBHOOK_SECRET", "must be set when WEBHOOK_URL is")),
             (Some(u), Some(secret)) => {
-                let url = url::Url::parse(&u)
-                    .ok()
-                    .filter(|url| matches!(url.scheme(), "http" | "https"))
-                    .ok_or_else(|| config_error("WEBHOOK_URL", "must be an absolute http(s) URL"))?;
+                let url =
+                    http_url(&u, "must be an absolute http(s) URL").map_err(|why| config_error("WEBHOOK_URL", why))?;
                 Some(WebhookConfig { url, secret: Secret::new(secret) })
             }
         };
@@ -301,20 +300,10 @@ fn seconds(get: &impl Fn(&str) -> Option<String>, name: &str, default: u64, max:
 /// virtual-hosted buckets need DNS that local and self-hosted stores rarely have.
 fn s3_config(get: &impl Fn(&str) -> Option<String>) -> Result<S3Config> {
     let required = |name: &str| get(name).ok_or_else(|| config_error(name, "must be set when STORAGE is `s3`"));
-    let endpoint = url::Url::parse(&required("S3_ENDPOINT")?)
-        .ok()
-        .filter(|u| {
-            matches!(u.scheme(), "http" | "https")
-                && u.host_str().is_some()
-                && matches!(u.path(), "" | "/")
-                && u.query().is_none()
-        })
-        .ok_or_else(|| {
-            config_error(
-                "S3_ENDPOINT",
-                "must be an http(s) URL with no path, like `https://s3.us-east-1.amazonaws.com`",
-            )
-        })?;
+    let usual = "must be an http(s) URL with no path, like `https://s3.us-east-1.amazonaws.com`";
+    let endpoint = http_url(&required("S3_ENDPOINT")?, usual)
+        .and_then(|u| if matches!(u.path(), "" | "/") && u.query().is_none() { Ok(u) } else { Err(usual.to_owned()) })
+        .map_err(|why| config_error("S3_ENDPOINT", why))?;
     let bucket = required("S3_BUCKET")?;
     if bucket.len() < 3
         || bucket.len() > 63

@@ -159,3 +159,16 @@ impl<S> Reply<S> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
+
+/// A configured absolute http(s) URL with a host, or why not: `usual`, or, for a host name
+/// that is not ASCII, to write it in its `xn--` form. The build leaves IDNA's Unicode tables
+/// out (docs/architecture.md, "Module size"); the runtime hands requests over in ASCII anyway.
+pub(crate) fn http_url(value: &str, usual: &str) -> std::result::Result<url::Url, String> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
+        Err(url::ParseError::IdnaError) => {
+            Err(format!("{usual}; write a host name that is not ASCII in its `xn--` (punycode) form"))
+        }
+        _ => Err(usual.to_owned()),
+    }
+}

@@ -263,3 +263,14 @@ fn the_example_files_placeholder_secrets_are_refused_if_deployed_as_they_are() {
     assert_eq!(seen, 2);
     assert!(try_config(&[("JWT_SECRET", SECRET), ("URL_SIGNING_SECRET", "q8Yf3kLrT0pXw2ZsV9bN4mC7hJ1dE6aG")]).is_ok());
 }
+
+/// The build leaves IDNA's Unicode tables out (docs/architecture.md, "Module size"): a host
+/// name is configured in its ASCII (`xn--`) form, and a Unicode one is refused with that advice.
+#[test]
+fn configured_urls_take_host_names_in_their_ascii_form_and_say_so_otherwise() {
+    let c = config_with(&[("WEBHOOK_URL", "https://xn--bcher-kva.example/hook"), ("WEBHOOK_SECRET", "whsec")]);
+    assert_eq!(c.webhook.unwrap().url.host_str(), Some("xn--bcher-kva.example"));
+    let err = error_with(&[("WEBHOOK_URL", "https://bücher.example/hook"), ("WEBHOOK_SECRET", "whsec")]);
+    assert_names(&err, "WEBHOOK_URL");
+    assert!(err.detail.contains("xn--"), "{}", err.detail);
+}

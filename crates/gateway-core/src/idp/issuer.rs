@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::content_type::TypePattern;
 use crate::grant::Scopes;
+use crate::http::http_url;
 use crate::secret::Secret;
 
 /// The least an HS256 secret may be (bytes), as for `JWT_SECRET`.
@@ -123,19 +124,10 @@ fn gateway_scopes(list: &str) -> Option<Scopes> {
     (!words.is_empty() && words.iter().all(|w| known.contains(w))).then(|| Scopes::parse(list))
 }
 
-fn http_url(value: &str) -> Option<url::Url> {
-    url::Url::parse(value).ok().filter(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some())
-}
-
 impl RawIssuer {
     fn into_issuer(self) -> Result<Issuer, String> {
-        if http_url(&self.issuer).is_none() {
-            return Err("`issuer` must be the exact `iss` of the tokens, an http(s) URL".to_owned());
-        }
-        let jwks_url = self
-            .jwks_url
-            .map(|u| http_url(&u).ok_or_else(|| "`jwks_url` must be an http(s) URL".to_owned()))
-            .transpose()?;
+        http_url(&self.issuer, "`issuer` must be the exact `iss` of the tokens, an http(s) URL")?;
+        let jwks_url = self.jwks_url.map(|u| http_url(&u, "`jwks_url` must be an http(s) URL")).transpose()?;
         let secret = match self.secret {
             Some(s) if s.len() < MIN_SECRET_BYTES => {
                 return Err(format!("`secret` must be at least {MIN_SECRET_BYTES} bytes"))
