@@ -5,7 +5,8 @@
 //! once it never will). A batch first clears its events' outbox rows. Delivered or refused
 //! events are acknowledged; anything worth another attempt is retried with a growing delay,
 //! and once the consumer's `max_retries` is spent the queue moves it to the dead-letter queue.
-//! Every attempt is logged and counted.
+//! Every attempt is counted (a metrics data point) and logged, except a delivery to no webhook
+//! that did no work of its own; the batch's line, written last, lists every message's event.
 
 use gateway_core::announce::{self, Resolution};
 use gateway_core::config::{Config, DEFAULT_EVENT_RETRY_DELAY_SECONDS};
@@ -83,10 +84,20 @@ pub async fn consume(batch: JsValue, env: Env) {
         })
         .collect();
     let mut settled = announce::resolve_all(&store, &meta, &pending).await.into_iter();
+    // Logged once the batch is done: by then every message's own line, if it has one, is out.
     let mut batch = Line::new("info", "event_batch");
     batch.count = Some(messages.len() as u64);
+    batch.event_ids = Some(
+        parsed
+            .iter()
+            .flatten()
+            .map(|m| match m {
+                QueueMessage::Event(e) => e.id.clone(),
+                QueueMessage::Pending(p) => p.id.clone(),
+            })
+            .collect(),
+    );
     meta.usage().log(&mut batch);
-    emit(&batch);
     for (message, parsed) in messages.iter().zip(parsed) {
         let (started, before) = (now_ms(), meta.usage());
         let attempt = attempts(message);
@@ -118,14 +129,22 @@ pub async fn consume(batch: JsValue, env: Env) {
         };
         let (delivery, status) = report.delivery(attempt, cfg.event_retry.max_retries);
         settle(message, matches!(delivery, Delivery::Retried | Delivery::DeadLettered).then_some(retry_after));
-        let mut line = log::event_line(delivery, &event, attempt, status, report.detail(), now_ms() - started);
-        meta.usage().since(before).log(&mut line);
-        emit(&line);
+        let used = meta.usage().since(before);
+        // An event delivered to no webhook by a message that did no work of its own (an
+        // announced upload's, whose type was sniffed before its commit) has nothing to tell
+        // beyond the batch's line, which lists it.
+        let quiet = cfg.webhook.is_none() && matches!(delivery, Delivery::Delivered) && used.calls == 0;
+        if !quiet {
+            let mut line = log::event_line(delivery, &event, attempt, status, report.detail(), now_ms() - started);
+            used.log(&mut line);
+            emit(&line);
+        }
         record(
             &env,
             &event_point(delivery, event.type_name(), cfg.storage.name(), status, attempt, now_ms() - started),
         );
     }
+    emit(&batch);
 }
 
 /// What became of a pending-commit message ([`announce::resolve_all`]). Committed: the

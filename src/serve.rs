@@ -114,13 +114,14 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
     };
     let handled = gateway.handle(&head, input).await;
     let mut line = log::request_line(&head, &id, handled.reply.status, handled.error.as_ref(), now_ms() - started);
+    line.event_id = handled.followup.as_ref().map(|job| job.event.id.clone());
     meta.usage().log(&mut line);
     emit(&line);
     record(&env, &metrics::request_point(&line, cfg.storage.name()));
     for problem in &handled.problems {
         emit(&Line::new("error", "problem").request_id(&id).detail(problem.as_str()));
     }
-    if let Some(job) = handled.followup {
+    if let Some(job) = handled.followup.filter(FollowUp::has_work) {
         ctx.wait_until(run_followup(cfg.clone(), store, meta, queue, job, id));
     }
     response(handled.reply).map_err(|e| worker::Error::JsError(format!("{e:?}")))

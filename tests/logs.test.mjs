@@ -85,3 +85,26 @@ test('with a METRICS dataset bound, requests write their data points without a p
     await mgw.close();
   }
 });
+
+test('without a webhook, a small upload logs one line of its own, its batch lists its event, and a larger one logs its follow-up and delivery', async () => {
+  const quiet = await startGateway({}, { logs: true });
+  try {
+    const alice = tokenFor('alice');
+    const parse = () => quiet.logs.map((l) => { try { return JSON.parse(l.message); } catch { return {}; } });
+    const put = (key, body) => call(quiet, 'PUT', `/files/${key}`, { token: alice, headers: { 'content-type': 'text/plain' }, body });
+    const small = await put('alice/quiet/small.txt', 'hello');
+    const large = await put('alice/quiet/large.txt', 'x'.repeat(65 * 1024));
+    assert.deepEqual([small.status, large.status], [201, 201]);
+    const requestOf = (res) => parse().find((l) => l.msg === 'request' && l.request_id === res.headers.get('x-request-id'));
+    const [smallEvent, largeEvent] = [requestOf(small)?.event_id, requestOf(large)?.event_id];
+    assert.match(smallEvent ?? '', /^evt_/, 'the request line names the event it recorded');
+    assert.match(largeEvent ?? '', /^evt_/);
+    const listed = (id) => parse().some((l) => l.msg === 'event_batch' && l.event_ids?.includes(id));
+    assert.ok(await eventually(() => listed(smallEvent) && listed(largeEvent), 10_000), 'both events in batch lines');
+    const about = (id) => parse().filter((l) => l.event_id === id && l.msg !== 'request').map((l) => l.msg);
+    assert.deepEqual(about(smallEvent), [], 'nothing else about the small upload');
+    assert.deepEqual(about(largeEvent), ['followup', 'event_delivered'], 'the larger one: its event sent after the answer, then sniffed');
+  } finally {
+    await quiet.close();
+  }
+});

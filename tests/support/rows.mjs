@@ -1,6 +1,6 @@
 // D1 work per upload kind, as the Worker's own log lines report it (`rows_written`, D1's
 // count, index entries included; `d1_calls`, `d1_statements`): the request's line, its
-// follow-up's line, and the queue consumer's line for its event. Shared by
+// follow-up's line, and the queue consumer's lines for its event. Shared by
 // tests/d1-rows.test.mjs and bench/operations.mjs.
 import { eventually } from './gateway.mjs';
 import { call, tokenFor } from './client.mjs';
@@ -9,21 +9,23 @@ const parse = (gw) => gw.logs.map((l) => { try { return JSON.parse(l.message); }
 
 /**
  * The D1 work of request `res` (an answer with X-Request-Id), from its own line, its
- * follow-up's and the queue consumer's line for its event: for each of `rows` (written),
- * `calls` (round trips) and `statements`, { request, followup, consumer }.
+ * follow-up's line (if it had work after the answer) and, for the event it recorded (the
+ * request line's `event_id`), the queue consumer's: its share of the batch line that lists the
+ * event, plus the event's own line if it has one: for each of `rows` (written), `calls` (round
+ * trips) and `statements`, { request, followup, consumer }.
  */
 export async function d1Of(gw, res) {
   const id = res.headers.get('x-request-id');
   const request = await eventually(() => parse(gw).find((l) => l.msg === 'request' && l.request_id === id), 5000);
-  const followup = await eventually(() => parse(gw).find((l) => l.msg === 'followup' && l.request_id === id), res.status < 300 ? 3000 : 0);
-  const consumer = followup?.event_id
-    ? await eventually(() => parse(gw).find((l) => l.msg?.startsWith('event_') && l.event_id && l.event_id === followup.event_id), 10_000)
+  const eventId = request?.event_id;
+  // A batch's line comes after its messages' own lines, and a journaled event reaches the
+  // queue only once its follow-up has sent it: once the batch line is out, so are the others.
+  const batch = eventId
+    ? await eventually(() => parse(gw).find((l) => l.msg === 'event_batch' && l.event_ids?.includes(eventId)), 10_000)
     : null;
-  // The consumer clears a batch's outbox rows and reads its pending-commit messages' versions
-  // once for the batch: each message's share.
   const lines = parse(gw);
-  const at = consumer ? lines.findIndex((l) => l.msg === consumer.msg && l.event_id === consumer.event_id) : -1;
-  const batch = at >= 0 ? lines.slice(0, at).reverse().find((l) => l.msg === 'event_batch') : null;
+  const followup = lines.find((l) => l.msg === 'followup' && l.request_id === id);
+  const consumer = eventId ? lines.find((l) => l.msg?.startsWith('event_') && l.msg !== 'event_batch' && l.event_id === eventId) : null;
   const figures = (field) => ({
     request: request?.[field] ?? null,
     followup: followup?.[field] ?? 0,

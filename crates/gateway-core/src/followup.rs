@@ -24,6 +24,15 @@ pub struct FollowUp {
     pub queued: bool,
 }
 
+impl FollowUp {
+    /// Whether anything is left to do after the answer: a replaced version to delete, or an
+    /// event to send. An announced upload that replaced nothing has none (its event travels
+    /// with its pending-commit message), so the edge schedules nothing and logs nothing for it.
+    pub fn has_work(&self) -> bool {
+        self.replaced.is_some() || !self.queued
+    }
+}
+
 /// Sends a webhook request with these headers; answers the HTTP status.
 #[allow(async_fn_in_trait)]
 pub trait WebhookSender {

@@ -56,9 +56,12 @@ pub struct Line {
     /// How many items a batch line covers (queue messages).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
-    /// The event a consumer or dispatch line is about.
+    /// The event a consumer or dispatch line is about, or that a request recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// The events of a batch line's queue messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_ids: Option<Vec<String>>,
     /// Which delivery attempt (from 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,

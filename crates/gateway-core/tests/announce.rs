@@ -71,6 +71,15 @@ fn a_small_upload_writes_only_its_row_complete_with_its_sniffed_type() {
 }
 
 #[test]
+fn only_an_announced_upload_that_replaced_nothing_leaves_no_work_after_its_answer() {
+    let w = world();
+    assert!(!w.upload("alice", "alice/a.txt", "text/plain", b"one").has_work(), "a new key");
+    assert!(w.upload("alice", "alice/a.txt", "text/plain", b"two").has_work(), "the replaced version to delete");
+    let body = vec![b'x'; BUFFERED_UPLOAD_MAX_BYTES as usize + 1];
+    assert!(w.upload("alice", "alice/big.bin", "text/plain", &body).has_work(), "a journaled upload's event to send");
+}
+
+#[test]
 fn a_declared_type_the_bytes_contradict_is_recorded_at_the_commit() {
     let w = world();
     w.upload("alice", "alice/a.png", "image/png", PDF);
