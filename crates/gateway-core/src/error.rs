@@ -46,6 +46,8 @@ error_kinds! {
     UrlExpired,
     /// 410: a presigned upload URL that was already used.
     UrlAlreadyUsed,
+    /// 403: a form POST whose fields or file break a condition of its policy.
+    PolicyConditionFailed,
     /// 400: the object key breaks the key rules.
     InvalidKey,
     /// 400: a malformed header, query parameter or body.
@@ -102,6 +104,7 @@ impl ErrorKind {
             MissingToken | InvalidToken | TokenExpired => 401,
             Forbidden | InvalidSignature | UrlExpired => 403,
             UrlAlreadyUsed => 410,
+            PolicyConditionFailed => 403,
             InvalidKey | BadRequest | ChecksumMismatch | IncompleteBody => 400,
             LengthRequired => 411,
             PayloadTooLarge => 413,
@@ -129,6 +132,7 @@ impl ErrorKind {
             InvalidSignature => "invalid_signature",
             UrlExpired => "url_expired",
             UrlAlreadyUsed => "url_already_used",
+            PolicyConditionFailed => "policy_condition_failed",
             InvalidKey => "invalid_key",
             BadRequest => "bad_request",
             LengthRequired => "length_required",
@@ -164,6 +168,7 @@ impl ErrorKind {
             InvalidSignature => "Invalid signature",
             UrlExpired => "URL expired",
             UrlAlreadyUsed => "URL already used",
+            PolicyConditionFailed => "Policy condition failed",
             InvalidKey => "Invalid object key",
             BadRequest => "Bad request",
             LengthRequired => "Length required",

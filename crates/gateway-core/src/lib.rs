@@ -18,6 +18,7 @@ pub mod encoding;
 pub mod error;
 pub mod events;
 pub mod followup;
+pub mod form;
 pub mod gateway;
 pub mod grant;
 pub mod http;

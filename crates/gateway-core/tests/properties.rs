@@ -1,10 +1,11 @@
 //! Property tests for every parser and rule set that sees client input: keys, ranges,
 //! conditional headers, content types, `Content-Length`, JWTs, gateway-URL canonical forms,
-//! S3 XML and the multipart part rules. Each asserts a round trip where one exists, and
-//! otherwise that arbitrary input never panics and is refused with a documented 4xx (never a
-//! 5xx). `npm test` runs each property with 2,048 cases (`PROPTEST_CASES`, set by
-//! `scripts/test.sh`; proptest's own default is 256); a long session is
-//! `PROPTEST_CASES=100000 cargo test -p gateway-core --release --test properties` (`npm run soak`).
+//! S3 XML, the multipart part rules, and form POST bodies and policies. Each asserts a round
+//! trip where one exists, and otherwise that arbitrary input never panics and is refused with
+//! a documented 4xx (never a 5xx). `npm test` runs each property with 2,048 cases
+//! (`PROPTEST_CASES`, set by `scripts/test.sh`; proptest's own default is 256); a long session
+//! is `PROPTEST_CASES=100000 cargo test -p gateway-core --release --test properties`
+//! (`npm run soak`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -287,5 +288,89 @@ proptest! {
         let full = check_part(&recorded, declared, number, length).map_err(|e| e.detail);
         let summary = check_part_against(&OtherParts::of(&recorded, number), declared, number, length).map_err(|e| e.detail);
         prop_assert_eq!(full.is_ok(), summary.is_ok(), "full: {:?} summary: {:?}", full, summary);
+    }
+}
+
+/// A form body as a browser builds it: `fields`, then the file, then the closing delimiter.
+fn form_body(boundary: &str, fields: &[(String, String)], file: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in fields {
+        out.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").into_bytes(),
+        );
+    }
+    out.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+            .into_bytes(),
+    );
+    out.extend_from_slice(file);
+    out.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    out
+}
+
+proptest! {
+    /// Any fields (distinct names; values with line breaks and dashes) and any file bytes come
+    /// back exactly, however the body is cut into chunks.
+    #[test]
+    fn a_form_reads_back_its_fields_and_its_file_in_any_chunking(
+        boundary in "[A-Za-z0-9'()+_,.:=?-]{10,40}",
+        values in prop::collection::vec("[ -~\r\n]{0,30}", 0..6),
+        file in prop::collection::vec(any::<u8>(), 0..3000),
+        chunk in 1usize..700,
+    ) {
+        use gateway_core::form::parse::{read_head, FileScan};
+        let fields: Vec<(String, String)> = values.into_iter().enumerate().map(|(i, v)| (format!("field-{i}"), v)).collect();
+        let delimiter = format!("\r\n--{boundary}");
+        prop_assume!(fields.iter().all(|(_, v)| !format!("\r\n{v}\r\n").contains(&delimiter[2..])));
+        prop_assume!(!format!("\r\n{}\r\n", String::from_utf8_lossy(&file)).contains(&delimiter[2..]));
+        let body = form_body(&boundary, &fields, &file);
+        let head = read_head(&body, &boundary).unwrap().unwrap();
+        prop_assert_eq!(&head.fields, &fields);
+        let mut scan = FileScan::new(&head, &boundary, body.len() as u64).unwrap();
+        let mut got = Vec::new();
+        let mut last = None;
+        for (i, piece) in body.chunks(chunk).enumerate() {
+            let fed = scan.feed((i * chunk) as u64, piece).unwrap();
+            got.extend_from_slice(&piece[fed.now]);
+            last = last.or(fed.last.map(|at| piece[at]));
+        }
+        prop_assert_eq!(got.len() + usize::from(last.is_some()), file.len(), "all but the last byte come at once");
+        scan.finish().unwrap();
+        got.extend(last);
+        prop_assert_eq!(got, file);
+    }
+
+    /// Arbitrary bytes as a form body never panic: the head is read, asks for more, or is a 4xx.
+    #[test]
+    fn any_bytes_as_a_form_are_read_or_refused_with_a_4xx(body in prop::collection::vec(any::<u8>(), 0..400), tail in "(--b(--)?\r\n)?") {
+        use gateway_core::form::parse::{read_head, FileScan};
+        let mut body = body;
+        body.extend_from_slice(tail.as_bytes());
+        match read_head(&body, "b") {
+            Ok(Some(head)) => {
+                if let Ok(mut scan) = FileScan::new(&head, "b", body.len() as u64) {
+                    let fed = scan.feed(0, &body).and_then(|_| scan.finish());
+                    if let Err(e) = fed { prop_assert!((400..500).contains(&e.status()), "{e}"); }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => prop_assert!((400..500).contains(&e.status()), "{e}"),
+        }
+    }
+
+    /// A policy the gateway writes reads back the same; any JSON is read or refused with a 400.
+    #[test]
+    fn form_policies_round_trip_and_any_document_is_read_or_a_400(
+        expiration_s in 0i64..4_000_000_000,
+        fields in prop::collection::vec(("[A-Za-z-]{1,12}", "[ -~]{0,20}", any::<bool>()), 0..5),
+        range in prop::option::of((0u64..1000, 0u64..1000)),
+        junk in ".{0,60}",
+    ) {
+        use gateway_core::form::policy::{Condition, FormPolicy};
+        let mut conditions: Vec<Condition> = fields.into_iter().map(|(field, value, eq)| if eq { Condition::Eq { field, value } } else { Condition::StartsWith { field, prefix: value } }).collect();
+        if let Some((a, b)) = range { conditions.push(Condition::LengthRange { min: a.min(b), max: a.max(b) }); }
+        let policy = FormPolicy { expiration_ms: expiration_s * 1000, conditions };
+        prop_assert_eq!(FormPolicy::from_json(&policy.to_json()).unwrap(), policy);
+        if let Err(e) = FormPolicy::from_json(&junk) { prop_assert_eq!(e.status(), 400); }
     }
 }

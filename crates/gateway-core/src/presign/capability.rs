@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::content_type::TypePattern;
-use crate::encoding::{encode_query_value, hex};
+use crate::encoding::{encode_query_value, hex, unhex};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope, Scopes};
 use crate::http::RequestHead;
@@ -101,13 +101,6 @@ pub fn sign(secret: &Secret, c: &Capability) -> Result<String> {
 
 fn tampered() -> GatewayError {
     GatewayError::new(ErrorKind::InvalidSignature, "the URL's signature does not match its parameters")
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }
 
 /// Whether `request` is authorised by a gateway URL (it carries a `signature` parameter).
