@@ -57,7 +57,8 @@ fn verify(token: &str, secret: &str, now_s: f64) -> Option<Claims> {
 fn text(status: u16, body: &str) -> worker::Result<web_sys::Response> {
     let init = web_sys::ResponseInit::new();
     init.set_status(status);
-    web_sys::Response::new_with_opt_str_and_init(Some(body), &init).map_err(|e| worker::Error::JsError(format!("{e:?}")))
+    web_sys::Response::new_with_opt_str_and_init(Some(body), &init)
+        .map_err(|e| worker::Error::JsError(format!("{e:?}")))
 }
 
 fn get(obj: &JsValue, name: &str) -> JsValue {
