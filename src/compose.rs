@@ -7,6 +7,7 @@
 
 use gateway_core::conditional::ReadConditions;
 use gateway_core::error::{ErrorKind, GatewayError, Result};
+use gateway_core::form::parse::FormFile;
 use gateway_core::key::StoredName;
 use gateway_core::range::ByteRangeSpec;
 use gateway_core::store::{body_cut_off, length_mismatch, Compose, CutOff, GetResult, Objects};
@@ -16,20 +17,10 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStream;
 
 use crate::backend::Backend;
-use crate::js;
+use crate::js::{self, call};
 
 fn failed(detail: impl Into<String>) -> GatewayError {
     GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", detail)
-}
-
-fn call(obj: &JsValue, method: &str, args: &[&JsValue]) -> std::result::Result<JsValue, JsValue> {
-    let f = js::get(obj, method).dyn_into::<js_sys::Function>()?;
-    match args {
-        [] => f.call0(obj),
-        [a] => f.call1(obj, a),
-        [a, b] => f.call2(obj, a, b),
-        _ => Err(JsValue::from_str("too many arguments")),
-    }
 }
 
 /// Pipes `streams` into `writable` one after another, then closes it; a failing stream aborts
@@ -72,6 +63,10 @@ impl Compose for Backend {
         js::get(&fixed, "readable")
             .dyn_into::<ReadableStream>()
             .map_err(|e| failed(format!("compose: {}", js::error_message(&e))))
+    }
+
+    async fn form(&self, body: ReadableStream, boundary: &str, total: u64) -> Result<FormFile<ReadableStream>> {
+        crate::form::read(body, boundary, total).await
     }
 
     async fn buffer(&self, body: ReadableStream, length: u64, prefix: usize) -> Result<(ReadableStream, Vec<u8>)> {

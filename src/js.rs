@@ -24,6 +24,17 @@ fn call0(obj: &JsValue, method: &str) -> Result<JsValue, JsValue> {
     get(obj, method).dyn_into::<js_sys::Function>()?.call0(obj)
 }
 
+/// `obj.method(...args)`, for up to two arguments.
+pub fn call(obj: &JsValue, method: &str, args: &[&JsValue]) -> Result<JsValue, JsValue> {
+    let f = get(obj, method).dyn_into::<js_sys::Function>()?;
+    match args {
+        [] => f.call0(obj),
+        [a] => f.call1(obj, a),
+        [a, b] => f.call2(obj, a, b),
+        _ => Err(JsValue::from_str("too many arguments")),
+    }
+}
+
 /// Reads `stream` until it ends or more than `cap` bytes have arrived, then cancels it: at
 /// most `cap` bytes are kept, and `true` says there were more. Never reads a whole body that
 /// is larger than expected (a store that ignores `Range`, an oversized error or JSON body).

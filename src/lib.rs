@@ -13,6 +13,7 @@ mod digest;
 mod env;
 mod events;
 mod fetch;
+mod form;
 mod idp;
 mod js;
 mod r2;

@@ -4,12 +4,13 @@
 
 use crate::announce::{self, Announcer};
 use crate::auth::verify;
-use crate::config::Config;
+use crate::config::{Config, Storage};
 use crate::cors;
 use crate::download;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::events::EventQueue;
 use crate::followup::FollowUp;
+use crate::form::receive::{answer, receive};
 use crate::grant::Grant;
 use crate::http::{Input, Reply, RequestHead};
 use crate::idp::{issuer_of, IdpVerifier};
@@ -18,7 +19,8 @@ use crate::metadata::MetadataStore;
 use crate::multipart::{request_op, Op, Session};
 use crate::presign::capability::{self, Capability};
 use crate::presign::confirm::{confirm, confirmed_key};
-use crate::presign::urls::{presign, redirect, PresignContext};
+use crate::presign::urls::{presign, redirect};
+use crate::presign::PresignContext;
 use crate::router::{route, Route, TusOp, OBJECT_METHODS, TUS_METHODS, TUS_UPLOAD_METHODS};
 use crate::store::{Compose, Multipart, Presign};
 use crate::tus::protocol as tus_protocol;
@@ -159,13 +161,33 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                     }
                 }
                 let up = upload::Upload { grant: &grant, key, plan, id: self.request_id, now_ms: self.now_ms };
-                let (reply, job) = match self.queue.filter(|_| announce::applies(&up)) {
-                    Some(queue) => {
-                        let announcer = Announcer { queue, window_ms: self.config.commit_window_ms };
-                        announce::execute(self.store, self.meta, &announcer, up, body).await?
-                    }
-                    None => upload::execute(self.store, self.meta, up, body).await?,
+                let (reply, job) = self.store_upload(up, body).await?;
+                return Ok((reply, Some(job)));
+            }
+            Route::Form => {
+                let form = receive(self.config, self.store, head, body, self.now_ms).await?;
+                // A form works once: spent before its file is stored.
+                if !self.meta.use_nonce(&form.nonce, form.expires_ms).await? {
+                    return Err(GatewayError::new(ErrorKind::UrlAlreadyUsed, "this form was already used"));
+                }
+                let key = form.key.clone();
+                let up = upload::Upload {
+                    grant: &form.grant,
+                    key,
+                    plan: form.plan,
+                    id: self.request_id,
+                    now_ms: self.now_ms,
                 };
+                let (_, job) = match self.store_upload(up, Some(form.body)).await {
+                    Ok(stored) => stored,
+                    // The store write failed because the form was malformed: say that.
+                    Err(err) => return Err(form.fault.borrow_mut().take().unwrap_or(err)),
+                };
+                let bucket = match &self.config.storage {
+                    Storage::S3(s3) => s3.bucket.as_str(),
+                    Storage::R2 => "",
+                };
+                let reply = answer(&form.success, &head.origin, bucket, &form.key, &job.event.etag);
                 return Ok((reply, Some(job)));
             }
             Route::Post(key) => {
@@ -196,6 +218,22 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             }
         };
         Ok((reply, None))
+    }
+
+    /// Stores a checked single upload: announced when small and a queue is bound, journaled
+    /// otherwise.
+    async fn store_upload(
+        &self,
+        up: upload::Upload<'_>,
+        body: Option<S::Body>,
+    ) -> Result<(Reply<S::Stream>, FollowUp)> {
+        match self.queue.filter(|_| announce::applies(&up)) {
+            Some(queue) => {
+                let announcer = Announcer { queue, window_ms: self.config.commit_window_ms };
+                announce::execute(self.store, self.meta, &announcer, up, body).await
+            }
+            None => upload::execute(self.store, self.meta, up, body).await,
+        }
     }
 
     fn presign_context<'c>(&'c self, grant: &'c Grant, head: &'c RequestHead) -> PresignContext<'c> {
@@ -284,7 +322,7 @@ fn allow_for(path: &str) -> &'static str {
         p if is_tus(p) => TUS_UPLOAD_METHODS,
         "/healthz" => "GET, HEAD",
         "/files" | "/files/" => "GET, OPTIONS",
-        "/presign" => "POST, OPTIONS",
+        "/presign" | "/form" => "POST, OPTIONS",
         _ => OBJECT_METHODS,
     }
 }

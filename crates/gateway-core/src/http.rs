@@ -78,11 +78,11 @@ fn too_large() -> GatewayError {
 /// `POST` bodies are small JSON read whole, up to [`SMALL_BODY_LIMIT`]; a body that declares
 /// more is refused unread, and so is one without a `Content-Length`, whose size could only
 /// be checked after buffering. Every other body streams to the core, `POST`s under `/tus/`
-/// included.
+/// and form uploads (`POST /form`) included.
 pub fn body_plan(head: &RequestHead, has_body: bool) -> BodyPlan {
     // tus creation may carry the first chunk, and an overridden POST may be a PATCH.
     let tus = head.path == "/tus" || head.path.starts_with("/tus/");
-    if head.method != Method::POST || tus {
+    if head.method != Method::POST || tus || head.path == "/form" {
         return BodyPlan::Stream;
     }
     let declared = head.header("content-length");
@@ -108,7 +108,8 @@ pub fn whole_body<B>(bytes: Vec<u8>, more: bool) -> Input<B> {
     }
 }
 
-/// A response body: nothing, JSON text, or a stream owned by the edge.
+/// A response body: nothing, text (JSON, or the XML a form upload may ask for), or a stream
+/// owned by the edge.
 pub enum Body<S> {
     Empty,
     Json(String),
@@ -130,6 +131,11 @@ impl<S> Reply<S> {
     pub fn json(status: u16, value: &impl Serialize) -> Self {
         let text = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
         Reply { status, headers: vec![("Content-Type", "application/json".to_owned())], body: Body::Json(text) }
+    }
+
+    /// An XML document (what S3 answers a form upload that asks for `201`).
+    pub fn xml(status: u16, text: String) -> Self {
+        Reply { status, headers: vec![("Content-Type", "application/xml".to_owned())], body: Body::Json(text) }
     }
 
     pub fn problem(err: &GatewayError) -> Self {

@@ -13,6 +13,8 @@ pub enum Route {
     List,
     /// `POST /presign`.
     Presign,
+    /// `POST /form`: a browser form upload, authorised by its signed policy.
+    Form,
     Upload(ObjectKey),
     /// `POST` on an object: starts or completes a multipart upload, by query string.
     Post(ObjectKey),
@@ -70,7 +72,11 @@ pub fn route(method: &Method, path: &str) -> Result<Route> {
         return tus_route(method, path);
     }
     if *method == Method::OPTIONS
-        && (path == "/files" || path.starts_with("/files/") || path == "/healthz" || path == "/presign")
+        && (path == "/files"
+            || path.starts_with("/files/")
+            || path == "/healthz"
+            || path == "/presign"
+            || path == "/form")
     {
         return Ok(Route::Preflight);
     }
@@ -81,6 +87,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route> {
         },
         "/presign" => match *method {
             Method::POST => Ok(Route::Presign),
+            _ => Err(not_allowed("POST, OPTIONS")),
+        },
+        "/form" => match *method {
+            Method::POST => Ok(Route::Form),
             _ => Err(not_allowed("POST, OPTIONS")),
         },
         "/files" | "/files/" => match *method {

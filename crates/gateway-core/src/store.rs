@@ -10,6 +10,7 @@
 
 use crate::conditional::ReadConditions;
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::form::parse::FormFile;
 use crate::key::StoredName;
 use crate::multipart::rules::Part;
 use crate::range::{ByteRangeSpec, ResolvedRange};
@@ -114,6 +115,13 @@ pub trait Compose: Objects {
     /// bytes, of known length, to store, and its first `prefix` bytes (to sniff). A body that
     /// ends early or runs long is `incomplete_body`.
     async fn buffer(&self, body: Self::Body, length: u64, prefix: usize) -> Result<(Self::Body, Vec<u8>)>;
+    /// A form POST's body of `total` bytes ([`crate::form`]): reads the fields before the file
+    /// ([`crate::form::parse::read_head`]) and answers them with the file's bytes as a body of
+    /// known length, passed on as they arrive while [`crate::form::parse::FileScan`] checks
+    /// the rest of the form. The file's last byte waits until the form's ending is checked, so
+    /// a malformed form never completes a store write; a form whose file is empty is checked
+    /// whole before this answers.
+    async fn form(&self, body: Self::Body, boundary: &str, total: u64) -> Result<FormFile<Self::Body>>;
 }
 
 /// One URL a client uses at the store itself, without the gateway in the path.

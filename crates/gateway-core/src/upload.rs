@@ -68,20 +68,7 @@ pub fn plan(config: &Config, grant: &Grant, key: &ObjectKey, head: &RequestHead)
         None => return Err(GatewayError::new(ErrorKind::LengthRequired, "uploads need a Content-Length header")),
         Some(v) => parse_length(v).ok_or_else(|| bad("Content-Length must be a whole number of bytes"))?,
     };
-    let limit = size_limit(config, grant);
-    if length > limit {
-        return Err(GatewayError::new(
-            ErrorKind::PayloadTooLarge,
-            format!("the body is {length} bytes; the limit for this upload is {limit} bytes"),
-        ));
-    }
-    let content_type = match head.header("content-type") {
-        None => DEFAULT_CONTENT_TYPE.to_owned(),
-        Some(v) => essence(v).ok_or_else(|| {
-            GatewayError::new(ErrorKind::UnsupportedMediaType, "the Content-Type header is not a valid media type")
-        })?,
-    };
-    check_content_type(config, grant, &content_type)?;
+    let UploadPlan { content_type, .. } = plan_of(config, grant, key, length, head.header("content-type"))?;
     let md5 = head.header("content-md5").map(|v| decode_digest::<16>(v, "Content-MD5")).transpose()?;
     let sha256 =
         head.header("x-amz-checksum-sha256").map(|v| decode_digest::<32>(v, "x-amz-checksum-sha256")).transpose()?;
@@ -94,6 +81,33 @@ pub fn plan(config: &Config, grant: &Grant, key: &ObjectKey, head: &RequestHead)
         return Err(bad("uploads do not support If-Match"));
     }
     Ok(UploadPlan { length, content_type, md5, sha256, if_absent })
+}
+
+/// The plan of a body of `length` bytes declaring `content_type` (a header's value), with no
+/// digest or precondition: the grant, size and type rules every upload meets.
+pub fn plan_of(
+    config: &Config,
+    grant: &Grant,
+    key: &ObjectKey,
+    length: u64,
+    content_type: Option<&str>,
+) -> Result<UploadPlan> {
+    grant.authorize(Scope::Write, key)?;
+    let limit = size_limit(config, grant);
+    if length > limit {
+        return Err(GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("the body is {length} bytes; the limit for this upload is {limit} bytes"),
+        ));
+    }
+    let content_type = match content_type {
+        None => DEFAULT_CONTENT_TYPE.to_owned(),
+        Some(v) => essence(v).ok_or_else(|| {
+            GatewayError::new(ErrorKind::UnsupportedMediaType, "the Content-Type is not a valid media type")
+        })?,
+    };
+    check_content_type(config, grant, &content_type)?;
+    Ok(UploadPlan { length, content_type, md5: None, sha256: None, if_absent: false })
 }
 
 /// The `201 Created` body.

@@ -114,6 +114,18 @@ fn part_data_start(prefix: &[u8], boundary: &str, index: usize) -> Option<usize>
     memchr::memmem::find(&prefix[headers..], b"\r\n\r\n").map(|end| headers + end + 4)
 }
 
+/// A form's head and its file as a body to store (what [`crate::store::Compose::form`]
+/// answers).
+pub struct FormFile<B> {
+    pub head: FormHead,
+    /// The file's bytes, `length` of them, as they arrive.
+    pub body: B,
+    pub length: u64,
+    /// Why the file's bytes stopped, once the edge knows it was the form's fault (a part after
+    /// the file, a wrong ending): the answer to give when the store write fails.
+    pub fault: std::rc::Rc<std::cell::RefCell<Option<GatewayError>>>,
+}
+
 /// Which bytes of a chunk are the file's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fed {
@@ -196,4 +208,15 @@ impl FileScan {
             Err(malformed("it ended before its closing boundary"))
         }
     }
+}
+
+/// A whole form body read at once, for stores that hold bodies in memory: its head and its
+/// file's bytes, or why it is malformed.
+pub fn read_whole(body: &[u8], boundary: &str) -> Result<(FormHead, Vec<u8>)> {
+    let head = read_head(body, boundary)?.ok_or_else(|| malformed("it ended before its file"))?;
+    let mut scan = FileScan::new(&head, boundary, body.len() as u64)?;
+    let fed = scan.feed(0, body)?;
+    scan.finish()?;
+    let file = fed.now.start..fed.last.map_or(fed.now.end, |last| last + 1);
+    Ok((head, body[file].to_vec()))
 }

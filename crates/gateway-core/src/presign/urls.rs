@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::capability::{self, Capability};
 use super::disposition::attachment;
+use super::form::{issue, FormRequest};
+use super::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
 use crate::config::Config;
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::grant::{Grant, Scope};
+use crate::grant::Scope;
 use crate::http::{Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{ObjectIndex, PresignLedger, PresignedUpload};
@@ -18,9 +20,6 @@ use crate::presign::confirm::CONFIRM_WINDOW_MS;
 use crate::store::{DirectUrl, Presign};
 use crate::time::rfc3339;
 use crate::upload::{check_content_type, due_at, location, size_limit, DEFAULT_CONTENT_TYPE};
-
-/// `expires_in` when the client gives none.
-pub const DEFAULT_EXPIRES_IN_S: i64 = 300;
 
 /// Where a presigned URL points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +51,7 @@ pub fn choose_mode(config: &Config, presigner: Option<&dyn Presign>, asked: Opti
         None => Mode::Gateway,
         Some("direct") => Mode::Direct,
         Some("gateway") => Mode::Gateway,
-        Some(_) => return Err(bad("mode must be `direct` or `gateway`")),
+        Some(_) => return Err(bad("mode must be `direct`, `gateway` or `form`")),
     };
     if mode == Mode::Direct && presigner.is_none() {
         return Err(bad("direct URLs need the S3 backend; on the R2 binding use mode `gateway`"));
@@ -90,13 +89,6 @@ pub struct UrlRequest<'a> {
     pub nonce: &'a str,
     /// The gateway's own origin, for gateway URLs.
     pub origin: &'a str,
-}
-
-/// `wanted` seconds, lowered to `PRESIGN_MAX_TTL_SECONDS` and to what remains of the
-/// caller's own authority: a URL never outlives the token it was made with.
-fn lifetime(config: &Config, grant: &Grant, wanted: i64, now_ms: i64) -> i64 {
-    let left = grant.expires_ms.map_or(i64::MAX, |exp| (exp - now_ms).div_euclid(1000));
-    wanted.min(config.presign_max_ttl_s).min(left).max(1)
 }
 
 /// The signed URL and the headers the client must send with it.
@@ -175,6 +167,8 @@ struct PresignBody {
     expires_in: Option<i64>,
     mode: Option<String>,
     filename: Option<String>,
+    success_action_status: Option<u16>,
+    success_action_redirect: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -185,19 +179,6 @@ struct PresignAnswer<'a> {
     key: &'a str,
     expires_at: String,
     mode: &'a str,
-}
-
-/// What a presign request needs besides its body.
-#[derive(Clone, Copy)]
-pub struct PresignContext<'a> {
-    pub config: &'a Config,
-    /// The store's presigning, where it has one.
-    pub presigner: Option<&'a dyn Presign>,
-    pub grant: &'a Grant,
-    pub now_ms: i64,
-    /// Unique per request: the generated key's name and the URL's nonce.
-    pub id: &'a str,
-    pub origin: &'a str,
 }
 
 /// `POST /presign`.
@@ -211,6 +192,23 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
     } else {
         serde_json::from_slice(body).map_err(|e| bad(format!("the JSON body is malformed: {e}")))?
     };
+    if req.mode.as_deref() == Some("form") {
+        if req.method.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case("POST")) {
+            return Err(bad("a form is sent with `POST`"));
+        }
+        let form = FormRequest {
+            key: req.key,
+            content_type: req.content_type,
+            size: req.size,
+            expires_in: req.expires_in,
+            success_action_status: req.success_action_status,
+            success_action_redirect: req.success_action_redirect,
+        };
+        return issue(ctx, form);
+    }
+    if req.success_action_status.is_some() || req.success_action_redirect.is_some() {
+        return Err(bad("`success_action_status` and `success_action_redirect` are for mode `form`"));
+    }
     let (method, scope) = match req.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("PUT") => ("PUT", Scope::Write),
         Some("GET") => ("GET", Scope::Read),

@@ -186,6 +186,16 @@ impl crate::store::Compose for MemoryStore {
         let head = body[..prefix.min(body.len())].to_vec();
         Ok((body, head))
     }
+
+    /// The whole body is at hand: a malformed form is refused here, before any store write.
+    async fn form(&self, body: Vec<u8>, boundary: &str, total: u64) -> Result<crate::form::parse::FormFile<Vec<u8>>> {
+        if body.len() as u64 != total {
+            return Err(crate::store::length_mismatch());
+        }
+        let (head, file) = crate::form::parse::read_whole(&body, boundary)?;
+        let length = file.len() as u64;
+        Ok(crate::form::parse::FormFile { head, body: file, length, fault: Default::default() })
+    }
 }
 
 impl Multipart for MemoryStore {

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use super::MemoryStore;
 use crate::conditional::ReadConditions;
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::form::parse::FormFile;
 use crate::key::StoredName;
 use crate::multipart::rules::Part;
 use crate::range::ByteRangeSpec;
@@ -87,5 +88,10 @@ impl Compose for BodyGuard<'_> {
     async fn buffer(&self, body: UnreadBody, _length: u64, _prefix: usize) -> Result<(UnreadBody, Vec<u8>)> {
         body.read.set(true);
         Ok((body, Vec::new()))
+    }
+
+    /// A form's fields are in its body: reading them reads it.
+    async fn form(&self, body: UnreadBody, _boundary: &str, _total: u64) -> Result<FormFile<UnreadBody>> {
+        Err(read(Some(body)))
     }
 }

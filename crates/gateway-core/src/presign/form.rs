@@ -1,0 +1,136 @@
+//! `POST /presign` with `"mode": "form"`: a browser form that uploads one file to the gateway
+//! (`POST /form`) without a token, the way S3's form POST does. The answer is the form's
+//! action URL and its hidden fields; the `policy` field holds what the token allowed, as S3
+//! policy conditions (the key, the type, the size range, the success answer, the owner and a
+//! single-use nonce), and the gateway signs it under `URL_SIGNING_SECRET`.
+
+use serde::Serialize;
+
+use super::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
+use crate::content_type::essence;
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::form::policy::{sign, Condition, FormPolicy, SIGNATURE_FIELD};
+use crate::form::receive::{FILENAME_TEMPLATE, NONCE_FIELD, OWNER_FIELD};
+use crate::grant::Scope;
+use crate::http::Reply;
+use crate::key::ObjectKey;
+use crate::time::rfc3339;
+use crate::upload::{check_content_type, size_limit};
+
+/// A form request: the presign body's fields that apply to forms.
+pub struct FormRequest {
+    /// The exact key, or one holding `${filename}`; by default the token's prefix followed by
+    /// the file's own name.
+    pub key: Option<String>,
+    /// The one type the file must be stored as (the form's `Content-Type` field).
+    pub content_type: Option<String>,
+    /// The largest file the form takes, below the token's and the gateway's own limit.
+    pub size: Option<u64>,
+    pub expires_in: Option<i64>,
+    pub success_action_status: Option<u16>,
+    pub success_action_redirect: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FormAnswer<'a> {
+    method: &'static str,
+    url: String,
+    /// The fields to send, in any order, before the file, which goes last.
+    fields: serde_json::Map<String, serde_json::Value>,
+    key: &'a str,
+    expires_at: String,
+    mode: &'static str,
+}
+
+fn bad(detail: impl Into<String>) -> GatewayError {
+    GatewayError::new(ErrorKind::BadRequest, detail)
+}
+
+/// The form for `req`, after every check a token-authenticated upload would face.
+pub fn issue<T>(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Reply<T>> {
+    let grant = ctx.grant;
+    grant.require(Scope::Write)?;
+    let secret = ctx.config.url_signing_secret.as_ref().ok_or_else(|| {
+        GatewayError::new(
+            ErrorKind::ConfigError,
+            "the gateway is misconfigured: URL_SIGNING_SECRET must be set for forms",
+        )
+    })?;
+    let key = match (req.key, &grant.exact_key) {
+        (Some(k), _) => k,
+        (None, Some(exact)) => exact.clone(),
+        (None, None) => format!("{}{FILENAME_TEMPLATE}", grant.prefix),
+    };
+    // Checked with a stand-in name: whatever file name replaces the template is checked again
+    // when the form arrives.
+    grant.authorize(Scope::Write, &ObjectKey::new(key.replace(FILENAME_TEMPLATE, "file"))?)?;
+    let content_type = req
+        .content_type
+        .as_deref()
+        .map(|v| {
+            essence(v).filter(|t| !t.contains('*')).ok_or_else(|| {
+                GatewayError::new(ErrorKind::UnsupportedMediaType, "content_type must be one exact media type")
+            })
+        })
+        .transpose()?;
+    if let Some(t) = &content_type {
+        check_content_type(ctx.config, grant, t)?;
+    }
+    let limit = size_limit(ctx.config, grant);
+    let max = match req.size {
+        Some(n) if n > limit => {
+            return Err(GatewayError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("the form may take at most {limit} bytes; `size` asks for {n}"),
+            ))
+        }
+        Some(n) => n,
+        None => limit,
+    };
+    let success = match (req.success_action_status, req.success_action_redirect) {
+        (Some(_), Some(_)) => return Err(bad("give `success_action_status` or `success_action_redirect`, not both")),
+        (Some(s), None) if [200, 201, 204].contains(&s) => Some(("success_action_status", s.to_string())),
+        (Some(_), None) => return Err(bad("success_action_status must be 200, 201 or 204")),
+        (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://") => {
+            Some(("success_action_redirect", url))
+        }
+        (None, Some(_)) => return Err(bad("success_action_redirect must be an absolute http(s) URL")),
+        (None, None) => None,
+    };
+    let expires_in_s = match req.expires_in {
+        None => DEFAULT_EXPIRES_IN_S,
+        Some(n) if n >= 1 => n,
+        Some(_) => return Err(bad("expires_in must be at least 1 second")),
+    };
+    let expires_in_s = lifetime(ctx.config, grant, expires_in_s, ctx.now_ms);
+    let expiration_ms = ctx.now_ms.saturating_add(expires_in_s.saturating_mul(1000));
+
+    let mut fields: Vec<(&str, String)> = vec![("key", key.clone())];
+    if let Some(t) = &content_type {
+        fields.push(("Content-Type", t.clone()));
+    }
+    if let Some((name, value)) = &success {
+        fields.push((name, value.clone()));
+    }
+    fields.push((OWNER_FIELD, grant.sub.clone()));
+    fields.push((NONCE_FIELD, ctx.id.to_owned()));
+    // Without a `Content-Type` field the file is stored as its own part declares it, checked
+    // against the gateway's type rules when the form arrives.
+    let mut conditions: Vec<Condition> =
+        fields.iter().map(|(f, v)| Condition::Eq { field: (*f).to_owned(), value: v.clone() }).collect();
+    conditions.push(Condition::LengthRange { min: 0, max });
+    let policy = FormPolicy { expiration_ms, conditions };
+    let encoded = policy.encoded();
+    let signature = sign(secret, &encoded)?;
+    fields.push(("policy", encoded));
+    fields.push((SIGNATURE_FIELD, signature));
+    let answer = FormAnswer {
+        method: "POST",
+        url: format!("{}/form", ctx.origin),
+        fields: fields.into_iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v))).collect(),
+        key: &key,
+        expires_at: rfc3339(expiration_ms),
+        mode: "form",
+    };
+    Ok(Reply::json(200, &answer).with_header("Cache-Control", "no-store"))
+}

@@ -1,0 +1,143 @@
+// Browser form uploads against the built Worker on both backends: a form from
+// `POST /presign` (`"mode": "form"`) posted as `multipart/form-data` by Node's own FormData (as
+// a script would) and by a plain HTML form in headless Chromium (as a page would), the bytes
+// checked on download, and malformed forms refused with nothing stored.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import { chromium } from 'playwright-core';
+import { startGateway, BACKEND } from './support/gateway.mjs';
+import { call, tokenFor, assertProblem, sha256 } from './support/client.mjs';
+
+const URL_SIGNING_SECRET = 'url-signing-secret-for-form-tests-0123456789';
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+let gw;
+before(async () => { gw = await startGateway({ URL_SIGNING_SECRET, MAX_UPLOAD_BYTES: String(64 * 1024 * 1024) }); });
+after(() => gw?.close());
+
+const alice = tokenFor('alice');
+
+async function formFor(request) {
+  const res = await call(gw, 'POST', '/presign', { token: alice, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'form', ...request }) });
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
+function formData(fields, file, filename, type = 'application/octet-stream') {
+  const data = new FormData();
+  for (const [k, v] of Object.entries(fields)) data.append(k, v);
+  data.append('file', new Blob([file], { type }), filename);
+  return data;
+}
+
+async function download(key) {
+  const res = await fetch(`${gw.url}/files/${key}`, { headers: { authorization: `Bearer ${alice}` } });
+  return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), type: res.headers.get('content-type') };
+}
+
+test('a form posted with FormData stores its file under the file\'s name, byte for byte', async () => {
+  const form = await formFor({});
+  assert.equal(form.url, `${gw.url}/form`);
+  const file = crypto.randomBytes(3 * 1024 * 1024 + 17);
+  const res = await fetch(form.url, { method: 'POST', body: formData(form.fields, file, 'photo one.bin') });
+  assert.equal(res.status, 204, await res.text());
+  assert.match(res.headers.get('etag'), /^"/);
+  const got = await download('alice/photo%20one.bin');
+  assert.equal(got.status, 200);
+  assert.ok(sha256(got.bytes).equals(sha256(file)), 'the stored bytes are the file\'s');
+});
+
+test('a small form file and an empty one are stored too, with the type the file part declares', async () => {
+  for (const [name, body] of [['note.txt', Buffer.from('hello form')], ['empty.txt', Buffer.alloc(0)]]) {
+    const form = await formFor({});
+    const res = await fetch(form.url, { method: 'POST', body: formData(form.fields, body, name, 'text/plain') });
+    assert.equal(res.status, 204, `${name}: ${await res.text()}`);
+    const got = await download(`alice/${name}`);
+    assert.deepEqual([got.status, got.bytes.toString(), got.type], [200, body.toString(), 'text/plain'], name);
+  }
+});
+
+test('a form asking for 201 gets S3\'s XML document, and a redirect form a 303 with the key', async () => {
+  const xml = await formFor({ key: 'alice/doc.txt', success_action_status: 201 });
+  const res = await fetch(xml.url, { method: 'POST', body: formData(xml.fields, Buffer.from('x'), 'ignored.txt') });
+  assert.equal(res.status, 201);
+  assert.match(await res.text(), /<PostResponse>.*<Key>alice\/doc\.txt<\/Key>.*<ETag>&quot;/s);
+  const redirect = await formFor({ success_action_redirect: 'https://app.example/done' });
+  const moved = await fetch(redirect.url, { method: 'POST', body: formData(redirect.fields, Buffer.from('y'), 'r.txt'), redirect: 'manual' });
+  assert.equal(moved.status, 303);
+  assert.match(moved.headers.get('location'), /^https:\/\/app\.example\/done\?bucket=[^&]*&key=alice%2Fr\.txt&etag=%22/);
+});
+
+test('a form is single-use, and a tampered one is refused with nothing stored', async () => {
+  const form = await formFor({});
+  assert.equal((await fetch(form.url, { method: 'POST', body: formData(form.fields, Buffer.from('1'), 'once.txt') })).status, 204);
+  const again = await fetch(form.url, { method: 'POST', body: formData(form.fields, Buffer.from('2'), 'twice.txt') });
+  assert.equal(again.status, 410);
+  const other = await formFor({});
+  const res = await fetch(other.url, { method: 'POST', body: formData({ ...other.fields, key: 'bob/${filename}' }, Buffer.from('3'), 'x.txt') });
+  assert.equal(res.status, 403);
+  assert.equal((await res.json()).code, 'policy_condition_failed');
+  assert.equal((await download('alice/twice.txt')).status, 404);
+});
+
+/** Sends `body` as a form POST over a raw socket, so its framing is exactly as given. */
+function rawPost(body, boundary) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${gw.url}/form`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(text || '{}') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('a form with a part after its file, or that ends wrong, is a 400 and nothing is stored', async () => {
+  const B = 'XyZboundary123';
+  const part = (name, value) => `--${B}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  for (const [what, tail] of [['a field after the file', `\r\n${part('x-late', '1')}--${B}--\r\n`], ['no closing boundary', '\r\n--nope--\r\n']]) {
+    const form = await formFor({});
+    const head = Object.entries(form.fields).map(([k, v]) => part(k, v)).join('');
+    const file = crypto.randomBytes(200 * 1024);
+    const body = Buffer.concat([
+      Buffer.from(`${head}--${B}\r\nContent-Disposition: form-data; name="file"; filename="late-${what.length}.bin"\r\n\r\n`),
+      file,
+      Buffer.from(tail),
+    ]);
+    const res = await rawPost(body, B);
+    assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.json)}`);
+    assert.equal(res.json.code, 'bad_request');
+    assert.equal((await download(`alice/late-${what.length}.bin`)).status, 404, `${what}: nothing stored`);
+  }
+});
+
+test('without a form, or with a broken one, POST /form answers a clear problem', async () => {
+  assertProblem(assert, await call(gw, 'POST', '/form', { headers: { 'content-type': 'application/json' }, body: '{}' }), 415, 'unsupported_media_type');
+  const noFile = new FormData();
+  noFile.append('key', 'alice/x');
+  assertProblem(assert, await call(gw, 'POST', '/form', { body: noFile }), 400, 'bad_request');
+});
+
+test('a plain HTML form submitted by Chromium uploads its file and follows the redirect', { skip: BACKEND !== 'r2' && 'the browser form runs once, on the R2 binding', timeout: 60_000 }, async () => {
+  const landing = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end(`<p id="done">${req.url}</p>`); });
+  await new Promise((r) => landing.listen(0, '127.0.0.1', r));
+  const done = `http://127.0.0.1:${landing.address().port}/done`;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  try {
+    const form = await formFor({ success_action_redirect: done });
+    const inputs = Object.entries(form.fields).map(([k, v]) => `<input type="hidden" name="${k}" value="${v.replace(/"/g, '&quot;')}">`).join('');
+    const page = await browser.newPage();
+    await page.setContent(`<form method="post" enctype="multipart/form-data" action="${form.url}">${inputs}<input type="file" name="file" id="file"><button id="go">Upload</button></form>`);
+    const file = crypto.randomBytes(256 * 1024);
+    await page.setInputFiles('#file', { name: 'from-browser.bin', mimeType: 'application/octet-stream', buffer: file });
+    await Promise.all([page.waitForURL(/\/done\?/), page.click('#go')]);
+    assert.match(await page.textContent('#done'), /key=alice%2Ffrom-browser\.bin/);
+    const got = await download('alice/from-browser.bin');
+    assert.ok(sha256(got.bytes).equals(sha256(file)), 'the stored bytes are the file\'s');
+  } finally {
+    await browser.close();
+    landing.close();
+  }
+});
