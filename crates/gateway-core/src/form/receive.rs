@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::parse::{boundary, FormHead};
+use super::parse::{boundary, malformed, FormHead};
 use super::policy::{verify, FormPolicy, SIGNATURE_FIELD};
 use crate::config::Config;
 use crate::encoding::encode_query_value;
@@ -51,10 +51,6 @@ pub struct Received<B> {
 
 fn field<'h>(head: &'h FormHead, name: &str) -> Option<&'h str> {
     head.fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-}
-
-fn malformed(why: &str) -> GatewayError {
-    super::parse::malformed(why)
 }
 
 /// The file's own name from a browser's `filename` (some send a whole path).
