@@ -5,16 +5,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
 import { startDev } from './support/devserver.mjs';
-import { freePort } from './support/s3server.mjs';
 import { tokenFor } from './support/client.mjs';
+import { servePage, patterned as expected } from './support/page.mjs';
 
 const MIB = 1024 * 1024;
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
@@ -27,18 +22,8 @@ let siteUrl;
 
 before(async () => {
   if (skip) return;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uppy-page-'));
-  await esbuild.build({ entryPoints: ['tests/uppy/page.js'], bundle: true, format: 'esm', platform: 'browser', outfile: path.join(dir, 'page.js'), logLevel: 'error' });
-  fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>Uppy</title><script type="module" src="/page.js"></script>');
-  const port = await freePort();
-  siteUrl = `http://127.0.0.1:${port}`;
-  site = http.createServer((req, res) => {
-    const file = path.join(dir, req.url === '/' ? 'index.html' : path.basename(req.url));
-    if (!fs.existsSync(file)) return res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : 'text/html' });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise((r) => site.listen(port, '127.0.0.1', r));
+  site = await servePage('tests/uppy/page.js', 'Uppy');
+  siteUrl = site.url;
   dev = await startDev({ JWT_SECRET, CORS_ORIGINS: siteUrl });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 });
@@ -48,11 +33,6 @@ after(async () => {
   site?.close();
 });
 
-const expected = (size, seed) => {
-  const b = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) b[i] = (i * 7 + seed) & 255;
-  return b;
-};
 const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 test('Uppy uploads two files over tus from another origin, one resumed after the network drops', { skip, timeout: 180_000 }, async () => {

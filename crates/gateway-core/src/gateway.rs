@@ -19,6 +19,7 @@ use crate::metadata::MetadataStore;
 use crate::multipart::{request_op, Op, Session};
 use crate::presign::capability::{self, Capability};
 use crate::presign::confirm::{confirm, confirmed_key};
+use crate::presign::form::companion_params;
 use crate::presign::urls::{presign, redirect};
 use crate::presign::PresignContext;
 use crate::router::{route, Route, TusOp, OBJECT_METHODS, TUS_METHODS, TUS_UPLOAD_METHODS};
@@ -150,6 +151,11 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             Route::Presign => {
                 let grant = self.authenticate(head).await?;
                 presign(&self.presign_context(&grant, head), self.meta, &bytes).await?
+            }
+            Route::CompanionParams => {
+                let grant = self.authenticate(head).await?;
+                let (filename, content_type) = (head.query_param("filename"), head.query_param("type"));
+                companion_params(&self.presign_context(&grant, head), filename.as_deref(), content_type.as_deref())?
             }
             Route::Upload(key) => {
                 let (grant, cap) = self.caller(head, &key).await?;
@@ -323,6 +329,7 @@ fn allow_for(path: &str) -> &'static str {
         "/healthz" => "GET, HEAD",
         "/files" | "/files/" => "GET, OPTIONS",
         "/presign" | "/form" => "POST, OPTIONS",
+        "/s3/params" => "GET, OPTIONS",
         _ => OBJECT_METHODS,
     }
 }

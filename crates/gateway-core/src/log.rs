@@ -107,6 +107,7 @@ pub fn route_name(head: &RequestHead) -> (Option<&'static str>, Option<String>) 
         Route::List => ("list", None),
         Route::Presign => ("presign", None),
         Route::Form => ("form", None),
+        Route::CompanionParams => ("s3.params", None),
         Route::Upload(k) if multipart => ("multipart.part", Some(k)),
         Route::Upload(k) => ("upload", Some(k)),
         Route::Post(k) if multipart => ("multipart", Some(k)),

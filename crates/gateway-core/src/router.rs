@@ -15,6 +15,8 @@ pub enum Route {
     Presign,
     /// `POST /form`: a browser form upload, authorised by its signed policy.
     Form,
+    /// `GET /s3/params`: a form, as Companion hands one to `@uppy/aws-s3` 4.x and 5.x.
+    CompanionParams,
     Upload(ObjectKey),
     /// `POST` on an object: starts or completes a multipart upload, by query string.
     Post(ObjectKey),
@@ -76,7 +78,8 @@ pub fn route(method: &Method, path: &str) -> Result<Route> {
             || path.starts_with("/files/")
             || path == "/healthz"
             || path == "/presign"
-            || path == "/form")
+            || path == "/form"
+            || path == "/s3/params")
     {
         return Ok(Route::Preflight);
     }
@@ -92,6 +95,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route> {
         "/form" => match *method {
             Method::POST => Ok(Route::Form),
             _ => Err(not_allowed("POST, OPTIONS")),
+        },
+        "/s3/params" => match *method {
+            Method::GET => Ok(Route::CompanionParams),
+            _ => Err(not_allowed("GET, OPTIONS")),
         },
         "/files" | "/files/" => match *method {
             Method::GET => Ok(Route::List),

@@ -214,3 +214,21 @@ fn b64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
+
+#[test]
+fn companions_s3_params_hand_out_a_form_for_a_new_key_that_keeps_the_extension() {
+    let w = world();
+    let get = |req: Req| w.send(req);
+    let h = get(Req::get("/s3/params?filename=cat%20photo.png&type=image%2Fpng&metadata%5Bname%5D=x")
+        .bearer(&token("alice", json!({}))));
+    assert_eq!(h.reply.status, 200);
+    let params = json_body(&h.reply);
+    assert_eq!((params["method"].as_str(), params["expires"].as_i64()), (Some("POST"), Some(300)));
+    let key = params["fields"]["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("alice/") && key.ends_with(".png"), "{key}");
+    assert_eq!(params["fields"]["Content-Type"], "image/png");
+    let stored = w.send(post(body_of(&params["fields"], &[], "cat photo.png", "image/png", PNG)));
+    assert_eq!(stored.reply.status, 204);
+    assert_eq!(w.row(&key).unwrap().content_type, "image/png");
+    assert_problem(&get(Req::get("/s3/params?filename=a.png")), 401, "missing_token");
+}

@@ -46,8 +46,65 @@ fn bad(detail: impl Into<String>) -> GatewayError {
     GatewayError::new(ErrorKind::BadRequest, detail)
 }
 
-/// The form for `req`, after every check a token-authenticated upload would face.
+/// A form, signed.
+struct Issued {
+    url: String,
+    fields: serde_json::Map<String, serde_json::Value>,
+    key: String,
+    expiration_ms: i64,
+}
+
+/// `POST /presign` with `"mode": "form"`: the form for `req`.
 pub fn issue<T>(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Reply<T>> {
+    let form = build(ctx, req)?;
+    let answer = FormAnswer {
+        method: "POST",
+        url: form.url,
+        fields: form.fields,
+        key: &form.key,
+        expires_at: rfc3339(form.expiration_ms),
+        mode: "form",
+    };
+    Ok(Reply::json(200, &answer).with_header("Cache-Control", "no-store"))
+}
+
+#[derive(Serialize)]
+struct CompanionParams {
+    method: &'static str,
+    url: String,
+    fields: serde_json::Map<String, serde_json::Value>,
+    /// Seconds the form stays usable, as Companion's `s3/params` gives it.
+    expires: i64,
+}
+
+/// `GET /s3/params?filename=…&type=…`, the endpoint `@uppy/aws-s3` 4.x and 5.x call (as
+/// Companion's) for a file below their multipart threshold: a form for a new key under the
+/// token's prefix that keeps the file name's extension, as `POST /presign` generates one, and
+/// the file's type. Companion's answer shape; other query parameters (`metadata[…]`) are not
+/// stored.
+pub fn companion_params<T>(
+    ctx: &PresignContext<'_>,
+    filename: Option<&str>,
+    content_type: Option<&str>,
+) -> Result<Reply<T>> {
+    let key = ctx.grant.generated_key(ctx.id, filename)?;
+    let content_type = content_type.filter(|t| essence(t).is_some_and(|e| !e.contains('*'))).map(str::to_owned);
+    let req = FormRequest {
+        key: Some(key.to_string()),
+        content_type,
+        size: None,
+        expires_in: None,
+        success_action_status: None,
+        success_action_redirect: None,
+    };
+    let form = build(ctx, req)?;
+    let expires = (form.expiration_ms - ctx.now_ms).div_euclid(1000);
+    let answer = CompanionParams { method: "POST", url: form.url, fields: form.fields, expires };
+    Ok(Reply::json(200, &answer).with_header("Cache-Control", "no-store"))
+}
+
+/// The form for `req`, after every check a token-authenticated upload would face.
+fn build(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Issued> {
     let grant = ctx.grant;
     grant.require(Scope::Write)?;
     let secret = ctx.config.url_signing_secret.as_ref().ok_or_else(|| {
@@ -124,13 +181,10 @@ pub fn issue<T>(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Reply<T>> 
     let signature = sign(secret, &encoded)?;
     fields.push(("policy", encoded));
     fields.push((SIGNATURE_FIELD, signature));
-    let answer = FormAnswer {
-        method: "POST",
+    Ok(Issued {
         url: format!("{}/form", ctx.origin),
         fields: fields.into_iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v))).collect(),
-        key: &key,
-        expires_at: rfc3339(expiration_ms),
-        mode: "form",
-    };
-    Ok(Reply::json(200, &answer).with_header("Cache-Control", "no-store"))
+        key,
+        expiration_ms,
+    })
 }

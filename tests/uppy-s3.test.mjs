@@ -1,0 +1,59 @@
+// Uppy's S3 plugin of the 4.x major (@uppy/core + @uppy/aws-s3 from npm, bundled with esbuild
+// into a test page served from another origin) in real headless Chromium against
+// `wrangler dev`, with the gateway standing in for Companion: each file's form from
+// `GET /s3/params`, posted to the gateway with CORS; the stored bytes are checked. The page
+// is a test fixture, not part of the gateway.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { chromium } from 'playwright-core';
+import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
+import { startDev } from './support/devserver.mjs';
+import { tokenFor } from './support/client.mjs';
+import { servePage, patterned as expected } from './support/page.mjs';
+
+const MIB = 1024 * 1024;
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const skip = BACKEND !== 'r2' && 'Uppy in the browser is tested once, against wrangler dev on the R2 binding';
+
+let dev;
+let browser;
+let site;
+let siteUrl;
+
+before(async () => {
+  if (skip) return;
+  site = await servePage('tests/uppy/s3-page.js', 'Uppy S3');
+  siteUrl = site.url;
+  dev = await startDev({ JWT_SECRET, CORS_ORIGINS: siteUrl, URL_SIGNING_SECRET: 'url-signing-secret-for-uppy-s3-tests-0123456789' });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+});
+after(async () => {
+  await browser?.close();
+  await dev?.stop();
+  site?.close();
+});
+
+const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+test('@uppy/aws-s3 4.x uploads through the gateway as its Companion, each file as a form from s3/params', { skip, timeout: 180_000 }, async () => {
+  const page = await browser.newPage();
+  await page.goto(siteUrl);
+  await page.waitForFunction(() => typeof window.uploadWithUppyS3 === 'function');
+  const files = [
+    { name: 'photo.png', type: 'image/png', size: 300 * 1024 + 1, seed: 3 },
+    { name: 'data.bin', type: 'application/octet-stream', size: 6 * MIB + 7, seed: 4 },
+  ];
+  const result = await page.evaluate((args) => window.uploadWithUppyS3(args), { endpoint: dev.url, token: tokenFor('alice'), files });
+  assert.deepEqual(result.failed, []);
+  assert.equal(result.successful.length, 2);
+  for (const f of files) {
+    const done = result.successful.find((s) => s.name === f.name);
+    assert.match(done.key, new RegExp(`^alice/[^/]+\\.${f.name.split('.').pop()}$`), `${f.name}: a new key under the token's prefix`);
+    assert.equal(done.location, `${dev.url}/files/${done.key}`);
+    const res = await fetch(`${dev.url}/files/${done.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), f.type);
+    assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(f.size, f.seed)), `${f.name}: the stored bytes`);
+  }
+});

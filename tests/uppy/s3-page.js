@@ -1,0 +1,21 @@
+// The test page's script for @uppy/aws-s3 4.x (bundled by tests/uppy-s3.test.mjs, never
+// shipped): @uppy/core with the S3 plugin pointed at the gateway as its Companion, with the
+// token in the plugin's `headers`, as the README shows. Below the plugin's multipart
+// threshold each file goes as a form POST from `s3/params`.
+import Uppy from '@uppy/core';
+import AwsS3 from '@uppy/aws-s3';
+
+window.uploadWithUppyS3 = async ({ endpoint, token, files }) => {
+  const uppy = new Uppy({ autoProceed: false });
+  uppy.use(AwsS3, { endpoint, headers: { authorization: `Bearer ${token}` }, shouldUseMultipart: false });
+  for (const f of files) {
+    const bytes = new Uint8Array(f.size);
+    for (let i = 0; i < f.size; i++) bytes[i] = (i * 7 + f.seed) & 255;
+    uppy.addFile({ name: f.name, type: f.type, data: new Blob([bytes], { type: f.type }) });
+  }
+  const result = await uppy.upload();
+  return {
+    successful: result.successful.map((f) => ({ name: f.name, key: f.response?.body?.key, location: f.response?.uploadURL })),
+    failed: result.failed.map((f) => ({ name: f.name, error: String(f.error) })),
+  };
+};
