@@ -188,6 +188,8 @@ impl crate::store::Compose for MemoryStore {
     }
 
     /// The whole body is at hand: a malformed form is refused here, before any store write.
+    /// The edge finds a part after the file or a wrong ending only as the file streams, after
+    /// the form's nonce is spent; its store write then fails, so nothing is kept either way.
     async fn form(&self, body: Vec<u8>, boundary: &str, total: u64) -> Result<crate::form::parse::FormFile<Vec<u8>>> {
         if body.len() as u64 != total {
             return Err(crate::store::length_mismatch());
