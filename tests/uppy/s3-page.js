@@ -1,13 +1,13 @@
 // The test page's script for @uppy/aws-s3 4.x (bundled by tests/uppy-s3.test.mjs, never
 // shipped): @uppy/core with the S3 plugin pointed at the gateway as its Companion, with the
-// token in the plugin's `headers`, as the README shows. Below the plugin's multipart
-// threshold each file goes as a form POST from `s3/params`.
+// token in the plugin's `headers`, as the README shows. Without `multipart` each file goes as a
+// form POST from `s3/params`; with it, through Companion's multipart endpoints in parts.
 import Uppy from '@uppy/core';
 import AwsS3 from '@uppy/aws-s3';
 
-window.uploadWithUppyS3 = async ({ endpoint, token, files }) => {
+window.uploadWithUppyS3 = async ({ endpoint, token, files, multipart = false }) => {
   const uppy = new Uppy({ autoProceed: false });
-  uppy.use(AwsS3, { endpoint, headers: { authorization: `Bearer ${token}` }, shouldUseMultipart: false });
+  uppy.use(AwsS3, { endpoint, headers: { authorization: `Bearer ${token}` }, shouldUseMultipart: multipart, retryDelays: [0, 500, 1000] });
   for (const f of files) {
     const bytes = new Uint8Array(f.size);
     for (let i = 0; i < f.size; i++) bytes[i] = (i * 7 + f.seed) & 255;

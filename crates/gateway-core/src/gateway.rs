@@ -4,6 +4,7 @@
 
 use crate::announce::{self, Announcer};
 use crate::auth::verify;
+use crate::companion::{self, CompanionOp};
 use crate::config::{Config, Storage};
 use crate::cors;
 use crate::download;
@@ -21,7 +22,7 @@ use crate::presign::capability::{self, Capability};
 use crate::presign::confirm::{confirm, confirmed_key};
 use crate::presign::form::companion_params;
 use crate::presign::urls::{presign, redirect};
-use crate::presign::PresignContext;
+use crate::presign::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
 use crate::router::{route, Route, TusOp, OBJECT_METHODS, TUS_METHODS, TUS_UPLOAD_METHODS};
 use crate::store::{Compose, Multipart, Presign};
 use crate::tus::protocol as tus_protocol;
@@ -152,6 +153,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                 let grant = self.authenticate(head).await?;
                 presign(&self.presign_context(&grant, head), self.meta, &bytes).await?
             }
+            Route::Companion(op) => return self.companion(head, op, &bytes).await,
             Route::CompanionParams => {
                 let grant = self.authenticate(head).await?;
                 let (filename, content_type) = (head.query_param("filename"), head.query_param("type"));
@@ -189,11 +191,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                     // The store write failed because the form was malformed: say that.
                     Err(err) => return Err(form.fault.borrow_mut().take().unwrap_or(err)),
                 };
-                let bucket = match &self.config.storage {
-                    Storage::S3(s3) => s3.bucket.as_str(),
-                    Storage::R2 => "",
-                };
-                let reply = answer(&form.success, &head.origin, bucket, &form.key, &job.event.etag);
+                let reply = answer(&form.success, &head.origin, self.bucket(), &form.key, &job.event.etag);
                 return Ok((reply, Some(job)));
             }
             Route::Post(key) => {
@@ -224,6 +222,19 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             }
         };
         Ok((reply, None))
+    }
+
+    /// A multipart session of `grant` on `key`.
+    fn session<'s>(&'s self, grant: &'s Grant, key: crate::key::ObjectKey) -> Session<'s, S, M> {
+        Session { config: self.config, store: self.store, meta: self.meta, grant, key, now_ms: self.now_ms }
+    }
+
+    /// The bucket S3-shaped answers name: the S3 store's, none on the R2 binding.
+    fn bucket(&self) -> &str {
+        match &self.config.storage {
+            Storage::S3(s3) => s3.bucket.as_str(),
+            Storage::R2 => "",
+        }
     }
 
     /// Stores a checked single upload: announced when small and a queue is bound, journaled
@@ -295,15 +306,18 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         body: Option<S::Body>,
         bytes: &[u8],
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
-        let grant = self.authenticate(head).await?;
-        let session = Session {
-            config: self.config,
-            store: self.store,
-            meta: self.meta,
-            grant: &grant,
-            key,
-            now_ms: self.now_ms,
+        // A part may come with a gateway URL for that one part (Companion's part URLs).
+        let grant = match &op {
+            Op::Part(id) if capability::is_signed(head) => {
+                let (grant, cap) = self.caller(head, &key).await?;
+                if cap.and_then(|c| c.part).is_none_or(|(upload, _)| upload != *id) {
+                    return Err(GatewayError::new(ErrorKind::Forbidden, "this URL is not for a part of this upload"));
+                }
+                grant
+            }
+            _ => self.authenticate(head).await?,
         };
+        let session = self.session(&grant, key);
         let reply = match op {
             Op::Start => session.start(self.request_id, bytes).await?,
             Op::Part(id) => session.put_part(&id, self.request_id, head, body).await?,
@@ -315,6 +329,49 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             }
         };
         Ok((reply, None))
+    }
+}
+
+impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, Q> {
+    /// Companion's multipart endpoints over the gateway's own multipart uploads.
+    async fn companion(
+        &self,
+        head: &RequestHead,
+        op: CompanionOp,
+        bytes: &[u8],
+    ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
+        let grant = self.authenticate(head).await?;
+        let session = |key| self.session(&grant, key);
+        let key = || {
+            let key = head.query_param("key").ok_or_else(|| {
+                GatewayError::new(ErrorKind::BadRequest, "Companion's multipart requests name the object in `?key=`")
+            })?;
+            crate::key::ObjectKey::new(key)
+        };
+        match op {
+            CompanionOp::Create => {
+                let (key, start) = companion::create_request(&grant, self.request_id, bytes)?;
+                let started = session(key.clone()).start(self.request_id, &start).await?;
+                Ok((companion::created(&started, &key), None))
+            }
+            CompanionOp::SignPart(id, number) => {
+                let expires_in_s = lifetime(self.config, &grant, DEFAULT_EXPIRES_IN_S, self.now_ms);
+                let context = (self.request_id, head.origin.as_str(), expires_in_s, self.now_ms);
+                Ok((companion::sign_part(self.config, &grant, &key()?, (&id, number), context)?, None))
+            }
+            CompanionOp::List(id) => Ok((companion::list(&session(key()?).list(&id).await?), None)),
+            CompanionOp::Complete(id) => {
+                let key = key()?;
+                let body = companion::completion_body(bytes)?;
+                let done = session(key.clone()).complete(&id, &body).await?;
+                let (reply, job) = companion::completed(done, &head.origin, &key, self.bucket());
+                Ok((reply, Some(job)))
+            }
+            CompanionOp::Abort(id) => {
+                session(key()?).abort::<S::Stream>(&id).await?;
+                Ok((Reply::json(200, &serde_json::json!({})), None))
+            }
+        }
     }
 }
 
@@ -330,6 +387,8 @@ fn allow_for(path: &str) -> &'static str {
         "/files" | "/files/" => "GET, OPTIONS",
         "/presign" | "/form" => "POST, OPTIONS",
         "/s3/params" => "GET, OPTIONS",
+        "/s3/multipart" => "POST, OPTIONS",
+        p if p.starts_with("/s3/multipart/") => "GET, POST, DELETE, OPTIONS",
         _ => OBJECT_METHODS,
     }
 }

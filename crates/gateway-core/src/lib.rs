@@ -9,6 +9,7 @@
 
 pub mod announce;
 pub mod auth;
+pub mod companion;
 pub mod conditional;
 pub mod config;
 pub mod content_type;

@@ -17,6 +17,8 @@ pub enum Route {
     Form,
     /// `GET /s3/params`: a form, as Companion hands one to `@uppy/aws-s3` 4.x and 5.x.
     CompanionParams,
+    /// Under `/s3/multipart`: Companion's multipart endpoints.
+    Companion(CompanionOp),
     Upload(ObjectKey),
     /// `POST` on an object: starts or completes a multipart upload, by query string.
     Post(ObjectKey),
@@ -25,6 +27,21 @@ pub enum Route {
     Delete(ObjectKey),
     /// Under `/tus/`: the resumable upload protocol.
     Tus(TusOp),
+}
+
+/// A request under `/s3/multipart`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompanionOp {
+    /// `POST /s3/multipart`: start an upload.
+    Create,
+    /// `GET /s3/multipart/{uploadId}/{partNumber}?key=`: a URL for one part.
+    SignPart(String, u16),
+    /// `GET /s3/multipart/{uploadId}?key=`: the parts received.
+    List(String),
+    /// `POST /s3/multipart/{uploadId}/complete?key=`.
+    Complete(String),
+    /// `DELETE /s3/multipart/{uploadId}?key=`.
+    Abort(String),
 }
 
 /// A tus request, by its effective method (see `tus::protocol::effective_method`).
@@ -69,9 +86,35 @@ fn not_allowed(allow: &str) -> GatewayError {
     GatewayError::new(ErrorKind::MethodNotAllowed, format!("allowed methods: {allow}"))
 }
 
+/// Companion's multipart endpoints: `/s3/multipart[/{uploadId}[/{partNumber}|/complete]]`.
+fn companion_route(method: &Method, path: &str) -> Result<Route> {
+    let rest = path.strip_prefix("/s3/multipart").unwrap_or_default().trim_start_matches('/');
+    let segments: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
+    let op = match (segments.as_slice(), method) {
+        ([], &Method::POST) => CompanionOp::Create,
+        ([id], &Method::GET) => CompanionOp::List((*id).to_owned()),
+        ([id], &Method::DELETE) => CompanionOp::Abort((*id).to_owned()),
+        ([id, "complete"], &Method::POST) => CompanionOp::Complete((*id).to_owned()),
+        ([id, n], &Method::GET) if n.bytes().all(|b| b.is_ascii_digit()) => {
+            let number =
+                n.parse().map_err(|_| GatewayError::new(ErrorKind::BadRequest, "part numbers are 1 to 10000"))?;
+            CompanionOp::SignPart((*id).to_owned(), number)
+        }
+        ([], _) => return Err(not_allowed("POST, OPTIONS")),
+        ([_], _) => return Err(not_allowed("GET, DELETE, OPTIONS")),
+        ([_, "complete"], _) => return Err(not_allowed("POST, OPTIONS")),
+        ([_, _], _) => return Err(not_allowed("GET, OPTIONS")),
+        _ => return Err(GatewayError::new(ErrorKind::NotFound, "no such route")),
+    };
+    Ok(Route::Companion(op))
+}
+
 pub fn route(method: &Method, path: &str) -> Result<Route> {
     if path == "/tus" || path.starts_with("/tus/") {
         return tus_route(method, path);
+    }
+    if (path == "/s3/multipart" || path.starts_with("/s3/multipart/")) && *method != Method::OPTIONS {
+        return companion_route(method, path);
     }
     if *method == Method::OPTIONS
         && (path == "/files"
@@ -79,7 +122,9 @@ pub fn route(method: &Method, path: &str) -> Result<Route> {
             || path == "/healthz"
             || path == "/presign"
             || path == "/form"
-            || path == "/s3/params")
+            || path == "/s3/params"
+            || path == "/s3/multipart"
+            || path.starts_with("/s3/multipart/"))
     {
         return Ok(Route::Preflight);
     }

@@ -62,6 +62,7 @@ fn cap(expires: i64) -> Capability {
         content_type: Some("text/plain".into()),
         nonce: "n-1".into(),
         download: None,
+        part: None,
     }
 }
 

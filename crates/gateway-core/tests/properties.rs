@@ -190,7 +190,7 @@ proptest! {
     #[test]
     fn a_signed_gateway_url_verifies_and_any_change_to_its_query_does_not(owner in "[a-z]{1,8}", nonce in "[a-z0-9-]{1,12}", max in proptest::option::of(0u64..1u64 << 40), ct in proptest::option::of("[a-z]{1,5}/[a-z]{1,5}"), download in proptest::option::of(".{0,12}"), at in any::<prop::sample::Index>(), with in any::<char>()) {
         let secret = Secret::new("url-signing-secret-0123456789-abcdefgh");
-        let cap = Capability { method: "GET".into(), key: "alice/a.txt".into(), expires: NOW_S + 60, owner, max_size: max, content_type: ct, nonce, download };
+        let cap = Capability { method: "GET".into(), key: "alice/a.txt".into(), expires: NOW_S + 60, owner, max_size: max, content_type: ct, nonce, download, part: None };
         let query = capability::sign(&secret, &cap).unwrap();
         let key = ObjectKey::new("alice/a.txt".into()).unwrap();
         let req = |q: &str| Req::new(http::Method::GET, &format!("/files/alice/a.txt?{q}"));

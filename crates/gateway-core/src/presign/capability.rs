@@ -36,6 +36,9 @@ pub struct Capability {
     pub nonce: String,
     /// A `GET` URL's attachment file name (`Content-Disposition`).
     pub download: Option<String>,
+    /// A part URL's multipart upload and part number (`uploadId`, `partNumber`): a `PUT` of
+    /// that one part, which may be sent again (a part replaces its earlier copy).
+    pub part: Option<(String, u16)>,
 }
 
 /// Each field length-prefixed, so no value can be shifted into its neighbour; an absent
@@ -59,6 +62,11 @@ fn canonical(c: &Capability) -> String {
             Some(f) => out.push_str(&format!("{}:{f}\n", f.len())),
             None => out.push_str("-\n"),
         }
+    }
+    // Only part URLs sign these, so every other URL keeps its signature; a part URL's are
+    // signed whole, so neither can be dropped, added or changed.
+    if let Some((upload_id, number)) = &c.part {
+        out.push_str(&format!("part:{}:{upload_id}\n{number}\n", upload_id.len()));
     }
     out
 }
@@ -95,6 +103,10 @@ pub fn sign(secret: &Secret, c: &Capability) -> Result<String> {
     if let Some(d) = &c.download {
         pairs.push(("download", d.clone()));
     }
+    if let Some((upload_id, number)) = &c.part {
+        pairs.push(("uploadId", upload_id.clone()));
+        pairs.push(("partNumber", number.to_string()));
+    }
     pairs.push((SIGNATURE_PARAM, signature));
     Ok(pairs.iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))).collect::<Vec<_>>().join("&"))
 }
@@ -125,6 +137,11 @@ pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64)
         content_type: param("content_type"),
         nonce: param("nonce").ok_or_else(tampered)?,
         download: param("download"),
+        part: match (param("uploadId"), param("partNumber")) {
+            (None, None) => None,
+            (Some(id), Some(n)) => Some((id, canonical_number::<u16>(&n).ok_or_else(tampered)?)),
+            _ => return Err(tampered()),
+        },
     };
     let signature = param(SIGNATURE_PARAM).and_then(|s| unhex(&s)).ok_or_else(tampered)?;
     // `verify_slice` compares in constant time.

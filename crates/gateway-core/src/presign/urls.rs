@@ -150,6 +150,7 @@ pub fn sign_url(
                 content_type: r.content_type.map(str::to_owned),
                 nonce: r.nonce.to_owned(),
                 download: r.download.map(str::to_owned),
+                part: None,
             };
             let url = format!("{}{}?{}", r.origin, location(r.key), capability::sign(secret, &cap)?);
             Ok((url, headers))
