@@ -1,8 +1,8 @@
 // Uppy's S3 plugin of the 4.x major (@uppy/core + @uppy/aws-s3 from npm, bundled with esbuild
 // into a test page served from another origin) in real headless Chromium against
 // `wrangler dev`, with the gateway standing in for Companion: small files as forms from
-// `GET /s3/params`, a larger one through Companion's multipart endpoints with one of its parts
-// cut off and sent again by the client; the stored bytes are checked. The page is a test
+// `GET /s3/params`, larger ones through Companion's multipart endpoints, one with a part cut
+// off and sent again by the client, one paused and resumed; the stored bytes are checked. The page is a test
 // fixture, not part of the gateway.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,5 +75,22 @@ test('@uppy/aws-s3 4.x sends a file in parts through Companion\'s multipart endp
   const res = await fetch(`${dev.url}/files/${done.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'video/mp4');
+  assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(file.size, file.seed)), 'the stored bytes');
+});
+
+test('@uppy/aws-s3 4.x pauses a file sent in parts and resumes it from the parts received', { skip, timeout: 180_000 }, async () => {
+  const page = await browser.newPage();
+  await page.goto(siteUrl);
+  await page.waitForFunction(() => typeof window.uploadWithUppyS3 === 'function');
+  const listed = [];
+  page.on('request', (r) => { if (r.method() === 'GET' && /\/s3\/multipart\/[^/?]+\?key=/.test(r.url())) listed.push(r.url()); });
+  const file = { name: 'paused.bin', type: 'application/octet-stream', size: 16 * MIB + 3, seed: 6 };
+  const result = await page.evaluate((args) => window.uploadWithUppyS3(args), { endpoint: dev.url, token: tokenFor('alice'), files: [file], multipart: true, pauseAfter: 6 * MIB });
+  assert.deepEqual(result.failed, []);
+  assert.equal(result.paused, 1, 'paused once');
+  assert.ok(listed.length >= 1, 'on resuming, the client asked for the parts received');
+  const done = result.successful[0];
+  const res = await fetch(`${dev.url}/files/${done.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
+  assert.equal(res.status, 200);
   assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(file.size, file.seed)), 'the stored bytes');
 });

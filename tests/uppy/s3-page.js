@@ -5,8 +5,19 @@
 import Uppy from '@uppy/core';
 import AwsS3 from '@uppy/aws-s3';
 
-window.uploadWithUppyS3 = async ({ endpoint, token, files, multipart = false }) => {
+window.uploadWithUppyS3 = async ({ endpoint, token, files, multipart = false, pauseAfter = 0 }) => {
   const uppy = new Uppy({ autoProceed: false });
+  // With `pauseAfter`, each file is paused once that many bytes are sent, and resumed shortly
+  // after, as a user pressing pause and then resume would.
+  const paused = new Set();
+  if (pauseAfter) {
+    uppy.on('upload-progress', (file, progress) => {
+      if (paused.has(file.id) || progress.bytesUploaded < pauseAfter) return;
+      paused.add(file.id);
+      uppy.pauseResume(file.id);
+      setTimeout(() => uppy.pauseResume(file.id), 500);
+    });
+  }
   uppy.use(AwsS3, { endpoint, headers: { authorization: `Bearer ${token}` }, shouldUseMultipart: multipart, retryDelays: [0, 500, 1000] });
   for (const f of files) {
     const bytes = new Uint8Array(f.size);
@@ -15,6 +26,7 @@ window.uploadWithUppyS3 = async ({ endpoint, token, files, multipart = false }) 
   }
   const result = await uppy.upload();
   return {
+    paused: paused.size,
     successful: result.successful.map((f) => ({ name: f.name, key: f.response?.body?.key, location: f.response?.uploadURL })),
     failed: result.failed.map((f) => ({ name: f.name, error: String(f.error) })),
   };
