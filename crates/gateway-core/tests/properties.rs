@@ -209,6 +209,31 @@ proptest! {
         }
     }
 
+    /// A part URL signs its upload and part number: with either changed, dropped, or added to
+    /// a URL that had none, it no longer verifies.
+    #[test]
+    fn a_part_urls_upload_and_part_number_are_signed(upload in "[a-z0-9-]{1,36}", other in "[a-z0-9-]{1,36}", number in 1u16..=10_000, shift in 1u16..100) {
+        prop_assume!(upload != other);
+        let secret = Secret::new("url-signing-secret-0123456789-abcdefgh");
+        let base = Capability { method: "PUT".into(), key: "alice/a.bin".into(), expires: NOW_S + 60, owner: "alice".into(), max_size: None, content_type: None, nonce: "n".into(), download: None, part: None };
+        let part = Capability { part: Some((upload.clone(), number)), ..base.clone() };
+        let key = ObjectKey::new("alice/a.bin".into()).unwrap();
+        let verify = |q: &str| capability::verify(&secret, &Req::new(http::Method::PUT, &format!("/files/alice/a.bin?{q}")).head, &key, NOW_MS);
+        let query = capability::sign(&secret, &part).unwrap();
+        prop_assert_eq!(verify(&query).unwrap(), part.clone());
+        let other_number = number.checked_add(shift).filter(|n| *n <= 10_000).unwrap_or(number - 1).max(1);
+        prop_assume!(other_number != number);
+        let tampered = [
+            query.replace(&format!("uploadId={upload}"), &format!("uploadId={other}")),
+            query.replace(&format!("partNumber={number}"), &format!("partNumber={other_number}")),
+            query.replace(&format!("&uploadId={upload}&partNumber={number}"), ""),
+            format!("uploadId={upload}&partNumber={number}&{}", capability::sign(&secret, &base).unwrap()),
+        ];
+        for q in tampered {
+            prop_assert_eq!(verify(&q).map_err(|e| e.kind), Err(ErrorKind::InvalidSignature), "{}", q);
+        }
+    }
+
     // ------------------------------------------------------------ S3 answers
 
     #[test]
