@@ -6,6 +6,7 @@
 //! malformed form never completes a store write.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
@@ -86,16 +87,11 @@ async fn write(writer: &Option<JsValue>, bytes: &JsValue) -> std::result::Result
     }
 }
 
-/// The chunks read so far, each with where it begins in the body.
-struct Pending {
-    chunks: Vec<(u64, Uint8Array)>,
-    read: u64,
-}
-
 /// Reads the form's head from `body`, then answers with the file as a stream of its length.
 pub async fn read(body: ReadableStream, boundary: &str, total: u64) -> Result<FormFile<ReadableStream>> {
     let reader = Reader::of(&body).map_err(|e| failed(js::error_message(&e)))?;
-    let mut pending = Pending { chunks: Vec::new(), read: 0 };
+    // The chunks read for the head, from the body's first byte on: the pump starts with them.
+    let mut pending = VecDeque::new();
     let mut prefix: Vec<u8> = Vec::new();
     let head = loop {
         if let Some(head) = read_head(&prefix, boundary)? {
@@ -108,8 +104,7 @@ pub async fn read(body: ReadableStream, boundary: &str, total: u64) -> Result<Fo
         };
         let room = MAX_HEAD_BYTES.saturating_sub(prefix.len()).min(chunk.length() as usize);
         prefix.extend(chunk.subarray(0, room as u32).to_vec());
-        pending.chunks.push((pending.read, chunk.clone()));
-        pending.read += u64::from(chunk.length());
+        pending.push_back(chunk);
     };
     let scan = FileScan::new(&head, boundary, total)?;
     let length = scan.file_len();
@@ -139,26 +134,23 @@ pub async fn read(body: ReadableStream, boundary: &str, total: u64) -> Result<Fo
 async fn pump(
     reader: Reader,
     writer: Option<JsValue>,
-    pending: Pending,
+    mut pending: VecDeque<Uint8Array>,
     mut scan: FileScan,
     fault: Fault,
 ) -> Result<()> {
-    let mut queue: Vec<Uint8Array> = Vec::new();
     let mut held = None;
     let outcome: Result<()> = async {
         // Chunks are written in order as the scan passes them; the writer's promise holds
         // the reading back while the store is slower than the client.
-        let Pending { chunks, read } = pending;
-        let mut read = read;
-        for (at, chunk) in chunks {
-            let fed = scan.feed(at, &chunk.to_vec())?;
-            held = held.take().or(fed.last.map(|i| chunk.subarray(i as u32, i as u32 + 1)));
-            queue.push(chunk.subarray(fed.now.start as u32, fed.now.end as u32));
-        }
-        for bytes in queue.drain(..).filter(|b| b.length() > 0) {
-            write(&writer, &bytes).await.map_err(|e| cut(&e))?;
-        }
-        while let Some(chunk) = reader.next().await.map_err(|e| cut(&e))? {
+        let mut read = 0u64;
+        loop {
+            let chunk = match pending.pop_front() {
+                Some(chunk) => chunk,
+                None => match reader.next().await.map_err(|e| cut(&e))? {
+                    Some(chunk) => chunk,
+                    None => break,
+                },
+            };
             let fed = scan.feed(read, &chunk.to_vec())?;
             read += u64::from(chunk.length());
             held = held.take().or(fed.last.map(|i| chunk.subarray(i as u32, i as u32 + 1)));

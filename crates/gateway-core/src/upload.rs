@@ -68,7 +68,7 @@ pub fn plan(config: &Config, grant: &Grant, key: &ObjectKey, head: &RequestHead)
         None => return Err(GatewayError::new(ErrorKind::LengthRequired, "uploads need a Content-Length header")),
         Some(v) => parse_length(v).ok_or_else(|| bad("Content-Length must be a whole number of bytes"))?,
     };
-    let UploadPlan { content_type, .. } = plan_of(config, grant, key, length, head.header("content-type"))?;
+    let UploadPlan { content_type, .. } = plan_of(config, grant, length, head.header("content-type"))?;
     let md5 = head.header("content-md5").map(|v| decode_digest::<16>(v, "Content-MD5")).transpose()?;
     let sha256 =
         head.header("x-amz-checksum-sha256").map(|v| decode_digest::<32>(v, "x-amz-checksum-sha256")).transpose()?;
@@ -84,15 +84,9 @@ pub fn plan(config: &Config, grant: &Grant, key: &ObjectKey, head: &RequestHead)
 }
 
 /// The plan of a body of `length` bytes declaring `content_type` (a header's value), with no
-/// digest or precondition: the grant, size and type rules every upload meets.
-pub fn plan_of(
-    config: &Config,
-    grant: &Grant,
-    key: &ObjectKey,
-    length: u64,
-    content_type: Option<&str>,
-) -> Result<UploadPlan> {
-    grant.authorize(Scope::Write, key)?;
+/// digest or precondition: the size and type rules every upload meets, for a caller already
+/// authorised to write its key.
+pub fn plan_of(config: &Config, grant: &Grant, length: u64, content_type: Option<&str>) -> Result<UploadPlan> {
     let limit = size_limit(config, grant);
     if length > limit {
         return Err(GatewayError::new(

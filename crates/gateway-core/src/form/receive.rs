@@ -140,7 +140,8 @@ pub async fn receive<S: Compose>(
     let key = key_of(fields)?;
     let grant = grant_of(&policy, &owner);
     let content_type = field(fields, "Content-Type").or(fields.content_type.as_deref());
-    let plan = plan_of(config, &grant, &key, form.length, content_type)?;
+    grant.authorize(Scope::Write, &key)?;
+    let plan = plan_of(config, &grant, form.length, content_type)?;
     Ok(Received {
         success: success_of(fields),
         grant,
