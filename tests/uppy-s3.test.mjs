@@ -2,38 +2,29 @@
 // into a test page served from another origin) in real headless Chromium against
 // `wrangler dev`, with the gateway standing in for Companion: small files as forms from
 // `GET /s3/params`, larger ones through Companion's multipart endpoints, one with a part cut
-// off and sent again by the client, one paused and resumed; the stored bytes are checked. The page is a test
-// fixture, not part of the gateway.
+// off and sent again by the client, one paused and resumed; the stored bytes are checked. The
+// page is a test fixture, not part of the gateway.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { chromium } from 'playwright-core';
 import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
-import { startDev } from './support/devserver.mjs';
 import { tokenFor } from './support/client.mjs';
-import { servePage, patterned as expected } from './support/page.mjs';
+import { browserAgainstDev, patterned as expected } from './support/page.mjs';
 
 const MIB = 1024 * 1024;
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const skip = BACKEND !== 'r2' && 'Uppy in the browser is tested once, against wrangler dev on the R2 binding';
 
+let env;
 let dev;
 let browser;
-let site;
 let siteUrl;
 
 before(async () => {
   if (skip) return;
-  site = await servePage('tests/uppy/s3-page.js', 'Uppy S3');
-  siteUrl = site.url;
-  dev = await startDev({ JWT_SECRET, CORS_ORIGINS: siteUrl, URL_SIGNING_SECRET: 'url-signing-secret-for-uppy-s3-tests-0123456789' });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  env = await browserAgainstDev('tests/uppy/s3-page.js', 'Uppy S3', { JWT_SECRET, URL_SIGNING_SECRET: 'url-signing-secret-for-uppy-s3-tests-0123456789' });
+  ({ dev, browser, siteUrl } = env);
 });
-after(async () => {
-  await browser?.close();
-  await dev?.stop();
-  site?.close();
-});
+after(() => env?.close());
 
 const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 

@@ -1,10 +1,13 @@
 // A test page served from its own origin: `entry` bundled by esbuild for the browser and
-// loaded by an index.html, as a site embedding a client library would serve it.
+// loaded by an index.html, as a site embedding a client library would serve it; and the whole
+// setup of a browser test: that page, `wrangler dev` allowing its origin, headless Chromium.
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+import { startDev } from './devserver.mjs';
 import { freePort } from './s3server.mjs';
 
 /** Serves `entry` (a script path) on a fresh port: { url, close }. */
@@ -28,4 +31,26 @@ export function patterned(size, seed) {
   const b = Buffer.alloc(size);
   for (let i = 0; i < size; i++) b[i] = (i * 7 + seed) & 255;
   return b;
+}
+
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+
+/**
+ * Serves `entry` as a page, starts `wrangler dev` with `vars` and CORS for the page's origin,
+ * and launches Chromium: { siteUrl, dev, browser, close }.
+ */
+export async function browserAgainstDev(entry, title, vars) {
+  const site = await servePage(entry, title);
+  const dev = await startDev({ ...vars, CORS_ORIGINS: site.url }).catch((e) => { site.close(); throw e; });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  return {
+    siteUrl: site.url,
+    dev,
+    browser,
+    close: async () => {
+      await browser.close();
+      await dev.stop();
+      site.close();
+    },
+  };
 }
