@@ -95,6 +95,8 @@ pub fn sign_part<T>(
         nonce: nonce.to_owned(),
         download: None,
         part: Some((upload_id.to_owned(), number)),
+        upload: None,
+        s3: false,
     };
     let url = format!("{origin}{}?{}", location(key), capability::sign(secret, &cap)?);
     Ok(Reply::json(200, &json!({ "url": url, "expires": expires_in_s })).with_header("Cache-Control", "no-store"))

@@ -24,6 +24,8 @@ use crate::presign::form::companion_params;
 use crate::presign::urls::{presign, redirect};
 use crate::presign::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
 use crate::router::{route, Route, TusOp, OBJECT_METHODS, TUS_METHODS, TUS_UPLOAD_METHODS};
+use crate::s3_dialect;
+use crate::sign_request;
 use crate::store::{Compose, Multipart, Presign};
 use crate::tus::protocol as tus_protocol;
 use crate::tus::session::{options as tus_options, TusSession};
@@ -100,7 +102,11 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         let (reply, followup, error) = match dispatched {
             Ok((reply, followup)) => (reply, followup, None),
             Err(err) => {
-                let mut reply = Reply::problem_for(&err, self.request_id);
+                let mut reply = if s3_dialect::requested(head) {
+                    s3_dialect::error(&err, self.request_id)
+                } else {
+                    Reply::problem_for(&err, self.request_id)
+                };
                 if err.kind == ErrorKind::MethodNotAllowed {
                     reply = reply.with_header("Allow", allow_for(&head.path));
                 }
@@ -153,6 +159,10 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                 let grant = self.authenticate(head).await?;
                 presign(&self.presign_context(&grant, head), self.meta, &bytes).await?
             }
+            Route::SignRequest => {
+                let grant = self.authenticate(head).await?;
+                sign_request::sign(&self.presign_context(&grant, head), self.meta, &bytes).await?
+            }
             Route::Companion(op) => return self.companion(head, op, &bytes).await,
             Route::CompanionParams => {
                 let grant = self.authenticate(head).await?;
@@ -161,23 +171,25 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             }
             Route::Upload(key) => {
                 let (grant, cap) = self.caller(head, &key).await?;
-                let plan = upload::plan(self.config, &grant, &key, head)?;
-                if let Some(cap) = cap {
+                let mut plan = upload::plan(self.config, &grant, &key, head)?;
+                let s3 = cap.as_ref().is_some_and(|c| c.s3);
+                match cap {
+                    // An S3 client sends a URL again after a failure: in S3's dialect a URL may be
+                    // reused, but only creates, so a repeat of one that succeeded changes nothing.
+                    Some(_) if s3 => plan.if_absent = true,
                     // A presigned upload URL works once: spent before the body is read.
-                    if !self.meta.use_nonce(&cap.nonce, cap.expires.saturating_mul(1000)).await? {
-                        return Err(GatewayError::new(ErrorKind::UrlAlreadyUsed, "this upload URL was already used"));
-                    }
+                    Some(cap) => self.spend(&cap.nonce, cap.expires.saturating_mul(1000), "this upload URL").await?,
+                    None => {}
                 }
                 let up = upload::Upload { grant: &grant, key, plan, id: self.request_id, now_ms: self.now_ms };
                 let (reply, job) = self.store_upload(up, body).await?;
+                let reply = if s3 { s3_dialect::stored(&reply) } else { reply };
                 return Ok((reply, Some(job)));
             }
             Route::Form => {
                 let form = receive(self.config, self.store, head, body, self.now_ms).await?;
                 // A form works once: spent before its file is stored.
-                if !self.meta.use_nonce(&form.nonce, form.expires_ms).await? {
-                    return Err(GatewayError::new(ErrorKind::UrlAlreadyUsed, "this form was already used"));
-                }
+                self.spend(&form.nonce, form.expires_ms, "this form").await?;
                 let key = form.key.clone();
                 let up = upload::Upload {
                     grant: &form.grant,
@@ -222,6 +234,15 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             }
         };
         Ok((reply, None))
+    }
+
+    /// Spends a single-use URL's or form's `nonce`: `what` was already used if it was spent.
+    async fn spend(&self, nonce: &str, expires_ms: i64, what: &str) -> Result<()> {
+        if self.meta.use_nonce(nonce, expires_ms).await? {
+            Ok(())
+        } else {
+            Err(GatewayError::new(ErrorKind::UrlAlreadyUsed, format!("{what} was already used")))
+        }
     }
 
     /// A multipart session of `grant` on `key`.
@@ -306,17 +327,20 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         body: Option<S::Body>,
         bytes: &[u8],
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
-        // A part may come with a gateway URL for that one part (Companion's part URLs).
-        let grant = match &op {
-            Op::Part(id) if capability::is_signed(head) => {
-                let (grant, cap) = self.caller(head, &key).await?;
-                if cap.and_then(|c| c.part).is_none_or(|(upload, _)| upload != *id) {
-                    return Err(GatewayError::new(ErrorKind::Forbidden, "this URL is not for a part of this upload"));
-                }
-                grant
-            }
-            _ => self.authenticate(head).await?,
+        // A request may come with a gateway URL for that one request: Companion's part URLs,
+        // or any multipart request in S3's dialect.
+        let (grant, s3) = if capability::is_signed(head) {
+            let (grant, cap) = self.caller(head, &key).await?;
+            let cap = cap.filter(|c| signed_for(c, &op)).ok_or_else(|| {
+                GatewayError::new(ErrorKind::Forbidden, "this URL is not for this request on this upload")
+            })?;
+            (grant, cap.s3)
+        } else {
+            (self.authenticate(head).await?, false)
         };
+        if s3 {
+            return self.multipart_s3(head, op, &grant, key, body, bytes).await;
+        }
         let session = self.session(&grant, key);
         let reply = match op {
             Op::Start => session.start(self.request_id, bytes).await?,
@@ -326,6 +350,35 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             Op::Complete(id) => {
                 let (reply, job) = session.complete(&id, bytes).await?;
                 return Ok((reply, Some(job)));
+            }
+        };
+        Ok((reply, None))
+    }
+
+    /// A multipart request on a URL in S3's dialect: the start's type comes in its
+    /// `Content-Type`, the completion's parts in S3's XML, and every answer is S3's.
+    async fn multipart_s3(
+        &self,
+        head: &RequestHead,
+        op: Op,
+        grant: &Grant,
+        key: crate::key::ObjectKey,
+        body: Option<S::Body>,
+        bytes: &[u8],
+    ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
+        let session = self.session(grant, key.clone());
+        let bucket = self.bucket();
+        let reply = match op {
+            Op::Start => {
+                let start = serde_json::json!({ "content_type": head.header("content-type") }).to_string();
+                s3_dialect::initiated(&session.start(self.request_id, start.as_bytes()).await?, bucket, &key)
+            }
+            Op::Part(id) => s3_dialect::stored(&session.put_part(&id, self.request_id, head, body).await?),
+            Op::List(id) => s3_dialect::listed(&session.list(&id).await?, bucket, &key, &id),
+            Op::Abort(id) => session.abort(&id).await?,
+            Op::Complete(id) => {
+                let (reply, job) = session.complete(&id, &s3_dialect::completion_body(bytes)?).await?;
+                return Ok((s3_dialect::completed(&reply, &head.origin, bucket, &key), Some(job)));
             }
         };
         Ok((reply, None))
@@ -375,6 +428,17 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
     }
 }
 
+/// Whether gateway URL `cap` was signed for multipart request `op`: a part URL for that
+/// part's upload, a start URL (`POST`, no upload) for a start, an upload's list, completion or
+/// abort URL for that upload.
+fn signed_for(cap: &Capability, op: &Op) -> bool {
+    match op {
+        Op::Part(id) => cap.part.as_ref().is_some_and(|(upload, _)| upload == id),
+        Op::Start => cap.s3 && cap.method == "POST" && cap.upload.is_none() && cap.part.is_none(),
+        Op::List(id) | Op::Complete(id) | Op::Abort(id) => cap.s3 && cap.upload.as_deref() == Some(id.as_str()),
+    }
+}
+
 fn is_tus(path: &str) -> bool {
     path == "/tus" || path.starts_with("/tus/")
 }
@@ -385,7 +449,7 @@ fn allow_for(path: &str) -> &'static str {
         p if is_tus(p) => TUS_UPLOAD_METHODS,
         "/healthz" => "GET, HEAD",
         "/files" | "/files/" => "GET, OPTIONS",
-        "/presign" | "/form" => "POST, OPTIONS",
+        "/presign" | "/form" | "/s3/sign" => "POST, OPTIONS",
         "/s3/params" => "GET, OPTIONS",
         "/s3/multipart" => "POST, OPTIONS",
         p if p.starts_with("/s3/multipart/") => "GET, POST, DELETE, OPTIONS",

@@ -108,6 +108,7 @@ pub fn route_name(head: &RequestHead) -> (Option<&'static str>, Option<String>) 
         Route::Presign => ("presign", None),
         Route::Form => ("form", None),
         Route::CompanionParams => ("s3.params", None),
+        Route::SignRequest => ("s3.sign", None),
         Route::Companion(_) => ("s3.multipart", None),
         Route::Upload(k) if multipart => ("multipart.part", Some(k)),
         Route::Upload(k) => ("upload", Some(k)),

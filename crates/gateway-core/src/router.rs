@@ -17,6 +17,8 @@ pub enum Route {
     Form,
     /// `GET /s3/params`: a form, as Companion hands one to `@uppy/aws-s3` 4.x and 5.x.
     CompanionParams,
+    /// `POST /s3/sign`: `@uppy/aws-s3`'s `signRequest` (6.x).
+    SignRequest,
     /// Under `/s3/multipart`: Companion's multipart endpoints.
     Companion(CompanionOp),
     Upload(ObjectKey),
@@ -123,6 +125,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route> {
             || path == "/presign"
             || path == "/form"
             || path == "/s3/params"
+            || path == "/s3/sign"
             || path == "/s3/multipart"
             || path.starts_with("/s3/multipart/"))
     {
@@ -139,6 +142,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route> {
         },
         "/form" => match *method {
             Method::POST => Ok(Route::Form),
+            _ => Err(not_allowed("POST, OPTIONS")),
+        },
+        "/s3/sign" => match *method {
+            Method::POST => Ok(Route::SignRequest),
             _ => Err(not_allowed("POST, OPTIONS")),
         },
         "/s3/params" => match *method {

@@ -63,6 +63,8 @@ fn cap(expires: i64) -> Capability {
         nonce: "n-1".into(),
         download: None,
         part: None,
+        upload: None,
+        s3: false,
     }
 }
 

@@ -18,10 +18,14 @@ use crate::secret::Secret;
 /// The query parameter that marks a request as carrying a capability instead of a token.
 pub const SIGNATURE_PARAM: &str = "signature";
 
+/// The query parameter of a URL in S3's dialect (`dialect=s3`).
+pub const DIALECT_PARAM: &str = "dialect";
+
 /// What a gateway URL allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capability {
-    /// `PUT` or `GET` (a `GET` URL also serves `HEAD`).
+    /// `PUT`, `GET` (a download `GET` URL also serves `HEAD`), or, for multipart URLs in S3's
+    /// dialect, `POST` and `DELETE`.
     pub method: String,
     pub key: String,
     /// Seconds since the Unix epoch; the URL works strictly before this instant.
@@ -30,7 +34,8 @@ pub struct Capability {
     pub owner: String,
     /// Upper bound on the body (`PUT`).
     pub max_size: Option<u64>,
-    /// The exact type the body must declare (`PUT`).
+    /// The exact type the body must declare (`PUT`), or the type patterns a multipart
+    /// upload may declare, comma-separated.
     pub content_type: Option<String>,
     /// Makes each URL distinct; a `PUT` URL's nonce is spent on first use.
     pub nonce: String,
@@ -39,6 +44,12 @@ pub struct Capability {
     /// A part URL's multipart upload and part number (`uploadId`, `partNumber`): a `PUT` of
     /// that one part, which may be sent again (a part replaces its earlier copy).
     pub part: Option<(String, u16)>,
+    /// The multipart upload (`uploadId`) a `GET` (list), `POST` (complete) or `DELETE` (abort)
+    /// URL is for.
+    pub upload: Option<String>,
+    /// S3's dialect (`dialect=s3`): the answers are S3's (XML bodies and errors), and a `PUT`
+    /// of an object only creates it and may be sent again, as S3 clients retry a URL.
+    pub s3: bool,
 }
 
 /// Each field length-prefixed, so no value can be shifted into its neighbour; an absent
@@ -67,6 +78,12 @@ fn canonical(c: &Capability) -> String {
     // signed whole, so neither can be dropped, added or changed.
     if let Some((upload_id, number)) = &c.part {
         out.push_str(&format!("part:{}:{upload_id}\n{number}\n", upload_id.len()));
+    }
+    if let Some(upload_id) = &c.upload {
+        out.push_str(&format!("upload:{}:{upload_id}\n", upload_id.len()));
+    }
+    if c.s3 {
+        out.push_str("dialect:s3\n");
     }
     out
 }
@@ -107,6 +124,12 @@ pub fn sign(secret: &Secret, c: &Capability) -> Result<String> {
         pairs.push(("uploadId", upload_id.clone()));
         pairs.push(("partNumber", number.to_string()));
     }
+    if let Some(upload_id) = &c.upload {
+        pairs.push(("uploadId", upload_id.clone()));
+    }
+    if c.s3 {
+        pairs.push((DIALECT_PARAM, "s3".to_owned()));
+    }
     pairs.push((SIGNATURE_PARAM, signature));
     Ok(pairs.iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))).collect::<Vec<_>>().join("&"))
 }
@@ -138,9 +161,15 @@ pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64)
         nonce: param("nonce").ok_or_else(tampered)?,
         download: param("download"),
         part: match (param("uploadId"), param("partNumber")) {
-            (None, None) => None,
+            (None, None) | (Some(_), None) => None,
             (Some(id), Some(n)) => Some((id, canonical_number::<u16>(&n).ok_or_else(tampered)?)),
-            _ => return Err(tampered()),
+            (None, Some(_)) => return Err(tampered()),
+        },
+        upload: param("partNumber").is_none().then(|| param("uploadId")).flatten(),
+        s3: match param(DIALECT_PARAM).as_deref() {
+            None => false,
+            Some("s3") => true,
+            Some(_) => return Err(tampered()),
         },
     };
     let signature = param(SIGNATURE_PARAM).and_then(|s| unhex(&s)).ok_or_else(tampered)?;
@@ -148,7 +177,10 @@ pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64)
     mac(secret, &c)?.verify_slice(&signature).map_err(|_| tampered())?;
     let method_ok = match c.method.as_str() {
         "PUT" => head.method == http::Method::PUT,
+        "GET" if c.upload.is_some() => head.method == http::Method::GET,
         "GET" => head.method == http::Method::GET || head.method == http::Method::HEAD,
+        "POST" => head.method == http::Method::POST,
+        "DELETE" => head.method == http::Method::DELETE,
         _ => false,
     };
     if !method_ok {
@@ -161,16 +193,20 @@ pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64)
 }
 
 impl Capability {
-    /// The grant the URL stands for: its one method on its one key, within its limits.
+    /// The grant the URL stands for: its one method on its one key, within its limits. Only a
+    /// download reads; every other URL (an object or part `PUT`, a multipart start, list,
+    /// completion or abort) writes.
     pub fn grant(&self) -> Grant {
-        let scope = if self.method == "PUT" { Scope::Write } else { Scope::Read };
+        let reads = self.method == "GET" && self.upload.is_none();
+        let scope = if reads { Scope::Read } else { Scope::Write };
         Grant {
             sub: self.owner.clone(),
             scopes: Scopes::only(scope),
             prefix: String::new(),
             exact_key: Some(self.key.clone()),
             max_size: self.max_size,
-            content_types: self.content_type.as_deref().map(|t| TypePattern::parse(t).into_iter().collect()),
+            // One exact type, or (a multipart start's URL) the token's patterns, comma-separated.
+            content_types: self.content_type.as_deref().map(|t| t.split(',').filter_map(TypePattern::parse).collect()),
             expires_ms: Some(self.expires.saturating_mul(1000)),
         }
     }

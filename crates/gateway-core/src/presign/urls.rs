@@ -151,6 +151,8 @@ pub fn sign_url(
                 nonce: r.nonce.to_owned(),
                 download: r.download.map(str::to_owned),
                 part: None,
+                upload: None,
+                s3: false,
             };
             let url = format!("{}{}?{}", r.origin, location(r.key), capability::sign(secret, &cap)?);
             Ok((url, headers))

@@ -4,7 +4,7 @@
 //! the time taken from the store's clock (passed in, never read here); answers are read
 //! for status, headers, XML and S3's "200 with an error". Nothing here does I/O itself.
 
-mod answer;
+pub(crate) mod answer;
 mod config;
 mod exec;
 mod multipart;

@@ -1,0 +1,94 @@
+// The current @uppy/aws-s3 (6.x, installed in tests/uppy6 beside @uppy/core 6 and bundled
+// with esbuild into a test page served from another origin) in real headless Chromium against
+// `wrangler dev`, its `signRequest` asking the gateway's `POST /s3/sign`: a small file as one
+// PUT, larger ones in parts, one with a part cut off and sent again, one paused and resumed.
+// The stored bytes, the rows and the events are checked. The page is a test fixture.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { BACKEND, JWT_SECRET, eventually } from './support/gateway.mjs';
+import { tokenFor } from './support/client.mjs';
+import { browserAgainstDev, patterned as expected } from './support/page.mjs';
+import { startReceiver } from './support/receiver.mjs';
+
+const MIB = 1024 * 1024;
+const skip = BACKEND !== 'r2' && 'Uppy in the browser is tested against wrangler dev on the R2 binding';
+
+let env;
+let dev;
+let browser;
+let siteUrl;
+let hook;
+
+before(async () => {
+  if (skip) return;
+  hook = await startReceiver();
+  env = await browserAgainstDev('tests/uppy6/s3-page.js', 'Uppy 6 S3', {
+    JWT_SECRET,
+    URL_SIGNING_SECRET: 'url-signing-secret-for-uppy-6-tests-0123456789',
+    WEBHOOK_URL: `${hook.url}/hook`,
+    WEBHOOK_SECRET: 'webhook-secret-for-uppy-6-tests',
+  });
+  ({ dev, browser, siteUrl } = env);
+});
+after(async () => {
+  await env?.close();
+  await hook?.close?.();
+});
+
+const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+async function upload(args, prepare = async () => {}) {
+  const page = await browser.newPage();
+  await page.goto(siteUrl);
+  await page.waitForFunction(() => typeof window.uploadWithSignRequest === 'function');
+  await prepare(page);
+  return page.evaluate((a) => window.uploadWithSignRequest(a), { endpoint: dev.url, token: tokenFor('alice'), ...args });
+}
+
+/** The stored bytes, the object's row and its one event, for a file the page uploaded. */
+async function assertStoredOnce(done, f) {
+  assert.match(done.key, new RegExp(`^alice/[0-9a-f-]{36}-${f.name.replace('.', '\\.')}$`), `${f.name}: Uppy's key under the token's prefix`);
+  assert.equal(done.location, `${dev.url}/files/${done.key}`);
+  const res = await fetch(`${dev.url}/files/${done.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), f.type);
+  assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(f.size, f.seed)), `${f.name}: the stored bytes`);
+  const rows = dev.sql(`SELECT owner, size, content_type FROM objects WHERE key = '${done.key}'`);
+  assert.deepEqual(rows, [{ owner: 'alice', size: f.size, content_type: f.type }], `${f.name}: one row`);
+  await eventually(() => hook.forKey(done.key).length > 0, 15_000);
+  const ids = new Set(hook.forKey(done.key).map((r) => r.headers['x-upload-event-id']));
+  assert.equal(ids.size, 1, `${f.name}: one event`);
+}
+
+test('@uppy/aws-s3 6.x signs each request with the gateway and uploads a small file as one PUT and a larger one in parts', { skip, timeout: 180_000 }, async () => {
+  const small = { name: 'photo.png', type: 'image/png', size: 300 * 1024 + 1, seed: 3 };
+  const large = { name: 'data.bin', type: 'application/octet-stream', size: 12 * MIB + 7, seed: 4 };
+  const one = await upload({ files: [small] });
+  assert.deepEqual(one.failed, []);
+  assert.deepEqual(one.signed, ['PUT']);
+  await assertStoredOnce(one.successful[0], small);
+  const parts = await upload({ files: [large], multipart: true });
+  assert.deepEqual(parts.failed, []);
+  assert.deepEqual(parts.signed, ['POST', 'PUT part', 'PUT part', 'PUT part', 'POST upload'], 'start, three parts, completion');
+  await assertStoredOnce(parts.successful[0], large);
+});
+
+test('@uppy/aws-s3 6.x sends a part cut off again to the same signed URL', { skip, timeout: 180_000 }, async () => {
+  let cut = 0;
+  const file = { name: 'movie.mp4', type: 'video/mp4', size: 12 * MIB + 9, seed: 5 };
+  const result = await upload({ files: [file], multipart: true }, (page) =>
+    page.route(/partNumber=2/, (route) => (cut++ === 0 ? route.abort('connectionreset') : route.continue())));
+  assert.deepEqual(result.failed, []);
+  assert.equal(cut, 2, 'part 2 was cut off once and sent again');
+  await assertStoredOnce(result.successful[0], file);
+});
+
+test('@uppy/aws-s3 6.x pauses a file sent in parts and resumes it from the parts the gateway lists', { skip, timeout: 180_000 }, async () => {
+  const file = { name: 'paused.bin', type: 'application/octet-stream', size: 16 * MIB + 3, seed: 6 };
+  const result = await upload({ files: [file], multipart: true, pauseAfter: 6 * MIB });
+  assert.deepEqual(result.failed, []);
+  assert.equal(result.paused, 1, 'paused once');
+  assert.ok(result.signed.includes('GET upload'), 'on resuming, the client listed the parts received');
+  await assertStoredOnce(result.successful[0], file);
+});
