@@ -1,18 +1,18 @@
 // The current @uppy/aws-s3 (6.x, installed in tests/uppy6 beside @uppy/core 6 and bundled
 // with esbuild into a test page served from another origin) in real headless Chromium against
-// `wrangler dev`, its `signRequest` asking the gateway's `POST /s3/sign`: a small file as one
-// PUT, larger ones in parts, one with a part cut off and sent again, one paused and resumed.
-// The stored bytes, the rows and the events are checked. The page is a test fixture.
+// `wrangler dev` on the backend under test, its `signRequest` asking the gateway's
+// `POST /s3/sign`: a small file as one PUT, larger ones in parts, one with a part cut off and
+// sent again, one paused and resumed. The stored bytes, the rows and the events are checked.
+// The page is a test fixture.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { BACKEND, JWT_SECRET, eventually } from './support/gateway.mjs';
+import { JWT_SECRET, eventually } from './support/gateway.mjs';
 import { tokenFor } from './support/client.mjs';
 import { browserAgainstDev, patterned as expected } from './support/page.mjs';
 import { startReceiver } from './support/receiver.mjs';
 
 const MIB = 1024 * 1024;
-const skip = BACKEND !== 'r2' && 'Uppy in the browser is tested against wrangler dev on the R2 binding';
 
 let env;
 let dev;
@@ -21,7 +21,6 @@ let siteUrl;
 let hook;
 
 before(async () => {
-  if (skip) return;
   hook = await startReceiver();
   env = await browserAgainstDev('tests/uppy6/s3-page.js', 'Uppy 6 S3', {
     JWT_SECRET,
@@ -61,7 +60,7 @@ async function assertStoredOnce(done, f) {
   assert.equal(ids.size, 1, `${f.name}: one event`);
 }
 
-test('@uppy/aws-s3 6.x signs each request with the gateway and uploads a small file as one PUT and a larger one in parts', { skip, timeout: 180_000 }, async () => {
+test('@uppy/aws-s3 6.x signs each request with the gateway and uploads a small file as one PUT and a larger one in parts', { timeout: 180_000 }, async () => {
   const small = { name: 'photo.png', type: 'image/png', size: 300 * 1024 + 1, seed: 3 };
   const large = { name: 'data.bin', type: 'application/octet-stream', size: 12 * MIB + 7, seed: 4 };
   const one = await upload({ files: [small] });
@@ -74,7 +73,7 @@ test('@uppy/aws-s3 6.x signs each request with the gateway and uploads a small f
   await assertStoredOnce(parts.successful[0], large);
 });
 
-test('@uppy/aws-s3 6.x sends a part cut off again to the same signed URL', { skip, timeout: 180_000 }, async () => {
+test('@uppy/aws-s3 6.x sends a part cut off again to the same signed URL', { timeout: 180_000 }, async () => {
   let cut = 0;
   const file = { name: 'movie.mp4', type: 'video/mp4', size: 12 * MIB + 9, seed: 5 };
   const result = await upload({ files: [file], multipart: true }, (page) =>
@@ -84,7 +83,7 @@ test('@uppy/aws-s3 6.x sends a part cut off again to the same signed URL', { ski
   await assertStoredOnce(result.successful[0], file);
 });
 
-test('@uppy/aws-s3 6.x pauses a file sent in parts and resumes it from the parts the gateway lists', { skip, timeout: 180_000 }, async () => {
+test('@uppy/aws-s3 6.x pauses a file sent in parts and resumes it from the parts the gateway lists', { timeout: 180_000 }, async () => {
   const file = { name: 'paused.bin', type: 'application/octet-stream', size: 16 * MIB + 3, seed: 6 };
   const result = await upload({ files: [file], multipart: true, pauseAfter: 6 * MIB });
   assert.deepEqual(result.failed, []);

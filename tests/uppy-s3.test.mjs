@@ -1,18 +1,17 @@
 // Uppy's S3 plugin of the 4.x major (@uppy/core + @uppy/aws-s3 from npm, bundled with esbuild
-// into a test page served from another origin) in real headless Chromium against
-// `wrangler dev`, with the gateway standing in for Companion: small files as forms from
-// `GET /s3/params`, larger ones through Companion's multipart endpoints, one with a part cut
-// off and sent again by the client, one paused and resumed; the stored bytes are checked. The
-// page is a test fixture, not part of the gateway.
+// into a test page served from another origin) in real headless Chromium against `wrangler
+// dev` on the backend under test, with the gateway standing in for Companion: small files as
+// forms from `GET /s3/params`, larger ones through Companion's multipart endpoints, one with a
+// part cut off and sent again by the client, one paused and resumed; the stored bytes are
+// checked. The page is a test fixture, not part of the gateway.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
+import { JWT_SECRET } from './support/gateway.mjs';
 import { tokenFor } from './support/client.mjs';
 import { browserAgainstDev, patterned as expected } from './support/page.mjs';
 
 const MIB = 1024 * 1024;
-const skip = BACKEND !== 'r2' && 'Uppy in the browser is tested once, against wrangler dev on the R2 binding';
 
 let env;
 let dev;
@@ -20,7 +19,6 @@ let browser;
 let siteUrl;
 
 before(async () => {
-  if (skip) return;
   env = await browserAgainstDev('tests/uppy/s3-page.js', 'Uppy S3', { JWT_SECRET, URL_SIGNING_SECRET: 'url-signing-secret-for-uppy-s3-tests-0123456789' });
   ({ dev, browser, siteUrl } = env);
 });
@@ -28,7 +26,7 @@ after(() => env?.close());
 
 const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
-test('@uppy/aws-s3 4.x uploads through the gateway as its Companion, each file as a form from s3/params', { skip, timeout: 180_000 }, async () => {
+test('@uppy/aws-s3 4.x uploads through the gateway as its Companion, each file as a form from s3/params', { timeout: 180_000 }, async () => {
   const page = await browser.newPage();
   await page.goto(siteUrl);
   await page.waitForFunction(() => typeof window.uploadWithUppyS3 === 'function');
@@ -50,7 +48,7 @@ test('@uppy/aws-s3 4.x uploads through the gateway as its Companion, each file a
   }
 });
 
-test('@uppy/aws-s3 4.x sends a file in parts through Companion\'s multipart endpoints, resending a part cut off', { skip, timeout: 180_000 }, async () => {
+test('@uppy/aws-s3 4.x sends a file in parts through Companion\'s multipart endpoints, resending a part cut off', { timeout: 180_000 }, async () => {
   const page = await browser.newPage();
   await page.goto(siteUrl);
   await page.waitForFunction(() => typeof window.uploadWithUppyS3 === 'function');
@@ -69,7 +67,7 @@ test('@uppy/aws-s3 4.x sends a file in parts through Companion\'s multipart endp
   assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(file.size, file.seed)), 'the stored bytes');
 });
 
-test('@uppy/aws-s3 4.x pauses a file sent in parts and resumes it from the parts received', { skip, timeout: 180_000 }, async () => {
+test('@uppy/aws-s3 4.x pauses a file sent in parts and resumes it from the parts received', { timeout: 180_000 }, async () => {
   const page = await browser.newPage();
   await page.goto(siteUrl);
   await page.waitForFunction(() => typeof window.uploadWithUppyS3 === 'function');

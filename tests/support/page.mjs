@@ -8,7 +8,8 @@ import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { startDev } from './devserver.mjs';
-import { freePort } from './s3server.mjs';
+import { BACKEND } from './gateway.mjs';
+import { freePort, startS3 } from './s3server.mjs';
 
 /** Serves `entry` (a script path) on a fresh port: { url, close }. */
 export async function servePage(entry, title) {
@@ -36,12 +37,18 @@ export function patterned(size, seed) {
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
 /**
- * Serves `entry` as a page, starts `wrangler dev` with `vars` and CORS for the page's origin,
- * and launches Chromium: { siteUrl, dev, browser, close }.
+ * Serves `entry` as a page, starts `wrangler dev` with `vars` and CORS for the page's origin
+ * on the backend under test (with `GATEWAY_BACKEND=s3`, an s3s-fs store of its own), and
+ * launches Chromium: { siteUrl, dev, browser, close }.
  */
 export async function browserAgainstDev(entry, title, vars) {
   const site = await servePage(entry, title);
-  const dev = await startDev({ ...vars, CORS_ORIGINS: site.url }).catch((e) => { site.close(); throw e; });
+  const store = BACKEND === 's3' ? await startS3() : null;
+  const dev = await startDev({ ...store?.vars, ...vars, CORS_ORIGINS: site.url }).catch((e) => {
+    site.close();
+    store?.close();
+    throw e;
+  });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   return {
     siteUrl: site.url,
@@ -50,6 +57,7 @@ export async function browserAgainstDev(entry, title, vars) {
     close: async () => {
       await browser.close();
       await dev.stop();
+      store?.close();
       site.close();
     },
   };
