@@ -2,9 +2,9 @@
 # Installs what building and testing the Worker needs, skipping whatever is already present:
 # the wasm32 target, worker-build, wasm-bindgen-cli at the exact version in Cargo.lock,
 # s3s-fs (the S3 server the tests run against), moto (a weaker one, from PyPI), with
-# WITH_BROWSER=1 Debian's chromium (the browser test), and the npm packages (the root's and the
-# Uppy 6 test page's). Only the Rust, Debian, PyPI and npm registries are used, never a binary
-# download.
+# WITH_BROWSER=1 Debian's chromium (the browser test), and the npm packages (the root's and
+# those of the Uppy 5 and 6 test pages). Only the Rust, Debian, PyPI and npm registries are
+# used, never a binary download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,11 +71,14 @@ else
   npm ci --no-audit --no-fund
 fi
 
-# The current major of Uppy's S3 plugin needs @uppy/core 6, the other Uppy tests 4.x: its own
-# package beside the test that bundles it.
-if [ -d tests/uppy6/node_modules/@uppy/aws-s3 ] && [ tests/uppy6/node_modules/.package-lock.json -nt tests/uppy6/package-lock.json ]; then
-  say "npm packages of the Uppy 6 test page: present"
-else
-  say "installing the npm packages of the Uppy 6 test page"
-  npm ci --prefix tests/uppy6 --no-audit --no-fund
-fi
+# Uppy's S3 plugin 5.x and 6.x need @uppy/core 5 and 6, the root's Uppy tests 4.x: each major
+# is a package of its own that the browser tests bundle.
+for major in 5 6; do
+  dir=tests/uppy$major
+  if [ -d $dir/node_modules/@uppy/aws-s3 ] && [ $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]; then
+    say "npm packages of the Uppy $major test page: present"
+  else
+    say "installing the npm packages of the Uppy $major test page"
+    npm ci --prefix $dir --no-audit --no-fund
+  fi
+done

@@ -69,16 +69,18 @@ pub fn created<T>(started: &Reply<T>, key: &ObjectKey) -> Reply<T> {
     Reply::json(200, &json!({ "key": key.as_str(), "uploadId": json_of(started)["upload_id"] }))
 }
 
-/// `GET /s3/multipart/{uploadId}/{partNumber}?key=`: `{url, expires}`, a gateway URL that
-/// takes that part of that upload, within the token's lifetime.
-pub fn sign_part<T>(
+/// What signing part URLs needs besides the parts: this request's id (the URLs' nonce), the
+/// gateway's origin, the URLs' lifetime in seconds and the time.
+pub type PartUrlContext<'a> = (&'a str, &'a str, i64, i64);
+
+/// A gateway URL that takes part `number` of upload `upload_id` of `key`.
+fn part_url(
     config: &Config,
     grant: &Grant,
     key: &ObjectKey,
     (upload_id, number): (&str, u16),
-    (nonce, origin, expires_in_s, now_ms): (&str, &str, i64, i64),
-) -> Result<Reply<T>> {
-    grant.authorize(Scope::Write, key)?;
+    (nonce, origin, expires_in_s, now_ms): PartUrlContext<'_>,
+) -> Result<String> {
     let secret = config.url_signing_secret.as_ref().ok_or_else(|| {
         GatewayError::new(
             ErrorKind::ConfigError,
@@ -98,8 +100,43 @@ pub fn sign_part<T>(
         upload: None,
         s3: false,
     };
-    let url = format!("{origin}{}?{}", location(key), capability::sign(secret, &cap)?);
-    Ok(Reply::json(200, &json!({ "url": url, "expires": expires_in_s })).with_header("Cache-Control", "no-store"))
+    Ok(format!("{origin}{}?{}", location(key), capability::sign(secret, &cap)?))
+}
+
+/// `GET /s3/multipart/{uploadId}/{partNumber}?key=`: `{url, expires}`, a gateway URL that
+/// takes that part of that upload, within the token's lifetime.
+pub fn sign_part<T>(
+    config: &Config,
+    grant: &Grant,
+    key: &ObjectKey,
+    part: (&str, u16),
+    context: PartUrlContext<'_>,
+) -> Result<Reply<T>> {
+    grant.authorize(Scope::Write, key)?;
+    let url = part_url(config, grant, key, part, context)?;
+    Ok(Reply::json(200, &json!({ "url": url, "expires": context.2 })).with_header("Cache-Control", "no-store"))
+}
+
+/// `GET /s3/multipart/{uploadId}/batch?key=&partNumbers=1,2,…` (`numbers`, comma-separated):
+/// `{presignedUrls: {"1": url, …}}`, Companion's batch form of [`sign_part`].
+pub fn sign_parts<T>(
+    config: &Config,
+    grant: &Grant,
+    key: &ObjectKey,
+    (upload_id, numbers): (&str, &str),
+    context: PartUrlContext<'_>,
+) -> Result<Reply<T>> {
+    grant.authorize(Scope::Write, key)?;
+    let mut urls = serde_json::Map::new();
+    for n in numbers.split(',') {
+        let number = n
+            .parse::<u16>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| bad("partNumbers must be part numbers from 1 to 10000, comma-separated"))?;
+        urls.insert(number.to_string(), json!(part_url(config, grant, key, (upload_id, number), context)?));
+    }
+    Ok(Reply::json(200, &json!({ "presignedUrls": urls })).with_header("Cache-Control", "no-store"))
 }
 
 /// `GET /s3/multipart/{uploadId}?key=`: the parts received, `[{PartNumber, Size, ETag}]`.

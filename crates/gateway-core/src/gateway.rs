@@ -395,6 +395,8 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
         let grant = self.authenticate(head).await?;
         let session = |key| self.session(&grant, key);
+        let expires_in_s = lifetime(self.config, &grant, DEFAULT_EXPIRES_IN_S, self.now_ms);
+        let part_urls = (self.request_id, head.origin.as_str(), expires_in_s, self.now_ms);
         let key = || {
             let key = head.query_param("key").ok_or_else(|| {
                 GatewayError::new(ErrorKind::BadRequest, "Companion's multipart requests name the object in `?key=`")
@@ -408,9 +410,13 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                 Ok((companion::created(&started, &key), None))
             }
             CompanionOp::SignPart(id, number) => {
-                let expires_in_s = lifetime(self.config, &grant, DEFAULT_EXPIRES_IN_S, self.now_ms);
-                let context = (self.request_id, head.origin.as_str(), expires_in_s, self.now_ms);
-                Ok((companion::sign_part(self.config, &grant, &key()?, (&id, number), context)?, None))
+                Ok((companion::sign_part(self.config, &grant, &key()?, (&id, number), part_urls)?, None))
+            }
+            CompanionOp::SignParts(id) => {
+                let numbers = head.query_param("partNumbers").ok_or_else(|| {
+                    GatewayError::new(ErrorKind::BadRequest, "the batch form names its parts in `?partNumbers=1,2,…`")
+                })?;
+                Ok((companion::sign_parts(self.config, &grant, &key()?, (&id, &numbers), part_urls)?, None))
             }
             CompanionOp::List(id) => Ok((companion::list(&session(key()?).list(&id).await?), None)),
             CompanionOp::Complete(id) => {

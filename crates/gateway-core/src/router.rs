@@ -38,6 +38,8 @@ pub enum CompanionOp {
     Create,
     /// `GET /s3/multipart/{uploadId}/{partNumber}?key=`: a URL for one part.
     SignPart(String, u16),
+    /// `GET /s3/multipart/{uploadId}/batch?key=&partNumbers=1,2`: URLs for several parts.
+    SignParts(String),
     /// `GET /s3/multipart/{uploadId}?key=`: the parts received.
     List(String),
     /// `POST /s3/multipart/{uploadId}/complete?key=`.
@@ -97,6 +99,7 @@ fn companion_route(method: &Method, path: &str) -> Result<Route> {
         ([id], &Method::GET) => CompanionOp::List((*id).to_owned()),
         ([id], &Method::DELETE) => CompanionOp::Abort((*id).to_owned()),
         ([id, "complete"], &Method::POST) => CompanionOp::Complete((*id).to_owned()),
+        ([id, "batch"], &Method::GET) => CompanionOp::SignParts((*id).to_owned()),
         ([id, n], &Method::GET) if n.bytes().all(|b| b.is_ascii_digit()) => {
             let number =
                 n.parse().map_err(|_| GatewayError::new(ErrorKind::BadRequest, "part numbers are 1 to 10000"))?;

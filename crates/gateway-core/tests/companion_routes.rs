@@ -120,3 +120,23 @@ fn companions_endpoints_need_the_token_and_the_key() {
     assert_problem(&w.send(Req::get("/s3/multipart/abc").bearer(&alice())), 400, "bad_request");
     assert_problem(&w.send(Req::new(Method::PUT, "/s3/multipart/abc").bearer(&alice())), 405, "method_not_allowed");
 }
+
+#[test]
+fn the_batch_form_signs_a_url_for_each_part_asked_for() {
+    let w = world();
+    let (key, id) = start(&w);
+    let signed = ok(&w, Req::get(&format!("/s3/multipart/{id}/batch?key={key}&partNumbers=1,2")).bearer(&alice()));
+    let urls = signed["presignedUrls"].as_object().unwrap();
+    assert_eq!(urls.keys().collect::<Vec<_>>(), ["1", "2"]);
+    let url = |n: &str| urls[n].as_str().unwrap().strip_prefix(ORIGIN).unwrap().to_owned();
+    assert!(url("2").contains("partNumber=2"));
+    let first = vec![1u8; MIN_PART_BYTES as usize];
+    assert_eq!(w.send(Req::put(&url("1"), &first)).reply.status, 200);
+    assert_eq!(w.send(Req::put(&url("2"), b"the end")).reply.status, 200);
+    let listed = ok(&w, Req::get(&format!("/s3/multipart/{id}?key={key}")).bearer(&alice()));
+    assert_eq!(listed.as_array().unwrap().len(), 2, "each URL took its own part");
+    for bad in ["partNumbers=0", "partNumbers=1,x", "partNumbers=10001", "partNumbers=", "other=1"] {
+        let h = w.send(Req::get(&format!("/s3/multipart/{id}/batch?key={key}&{bad}")).bearer(&alice()));
+        assert_problem(&h, 400, "bad_request");
+    }
+}
