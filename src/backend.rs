@@ -98,4 +98,8 @@ impl Multipart for Backend {
     async fn abort_multipart(&self, name: &StoredName, upload_id: &str) -> Result<()> {
         each!(self, s => s.abort_multipart(name, upload_id).await)
     }
+
+    async fn list_parts(&self, name: &StoredName, upload_id: &str) -> Result<Vec<Part>> {
+        each!(self, s => s.list_parts(name, upload_id).await)
+    }
 }

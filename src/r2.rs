@@ -238,4 +238,10 @@ impl Multipart for R2Store {
             _ => Ok(()),
         }
     }
+
+    /// The binding cannot list an upload's parts; it is only asked for uploads whose parts went
+    /// straight to the store, which needs the store's presigned URLs that only S3 has.
+    async fn list_parts(&self, _key: &StoredName, _upload_id: &str) -> Result<Vec<Part>> {
+        Err(GatewayError::new(ErrorKind::BadRequest, "the R2 binding cannot list a multipart upload's parts"))
+    }
 }

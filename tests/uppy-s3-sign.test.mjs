@@ -2,12 +2,13 @@
 // with esbuild into a test page served from another origin) in real headless Chromium against
 // `wrangler dev` on the backend under test, its `signRequest` asking the gateway's
 // `POST /s3/sign`: a small file as one PUT, larger ones in parts, one with a part cut off and
-// sent again, one paused and resumed. The stored bytes, the rows and the events are checked.
-// The page is a test fixture.
+// sent again, one paused and resumed, and on S3 one whose parts go straight to the store
+// (behind a proxy that gives s3s-fs bucket CORS). The stored bytes, the rows and the events are
+// checked. The page is a test fixture.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { JWT_SECRET, eventually } from './support/gateway.mjs';
+import { BACKEND, JWT_SECRET, eventually } from './support/gateway.mjs';
 import { tokenFor } from './support/client.mjs';
 import { browserAgainstDev, patterned as expected } from './support/page.mjs';
 import { startReceiver } from './support/receiver.mjs';
@@ -18,6 +19,7 @@ let env;
 let dev;
 let browser;
 let siteUrl;
+let storeUrl;
 let hook;
 
 before(async () => {
@@ -28,7 +30,7 @@ before(async () => {
     WEBHOOK_URL: `${hook.url}/hook`,
     WEBHOOK_SECRET: 'webhook-secret-for-uppy-6-tests',
   });
-  ({ dev, browser, siteUrl } = env);
+  ({ dev, browser, siteUrl, storeUrl } = env);
 });
 after(async () => {
   await env?.close();
@@ -89,5 +91,16 @@ test('@uppy/aws-s3 6.x pauses a file sent in parts and resumes it from the parts
   assert.deepEqual(result.failed, []);
   assert.equal(result.paused, 1, 'paused once');
   assert.ok(result.signed.includes('GET upload'), 'on resuming, the client listed the parts received');
+  await assertStoredOnce(result.successful[0], file);
+});
+
+test('@uppy/aws-s3 6.x in direct mode sends each part straight to the S3 store, and the gateway completes the upload once', { skip: BACKEND !== 's3' && 'direct URLs need the S3 backend', timeout: 180_000 }, async () => {
+  const file = { name: 'direct.bin', type: 'application/octet-stream', size: 12 * MIB + 11, seed: 7 };
+  const sent = [];
+  const result = await upload({ files: [file], multipart: true, mode: 'direct' }, async (page) => {
+    page.on('request', (r) => { if (r.method() === 'PUT') sent.push(new URL(r.url()).origin); });
+  });
+  assert.deepEqual(result.failed, []);
+  assert.deepEqual(sent, [storeUrl, storeUrl, storeUrl], 'every part went to the store, none through the gateway');
   await assertStoredOnce(result.successful[0], file);
 });

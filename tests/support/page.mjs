@@ -9,6 +9,7 @@ import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { startDev } from './devserver.mjs';
 import { BACKEND } from './gateway.mjs';
+import { startCorsProxy } from './corsproxy.mjs';
 import { freePort, startS3 } from './s3server.mjs';
 
 /** Serves `entry` (a script path) on a fresh port: { url, close }. */
@@ -38,14 +39,19 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
 /**
  * Serves `entry` as a page, starts `wrangler dev` with `vars` and CORS for the page's origin
- * on the backend under test (with `GATEWAY_BACKEND=s3`, an s3s-fs store of its own), and
- * launches Chromium: { siteUrl, dev, browser, close }.
+ * on the backend under test, and launches Chromium: { siteUrl, dev, browser, storeUrl, close }.
+ * With `GATEWAY_BACKEND=s3` the gateway has an s3s-fs store of its own, reached (by the
+ * gateway and by the page alike) through a proxy that gives it bucket CORS for the page's
+ * origin: `storeUrl`.
  */
 export async function browserAgainstDev(entry, title, vars) {
   const site = await servePage(entry, title);
   const store = BACKEND === 's3' ? await startS3() : null;
-  const dev = await startDev({ ...store?.vars, ...vars, CORS_ORIGINS: site.url }).catch((e) => {
+  const proxy = store ? await startCorsProxy(store.endpoint, site.url) : null;
+  const storeVars = store ? { ...store.vars, S3_ENDPOINT: proxy.url } : {};
+  const dev = await startDev({ ...storeVars, ...vars, CORS_ORIGINS: site.url }).catch((e) => {
     site.close();
+    proxy?.close();
     store?.close();
     throw e;
   });
@@ -54,9 +60,11 @@ export async function browserAgainstDev(entry, title, vars) {
     siteUrl: site.url,
     dev,
     browser,
+    storeUrl: proxy?.url,
     close: async () => {
       await browser.close();
       await dev.stop();
+      proxy?.close();
       store?.close();
       site.close();
     },

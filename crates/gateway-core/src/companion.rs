@@ -99,6 +99,7 @@ fn part_url(
         part: Some((upload_id.to_owned(), number)),
         upload: None,
         s3: false,
+        direct: false,
     };
     Ok(format!("{origin}{}?{}", location(key), capability::sign(secret, &cap)?))
 }

@@ -247,7 +247,15 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
 
     /// A multipart session of `grant` on `key`.
     fn session<'s>(&'s self, grant: &'s Grant, key: crate::key::ObjectKey) -> Session<'s, S, M> {
-        Session { config: self.config, store: self.store, meta: self.meta, grant, key, now_ms: self.now_ms }
+        Session {
+            config: self.config,
+            store: self.store,
+            meta: self.meta,
+            grant,
+            key,
+            now_ms: self.now_ms,
+            parts_in_store: false,
+        }
     }
 
     /// The bucket S3-shaped answers name: the S3 store's, none on the R2 binding.
@@ -329,17 +337,18 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
         // A request may come with a gateway URL for that one request: Companion's part URLs,
         // or any multipart request in S3's dialect.
-        let (grant, s3) = if capability::is_signed(head) {
+        let (grant, s3, parts_in_store) = if capability::is_signed(head) {
             let (grant, cap) = self.caller(head, &key).await?;
             let cap = cap.filter(|c| signed_for(c, &op)).ok_or_else(|| {
                 GatewayError::new(ErrorKind::Forbidden, "this URL is not for this request on this upload")
             })?;
-            (grant, cap.s3)
+            (grant, cap.s3, cap.direct)
         } else {
-            (self.authenticate(head).await?, false)
+            (self.authenticate(head).await?, false, false)
         };
         if s3 {
-            return self.multipart_s3(head, op, &grant, key, body, bytes).await;
+            let session = Session { parts_in_store, ..self.session(&grant, key) };
+            return self.multipart_s3(head, op, session, body, bytes).await;
         }
         let session = self.session(&grant, key);
         let reply = match op {
@@ -361,12 +370,11 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         &self,
         head: &RequestHead,
         op: Op,
-        grant: &Grant,
-        key: crate::key::ObjectKey,
+        session: Session<'_, S, M>,
         body: Option<S::Body>,
         bytes: &[u8],
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
-        let session = self.session(grant, key.clone());
+        let key = session.key.clone();
         let bucket = self.bucket();
         let reply = match op {
             Op::Start => {

@@ -11,7 +11,7 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::http::{Body, Reply, RequestHead};
 use crate::key::ObjectKey;
 use crate::presign::capability::DIALECT_PARAM;
-use crate::s3::answer::xml_text;
+use crate::s3::{xml_elements, xml_root, xml_text};
 use crate::upload::location;
 
 const PROLOG: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -121,47 +121,20 @@ pub fn listed<T>(listed: &Reply<T>, bucket: &str, key: &ObjectKey, upload_id: &s
 /// The gateway's completion body (`{"parts": [{part_number, etag}]}`) for S3's
 /// `<CompleteMultipartUpload>` document: each `<Part>` with its `PartNumber` and `ETag`.
 pub fn completion_body(body: &[u8]) -> Result<Vec<u8>> {
-    use quick_xml::events::Event;
     let bad =
         |detail: &str| GatewayError::new(ErrorKind::BadRequest, format!("the CompleteMultipartUpload XML {detail}"));
     let body = std::str::from_utf8(body).map_err(|_| bad("is not UTF-8"))?;
-    let mut reader = quick_xml::Reader::from_str(body);
-    let mut parts = Vec::new();
-    let mut root = None;
-    let mut depth = 0usize;
-    let mut part_start = None;
-    loop {
-        let before = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-        match reader.read_event().map_err(|_| bad("is malformed"))? {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_owned();
-                if depth == 0 {
-                    root = Some(name.clone());
-                } else if depth == 1 && name == "Part" {
-                    part_start = Some(before);
-                }
-                depth += 1;
-            }
-            Event::End(e) => {
-                depth = depth.saturating_sub(1);
-                if depth == 1 && e.local_name().as_ref() == "Part" {
-                    let start = part_start.take().ok_or_else(|| bad("is malformed"))?;
-                    let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-                    let element = body.get(start..end).ok_or_else(|| bad("is malformed"))?;
-                    let number = xml_text(element, "PartNumber")
-                        .and_then(|n| n.parse::<u16>().ok())
-                        .ok_or_else(|| bad("has a Part without a PartNumber from 1 to 10000"))?;
-                    let etag = xml_text(element, "ETag").ok_or_else(|| bad("has a Part without an ETag"))?;
-                    parts.push(json!({ "part_number": number, "etag": etag.trim_matches('"') }));
-                }
-            }
-            Event::Eof if depth == 0 => break,
-            Event::Eof => return Err(bad("ends before its last element does")),
-            _ => {}
-        }
-    }
-    if root.as_deref() != Some("CompleteMultipartUpload") {
+    let elements = xml_elements(body, "Part").ok_or_else(|| bad("is malformed"))?;
+    if xml_root(body).as_deref() != Some("CompleteMultipartUpload") {
         return Err(bad("must have the root element CompleteMultipartUpload"));
+    }
+    let mut parts = Vec::new();
+    for element in &elements {
+        let number = xml_text(element, "PartNumber")
+            .and_then(|n| n.parse::<u16>().ok())
+            .ok_or_else(|| bad("has a Part without a PartNumber from 1 to 10000"))?;
+        let etag = xml_text(element, "ETag").ok_or_else(|| bad("has a Part without an ETag"))?;
+        parts.push(json!({ "part_number": number, "etag": etag.trim_matches('"') }));
     }
     if parts.is_empty() {
         return Err(bad("names no Part"));

@@ -19,8 +19,9 @@ use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
 use crate::http::Reply;
-use crate::key::ObjectKey;
-use crate::metadata::ObjectIndex;
+use crate::key::{ObjectKey, StoredName};
+use crate::metadata::{MultipartIndex, ObjectIndex};
+use crate::store::{DirectUrl, Presign};
 use crate::upload::{check_content_type, key_exists, location, size_limit, DEFAULT_CONTENT_TYPE};
 
 fn bad(detail: impl Into<String>) -> GatewayError {
@@ -37,6 +38,8 @@ struct SignBody {
     part_number: Option<u32>,
     content_type: Option<String>,
     expires_in: Option<i64>,
+    /// `gateway` (the default) or `direct`: parts straight to the S3 store.
+    mode: Option<String>,
 }
 
 /// The S3 request a sign request is for.
@@ -96,12 +99,54 @@ fn type_rules(grant: &Grant) -> Option<String> {
     grant.content_types.as_ref().map(|list| list.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
 }
 
+/// A URL to the S3 store itself for part `number` of the caller's upload `upload_id` of `key`:
+/// the store's own multipart upload and stored name, looked up from the gateway's record.
+async fn direct_part_url<M: MultipartIndex>(
+    ctx: &PresignContext<'_>,
+    meta: &M,
+    presigner: &dyn Presign,
+    key: &ObjectKey,
+    (upload_id, number): (&str, u16),
+    expires_in_s: i64,
+) -> Result<String> {
+    let missing =
+        || GatewayError::new(ErrorKind::UploadNotFound, "no multipart upload with this id is open for this key");
+    let upload = meta.multipart(upload_id).await?.filter(|u| u.key == key.as_str()).ok_or_else(missing)?;
+    if upload.owner != ctx.grant.sub {
+        return Err(GatewayError::new(ErrorKind::Forbidden, "this multipart upload belongs to another caller"));
+    }
+    if ctx.now_ms >= upload.expires_at {
+        return Err(missing());
+    }
+    let name = StoredName::recorded(upload.storage_key);
+    let query = [("partNumber", number.to_string()), ("uploadId", upload.store_upload_id)];
+    let url = DirectUrl {
+        method: "PUT",
+        name: &name,
+        signed_headers: &[],
+        query: &query,
+        expires_in_s: u64::try_from(expires_in_s).unwrap_or(0),
+    };
+    presigner.presign(&url, ctx.now_ms)
+}
+
 /// `POST /s3/sign`.
-pub async fn sign<T, M: ObjectIndex>(ctx: &PresignContext<'_>, meta: &M, body: &[u8]) -> Result<Reply<T>> {
+pub async fn sign<T, M: ObjectIndex + MultipartIndex>(
+    ctx: &PresignContext<'_>,
+    meta: &M,
+    body: &[u8],
+) -> Result<Reply<T>> {
     let req: SignBody = serde_json::from_slice(body).map_err(|e| {
         bad(format!("the body must be the JSON of the request to sign ({{method, key, uploadId?, partNumber?}}): {e}"))
     })?;
     let request = classify(&req)?;
+    let direct = match req.mode.as_deref() {
+        None | Some("gateway") => None,
+        Some("direct") => Some(ctx.presigner.ok_or_else(|| {
+            bad("direct URLs need the S3 backend (the store signs them); on the R2 binding use mode `gateway`")
+        })?),
+        Some(_) => return Err(bad("mode must be `gateway` or `direct`")),
+    };
     let grant = ctx.grant;
     let secret = ctx.config.url_signing_secret.as_ref().ok_or_else(|| {
         GatewayError::new(
@@ -130,6 +175,7 @@ pub async fn sign<T, M: ObjectIndex>(ctx: &PresignContext<'_>, meta: &M, body: &
         part: None,
         upload: None,
         s3: true,
+        direct: false,
     };
     let mut query = String::new();
     let mut headers = serde_json::Map::new();
@@ -152,16 +198,23 @@ pub async fn sign<T, M: ObjectIndex>(ctx: &PresignContext<'_>, meta: &M, body: &
             query.push_str("uploads&");
         }
         S3Request::UploadPart(id, number) => {
+            if let Some(presigner) = direct {
+                let url = direct_part_url(ctx, meta, presigner, &key, (&id, number), expires_in_s).await?;
+                let answer = json!({ "url": url, "key": key.as_str(), "headers": {}, "expires": expires_in_s });
+                return Ok(Reply::json(200, &answer).with_header("Cache-Control", "no-store"));
+            }
             cap.method = "PUT".to_owned();
             cap.part = Some((id, number));
         }
         S3Request::ListParts(id) => {
             cap.method = "GET".to_owned();
             cap.upload = Some(id);
+            cap.direct = direct.is_some();
         }
         S3Request::CompleteMultipartUpload(id) => {
             cap.method = "POST".to_owned();
             cap.upload = Some(id);
+            cap.direct = direct.is_some();
         }
         S3Request::AbortMultipartUpload(id) => {
             cap.method = "DELETE".to_owned();

@@ -102,6 +102,10 @@ pub trait Multipart: Objects {
     async fn complete_multipart(&self, name: &StoredName, upload_id: &str, parts: &[Part]) -> Result<ObjectMeta>;
     /// Discards the upload and its parts. An upload that no longer exists is not an error.
     async fn abort_multipart(&self, name: &StoredName, upload_id: &str) -> Result<()>;
+    /// The parts the store holds for the upload, by number: what a client sent to the store
+    /// itself, with URLs the store signed. An ETag the store does not list is empty. An
+    /// unknown upload is `upload_not_found`.
+    async fn list_parts(&self, name: &StoredName, upload_id: &str) -> Result<Vec<Part>>;
 }
 
 /// Bodies made inside the runtime: composed from ranges of stored objects (how the tus store

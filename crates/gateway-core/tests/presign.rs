@@ -65,6 +65,7 @@ fn cap(expires: i64) -> Capability {
         part: None,
         upload: None,
         s3: false,
+        direct: false,
     }
 }
 

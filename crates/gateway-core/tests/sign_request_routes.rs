@@ -8,8 +8,10 @@ mod common;
 use common::*;
 use gateway_core::gateway::Handled;
 use gateway_core::http::Body;
+use gateway_core::key::StoredName;
 use gateway_core::multipart::MIN_PART_BYTES;
 use gateway_core::s3_dialect::completion_body;
+use gateway_core::store::{Multipart, PutPart};
 use http::Method;
 use serde_json::{json, Value};
 
@@ -17,6 +19,19 @@ const URL_SECRET: &str = "url-signing-secret-for-sign-request-0123456789ab";
 
 fn world() -> World {
     World::new(config_with(&[("URL_SIGNING_SECRET", URL_SECRET)]))
+}
+
+/// On S3, where the store signs URLs of its own (its requests are never sent here: the
+/// memory store stands in for it).
+fn s3_world() -> World {
+    World::new(config_with(&[
+        ("URL_SIGNING_SECRET", URL_SECRET),
+        ("STORAGE", "s3"),
+        ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+        ("S3_BUCKET", "uploads"),
+        ("S3_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("S3_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+    ]))
 }
 
 fn alice() -> String {
@@ -62,7 +77,11 @@ fn assert_s3_error(h: &Handled<Vec<u8>>, status: u16, s3_code: &str, code: &str)
 }
 
 fn start(w: &World, requested: &str, content_type: &str) -> (String, String) {
-    let (url, answer) = signed(w, json!({"method": "POST", "key": requested}));
+    start_as(w, json!({"method": "POST", "key": requested}), content_type)
+}
+
+fn start_as(w: &World, request: Value, content_type: &str) -> (String, String) {
+    let (url, answer) = signed(w, request);
     let h = w.send(Req::new(Method::POST, &url).header("content-type", content_type).body(b""));
     assert_eq!(h.reply.status, 200, "{:?}", h.error);
     let doc = xml(&h);
@@ -277,4 +296,151 @@ fn the_completion_document_is_read_as_s3_clients_write_it() {
         let err = completion_body(bad.as_bytes()).unwrap_err();
         assert_eq!(err.code(), "bad_request", "{bad}");
     }
+}
+
+/// A part sent to the store itself through a direct URL: what the browser's PUT does there.
+fn put_at_store(w: &World, url: &str, bytes: &[u8]) -> String {
+    let parsed = url::Url::parse(url).unwrap();
+    let query: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
+    assert!(query.contains_key("X-Amz-Signature"), "a URL the store signed: {url}");
+    let name = StoredName::recorded(parsed.path().strip_prefix("/uploads/").unwrap().replace("%7E", "~"));
+    let part = PutPart {
+        name,
+        upload_id: query["uploadId"].clone(),
+        number: query["partNumber"].parse().unwrap(),
+        body: Some(bytes.to_vec()),
+        length: bytes.len() as u64,
+    };
+    futures_executor::block_on(w.store.upload_part(part)).unwrap()
+}
+
+#[test]
+fn in_direct_mode_parts_go_to_the_store_and_the_completion_reads_them_there() {
+    let w = s3_world();
+    let (key, id) =
+        start_as(&w, json!({"method": "POST", "key": "big.bin", "mode": "direct"}), "application/octet-stream");
+    let sign_part = |n: u16| {
+        let part = json!({"method": "PUT", "key": key, "uploadId": id, "partNumber": n, "mode": "direct"});
+        let answer = json_body(&sign_as(&w, &alice(), part).reply);
+        assert_eq!(answer["key"], key);
+        assert!(answer["url"].as_str().unwrap().starts_with("http://127.0.0.1:9000/uploads/alice/big.bin"), "{answer}");
+        answer["url"].as_str().unwrap().to_owned()
+    };
+    let first = vec![7u8; MIN_PART_BYTES as usize];
+    let e1 = put_at_store(&w, &sign_part(1), &first);
+    let e2 = put_at_store(&w, &sign_part(2), b"tail");
+    // The gateway recorded no part: the list and the completion read the store's.
+    let (list, _) = signed(&w, json!({"method": "GET", "key": key, "uploadId": id, "mode": "direct"}));
+    assert!(list.contains("parts=store"), "{list}");
+    let doc = xml(&w.send(Req::get(&list)));
+    assert!(doc.contains(&format!("<PartNumber>2</PartNumber><ETag>&quot;{e2}&quot;</ETag><Size>4</Size>")), "{doc}");
+    let body = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e1}</ETag></Part><Part><PartNumber>2</PartNumber><ETag>{e2}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let (complete, _) = signed(&w, json!({"method": "POST", "key": key, "uploadId": id, "mode": "direct"}));
+    let h = w.send(Req::new(Method::POST, &complete).body(body.as_bytes()));
+    assert_eq!(h.reply.status, 200, "{:?}", h.error);
+    assert!(h.followup.is_some(), "its event");
+    let mut whole = first;
+    whole.extend_from_slice(b"tail");
+    assert_eq!(w.object(&key).unwrap(), whole);
+    // A gateway completion URL (no `parts=store`) finds none of the store's parts: refused.
+    let (key2, id2) =
+        start_as(&w, json!({"method": "POST", "key": "other.bin", "mode": "direct"}), "application/octet-stream");
+    let part = json!({"method": "PUT", "key": key2, "uploadId": id2, "partNumber": 1, "mode": "direct"});
+    let answer = json_body(&sign_as(&w, &alice(), part).reply);
+    let e = put_at_store(&w, answer["url"].as_str().unwrap(), b"x");
+    let (gateway_complete, _) = signed(&w, json!({"method": "POST", "key": key2, "uploadId": id2}));
+    let body = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e}</ETag></Part></CompleteMultipartUpload>"
+    );
+    assert_s3_error(
+        &w.send(Req::new(Method::POST, &gateway_complete).body(body.as_bytes())),
+        400,
+        "InvalidRequest",
+        "bad_request",
+    );
+    assert!(w.row(&key2).is_none());
+}
+
+#[test]
+fn in_direct_mode_the_tokens_size_limit_holds_at_the_completion() {
+    let w = s3_world();
+    let small = token("alice", json!({"max_size": MIN_PART_BYTES + 2}));
+    let sign = |request: Value| {
+        let h = sign_as(&w, &small, request);
+        assert_eq!(h.reply.status, 200, "{:?}", h.error);
+        json_body(&h.reply)
+    };
+    let created = sign(json!({"method": "POST", "key": "big.bin", "mode": "direct"}));
+    let url = created["url"].as_str().unwrap().strip_prefix(ORIGIN).unwrap().to_owned();
+    let doc = xml(&w.send(Req::new(Method::POST, &url).body(b"")));
+    let id = element(&doc, "UploadId").to_owned();
+    let part = |n: u16| {
+        sign(json!({"method": "PUT", "key": "alice/big.bin", "uploadId": id, "partNumber": n, "mode": "direct"}))
+    };
+    let e1 = put_at_store(&w, part(1)["url"].as_str().unwrap(), &vec![0u8; MIN_PART_BYTES as usize]);
+    // The store takes any size: the part URL cannot sign a length the client never states.
+    let e2 = put_at_store(&w, part(2)["url"].as_str().unwrap(), b"one too many");
+    let complete = sign(json!({"method": "POST", "key": "alice/big.bin", "uploadId": id, "mode": "direct"}));
+    let url = complete["url"].as_str().unwrap().strip_prefix(ORIGIN).unwrap().to_owned();
+    let body = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e1}</ETag></Part><Part><PartNumber>2</PartNumber><ETag>{e2}</ETag></Part></CompleteMultipartUpload>"
+    );
+    assert_s3_error(
+        &w.send(Req::new(Method::POST, &url).body(body.as_bytes())),
+        413,
+        "EntityTooLarge",
+        "payload_too_large",
+    );
+    assert!(w.row("alice/big.bin").is_none() && w.object("alice/big.bin").is_none(), "nothing recorded or assembled");
+}
+
+#[test]
+fn a_direct_part_url_is_only_for_the_callers_open_upload_and_only_on_s3() {
+    let w = s3_world();
+    let (key, id) =
+        start_as(&w, json!({"method": "POST", "key": "a.bin", "mode": "direct"}), "application/octet-stream");
+    let part = |token: &str, key: &str, id: &str| {
+        sign_as(&w, token, json!({"method": "PUT", "key": key, "uploadId": id, "partNumber": 1, "mode": "direct"}))
+    };
+    let bob = token("bob", json!({"prefix": "alice/"}));
+    assert_problem(&part(&bob, &key, &id), 403, "forbidden");
+    assert_problem(&part(&alice(), "alice/b.bin", &id), 404, "upload_not_found");
+    assert_problem(&part(&alice(), &key, "no-such-upload"), 404, "upload_not_found");
+    let (abort, _) = signed(&w, json!({"method": "DELETE", "key": key, "uploadId": id}));
+    assert_eq!(w.send(Req::delete(&abort)).reply.status, 204);
+    assert_problem(&part(&alice(), &key, &id), 404, "upload_not_found");
+    let r2 = world();
+    let h = sign_as(&r2, &alice(), json!({"method": "POST", "key": "a.bin", "mode": "direct"}));
+    assert_problem(&h, 400, "bad_request");
+    assert_problem(
+        &sign_as(&w, &alice(), json!({"method": "POST", "key": "a.bin", "mode": "sideways"})),
+        400,
+        "bad_request",
+    );
+}
+
+#[test]
+fn a_store_that_lists_no_etags_completes_with_the_clients_and_a_resuming_client_resends() {
+    let w = s3_world();
+    w.store.lists_no_etags.set(true);
+    let (key, id) =
+        start_as(&w, json!({"method": "POST", "key": "weak.bin", "mode": "direct"}), "application/octet-stream");
+    let part = json!({"method": "PUT", "key": key, "uploadId": id, "partNumber": 1, "mode": "direct"});
+    let e1 = put_at_store(&w, json_body(&sign_as(&w, &alice(), part).reply)["url"].as_str().unwrap(), b"only part");
+    let (list, _) = signed(&w, json!({"method": "GET", "key": key, "uploadId": id, "mode": "direct"}));
+    let doc = xml(&w.send(Req::get(&list)));
+    assert!(!doc.contains("<Part>"), "a part whose ETag is unknown is not offered as received: {doc}");
+    let (complete, _) = signed(&w, json!({"method": "POST", "key": key, "uploadId": id, "mode": "direct"}));
+    let wrong =
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>0123</ETag></Part></CompleteMultipartUpload>";
+    let h = w.send(Req::new(Method::POST, &complete).body(wrong.as_bytes()));
+    assert!(h.reply.status >= 400 && w.row(&key).is_none(), "the store checks the ETags it did not list");
+    let body = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e1}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let h = w.send(Req::new(Method::POST, &complete).body(body.as_bytes()));
+    assert_eq!(h.reply.status, 200, "{:?}", h.error);
+    assert_eq!(w.object(&key).unwrap(), b"only part");
 }

@@ -68,6 +68,7 @@ pub async fn run<S: ContractStore>(store: &S) -> Vec<Outcome> {
         multipart_parts_assemble_in_order(store),
         a_completion_naming_a_part_the_store_lacks_is_refused_as_bad_parts(store),
         aborting_twice_succeeds_and_the_upload_is_gone(store),
+        listed_parts_are_the_parts_stored_or_the_store_says_it_cannot_list(store),
         a_composed_body_is_the_ranges_of_stored_objects_in_order(store),
     )
 }
@@ -253,6 +254,31 @@ async fn aborting_twice_succeeds_and_the_upload_is_gone<S: ContractStore>(s: &S)
     ensure!(s.upload_part(part).await.is_err(), "a part of an aborted upload was accepted");
     ensure!(ok(s.head(&n).await, "head")?.is_none(), "an aborted upload left an object");
     Ok(())
+}
+
+/// Parts sent to the store itself are completed from its list: each part's number, size and
+/// (where the store lists it) ETag exactly as its upload answered. The R2 binding has no
+/// listing and says so.
+async fn listed_parts_are_the_parts_stored_or_the_store_says_it_cannot_list<S: ContractStore>(s: &S) -> Checked {
+    let n = name("multipart-listed");
+    let id = ok(s.create_multipart(&n, "application/octet-stream").await, "create_multipart")?;
+    let parts = upload_parts(s, &n, &id).await?;
+    let listed = match s.list_parts(&n, &id).await {
+        Err(e) if e.kind == ErrorKind::BadRequest => return ok(s.abort_multipart(&n, &id).await, "abort_multipart"),
+        listed => ok(listed, "list_parts")?,
+    };
+    // Each listed ETag is the one its upload answered, or empty where the store lists none.
+    let bare =
+        |ps: &[Part]| ps.iter().map(|p| (p.number, p.size, p.etag.trim_matches('"').to_owned())).collect::<Vec<_>>();
+    let (got, want) = (bare(&listed), bare(&parts));
+    let same = got.len() == want.len()
+        && got.iter().zip(&want).all(|(g, w)| g.0 == w.0 && g.1 == w.1 && (g.2 == w.2 || g.2.is_empty()));
+    ensure!(same, "listed {got:?}, uploaded {want:?}");
+    ok(s.complete_multipart(&n, &id, &parts).await, "complete_multipart")?;
+    // S3 answers NoSuchUpload; s3s-fs an empty list. Either way, no part is listed.
+    let gone = s.list_parts(&n, &id).await;
+    ensure!(gone.as_ref().map_or(true, Vec::is_empty), "a completed upload still lists {gone:?}");
+    ok(s.delete(&n).await, "delete")
 }
 
 async fn a_composed_body_is_the_ranges_of_stored_objects_in_order<S: ContractStore>(s: &S) -> Checked {

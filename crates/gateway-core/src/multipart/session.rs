@@ -88,6 +88,9 @@ pub struct Session<'a, S, M> {
     pub grant: &'a Grant,
     pub key: ObjectKey,
     pub now_ms: i64,
+    /// The upload's parts went straight to the store (URLs it signed), so its parts are the
+    /// store's own list of them rather than the parts the gateway recorded.
+    pub parts_in_store: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -306,9 +309,20 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
     }
 
     /// `GET ?uploadId=…`: the upload and the parts received so far, for a client resuming.
+    /// The parts received of upload `id`: those the gateway recorded (a part still in flight
+    /// has no ETag yet), or the store's own list where the parts went straight to it.
+    async fn received(&self, id: &str, upload: &MultipartUpload) -> Result<Vec<Part>> {
+        if self.parts_in_store {
+            let name = StoredName::recorded(upload.storage_key.clone());
+            self.store.list_parts(&name, &upload.store_upload_id).await
+        } else {
+            self.meta.parts(id, self.now_ms).await
+        }
+    }
+
     pub async fn list<T>(&self, id: &str) -> Result<Reply<T>> {
         let upload = self.load(id).await?;
-        let mut parts = self.meta.parts(id, self.now_ms).await?;
+        let mut parts = self.received(id, &upload).await?;
         // Parts still in flight are not received yet: a resuming client sends them again.
         parts.retain(|p| !p.etag.is_empty());
         parts.sort_by_key(|p| p.number);
@@ -332,7 +346,15 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         let req: CompleteBody = parse_json(body)?;
         let client_list: Option<Vec<(u16, String)>> =
             req.parts.map(|list| list.into_iter().map(|p| (p.part_number, p.etag)).collect());
-        let recorded = self.meta.parts(id, self.now_ms).await?;
+        let mut recorded = self.received(id, &upload).await?;
+        if self.parts_in_store {
+            // A store that lists no ETags (s3s-fs): the client's, which the store checks when
+            // it assembles the parts.
+            for part in recorded.iter_mut().filter(|p| p.etag.is_empty()) {
+                let sent = client_list.iter().flatten().find(|(n, _)| *n == part.number);
+                part.etag = sent.map(|(_, etag)| etag.clone()).unwrap_or_default();
+            }
+        }
         let parts = check_complete(&recorded, upload.declared_size, client_list.as_deref(), req.size)?;
         let total: u64 = parts.iter().map(|p| p.size).sum();
         self.check_total(total)?;

@@ -50,6 +50,9 @@ pub struct Capability {
     /// S3's dialect (`dialect=s3`): the answers are S3's (XML bodies and errors), and a `PUT`
     /// of an object only creates it and may be sent again, as S3 clients retry a URL.
     pub s3: bool,
+    /// A list or completion URL of an upload whose parts went straight to the store
+    /// (`parts=store`): its parts are the store's own list of them.
+    pub direct: bool,
 }
 
 /// Each field length-prefixed, so no value can be shifted into its neighbour; an absent
@@ -84,6 +87,9 @@ fn canonical(c: &Capability) -> String {
     }
     if c.s3 {
         out.push_str("dialect:s3\n");
+    }
+    if c.direct {
+        out.push_str("parts:store\n");
     }
     out
 }
@@ -130,6 +136,9 @@ pub fn sign(secret: &Secret, c: &Capability) -> Result<String> {
     if c.s3 {
         pairs.push((DIALECT_PARAM, "s3".to_owned()));
     }
+    if c.direct {
+        pairs.push(("parts", "store".to_owned()));
+    }
     pairs.push((SIGNATURE_PARAM, signature));
     Ok(pairs.iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))).collect::<Vec<_>>().join("&"))
 }
@@ -169,6 +178,11 @@ pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64)
         s3: match param(DIALECT_PARAM).as_deref() {
             None => false,
             Some("s3") => true,
+            Some(_) => return Err(tampered()),
+        },
+        direct: match param("parts").as_deref() {
+            None => false,
+            Some("store") => true,
             Some(_) => return Err(tampered()),
         },
     };

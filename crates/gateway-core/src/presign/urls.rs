@@ -153,6 +153,7 @@ pub fn sign_url(
                 part: None,
                 upload: None,
                 s3: false,
+                direct: false,
             };
             let url = format!("{}{}?{}", r.origin, location(r.key), capability::sign(secret, &cap)?);
             Ok((url, headers))

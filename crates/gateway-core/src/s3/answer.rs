@@ -41,6 +41,45 @@ pub fn xml_text(body: &str, tag: &str) -> Option<String> {
     }
 }
 
+/// The XML of every element named `tag` (its local name, whatever its namespace prefix) in
+/// `body`, in order, each from its start tag to its end tag, for reading repeated elements
+/// (`Part`) one at a time with [`xml_text`]. `None` if the XML is malformed or ends early.
+pub fn xml_elements(body: &str, tag: &str) -> Option<Vec<String>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut found = Vec::new();
+    let mut depth = 0usize;
+    let mut open: Option<(usize, usize)> = None;
+    loop {
+        let before = usize::try_from(reader.buffer_position()).ok()?;
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                if open.is_none() && e.local_name().as_ref() == tag {
+                    open = Some((before, depth));
+                }
+                depth += 1;
+            }
+            Event::End(e) => {
+                depth = depth.checked_sub(1)?;
+                if let Some((start, at)) = open {
+                    if at == depth && e.local_name().as_ref() == tag {
+                        let end = usize::try_from(reader.buffer_position()).ok()?;
+                        found.push(body.get(start..end)?.to_owned());
+                        open = None;
+                    }
+                }
+            }
+            Event::Empty(e) if open.is_none() && e.local_name().as_ref() == tag => {
+                let end = usize::try_from(reader.buffer_position()).ok()?;
+                found.push(body.get(before..end)?.to_owned());
+            }
+            Event::Eof if depth == 0 => return Some(found),
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
 /// The character an entity or character reference (`amp`, `#34`, `#x22`) stands for.
 fn resolve(r: &quick_xml::events::BytesRef<'_>) -> Option<char> {
     if let Ok(Some(c)) = r.resolve_char_ref() {

@@ -4,7 +4,7 @@
 //! the time taken from the store's clock (passed in, never read here); answers are read
 //! for status, headers, XML and S3's "200 with an error". Nothing here does I/O itself.
 
-pub(crate) mod answer;
+mod answer;
 mod config;
 mod exec;
 mod multipart;
@@ -13,7 +13,7 @@ mod store;
 
 pub use answer::{
     check_gateway_digests, check_put_digests, complete_multipart_xml, error_code, is_entity_tag, map_error,
-    unreachable, xml_root, xml_text, xml_value,
+    unreachable, xml_elements, xml_root, xml_text, xml_value,
 };
 pub use config::{encode_key, Checksums, S3Config};
 pub use exec::{Answer, BodyDigests, Digests, HttpExecutor, HttpRequest, NoAnswer, Payload};

@@ -1,10 +1,10 @@
 //! [`Multipart`] on an S3-compatible store: `CreateMultipartUpload`, `UploadPart` (the
 //! request's own body stream, as for a single PUT), `CompleteMultipartUpload` (whose `200 OK`
-//! may carry an error) and `AbortMultipartUpload`, signed like every other call.
+//! may carry an error), `ListParts` and `AbortMultipartUpload`, signed like every other call.
 
 use super::exec::{Answer, HttpExecutor, Payload};
 use super::store::{header, is_ok, missing, text_at_most, Call, S3Store};
-use super::{complete_multipart_xml, is_entity_tag, map_error, xml_root, xml_value};
+use super::{complete_multipart_xml, is_entity_tag, map_error, xml_elements, xml_root, xml_value};
 use crate::encoding::encode_query_value;
 use crate::error::Result;
 use crate::key::StoredName;
@@ -17,6 +17,9 @@ fn upload_query(upload_id: &str) -> String {
 
 /// The XML answer of a multipart call: a few hundred bytes, read up to 1 MiB.
 const XML_LIMIT: usize = 1024 * 1024;
+
+/// A page of `ListParts`: up to 1,000 parts of about 250 bytes each.
+const LIST_LIMIT: usize = 4 * 1024 * 1024;
 
 impl<E: HttpExecutor> Multipart for S3Store<E> {
     async fn create_multipart(&self, name: &StoredName, content_type: &str) -> Result<String> {
@@ -79,6 +82,42 @@ impl<E: HttpExecutor> Multipart for S3Store<E> {
             uploaded_ms: (self.clock)(),
             content_type: None,
         })
+    }
+
+    /// `ListParts`, page after page (1,000 parts each by default) until the store says the
+    /// list is complete.
+    async fn list_parts(&self, name: &StoredName, upload_id: &str) -> Result<Vec<Part>> {
+        let mut parts = Vec::new();
+        let mut marker = 0u16;
+        loop {
+            let query = format!("part-number-marker={marker}&{}", upload_query(upload_id));
+            let answer = self.send(name, Call { query, ..Call::new("list parts", "GET") }).await?;
+            if !is_ok(answer.status()) {
+                return Err(Self::error("list parts", answer).await);
+            }
+            let body = text_at_most(answer, LIST_LIMIT).await;
+            if xml_root(&body).as_deref() != Some("ListPartsResult") {
+                return Err(missing("list parts", "ListPartsResult"));
+            }
+            let elements = xml_elements(&body, "Part").ok_or_else(|| missing("list parts", "Part"))?;
+            for element in &elements {
+                let number = xml_value(element, "PartNumber").and_then(|n| n.parse::<u16>().ok());
+                let size = xml_value(element, "Size").and_then(|n| n.parse::<u64>().ok());
+                let (Some(number), Some(size)) = (number, size) else {
+                    return Err(missing("list parts", "PartNumber and Size"));
+                };
+                // s3s-fs lists parts without their ETags: an empty one is unknown.
+                parts.push(Part { number, size, etag: xml_value(element, "ETag").unwrap_or_default() });
+            }
+            let next = xml_value(&body, "NextPartNumberMarker").and_then(|n| n.parse::<u16>().ok());
+            match next {
+                // A page that moves the marker on; any other `IsTruncated` answer ends the list.
+                Some(next) if xml_value(&body, "IsTruncated").as_deref() == Some("true") && next > marker => {
+                    marker = next
+                }
+                _ => return Ok(parts),
+            }
+        }
     }
 
     async fn abort_multipart(&self, name: &StoredName, upload_id: &str) -> Result<()> {

@@ -44,6 +44,8 @@ pub struct MemoryStore {
     pub fail_puts: Cell<bool>,
     /// Answers the completion of an upload it no longer has `AccessDenied`, as s3s-fs does.
     pub denies_gone_uploads: Cell<bool>,
+    /// Lists an upload's parts without their ETags, as s3s-fs does.
+    pub lists_no_etags: Cell<bool>,
     /// Behaves like servers that store a body even when refusing it for a bad digest.
     pub keeps_refused_bodies: Cell<bool>,
     /// Stores each put (and assembles each completion), then fails as if its answer was lost.
@@ -229,19 +231,23 @@ impl Multipart for MemoryStore {
         if self.fail_puts.get() {
             return Err(GatewayError::hidden(ErrorKind::StorageError, "the storage backend failed", "injected"));
         }
-        let OpenUpload { content_type, parts: stored } =
-            self.multiparts.borrow_mut().remove(upload_id).ok_or_else(|| {
-                if self.denies_gone_uploads.get() {
-                    GatewayError::hidden(ErrorKind::StorageAuthFailed, "the storage backend refused", "AccessDenied")
-                } else {
-                    no_such_upload()
-                }
-            })?;
+        let mut uploads = self.multiparts.borrow_mut();
+        let OpenUpload { content_type, parts: stored } = uploads.get(upload_id).ok_or_else(|| {
+            if self.denies_gone_uploads.get() {
+                GatewayError::hidden(ErrorKind::StorageAuthFailed, "the storage backend refused", "AccessDenied")
+            } else {
+                no_such_upload()
+            }
+        })?;
+        // As S3: a completion naming a part the store lacks is refused and the upload stays.
         let mut bytes = Vec::new();
         for p in parts {
-            let part = stored.get(&p.number).filter(|b| hex(&Md5::digest(b)) == p.etag);
+            let part = stored.get(&p.number).filter(|b| hex(&Md5::digest(b)) == p.etag.trim_matches('"'));
             bytes.extend_from_slice(part.ok_or_else(|| GatewayError::new(ErrorKind::BadRequest, "invalid part"))?);
         }
+        let content_type = content_type.clone();
+        uploads.remove(upload_id);
+        drop(uploads);
         let meta = ObjectMeta {
             size: bytes.len() as u64,
             etag: format!("\"{}-{}\"", hex(&Md5::digest(&bytes)), parts.len()),
@@ -258,6 +264,20 @@ impl Multipart for MemoryStore {
         }
         self.multiparts.borrow_mut().remove(upload_id);
         Ok(())
+    }
+
+    async fn list_parts(&self, _key: &StoredName, upload_id: &str) -> Result<Vec<Part>> {
+        let uploads = self.multiparts.borrow();
+        let upload = uploads.get(upload_id).ok_or_else(no_such_upload)?;
+        Ok(upload
+            .parts
+            .iter()
+            .map(|(n, bytes)| Part {
+                number: *n,
+                size: bytes.len() as u64,
+                etag: if self.lists_no_etags.get() { String::new() } else { hex(&Md5::digest(bytes)) },
+            })
+            .collect())
     }
 }
 

@@ -76,6 +76,10 @@ impl Multipart for BodyGuard<'_> {
     async fn abort_multipart(&self, name: &StoredName, upload_id: &str) -> Result<()> {
         self.0.abort_multipart(name, upload_id).await
     }
+
+    async fn list_parts(&self, name: &StoredName, upload_id: &str) -> Result<Vec<Part>> {
+        self.0.list_parts(name, upload_id).await
+    }
 }
 
 impl Compose for BodyGuard<'_> {
