@@ -7,10 +7,10 @@
 // checked. The page is a test fixture.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { BACKEND, JWT_SECRET, eventually } from './support/gateway.mjs';
+import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
 import { tokenFor } from './support/client.mjs';
-import { browserAgainstDev, patterned as expected } from './support/page.mjs';
+import { browserAgainstDev } from './support/page.mjs';
+import { assertStoredOnce as storedOnce } from './support/stored.mjs';
 import { startReceiver } from './support/receiver.mjs';
 
 const MIB = 1024 * 1024;
@@ -37,8 +37,6 @@ after(async () => {
   await hook?.close?.();
 });
 
-const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
-
 async function upload(args, prepare = async () => {}) {
   const page = await browser.newPage();
   await page.goto(siteUrl);
@@ -47,19 +45,10 @@ async function upload(args, prepare = async () => {}) {
   return page.evaluate((a) => window.uploadWithSignRequest(a), { endpoint: dev.url, token: tokenFor('alice'), ...args });
 }
 
-/** The stored bytes, the object's row and its one event, for a file the page uploaded. */
+/** The key Uppy asked for, under the token's prefix, and the file stored once there. */
 async function assertStoredOnce(done, f) {
   assert.match(done.key, new RegExp(`^alice/[0-9a-f-]{36}-${f.name.replace('.', '\\.')}$`), `${f.name}: Uppy's key under the token's prefix`);
-  assert.equal(done.location, `${dev.url}/files/${done.key}`);
-  const res = await fetch(`${dev.url}/files/${done.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get('content-type'), f.type);
-  assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(f.size, f.seed)), `${f.name}: the stored bytes`);
-  const rows = dev.sql(`SELECT owner, size, content_type FROM objects WHERE key = '${done.key}'`);
-  assert.deepEqual(rows, [{ owner: 'alice', size: f.size, content_type: f.type }], `${f.name}: one row`);
-  await eventually(() => hook.forKey(done.key).length > 0, 15_000);
-  const ids = new Set(hook.forKey(done.key).map((r) => r.headers['x-upload-event-id']));
-  assert.equal(ids.size, 1, `${f.name}: one event`);
+  await storedOnce({ dev, hook }, done, f);
 }
 
 test('@uppy/aws-s3 6.x signs each request with the gateway and uploads a small file as one PUT and a larger one in parts', { timeout: 180_000 }, async () => {

@@ -3,17 +3,17 @@
 // origin) in real headless Chromium against `wrangler dev` on the backend under test, with
 // the gateway standing in for Companion: small files as forms from `GET /s3/params`, larger
 // ones through Companion's multipart endpoints, one with a part cut off and sent again by the
-// client, one paused and resumed; the stored bytes are checked. The pages are test fixtures.
+// client, one paused and resumed. The stored bytes, the rows and the events are checked. The
+// pages are test fixtures.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import { JWT_SECRET } from './support/gateway.mjs';
 import { tokenFor } from './support/client.mjs';
-import { browserAgainstDev, patterned as expected } from './support/page.mjs';
+import { browserAgainstDev } from './support/page.mjs';
+import { startReceiver } from './support/receiver.mjs';
+import { assertStoredOnce } from './support/stored.mjs';
 
 const MIB = 1024 * 1024;
-
-const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 for (const major of ['4', '5']) {
   describe(`@uppy/aws-s3 ${major}.x`, () => {
@@ -21,12 +21,22 @@ for (const major of ['4', '5']) {
     let dev;
     let browser;
     let siteUrl;
+    let hook;
 
     before(async () => {
-      env = await browserAgainstDev(`tests/uppy${major === '4' ? '' : major}/s3-page.js`, `Uppy S3 ${major}.x`, { JWT_SECRET, URL_SIGNING_SECRET: 'url-signing-secret-for-uppy-s3-tests-0123456789' });
+      hook = await startReceiver();
+      env = await browserAgainstDev(`tests/uppy${major === '4' ? '' : major}/s3-page.js`, `Uppy S3 ${major}.x`, {
+        JWT_SECRET,
+        URL_SIGNING_SECRET: 'url-signing-secret-for-uppy-s3-tests-0123456789',
+        WEBHOOK_URL: `${hook.url}/hook`,
+        WEBHOOK_SECRET: 'webhook-secret-for-uppy-s3-tests',
+      });
       ({ dev, browser, siteUrl } = env);
     });
-    after(() => env?.close());
+    after(async () => {
+      await env?.close();
+      hook?.close();
+    });
 
     test(`@uppy/aws-s3 ${major}.x uploads through the gateway as its Companion, each file as a form from s3/params`, { timeout: 180_000 }, async () => {
       const page = await browser.newPage();
@@ -42,11 +52,7 @@ for (const major of ['4', '5']) {
       for (const f of files) {
         const done = result.successful.find((s) => s.name === f.name);
         assert.match(done.key, new RegExp(`^alice/[^/]+\\.${f.name.split('.').pop()}$`), `${f.name}: a new key under the token's prefix`);
-        assert.equal(done.location, `${dev.url}/files/${done.key}`);
-        const res = await fetch(`${dev.url}/files/${done.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
-        assert.equal(res.status, 200);
-        assert.equal(res.headers.get('content-type'), f.type);
-        assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(f.size, f.seed)), `${f.name}: the stored bytes`);
+        await assertStoredOnce({ dev, hook }, done, f);
       }
     });
 
@@ -62,11 +68,7 @@ for (const major of ['4', '5']) {
       assert.equal(cut, 2, 'part 2 was cut off once and sent again');
       const done = result.successful[0];
       assert.match(done.key, /^alice\/[^/]+\.mp4$/);
-      assert.equal(done.location, `${dev.url}/files/${done.key}`);
-      const res = await fetch(`${dev.url}/files/${done.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
-      assert.equal(res.status, 200);
-      assert.equal(res.headers.get('content-type'), 'video/mp4');
-      assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(file.size, file.seed)), 'the stored bytes');
+      await assertStoredOnce({ dev, hook }, done, file);
     });
 
     test(`@uppy/aws-s3 ${major}.x pauses a file sent in parts and resumes it from the parts received`, { timeout: 180_000 }, async () => {
@@ -80,10 +82,7 @@ for (const major of ['4', '5']) {
       assert.deepEqual(result.failed, []);
       assert.equal(result.paused, 1, 'paused once');
       assert.ok(listed.length >= 1, 'on resuming, the client asked for the parts received');
-      const done = result.successful[0];
-      const res = await fetch(`${dev.url}/files/${done.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
-      assert.equal(res.status, 200);
-      assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(file.size, file.seed)), 'the stored bytes');
+      await assertStoredOnce({ dev, hook }, result.successful[0], file);
     });
   });
 }
