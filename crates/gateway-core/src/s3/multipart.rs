@@ -115,7 +115,11 @@ impl<E: HttpExecutor> Multipart for S3Store<E> {
                 Some(next) if xml_value(&body, "IsTruncated").as_deref() == Some("true") && next > marker => {
                     marker = next
                 }
-                _ => return Ok(parts),
+                _ => {
+                    // S3 lists in order of part number; s3s-fs in the order of its files.
+                    parts.sort_by_key(|p| p.number);
+                    return Ok(parts);
+                }
             }
         }
     }
