@@ -17,7 +17,7 @@ use sha2::Sha256;
 use crate::encoding::{hex, unhex};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::secret::Secret;
-use crate::time::rfc3339;
+use crate::time::{parse_rfc3339, rfc3339};
 
 /// The form field that carries the gateway's signature of the `policy` field.
 pub const SIGNATURE_FIELD: &str = "x-gateway-signature";
@@ -103,7 +103,7 @@ impl FormPolicy {
         let expiration = doc
             .get("expiration")
             .and_then(Value::as_str)
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .and_then(parse_rfc3339)
             .ok_or_else(|| malformed("`expiration` is not an ISO 8601 time"))?;
         let conditions = doc
             .get("conditions")
@@ -112,7 +112,7 @@ impl FormPolicy {
             .iter()
             .map(condition_of)
             .collect::<Result<Vec<_>>>()?;
-        Ok(FormPolicy { expiration_ms: expiration.timestamp_millis(), conditions })
+        Ok(FormPolicy { expiration_ms: expiration, conditions })
     }
 
     /// The `policy` field: the document, base64-encoded.
