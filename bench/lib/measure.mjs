@@ -6,14 +6,15 @@ import http from 'node:http';
 
 const block = crypto.randomBytes(4 << 20);
 
-/** PUTs `size` bytes (a random 4 MiB block, repeated) with a fixed Content-Length. */
+/** PUTs `size` bytes (a random 4 MiB block, repeated) with a fixed Content-Length: the
+ * answer's status, headers and text. */
 export function put(url, size, headers, agent) {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'PUT', agent, headers: { ...headers, 'content-length': String(size) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode, text }));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
     });
     req.on('error', reject);
     let sent = 0;

@@ -64,9 +64,9 @@ pub fn create_request(grant: &Grant, id: &str, body: &[u8]) -> Result<(ObjectKey
     Ok((key, start.into_bytes()))
 }
 
-/// The answer to a start: `{key, uploadId}`.
-pub fn created<T>(started: &Reply<T>, key: &ObjectKey) -> Reply<T> {
-    Reply::json(200, &json!({ "key": key.as_str(), "uploadId": json_of(started)["upload_id"] }))
+/// The answer to a start: `{key, uploadId, bucket}`.
+pub fn created<T>(started: &Reply<T>, key: &ObjectKey, bucket: &str) -> Reply<T> {
+    Reply::json(200, &json!({ "key": key.as_str(), "uploadId": json_of(started)["upload_id"], "bucket": bucket }))
 }
 
 /// What signing part URLs needs besides the parts: this request's id (the URLs' nonce), the

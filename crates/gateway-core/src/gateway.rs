@@ -415,7 +415,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             CompanionOp::Create => {
                 let (key, start) = companion::create_request(&grant, self.request_id, bytes)?;
                 let started = session(key.clone()).start(self.request_id, &start).await?;
-                Ok((companion::created(&started, &key), None))
+                Ok((companion::created(&started, &key, self.bucket()), None))
             }
             CompanionOp::SignPart(id, number) => {
                 Ok((companion::sign_part(self.config, &grant, &key()?, (&id, number), part_urls)?, None))
