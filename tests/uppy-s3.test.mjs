@@ -9,7 +9,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { JWT_SECRET } from './support/gateway.mjs';
 import { tokenFor } from './support/client.mjs';
-import { browserAgainstDev } from './support/page.mjs';
+import { browserAgainstDev, devErrors } from './support/page.mjs';
 import { startReceiver } from './support/receiver.mjs';
 import { assertStoredOnce } from './support/stored.mjs';
 
@@ -47,7 +47,7 @@ for (const major of ['4', '5']) {
         { name: 'data.bin', type: 'application/octet-stream', size: 6 * MIB + 7, seed: 4 },
       ];
       const result = await page.evaluate((args) => window.uploadWithUppyS3(args), { endpoint: dev.url, token: tokenFor('alice'), files });
-      assert.deepEqual(result.failed, []);
+      assert.deepEqual(result.failed, [], devErrors(dev));
       assert.equal(result.successful.length, 2);
       for (const f of files) {
         const done = result.successful.find((s) => s.name === f.name);
@@ -64,7 +64,7 @@ for (const major of ['4', '5']) {
       await page.route(/partNumber=2/, (route) => (cut++ === 0 ? route.abort('connectionreset') : route.continue()));
       const file = { name: 'movie.mp4', type: 'video/mp4', size: 12 * MIB + 9, seed: 5 };
       const result = await page.evaluate((args) => window.uploadWithUppyS3(args), { endpoint: dev.url, token: tokenFor('alice'), files: [file], multipart: true });
-      assert.deepEqual(result.failed, []);
+      assert.deepEqual(result.failed, [], devErrors(dev));
       assert.equal(cut, 2, 'part 2 was cut off once and sent again');
       const done = result.successful[0];
       assert.match(done.key, /^alice\/[^/]+\.mp4$/);
@@ -79,7 +79,7 @@ for (const major of ['4', '5']) {
       page.on('request', (r) => { if (r.method() === 'GET' && /\/s3\/multipart\/[^/?]+\?key=/.test(r.url())) listed.push(r.url()); });
       const file = { name: 'paused.bin', type: 'application/octet-stream', size: 16 * MIB + 3, seed: 6 };
       const result = await page.evaluate((args) => window.uploadWithUppyS3(args), { endpoint: dev.url, token: tokenFor('alice'), files: [file], multipart: true, pauseAfter: 6 * MIB });
-      assert.deepEqual(result.failed, []);
+      assert.deepEqual(result.failed, [], devErrors(dev));
       assert.equal(result.paused, 1, 'paused once');
       assert.ok(listed.length >= 1, 'on resuming, the client asked for the parts received');
       await assertStoredOnce({ dev, hook }, result.successful[0], file);

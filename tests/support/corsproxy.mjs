@@ -23,7 +23,9 @@ export async function startCorsProxy(target, origin) {
       });
       return res.end();
     }
-    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+    // A connection per request: a kept-alive one the store closed meanwhile would fail a
+    // request that never reached it.
+    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent: false }, (answer) => {
       res.writeHead(answer.statusCode, { ...answer.headers, ...cors });
       answer.pipe(res);
     });

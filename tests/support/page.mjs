@@ -70,3 +70,9 @@ export async function browserAgainstDev(entry, title, vars) {
     },
   };
 }
+
+/** The dev server's error lines (the Worker's `"level":"error"` logs), for a failed test's message. */
+export function devErrors(dev) {
+  const lines = dev.logs.join('').split('\n').filter((l) => l.includes('"level":"error"'));
+  return lines.length ? `the Worker logged:\n${lines.slice(-10).join('\n')}` : 'the Worker logged no error';
+}
