@@ -24,13 +24,7 @@ fn gateway_world() -> World {
 }
 
 fn s3_world() -> World {
-    World::new(config_with(&[
-        ("STORAGE", "s3"),
-        ("S3_ENDPOINT", "http://127.0.0.1:9000"),
-        ("S3_BUCKET", "uploads"),
-        ("S3_ACCESS_KEY_ID", "AKIDEXAMPLE"),
-        ("S3_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
-    ]))
+    World::new(config_with(S3_VARS))
 }
 
 fn alice() -> String {

@@ -24,14 +24,7 @@ fn world() -> World {
 /// On S3, where the store signs URLs of its own (its requests are never sent here: the
 /// memory store stands in for it).
 fn s3_world() -> World {
-    World::new(config_with(&[
-        ("URL_SIGNING_SECRET", URL_SECRET),
-        ("STORAGE", "s3"),
-        ("S3_ENDPOINT", "http://127.0.0.1:9000"),
-        ("S3_BUCKET", "uploads"),
-        ("S3_ACCESS_KEY_ID", "AKIDEXAMPLE"),
-        ("S3_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
-    ]))
+    World::new(config_with(&[&[("URL_SIGNING_SECRET", URL_SECRET)], S3_VARS].concat()))
 }
 
 fn alice() -> String {

@@ -178,6 +178,16 @@ pub fn config() -> Config {
     config_with(&[])
 }
 
+/// The variables of an S3 store at `127.0.0.1:9000` whose requests the tests never send: what
+/// presigning needs.
+pub const S3_VARS: &[(&str, &str)] = &[
+    ("STORAGE", "s3"),
+    ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+    ("S3_BUCKET", "uploads"),
+    ("S3_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+    ("S3_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+];
+
 // ---------------------------------------------------------------- requests
 
 /// The body as the edge hands it to the core: read whole under the core's plan (`POST`), or
