@@ -5,18 +5,11 @@
 // requests ask for parts straight to the S3 store.
 import Uppy from '@uppy/core';
 import AwsS3 from '@uppy/aws-s3';
+import { outcome, patternedBlob, pauseOnceAfter } from '../uppy/files.js';
 
 window.uploadWithSignRequest = async ({ endpoint, token, files, multipart = false, pauseAfter = 0, mode }) => {
   const uppy = new Uppy({ autoProceed: false });
-  const paused = new Set();
-  if (pauseAfter) {
-    uppy.on('upload-progress', (file, progress) => {
-      if (paused.has(file.id) || progress.bytesUploaded < pauseAfter) return;
-      paused.add(file.id);
-      uppy.pauseResume(file.id);
-      setTimeout(() => uppy.pauseResume(file.id), 500);
-    });
-  }
+  const paused = pauseOnceAfter(uppy, pauseAfter);
   const signed = [];
   uppy.use(AwsS3, {
     shouldUseMultipart: () => multipart,
@@ -31,16 +24,11 @@ window.uploadWithSignRequest = async ({ endpoint, token, files, multipart = fals
       return res.json();
     },
   });
-  for (const f of files) {
-    const bytes = new Uint8Array(f.size);
-    for (let i = 0; i < f.size; i++) bytes[i] = (i * 7 + f.seed) & 255;
-    uppy.addFile({ name: f.name, type: f.type, data: new Blob([bytes], { type: f.type }) });
-  }
+  for (const f of files) uppy.addFile({ name: f.name, type: f.type, data: patternedBlob(f) });
   const result = await uppy.upload();
   return {
     paused: paused.size,
-    signed: signed.map((r) => r.method + (r.partNumber ? ` part` : r.uploadId ? ' upload' : '')),
-    successful: result.successful.map((f) => ({ name: f.name, key: f.response?.body?.key, location: f.response?.uploadURL })),
-    failed: result.failed.map((f) => ({ name: f.name, error: String(f.error) })),
+    signed: signed.map((r) => r.method + (r.partNumber ? ' part' : r.uploadId ? ' upload' : '')),
+    ...outcome(result),
   };
 };
