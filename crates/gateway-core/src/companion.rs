@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
-use crate::http::{Body, Reply};
+use crate::http::Reply;
 use crate::key::ObjectKey;
 use crate::presign::capability::{self, Capability};
 pub use crate::router::CompanionOp;
@@ -20,14 +20,6 @@ use crate::upload::location;
 
 fn bad(detail: impl Into<String>) -> GatewayError {
     GatewayError::new(ErrorKind::BadRequest, detail)
-}
-
-/// The JSON text of a reply the gateway built.
-fn json_of<T>(reply: &Reply<T>) -> Value {
-    match &reply.body {
-        Body::Json(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-        _ => Value::Null,
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -66,7 +58,7 @@ pub fn create_request(grant: &Grant, id: &str, body: &[u8]) -> Result<(ObjectKey
 
 /// The answer to a start: `{key, uploadId, bucket}`.
 pub fn created<T>(started: &Reply<T>, key: &ObjectKey, bucket: &str) -> Reply<T> {
-    Reply::json(200, &json!({ "key": key.as_str(), "uploadId": json_of(started)["upload_id"], "bucket": bucket }))
+    Reply::json(200, &json!({ "key": key.as_str(), "uploadId": started.json_value()["upload_id"], "bucket": bucket }))
 }
 
 /// What signing part URLs needs besides the parts: this request's id (the URLs' nonce), the
@@ -142,7 +134,7 @@ pub fn sign_parts<T>(
 
 /// `GET /s3/multipart/{uploadId}?key=`: the parts received, `[{PartNumber, Size, ETag}]`.
 pub fn list<T>(listed: &Reply<T>) -> Reply<T> {
-    let parts: Vec<Value> = json_of(listed)["parts"]
+    let parts: Vec<Value> = listed.json_value()["parts"]
         .as_array()
         .map(|parts| {
             parts

@@ -161,6 +161,15 @@ impl<S> Reply<S> {
         self
     }
 
+    /// The JSON of a reply the gateway built (`Null` for any other body), for the routes that
+    /// answer another protocol's shape of a gateway answer (Companion's, S3's).
+    pub fn json_value(&self) -> serde_json::Value {
+        match &self.body {
+            Body::Json(text) => serde_json::from_str(text).unwrap_or(serde_json::Value::Null),
+            _ => serde_json::Value::Null,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }

@@ -5,10 +5,10 @@
 //! completion body, and every error as S3's `<Error>` document.
 
 use quick_xml::escape::escape;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::http::{Body, Reply, RequestHead};
+use crate::http::{Reply, RequestHead};
 use crate::key::ObjectKey;
 use crate::presign::capability::DIALECT_PARAM;
 use crate::s3::{xml_elements, xml_root, xml_text};
@@ -25,13 +25,6 @@ pub fn requested(head: &RequestHead) -> bool {
 
 fn text(v: &str) -> String {
     escape(v).into_owned()
-}
-
-fn json_of<T>(reply: &Reply<T>) -> Value {
-    match &reply.body {
-        Body::Json(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-        _ => Value::Null,
-    }
 }
 
 /// The S3 error code closest to `kind`, so S3 clients report what they would from S3.
@@ -80,7 +73,7 @@ pub fn stored<T>(reply: &Reply<T>) -> Reply<T> {
 
 /// A started multipart upload: `InitiateMultipartUploadResult`.
 pub fn initiated<T>(started: &Reply<T>, bucket: &str, key: &ObjectKey) -> Reply<T> {
-    let upload_id = json_of(started)["upload_id"].as_str().unwrap_or_default().to_owned();
+    let upload_id = started.json_value()["upload_id"].as_str().unwrap_or_default().to_owned();
     Reply::xml(
         200,
         format!(
@@ -95,7 +88,7 @@ pub fn initiated<T>(started: &Reply<T>, bucket: &str, key: &ObjectKey) -> Reply<
 
 /// The parts received: `ListPartsResult`, every part on one page.
 pub fn listed<T>(listed: &Reply<T>, bucket: &str, key: &ObjectKey, upload_id: &str) -> Reply<T> {
-    let doc = json_of(listed);
+    let doc = listed.json_value();
     let mut parts = String::new();
     for p in doc["parts"].as_array().into_iter().flatten() {
         parts.push_str(&format!(
