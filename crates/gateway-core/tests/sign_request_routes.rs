@@ -10,6 +10,7 @@ use gateway_core::gateway::Handled;
 use gateway_core::http::Body;
 use gateway_core::key::StoredName;
 use gateway_core::multipart::MIN_PART_BYTES;
+use gateway_core::s3::complete_multipart_xml;
 use gateway_core::s3_dialect::completion_body;
 use gateway_core::store::{Multipart, PutPart};
 use http::Method;
@@ -113,12 +114,9 @@ fn a_file_in_parts_goes_through_signed_s3_requests_and_is_recorded_once() {
     );
     assert!(doc.contains(&format!("<Part><PartNumber>2</PartNumber><ETag>{}</ETag><Size>7</Size></Part>", quoted(&e2))));
 
-    // S3mini sends the ETags it read, unquoted, in S3's completion document.
-    let body = format!(
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{}</ETag></Part><Part><PartNumber>2</PartNumber><ETag>{}</ETag></Part></CompleteMultipartUpload>",
-        e1.trim_matches('"'),
-        e2.trim_matches('"')
-    );
+    // S3mini sends the ETags it read, unquoted, in S3's completion document (here written by the
+    // gateway's own S3 client, the same document).
+    let body = complete_multipart_xml([(1, e1.trim_matches('"')), (2, e2.trim_matches('"'))]);
     let (url, _) = signed(&w, json!({"method": "POST", "key": key, "uploadId": id}));
     let complete =
         || w.send(Req::new(Method::POST, &url).header("content-type", "application/xml").body(body.as_bytes()));
@@ -327,9 +325,7 @@ fn in_direct_mode_parts_go_to_the_store_and_the_completion_reads_them_there() {
     assert!(list.contains("parts=store"), "{list}");
     let doc = xml(&w.send(Req::get(&list)));
     assert!(doc.contains(&format!("<PartNumber>2</PartNumber><ETag>&quot;{e2}&quot;</ETag><Size>4</Size>")), "{doc}");
-    let body = format!(
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e1}</ETag></Part><Part><PartNumber>2</PartNumber><ETag>{e2}</ETag></Part></CompleteMultipartUpload>"
-    );
+    let body = complete_multipart_xml([(1, e1.as_str()), (2, e2.as_str())]);
     let (complete, _) = signed(&w, json!({"method": "POST", "key": key, "uploadId": id, "mode": "direct"}));
     let h = w.send(Req::new(Method::POST, &complete).body(body.as_bytes()));
     assert_eq!(h.reply.status, 200, "{:?}", h.error);
@@ -344,9 +340,7 @@ fn in_direct_mode_parts_go_to_the_store_and_the_completion_reads_them_there() {
     let answer = json_body(&sign_as(&w, &alice(), part).reply);
     let e = put_at_store(&w, answer["url"].as_str().unwrap(), b"x");
     let (gateway_complete, _) = signed(&w, json!({"method": "POST", "key": key2, "uploadId": id2}));
-    let body = format!(
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e}</ETag></Part></CompleteMultipartUpload>"
-    );
+    let body = complete_multipart_xml([(1, e.as_str())]);
     assert_s3_error(
         &w.send(Req::new(Method::POST, &gateway_complete).body(body.as_bytes())),
         400,
@@ -377,9 +371,7 @@ fn in_direct_mode_the_tokens_size_limit_holds_at_the_completion() {
     let e2 = put_at_store(&w, part(2)["url"].as_str().unwrap(), b"one too many");
     let complete = sign(json!({"method": "POST", "key": "alice/big.bin", "uploadId": id, "mode": "direct"}));
     let url = complete["url"].as_str().unwrap().strip_prefix(ORIGIN).unwrap().to_owned();
-    let body = format!(
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e1}</ETag></Part><Part><PartNumber>2</PartNumber><ETag>{e2}</ETag></Part></CompleteMultipartUpload>"
-    );
+    let body = complete_multipart_xml([(1, e1.as_str()), (2, e2.as_str())]);
     assert_s3_error(
         &w.send(Req::new(Method::POST, &url).body(body.as_bytes())),
         413,
@@ -426,13 +418,10 @@ fn a_store_that_lists_no_etags_completes_with_the_clients_and_a_resuming_client_
     let doc = xml(&w.send(Req::get(&list)));
     assert!(!doc.contains("<Part>"), "a part whose ETag is unknown is not offered as received: {doc}");
     let (complete, _) = signed(&w, json!({"method": "POST", "key": key, "uploadId": id, "mode": "direct"}));
-    let wrong =
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>0123</ETag></Part></CompleteMultipartUpload>";
+    let wrong = complete_multipart_xml([(1, "0123")]);
     let h = w.send(Req::new(Method::POST, &complete).body(wrong.as_bytes()));
     assert!(h.reply.status >= 400 && w.row(&key).is_none(), "the store checks the ETags it did not list");
-    let body = format!(
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e1}</ETag></Part></CompleteMultipartUpload>"
-    );
+    let body = complete_multipart_xml([(1, e1.as_str())]);
     let h = w.send(Req::new(Method::POST, &complete).body(body.as_bytes()));
     assert_eq!(h.reply.status, 200, "{:?}", h.error);
     assert_eq!(w.object(&key).unwrap(), b"only part");
