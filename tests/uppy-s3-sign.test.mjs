@@ -7,11 +7,10 @@
 // checked. The page is a test fixture.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
+import { BACKEND } from './support/gateway.mjs';
 import { tokenFor } from './support/client.mjs';
-import { browserAgainstDev, devErrors } from './support/page.mjs';
-import { assertStoredOnce as storedOnce } from './support/stored.mjs';
-import { startReceiver } from './support/receiver.mjs';
+import { devErrors } from './support/page.mjs';
+import { assertStoredOnce as storedOnce, browserWithEvents } from './support/stored.mjs';
 
 const MIB = 1024 * 1024;
 
@@ -23,19 +22,10 @@ let storeUrl;
 let hook;
 
 before(async () => {
-  hook = await startReceiver();
-  env = await browserAgainstDev('tests/uppy6/s3-page.js', 'Uppy 6 S3', {
-    JWT_SECRET,
-    URL_SIGNING_SECRET: 'url-signing-secret-for-uppy-6-tests-0123456789',
-    WEBHOOK_URL: `${hook.url}/hook`,
-    WEBHOOK_SECRET: 'webhook-secret-for-uppy-6-tests',
-  });
-  ({ dev, browser, siteUrl, storeUrl } = env);
+  env = await browserWithEvents('tests/uppy6/s3-page.js', 'Uppy 6 S3');
+  ({ dev, browser, siteUrl, storeUrl, hook } = env);
 });
-after(async () => {
-  await env?.close();
-  await hook?.close?.();
-});
+after(() => env?.close());
 
 async function upload(args, prepare = async () => {}) {
   const page = await browser.newPage();

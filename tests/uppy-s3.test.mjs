@@ -7,11 +7,9 @@
 // pages are test fixtures.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { JWT_SECRET } from './support/gateway.mjs';
 import { tokenFor } from './support/client.mjs';
-import { browserAgainstDev, devErrors } from './support/page.mjs';
-import { startReceiver } from './support/receiver.mjs';
-import { assertStoredOnce } from './support/stored.mjs';
+import { devErrors } from './support/page.mjs';
+import { assertStoredOnce, browserWithEvents } from './support/stored.mjs';
 
 const MIB = 1024 * 1024;
 
@@ -24,19 +22,10 @@ for (const major of ['4', '5']) {
     let hook;
 
     before(async () => {
-      hook = await startReceiver();
-      env = await browserAgainstDev(`tests/uppy${major === '4' ? '' : major}/s3-page.js`, `Uppy S3 ${major}.x`, {
-        JWT_SECRET,
-        URL_SIGNING_SECRET: 'url-signing-secret-for-uppy-s3-tests-0123456789',
-        WEBHOOK_URL: `${hook.url}/hook`,
-        WEBHOOK_SECRET: 'webhook-secret-for-uppy-s3-tests',
-      });
-      ({ dev, browser, siteUrl } = env);
+      env = await browserWithEvents(`tests/uppy${major === '4' ? '' : major}/s3-page.js`, `Uppy S3 ${major}.x`);
+      ({ dev, browser, siteUrl, hook } = env);
     });
-    after(async () => {
-      await env?.close();
-      hook?.close();
-    });
+    after(() => env?.close());
 
     test(`@uppy/aws-s3 ${major}.x uploads through the gateway as its Companion, each file as a form from s3/params`, { timeout: 180_000 }, async () => {
       const page = await browser.newPage();

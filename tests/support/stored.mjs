@@ -1,11 +1,28 @@
-// What the browser tests check of each file a client uploaded through `wrangler dev`: the
-// bytes it serves (by SHA-256), the object's one row in the dev server's D1, and its one event
-// at a local webhook receiver.
+// What the browser tests check of each file a client uploaded through `wrangler dev`, set up by
+// `browserWithEvents`: the bytes it serves (by SHA-256), the object's one row in the dev
+// server's D1, and its one event at a local webhook receiver.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { eventually } from './gateway.mjs';
+import { JWT_SECRET } from './gateway.mjs';
 import { tokenFor } from './client.mjs';
-import { patterned } from './page.mjs';
+import { browserAgainstDev, patterned } from './page.mjs';
+import { startReceiver } from './receiver.mjs';
+
+/**
+ * `browserAgainstDev` for a page whose uploads these checks follow: the gateway signs URLs and
+ * sends its events to a local webhook receiver, `hook`. { ...env, hook, close }.
+ */
+export async function browserWithEvents(entry, title) {
+  const hook = await startReceiver();
+  const env = await browserAgainstDev(entry, title, {
+    JWT_SECRET,
+    URL_SIGNING_SECRET: 'url-signing-secret-for-browser-tests-0123456789',
+    WEBHOOK_URL: `${hook.url}/hook`,
+    WEBHOOK_SECRET: 'webhook-secret-for-browser-tests',
+  }).catch((e) => { hook.close(); throw e; });
+  return { ...env, hook, close: async () => { await env.close(); hook.close(); } };
+}
 
 const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
