@@ -50,7 +50,7 @@ fn body_text(message: &JsValue) -> String {
 pub async fn consume(batch: JsValue, env: Env) {
     let messages: Vec<JsValue> =
         crate::js::get(&batch, "messages").dyn_into::<js_sys::Array>().map(|a| a.iter().collect()).unwrap_or_default();
-    let setup = config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, D1Metadata::from_env(&env)?, cfg)));
+    let setup = config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, crate::d1::open(&env)?, cfg)));
     let (store, meta, cfg) = match setup {
         Ok(parts) => parts,
         Err(e) => {
@@ -97,9 +97,9 @@ pub async fn consume(batch: JsValue, env: Env) {
             })
             .collect(),
     );
-    meta.usage().log(&mut batch);
+    meta.db().usage().log(&mut batch);
     for (message, parsed) in messages.iter().zip(parsed) {
-        let (started, before) = (now_ms(), meta.usage());
+        let (started, before) = (now_ms(), meta.db().usage());
         let attempt = attempts(message);
         let retry_after = retry_delay_s(cfg.event_retry.delay_s, attempt);
         let (event, report) = match parsed {
@@ -129,7 +129,7 @@ pub async fn consume(batch: JsValue, env: Env) {
         };
         let (delivery, status) = report.delivery(attempt, cfg.event_retry.max_retries);
         settle(message, matches!(delivery, Delivery::Retried | Delivery::DeadLettered).then_some(retry_after));
-        let used = meta.usage().since(before);
+        let used = meta.db().usage().since(before);
         // An event delivered to no webhook by a message that did no work of its own (an
         // announced upload's, whose type was sniffed before its commit) has nothing to tell
         // beyond the batch's line, which lists it.

@@ -55,7 +55,7 @@ pub async fn serve(path: &str, env: &Env) -> Option<worker::Result<web_sys::Resp
                 Err(e) => return Some(Err(worker::Error::RustError(e.log_line()))),
             }
         }
-        "/__contract/metadata" => match D1Metadata::from_env(env) {
+        "/__contract/metadata" => match crate::d1::open(env) {
             Ok(meta) => contract::metadata(&meta).await,
             Err(e) => return Some(Err(worker::Error::RustError(e.log_line()))),
         },

@@ -91,7 +91,7 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         Ok(c) => c,
         Err(e) => return fail(&id, Some(&head), started, e),
     };
-    let (store, meta) = match (Backend::from_env(&env, &cfg), D1Metadata::from_env(&env)) {
+    let (store, meta) = match (Backend::from_env(&env, &cfg), crate::d1::open(&env)) {
         (Ok(s), Ok(m)) => (s, m),
         (Err(e), _) | (_, Err(e)) => return fail(&id, Some(&head), started, e),
     };
@@ -115,7 +115,7 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
     let handled = gateway.handle(&head, input).await;
     let mut line = log::request_line(&head, &id, handled.reply.status, handled.error.as_ref(), now_ms() - started);
     line.event_id = handled.followup.as_ref().map(|job| job.event.id.clone());
-    meta.usage().log(&mut line);
+    meta.db().usage().log(&mut line);
     emit(&line);
     record(&env, &metrics::request_point(&line, cfg.storage.name()));
     for problem in &handled.problems {
@@ -157,7 +157,7 @@ async fn run_followup(
     job: FollowUp,
     id: String,
 ) {
-    let (started, before) = (now_ms(), meta.usage());
+    let (started, before) = (now_ms(), meta.db().usage());
     let mut problems = Vec::new();
     if let Some(old) = &job.replaced {
         problems.extend(upload::discard_replaced(&store, &meta, old).await);
@@ -174,7 +174,7 @@ async fn run_followup(
     }
     let mut done = about(Line::new("info", "followup").request_id(&id));
     done.duration_ms = Some(now_ms() - started);
-    meta.usage().since(before).log(&mut done);
+    meta.db().usage().since(before).log(&mut done);
     emit(&done);
 }
 
@@ -196,7 +196,7 @@ async fn deliver_once(cfg: &Config, store: &Backend, meta: &D1Metadata, job: &Fo
 
 /// The scheduled cleanup: reconciles stale upload journal entries with the store.
 pub async fn sweep(env: Env) {
-    let setup = config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, D1Metadata::from_env(&env)?)));
+    let setup = config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, crate::d1::open(&env)?)));
     let (store, meta) = match setup {
         Ok(parts) => parts,
         Err(e) => {

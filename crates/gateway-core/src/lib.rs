@@ -39,6 +39,7 @@ pub mod s3_dialect;
 pub mod secret;
 pub mod sign_request;
 pub mod sniff;
+pub mod sql;
 pub mod store;
 pub mod sweep;
 pub mod time;

@@ -2,15 +2,13 @@
 //! `multipart_attempts` (parts in flight, one row per attempt)
 //! (`migrations/0003_multipart_uploads.sql`, counters from `0006`, attempts from `0011`).
 
-use gateway_core::error::{ErrorKind, GatewayError, Result};
-use gateway_core::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord, PartAttempt};
-use gateway_core::multipart::{OtherParts, Part};
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
-use worker::D1PreparedStatement;
 
 use super::commit::names;
-use super::D1Metadata;
+use super::{args, stmt, Outcome, SqlDatabase, SqlMetadata, Statement, Value};
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord, PartAttempt};
+use crate::multipart::rules::{OtherParts, Part};
 
 #[derive(Deserialize)]
 struct UploadRow {
@@ -41,52 +39,53 @@ impl From<UploadRow> for MultipartUpload {
     }
 }
 
+/// A part as the database returns it (tables `multipart_parts` and `tus_parts`).
 #[derive(Deserialize)]
-struct PartRow {
+pub(super) struct PartRow {
     part_number: f64,
     size: f64,
     etag: String,
 }
 
-const UPLOAD_COLUMNS: &str =
-    "id, key, owner, store_upload_id, content_type, declared_size, created_at, expires_at, storage_key";
-
-fn num(v: i64) -> JsValue {
-    JsValue::from_f64(v as f64)
-}
-
-impl D1Metadata {
-    /// Forgets upload `id` (the last statement removes its row) when `condition` holds.
-    fn forget_statements(&self, condition: &str, args: &[JsValue]) -> Result<Vec<D1PreparedStatement>> {
-        let tables =
-            ["multipart_parts WHERE upload_id", "multipart_attempts WHERE upload_id", "multipart_uploads WHERE id"];
-        tables.iter().map(|t| self.statement(&format!("DELETE FROM {t} = ?1 AND {condition}"), args)).collect()
+impl From<PartRow> for Part {
+    fn from(p: PartRow) -> Part {
+        Part { number: p.part_number as u16, size: p.size as u64, etag: p.etag }
     }
 }
 
-impl MultipartIndex for D1Metadata {
+const UPLOAD_COLUMNS: &str =
+    "id, key, owner, store_upload_id, content_type, declared_size, created_at, expires_at, storage_key";
+
+/// Forgets upload ?1 (the last statement removes its row) when `condition` holds.
+fn forget_statements(condition: &str, values: &[Value]) -> Vec<Statement> {
+    ["multipart_parts WHERE upload_id", "multipart_attempts WHERE upload_id", "multipart_uploads WHERE id"]
+        .iter()
+        .map(|t| stmt(format!("DELETE FROM {t} = ?1 AND {condition}"), values.to_vec()))
+        .collect()
+}
+
+impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
     async fn create_multipart(&self, u: &MultipartUpload) -> Result<()> {
         let sql =
             format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-        let args = [
-            JsValue::from_str(&u.id),
-            JsValue::from_str(&u.key),
-            JsValue::from_str(&u.owner),
-            JsValue::from_str(&u.store_upload_id),
-            JsValue::from_str(&u.content_type),
-            u.declared_size.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
-            num(u.created_at),
-            num(u.expires_at),
-            JsValue::from_str(&u.storage_key),
+        let values = args![
+            &u.id,
+            &u.key,
+            &u.owner,
+            &u.store_upload_id,
+            &u.content_type,
+            u.declared_size,
+            u.created_at,
+            u.expires_at,
+            &u.storage_key,
         ];
-        self.run("multipart insert", self.statement(&sql, &args)?).await?;
+        self.run("multipart insert", stmt(sql, values)).await?;
         Ok(())
     }
 
     async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>> {
         let sql = format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE id = ?1");
-        let row: Option<UploadRow> =
-            self.first("multipart select", self.statement(&sql, &[JsValue::from_str(id)])?).await?;
+        let row: Option<UploadRow> = self.first("multipart select", stmt(sql, args![id])).await?;
         Ok(row.map(Into::into))
     }
 
@@ -96,9 +95,8 @@ impl MultipartIndex for D1Metadata {
                    WHERE upload_id = ?1 AND until_ms > ?2 AND NOT EXISTS (SELECT 1 FROM multipart_parts p \
                    WHERE p.upload_id = ?1 AND p.part_number = a.part_number) GROUP BY part_number \
                    ORDER BY part_number";
-        let rows: Vec<PartRow> =
-            self.all("parts select", self.statement(sql, &[JsValue::from_str(id), num(now_ms)])?).await?;
-        Ok(rows.into_iter().map(|r| Part { number: r.part_number as u16, size: r.size as u64, etag: r.etag }).collect())
+        let rows: Vec<PartRow> = self.all("parts select", stmt(sql, args![id, now_ms])).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// The counters (kept by triggers, `migrations/0006`) and two index lookups: a constant
@@ -124,12 +122,7 @@ impl MultipartIndex for D1Metadata {
              (SELECT part_number {others} ASC LIMIT 1) AS low_number, \
              (SELECT size {others} ASC LIMIT 1) AS low_size"
         );
-        let row: Option<Summary> = self
-            .first(
-                "parts summary",
-                self.statement(&sql, &[JsValue::from_str(id), JsValue::from_f64(f64::from(number))])?,
-            )
-            .await?;
+        let row: Option<Summary> = self.first("parts summary", stmt(sql, args![id, number])).await?;
         let Some(r) = row else { return Ok(OtherParts::default()) };
         let own = r.own_size.map(|s| s as u64);
         let highest = r.high_number.zip(r.high_size).map(|(n, s)| (n as u16, s as u64));
@@ -156,22 +149,13 @@ impl MultipartIndex for D1Metadata {
                    FROM multipart_parts p WHERE p.upload_id = ?1 AND p.part_number = c.part_number), 0)) AS extra \
                    FROM (SELECT part_number, size FROM multipart_attempts WHERE upload_id = ?1 AND until_ms > ?7 \
                    UNION ALL SELECT CAST(?3 AS INTEGER), CAST(?4 AS INTEGER)) AS c GROUP BY c.part_number)) <= ?5";
-        let args = [
-            JsValue::from_str(&a.upload_id),
-            JsValue::from_str(&a.attempt),
-            JsValue::from_f64(f64::from(a.number)),
-            JsValue::from_f64(a.size as f64),
-            JsValue::from_f64(limit as f64),
-            num(a.until_ms),
-            num(now_ms),
-        ];
-        let result = self.run("part reserve", self.statement(sql, &args)?).await?;
-        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
+        let values = args![&a.upload_id, &a.attempt, a.number, a.size, limit, a.until_ms, now_ms];
+        Ok(self.run("part reserve", stmt(sql, values)).await?.changed())
     }
 
     async fn release_part(&self, id: &str, attempt: &str) -> Result<()> {
         let sql = "DELETE FROM multipart_attempts WHERE upload_id = ?1 AND attempt = ?2";
-        self.run("part release", self.statement(sql, &[JsValue::from_str(id), JsValue::from_str(attempt)])?).await?;
+        self.run("part release", stmt(sql, args![id, attempt])).await?;
         Ok(())
     }
 
@@ -179,25 +163,16 @@ impl MultipartIndex for D1Metadata {
     /// one transaction.
     async fn record_part(&self, id: &str, attempt: &str, p: &Part) -> Result<()> {
         let statements = vec![
-            self.statement(
+            stmt(
                 "INSERT INTO multipart_parts (upload_id, part_number, size, etag) SELECT ?1, ?2, ?3, ?4 \
                  WHERE EXISTS (SELECT 1 FROM multipart_uploads WHERE id = ?1 AND expires_at > 0) \
                  ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag",
-                &[
-                    JsValue::from_str(id),
-                    JsValue::from_f64(f64::from(p.number)),
-                    JsValue::from_f64(p.size as f64),
-                    JsValue::from_str(&p.etag),
-                ],
-            )?,
-            self.statement(
-                "DELETE FROM multipart_attempts WHERE upload_id = ?1 AND attempt = ?2",
-                &[JsValue::from_str(id), JsValue::from_str(attempt)],
-            )?,
+                args![id, p.number, p.size, &p.etag],
+            ),
+            stmt("DELETE FROM multipart_attempts WHERE upload_id = ?1 AND attempt = ?2", args![id, attempt]),
         ];
         let results = self.batch("part insert", statements).await?;
-        let recorded = results.first().and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0);
-        if recorded == 0 {
+        if !results.first().is_some_and(Outcome::changed) {
             return Err(GatewayError::new(ErrorKind::UploadNotFound, "the upload was completed or aborted meanwhile"));
         }
         Ok(())
@@ -207,29 +182,25 @@ impl MultipartIndex for D1Metadata {
     /// while the upload is recorded; the upload is forgotten only if the commit happened.
     async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit> {
         let mut statements =
-            self.commit_statements(id, rec, false, true, Some(("multipart_uploads", "expires_at > 0 AND id")), None)?;
-        let args = [JsValue::from_str(id), JsValue::from_str(&rec.key), JsValue::from_str(&rec.storage_key)];
-        statements.extend(self.forget_statements(&names(2, 3), &args)?);
+            self.commit_statements(id, rec, false, true, Some(("multipart_uploads", "expires_at > 0 AND id")), None);
+        statements.extend(forget_statements(&names(2, 3), &[id.into(), (&rec.key).into(), (&rec.storage_key).into()]));
         self.commit("multipart complete", rec, statements, false).await
     }
 
     async fn end_multipart(&self, id: &str) -> Result<bool> {
         let sql = "UPDATE multipart_uploads SET expires_at = 0 WHERE id = ?1 AND expires_at > 0";
-        let result = self.run("multipart end", self.statement(sql, &[JsValue::from_str(id)])?).await?;
-        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
+        Ok(self.run("multipart end", stmt(sql, args![id])).await?.changed())
     }
 
     async fn remove_multipart(&self, id: &str) -> Result<()> {
-        self.transaction("multipart delete", self.forget_statements("1", &[JsValue::from_str(id)])?).await
+        self.transaction("multipart delete", forget_statements("1", &[id.into()])).await
     }
 
     async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {
         let sql = format!(
             "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2"
         );
-        let rows: Vec<UploadRow> = self
-            .all("multipart expired", self.statement(&sql, &[num(now_ms), JsValue::from_f64(f64::from(limit))])?)
-            .await?;
+        let rows: Vec<UploadRow> = self.all("multipart expired", stmt(sql, args![now_ms, limit])).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

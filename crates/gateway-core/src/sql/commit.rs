@@ -1,25 +1,23 @@
 //! The commit transaction: the row names the new version exactly when the journal entry goes,
 //! and only while the entry is unclaimed.
 
-use gateway_core::error::Result;
-use gateway_core::events::Event;
-use gateway_core::metadata::{Commit, ObjectRecord};
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
-use worker::D1PreparedStatement;
 
 use super::objects::COLUMNS;
-use super::{opt_bool, opt_str, D1Metadata};
+use super::{args, stmt, Outcome, SqlDatabase, SqlMetadata, Statement, Value};
+use crate::error::Result;
+use crate::events::Event;
+use crate::metadata::{Commit, ObjectRecord};
 
 /// "The row of key ?{key} names stored name ?{name}": true exactly when a commit through a
 /// journal entry for that name happened, since no other write ever uses the name.
-pub(crate) fn names(key: u8, name: u8) -> String {
+pub(super) fn names(key: u8, name: u8) -> String {
     format!("EXISTS (SELECT 1 FROM objects WHERE key = ?{key} AND storage_key = ?{name})")
 }
 
 /// The database's own clock, in ms since the Unix epoch: what announced commits' deadlines
 /// are measured against, so the Worker's and the consumer's clocks never matter.
-pub(crate) const DB_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+pub(super) const DB_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
 /// Writes the row of ?1…?13 (the columns of [`COLUMNS`]) with `announced` = ?16 if
 /// `condition` holds; on a key that has a row, replaces it unless ?15 (`if_absent`) is 1. A
@@ -45,31 +43,35 @@ pub(super) fn upsert_args(
     pending_id: &str,
     if_absent: bool,
     deadline_ms: Option<i64>,
-) -> Vec<JsValue> {
-    let flag = |b: bool| JsValue::from_f64(if b { 1.0 } else { 0.0 });
-    let mut args = vec![
-        JsValue::from_str(&rec.key),
-        JsValue::from_str(&rec.owner),
-        JsValue::from_f64(rec.size as f64),
-        JsValue::from_str(&rec.content_type),
-        JsValue::from_str(&rec.etag),
-        opt_str(&rec.checksum_sha256),
-        opt_str(&rec.checksum_md5),
-        JsValue::from_str(&rec.status),
-        opt_str(&rec.detected_type),
-        opt_bool(rec.type_matches),
-        JsValue::from_f64(rec.created_at as f64),
-        rec.completed_at.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)),
-        JsValue::from_str(&rec.storage_key),
-        JsValue::from_str(pending_id),
-        flag(if_absent),
-        flag(deadline_ms.is_some()),
+) -> Vec<Value> {
+    let mut values = args![
+        &rec.key,
+        &rec.owner,
+        rec.size,
+        &rec.content_type,
+        &rec.etag,
+        &rec.checksum_sha256,
+        &rec.checksum_md5,
+        &rec.status,
+        &rec.detected_type,
+        rec.type_matches,
+        rec.created_at,
+        rec.completed_at,
+        &rec.storage_key,
+        pending_id,
+        if_absent,
+        deadline_ms.is_some(),
     ];
-    args.extend(deadline_ms.map(|d| JsValue::from_f64(d as f64)));
-    args
+    values.extend(deadline_ms.map(Value::from));
+    values
 }
 
-impl D1Metadata {
+/// The name the row of `key` names (the first statement of every commit).
+pub(super) fn named_before(key: &str) -> Statement {
+    stmt("SELECT storage_key FROM objects WHERE key = ?1", args![key])
+}
+
+impl<D: SqlDatabase> SqlMetadata<D> {
     /// The commit transaction, every write conditional on journal entry `pending_id` being
     /// unclaimed: read the name the row names (statement 0), write the row (statement 1; no
     /// change on an `if_absent` conflict; a replaced version is journaled by the trigger),
@@ -78,9 +80,9 @@ impl D1Metadata {
     /// clear the entry. With `source` (`table.column`), the row and the event are written only
     /// while that table still has a row whose column is `pending_id`: the multipart or
     /// presigned upload being committed, which a first commit forgets, so a second one of the
-    /// same upload changes nothing. With `deadline_ms`, the row is written only while D1's own
-    /// clock is before it. [`D1Metadata::commit`] reads the answer.
-    pub(crate) fn commit_statements(
+    /// same upload changes nothing. With `deadline_ms`, the row is written only while the
+    /// database's own clock is before it. [`SqlMetadata::commit`] reads the answer.
+    pub(super) fn commit_statements(
         &self,
         pending_id: &str,
         rec: &ObjectRecord,
@@ -88,7 +90,7 @@ impl D1Metadata {
         clear_entry: bool,
         source: Option<(&str, &str)>,
         deadline_ms: Option<i64>,
-    ) -> Result<Vec<D1PreparedStatement>> {
+    ) -> Vec<Statement> {
         let source_open = |n: u8| {
             source.map_or_else(String::new, |(table, column)| {
                 format!(" AND EXISTS (SELECT 1 FROM {table} WHERE {column} = ?{n})")
@@ -97,12 +99,8 @@ impl D1Metadata {
         let before = if deadline_ms.is_some() { format!(" AND {DB_NOW_MS} < ?17") } else { String::new() };
         let open =
             format!("EXISTS (SELECT 1 FROM pending_uploads WHERE id = ?14 AND claimed = 0){}{before}", source_open(14));
-        let key = JsValue::from_str(&rec.key);
-        let name = JsValue::from_str(&rec.storage_key);
-        let mut statements = vec![
-            self.statement("SELECT storage_key FROM objects WHERE key = ?1", std::slice::from_ref(&key))?,
-            self.statement(&upsert(&open), &upsert_args(rec, pending_id, if_absent, deadline_ms))?,
-        ];
+        let mut statements =
+            vec![named_before(&rec.key), stmt(upsert(&open), upsert_args(rec, pending_id, if_absent, deadline_ms))];
         if self.events {
             statements.push(self.record_event(
                 &Event::uploaded(rec),
@@ -112,43 +110,49 @@ impl D1Metadata {
                     source_open(4),
                     names(5, 6)
                 ),
-                &[JsValue::from_str(pending_id), key.clone(), name.clone()],
-            )?);
+                args![pending_id, &rec.key, &rec.storage_key],
+            ));
         }
         if clear_entry {
-            statements.push(self.statement(
-                &format!("DELETE FROM pending_uploads WHERE id = ?1 AND claimed = 0 AND {}", names(2, 3)),
-                &[JsValue::from_str(pending_id), key, name],
-            )?);
+            statements.push(stmt(
+                format!("DELETE FROM pending_uploads WHERE id = ?1 AND claimed = 0 AND {}", names(2, 3)),
+                args![pending_id, &rec.key, &rec.storage_key],
+            ));
         }
-        Ok(statements)
+        statements
     }
 
-    /// Runs a commit transaction built by [`commit_statements`] (plus statements after it).
-    pub(crate) async fn commit(
+    /// Runs a commit transaction built by [`SqlMetadata::commit_statements`] (plus
+    /// statements after it).
+    pub(super) async fn commit(
         &self,
         op: &str,
         rec: &ObjectRecord,
-        statements: Vec<D1PreparedStatement>,
+        statements: Vec<Statement>,
         if_absent: bool,
     ) -> Result<Commit> {
         let results = self.batch(op, statements).await?;
-        #[derive(Deserialize)]
-        struct Named {
-            storage_key: Option<String>,
-        }
-        let before: Option<String> = results
-            .first()
-            .and_then(|r| r.results::<Named>().ok())
-            .and_then(|rows| rows.into_iter().next())
-            .and_then(|r| r.storage_key);
-        let written = results.get(1).and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0;
-        Ok(match (written, if_absent && before.is_some()) {
-            // A repeated commit of the version the row already names replaces nothing: its
-            // stored name is the live object, never garbage.
-            (true, _) => Commit::Committed { replaced: before.filter(|b| *b != rec.storage_key) },
-            (false, true) => Commit::KeyExists,
-            (false, false) => Commit::Claimed,
-        })
+        Ok(commit_answer(&results, rec, if_absent, op))
+    }
+}
+
+/// How a commit batch ended: statement 0 read the name the row named, statement 1 wrote it.
+pub(super) fn commit_answer(results: &[Outcome], rec: &ObjectRecord, if_absent: bool, op: &str) -> Commit {
+    #[derive(Deserialize)]
+    struct Named {
+        storage_key: Option<String>,
+    }
+    let before: Option<String> = results
+        .first()
+        .and_then(|r| r.decode::<Named>(op).ok())
+        .and_then(|rows| rows.into_iter().next())
+        .and_then(|r| r.storage_key);
+    let written = results.get(1).is_some_and(Outcome::changed);
+    match (written, if_absent && before.is_some()) {
+        // A repeated commit of the version the row already names replaces nothing: its
+        // stored name is the live object, never garbage.
+        (true, _) => Commit::Committed { replaced: before.filter(|b| *b != rec.storage_key) },
+        (false, true) => Commit::KeyExists,
+        (false, false) => Commit::Claimed,
     }
 }

@@ -1,15 +1,14 @@
 //! The object index on table `objects`.
 
-use gateway_core::error::Result;
-use gateway_core::events::Event;
-use gateway_core::metadata::{ListCursor, ObjectIndex, ObjectRecord, STATUS_COMPLETE};
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
 
 use super::commit::names;
-use super::{opt_bool, D1Metadata};
+use super::{args, stmt, SqlDatabase, SqlMetadata};
+use crate::error::Result;
+use crate::events::Event;
+use crate::metadata::{ListCursor, ObjectIndex, ObjectRecord, STATUS_COMPLETE};
 
-/// A row as D1 returns it (numbers arrive as JS numbers, booleans as 0/1).
+/// A row as the database returns it (numbers may arrive as JS numbers, booleans as 0/1).
 #[derive(Deserialize)]
 pub(super) struct Row {
     key: String,
@@ -50,10 +49,10 @@ impl From<Row> for ObjectRecord {
 pub(super) const COLUMNS: &str = "key, owner, size, content_type, etag, checksum_sha256, checksum_md5, status, \
                        detected_type, type_matches, created_at, completed_at, storage_key";
 
-impl ObjectIndex for D1Metadata {
+impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>> {
-        let sql = format!("SELECT {COLUMNS} FROM objects WHERE key = ?1");
-        let row: Option<Row> = self.first("select", self.statement(&sql, &[JsValue::from_str(key)])?).await?;
+        let row: Option<Row> =
+            self.first("select", stmt(format!("SELECT {COLUMNS} FROM objects WHERE key = ?1"), args![key])).await?;
         Ok(row.map(Into::into))
     }
 
@@ -71,41 +70,40 @@ impl ObjectIndex for D1Metadata {
              AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND key < ?5)) \
              ORDER BY created_at DESC, key DESC LIMIT ?6"
         );
-        let args = [
-            JsValue::from_str(owner),
-            JsValue::from_str(STATUS_COMPLETE),
-            JsValue::from_str(prefix),
-            cursor.map_or(JsValue::NULL, |c| JsValue::from_f64(c.created_at as f64)),
-            cursor.map_or(JsValue::NULL, |c| JsValue::from_str(&c.key)),
-            JsValue::from_f64(f64::from(limit)),
-        ];
-        let rows: Vec<Row> = self.all("list", self.statement(&sql, &args)?).await?;
+        let values =
+            args![owner, STATUS_COMPLETE, prefix, cursor.map(|c| c.created_at), cursor.map(|c| c.key.as_str()), limit];
+        let rows: Vec<Row> = self.all("list", stmt(sql, values)).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn delete_row(&self, row: &ObjectRecord, now_ms: i64) -> Result<bool> {
-        let args = [JsValue::from_str(&row.key), JsValue::from_str(&row.storage_key), JsValue::from_f64(now_ms as f64)];
+        let values = args![&row.key, &row.storage_key, now_ms];
         let mut statements = vec![
-            self.statement(
+            stmt(
                 "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
                  SELECT 'gc:' || storage_key, key, owner, ?3, storage_key, ?3, 0 FROM objects \
                  WHERE key = ?1 AND storage_key = ?2",
-                &args,
-            )?,
-            self.statement(
-                &format!(
+                values.clone(),
+            ),
+            stmt(
+                format!(
                     "INSERT OR IGNORE INTO replaced_versions ({COLUMNS}, replaced_at) \
                      SELECT {COLUMNS}, ?3 FROM objects WHERE key = ?1 AND storage_key = ?2 AND announced = 1"
                 ),
-                &args,
-            )?,
+                values.clone(),
+            ),
         ];
         if self.events {
-            statements.push(self.record_event(&Event::deleted(row, now_ms), now_ms, &names(4, 5), &args[..2])?);
+            statements.push(self.record_event(
+                &Event::deleted(row, now_ms),
+                now_ms,
+                &names(4, 5),
+                values[..2].to_vec(),
+            ));
         }
-        statements.push(self.statement("DELETE FROM objects WHERE key = ?1 AND storage_key = ?2", &args[..2])?);
+        statements.push(stmt("DELETE FROM objects WHERE key = ?1 AND storage_key = ?2", values[..2].to_vec()));
         let results = self.batch("delete", statements).await?;
-        Ok(results.last().and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0) > 0)
+        Ok(results.last().is_some_and(super::Outcome::changed))
     }
 
     async fn record_detection(
@@ -117,15 +115,10 @@ impl ObjectIndex for D1Metadata {
     ) -> Result<()> {
         self.run(
             "update",
-            self.statement(
+            stmt(
                 "UPDATE objects SET detected_type = ?1, type_matches = ?2 WHERE key = ?3 AND storage_key = ?4",
-                &[
-                    detected.map_or(JsValue::NULL, JsValue::from_str),
-                    opt_bool(matches),
-                    JsValue::from_str(key),
-                    JsValue::from_str(storage_key),
-                ],
-            )?,
+                args![detected, matches, key, storage_key],
+            ),
         )
         .await?;
         Ok(())

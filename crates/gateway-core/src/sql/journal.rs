@@ -1,11 +1,10 @@
 //! The upload journal on table `pending_uploads`.
 
-use gateway_core::error::Result;
-use gateway_core::metadata::{Commit, ObjectRecord, PendingUpload, UploadJournal};
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
 
-use super::D1Metadata;
+use super::{args, stmt, Outcome, SqlDatabase, SqlMetadata};
+use crate::error::Result;
+use crate::metadata::{Commit, ObjectRecord, PendingUpload, UploadJournal};
 
 #[derive(Deserialize)]
 struct PendingRow {
@@ -17,23 +16,16 @@ struct PendingRow {
     due_at: f64,
 }
 
-impl UploadJournal for D1Metadata {
+impl<D: SqlDatabase> UploadJournal for SqlMetadata<D> {
     async fn begin_upload(&self, p: &PendingUpload) -> Result<()> {
         // OR IGNORE: a retried write of the same entry is harmless (and keeps a claim).
         self.run(
             "journal",
-            self.statement(
+            stmt(
                 "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                &[
-                    JsValue::from_str(&p.id),
-                    JsValue::from_str(&p.key),
-                    JsValue::from_str(&p.owner),
-                    JsValue::from_f64(p.started_at as f64),
-                    JsValue::from_str(&p.storage_key),
-                    JsValue::from_f64(p.due_at as f64),
-                ],
-            )?,
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![&p.id, &p.key, &p.owner, p.started_at, &p.storage_key, p.due_at],
+            ),
         )
         .await?;
         Ok(())
@@ -47,16 +39,12 @@ impl UploadJournal for D1Metadata {
         deadline_ms: Option<i64>,
     ) -> Result<Commit> {
         // One transaction: the row names the object exactly when the journal entry goes.
-        let statements = self.commit_statements(pending_id, rec, if_absent, true, None, deadline_ms)?;
+        let statements = self.commit_statements(pending_id, rec, if_absent, true, None, deadline_ms);
         self.commit("commit", rec, statements, if_absent).await
     }
 
     async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
-        self.run(
-            "abandon",
-            self.statement("DELETE FROM pending_uploads WHERE id = ?1", &[JsValue::from_str(pending_id)])?,
-        )
-        .await?;
+        self.run("abandon", stmt("DELETE FROM pending_uploads WHERE id = ?1", args![pending_id])).await?;
         Ok(())
     }
 
@@ -64,11 +52,11 @@ impl UploadJournal for D1Metadata {
         let rows: Vec<PendingRow> = self
             .all(
                 "journal",
-                self.statement(
+                stmt(
                     "SELECT id, key, owner, started_at, storage_key, due_at FROM pending_uploads \
-                 WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
-                    &[JsValue::from_f64(now_ms as f64), JsValue::from_f64(f64::from(limit))],
-                )?,
+                     WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                    args![now_ms, limit],
+                ),
             )
             .await?;
         Ok(rows
@@ -85,12 +73,7 @@ impl UploadJournal for D1Metadata {
     }
 
     async fn claim_upload(&self, id: &str) -> Result<bool> {
-        let result = self
-            .run(
-                "claim",
-                self.statement("UPDATE pending_uploads SET claimed = 1 WHERE id = ?1", &[JsValue::from_str(id)])?,
-            )
-            .await?;
-        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
+        let result = self.run("claim", stmt("UPDATE pending_uploads SET claimed = 1 WHERE id = ?1", args![id])).await?;
+        Ok(Outcome::changed(&result))
     }
 }

@@ -1,0 +1,185 @@
+//! The metadata interfaces ([`crate::metadata`]) in SQL, written once for every SQLite the
+//! gateway runs on: D1, a Durable Object's own SQLite ([`crate::shard`]) and, in tests, a
+//! native SQLite. Each runs statements through [`SqlDatabase`], one batch per call: the unit
+//! of a round trip and of a transaction. The schema is `migrations/` ([`schema`]).
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{ErrorKind, GatewayError, Result};
+
+mod announced;
+mod commit;
+mod journal;
+mod multipart;
+mod objects;
+mod outbox;
+mod presign;
+pub mod schema;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+mod tus;
+
+/// A bound value. Numbers are integers (ms timestamps, sizes, counters), which every SQLite
+/// here stores as such; D1 and Durable Objects receive them as JS numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Value {
+        Value::Text(v.clone())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::Text(v)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(v)
+    }
+}
+
+impl From<u64> for Value {
+    fn from(v: u64) -> Value {
+        Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<u32> for Value {
+    fn from(v: u32) -> Value {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl From<u16> for Value {
+    fn from(v: u16) -> Value {
+        Value::Int(i64::from(v))
+    }
+}
+
+/// Booleans as SQLite keeps them: 1 and 0.
+impl From<bool> for Value {
+    fn from(v: bool) -> Value {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+impl<T: Clone + Into<Value>> From<&Option<T>> for Value {
+    fn from(v: &Option<T>) -> Value {
+        v.clone().map_or(Value::Null, Into::into)
+    }
+}
+
+/// `args![a, b, …]`: the values bound to `?1`, `?2`, ….
+#[macro_export]
+macro_rules! args {
+    ($($v:expr),* $(,)?) => { vec![$($crate::sql::Value::from($v)),*] };
+}
+pub use args;
+
+/// One statement with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub sql: String,
+    pub args: Vec<Value>,
+}
+
+pub fn stmt(sql: impl Into<String>, args: Vec<Value>) -> Statement {
+    Statement { sql: sql.into(), args }
+}
+
+/// What one statement of a batch returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Its rows, each a JSON object by column name.
+    pub rows: Vec<serde_json::Value>,
+    /// Rows the statement itself inserted, updated or deleted (not its triggers').
+    pub changes: u64,
+    /// Rows written as the database reports them (index entries and triggers' writes too).
+    pub rows_written: u64,
+}
+
+impl Outcome {
+    pub fn changed(&self) -> bool {
+        self.changes > 0
+    }
+
+    /// Its rows as `T`.
+    pub fn decode<T: DeserializeOwned>(&self, op: &str) -> Result<Vec<T>> {
+        self.rows.iter().map(|r| T::deserialize(r).map_err(|e| error(op, &e.to_string()))).collect()
+    }
+}
+
+/// A SQLite database reached in batches: each call runs its statements in order as one
+/// transaction (all or nothing) and is one round trip.
+#[allow(async_fn_in_trait)]
+pub trait SqlDatabase {
+    async fn batch(&self, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>>;
+}
+
+/// The error every failed call becomes: the cause is logged, never shown.
+pub fn error(op: &str, detail: &str) -> GatewayError {
+    GatewayError::hidden(ErrorKind::DatabaseError, "the metadata database failed", format!("{op}: {detail}"))
+}
+
+/// The metadata interfaces over a [`SqlDatabase`] with the schema of `migrations/`.
+pub struct SqlMetadata<D> {
+    db: D,
+    /// Whether commits and deletes record their events in the outbox (an `EVENTS` queue is
+    /// bound to send them).
+    events: bool,
+}
+
+impl<D: SqlDatabase> SqlMetadata<D> {
+    pub fn new(db: D, events: bool) -> SqlMetadata<D> {
+        SqlMetadata { db, events }
+    }
+
+    pub fn db(&self) -> &D {
+        &self.db
+    }
+
+    pub(crate) async fn batch(&self, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+        self.db.batch(op, statements).await
+    }
+
+    /// Runs one statement.
+    pub(crate) async fn run(&self, op: &str, statement: Statement) -> Result<Outcome> {
+        self.batch(op, vec![statement]).await?.pop().ok_or_else(|| error(op, "no result"))
+    }
+
+    /// Runs one read: all its rows.
+    pub(crate) async fn all<T: DeserializeOwned>(&self, op: &str, statement: Statement) -> Result<Vec<T>> {
+        self.run(op, statement).await?.decode(op)
+    }
+
+    /// Runs one read: its first row, if any.
+    pub(crate) async fn first<T: DeserializeOwned>(&self, op: &str, statement: Statement) -> Result<Option<T>> {
+        Ok(self.all(op, statement).await?.into_iter().next())
+    }
+
+    /// Runs statements as one transaction.
+    pub(crate) async fn transaction(&self, op: &str, statements: Vec<Statement>) -> Result<()> {
+        self.batch(op, statements).await?;
+        Ok(())
+    }
+}

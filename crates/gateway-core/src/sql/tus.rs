@@ -1,0 +1,169 @@
+//! The tus index on tables `tus_uploads`, `tus_chunks` and `tus_parts`
+//! (`migrations/0007_tus_uploads.sql`). Every write of a request is conditional on its lease
+//! and the offset it started from, in one batch whose last statement moves the offset.
+
+use serde::Deserialize;
+
+use super::multipart::PartRow;
+use super::{args, stmt, Outcome, SqlDatabase, SqlMetadata, Value};
+use crate::error::Result;
+use crate::metadata::{TusAdvance, TusIndex, TusState, TusUpload};
+use crate::tus::plan::Chunk;
+
+#[derive(Deserialize)]
+struct UploadRow {
+    id: String,
+    key: String,
+    owner: String,
+    storage_key: String,
+    content_type: String,
+    metadata: Option<String>,
+    length: Option<f64>,
+    upload_offset: f64,
+    part_size: Option<f64>,
+    parts: f64,
+    store_upload_id: Option<String>,
+    created_at: f64,
+    expires_at: f64,
+}
+
+impl From<UploadRow> for TusUpload {
+    fn from(r: UploadRow) -> Self {
+        TusUpload {
+            id: r.id,
+            key: r.key,
+            owner: r.owner,
+            storage_key: r.storage_key,
+            content_type: r.content_type,
+            metadata: r.metadata,
+            length: r.length.map(|v| v as u64),
+            offset: r.upload_offset as u64,
+            part_size: r.part_size.map(|v| v as u64),
+            parts: r.parts as u16,
+            store_upload_id: r.store_upload_id,
+            created_at: r.created_at as i64,
+            expires_at: r.expires_at as i64,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ChunkRow {
+    start: f64,
+    length: f64,
+    name: String,
+}
+
+const COLUMNS: &str = "id, key, owner, storage_key, content_type, metadata, length, upload_offset, part_size, parts, \
+                       store_upload_id, created_at, expires_at";
+
+/// "Request ?2 holds upload ?1 at offset ?3."
+const HELD: &str = "EXISTS (SELECT 1 FROM tus_uploads WHERE id = ?1 AND lease = ?2 AND upload_offset = ?3)";
+
+impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
+    async fn create_tus(&self, u: &TusUpload) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO tus_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        );
+        let values = args![
+            &u.id,
+            &u.key,
+            &u.owner,
+            &u.storage_key,
+            &u.content_type,
+            &u.metadata,
+            u.length,
+            u.offset,
+            u.part_size,
+            u.parts,
+            &u.store_upload_id,
+            u.created_at,
+            u.expires_at,
+        ];
+        self.run("tus insert", stmt(sql, values)).await?;
+        Ok(())
+    }
+
+    async fn tus(&self, id: &str) -> Result<Option<TusState>> {
+        let statements = vec![
+            stmt(format!("SELECT {COLUMNS} FROM tus_uploads WHERE id = ?1"), args![id]),
+            stmt("SELECT start, length, name FROM tus_chunks WHERE upload_id = ?1 ORDER BY start", args![id]),
+            stmt("SELECT part_number, size, etag FROM tus_parts WHERE upload_id = ?1 ORDER BY part_number", args![id]),
+        ];
+        let op = "tus select";
+        let results = self.batch(op, statements).await?;
+        let [upload, chunks, parts] = results.as_slice() else { return Err(super::error(op, "missing results")) };
+        let Some(upload) = upload.decode::<UploadRow>(op)?.pop() else { return Ok(None) };
+        Ok(Some(TusState {
+            upload: upload.into(),
+            staged: chunks
+                .decode::<ChunkRow>(op)?
+                .into_iter()
+                .map(|c| Chunk { start: c.start as u64, length: c.length as u64, name: c.name })
+                .collect(),
+            parts: parts.decode::<PartRow>(op)?.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn lease_tus(&self, id: &str, offset: u64, lease: &str, until_ms: i64, now_ms: i64) -> Result<bool> {
+        let sql = "UPDATE tus_uploads SET lease = ?2, lease_until = ?3 WHERE id = ?1 AND upload_offset = ?4 \
+                   AND (lease IS NULL OR lease_until < ?5)";
+        Ok(self.run("tus lease", stmt(sql, args![id, lease, until_ms, offset, now_ms])).await?.changed())
+    }
+
+    async fn release_tus(&self, id: &str, lease: &str) -> Result<()> {
+        let sql = "UPDATE tus_uploads SET lease = NULL, lease_until = NULL WHERE id = ?1 AND lease = ?2";
+        self.run("tus release", stmt(sql, args![id, lease])).await?;
+        Ok(())
+    }
+
+    async fn advance_tus(&self, id: &str, lease: &str, a: &TusAdvance) -> Result<bool> {
+        let with = |extra: Vec<Value>| [args![id, lease, a.from], extra].concat();
+        let mut statements = Vec::new();
+        // The consumed chunks go first: a merged chunk takes the start of the first of them.
+        for name in &a.consumed {
+            statements.push(stmt(
+                format!("DELETE FROM tus_chunks WHERE upload_id = ?1 AND name = ?4 AND {HELD}"),
+                with(args![name]),
+            ));
+        }
+        if let Some(c) = &a.chunk {
+            statements.push(stmt(
+                format!("INSERT INTO tus_chunks (upload_id, start, length, name) SELECT ?1, ?4, ?5, ?6 WHERE {HELD}"),
+                with(args![c.start, c.length, &c.name]),
+            ));
+        }
+        for p in &a.parts {
+            statements.push(stmt(
+                format!(
+                    "INSERT OR REPLACE INTO tus_parts (upload_id, part_number, size, etag) SELECT ?1, ?4, ?5, ?6 WHERE {HELD}"
+                ),
+                with(args![p.number, p.size, &p.etag]),
+            ));
+        }
+        statements.push(stmt(
+            "UPDATE tus_uploads SET upload_offset = ?4, length = COALESCE(length, ?5), \
+             part_size = COALESCE(part_size, ?6), store_upload_id = COALESCE(store_upload_id, ?7), \
+             parts = (SELECT count(*) FROM tus_parts WHERE upload_id = ?1), lease = NULL, lease_until = NULL \
+             WHERE id = ?1 AND lease = ?2 AND upload_offset = ?3",
+            with(args![a.to, a.length, a.part_size, &a.store_upload_id]),
+        ));
+        let results = self.batch("tus advance", statements).await?;
+        Ok(results.last().is_some_and(Outcome::changed))
+    }
+
+    async fn remove_tus(&self, id: &str) -> Result<()> {
+        let statements = vec![
+            stmt("DELETE FROM tus_chunks WHERE upload_id = ?1", args![id]),
+            stmt("DELETE FROM tus_parts WHERE upload_id = ?1", args![id]),
+            stmt("DELETE FROM tus_uploads WHERE id = ?1", args![id]),
+        ];
+        self.transaction("tus delete", statements).await
+    }
+
+    async fn expired_tus(&self, now_ms: i64, limit: u32) -> Result<Vec<TusUpload>> {
+        let sql = format!("SELECT {COLUMNS} FROM tus_uploads WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2");
+        let rows: Vec<UploadRow> = self.all("tus expired", stmt(sql, args![now_ms, limit])).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
