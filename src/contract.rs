@@ -9,7 +9,6 @@ use web_sys::ReadableStream;
 use worker::Env;
 
 use crate::backend::Backend;
-use crate::d1::D1Metadata;
 use crate::env::config;
 use crate::js;
 
