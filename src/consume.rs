@@ -64,14 +64,14 @@ pub async fn consume(batch: JsValue, env: Env) {
     // These events are on the queue now: their outbox rows go, in one statement for the batch
     // (a failure leaves them for the sweep, which sends another copy under the same id).
     let parsed: Vec<Option<QueueMessage>> = messages.iter().map(|m| QueueMessage::from_json(&body_text(m))).collect();
-    let ids: Vec<String> = parsed
+    let sent: Vec<Event> = parsed
         .iter()
         .filter_map(|m| match m {
-            Some(QueueMessage::Event(e)) => Some(e.id.clone()),
+            Some(QueueMessage::Event(e)) => Some(e.clone()),
             _ => None,
         })
         .collect();
-    if let Err(e) = meta.clear_events(&ids).await {
+    if let Err(e) = meta.clear_events(&sent).await {
         emit(&Line::new("error", "event_problem").detail(format!("clearing the outbox: {}", e.log_line())));
     }
     // The batch's pending-commit messages are settled with one D1 read for all of them.

@@ -139,7 +139,7 @@ async fn settle_lost<S: Objects, M: ObjectIndex + UploadJournal>(
     err: GatewayError,
 ) -> Result<Option<String>> {
     let claimed = match meta.begin_upload(entry).await {
-        Ok(()) => meta.claim_upload(&entry.id).await.unwrap_or(false),
+        Ok(()) => meta.claim_upload(&entry.key, &entry.id).await.unwrap_or(false),
         Err(_) => false,
     };
     if !claimed {

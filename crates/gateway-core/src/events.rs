@@ -174,7 +174,7 @@ pub trait EventOutbox {
     /// Events recorded before `before_ms` and still here, oldest first.
     async fn unsent_events(&self, before_ms: i64, limit: u32) -> MetaResult<Vec<Event>>;
     /// Forgets events that are on the queue (one statement however many).
-    async fn clear_events(&self, ids: &[String]) -> MetaResult<()>;
+    async fn clear_events(&self, sent: &[Event]) -> MetaResult<()>;
 }
 
 /// The `EVENTS` queue (a producer binding at the edge).
@@ -223,7 +223,7 @@ pub async fn resend<Q: EventQueue, O: EventOutbox>(queue: &Q, outbox: &O, now_ms
     let mut done = Dispatched::default();
     for event in &events {
         match queue.send(event).await {
-            Ok(()) => sent.push(event.id.clone()),
+            Ok(()) => sent.push(event.clone()),
             Err(e) => {
                 done.problems.push(format!("re-sending event {} failed, the next run tries again: {e}", event.id))
             }

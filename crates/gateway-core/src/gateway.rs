@@ -178,7 +178,9 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                     // reused, but only creates, so a repeat of one that succeeded changes nothing.
                     Some(_) if s3 => plan.if_absent = true,
                     // A presigned upload URL works once: spent before the body is read.
-                    Some(cap) => self.spend(&cap.nonce, cap.expires.saturating_mul(1000), "this upload URL").await?,
+                    Some(cap) => {
+                        self.spend(&cap.key, &cap.nonce, cap.expires.saturating_mul(1000), "this upload URL").await?
+                    }
                     None => {}
                 }
                 let up = upload::Upload { grant: &grant, key, plan, id: self.request_id, now_ms: self.now_ms };
@@ -189,7 +191,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             Route::Form => {
                 let form = receive(self.config, self.store, head, body, self.now_ms).await?;
                 // A form works once: spent before its file is stored.
-                self.spend(&form.nonce, form.expires_ms, "this form").await?;
+                self.spend(form.key.as_str(), &form.nonce, form.expires_ms, "this form").await?;
                 let key = form.key.clone();
                 let up = upload::Upload {
                     grant: &form.grant,
@@ -237,8 +239,8 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
     }
 
     /// Spends a single-use URL's or form's `nonce`: `what` was already used if it was spent.
-    async fn spend(&self, nonce: &str, expires_ms: i64, what: &str) -> Result<()> {
-        if self.meta.use_nonce(nonce, expires_ms).await? {
+    async fn spend(&self, key: &str, nonce: &str, expires_ms: i64, what: &str) -> Result<()> {
+        if self.meta.use_nonce(key, nonce, expires_ms).await? {
             Ok(())
         } else {
             Err(GatewayError::new(ErrorKind::UrlAlreadyUsed, format!("{what} was already used")))

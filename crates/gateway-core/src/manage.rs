@@ -50,7 +50,7 @@ pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
     let name = StoredName::recorded(row.storage_key.clone());
     match store.delete(&name).await {
         Ok(()) => {
-            if let Err(e) = meta.abandon_upload(&garbage_id(name.as_str())).await {
+            if let Err(e) = meta.abandon_upload(&row.key, &garbage_id(name.as_str())).await {
                 log_cleanup("clearing the journal entry of deleted", &name, &e);
             }
         }

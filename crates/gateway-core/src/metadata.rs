@@ -188,12 +188,14 @@ pub trait UploadJournal {
         deadline_ms: Option<i64>,
     ) -> Result<Commit>;
     /// Clears a journal entry (its stored name is known to be gone, or is named by the row).
-    async fn abandon_upload(&self, pending_id: &str) -> Result<()>;
+    /// `key` is the entry's key or one of its stored names: like every call naming a key, it
+    /// decides which database holds the entry ([`crate::shard`]).
+    async fn abandon_upload(&self, key: &str, pending_id: &str) -> Result<()>;
     /// Journal entries due by `now_ms`, oldest first.
     async fn due_uploads(&self, now_ms: i64, limit: u32) -> Result<Vec<PendingUpload>>;
     /// Marks a journal entry as the sweep's: no commit through it can succeed afterwards.
-    /// `false` if the entry is gone.
-    async fn claim_upload(&self, id: &str) -> Result<bool>;
+    /// `false` if the entry is gone. `key` as for [`UploadJournal::abandon_upload`].
+    async fn claim_upload(&self, key: &str, id: &str) -> Result<bool>;
 }
 
 /// The multipart index (tables `multipart_uploads`, `multipart_parts`).
@@ -252,7 +254,8 @@ pub trait PresignLedger {
     async fn confirm_presigned(&self, nonce: &str, rec: &ObjectRecord) -> Result<Commit>;
     /// Spends a single-use URL's nonce: `true` the first time, `false` ever after (until
     /// `expires_at` has passed and the sweep purged it, when the URL is useless anyway).
-    async fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool>;
+    /// `key` is the key the URL or form writes, whose database keeps its nonces.
+    async fn use_nonce(&self, key: &str, nonce: &str, expires_at: i64) -> Result<bool>;
     /// Drops spent nonces and unconfirmed presigned uploads that expired before `before_ms`.
     async fn purge_presigned(&self, before_ms: i64) -> Result<()>;
 }

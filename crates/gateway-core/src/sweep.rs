@@ -158,7 +158,7 @@ pub async fn sweep_tus<S: Multipart, M: MetadataStore>(store: &S, meta: &M, now_
 /// object if the key's row names it, deletes it otherwise, then clears the entry. A failure
 /// leaves the entry claimed, to be settled again on the next run.
 pub async fn reconcile<S: Objects, M: MetadataStore>(store: &S, meta: &M, entry: &PendingUpload) -> Result<Outcome> {
-    if !meta.claim_upload(&entry.id).await? {
+    if !meta.claim_upload(&entry.key, &entry.id).await? {
         return Ok(Outcome::Committed);
     }
     let named = meta.get(&entry.key).await?.is_some_and(|row| row.storage_key == entry.storage_key);
@@ -174,6 +174,6 @@ pub async fn reconcile<S: Objects, M: MetadataStore>(store: &S, meta: &M, entry:
             Outcome::NothingStored
         }
     };
-    meta.abandon_upload(&entry.id).await?;
+    meta.abandon_upload(&entry.key, &entry.id).await?;
     Ok(outcome)
 }

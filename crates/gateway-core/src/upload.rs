@@ -275,7 +275,7 @@ async fn recover<S: Objects, M: ObjectIndex + UploadJournal>(
     err: GatewayError,
 ) -> Result<Commit> {
     // `false`: the entry is gone, cleared by the commit itself or settled by the sweep.
-    let Ok(claimed) = meta.claim_upload(&pending.id).await else { return Err(err) };
+    let Ok(claimed) = meta.claim_upload(&pending.key, &pending.id).await else { return Err(err) };
     match meta.get(&pending.key).await {
         Ok(Some(row)) if row.storage_key == pending.storage_key => Ok(Commit::Committed { replaced: None }),
         Ok(_) if claimed => {
@@ -336,9 +336,10 @@ async fn delete_and_clear<S: Objects, M: UploadJournal>(
     what: &str,
 ) -> std::result::Result<(), String> {
     match store.delete(name).await {
-        Ok(()) => {
-            meta.abandon_upload(entry).await.map_err(|e| cleanup_problem("clearing the journal entry of", name, &e))
-        }
+        Ok(()) => meta
+            .abandon_upload(name.as_str(), entry)
+            .await
+            .map_err(|e| cleanup_problem("clearing the journal entry of", name, &e)),
         Err(e) => Err(cleanup_problem(&format!("deleting {what}"), name, &e)),
     }
 }

@@ -82,7 +82,7 @@ fn a_sent_event_keeps_its_row_until_the_consumer_clears_it() {
     assert_eq!((done.sent, done.problems.len()), (1, 0));
     assert_eq!(*queue.sent.borrow(), std::slice::from_ref(&job.event));
     assert_eq!(outbox_ids(&w), std::slice::from_ref(&job.event.id), "on the queue, not yet received");
-    block_on(w.meta.clear_events(std::slice::from_ref(&job.event.id))).unwrap();
+    block_on(w.meta.clear_events(std::slice::from_ref(&job.event))).unwrap();
     assert!(outbox_ids(&w).is_empty());
     let early = block_on(resend(&queue, &w.meta, NOW_MS + OUTBOX_GRACE_MS + 1, 100));
     assert_eq!(early.sent, 0, "a received event is not sent again");

@@ -129,14 +129,14 @@ async fn a_commit_that_replaces_a_version_journals_the_old_one<M: MetadataStore 
 async fn a_commit_through_a_claimed_entry_changes_nothing<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let key = "contract/claimed";
     ok(m.begin_upload(&entry("up-claimed", key, "contract/claimed~v1", T)).await, "begin_upload")?;
-    ensure!(ok(m.claim_upload("up-claimed").await, "claim_upload")?, "the entry could not be claimed");
+    ensure!(ok(m.claim_upload(key, "up-claimed").await, "claim_upload")?, "the entry could not be claimed");
     let got = ok(m.commit_upload("up-claimed", &record(key, "contract/claimed~v1", T), false, None).await, "commit")?;
     ensure!(got == Commit::Claimed, "a commit through a claimed entry answered {got:?}");
     ensure!(ok(m.get(key).await, "get")?.is_none(), "a commit through a claimed entry wrote a row");
     let gone = ok(m.commit_upload("never-begun", &record(key, "contract/claimed~v2", T), false, None).await, "commit")?;
     ensure!(gone == Commit::Claimed, "a commit without an entry answered {gone:?}");
-    ok(m.abandon_upload("up-claimed").await, "abandon_upload")?;
-    ensure!(!ok(m.claim_upload("up-claimed").await, "claim_upload")?, "an abandoned entry was claimed");
+    ok(m.abandon_upload(key, "up-claimed").await, "abandon_upload")?;
+    ensure!(!ok(m.claim_upload(key, "up-claimed").await, "claim_upload")?, "an abandoned entry was claimed");
     Ok(())
 }
 
@@ -157,7 +157,7 @@ async fn beginning_an_upload_twice_keeps_one_entry_and_its_claim<M: MetadataStor
     let key = "contract/twice";
     let e = entry("up-twice", key, "contract/twice~v1", T);
     ok(m.begin_upload(&e).await, "begin_upload")?;
-    ensure!(ok(m.claim_upload("up-twice").await, "claim_upload")?, "the entry could not be claimed");
+    ensure!(ok(m.claim_upload(key, "up-twice").await, "claim_upload")?, "the entry could not be claimed");
     ok(m.begin_upload(&e).await, "a retried begin_upload")?;
     ensure!(due_for(m, key, T).await? == vec!["up-twice"], "a retried begin_upload duplicated the entry");
     let got = ok(m.commit_upload("up-twice", &record(key, "contract/twice~v1", T), false, None).await, "commit")?;
@@ -222,10 +222,14 @@ async fn every_commit_records_its_event_and_no_refused_one_does<M: MetadataStore
     ensure!(outboxed(m, &none.id).await?.is_none(), "a claimed commit recorded an event");
     commit(m, "contract/events-b", "contract/events-b~v1", T).await?;
     let other = Event::uploaded(&record("contract/events-b", "contract/events-b~v1", T));
-    ok(m.clear_events(&[event.id.clone(), other.id.clone(), "never-recorded".to_owned()]).await, "clear_events")?;
+    ok(
+        m.clear_events(&[event.clone(), other.clone(), Event::uploaded(&record(key, "contract/never-recorded~v1", T))])
+            .await,
+        "clear_events",
+    )?;
     ensure!(outboxed(m, &event.id).await?.is_none(), "a cleared event is still in the outbox");
     ensure!(outboxed(m, &other.id).await?.is_none(), "the second cleared event is still in the outbox");
-    ok(m.clear_events(std::slice::from_ref(&event.id)).await, "clearing an event twice")?;
+    ok(m.clear_events(std::slice::from_ref(&event)).await, "clearing an event twice")?;
     ok(m.clear_events(&[]).await, "clearing no event")
 }
 
@@ -398,7 +402,7 @@ async fn completing_a_multipart_upload_commits_and_forgets_it<M: MetadataStore +
     ensure!(outboxed(m, &event.id).await?.is_some(), "the completion recorded no event");
     // A second completion that overlapped the first re-journals the upload and commits again.
     ok(m.begin_upload(&entry(id, &u.key, &u.storage_key, T + 1000)).await, "begin_upload")?;
-    ok(m.clear_events(&[Event::uploaded(&record(&u.key, &u.storage_key, T)).id]).await, "clear_events")?;
+    ok(m.clear_events(&[Event::uploaded(&record(&u.key, &u.storage_key, T))]).await, "clear_events")?;
     let again = record(&u.key, &u.storage_key, T + 5);
     let got = ok(m.complete_multipart(id, &again).await, "complete_multipart again")?;
     ensure!(got == Commit::Claimed, "a second completion of a completed upload answered {got:?}");
@@ -429,7 +433,7 @@ async fn an_ended_multipart_upload_can_no_longer_be_completed<M: MetadataStore +
     let expired = ok(m.expired_multiparts(T, 1000).await, "expired_multiparts")?;
     ensure!(expired.iter().any(|e| e.id == id), "the sweep does not find the ended upload");
     ok(m.remove_multipart(id).await, "remove_multipart")?;
-    ok(m.abandon_upload(id).await, "abandon_upload")?;
+    ok(m.abandon_upload(&u.key, id).await, "abandon_upload")?;
     Ok(())
 }
 
@@ -512,12 +516,21 @@ async fn a_repeated_commit_of_the_same_version_replaces_nothing<M: MetadataStore
 }
 
 async fn a_nonce_is_spent_once_and_purged_after_it_expires<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
-    ensure!(ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "a fresh nonce was refused");
-    ensure!(!ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "a spent nonce was accepted again");
+    ensure!(ok(m.use_nonce("contract/nonce", "nonce-once", T + 100).await, "use_nonce")?, "a fresh nonce was refused");
+    ensure!(
+        !ok(m.use_nonce("contract/nonce", "nonce-once", T + 100).await, "use_nonce")?,
+        "a spent nonce was accepted again"
+    );
     ok(m.purge_presigned(T + 50).await, "purge_presigned")?;
-    ensure!(!ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "a purge before expiry freed the nonce");
+    ensure!(
+        !ok(m.use_nonce("contract/nonce", "nonce-once", T + 100).await, "use_nonce")?,
+        "a purge before expiry freed the nonce"
+    );
     ok(m.purge_presigned(T + 101).await, "purge_presigned")?;
-    ensure!(ok(m.use_nonce("nonce-once", T + 100).await, "use_nonce")?, "an expired nonce was not purged");
+    ensure!(
+        ok(m.use_nonce("contract/nonce", "nonce-once", T + 100).await, "use_nonce")?,
+        "an expired nonce was not purged"
+    );
     Ok(())
 }
 
@@ -668,7 +681,7 @@ async fn an_announced_commit_is_refused_once_its_entry_is_claimed_or_the_key_tak
     let key = "contract/announced-claimed";
     let now = db_now(m).await?;
     ok(m.begin_upload(&entry("up-announced-claimed", key, "contract/announced-claimed~v1", T)).await, "begin")?;
-    ok(m.claim_upload("up-announced-claimed").await, "claim_upload")?;
+    ok(m.claim_upload(key, "up-announced-claimed").await, "claim_upload")?;
     let rec = record(key, "contract/announced-claimed~v1", T);
     let got = ok(m.commit_announced("up-announced-claimed", &rec, now + 60_000, false).await, "commit_announced")?;
     ensure!(got == Commit::Claimed, "a commit with a claimed entry answered {got:?}");

@@ -373,7 +373,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             Ok(stored) => stored,
             // A refusal assembled nothing.
             Err(err) if err.kind == ErrorKind::BadRequest => {
-                if let Err(e) = self.meta.abandon_upload(id).await {
+                if let Err(e) = self.meta.abandon_upload(&upload.key, id).await {
                     log_cleanup("clearing the journal entry", &name, &e);
                 }
                 return Err(err);
@@ -388,7 +388,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
                 }
                 Ok(None) if err.kind == ErrorKind::UploadNotFound => {
                     for (op, result) in [
-                        ("clearing the journal entry", self.meta.abandon_upload(id).await),
+                        ("clearing the journal entry", self.meta.abandon_upload(&upload.key, id).await),
                         ("forgetting the multipart upload", self.meta.remove_multipart(id).await),
                     ] {
                         if let Err(e) = result {

@@ -3,17 +3,11 @@
 
 use serde::Deserialize;
 
-use super::objects::COLUMNS;
+use super::objects::{names, COLUMNS};
 use super::{args, stmt, Outcome, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::Result;
 use crate::events::Event;
 use crate::metadata::{Commit, ObjectRecord};
-
-/// "The row of key ?{key} names stored name ?{name}": true exactly when a commit through a
-/// journal entry for that name happened, since no other write ever uses the name.
-pub(super) fn names(key: u8, name: u8) -> String {
-    format!("EXISTS (SELECT 1 FROM objects WHERE key = ?{key} AND storage_key = ?{name})")
-}
 
 /// The database's own clock, in ms since the Unix epoch: what announced commits' deadlines
 /// are measured against, so the Worker's and the consumer's clocks never matter.

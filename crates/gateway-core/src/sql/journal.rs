@@ -43,7 +43,7 @@ impl<D: SqlDatabase> UploadJournal for SqlMetadata<D> {
         self.commit("commit", rec, statements, if_absent).await
     }
 
-    async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
+    async fn abandon_upload(&self, _key: &str, pending_id: &str) -> Result<()> {
         self.run("abandon", stmt("DELETE FROM pending_uploads WHERE id = ?1", args![pending_id])).await?;
         Ok(())
     }
@@ -72,7 +72,7 @@ impl<D: SqlDatabase> UploadJournal for SqlMetadata<D> {
             .collect())
     }
 
-    async fn claim_upload(&self, id: &str) -> Result<bool> {
+    async fn claim_upload(&self, _key: &str, id: &str) -> Result<bool> {
         let result = self.run("claim", stmt("UPDATE pending_uploads SET claimed = 1 WHERE id = ?1", args![id])).await?;
         Ok(Outcome::changed(&result))
     }

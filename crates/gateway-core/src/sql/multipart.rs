@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::commit::names;
+use super::objects::names;
 use super::{args, stmt, Outcome, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord, PartAttempt};

@@ -2,7 +2,6 @@
 
 use serde::Deserialize;
 
-use super::commit::names;
 use super::{args, stmt, SqlDatabase, SqlMetadata};
 use crate::error::Result;
 use crate::events::Event;
@@ -44,6 +43,12 @@ impl From<Row> for ObjectRecord {
             storage_key: r.storage_key.unwrap_or(r.key),
         }
     }
+}
+
+/// "The row of key ?{key} names stored name ?{name}": true exactly when a commit through a
+/// journal entry for that name happened, since no other write ever uses the name.
+pub(super) fn names(key: u8, name: u8) -> String {
+    format!("EXISTS (SELECT 1 FROM objects WHERE key = ?{key} AND storage_key = ?{name})")
 }
 
 pub(super) const COLUMNS: &str = "key, owner, size, content_type, etag, checksum_sha256, checksum_md5, status, \

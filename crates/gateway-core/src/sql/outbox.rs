@@ -44,12 +44,13 @@ impl<D: SqlDatabase> EventOutbox for SqlMetadata<D> {
         Ok(rows.iter().filter_map(|r| Event::from_json(&r.body)).collect())
     }
 
-    async fn clear_events(&self, ids: &[String]) -> Result<()> {
-        if ids.is_empty() {
+    async fn clear_events(&self, sent: &[Event]) -> Result<()> {
+        if sent.is_empty() {
             return Ok(());
         }
         // One statement for a whole batch: the ids as a JSON array.
-        let list = serde_json::to_string(ids).unwrap_or_default();
+        let ids: Vec<&str> = sent.iter().map(|e| e.id.as_str()).collect();
+        let list = serde_json::to_string(&ids).unwrap_or_default();
         self.run(
             "outbox clear",
             stmt("DELETE FROM event_outbox WHERE id IN (SELECT value FROM json_each(?1))", args![list]),

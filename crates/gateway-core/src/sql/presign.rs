@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::commit::names;
+use super::objects::names;
 use super::{args, stmt, SqlDatabase, SqlMetadata};
 use crate::error::Result;
 use crate::metadata::{Commit, ObjectRecord, PresignLedger, PresignedUpload, PRESIGNED_PER_KEY};
@@ -84,7 +84,7 @@ impl<D: SqlDatabase> PresignLedger for SqlMetadata<D> {
     }
 
     /// `INSERT OR IGNORE` tells a first use (one row written) from a repeat (none).
-    async fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {
+    async fn use_nonce(&self, _key: &str, nonce: &str, expires_at: i64) -> Result<bool> {
         let sql = "INSERT OR IGNORE INTO used_nonces (nonce, expires_at) VALUES (?1, ?2)";
         Ok(self.run("nonce", stmt(sql, args![nonce, expires_at])).await?.changed())
     }

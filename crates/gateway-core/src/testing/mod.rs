@@ -553,7 +553,7 @@ impl UploadJournal for MemoryMetadata {
         committed
     }
 
-    async fn abandon_upload(&self, pending_id: &str) -> Result<()> {
+    async fn abandon_upload(&self, _key: &str, pending_id: &str) -> Result<()> {
         self.check()?;
         self.pending.borrow_mut().remove(pending_id);
         self.claimed.borrow_mut().remove(pending_id);
@@ -568,7 +568,7 @@ impl UploadJournal for MemoryMetadata {
         Ok(due)
     }
 
-    async fn claim_upload(&self, id: &str) -> Result<bool> {
+    async fn claim_upload(&self, _key: &str, id: &str) -> Result<bool> {
         self.check()?;
         if !self.pending.borrow().contains_key(id) {
             return Ok(false);
@@ -735,7 +735,7 @@ impl PresignLedger for MemoryMetadata {
         Ok(committed)
     }
 
-    async fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool> {
+    async fn use_nonce(&self, _key: &str, nonce: &str, expires_at: i64) -> Result<bool> {
         self.check()?;
         let mut nonces = self.nonces.borrow_mut();
         if nonces.contains_key(nonce) {
@@ -790,11 +790,11 @@ impl EventOutbox for MemoryMetadata {
         Ok(events.into_iter().take(limit as usize).map(|(e, _)| e).collect())
     }
 
-    async fn clear_events(&self, ids: &[String]) -> Result<()> {
+    async fn clear_events(&self, sent: &[Event]) -> Result<()> {
         self.check()?;
         let mut outbox = self.outbox.borrow_mut();
-        for id in ids {
-            outbox.remove(id);
+        for event in sent {
+            outbox.remove(&event.id);
         }
         Ok(())
     }

@@ -587,7 +587,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         let finished = u.length == Some(u.offset);
         if !finished {
             // `false`: the entry is gone, committed by a last request that finished it.
-            self.meta.claim_upload(id).await?;
+            self.meta.claim_upload(&u.key, id).await?;
         }
         if !finished {
             if let Some(store_id) = &u.store_upload_id {
