@@ -37,6 +37,7 @@ pub mod router;
 pub mod s3;
 pub mod s3_dialect;
 pub mod secret;
+pub mod shard;
 pub mod sign_request;
 pub mod sniff;
 pub mod sql;

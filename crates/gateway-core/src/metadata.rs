@@ -69,7 +69,7 @@ pub fn garbage_id(storage_key: &str) -> String {
 }
 
 /// How a commit ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Commit {
     /// The row names the new object and the journal entry is gone. `replaced` is the stored
     /// name the row named before, now journaled for deletion; never the committed name itself
@@ -104,7 +104,7 @@ pub struct MultipartUpload {
 
 /// One request's attempt to store a part: the reservation it holds while its body streams,
 /// which only that attempt releases or turns into the recorded part.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartAttempt {
     pub upload_id: String,
     /// The request's own id.
@@ -287,7 +287,7 @@ pub struct TusUpload {
 }
 
 /// A tus upload with its staged chunks (in order) and its parts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TusState {
     pub upload: TusUpload,
     pub staged: Vec<crate::tus::plan::Chunk>,
@@ -295,7 +295,7 @@ pub struct TusState {
 }
 
 /// What one `PATCH` stored, recorded if it still holds the upload's lease at `from`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TusAdvance {
     pub from: u64,
     pub to: u64,
@@ -330,7 +330,7 @@ pub trait TusIndex {
 }
 
 /// Versions as [`AnnouncedCommits::announced_versions`] finds them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AnnouncedVersions {
     /// For each version asked about, in order: as [`AnnouncedVersion::version`].
     pub versions: Vec<Option<ObjectRecord>>,

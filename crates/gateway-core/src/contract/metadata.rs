@@ -283,6 +283,12 @@ async fn a_detection_is_recorded_only_on_the_version_it_was_made_for<M: Metadata
     Ok(())
 }
 
+/// A multipart or tus upload's id as the gateway makes it: naming the shard of its key
+/// ([`crate::shard::routed_id`]), which sharded metadata routes by.
+fn upload_id(raw: &str) -> String {
+    crate::shard::routed_id("contract/", raw)
+}
+
 fn upload(id: &str, expires_at: i64) -> MultipartUpload {
     MultipartUpload {
         id: id.to_owned(),
@@ -306,7 +312,8 @@ fn attempt(id: &str, attempt: &str, number: u16, size: u64) -> PartAttempt {
 }
 
 async fn part_reservations_never_let_parts_together_exceed_the_limit<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
-    let id = "mp-reserve";
+    let id = upload_id("mp-reserve");
+    let id = id.as_str();
     ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
     ensure!(ok(m.multipart(id).await, "multipart")? == Some(upload(id, T + 1000)), "the upload reads back differently");
     let fits = |a: PartAttempt| async move { ok(m.reserve_part(&a, 100, T).await, "reserve_part") };
@@ -330,7 +337,8 @@ async fn part_reservations_never_let_parts_together_exceed_the_limit<M: Metadata
 /// The reproduced loss: part 3 was recorded and acknowledged, a re-send of it was cut off, and
 /// the re-send's release deleted the recorded part, so the completion assembled two parts.
 async fn a_failed_attempt_never_removes_or_resets_a_recorded_part<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
-    let id = "mp-resend";
+    let id = upload_id("mp-resend");
+    let id = id.as_str();
     ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
     ok(m.reserve_part(&attempt(id, "first", 3, 30), 100, T).await, "reserve_part")?;
     ok(m.record_part(id, "first", &part(3, 30)).await, "record_part")?;
@@ -353,7 +361,8 @@ async fn a_failed_attempt_never_removes_or_resets_a_recorded_part<M: MetadataSto
 async fn parts_in_flight_are_listed_until_recorded_or_past_their_time<M: MetadataStore + EventOutbox>(
     m: &M,
 ) -> Checked {
-    let id = "mp-inflight";
+    let id = upload_id("mp-inflight");
+    let id = id.as_str();
     ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
     ok(m.record_part(id, "r1", &part(1, 10)).await, "record_part")?;
     ok(m.reserve_part(&attempt(id, "r1b", 1, 10), 100, T).await, "reserve_part")?;
@@ -370,7 +379,8 @@ async fn parts_in_flight_are_listed_until_recorded_or_past_their_time<M: Metadat
 }
 
 async fn other_parts_summarises_the_upload_without_the_part_itself<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
-    let id = "mp-others";
+    let id = upload_id("mp-others");
+    let id = id.as_str();
     ok(m.create_multipart(&upload(id, T + 1000)).await, "create_multipart")?;
     for p in [part(1, 10), part(2, 10), part(5, 3)] {
         ok(m.record_part(id, "a", &p).await, "record_part")?;
@@ -387,7 +397,8 @@ async fn other_parts_summarises_the_upload_without_the_part_itself<M: MetadataSt
 }
 
 async fn completing_a_multipart_upload_commits_and_forgets_it<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
-    let id = "mp-complete";
+    let id = upload_id("mp-complete");
+    let id = id.as_str();
     let u = upload(id, T + 1000);
     ok(m.create_multipart(&u).await, "create_multipart")?;
     ok(m.begin_upload(&entry(id, &u.key, &u.storage_key, T + 1000)).await, "begin_upload")?;
@@ -416,7 +427,8 @@ async fn completing_a_multipart_upload_commits_and_forgets_it<M: MetadataStore +
 /// An abort ends the upload before it answers: a completion whose store step was already done
 /// must not commit after the client was told the upload is gone.
 async fn an_ended_multipart_upload_can_no_longer_be_completed<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
-    let id = "mp-ended";
+    let id = upload_id("mp-ended");
+    let id = id.as_str();
     let u = upload(id, T + 1000);
     ok(m.create_multipart(&u).await, "create_multipart")?;
     ok(m.begin_upload(&entry(id, &u.key, &u.storage_key, T + 1000)).await, "begin_upload")?;
@@ -555,7 +567,8 @@ fn tus_upload(id: &str, expires_at: i64) -> TusUpload {
 async fn a_tus_lease_is_held_by_one_request_at_the_offset_until_it_runs_out<M: MetadataStore + EventOutbox>(
     m: &M,
 ) -> Checked {
-    let id = "tuslease";
+    let id = upload_id("tuslease");
+    let id = id.as_str();
     ok(m.create_tus(&tus_upload(id, T + 100_000)).await, "create_tus")?;
     let state = ok(m.tus(id).await, "tus")?.ok_or("the upload reads back as missing")?;
     ensure!(state.upload == tus_upload(id, T + 100_000), "the upload reads back differently: {:?}", state.upload);
@@ -573,7 +586,8 @@ async fn a_tus_lease_is_held_by_one_request_at_the_offset_until_it_runs_out<M: M
 async fn a_tus_advance_records_only_under_its_lease_and_moves_the_offset<M: MetadataStore + EventOutbox>(
     m: &M,
 ) -> Checked {
-    let id = "tusadvance";
+    let id = upload_id("tusadvance");
+    let id = id.as_str();
     ok(m.create_tus(&tus_upload(id, T + 100_000)).await, "create_tus")?;
     let chunk = |start: u64, length: u64| Chunk { start, length, name: format!("contract/{id}~c{start}") };
     let first = TusAdvance {

@@ -11,7 +11,7 @@ pub const MAX_PART_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 pub const MAX_PARTS: u16 = 10_000;
 
 /// One part as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Part {
     pub number: u16,
     pub size: u64,
@@ -39,7 +39,7 @@ fn common_size(parts: &[&Part]) -> Option<u64> {
 /// What a part's check needs to know about the other parts of its upload (recorded or in
 /// flight, without an earlier copy of the part itself): a few index lookups and two counters
 /// in the database, however many parts there are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OtherParts {
     pub count: u32,
     pub bytes: u64,

@@ -9,7 +9,7 @@
 use crate::multipart::rules::{MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES};
 
 /// A staged chunk: upload bytes `start..start + length`, stored whole under `name`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Chunk {
     pub start: u64,
     pub length: u64,

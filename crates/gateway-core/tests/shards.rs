@@ -1,0 +1,127 @@
+//! The sharded metadata (`gateway_core::shard`): the whole metadata contract through shards
+//! (every call and answer through JSON, each shard its own SQLite), routing, isolation, and
+//! listings across namespaces.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use futures_executor::block_on;
+use gateway_core::contract;
+use gateway_core::metadata::{ListCursor, ObjectIndex, ObjectRecord, PendingUpload, UploadJournal, STATUS_COMPLETE};
+use gateway_core::shard::local::LocalShards;
+use gateway_core::shard::{namespace, routed_id, shard_of, shard_of_id, ShardedMetadata};
+
+fn sharded() -> ShardedMetadata<LocalShards> {
+    ShardedMetadata::new(block_on(LocalShards::new()).unwrap())
+}
+
+fn record(key: &str, owner: &str, at: i64) -> ObjectRecord {
+    ObjectRecord {
+        key: key.to_owned(),
+        owner: owner.to_owned(),
+        size: 1,
+        content_type: "text/plain".to_owned(),
+        etag: "\"e\"".to_owned(),
+        checksum_sha256: None,
+        checksum_md5: None,
+        status: STATUS_COMPLETE.to_owned(),
+        detected_type: None,
+        type_matches: None,
+        created_at: at,
+        completed_at: Some(at),
+        storage_key: format!("{key}~{at}"),
+    }
+}
+
+fn put(m: &ShardedMetadata<LocalShards>, key: &str, owner: &str, at: i64) {
+    let rec = record(key, owner, at);
+    let id = format!("up-{key}-{at}");
+    let entry = PendingUpload {
+        id: id.clone(),
+        key: key.to_owned(),
+        owner: owner.to_owned(),
+        started_at: at,
+        storage_key: rec.storage_key.clone(),
+        due_at: at + 1000,
+    };
+    block_on(m.begin_upload(&entry)).unwrap();
+    block_on(m.commit_upload(&id, &rec, false, None)).unwrap();
+}
+
+#[test]
+fn the_metadata_contract_holds_through_shards() {
+    let m = sharded();
+    let outcomes = block_on(contract::metadata(&m));
+    let failed: Vec<_> = outcomes.iter().filter(|o| o.failure.is_some()).collect();
+    assert!(failed.is_empty(), "failed cases: {failed:#?}");
+    assert!(outcomes.len() > 20);
+}
+
+#[test]
+fn a_keys_namespace_is_its_first_segment_and_routed_ids_name_its_shard() {
+    assert_eq!(namespace("alice/photos/a.jpg"), "alice");
+    assert_eq!(namespace("loose.txt"), "loose.txt");
+    assert_eq!(shard_of("alice/a"), shard_of("alice/b/c"));
+    assert_ne!(shard_of("alice/a"), shard_of("bob/a"));
+    let id = routed_id("alice/a", "0123abcd");
+    assert_eq!(shard_of_id(&id), Some(shard_of("alice/x").as_str()));
+    assert_eq!(shard_of_id("0123abcd"), None);
+    assert_eq!(shard_of_id("zzzzzzzzzzzzzzzzzx"), None);
+    assert_eq!(shard_of_id(&"0".repeat(32)), None);
+}
+
+#[test]
+fn each_call_that_names_a_key_goes_to_that_keys_shard_alone() {
+    let m = sharded();
+    put(&m, "alice/a", "alice", 1);
+    put(&m, "bob/a", "bob", 2);
+    let sent = m.transport().sent.borrow().clone();
+    assert!(sent.iter().all(|(shard, _)| *shard == shard_of("alice/a") || *shard == shard_of("bob/a")));
+    assert_eq!(sent.len(), 4, "one round trip per call: {sent:#?}");
+    // Each shard holds its own namespace's rows and nothing else.
+    let alice = block_on(m.transport().shard(&shard_of("alice/a"))).unwrap();
+    assert!(block_on(alice.get("bob/a")).unwrap().is_none(), "alice's shard holds bob's row");
+    assert!(block_on(alice.get("alice/a")).unwrap().is_some());
+    assert_eq!(m.transport().names().len(), 2);
+}
+
+#[test]
+fn an_upload_id_nobody_made_finds_no_upload_without_a_round_trip() {
+    use gateway_core::metadata::{MultipartIndex, TusIndex};
+    let m = sharded();
+    assert!(block_on(m.multipart("not-routed")).unwrap().is_none());
+    assert!(block_on(m.tus("not-routed")).unwrap().is_none());
+    assert_eq!(block_on(m.end_multipart("not-routed")).unwrap_err().code(), "upload_not_found");
+    assert!(m.transport().sent.borrow().is_empty());
+}
+
+#[test]
+fn a_listing_across_namespaces_merges_every_shard_newest_first_and_pages_exactly() {
+    let m = sharded();
+    // One owner writing under several namespaces (a token whose prefix spans them), with
+    // another owner's rows beside them.
+    for (i, ns) in ["team-a", "team-b", "team-c", "other"].iter().enumerate() {
+        for j in 0..5 {
+            put(&m, &format!("{ns}/f{j}"), "carol", (j * 10 + i) as i64);
+        }
+    }
+    put(&m, "team-a/dave", "dave", 100);
+    let mut seen = Vec::new();
+    let mut cursor: Option<ListCursor> = None;
+    loop {
+        let page = block_on(m.list("carol", "team-", 4, cursor.as_ref())).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        cursor = page.last().map(|r| ListCursor { created_at: r.created_at, key: r.key.clone() });
+        seen.extend(page.into_iter().map(|r| (r.created_at, r.key)));
+    }
+    let mut expected: Vec<(i64, String)> = (0..3)
+        .flat_map(|i| (0..5).map(move |j| ((j * 10 + i) as i64, format!("{}/f{j}", ["team-a", "team-b", "team-c"][i]))))
+        .collect();
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, expected);
+    // A prefix inside one namespace asks that namespace's shard only.
+    let before = m.transport().sent.borrow().len();
+    let own = block_on(m.list("carol", "team-b/", 100, None)).unwrap();
+    assert_eq!(own.len(), 5);
+    assert_eq!(m.transport().sent.borrow().len(), before + 1);
+}
