@@ -99,11 +99,23 @@ pub struct EventRetry {
     pub max_retries: u32,
 }
 
+/// Where the gateway keeps its metadata (`METADATA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataBackend {
+    /// `d1` (the default): one D1 database, the `DB` binding.
+    D1,
+    /// `durable-objects`: SQLite Durable Objects, one per namespace ([`crate::shard`]), the
+    /// `SHARDS` binding.
+    DurableObjects,
+}
+
 /// Everything the gateway needs to know, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `STORAGE`: the backend (`r2`, or `s3` with the `S3_*` settings).
     pub storage: Storage,
+    /// `METADATA`: `d1` (default) or `durable-objects`.
+    pub metadata: MetadataBackend,
     /// `MAX_UPLOAD_BYTES`: the largest body accepted by a single PUT (default 100 MiB).
     pub max_upload_bytes: u64,
     /// `MULTIPART_TTL_SECONDS` in milliseconds: how long a multipart upload may stay unfinished
@@ -163,6 +175,12 @@ impl Config {
             None | Some("r2") => Storage::R2,
             Some("s3") => Storage::S3(s3_config(&get)?),
             Some(_) => return Err(config_error("STORAGE", "must be `r2` or `s3`")),
+        };
+
+        let metadata = match get("METADATA").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("d1") => MetadataBackend::D1,
+            Some("durable-objects") => MetadataBackend::DurableObjects,
+            Some(_) => return Err(config_error("METADATA", "must be `d1` or `durable-objects`")),
         };
 
         let max_upload_bytes = match get("MAX_UPLOAD_BYTES") {
@@ -269,6 +287,7 @@ impl Config {
 
         Ok(Config {
             storage,
+            metadata,
             max_upload_bytes,
             multipart_ttl_ms,
             url_signing_secret,

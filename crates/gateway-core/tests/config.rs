@@ -66,6 +66,17 @@ fn storage_accepts_r2_in_any_case_and_refuses_unknown_backends() {
 }
 
 #[test]
+fn metadata_is_d1_by_default_or_durable_objects_and_refuses_anything_else() {
+    use gateway_core::config::MetadataBackend;
+    assert_eq!(config_with(&[]).metadata, MetadataBackend::D1);
+    assert_eq!(config_with(&[("METADATA", "D1")]).metadata, MetadataBackend::D1);
+    assert_eq!(config_with(&[("METADATA", " durable-objects ")]).metadata, MetadataBackend::DurableObjects);
+    for bad in ["do", "kv", "durable_objects"] {
+        assert_names(&error_with(&[("METADATA", bad)]), "METADATA");
+    }
+}
+
+#[test]
 fn max_upload_bytes_accepts_whole_numbers_from_one_to_the_single_put_ceiling() {
     assert_eq!(config_with(&[("MAX_UPLOAD_BYTES", "1")]).max_upload_bytes, 1);
     assert_eq!(config_with(&[("MAX_UPLOAD_BYTES", " 2048 ")]).max_upload_bytes, 2048);

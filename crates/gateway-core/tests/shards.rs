@@ -125,3 +125,29 @@ fn a_listing_across_namespaces_merges_every_shard_newest_first_and_pages_exactly
     assert_eq!(own.len(), 5);
     assert_eq!(m.transport().sent.borrow().len(), before + 1);
 }
+
+#[test]
+fn a_shards_alarm_time_is_its_earliest_pending_work() {
+    use gateway_core::events::{EventOutbox, OUTBOX_GRACE_MS};
+    use gateway_core::shard::due::next_due;
+    let m = sharded();
+    let shard = shard_of("erin/a");
+    let local = block_on(m.transport().shard(&shard)).unwrap();
+    assert_eq!(block_on(next_due(local.db())).unwrap(), None, "an empty shard has nothing due");
+    let entry = PendingUpload {
+        id: "up-1".to_owned(),
+        key: "erin/a".to_owned(),
+        owner: "erin".to_owned(),
+        started_at: 10,
+        storage_key: "erin/a~1".to_owned(),
+        due_at: 5_000,
+    };
+    block_on(m.begin_upload(&entry)).unwrap();
+    assert_eq!(block_on(next_due(local.db())).unwrap(), Some(5_000));
+    // The commit clears the entry and records its event: next due is the event's re-send.
+    block_on(m.commit_upload("up-1", &record("erin/a", "erin", 1), false, None)).unwrap();
+    assert_eq!(block_on(next_due(local.db())).unwrap(), Some(1 + OUTBOX_GRACE_MS));
+    let sent = block_on(m.unsent_events(i64::MAX, 10)).unwrap();
+    block_on(m.clear_events(&sent)).unwrap();
+    assert_eq!(block_on(next_due(local.db())).unwrap(), None, "nothing left once the event is sent");
+}

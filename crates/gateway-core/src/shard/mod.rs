@@ -20,6 +20,7 @@ use crate::encoding::hex;
 
 pub mod call;
 pub mod client;
+pub mod due;
 #[cfg(feature = "sqlite")]
 pub mod local;
 pub mod registry;

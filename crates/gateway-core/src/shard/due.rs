@@ -1,0 +1,36 @@
+//! When a shard next has work for the sweep: the time its alarm is set to, so each shard
+//! sweeps itself without a scan of every shard.
+
+use serde::Deserialize;
+
+use crate::error::Result;
+use crate::events::OUTBOX_GRACE_MS;
+use crate::sql::{args, stmt, SqlDatabase};
+use crate::sweep::{DEFAULT_PENDING_GRACE_MS, REPLACED_RETENTION_MS};
+
+/// The earliest moment (ms since the Unix epoch) at which [`crate::sweep::run`] or
+/// [`crate::events::resend`] would find work in `db`: a journal entry due, a multipart or tus
+/// upload expired, an outbox row old enough to re-send, a spent nonce or unconfirmed
+/// presigned upload to purge, a replaced version's copy to forget. `None`: nothing pending.
+pub async fn next_due<D: SqlDatabase>(db: &D) -> Result<Option<i64>> {
+    #[derive(Deserialize)]
+    struct Due {
+        due: Option<f64>,
+    }
+    let sql = "SELECT MIN(t) AS due FROM (\
+               SELECT MIN(due_at) AS t FROM pending_uploads \
+               UNION ALL SELECT MIN(expires_at) FROM multipart_uploads \
+               UNION ALL SELECT MIN(expires_at) FROM tus_uploads \
+               UNION ALL SELECT MIN(created_at) + ?1 FROM event_outbox \
+               UNION ALL SELECT MIN(expires_at) + ?2 FROM used_nonces \
+               UNION ALL SELECT MIN(expires_at) + ?2 FROM presigned_uploads \
+               UNION ALL SELECT MIN(replaced_at) + ?3 FROM replaced_versions)";
+    let found = db
+        .batch("next due", vec![stmt(sql, args![OUTBOX_GRACE_MS, DEFAULT_PENDING_GRACE_MS, REPLACED_RETENTION_MS])])
+        .await?;
+    let due: Vec<Due> = match found.first() {
+        Some(o) => o.decode("next due")?,
+        None => Vec::new(),
+    };
+    Ok(due.into_iter().next().and_then(|d| d.due).map(|t| t as i64))
+}
