@@ -20,8 +20,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::Env;
 
 use crate::backend::Backend;
-use crate::d1::D1Metadata;
 use crate::env::config;
+use crate::metadata::Metadata;
 use crate::serve::{emit, now_ms, record};
 use crate::webhook::FetchSender;
 
@@ -50,7 +50,8 @@ fn body_text(message: &JsValue) -> String {
 pub async fn consume(batch: JsValue, env: Env) {
     let messages: Vec<JsValue> =
         crate::js::get(&batch, "messages").dyn_into::<js_sys::Array>().map(|a| a.iter().collect()).unwrap_or_default();
-    let setup = config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, crate::d1::open(&env)?, cfg)));
+    let setup =
+        config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, crate::metadata::open(&env, &cfg)?, cfg)));
     let (store, meta, cfg) = match setup {
         Ok(parts) => parts,
         Err(e) => {
@@ -153,7 +154,7 @@ pub async fn consume(batch: JsValue, env: Env) {
 /// acknowledged once its object is deleted, or retried after a failure.
 async fn committed_event(
     cfg: &Config,
-    meta: &D1Metadata,
+    meta: &Metadata,
     message: &JsValue,
     pending: &PendingCommit,
     resolution: Result<Resolution, String>,

@@ -44,8 +44,33 @@ impl ContractStore for Backend {
     }
 }
 
+/// `POST /__contract/shards/sql` (`{sql, args, key?}`): the statement run in the shard of
+/// `key`, or in every registered shard, `{results, changes}` joined: the integration tests'
+/// view of the rows when the metadata is on shards, as D1's own binding is theirs on D1.
+async fn shards_sql(req: &web_sys::Request, env: &Env) -> worker::Result<web_sys::Response> {
+    #[derive(serde::Deserialize)]
+    struct Query {
+        sql: String,
+        #[serde(default)]
+        args: Vec<gateway_core::sql::Value>,
+        key: Option<String>,
+    }
+    let fail = |e: gateway_core::error::GatewayError| worker::Error::RustError(e.log_line());
+    let js_fail = |e: JsValue| worker::Error::JsError(js::error_message(&e));
+    let text = wasm_bindgen_futures::JsFuture::from(req.text().map_err(js_fail)?).await.map_err(js_fail)?;
+    let q: Query = serde_json::from_str(&text.as_string().unwrap_or_default())
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let shards = crate::shard::DurableShards::from_env(env).map_err(fail)?;
+    let found = shards.test_sql(q.key.as_deref(), gateway_core::sql::stmt(q.sql, q.args)).await.map_err(fail)?;
+    let json = serde_json::json!({ "results": found.rows, "changes": found.changes }).to_string();
+    web_sys::Response::new_with_opt_str(Some(&json)).map_err(js_fail)
+}
+
 /// `GET /__contract/store` or `/__contract/metadata`: the cases' outcomes as JSON.
-pub async fn serve(path: &str, env: &Env) -> Option<worker::Result<web_sys::Response>> {
+pub async fn serve(path: &str, req: &web_sys::Request, env: &Env) -> Option<worker::Result<web_sys::Response>> {
+    if path == "/__contract/shards/sql" {
+        return Some(shards_sql(req, env).await);
+    }
     let outcomes: Vec<Outcome> = match path {
         "/__contract/store" => {
             let store = config(env).and_then(|cfg| Backend::from_env(env, &cfg));
@@ -54,7 +79,7 @@ pub async fn serve(path: &str, env: &Env) -> Option<worker::Result<web_sys::Resp
                 Err(e) => return Some(Err(worker::Error::RustError(e.log_line()))),
             }
         }
-        "/__contract/metadata" => match crate::d1::open(env) {
+        "/__contract/metadata" => match config(env).and_then(|cfg| crate::metadata::open(env, &cfg)) {
             Ok(meta) => contract::metadata(&meta).await,
             Err(e) => return Some(Err(worker::Error::RustError(e.log_line()))),
         },

@@ -1,16 +1,13 @@
-//! The metadata on the D1 binding `DB`: the core's SQL ([`gateway_core::sql`], schema in
-//! `migrations/`) run through D1, one batch per call, counting what each call cost for the
-//! log lines.
+//! The metadata database on the D1 binding `DB` (`METADATA=d1`, the default): the core's SQL
+//! ([`gateway_core::sql`], schema in `migrations/`) run through D1, one batch per call,
+//! counting what each call cost for the log lines.
 
 use std::cell::Cell;
 
 use gateway_core::error::{ErrorKind, GatewayError, Result};
-use gateway_core::sql::{error, Outcome, SqlDatabase, SqlMetadata, Statement, Value};
+use gateway_core::sql::{error, Outcome, Route, SqlDatabase, Statement, Value};
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1Result, Env};
-
-/// The metadata interfaces on D1.
-pub type D1Metadata = SqlMetadata<D1Sql>;
 
 pub struct D1Sql {
     db: D1Database,
@@ -38,6 +35,15 @@ impl D1Usage {
         }
     }
 
+    /// With one more call, of `statements` statements that had `outcomes`.
+    pub fn plus_call(self, statements: usize, outcomes: &[Outcome]) -> D1Usage {
+        D1Usage {
+            calls: self.calls + 1,
+            statements: self.statements + statements as u64,
+            rows_written: self.rows_written + outcomes.iter().map(|o| o.rows_written).sum::<u64>(),
+        }
+    }
+
     /// Puts the figures on `line`.
     pub fn log(self, line: &mut gateway_core::log::Line) {
         line.d1_calls = Some(self.calls);
@@ -46,9 +52,8 @@ impl D1Usage {
     }
 }
 
-/// The metadata on D1, with events recorded in the outbox when an `EVENTS` queue is bound.
-pub fn open(env: &Env) -> Result<D1Metadata> {
-    let events = crate::events::QueueBinding::from_env(env).is_some();
+/// The D1 binding `DB`.
+pub fn open(env: &Env) -> Result<D1Sql> {
     let db = env.d1("DB").map_err(|e| {
         GatewayError::hidden(
             ErrorKind::ConfigError,
@@ -56,7 +61,7 @@ pub fn open(env: &Env) -> Result<D1Metadata> {
             e.to_string(),
         )
     })?;
-    Ok(SqlMetadata::new(D1Sql { db, usage: Cell::new(D1Usage::default()) }, events))
+    Ok(D1Sql { db, usage: Cell::new(D1Usage::default()) })
 }
 
 impl D1Sql {
@@ -85,7 +90,8 @@ fn outcome(op: &str, result: &D1Result) -> Result<Outcome> {
 }
 
 impl SqlDatabase for D1Sql {
-    async fn batch(&self, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+    /// One database: every route is this one.
+    async fn batch(&self, _route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
         let fail = |e: worker::Error| error(op, &format!("D1: {e}"));
         let prepared = statements
             .iter()
@@ -97,12 +103,7 @@ impl SqlDatabase for D1Sql {
             .map_err(fail)?;
         let results = self.db.batch(prepared).await.map_err(fail)?;
         let outcomes = results.iter().map(|r| outcome(op, r)).collect::<Result<Vec<_>>>()?;
-        let u = self.usage.get();
-        self.usage.set(D1Usage {
-            calls: u.calls + 1,
-            statements: u.statements + statements.len() as u64,
-            rows_written: u.rows_written + outcomes.iter().map(|o| o.rows_written).sum::<u64>(),
-        });
+        self.usage.set(self.usage.get().plus_call(statements.len(), &outcomes));
         Ok(outcomes)
     }
 }

@@ -16,8 +16,10 @@ mod fetch;
 mod form;
 mod idp;
 mod js;
+mod metadata;
 mod r2;
 mod serve;
+mod shard;
 mod webhook;
 
 use worker::{event, Context, Env, ScheduleContext, ScheduledEvent};

@@ -20,9 +20,9 @@ use worker::{console_error, console_log, console_warn, Context, Env};
 
 use crate::backend::Backend;
 use crate::convert::{request_head, response};
-use crate::d1::D1Metadata;
 use crate::env::config;
 use crate::events::QueueBinding;
+use crate::metadata::Metadata;
 use crate::webhook::FetchSender;
 
 pub(crate) fn now_ms() -> i64 {
@@ -84,14 +84,14 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         Err(e) => return fail(&id, None, started, e),
     };
     #[cfg(feature = "contract")]
-    if let Some(answer) = crate::contract::serve(&head.path, &env).await {
+    if let Some(answer) = crate::contract::serve(&head.path, &req, &env).await {
         return answer;
     }
     let cfg = match config(&env) {
         Ok(c) => c,
         Err(e) => return fail(&id, Some(&head), started, e),
     };
-    let (store, meta) = match (Backend::from_env(&env, &cfg), crate::d1::open(&env)) {
+    let (store, meta) = match (Backend::from_env(&env, &cfg), crate::metadata::open(&env, &cfg)) {
         (Ok(s), Ok(m)) => (s, m),
         (Err(e), _) | (_, Err(e)) => return fail(&id, Some(&head), started, e),
     };
@@ -152,7 +152,7 @@ thread_local! {
 async fn run_followup(
     cfg: Rc<Config>,
     store: Backend,
-    meta: D1Metadata,
+    meta: Metadata,
     queue: Option<QueueBinding>,
     job: FollowUp,
     id: String,
@@ -179,7 +179,7 @@ async fn run_followup(
 }
 
 /// Without a queue: one delivery attempt, in `waitUntil`, never retried. Says so once per isolate.
-async fn deliver_once(cfg: &Config, store: &Backend, meta: &D1Metadata, job: &FollowUp) -> Vec<String> {
+async fn deliver_once(cfg: &Config, store: &Backend, meta: &Metadata, job: &FollowUp) -> Vec<String> {
     if !WARNED_BEST_EFFORT.with(|w| w.replace(true)) {
         emit(&Line::new("warn", "events_best_effort").detail(
             "no EVENTS queue is bound: follow-up work runs once after each answer, unretried and lost if the isolate \
@@ -196,7 +196,7 @@ async fn deliver_once(cfg: &Config, store: &Backend, meta: &D1Metadata, job: &Fo
 
 /// The scheduled cleanup: reconciles stale upload journal entries with the store.
 pub async fn sweep(env: Env) {
-    let setup = config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, crate::d1::open(&env)?)));
+    let setup = config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, crate::metadata::open(&env, &cfg)?)));
     let (store, meta) = match setup {
         Ok(parts) => parts,
         Err(e) => {
@@ -204,6 +204,9 @@ pub async fn sweep(env: Env) {
             return;
         }
     };
+    if let crate::metadata::Sql::Shards(shards) = meta.db() {
+        return sweep_shards(shards).await;
+    }
     let mut report = sweep::run(&store, &meta, now_ms(), sweep::DEFAULT_PENDING_GRACE_MS).await;
     let resent = match QueueBinding::from_env(&env) {
         Some(queue) => events::resend(&queue, &meta, now_ms(), sweep::SWEEP_BATCH).await,
@@ -216,5 +219,21 @@ pub async fn sweep(env: Env) {
     )));
     for problem in &report.problems {
         emit(&Line::new("error", "sweep_problem").detail(problem.as_str()));
+    }
+}
+
+/// The Cron Trigger on shards: each registered shard sweeps itself (its alarm does so at its
+/// earliest due work; this is the backstop for an alarm that was lost).
+async fn sweep_shards(shards: &crate::shard::DurableShards) {
+    match shards.sweep_all().await {
+        Ok((swept, failed)) => {
+            emit(&Line::new("info", "sweep").detail(format!("{swept} shards swept, {} failed", failed.len())));
+            for e in &failed {
+                emit(&Line::new("error", "sweep_problem").detail(format!("a shard's sweep failed: {}", e.log_line())));
+            }
+        }
+        Err(e) => {
+            emit(&Line::new("error", "sweep_problem").detail(format!("listing the shards failed: {}", e.log_line())))
+        }
     }
 }

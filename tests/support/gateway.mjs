@@ -1,5 +1,7 @@
 // Starts the built Worker in Miniflare (workerd) with the R2 and D1 simulators, applies the D1
-// migrations, and exposes its real HTTP address. With GATEWAY_BACKEND=s3 the Worker stores
+// migrations, and exposes its real HTTP address. With GATEWAY_METADATA=durable-objects the
+// metadata lives in the Durable Object shards instead of D1, and the test build runs, whose one
+// addition is the route that shows the tests the shards' rows. With GATEWAY_BACKEND=s3 the Worker stores
 // objects in a real S3 server (s3s-fs) started for the test file instead of the R2 binding.
 // Each test file starts its own instance with the variables it needs.
 import fs from 'node:fs';
@@ -12,6 +14,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 export const JWT_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 export const BACKEND = process.env.GATEWAY_BACKEND === 's3' ? 's3' : 'r2';
+/** The metadata backend every gateway started here uses (`METADATA`): `d1` or `durable-objects`. */
+export const METADATA = process.env.GATEWAY_METADATA === 'durable-objects' ? 'durable-objects' : 'd1';
+const SHARDED = METADATA === 'durable-objects';
+
 
 /**
  * Splits a migration file into statements: at each `;` that ends a line, except inside a
@@ -43,6 +49,31 @@ export async function applyMigrations(db) {
       await db.prepare(stmt).run();
     }
   }
+}
+
+/**
+ * The metadata as the tests read and write it, with D1's `prepare(sql).bind(…).first() /
+ * all() / run()`: D1 itself, or with the metadata on Durable Objects each statement run in
+ * every shard (through the test build's `/__contract/shards/sql`), the rows joined.
+ */
+function shardsView(url) {
+  const run = async (sql, args) => {
+    const res = await fetch(`${url}/__contract/shards/sql`, { method: 'POST', body: JSON.stringify({ sql, args }) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`shards sql ${res.status}: ${text}`);
+    return JSON.parse(text);
+  };
+  const statement = (sql, args = []) => ({
+    bind: (...values) => statement(sql, values),
+    all: async () => ({ results: (await run(sql, args)).results }),
+    first: async (column) => {
+      const [row] = (await run(sql, args)).results;
+      if (!row) return null;
+      return column === undefined ? row : row[column];
+    },
+    run: async () => ({ meta: { changes: (await run(sql, args)).changes } }),
+  });
+  return { prepare: (sql) => statement(sql) };
 }
 
 /** Reads stored names straight from the backing store, bypassing the Worker. */
@@ -89,7 +120,7 @@ function queueOptions({ maxRetries = 10 } = {}) {
  *   replace the queue's when they name the same option).
  * `workers`: more Workers to run beside it (a webhook receiver's stand-in, a queue wrapper).
  */
-export async function startGateway(vars = {}, { backend = BACKEND, store, build = 'build', logs = false, queue = {}, miniflare = {}, workers = [] } = {}) {
+export async function startGateway(vars = {}, { backend = BACKEND, store, build = SHARDED ? 'build-contract' : 'build', logs = false, queue = {}, miniflare = {}, workers = [] } = {}) {
   const s3 = store ?? (backend === 's3' ? await startS3() : null);
   const lines = [];
   const capture = logs ? { handleStructuredLogs: ({ level, message }) => { lines.push({ level, message }); } } : {};
@@ -101,8 +132,9 @@ export async function startGateway(vars = {}, { backend = BACKEND, store, build 
     compatibilityDate: '2025-09-01',
     r2Buckets: ['BUCKET'],
     d1Databases: ['DB'],
+    durableObjects: { SHARDS: { className: 'MetadataShard', useSQLite: true } },
     bindings: {
-      STORAGE: 'r2', JWT_SECRET, EVENT_RETRY_DELAY_SECONDS: '1', EVENT_MAX_RETRIES: String(queue?.maxRetries ?? 10),
+      STORAGE: 'r2', METADATA, JWT_SECRET, EVENT_RETRY_DELAY_SECONDS: '1', EVENT_MAX_RETRIES: String(queue?.maxRetries ?? 10),
       // Announced uploads settle this long after their start (plus the body's time at 16 KiB/s).
       UPLOAD_COMMIT_WINDOW_SECONDS: '2',
       ...(s3 ? s3.vars : {}), ...vars,
@@ -118,8 +150,9 @@ export async function startGateway(vars = {}, { backend = BACKEND, store, build 
     port: 0,
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
-  const db = await mf.getD1Database('DB');
-  await applyMigrations(db);
+  const d1 = await mf.getD1Database('DB');
+  await applyMigrations(d1);
+  const db = SHARDED ? shardsView(url) : d1;
   const bucket = await mf.getR2Bucket('BUCKET');
   const read = storeReader(bucket, s3);
   return {

@@ -6,7 +6,7 @@ use futures_executor::block_on;
 use gateway_core::contract;
 use gateway_core::sql::schema::{migrate, statements, MIGRATIONS};
 use gateway_core::sql::sqlite::NativeSqlite;
-use gateway_core::sql::{args, stmt, SqlDatabase, SqlMetadata};
+use gateway_core::sql::{args, stmt, Route, SqlDatabase, SqlMetadata};
 
 fn migrated(upto: usize) -> NativeSqlite {
     let db = NativeSqlite::in_memory().expect("open");
@@ -32,6 +32,7 @@ fn a_database_at_every_earlier_version_migrates_to_the_latest_and_keeps_its_rows
         let db = migrated(version);
         // A row as the first schema wrote it.
         block_on(db.batch(
+            Route::Here,
             "seed",
             vec![stmt(
                 "INSERT INTO objects (key, owner, size, content_type, etag, status, created_at) \
@@ -59,10 +60,15 @@ fn migrating_again_applies_nothing() {
 fn a_failed_migration_leaves_the_database_at_its_version() {
     let db = migrated(2);
     // A table in the way of migration 3 makes its transaction fail.
-    block_on(db.batch("block", vec![stmt("CREATE TABLE multipart_uploads (x INTEGER)", args![])])).expect("block");
+    block_on(db.batch(Route::Here, "block", vec![stmt("CREATE TABLE multipart_uploads (x INTEGER)", args![])]))
+        .expect("block");
     assert!(block_on(migrate(&db, 3)).is_err());
-    let tables = block_on(db.batch("tables", vec![stmt("SELECT name FROM schema_migrations ORDER BY name", args![])]))
-        .expect("read");
+    let tables = block_on(db.batch(
+        Route::Here,
+        "tables",
+        vec![stmt("SELECT name FROM schema_migrations ORDER BY name", args![])],
+    ))
+    .expect("read");
     assert_eq!(tables[0].rows.len(), 2, "migration 3 must not be recorded");
 }
 

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::error::Result;
 use crate::events::OUTBOX_GRACE_MS;
-use crate::sql::{args, stmt, SqlDatabase};
+use crate::sql::{args, stmt, Route, SqlDatabase};
 use crate::sweep::{DEFAULT_PENDING_GRACE_MS, REPLACED_RETENTION_MS};
 
 /// The earliest moment (ms since the Unix epoch) at which [`crate::sweep::run`] or
@@ -26,7 +26,11 @@ pub async fn next_due<D: SqlDatabase>(db: &D) -> Result<Option<i64>> {
                UNION ALL SELECT MIN(expires_at) + ?2 FROM presigned_uploads \
                UNION ALL SELECT MIN(replaced_at) + ?3 FROM replaced_versions)";
     let found = db
-        .batch("next due", vec![stmt(sql, args![OUTBOX_GRACE_MS, DEFAULT_PENDING_GRACE_MS, REPLACED_RETENTION_MS])])
+        .batch(
+            Route::Here,
+            "next due",
+            vec![stmt(sql, args![OUTBOX_GRACE_MS, DEFAULT_PENDING_GRACE_MS, REPLACED_RETENTION_MS])],
+        )
         .await?;
     let due: Vec<Due> = match found.first() {
         Some(o) => o.decode("next due")?,

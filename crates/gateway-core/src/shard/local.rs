@@ -1,71 +1,113 @@
-//! Shards in one process, each a native SQLite: the [`Transport`] the native tests and
-//! benchmarks run the sharded metadata on. Every call and answer goes through JSON, as it
-//! does between a Worker and its Durable Objects.
+//! Shards in one process, each a native SQLite: the sharded [`SqlDatabase`] the native tests
+//! and benchmarks run the metadata on, routing each batch as the Worker's does. Statements
+//! and outcomes go through JSON, as they do between a Worker and its Durable Objects.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::call::{execute, Answer, Call};
-use super::{registry, Transport};
+use super::{registry, shard_of, shard_of_id, shard_of_namespace};
 use crate::error::Result;
 use crate::sql::schema::{migrate, MIGRATIONS};
 use crate::sql::sqlite::NativeSqlite;
-use crate::sql::{SqlDatabase, SqlMetadata};
+use crate::sql::{error, join, Outcome, Route, SqlDatabase, Statement};
 
 /// Shards by name, created (and migrated) on first use, and the directory.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct LocalShards {
-    shards: Rc<RefCell<BTreeMap<String, Rc<SqlMetadata<NativeSqlite>>>>>,
-    directory: Rc<NativeSqlite>,
-    /// Every call sent, by shard: what the tests count round trips with.
-    pub sent: Rc<RefCell<Vec<(String, Call)>>>,
+    shards: Rc<RefCell<BTreeMap<String, Rc<NativeSqlite>>>>,
+    directory: Rc<RefCell<Option<Rc<NativeSqlite>>>>,
+    /// Every batch sent, by shard and operation: what the tests count round trips with.
+    pub sent: Rc<RefCell<Vec<(String, String)>>>,
 }
 
 impl LocalShards {
-    pub async fn new() -> Result<LocalShards> {
-        let directory = NativeSqlite::in_memory()?;
-        directory.batch("schema", registry::schema()).await?;
-        Ok(LocalShards { shards: Rc::default(), directory: Rc::new(directory), sent: Rc::default() })
-    }
-
     /// Shard `name`'s own database.
-    pub async fn shard(&self, name: &str) -> Result<Rc<SqlMetadata<NativeSqlite>>> {
+    pub async fn shard(&self, name: &str) -> Result<Rc<NativeSqlite>> {
         if let Some(found) = self.shards.borrow().get(name) {
             return Ok(found.clone());
         }
         let db = NativeSqlite::in_memory()?;
         migrate(&db, MIGRATIONS.len()).await?;
-        db.batch("schema", registry::schema()).await?;
-        let meta = Rc::new(SqlMetadata::new(db, true));
-        self.shards.borrow_mut().insert(name.to_owned(), meta.clone());
-        Ok(meta)
+        db.batch(Route::Here, "schema", registry::schema()).await?;
+        let db = Rc::new(db);
+        self.shards.borrow_mut().insert(name.to_owned(), db.clone());
+        Ok(db)
+    }
+
+    async fn directory(&self) -> Result<Rc<NativeSqlite>> {
+        if let Some(found) = self.directory.borrow().clone() {
+            return Ok(found);
+        }
+        let db = NativeSqlite::in_memory()?;
+        db.batch(Route::Here, "schema", registry::schema()).await?;
+        let db = Rc::new(db);
+        *self.directory.borrow_mut() = Some(db.clone());
+        Ok(db)
     }
 
     /// The names of the shards that exist.
     pub fn names(&self) -> Vec<String> {
         self.shards.borrow().keys().cloned().collect()
     }
-}
 
-impl Transport for LocalShards {
-    async fn send(&self, shard: &str, namespace: Option<&str>, call: &Call) -> Result<Answer> {
-        self.sent.borrow_mut().push((shard.to_owned(), call.clone()));
-        let wire = serde_json::to_string(call).unwrap_or_default();
-        let meta = self.shard(shard).await?;
+    /// Runs `statements` in shard `shard`, as a Durable Object does: registers `namespace`
+    /// with the directory the first time, then one transaction.
+    async fn send(
+        &self,
+        shard: &str,
+        namespace: Option<&str>,
+        op: &str,
+        statements: &[Statement],
+    ) -> Result<Vec<Outcome>> {
+        self.sent.borrow_mut().push((shard.to_owned(), op.to_owned()));
+        let db = self.shard(shard).await?;
         if let Some(ns) = namespace {
-            if !registry::known(meta.db(), ns).await? {
-                registry::register(&*self.directory, ns, shard, 0).await?;
-                registry::remember(meta.db(), ns).await?;
+            if !registry::known(&*db, ns).await? {
+                registry::register(&*self.directory().await?, ns, shard, 0).await?;
+                registry::remember(&*db, ns).await?;
             }
         }
-        let call: Call = serde_json::from_str(&wire).map_err(|e| super::call::garbled(&e.to_string()))?;
-        let answer = Answer::of(execute(&*meta, call).await);
-        let wire = serde_json::to_string(&answer).unwrap_or_default();
-        serde_json::from_str(&wire).map_err(|e| super::call::garbled(&e.to_string()))
+        let wire = serde_json::to_string(statements).map_err(|e| error(op, &e.to_string()))?;
+        let statements: Vec<Statement> = serde_json::from_str(&wire).map_err(|e| error(op, &e.to_string()))?;
+        let outcomes = db.batch(Route::Here, op, statements).await?;
+        let wire = serde_json::to_string(&outcomes).map_err(|e| error(op, &e.to_string()))?;
+        serde_json::from_str(&wire).map_err(|e| error(op, &e.to_string()))
     }
+}
 
-    async fn namespaces(&self, prefix: &str) -> Result<Vec<(String, String)>> {
-        registry::namespaces(&*self.directory, prefix).await
+impl SqlDatabase for LocalShards {
+    async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+        let targets: Vec<(String, Option<String>)> = match route {
+            Route::Key(key) => vec![(shard_of(key), Some(super::namespace(key).to_owned()))],
+            Route::Keys(keys) => {
+                let mut t: Vec<(String, Option<String>)> =
+                    keys.iter().map(|k| (shard_of(k), Some(super::namespace(k).to_owned()))).collect();
+                t.sort();
+                t.dedup_by(|a, b| a.0 == b.0);
+                t
+            }
+            Route::Id(id) => shard_of_id(id).map(|s| (s.to_owned(), None)).into_iter().collect(),
+            Route::Prefix(prefix) => {
+                let mut shards: Vec<String> = registry::namespaces(&*self.directory().await?, prefix)
+                    .await?
+                    .into_iter()
+                    .map(|(_, s)| s)
+                    .collect();
+                shards.sort();
+                shards.dedup();
+                shards.into_iter().map(|s| (s, None)).collect()
+            }
+            Route::Here => vec![(shard_of_namespace(""), None)],
+        };
+        let mut runs = Vec::new();
+        for (shard, ns) in &targets {
+            runs.push(self.send(shard, ns.as_deref(), op, &statements).await?);
+        }
+        // A batch that reaches no shard (an id that names none) finds nothing, changes nothing.
+        if runs.is_empty() {
+            return Ok(statements.iter().map(|_| Outcome::default()).collect());
+        }
+        Ok(join(runs))
     }
 }

@@ -9,24 +9,21 @@
 //! - **Shard names.** A namespace's shard is named by [`shard_of_namespace`], 16 hex digits of
 //!   its SHA-256. Multipart and tus ids carry the name ([`routed_id`]), so a request that
 //!   names only an upload id reaches the right shard.
-//! - **Calls.** Each metadata call the gateway makes is one [`Call`], sent to one shard and
-//!   run there by [`call::execute`] against the shard's own SQL ([`crate::sql`]); calls that
-//!   concern every shard (the sweep's listings, listing a prefix that spans namespaces) go to
-//!   each shard the [`Transport`]'s registry knows, and their answers are merged.
+//! - **Batches.** The metadata is the same SQL ([`crate::sql::SqlMetadata`]) whether it runs
+//!   on one database or on shards: each batch names its [`crate::sql::Route`] (the key or
+//!   upload id it concerns), and a sharded [`crate::sql::SqlDatabase`] sends it to that shard,
+//!   where it runs as one transaction: one round trip, as on D1. The few batches that concern
+//!   every shard (the sweep's listings, a listing across namespaces) run in each shard the
+//!   directory ([`registry`]) knows, and their rows are merged.
 
 use sha2::{Digest, Sha256};
 
 use crate::encoding::hex;
 
-pub mod call;
-pub mod client;
 pub mod due;
 #[cfg(feature = "sqlite")]
 pub mod local;
 pub mod registry;
-
-pub use call::Call;
-pub use client::{ShardedMetadata, Transport};
 
 /// The namespace of `key` (or of one of its stored names, which start with the key).
 pub fn namespace(key: &str) -> &str {

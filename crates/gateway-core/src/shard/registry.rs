@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::error::Result;
-use crate::sql::{args, stmt, SqlDatabase, Statement};
+use crate::sql::{args, stmt, Route, SqlDatabase, Statement};
 
 /// The directory's schema (and the table a shard remembers its namespaces in), created on
 /// first use; `IF NOT EXISTS` makes it idempotent.
@@ -25,22 +25,30 @@ pub fn schema() -> Vec<Statement> {
 /// Whether a shard has registered namespace `ns` already.
 pub async fn known<D: SqlDatabase>(db: &D, ns: &str) -> Result<bool> {
     let found = db
-        .batch("namespace", vec![stmt("SELECT 1 AS x FROM shard_namespaces WHERE namespace = ?1", args![ns])])
+        .batch(
+            Route::Here,
+            "namespace",
+            vec![stmt("SELECT 1 AS x FROM shard_namespaces WHERE namespace = ?1", args![ns])],
+        )
         .await?;
     Ok(found.first().is_some_and(|o| !o.rows.is_empty()))
 }
 
 /// Remembers, in a shard, that `ns` is registered.
 pub async fn remember<D: SqlDatabase>(db: &D, ns: &str) -> Result<()> {
-    db.batch("namespace", vec![stmt("INSERT OR IGNORE INTO shard_namespaces (namespace) VALUES (?1)", args![ns])])
-        .await?;
+    db.batch(
+        Route::Here,
+        "namespace",
+        vec![stmt("INSERT OR IGNORE INTO shard_namespaces (namespace) VALUES (?1)", args![ns])],
+    )
+    .await?;
     Ok(())
 }
 
 /// Records, in the directory, that shard `shard` holds namespace `ns`.
 pub async fn register<D: SqlDatabase>(db: &D, ns: &str, shard: &str, now_ms: i64) -> Result<()> {
     let sql = "INSERT OR IGNORE INTO shard_directory (namespace, shard, registered_at) VALUES (?1, ?2, ?3)";
-    db.batch("register", vec![stmt(sql, args![ns, shard, now_ms])]).await?;
+    db.batch(Route::Here, "register", vec![stmt(sql, args![ns, shard, now_ms])]).await?;
     Ok(())
 }
 
@@ -53,7 +61,7 @@ pub async fn namespaces<D: SqlDatabase>(db: &D, prefix: &str) -> Result<Vec<(Str
     }
     let sql =
         "SELECT namespace, shard FROM shard_directory WHERE substr(namespace, 1, length(?1)) = ?1 ORDER BY namespace";
-    let found = db.batch("directory", vec![stmt(sql, args![prefix])]).await?;
+    let found = db.batch(Route::Here, "directory", vec![stmt(sql, args![prefix])]).await?;
     let rows: Vec<Row> = match found.first() {
         Some(o) => o.decode("directory")?,
         None => Vec::new(),

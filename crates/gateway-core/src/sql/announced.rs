@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::commit::{named_before, upsert, upsert_args, DB_NOW_MS};
 use super::objects::{Row, COLUMNS};
-use super::{args, error, stmt, SqlDatabase, SqlMetadata};
+use super::{args, error, stmt, Route, SqlDatabase, SqlMetadata};
 use crate::error::Result;
 use crate::metadata::{AnnouncedCommits, AnnouncedVersions, Commit, ObjectRecord};
 
@@ -33,6 +33,9 @@ impl<D: SqlDatabase> AnnouncedCommits for SqlMetadata<D> {
         // The versions as a JSON array of [key, stored name] pairs, each read by its primary
         // key (a key's row, and its copies by key and name). One read transaction: the clock
         // and the versions as of the same moment.
+        if wanted.is_empty() {
+            return Ok(AnnouncedVersions { versions: Vec::new(), db_now_ms: 0 });
+        }
         let pairs = serde_json::to_string(wanted).unwrap_or_default();
         let statements = vec![
             stmt(format!("SELECT {DB_NOW_MS} AS now"), Vec::new()),
@@ -46,13 +49,20 @@ impl<D: SqlDatabase> AnnouncedCommits for SqlMetadata<D> {
             ),
         ];
         let op = "announced versions";
-        let results = self.batch(op, statements).await?;
+        let keys = wanted.iter().map(|(key, _)| key.as_str()).collect();
+        let results = self.batch(Route::Keys(keys), op, statements).await?;
         #[derive(Deserialize)]
         struct Now {
             now: f64,
         }
         let [now, found] = results.as_slice() else { return Err(error(op, "missing results")) };
-        let now = now.decode::<Now>(op)?.pop().ok_or_else(|| error(op, "no clock"))?;
+        // Each database the read ran in gave its clock: the earliest decides. A version found
+        // missing is known missing only once every database read it after the deadline.
+        let now = now
+            .decode::<Now>(op)?
+            .into_iter()
+            .min_by(|a, b| a.now.total_cmp(&b.now))
+            .ok_or_else(|| error(op, "no clock"))?;
         let found: Vec<ObjectRecord> = found.decode::<Row>(op)?.into_iter().map(Into::into).collect();
         let versions = wanted
             .iter()
@@ -62,8 +72,12 @@ impl<D: SqlDatabase> AnnouncedCommits for SqlMetadata<D> {
     }
 
     async fn purge_replaced(&self, before_ms: i64) -> Result<()> {
-        self.run("replaced purge", stmt("DELETE FROM replaced_versions WHERE replaced_at < ?1", args![before_ms]))
-            .await?;
+        self.run(
+            Route::Prefix(""),
+            "replaced purge",
+            stmt("DELETE FROM replaced_versions WHERE replaced_at < ?1", args![before_ms]),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::objects::{names, COLUMNS};
-use super::{args, stmt, Outcome, SqlDatabase, SqlMetadata, Statement, Value};
+use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::Result;
 use crate::events::Event;
 use crate::metadata::{Commit, ObjectRecord};
@@ -125,7 +125,7 @@ impl<D: SqlDatabase> SqlMetadata<D> {
         statements: Vec<Statement>,
         if_absent: bool,
     ) -> Result<Commit> {
-        let results = self.batch(op, statements).await?;
+        let results = self.batch(Route::Key(&rec.key), op, statements).await?;
         Ok(commit_answer(&results, rec, if_absent, op))
     }
 }

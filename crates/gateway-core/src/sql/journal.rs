@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{args, stmt, Outcome, SqlDatabase, SqlMetadata};
+use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata};
 use crate::error::Result;
 use crate::metadata::{Commit, ObjectRecord, PendingUpload, UploadJournal};
 
@@ -20,6 +20,7 @@ impl<D: SqlDatabase> UploadJournal for SqlMetadata<D> {
     async fn begin_upload(&self, p: &PendingUpload) -> Result<()> {
         // OR IGNORE: a retried write of the same entry is harmless (and keeps a claim).
         self.run(
+            Route::Key(&p.key),
             "journal",
             stmt(
                 "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
@@ -43,14 +44,16 @@ impl<D: SqlDatabase> UploadJournal for SqlMetadata<D> {
         self.commit("commit", rec, statements, if_absent).await
     }
 
-    async fn abandon_upload(&self, _key: &str, pending_id: &str) -> Result<()> {
-        self.run("abandon", stmt("DELETE FROM pending_uploads WHERE id = ?1", args![pending_id])).await?;
+    async fn abandon_upload(&self, key: &str, pending_id: &str) -> Result<()> {
+        self.run(Route::Key(key), "abandon", stmt("DELETE FROM pending_uploads WHERE id = ?1", args![pending_id]))
+            .await?;
         Ok(())
     }
 
     async fn due_uploads(&self, now_ms: i64, limit: u32) -> Result<Vec<PendingUpload>> {
-        let rows: Vec<PendingRow> = self
+        let mut rows: Vec<PendingRow> = self
             .all(
+                Route::Prefix(""),
                 "journal",
                 stmt(
                     "SELECT id, key, owner, started_at, storage_key, due_at FROM pending_uploads \
@@ -59,6 +62,8 @@ impl<D: SqlDatabase> UploadJournal for SqlMetadata<D> {
                 ),
             )
             .await?;
+        rows.sort_by(|a, b| a.due_at.total_cmp(&b.due_at));
+        rows.truncate(limit as usize);
         Ok(rows
             .into_iter()
             .map(|r| PendingUpload {
@@ -72,8 +77,10 @@ impl<D: SqlDatabase> UploadJournal for SqlMetadata<D> {
             .collect())
     }
 
-    async fn claim_upload(&self, _key: &str, id: &str) -> Result<bool> {
-        let result = self.run("claim", stmt("UPDATE pending_uploads SET claimed = 1 WHERE id = ?1", args![id])).await?;
+    async fn claim_upload(&self, key: &str, id: &str) -> Result<bool> {
+        let result = self
+            .run(Route::Key(key), "claim", stmt("UPDATE pending_uploads SET claimed = 1 WHERE id = ?1", args![id]))
+            .await?;
         Ok(Outcome::changed(&result))
     }
 }

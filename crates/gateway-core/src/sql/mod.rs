@@ -21,7 +21,8 @@ mod tus;
 
 /// A bound value. Numbers are integers (ms timestamps, sizes, counters), which every SQLite
 /// here stores as such; D1 and Durable Objects receive them as JS numbers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum Value {
     Null,
     Int(i64),
@@ -97,7 +98,7 @@ macro_rules! args {
 pub use args;
 
 /// One statement with its arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Statement {
     pub sql: String,
     pub args: Vec<Value>,
@@ -108,7 +109,7 @@ pub fn stmt(sql: impl Into<String>, args: Vec<Value>) -> Statement {
 }
 
 /// What one statement of a batch returned.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     /// Its rows, each a JSON object by column name.
     pub rows: Vec<serde_json::Value>,
@@ -129,11 +130,55 @@ impl Outcome {
     }
 }
 
+/// Which database a batch belongs in, where the metadata is sharded ([`crate::shard`]); a
+/// single database runs every batch itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// The database of this key (or of a stored name of it).
+    Key(&'a str),
+    /// The databases of these keys: each runs the batch, their outcomes joined ([`join`]).
+    Keys(Vec<&'a str>),
+    /// The database an upload id names; none (every statement changes nothing and finds
+    /// nothing) for an id that names none.
+    Id(&'a str),
+    /// Every database holding a namespace that starts with this prefix (`""`: every one),
+    /// their outcomes joined.
+    Prefix(&'a str),
+    /// The database the batch is run on, whatever it holds (migrations, a shard's own work).
+    Here,
+}
+
 /// A SQLite database reached in batches: each call runs its statements in order as one
 /// transaction (all or nothing) and is one round trip.
 #[allow(async_fn_in_trait)]
 pub trait SqlDatabase {
-    async fn batch(&self, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>>;
+    async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>>;
+}
+
+/// A shared database is the database.
+impl<D: SqlDatabase> SqlDatabase for std::rc::Rc<D> {
+    async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+        (**self).batch(route, op, statements).await
+    }
+}
+
+/// The outcomes of one batch run in several databases, statement by statement: the rows of
+/// all, the changes of all.
+pub fn join(runs: Vec<Vec<Outcome>>) -> Vec<Outcome> {
+    let mut joined: Vec<Outcome> = Vec::new();
+    for run in runs {
+        for (i, o) in run.into_iter().enumerate() {
+            match joined.get_mut(i) {
+                Some(j) => {
+                    j.rows.extend(o.rows);
+                    j.changes += o.changes;
+                    j.rows_written += o.rows_written;
+                }
+                None => joined.push(o),
+            }
+        }
+    }
+    joined
 }
 
 /// The error every failed call becomes: the cause is logged, never shown.
@@ -158,28 +203,38 @@ impl<D: SqlDatabase> SqlMetadata<D> {
         &self.db
     }
 
-    pub(crate) async fn batch(&self, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
-        self.db.batch(op, statements).await
+    pub(crate) async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+        self.db.batch(route, op, statements).await
     }
 
     /// Runs one statement.
-    pub(crate) async fn run(&self, op: &str, statement: Statement) -> Result<Outcome> {
-        self.batch(op, vec![statement]).await?.pop().ok_or_else(|| error(op, "no result"))
+    pub(crate) async fn run(&self, route: Route<'_>, op: &str, statement: Statement) -> Result<Outcome> {
+        Ok(self.batch(route, op, vec![statement]).await?.pop().unwrap_or_default())
     }
 
     /// Runs one read: all its rows.
-    pub(crate) async fn all<T: DeserializeOwned>(&self, op: &str, statement: Statement) -> Result<Vec<T>> {
-        self.run(op, statement).await?.decode(op)
+    pub(crate) async fn all<T: DeserializeOwned>(
+        &self,
+        route: Route<'_>,
+        op: &str,
+        statement: Statement,
+    ) -> Result<Vec<T>> {
+        self.run(route, op, statement).await?.decode(op)
     }
 
     /// Runs one read: its first row, if any.
-    pub(crate) async fn first<T: DeserializeOwned>(&self, op: &str, statement: Statement) -> Result<Option<T>> {
-        Ok(self.all(op, statement).await?.into_iter().next())
+    pub(crate) async fn first<T: DeserializeOwned>(
+        &self,
+        route: Route<'_>,
+        op: &str,
+        statement: Statement,
+    ) -> Result<Option<T>> {
+        Ok(self.all(route, op, statement).await?.into_iter().next())
     }
 
     /// Runs statements as one transaction.
-    pub(crate) async fn transaction(&self, op: &str, statements: Vec<Statement>) -> Result<()> {
-        self.batch(op, statements).await?;
+    pub(crate) async fn transaction(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<()> {
+        self.batch(route, op, statements).await?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::objects::names;
-use super::{args, stmt, Outcome, SqlDatabase, SqlMetadata, Statement, Value};
+use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord, PartAttempt};
 use crate::multipart::rules::{OtherParts, Part};
@@ -79,13 +79,13 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
             u.expires_at,
             &u.storage_key,
         ];
-        self.run("multipart insert", stmt(sql, values)).await?;
+        self.run(Route::Key(&u.key), "multipart insert", stmt(sql, values)).await?;
         Ok(())
     }
 
     async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>> {
         let sql = format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE id = ?1");
-        let row: Option<UploadRow> = self.first("multipart select", stmt(sql, args![id])).await?;
+        let row: Option<UploadRow> = self.first(Route::Id(id), "multipart select", stmt(sql, args![id])).await?;
         Ok(row.map(Into::into))
     }
 
@@ -95,7 +95,7 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
                    WHERE upload_id = ?1 AND until_ms > ?2 AND NOT EXISTS (SELECT 1 FROM multipart_parts p \
                    WHERE p.upload_id = ?1 AND p.part_number = a.part_number) GROUP BY part_number \
                    ORDER BY part_number";
-        let rows: Vec<PartRow> = self.all("parts select", stmt(sql, args![id, now_ms])).await?;
+        let rows: Vec<PartRow> = self.all(Route::Id(id), "parts select", stmt(sql, args![id, now_ms])).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -122,7 +122,7 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
              (SELECT part_number {others} ASC LIMIT 1) AS low_number, \
              (SELECT size {others} ASC LIMIT 1) AS low_size"
         );
-        let row: Option<Summary> = self.first("parts summary", stmt(sql, args![id, number])).await?;
+        let row: Option<Summary> = self.first(Route::Id(id), "parts summary", stmt(sql, args![id, number])).await?;
         let Some(r) = row else { return Ok(OtherParts::default()) };
         let own = r.own_size.map(|s| s as u64);
         let highest = r.high_number.zip(r.high_size).map(|(n, s)| (n as u16, s as u64));
@@ -150,12 +150,12 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
                    FROM (SELECT part_number, size FROM multipart_attempts WHERE upload_id = ?1 AND until_ms > ?7 \
                    UNION ALL SELECT CAST(?3 AS INTEGER), CAST(?4 AS INTEGER)) AS c GROUP BY c.part_number)) <= ?5";
         let values = args![&a.upload_id, &a.attempt, a.number, a.size, limit, a.until_ms, now_ms];
-        Ok(self.run("part reserve", stmt(sql, values)).await?.changed())
+        Ok(self.run(Route::Id(&a.upload_id), "part reserve", stmt(sql, values)).await?.changed())
     }
 
     async fn release_part(&self, id: &str, attempt: &str) -> Result<()> {
         let sql = "DELETE FROM multipart_attempts WHERE upload_id = ?1 AND attempt = ?2";
-        self.run("part release", stmt(sql, args![id, attempt])).await?;
+        self.run(Route::Id(id), "part release", stmt(sql, args![id, attempt])).await?;
         Ok(())
     }
 
@@ -171,7 +171,7 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
             ),
             stmt("DELETE FROM multipart_attempts WHERE upload_id = ?1 AND attempt = ?2", args![id, attempt]),
         ];
-        let results = self.batch("part insert", statements).await?;
+        let results = self.batch(Route::Id(id), "part insert", statements).await?;
         if !results.first().is_some_and(Outcome::changed) {
             return Err(GatewayError::new(ErrorKind::UploadNotFound, "the upload was completed or aborted meanwhile"));
         }
@@ -189,18 +189,21 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
 
     async fn end_multipart(&self, id: &str) -> Result<bool> {
         let sql = "UPDATE multipart_uploads SET expires_at = 0 WHERE id = ?1 AND expires_at > 0";
-        Ok(self.run("multipart end", stmt(sql, args![id])).await?.changed())
+        Ok(self.run(Route::Id(id), "multipart end", stmt(sql, args![id])).await?.changed())
     }
 
     async fn remove_multipart(&self, id: &str) -> Result<()> {
-        self.transaction("multipart delete", forget_statements("1", &[id.into()])).await
+        self.transaction(Route::Id(id), "multipart delete", forget_statements("1", &[id.into()])).await
     }
 
     async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {
         let sql = format!(
             "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2"
         );
-        let rows: Vec<UploadRow> = self.all("multipart expired", stmt(sql, args![now_ms, limit])).await?;
+        let mut rows: Vec<UploadRow> =
+            self.all(Route::Prefix(""), "multipart expired", stmt(sql, args![now_ms, limit])).await?;
+        rows.sort_by(|a, b| a.expires_at.total_cmp(&b.expires_at));
+        rows.truncate(limit as usize);
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

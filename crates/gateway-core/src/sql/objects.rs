@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{args, stmt, SqlDatabase, SqlMetadata};
+use super::{args, stmt, Route, SqlDatabase, SqlMetadata};
 use crate::error::Result;
 use crate::events::Event;
 use crate::metadata::{ListCursor, ObjectIndex, ObjectRecord, STATUS_COMPLETE};
@@ -56,8 +56,9 @@ pub(super) const COLUMNS: &str = "key, owner, size, content_type, etag, checksum
 
 impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>> {
-        let row: Option<Row> =
-            self.first("select", stmt(format!("SELECT {COLUMNS} FROM objects WHERE key = ?1"), args![key])).await?;
+        let row: Option<Row> = self
+            .first(Route::Key(key), "select", stmt(format!("SELECT {COLUMNS} FROM objects WHERE key = ?1"), args![key]))
+            .await?;
         Ok(row.map(Into::into))
     }
 
@@ -77,8 +78,14 @@ impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
         );
         let values =
             args![owner, STATUS_COMPLETE, prefix, cursor.map(|c| c.created_at), cursor.map(|c| c.key.as_str()), limit];
-        let rows: Vec<Row> = self.all("list", stmt(sql, values)).await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        // A prefix within one namespace is one database's; a shorter one (a token whose prefix
+        // spans namespaces) is every matching database's, merged newest first.
+        let route = if prefix.contains('/') { Route::Key(prefix) } else { Route::Prefix(prefix) };
+        let rows: Vec<Row> = self.all(route, "list", stmt(sql, values)).await?;
+        let mut rows: Vec<ObjectRecord> = rows.into_iter().map(Into::into).collect();
+        rows.sort_by(|a, b| (b.created_at, &b.key).cmp(&(a.created_at, &a.key)));
+        rows.truncate(limit as usize);
+        Ok(rows)
     }
 
     async fn delete_row(&self, row: &ObjectRecord, now_ms: i64) -> Result<bool> {
@@ -107,7 +114,7 @@ impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
             ));
         }
         statements.push(stmt("DELETE FROM objects WHERE key = ?1 AND storage_key = ?2", values[..2].to_vec()));
-        let results = self.batch("delete", statements).await?;
+        let results = self.batch(Route::Key(&row.key), "delete", statements).await?;
         Ok(results.last().is_some_and(super::Outcome::changed))
     }
 
@@ -119,6 +126,7 @@ impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
         matches: Option<bool>,
     ) -> Result<()> {
         self.run(
+            Route::Key(key),
             "update",
             stmt(
                 "UPDATE objects SET detected_type = ?1, type_matches = ?2 WHERE key = ?3 AND storage_key = ?4",

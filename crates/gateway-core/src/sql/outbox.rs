@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{args, stmt, SqlDatabase, SqlMetadata, Statement, Value};
+use super::{args, stmt, Route, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::Result;
 use crate::events::{Event, EventOutbox};
 
@@ -31,16 +31,21 @@ impl<D: SqlDatabase> EventOutbox for SqlMetadata<D> {
         #[derive(Deserialize)]
         struct Row {
             body: String,
+            created_at: f64,
         }
-        let rows: Vec<Row> = self
+        let mut rows: Vec<Row> = self
             .all(
+                Route::Prefix(""),
                 "outbox list",
                 stmt(
-                    "SELECT body FROM event_outbox WHERE created_at < ?1 ORDER BY created_at, id LIMIT ?2",
+                    "SELECT body, created_at FROM event_outbox WHERE created_at < ?1 ORDER BY created_at, id LIMIT ?2",
                     args![before_ms, limit],
                 ),
             )
             .await?;
+        // Oldest first across every database the read ran in.
+        rows.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
+        rows.truncate(limit as usize);
         Ok(rows.iter().filter_map(|r| Event::from_json(&r.body)).collect())
     }
 
@@ -51,7 +56,9 @@ impl<D: SqlDatabase> EventOutbox for SqlMetadata<D> {
         // One statement for a whole batch: the ids as a JSON array.
         let ids: Vec<&str> = sent.iter().map(|e| e.id.as_str()).collect();
         let list = serde_json::to_string(&ids).unwrap_or_default();
+        let keys = sent.iter().map(|e| e.key.as_str()).collect();
         self.run(
+            Route::Keys(keys),
             "outbox clear",
             stmt("DELETE FROM event_outbox WHERE id IN (SELECT value FROM json_each(?1))", args![list]),
         )

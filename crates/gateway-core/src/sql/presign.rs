@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::objects::names;
-use super::{args, stmt, SqlDatabase, SqlMetadata};
+use super::{args, stmt, Route, SqlDatabase, SqlMetadata};
 use crate::error::Result;
 use crate::metadata::{Commit, ObjectRecord, PresignLedger, PresignedUpload, PRESIGNED_PER_KEY};
 
@@ -46,7 +46,7 @@ impl<D: SqlDatabase> PresignLedger for SqlMetadata<D> {
                 args![&p.nonce, &p.key, &p.owner, p.created_at, &p.storage_key, due_at],
             ),
         ];
-        self.transaction("presign", statements).await
+        self.transaction(Route::Key(&p.key), "presign", statements).await
     }
 
     async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>> {
@@ -54,7 +54,8 @@ impl<D: SqlDatabase> PresignLedger for SqlMetadata<D> {
             "SELECT {COLUMNS} FROM presigned_uploads WHERE key = ?1 AND owner = ?2 ORDER BY created_at DESC \
              LIMIT {PRESIGNED_PER_KEY}"
         );
-        let rows: Vec<PresignedRow> = self.all("presigned select", stmt(sql, args![key, owner])).await?;
+        let rows: Vec<PresignedRow> =
+            self.all(Route::Key(key), "presigned select", stmt(sql, args![key, owner])).await?;
         Ok(rows
             .into_iter()
             .map(|r| PresignedUpload {
@@ -84,9 +85,9 @@ impl<D: SqlDatabase> PresignLedger for SqlMetadata<D> {
     }
 
     /// `INSERT OR IGNORE` tells a first use (one row written) from a repeat (none).
-    async fn use_nonce(&self, _key: &str, nonce: &str, expires_at: i64) -> Result<bool> {
+    async fn use_nonce(&self, key: &str, nonce: &str, expires_at: i64) -> Result<bool> {
         let sql = "INSERT OR IGNORE INTO used_nonces (nonce, expires_at) VALUES (?1, ?2)";
-        Ok(self.run("nonce", stmt(sql, args![nonce, expires_at])).await?.changed())
+        Ok(self.run(Route::Key(key), "nonce", stmt(sql, args![nonce, expires_at])).await?.changed())
     }
 
     async fn purge_presigned(&self, before_ms: i64) -> Result<()> {
@@ -94,6 +95,6 @@ impl<D: SqlDatabase> PresignLedger for SqlMetadata<D> {
             stmt("DELETE FROM used_nonces WHERE expires_at < ?1", args![before_ms]),
             stmt("DELETE FROM presigned_uploads WHERE expires_at < ?1", args![before_ms]),
         ];
-        self.transaction("presign purge", statements).await
+        self.transaction(Route::Prefix(""), "presign purge", statements).await
     }
 }

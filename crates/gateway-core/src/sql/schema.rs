@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::{args, stmt, SqlDatabase, Statement};
+use super::{args, stmt, Route, SqlDatabase, Statement};
 use crate::error::Result;
 
 /// Every migration, in order: its name and its SQL.
@@ -59,6 +59,7 @@ pub async fn migrate<D: SqlDatabase>(db: &D, upto: usize) -> Result<usize> {
     let op = "migrate";
     let found = db
         .batch(
+            Route::Here,
             op,
             vec![
                 stmt(
@@ -83,7 +84,7 @@ pub async fn migrate<D: SqlDatabase>(db: &D, upto: usize) -> Result<usize> {
             "INSERT INTO schema_migrations (name, applied_at) VALUES (?1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
             args![*name],
         ));
-        db.batch(op, batch).await?;
+        db.batch(Route::Here, op, batch).await?;
         count += 1;
     }
     Ok(count)

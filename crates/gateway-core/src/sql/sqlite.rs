@@ -4,7 +4,7 @@
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
-use super::{error, Outcome, SqlDatabase, Statement, Value};
+use super::{error, Outcome, Route, SqlDatabase, Statement, Value};
 use crate::error::Result;
 
 /// A native SQLite database, with foreign keys enforced as D1 enforces them.
@@ -52,7 +52,7 @@ impl NativeSqlite {
 }
 
 impl SqlDatabase for NativeSqlite {
-    async fn batch(&self, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+    async fn batch(&self, _route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
         let fail = |e: rusqlite::Error| error(op, &e.to_string());
         let tx = self.conn.unchecked_transaction().map_err(fail)?;
         let outcomes = statements.iter().map(|s| self.run(s)).collect::<rusqlite::Result<Vec<_>>>().map_err(fail)?;

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::multipart::PartRow;
-use super::{args, stmt, Outcome, SqlDatabase, SqlMetadata, Value};
+use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Value};
 use crate::error::Result;
 use crate::metadata::{TusAdvance, TusIndex, TusState, TusUpload};
 use crate::tus::plan::Chunk;
@@ -80,7 +80,7 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
             u.created_at,
             u.expires_at,
         ];
-        self.run("tus insert", stmt(sql, values)).await?;
+        self.run(Route::Key(&u.key), "tus insert", stmt(sql, values)).await?;
         Ok(())
     }
 
@@ -91,7 +91,7 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
             stmt("SELECT part_number, size, etag FROM tus_parts WHERE upload_id = ?1 ORDER BY part_number", args![id]),
         ];
         let op = "tus select";
-        let results = self.batch(op, statements).await?;
+        let results = self.batch(Route::Id(id), op, statements).await?;
         let [upload, chunks, parts] = results.as_slice() else { return Err(super::error(op, "missing results")) };
         let Some(upload) = upload.decode::<UploadRow>(op)?.pop() else { return Ok(None) };
         Ok(Some(TusState {
@@ -108,12 +108,12 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
     async fn lease_tus(&self, id: &str, offset: u64, lease: &str, until_ms: i64, now_ms: i64) -> Result<bool> {
         let sql = "UPDATE tus_uploads SET lease = ?2, lease_until = ?3 WHERE id = ?1 AND upload_offset = ?4 \
                    AND (lease IS NULL OR lease_until < ?5)";
-        Ok(self.run("tus lease", stmt(sql, args![id, lease, until_ms, offset, now_ms])).await?.changed())
+        Ok(self.run(Route::Id(id), "tus lease", stmt(sql, args![id, lease, until_ms, offset, now_ms])).await?.changed())
     }
 
     async fn release_tus(&self, id: &str, lease: &str) -> Result<()> {
         let sql = "UPDATE tus_uploads SET lease = NULL, lease_until = NULL WHERE id = ?1 AND lease = ?2";
-        self.run("tus release", stmt(sql, args![id, lease])).await?;
+        self.run(Route::Id(id), "tus release", stmt(sql, args![id, lease])).await?;
         Ok(())
     }
 
@@ -148,7 +148,7 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
              WHERE id = ?1 AND lease = ?2 AND upload_offset = ?3",
             with(args![a.to, a.length, a.part_size, &a.store_upload_id]),
         ));
-        let results = self.batch("tus advance", statements).await?;
+        let results = self.batch(Route::Id(id), "tus advance", statements).await?;
         Ok(results.last().is_some_and(Outcome::changed))
     }
 
@@ -158,12 +158,15 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
             stmt("DELETE FROM tus_parts WHERE upload_id = ?1", args![id]),
             stmt("DELETE FROM tus_uploads WHERE id = ?1", args![id]),
         ];
-        self.transaction("tus delete", statements).await
+        self.transaction(Route::Id(id), "tus delete", statements).await
     }
 
     async fn expired_tus(&self, now_ms: i64, limit: u32) -> Result<Vec<TusUpload>> {
         let sql = format!("SELECT {COLUMNS} FROM tus_uploads WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2");
-        let rows: Vec<UploadRow> = self.all("tus expired", stmt(sql, args![now_ms, limit])).await?;
+        let mut rows: Vec<UploadRow> =
+            self.all(Route::Prefix(""), "tus expired", stmt(sql, args![now_ms, limit])).await?;
+        rows.sort_by(|a, b| a.expires_at.total_cmp(&b.expires_at));
+        rows.truncate(limit as usize);
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

@@ -1,0 +1,334 @@
+//! Metadata in SQLite Durable Objects (`METADATA=durable-objects`, binding `SHARDS`): the
+//! class [`MetadataShard`], whose objects are the shards of `gateway_core::shard` (one per
+//! namespace, named by the core) and the namespace directory (the object named
+//! [`DIRECTORY`]), and [`DurableShards`], the Worker's way to them. A shard migrates its own
+//! schema on first use (the same `migrations/` as D1), runs each batch it is sent in one
+//! transaction, and keeps its alarm at its earliest due work, which the alarm then sweeps; the
+//! Cron Trigger asks every registered shard to sweep as a backstop for a lost alarm.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures_util::future::join_all;
+use gateway_core::error::{ErrorKind, GatewayError, Result};
+use gateway_core::events;
+use gateway_core::log::Line;
+use gateway_core::shard::{due, namespace, registry, shard_of, shard_of_id};
+use gateway_core::sql::schema::{migrate, MIGRATIONS};
+use gateway_core::sql::{error, join, Outcome, Route, SqlDatabase, SqlMetadata, Statement};
+use gateway_core::sweep;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response, State};
+
+use crate::backend::Backend;
+use crate::d1::D1Usage;
+use crate::events::QueueBinding;
+use crate::metadata::{Metadata, Sql};
+use crate::serve::{emit, now_ms};
+
+/// The name of the directory object.
+pub const DIRECTORY: &str = "directory";
+
+/// A Durable Object's own SQLite, each batch one `transactionSync`.
+pub struct ShardSql {
+    storage: worker::Storage,
+}
+
+impl SqlDatabase for ShardSql {
+    async fn batch(&self, _route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+        let sql = self.storage.sql();
+        let out: Rc<RefCell<Vec<Outcome>>> = Rc::default();
+        let sink = out.clone();
+        let run = Closure::once(move || -> std::result::Result<JsValue, JsValue> {
+            for s in &statements {
+                let args: Vec<JsValue> = s.args.iter().map(crate::d1::js_value).collect();
+                let cursor = sql.exec_raw(&s.sql, args).map_err(|e| JsValue::from_str(&e.to_string()))?;
+                let rows: Vec<serde_json::Value> = cursor.to_array().map_err(|e| JsValue::from_str(&e.to_string()))?;
+                // Rows written, triggers' and indexes' included: more than zero exactly when the
+                // statement itself changed a row, which is all `changes` is read for.
+                let written = cursor.rows_written() as u64;
+                sink.borrow_mut().push(Outcome { rows, changes: written, rows_written: written });
+            }
+            Ok(JsValue::UNDEFINED)
+        });
+        let raw: &JsValue = self.storage.as_raw().as_ref();
+        crate::js::call(raw, "transactionSync", &[run.as_ref().unchecked_ref()])
+            .map_err(|e| error(op, &crate::js::error_message(&e)))?;
+        Ok(out.take())
+    }
+}
+
+/// What a Worker sends an object.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Message {
+    /// A batch for shard `shard` (an object does not know its own name); `namespace`: the key
+    /// namespace it concerns, if any, which the shard registers the first time it sees it.
+    Batch { shard: String, namespace: Option<String>, op: String, statements: Vec<Statement> },
+    /// To the directory: shard `shard` holds `namespace`.
+    Register { namespace: String, shard: String },
+    /// To the directory: the namespaces starting with `prefix`, with their shards.
+    Namespaces { prefix: String },
+    /// Sweep this shard now (the Cron Trigger's backstop).
+    Sweep,
+}
+
+/// An object's answer: its result, or its error with the error's code.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Answer {
+    Ok(serde_json::Value),
+    Err { code: String, detail: String, internal: Option<String> },
+}
+
+impl Answer {
+    fn of(result: Result<serde_json::Value>) -> Answer {
+        match result {
+            Ok(v) => Answer::Ok(v),
+            Err(e) => Answer::Err { code: e.code().to_owned(), detail: e.detail, internal: e.internal },
+        }
+    }
+
+    fn into_result<T: serde::de::DeserializeOwned>(self, op: &str) -> Result<T> {
+        match self {
+            Answer::Ok(v) => serde_json::from_value(v).map_err(|e| error(op, &format!("shard answer: {e}"))),
+            Answer::Err { code, detail, internal } => {
+                let kind = ErrorKind::ALL.iter().copied().find(|k| k.code() == code).unwrap_or(ErrorKind::Internal);
+                Err(GatewayError { kind, detail, internal })
+            }
+        }
+    }
+}
+
+fn to_json<T: Serialize>(v: T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| error("shard answer", &e.to_string()))
+}
+
+/// One object of the class: a shard, or the directory.
+#[durable_object]
+pub struct MetadataShard {
+    state: State,
+    env: Env,
+    /// Whether this instance has brought its schema up to date.
+    ready: Cell<bool>,
+    /// The alarm time this instance last set or read (`None`: not known yet).
+    armed: Cell<Option<i64>>,
+}
+
+impl MetadataShard {
+    fn sql(&self) -> ShardSql {
+        ShardSql { storage: self.state.storage() }
+    }
+
+    /// This object's metadata, for its own sweep.
+    fn meta(&self) -> Metadata {
+        SqlMetadata::new(Sql::Here(self.sql()), QueueBinding::from_env(&self.env).is_some())
+    }
+
+    /// Brings the schema up to date once per instance (each migration one transaction).
+    async fn ready(&self) -> Result<()> {
+        if !self.ready.get() {
+            let db = self.sql();
+            migrate(&db, MIGRATIONS.len()).await?;
+            db.batch(Route::Here, "schema", registry::schema()).await?;
+            self.ready.set(true);
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, message: Message) -> Result<serde_json::Value> {
+        self.ready().await?;
+        let db = self.sql();
+        match message {
+            Message::Batch { shard, namespace, op, statements } => {
+                if let Some(ns) = &namespace {
+                    if !registry::known(&db, ns).await? {
+                        let register = Message::Register { namespace: ns.clone(), shard };
+                        send(&binding(&self.env)?, DIRECTORY, &register).await?.into_result::<()>("register")?;
+                        registry::remember(&db, ns).await?;
+                    }
+                }
+                let outcomes = db.batch(Route::Here, &op, statements).await?;
+                self.arm().await;
+                to_json(outcomes)
+            }
+            Message::Register { namespace, shard } => {
+                registry::register(&db, &namespace, &shard, now_ms()).await?;
+                Ok(serde_json::Value::Null)
+            }
+            Message::Namespaces { prefix } => to_json(registry::namespaces(&db, &prefix).await?),
+            Message::Sweep => to_json(self.sweep().await?.examined),
+        }
+    }
+
+    /// Sets the alarm to the earliest due work, unless it is set at least as early.
+    async fn arm(&self) {
+        let Ok(Some(due)) = due::next_due(&self.sql()).await else { return };
+        let storage = self.state.storage();
+        if self.armed.get().is_none() {
+            self.armed.set(storage.get_alarm().await.ok().flatten());
+        }
+        if self.armed.get().is_none_or(|at| at > due) && storage.set_alarm(due).await.is_ok() {
+            self.armed.set(Some(due));
+        }
+    }
+
+    /// The sweep of this shard alone (its alarm, or the Cron Trigger's backstop): settles its
+    /// due journal entries and expired uploads, re-sends its old outbox rows, re-arms.
+    async fn sweep(&self) -> Result<sweep::SweepReport> {
+        self.ready().await?;
+        let cfg = crate::env::config(&self.env)?;
+        let store = Backend::from_env(&self.env, &cfg)?;
+        let meta = self.meta();
+        let now = now_ms();
+        let mut report = sweep::run(&store, &meta, now, sweep::DEFAULT_PENDING_GRACE_MS).await;
+        if let Some(queue) = QueueBinding::from_env(&self.env) {
+            report.problems.extend(events::resend(&queue, &meta, now, sweep::SWEEP_BATCH).await.problems);
+        }
+        // Work still due (a step that failed, a full batch) is tried again a minute on.
+        self.armed.set(None);
+        if let Ok(Some(due)) = due::next_due(&self.sql()).await {
+            let at = due.max(now + 60_000);
+            if self.state.storage().set_alarm(at).await.is_ok() {
+                self.armed.set(Some(at));
+            }
+        }
+        for problem in &report.problems {
+            emit(&Line::new("error", "sweep_problem").detail(problem.as_str()));
+        }
+        Ok(report)
+    }
+}
+
+impl DurableObject for MetadataShard {
+    fn new(state: State, env: Env) -> Self {
+        MetadataShard { state, env, ready: Cell::new(false), armed: Cell::new(None) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let body = req.text().await?;
+        let result = match serde_json::from_str::<Message>(&body) {
+            Ok(message) => self.handle(message).await,
+            Err(e) => Err(GatewayError::hidden(ErrorKind::BadRequest, "a malformed shard message", e.to_string())),
+        };
+        Response::from_json(&Answer::of(result))
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        if let Err(e) = self.sweep().await {
+            emit(&Line::new("error", "sweep_problem").detail(e.log_line()));
+        }
+        Response::ok("")
+    }
+}
+
+/// Sends `message` to object `name`: its answer.
+async fn send(ns: &ObjectNamespace, name: &str, message: &Message) -> Result<Answer> {
+    let failed = |e: worker::Error| error("shard call", &e.to_string());
+    let body = serde_json::to_string(message).map_err(|e| error("shard call", &e.to_string()))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
+    let req = Request::new_with_init("https://shard/", &init).map_err(failed)?;
+    let mut res = ns.get_by_name(name).map_err(failed)?.fetch_with_request(req).await.map_err(failed)?;
+    let text = res.text().await.map_err(failed)?;
+    serde_json::from_str(&text).map_err(|e| error("shard call", &format!("shard answer: {e}")))
+}
+
+fn binding(env: &Env) -> Result<ObjectNamespace> {
+    env.durable_object("SHARDS").map_err(|e| {
+        GatewayError::hidden(
+            ErrorKind::ConfigError,
+            "the gateway is misconfigured: METADATA is durable-objects but the Durable Object binding SHARDS is missing",
+            e.to_string(),
+        )
+    })
+}
+
+/// The shards, as a Worker reaches them: each batch sent to the shard its route names, one
+/// request each (several, concurrently, for a route that spans shards).
+pub struct DurableShards {
+    ns: ObjectNamespace,
+    /// The work done through this handle, for the log lines.
+    pub usage: Cell<D1Usage>,
+}
+
+impl DurableShards {
+    pub fn from_env(env: &Env) -> Result<DurableShards> {
+        Ok(DurableShards { ns: binding(env)?, usage: Cell::new(D1Usage::default()) })
+    }
+
+    /// The shards of the registered namespaces starting with `prefix`.
+    pub async fn shards(&self, prefix: &str) -> Result<Vec<String>> {
+        let found: Vec<(String, String)> =
+            send(&self.ns, DIRECTORY, &Message::Namespaces { prefix: prefix.to_owned() })
+                .await?
+                .into_result("directory")?;
+        let mut shards: Vec<String> = found.into_iter().map(|(_, s)| s).collect();
+        shards.sort();
+        shards.dedup();
+        Ok(shards)
+    }
+
+    /// Asks every registered shard to sweep itself: how many it swept, and the failures.
+    pub async fn sweep_all(&self) -> Result<(usize, Vec<GatewayError>)> {
+        let shards = self.shards("").await?;
+        let runs = join_all(shards.iter().map(|s| async move {
+            send(&self.ns, s, &Message::Sweep).await?.into_result::<serde_json::Value>("sweep")
+        }))
+        .await;
+        let failed: Vec<GatewayError> = runs.into_iter().filter_map(Result::err).collect();
+        Ok((shards.len() - failed.len(), failed))
+    }
+}
+
+impl SqlDatabase for DurableShards {
+    async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+        let targets: Vec<(String, Option<&str>)> = match &route {
+            Route::Key(key) => vec![(shard_of(key), Some(namespace(key)))],
+            Route::Keys(keys) => {
+                let mut t: Vec<(String, Option<&str>)> =
+                    keys.iter().map(|k| (shard_of(k), Some(namespace(k)))).collect();
+                t.sort();
+                t.dedup_by(|a, b| a.0 == b.0);
+                t
+            }
+            Route::Id(id) => shard_of_id(id).map(|s| (s.to_owned(), None)).into_iter().collect(),
+            Route::Prefix(prefix) => self.shards(prefix).await?.into_iter().map(|s| (s, None)).collect(),
+            // A Worker has no database of its own.
+            Route::Here => Vec::new(),
+        };
+        let n = statements.len();
+        let runs = join_all(targets.into_iter().map(|(shard, ns)| {
+            let message = Message::Batch {
+                shard: shard.clone(),
+                namespace: ns.map(str::to_owned),
+                op: op.to_owned(),
+                statements: statements.clone(),
+            };
+            async move { send(&self.ns, &shard, &message).await?.into_result::<Vec<Outcome>>(op) }
+        }))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+        for run in &runs {
+            self.usage.set(self.usage.get().plus_call(n, run));
+        }
+        // A batch that reaches no shard (an id that names none) finds nothing, changes nothing.
+        if runs.is_empty() {
+            return Ok(statements.iter().map(|_| Outcome::default()).collect());
+        }
+        Ok(join(runs))
+    }
+}
+
+#[cfg(feature = "contract")]
+impl DurableShards {
+    /// Test builds only: one statement run in the shard of `key`, or in every registered shard,
+    /// the rows joined: the integration tests' view of the shards, as D1's binding is on D1.
+    pub async fn test_sql(&self, key: Option<&str>, statement: Statement) -> Result<Outcome> {
+        let route = key.map_or(Route::Prefix(""), Route::Key);
+        Ok(self.batch(route, "test sql", vec![statement]).await?.pop().unwrap_or_default())
+    }
+}
