@@ -12,3 +12,5 @@ echo "[test] integration tests: the built Worker on the R2 binding"
 GATEWAY_BACKEND=r2 node --test --test-concurrency=1 tests/
 echo "[test] integration tests: the same suite on a real S3 server (s3s-fs)"
 GATEWAY_BACKEND=s3 node --test --test-concurrency=1 tests/
+echo "[test] integration tests: the same suite with the metadata on Durable Object shards (METADATA=durable-objects)"
+GATEWAY_METADATA=durable-objects GATEWAY_BACKEND=r2 node --test --test-concurrency=1 tests/

@@ -226,8 +226,17 @@ pub async fn sweep(env: Env) {
 /// earliest due work; this is the backstop for an alarm that was lost).
 async fn sweep_shards(shards: &crate::shard::DurableShards) {
     match shards.sweep_all().await {
-        Ok((swept, failed)) => {
-            emit(&Line::new("info", "sweep").detail(format!("{swept} shards swept, {} failed", failed.len())));
+        Ok((s, failed)) => {
+            emit(&Line::new("info", "sweep").detail(format!(
+                "{} journal entries settled, {} unrecorded objects removed; {} expired uploads aborted; {} events re-sent; \
+                 {} shards swept, {} failed",
+                s.examined,
+                s.orphans_removed,
+                s.multiparts_aborted,
+                s.resent,
+                s.shards,
+                failed.len()
+            )));
             for e in &failed {
                 emit(&Line::new("error", "sweep_problem").detail(format!("a shard's sweep failed: {}", e.log_line())));
             }

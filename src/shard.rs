@@ -73,6 +73,10 @@ enum Message {
     Namespaces { prefix: String },
     /// Sweep this shard now (the Cron Trigger's backstop).
     Sweep,
+    /// Test builds only: statements run here as they are, registering nothing and leaving the
+    /// alarm as it is (so a test can leave work due with no alarm for it, as a lost one would).
+    #[cfg(feature = "contract")]
+    Test { statements: Vec<Statement> },
 }
 
 /// An object's answer: its result, or its error with the error's code.
@@ -106,8 +110,18 @@ fn to_json<T: Serialize>(v: T) -> Result<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| error("shard answer", &e.to_string()))
 }
 
+/// What sweeping shards did, summed over them.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Swept {
+    pub shards: usize,
+    pub examined: usize,
+    pub orphans_removed: usize,
+    pub multiparts_aborted: usize,
+    pub resent: usize,
+}
+
 /// One object of the class: a shard, or the directory.
-#[durable_object]
+#[durable_object(alarm)]
 pub struct MetadataShard {
     state: State,
     env: Env,
@@ -159,46 +173,66 @@ impl MetadataShard {
                 Ok(serde_json::Value::Null)
             }
             Message::Namespaces { prefix } => to_json(registry::namespaces(&db, &prefix).await?),
-            Message::Sweep => to_json(self.sweep().await?.examined),
+            Message::Sweep => to_json(self.sweep().await?),
+            #[cfg(feature = "contract")]
+            Message::Test { statements } => to_json(db.batch(Route::Here, "test sql", statements).await?),
         }
     }
 
     /// Sets the alarm to the earliest due work, unless it is set at least as early.
     async fn arm(&self) {
-        let Ok(Some(due)) = due::next_due(&self.sql()).await else { return };
+        let due = match due::next_due(&self.sql()).await {
+            Ok(Some(due)) => due,
+            Ok(None) => return,
+            Err(e) => {
+                return emit(&Line::new("error", "sweep_problem").detail(format!("arming the alarm: {}", e.log_line())))
+            }
+        };
         let storage = self.state.storage();
         if self.armed.get().is_none() {
             self.armed.set(storage.get_alarm().await.ok().flatten());
         }
-        if self.armed.get().is_none_or(|at| at > due) && storage.set_alarm(due).await.is_ok() {
-            self.armed.set(Some(due));
+        if self.armed.get().is_none_or(|at| at > due) {
+            match storage.set_alarm(moment(due)).await {
+                Ok(()) => self.armed.set(Some(due)),
+                Err(e) => emit(&Line::new("error", "sweep_problem").detail(format!("setting the alarm: {e}"))),
+            }
         }
     }
 
     /// The sweep of this shard alone (its alarm, or the Cron Trigger's backstop): settles its
     /// due journal entries and expired uploads, re-sends its old outbox rows, re-arms.
-    async fn sweep(&self) -> Result<sweep::SweepReport> {
+    async fn sweep(&self) -> Result<Swept> {
         self.ready().await?;
         let cfg = crate::env::config(&self.env)?;
         let store = Backend::from_env(&self.env, &cfg)?;
         let meta = self.meta();
         let now = now_ms();
         let mut report = sweep::run(&store, &meta, now, sweep::DEFAULT_PENDING_GRACE_MS).await;
+        let mut resent = 0;
         if let Some(queue) = QueueBinding::from_env(&self.env) {
-            report.problems.extend(events::resend(&queue, &meta, now, sweep::SWEEP_BATCH).await.problems);
+            let dispatched = events::resend(&queue, &meta, now, sweep::SWEEP_BATCH).await;
+            resent = dispatched.sent;
+            report.problems.extend(dispatched.problems);
         }
         // Work still due (a step that failed, a full batch) is tried again a minute on.
         self.armed.set(None);
         if let Ok(Some(due)) = due::next_due(&self.sql()).await {
             let at = due.max(now + 60_000);
-            if self.state.storage().set_alarm(at).await.is_ok() {
+            if self.state.storage().set_alarm(moment(at)).await.is_ok() {
                 self.armed.set(Some(at));
             }
         }
         for problem in &report.problems {
             emit(&Line::new("error", "sweep_problem").detail(problem.as_str()));
         }
-        Ok(report)
+        Ok(Swept {
+            shards: 1,
+            examined: report.examined,
+            orphans_removed: report.orphans_removed,
+            multiparts_aborted: report.multiparts_aborted,
+            resent,
+        })
     }
 }
 
@@ -222,6 +256,11 @@ impl DurableObject for MetadataShard {
         }
         Response::ok("")
     }
+}
+
+/// The moment `ms` (since the Unix epoch) as an alarm time (an `i64` would be an offset).
+fn moment(ms: i64) -> worker::ScheduledTime {
+    worker::ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(ms as f64)))
 }
 
 /// Sends `message` to object `name`: its answer.
@@ -271,15 +310,30 @@ impl DurableShards {
         Ok(shards)
     }
 
-    /// Asks every registered shard to sweep itself: how many it swept, and the failures.
-    pub async fn sweep_all(&self) -> Result<(usize, Vec<GatewayError>)> {
+    /// Asks every registered shard to sweep itself: what they did together, and the failures.
+    pub async fn sweep_all(&self) -> Result<(Swept, Vec<GatewayError>)> {
         let shards = self.shards("").await?;
-        let runs = join_all(shards.iter().map(|s| async move {
-            send(&self.ns, s, &Message::Sweep).await?.into_result::<serde_json::Value>("sweep")
-        }))
+        let runs = join_all(
+            shards
+                .iter()
+                .map(|s| async move { send(&self.ns, s, &Message::Sweep).await?.into_result::<Swept>("sweep") }),
+        )
         .await;
-        let failed: Vec<GatewayError> = runs.into_iter().filter_map(Result::err).collect();
-        Ok((shards.len() - failed.len(), failed))
+        let mut total = Swept::default();
+        let mut failed = Vec::new();
+        for run in runs {
+            match run {
+                Ok(s) => {
+                    total.shards += s.shards;
+                    total.examined += s.examined;
+                    total.orphans_removed += s.orphans_removed;
+                    total.multiparts_aborted += s.multiparts_aborted;
+                    total.resent += s.resent;
+                }
+                Err(e) => failed.push(e),
+            }
+        }
+        Ok((total, failed))
     }
 }
 
@@ -328,7 +382,17 @@ impl DurableShards {
     /// Test builds only: one statement run in the shard of `key`, or in every registered shard,
     /// the rows joined: the integration tests' view of the shards, as D1's binding is on D1.
     pub async fn test_sql(&self, key: Option<&str>, statement: Statement) -> Result<Outcome> {
-        let route = key.map_or(Route::Prefix(""), Route::Key);
-        Ok(self.batch(route, "test sql", vec![statement]).await?.pop().unwrap_or_default())
+        let shards = match key {
+            Some(key) => vec![shard_of(key)],
+            None => self.shards("").await?,
+        };
+        let message = Message::Test { statements: vec![statement] };
+        let runs = join_all(
+            shards.iter().map(|s| async { send(&self.ns, s, &message).await?.into_result::<Vec<Outcome>>("test sql") }),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+        Ok(join(runs).pop().unwrap_or_default())
     }
 }

@@ -61,7 +61,19 @@ function shardsView(url) {
     const res = await fetch(`${url}/__contract/shards/sql`, { method: 'POST', body: JSON.stringify({ sql, args }) });
     const text = await res.text();
     if (!res.ok) throw new Error(`shards sql ${res.status}: ${text}`);
-    return JSON.parse(text);
+    const found = JSON.parse(text);
+    // A count over every shard is the sum of theirs (zero with no shard yet), and an ordered
+    // read is ordered across them.
+    if (/^\s*SELECT\s+count\(\*\)/i.test(sql)) {
+      const names = [...sql.slice(0, sql.search(/\bFROM\b/i)).matchAll(/\bAS\s+(\w+)/gi)].map((m) => m[1]);
+      found.results = [Object.fromEntries(names.map((n) => [n, found.results.reduce((sum, r) => sum + Number(r[n] ?? 0), 0)]))];
+    }
+    const order = sql.match(/ORDER BY\s+(\w+)(\s+DESC)?\s*$/i);
+    if (order) {
+      const [, column, desc] = order;
+      found.results.sort((a, b) => (a[column] < b[column] ? -1 : a[column] > b[column] ? 1 : 0) * (desc ? -1 : 1));
+    }
+    return found;
   };
   const statement = (sql, args = []) => ({
     bind: (...values) => statement(sql, values),

@@ -13,18 +13,24 @@ use crate::sweep::{DEFAULT_PENDING_GRACE_MS, REPLACED_RETENTION_MS};
 /// upload expired, an outbox row old enough to re-send, a spent nonce or unconfirmed
 /// presigned upload to purge, a replaced version's copy to forget. `None`: nothing pending.
 pub async fn next_due<D: SqlDatabase>(db: &D) -> Result<Option<i64>> {
+    // One column per table (Durable Objects' SQLite allows few terms in a compound SELECT).
     #[derive(Deserialize)]
     struct Due {
-        due: Option<f64>,
+        journal: Option<f64>,
+        multipart: Option<f64>,
+        tus: Option<f64>,
+        outbox: Option<f64>,
+        nonces: Option<f64>,
+        presigned: Option<f64>,
+        replaced: Option<f64>,
     }
-    let sql = "SELECT MIN(t) AS due FROM (\
-               SELECT MIN(due_at) AS t FROM pending_uploads \
-               UNION ALL SELECT MIN(expires_at) FROM multipart_uploads \
-               UNION ALL SELECT MIN(expires_at) FROM tus_uploads \
-               UNION ALL SELECT MIN(created_at) + ?1 FROM event_outbox \
-               UNION ALL SELECT MIN(expires_at) + ?2 FROM used_nonces \
-               UNION ALL SELECT MIN(expires_at) + ?2 FROM presigned_uploads \
-               UNION ALL SELECT MIN(replaced_at) + ?3 FROM replaced_versions)";
+    let sql = "SELECT (SELECT MIN(due_at) FROM pending_uploads) AS journal, \
+               (SELECT MIN(expires_at) FROM multipart_uploads) AS multipart, \
+               (SELECT MIN(expires_at) FROM tus_uploads) AS tus, \
+               (SELECT MIN(created_at) + ?1 FROM event_outbox) AS outbox, \
+               (SELECT MIN(expires_at) + ?2 FROM used_nonces) AS nonces, \
+               (SELECT MIN(expires_at) + ?2 FROM presigned_uploads) AS presigned, \
+               (SELECT MIN(replaced_at) + ?3 FROM replaced_versions) AS replaced";
     let found = db
         .batch(
             Route::Here,
@@ -36,5 +42,11 @@ pub async fn next_due<D: SqlDatabase>(db: &D) -> Result<Option<i64>> {
         Some(o) => o.decode("next due")?,
         None => Vec::new(),
     };
-    Ok(due.into_iter().next().and_then(|d| d.due).map(|t| t as i64))
+    Ok(due.into_iter().next().and_then(|d| {
+        [d.journal, d.multipart, d.tus, d.outbox, d.nonces, d.presigned, d.replaced]
+            .into_iter()
+            .flatten()
+            .min_by(f64::total_cmp)
+            .map(|t| t as i64)
+    }))
 }

@@ -1,0 +1,118 @@
+// Metadata on SQLite Durable Objects (METADATA=durable-objects), whatever GATEWAY_METADATA the
+// rest of the suite runs on: the metadata contract inside the built Worker against Miniflare's
+// Durable Objects, each shard sweeping itself when its alarm fires, the Cron Trigger finding a
+// shard whose alarm was lost, shards that never see each other's rows, and a listing across
+// namespaces. Needs the test build (`bash scripts/build.sh --contract`), whose route
+// /__contract/shards/sql shows the tests a shard's rows.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, eventually } from './support/gateway.mjs';
+import { call, tokenFor } from './support/client.mjs';
+
+let gw;
+before(async () => { gw = await startGateway({ METADATA: 'durable-objects' }, { build: 'build-contract' }); });
+after(async () => { await gw?.close(); });
+
+/** Runs `sql` in the shard of `key` (every shard without one): `{ results, changes }`. */
+async function shardSql(sql, args = [], key) {
+  const res = await fetch(`${gw.url}/__contract/shards/sql`, { method: 'POST', body: JSON.stringify({ sql, args, key }) });
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  return JSON.parse(text);
+}
+
+async function put(key, body, token) {
+  const res = await call(gw, 'PUT', `/files/${key}`, { token, body, headers: { 'content-type': 'text/plain' } });
+  assert.equal(res.status, 201, res.text);
+  return res;
+}
+
+/** A stored object no row names, owned by a journal entry due at `dueAt`, in its key's shard. */
+async function strayDueAt(key, dueAt) {
+  const name = `${key}~stray${Date.now()}`;
+  await gw.putDirect(name, 'stray bytes');
+  const owner = key.split('/')[0];
+  await shardSql(
+    'INSERT INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)',
+    [`t-${name}`, key, owner, dueAt - 1000, name, dueAt],
+    key,
+  );
+  return name;
+}
+
+test('Durable Object shards keep the metadata contract inside the Worker', async () => {
+  const res = await fetch(`${gw.url}/__contract/metadata`);
+  assert.equal(res.status, 200, await res.clone().text());
+  const failed = (await res.json()).filter((o) => o.failure).map((o) => `${o.case}: ${o.failure}`);
+  assert.deepEqual(failed, []);
+});
+
+test("a shard's due work is done by its own alarm, without the Cron Trigger", async () => {
+  const alice = tokenFor('alice');
+  await put('alice/alarm/a.txt', 'hello', alice);
+  const name = await strayDueAt('alice/alarm/stray.txt', Date.now() + 300);
+  // Any call to the shard sets its alarm at its earliest due work.
+  assert.equal((await call(gw, 'GET', '/files/alice/alarm/a.txt', { token: alice })).status, 200);
+  const swept = await eventually(async () => (await gw.stored(name)) === null, 10000);
+  assert.ok(swept, 'the alarm never removed the stray object');
+  const left = await shardSql('SELECT id FROM pending_uploads WHERE storage_key = ?1', [name], 'alice/x');
+  assert.deepEqual(left.results, [], 'the settled journal entry is still there');
+});
+
+test('a shard whose alarm was lost is swept by the Cron Trigger', async () => {
+  const bob = tokenFor('bob');
+  await put('bob/lost/a.txt', 'hello', bob);
+  // Left due with no alarm set for it, as when an alarm is lost.
+  const name = await strayDueAt('bob/lost/stray.txt', Date.now() - 1000);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.notEqual(await gw.stored(name), null, 'something swept the shard before the Cron Trigger');
+  assert.equal(await gw.scheduled(), 200);
+  assert.ok(await eventually(async () => (await gw.stored(name)) === null, 10000), 'the backstop did not sweep the shard');
+});
+
+test("two namespaces' shards never see each other's rows", async () => {
+  await put('carol/own.txt', 'c', tokenFor('carol'));
+  await put('dave/own.txt', 'd', tokenFor('dave'));
+  const carol = await shardSql('SELECT key FROM objects', [], 'carol/x');
+  const dave = await shardSql('SELECT key FROM objects', [], 'dave/x');
+  assert.deepEqual(carol.results.map((r) => r.key), ['carol/own.txt']);
+  assert.deepEqual(dave.results.map((r) => r.key), ['dave/own.txt']);
+  // Each upload id names its key's shard: a tus upload is found by its URL alone.
+  const created = await call(gw, 'POST', '/tus', {
+    token: tokenFor('carol'),
+    headers: { 'tus-resumable': '1.0.0', 'upload-length': '3', 'upload-metadata': `key ${Buffer.from('carol/t.bin').toString('base64')}` },
+  });
+  assert.equal(created.status, 201, created.text);
+  const location = new URL(created.headers.get('location'), gw.url).pathname;
+  const patched = await call(gw, 'PATCH', location, {
+    token: tokenFor('carol'),
+    headers: { 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+    body: 'abc',
+  });
+  assert.equal(patched.status, 204, patched.text);
+  const tus = await shardSql('SELECT key FROM objects WHERE key = ?1', ['carol/t.bin'], 'carol/x');
+  assert.equal(tus.results.length, 1, 'the tus upload did not commit in its shard');
+  assert.deepEqual((await shardSql('SELECT key FROM objects WHERE key = ?1', ['carol/t.bin'], 'dave/x')).results, []);
+});
+
+test('a token whose prefix spans namespaces lists them all, newest first, page by page', async () => {
+  const team = tokenFor('erin', { prefix: 'team-' });
+  const keys = [];
+  for (let i = 0; i < 7; i++) {
+    const key = `team-${'abc'[i % 3]}/f${i}.txt`;
+    await put(key, `file ${i}`, team);
+    keys.push(key);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await put('team-a/other.txt', 'not erin', tokenFor('frank', { prefix: 'team-' }));
+  const seen = [];
+  let cursor = '';
+  for (;;) {
+    const res = await call(gw, 'GET', `/files?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token: team });
+    assert.equal(res.status, 200, res.text);
+    seen.push(...res.json.items.map((i) => i.key));
+    cursor = res.json.cursor;
+    if (!cursor) break;
+  }
+  assert.deepEqual(seen, [...keys].reverse());
+});
