@@ -116,6 +116,15 @@ pub struct PartAttempt {
     pub until_ms: i64,
 }
 
+/// What [`MultipartIndex::prepare_part`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PreparedPart {
+    pub upload: Option<MultipartUpload>,
+    pub others: OtherParts,
+    /// Whether the attempt's bytes are reserved.
+    pub reserved: bool,
+}
+
 /// A direct-to-store upload URL handed out and not yet confirmed: what was signed, so the
 /// confirm step can check the object against it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +224,28 @@ pub trait MultipartIndex {
     /// part number counts with the largest of its recorded size and its attempts' sizes, since
     /// any one of them may be the part that stays. `false` when they could.
     async fn reserve_part(&self, attempt: &PartAttempt, limit: u64, now_ms: i64) -> Result<bool>;
+    /// Everything a part needs before its body streams, in one round trip: upload
+    /// `attempt.upload_id` as [`MultipartIndex::multipart`] reads it, the summary of its other
+    /// parts ([`MultipartIndex::other_parts`]) and the attempt's reservation against `limit`
+    /// ([`MultipartIndex::reserve_part`]), made only if the upload is `owner`'s upload of `key`
+    /// and open at `now_ms`. The caller releases the reservation if its own rules then refuse
+    /// the part.
+    async fn prepare_part(
+        &self,
+        attempt: &PartAttempt,
+        key: &str,
+        owner: &str,
+        limit: u64,
+        now_ms: i64,
+    ) -> Result<PreparedPart> {
+        let id = &attempt.upload_id;
+        let upload = self.multipart(id).await?;
+        let others = self.other_parts(id, attempt.number).await?;
+        let open = upload.as_ref().is_some_and(|u| u.key == key && u.owner == owner && u.expires_at > now_ms);
+        let reserved = open && self.reserve_part(attempt, limit, now_ms).await?;
+        Ok(PreparedPart { upload, others, reserved })
+    }
+
     /// Drops the reservation of attempt `attempt` (its upload failed). Never touches a
     /// recorded part or another attempt's reservation.
     async fn release_part(&self, id: &str, attempt: &str) -> Result<()>;
@@ -318,6 +349,27 @@ pub trait TusIndex {
     /// Takes upload `id` for one request, if its offset is `offset` and no other request holds
     /// it (or that request's lease ran out before `now_ms`). `false` otherwise.
     async fn lease_tus(&self, id: &str, offset: u64, lease: &str, until_ms: i64, now_ms: i64) -> Result<bool>;
+    /// Before a chunk's body streams, in one round trip: upload `id` with its chunks and parts
+    /// (as [`TusIndex::tus`] reads it) and, if it is `owner`'s, the lease
+    /// ([`TusIndex::lease_tus`]): whether it was taken. The caller gives the lease back if its
+    /// own checks then refuse the chunk.
+    async fn lease_loaded(
+        &self,
+        id: &str,
+        owner: &str,
+        offset: u64,
+        lease: &str,
+        until_ms: i64,
+        now_ms: i64,
+    ) -> Result<(Option<TusState>, bool)> {
+        let found = self.tus(id).await?;
+        let leased = match &found {
+            Some(s) if s.upload.owner == owner => self.lease_tus(id, offset, lease, until_ms, now_ms).await?,
+            _ => false,
+        };
+        Ok((found, leased))
+    }
+
     /// Gives the lease back without recording anything.
     async fn release_tus(&self, id: &str, lease: &str) -> Result<()>;
     /// Atomically, only while `lease` holds the upload at `advance.from`: records what the

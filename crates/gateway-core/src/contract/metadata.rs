@@ -85,6 +85,8 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         a_failed_attempt_never_removes_or_resets_a_recorded_part(meta),
         parts_in_flight_are_listed_until_recorded_or_past_their_time(meta),
         other_parts_summarises_the_upload_without_the_part_itself(meta),
+        preparing_a_part_reads_the_upload_and_summary_and_reserves_only_for_its_open_owner(meta),
+        a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only(meta),
         completing_a_multipart_upload_commits_and_forgets_it(meta),
         an_ended_multipart_upload_can_no_longer_be_completed(meta),
         expired_multipart_uploads_are_listed_oldest_first(meta),
@@ -393,6 +395,64 @@ async fn other_parts_summarises_the_upload_without_the_part_itself<M: MetadataSt
     let o = ok(m.other_parts(id, 1).await, "other_parts")?;
     ensure!((o.count, o.bytes, o.highest) == (2, 14, Some((5, 4))), "a re-sent part replaces the old: {o:?}");
     ok(m.remove_multipart(id).await, "remove_multipart")?;
+    Ok(())
+}
+
+async fn preparing_a_part_reads_the_upload_and_summary_and_reserves_only_for_its_open_owner<
+    M: MetadataStore + EventOutbox,
+>(
+    m: &M,
+) -> Checked {
+    let id = upload_id("mp-prepare");
+    let id = id.as_str();
+    let u = upload(id, T + 1000);
+    ok(m.create_multipart(&u).await, "create_multipart")?;
+    ok(m.record_part(id, "a", &part(1, 60)).await, "record_part")?;
+    let key = u.key.as_str();
+    let prepare = |a: PartAttempt, key: String, owner: &'static str, now: i64| async move {
+        ok(m.prepare_part(&a, &key, owner, 100, now).await, "prepare_part")
+    };
+    let p = prepare(attempt(id, "p1", 2, 30), key.to_owned(), "alice", T).await?;
+    ensure!(p.upload.as_ref() == Some(&u), "the upload reads back differently: {:?}", p.upload);
+    ensure!((p.others.count, p.others.bytes) == (1, 60), "the summary: {:?}", p.others);
+    ensure!(p.reserved, "a part within the limit of the owner's open upload was not reserved");
+    ensure!(!prepare(attempt(id, "p2", 3, 11), key.to_owned(), "alice", T).await?.reserved, "the limit was not kept");
+    let p = prepare(attempt(id, "p3", 3, 5), key.to_owned(), "mallory", T).await?;
+    ensure!(p.upload.is_some() && !p.reserved, "another caller's part was reserved");
+    let elsewhere = "contract/elsewhere".to_owned();
+    ensure!(
+        !prepare(attempt(id, "p4", 3, 5), elsewhere, "alice", T).await?.reserved,
+        "another key's part was reserved"
+    );
+    let expired = prepare(attempt(id, "p5", 3, 5), key.to_owned(), "alice", T + 1000).await?;
+    ensure!(!expired.reserved, "an expired upload's part was reserved");
+    let gone = upload_id("mp-prepare-none");
+    let p = prepare(attempt(&gone, "p6", 1, 5), key.to_owned(), "alice", T).await?;
+    ensure!(p.upload.is_none() && !p.reserved, "a part of no upload was reserved");
+    ok(m.release_part(id, "p1").await, "release_part")?;
+    ok(m.remove_multipart(id).await, "remove_multipart")?;
+    Ok(())
+}
+
+async fn a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
+    let id = upload_id("tusloaded");
+    let id = id.as_str();
+    let u = tus_upload(id, T + 100_000);
+    ok(m.create_tus(&u).await, "create_tus")?;
+    let (found, leased) = ok(m.lease_loaded(id, "mallory", 0, "r0", T + 50, T).await, "lease_loaded")?;
+    ensure!(found.is_some() && !leased, "another caller took the lease");
+    let (found, leased) = ok(m.lease_loaded(id, "alice", 7, "r1", T + 50, T).await, "lease_loaded")?;
+    ensure!(found.as_ref().map(|s| s.upload.offset) == Some(0) && !leased, "a lease at the wrong offset was taken");
+    let (found, leased) = ok(m.lease_loaded(id, "alice", 0, "r2", T + 50, T).await, "lease_loaded")?;
+    ensure!(found.map(|s| s.upload) == Some(u.clone()) && leased, "the owner's lease at the offset was not taken");
+    let (_, leased) = ok(m.lease_loaded(id, "alice", 0, "r3", T + 50, T).await, "lease_loaded")?;
+    ensure!(!leased, "a second request took a live lease");
+    let missing = upload_id("tusloaded-none");
+    let (found, leased) = ok(m.lease_loaded(&missing, "alice", 0, "r4", T + 50, T).await, "lease_loaded")?;
+    ensure!(found.is_none() && !leased, "a lease on no upload");
+    ok(m.remove_tus(id).await, "remove_tus")?;
     Ok(())
 }
 

@@ -4,7 +4,6 @@
 //! recorded ones before its body is read, then streamed to the store like a single PUT.
 //! Clients see only the gateway's upload id; the store's id stays in the metadata database.
 
-use futures_util::future::join;
 use serde::{Deserialize, Serialize};
 
 use super::rules::{
@@ -153,9 +152,14 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
     /// The caller's live upload `id` of this key.
     async fn load(&self, id: &str) -> Result<MultipartUpload> {
         self.grant.authorize(Scope::Write, &self.key)?;
+        self.live(self.meta.multipart(id).await?)
+    }
+
+    /// `found`, if it is the caller's live upload of this key.
+    fn live(&self, found: Option<MultipartUpload>) -> Result<MultipartUpload> {
         let missing =
             || GatewayError::new(ErrorKind::UploadNotFound, "no multipart upload with this id is open for this key");
-        let upload = self.meta.multipart(id).await?.ok_or_else(missing)?;
+        let upload = found.ok_or_else(missing)?;
         if upload.key != self.key.as_str() {
             return Err(missing());
         }
@@ -270,14 +274,11 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
                 format!("the part is {length} bytes; parts may be at most {part_limit} bytes"),
             ));
         }
-        // Both lookups at once, reading a constant number of rows however many parts the
-        // upload has.
-        let (upload, others) = join(self.load(id), self.meta.other_parts(id, number)).await;
-        let (upload, others) = (upload?, others?);
-        check_part_against(&others, upload.declared_size, number, length)?;
-        self.check_total(others.bytes + length)?;
-        // Reserved before the body streams, atomically against the parts in flight too. This is
-        // a second round trip: it may only run once the rules have accepted the part.
+        self.grant.authorize(Scope::Write, &self.key)?;
+        // One round trip before the body: the upload, a summary of its other parts (a constant
+        // number of rows however many it has) and the reservation of this part's bytes,
+        // atomically against the parts in flight too, made only for the caller's open upload.
+        // The rules below may still refuse the part: its reservation is then released.
         let reservation = PartAttempt {
             upload_id: id.to_owned(),
             attempt: attempt.to_owned(),
@@ -285,12 +286,39 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             size: length,
             until_ms: due_at(self.now_ms, length),
         };
-        if !self.meta.reserve_part(&reservation, self.total_limit(), self.now_ms).await? {
-            return Err(GatewayError::new(
-                ErrorKind::PayloadTooLarge,
-                format!("the parts being sent would exceed the limit of {} bytes for this upload", self.total_limit()),
-            ));
-        }
+        let prepared = self
+            .meta
+            .prepare_part(&reservation, self.key.as_str(), &self.grant.sub, self.total_limit(), self.now_ms)
+            .await?;
+        let checked = self.live(prepared.upload).and_then(|upload| {
+            check_part_against(&prepared.others, upload.declared_size, number, length)?;
+            self.check_total(prepared.others.bytes + length)?;
+            Ok(upload)
+        });
+        let upload = match checked {
+            Ok(upload) if prepared.reserved => upload,
+            Ok(_) => {
+                return Err(GatewayError::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!(
+                        "the parts being sent would exceed the limit of {} bytes for this upload",
+                        self.total_limit()
+                    ),
+                ))
+            }
+            Err(err) => {
+                if prepared.reserved {
+                    if let Err(e) = self.meta.release_part(id, attempt).await {
+                        log_cleanup(
+                            "releasing the reservation of a refused part of",
+                            &StoredName::recorded(self.key.to_string()),
+                            &e,
+                        );
+                    }
+                }
+                return Err(err);
+            }
+        };
         let name = StoredName::recorded(upload.storage_key);
         let put = PutPart { name: name.clone(), upload_id: upload.store_upload_id, number, body, length };
         let etag = match self.store.upload_part(put).await {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::objects::names;
 use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord, PartAttempt};
+use crate::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord, PartAttempt, PreparedPart};
 use crate::multipart::rules::{OtherParts, Part};
 
 #[derive(Deserialize)]
@@ -64,6 +64,77 @@ fn forget_statements(condition: &str, values: &[Value]) -> Vec<Statement> {
         .collect()
 }
 
+/// The summary of upload ?1's parts other than number ?2 ([`OtherParts`]): the counters (kept
+/// by triggers, `migrations/0006`) and index lookups, a constant number of rows however many
+/// parts the upload has.
+fn summary(id: &str, number: u16) -> Statement {
+    let others = "FROM multipart_parts WHERE upload_id = ?1 AND part_number <> ?2 ORDER BY part_number";
+    let sql = format!(
+        "SELECT (SELECT part_count FROM multipart_uploads WHERE id = ?1) AS part_count, \
+         (SELECT part_bytes FROM multipart_uploads WHERE id = ?1) AS part_bytes, \
+         (SELECT size FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2) AS own_size, \
+         (SELECT part_number {others} DESC LIMIT 1) AS high_number, \
+         (SELECT size {others} DESC LIMIT 1) AS high_size, \
+         (SELECT part_number {others} ASC LIMIT 1) AS low_number, \
+         (SELECT size {others} ASC LIMIT 1) AS low_size"
+    );
+    stmt(sql, args![id, number])
+}
+
+fn summarised(found: &Outcome) -> Result<OtherParts> {
+    #[derive(Deserialize)]
+    struct Summary {
+        part_count: Option<f64>,
+        part_bytes: Option<f64>,
+        own_size: Option<f64>,
+        high_number: Option<f64>,
+        high_size: Option<f64>,
+        low_number: Option<f64>,
+        low_size: Option<f64>,
+    }
+    let Some(r) = found.decode::<Summary>("parts summary")?.pop() else { return Ok(OtherParts::default()) };
+    let own = r.own_size.map(|s| s as u64);
+    let highest = r.high_number.zip(r.high_size).map(|(n, s)| (n as u16, s as u64));
+    Ok(OtherParts {
+        count: (r.part_count.unwrap_or(0.0) as u32).saturating_sub(u32::from(own.is_some())),
+        bytes: (r.part_bytes.unwrap_or(0.0) as u64).saturating_sub(own.unwrap_or(0)),
+        highest,
+        common: r
+            .low_number
+            .zip(r.low_size)
+            .filter(|(n, _)| highest.is_some_and(|(h, _)| *n as u16 != h))
+            .map(|(_, s)| s as u64),
+    })
+}
+
+/// Reserves attempt `a`'s bytes in one statement, so the check and the insert are atomic. Each
+/// part number counts with the largest of its recorded size and its live attempts' sizes: the
+/// recorded bytes (a counter) plus, per number in flight, what its largest attempt adds over
+/// the recorded part. It reads the attempts in flight, a handful, not every part. With
+/// `caller` (key, owner), only for that caller's upload of that key, open at `now_ms`.
+fn reserve(a: &PartAttempt, limit: u64, now_ms: i64, caller: Option<(&str, &str)>) -> Statement {
+    let sql = "INSERT INTO multipart_attempts (upload_id, attempt, part_number, size, until_ms) \
+               SELECT ?1, ?2, ?3, ?4, ?6 WHERE (SELECT part_bytes FROM multipart_uploads WHERE id = ?1) \
+               + (SELECT COALESCE(SUM(extra), 0) FROM (SELECT MAX(0, MAX(c.size) - COALESCE((SELECT p.size \
+               FROM multipart_parts p WHERE p.upload_id = ?1 AND p.part_number = c.part_number), 0)) AS extra \
+               FROM (SELECT part_number, size FROM multipart_attempts WHERE upload_id = ?1 AND until_ms > ?7 \
+               UNION ALL SELECT CAST(?3 AS INTEGER), CAST(?4 AS INTEGER)) AS c GROUP BY c.part_number)) <= ?5";
+    let mut values = args![&a.upload_id, &a.attempt, a.number, a.size, limit, a.until_ms, now_ms];
+    match caller {
+        None => stmt(sql, values),
+        Some((key, owner)) => {
+            values.extend(args![key, owner]);
+            stmt(
+                format!(
+                    "{sql} AND EXISTS (SELECT 1 FROM multipart_uploads WHERE id = ?1 AND key = ?8 AND owner = ?9 \
+                     AND expires_at > ?7)"
+                ),
+                values,
+            )
+        }
+    }
+}
+
 impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
     async fn create_multipart(&self, u: &MultipartUpload) -> Result<()> {
         let sql =
@@ -102,55 +173,38 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
     /// The counters (kept by triggers, `migrations/0006`) and two index lookups: a constant
     /// number of rows however many parts the upload has.
     async fn other_parts(&self, id: &str, number: u16) -> Result<OtherParts> {
-        #[derive(Deserialize)]
-        struct Summary {
-            part_count: Option<f64>,
-            part_bytes: Option<f64>,
-            own_size: Option<f64>,
-            high_number: Option<f64>,
-            high_size: Option<f64>,
-            low_number: Option<f64>,
-            low_size: Option<f64>,
-        }
-        let others = "FROM multipart_parts WHERE upload_id = ?1 AND part_number <> ?2 ORDER BY part_number";
-        let sql = format!(
-            "SELECT (SELECT part_count FROM multipart_uploads WHERE id = ?1) AS part_count, \
-             (SELECT part_bytes FROM multipart_uploads WHERE id = ?1) AS part_bytes, \
-             (SELECT size FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2) AS own_size, \
-             (SELECT part_number {others} DESC LIMIT 1) AS high_number, \
-             (SELECT size {others} DESC LIMIT 1) AS high_size, \
-             (SELECT part_number {others} ASC LIMIT 1) AS low_number, \
-             (SELECT size {others} ASC LIMIT 1) AS low_size"
-        );
-        let row: Option<Summary> = self.first(Route::Id(id), "parts summary", stmt(sql, args![id, number])).await?;
-        let Some(r) = row else { return Ok(OtherParts::default()) };
-        let own = r.own_size.map(|s| s as u64);
-        let highest = r.high_number.zip(r.high_size).map(|(n, s)| (n as u16, s as u64));
-        Ok(OtherParts {
-            count: (r.part_count.unwrap_or(0.0) as u32).saturating_sub(u32::from(own.is_some())),
-            bytes: (r.part_bytes.unwrap_or(0.0) as u64).saturating_sub(own.unwrap_or(0)),
-            highest,
-            common: r
-                .low_number
-                .zip(r.low_size)
-                .filter(|(n, _)| highest.is_some_and(|(h, _)| *n as u16 != h))
-                .map(|(_, s)| s as u64),
-        })
+        let found = self.run(Route::Id(id), "parts summary", summary(id, number)).await?;
+        summarised(&found)
     }
 
-    /// One statement, so the check and the insert are atomic. Each part number counts with the
-    /// largest of its recorded size and its live attempts' sizes: the recorded bytes (a
-    /// counter) plus, per number in flight, what its largest attempt adds over the recorded
-    /// part. It reads the attempts in flight, a handful, not every part.
     async fn reserve_part(&self, a: &PartAttempt, limit: u64, now_ms: i64) -> Result<bool> {
-        let sql = "INSERT INTO multipart_attempts (upload_id, attempt, part_number, size, until_ms) \
-                   SELECT ?1, ?2, ?3, ?4, ?6 WHERE (SELECT part_bytes FROM multipart_uploads WHERE id = ?1) \
-                   + (SELECT COALESCE(SUM(extra), 0) FROM (SELECT MAX(0, MAX(c.size) - COALESCE((SELECT p.size \
-                   FROM multipart_parts p WHERE p.upload_id = ?1 AND p.part_number = c.part_number), 0)) AS extra \
-                   FROM (SELECT part_number, size FROM multipart_attempts WHERE upload_id = ?1 AND until_ms > ?7 \
-                   UNION ALL SELECT CAST(?3 AS INTEGER), CAST(?4 AS INTEGER)) AS c GROUP BY c.part_number)) <= ?5";
-        let values = args![&a.upload_id, &a.attempt, a.number, a.size, limit, a.until_ms, now_ms];
-        Ok(self.run(Route::Id(&a.upload_id), "part reserve", stmt(sql, values)).await?.changed())
+        Ok(self.run(Route::Id(&a.upload_id), "part reserve", reserve(a, limit, now_ms, None)).await?.changed())
+    }
+
+    /// The three in one batch: the upload, the summary, the reservation (conditional on the
+    /// upload being the caller's and open).
+    async fn prepare_part(
+        &self,
+        a: &PartAttempt,
+        key: &str,
+        owner: &str,
+        limit: u64,
+        now_ms: i64,
+    ) -> Result<PreparedPart> {
+        let id = a.upload_id.as_str();
+        let statements = vec![
+            stmt(format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE id = ?1"), args![id]),
+            summary(id, a.number),
+            reserve(a, limit, now_ms, Some((key, owner))),
+        ];
+        let op = "part prepare";
+        let results = self.batch(Route::Id(id), op, statements).await?;
+        let [upload, others, reserved] = results.as_slice() else { return Ok(PreparedPart::default()) };
+        Ok(PreparedPart {
+            upload: upload.decode::<UploadRow>(op)?.pop().map(Into::into),
+            others: summarised(others)?,
+            reserved: reserved.changed(),
+        })
     }
 
     async fn release_part(&self, id: &str, attempt: &str) -> Result<()> {

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::multipart::PartRow;
-use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Value};
+use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::Result;
 use crate::metadata::{TusAdvance, TusIndex, TusState, TusUpload};
 use crate::tus::plan::Chunk;
@@ -60,6 +60,34 @@ const COLUMNS: &str = "id, key, owner, storage_key, content_type, metadata, leng
 /// "Request ?2 holds upload ?1 at offset ?3."
 const HELD: &str = "EXISTS (SELECT 1 FROM tus_uploads WHERE id = ?1 AND lease = ?2 AND upload_offset = ?3)";
 
+/// Takes upload ?1 for request ?2 until ?3, if its offset is ?4 and no lease is live at ?5.
+const LEASE: &str = "UPDATE tus_uploads SET lease = ?2, lease_until = ?3 WHERE id = ?1 AND upload_offset = ?4 \
+                     AND (lease IS NULL OR lease_until < ?5)";
+
+/// The reads of upload `id`'s state: the upload, its staged chunks, its parts.
+fn state_statements(id: &str) -> Vec<Statement> {
+    vec![
+        stmt(format!("SELECT {COLUMNS} FROM tus_uploads WHERE id = ?1"), args![id]),
+        stmt("SELECT start, length, name FROM tus_chunks WHERE upload_id = ?1 ORDER BY start", args![id]),
+        stmt("SELECT part_number, size, etag FROM tus_parts WHERE upload_id = ?1 ORDER BY part_number", args![id]),
+    ]
+}
+
+/// The state [`state_statements`] read.
+fn decode_state(results: &[Outcome], op: &str) -> Result<Option<TusState>> {
+    let [upload, chunks, parts] = results else { return Err(super::error(op, "missing results")) };
+    let Some(upload) = upload.decode::<UploadRow>(op)?.pop() else { return Ok(None) };
+    Ok(Some(TusState {
+        upload: upload.into(),
+        staged: chunks
+            .decode::<ChunkRow>(op)?
+            .into_iter()
+            .map(|c| Chunk { start: c.start as u64, length: c.length as u64, name: c.name })
+            .collect(),
+        parts: parts.decode::<PartRow>(op)?.into_iter().map(Into::into).collect(),
+    }))
+}
+
 impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
     async fn create_tus(&self, u: &TusUpload) -> Result<()> {
         let sql = format!(
@@ -85,30 +113,35 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
     }
 
     async fn tus(&self, id: &str) -> Result<Option<TusState>> {
-        let statements = vec![
-            stmt(format!("SELECT {COLUMNS} FROM tus_uploads WHERE id = ?1"), args![id]),
-            stmt("SELECT start, length, name FROM tus_chunks WHERE upload_id = ?1 ORDER BY start", args![id]),
-            stmt("SELECT part_number, size, etag FROM tus_parts WHERE upload_id = ?1 ORDER BY part_number", args![id]),
-        ];
         let op = "tus select";
+        let results = self.batch(Route::Id(id), op, state_statements(id)).await?;
+        decode_state(&results, op)
+    }
+
+    /// The lease first, then the state as of after it, in one batch.
+    async fn lease_loaded(
+        &self,
+        id: &str,
+        owner: &str,
+        offset: u64,
+        lease: &str,
+        until_ms: i64,
+        now_ms: i64,
+    ) -> Result<(Option<TusState>, bool)> {
+        let op = "tus lease";
+        let mut statements =
+            vec![stmt(format!("{LEASE} AND owner = ?6"), args![id, lease, until_ms, offset, now_ms, owner])];
+        statements.extend(state_statements(id));
         let results = self.batch(Route::Id(id), op, statements).await?;
-        let [upload, chunks, parts] = results.as_slice() else { return Err(super::error(op, "missing results")) };
-        let Some(upload) = upload.decode::<UploadRow>(op)?.pop() else { return Ok(None) };
-        Ok(Some(TusState {
-            upload: upload.into(),
-            staged: chunks
-                .decode::<ChunkRow>(op)?
-                .into_iter()
-                .map(|c| Chunk { start: c.start as u64, length: c.length as u64, name: c.name })
-                .collect(),
-            parts: parts.decode::<PartRow>(op)?.into_iter().map(Into::into).collect(),
-        }))
+        let leased = results.first().is_some_and(Outcome::changed);
+        Ok((decode_state(results.get(1..).unwrap_or_default(), op)?, leased))
     }
 
     async fn lease_tus(&self, id: &str, offset: u64, lease: &str, until_ms: i64, now_ms: i64) -> Result<bool> {
-        let sql = "UPDATE tus_uploads SET lease = ?2, lease_until = ?3 WHERE id = ?1 AND upload_offset = ?4 \
-                   AND (lease IS NULL OR lease_until < ?5)";
-        Ok(self.run(Route::Id(id), "tus lease", stmt(sql, args![id, lease, until_ms, offset, now_ms])).await?.changed())
+        Ok(self
+            .run(Route::Id(id), "tus lease", stmt(LEASE, args![id, lease, until_ms, offset, now_ms]))
+            .await?
+            .changed())
     }
 
     async fn release_tus(&self, id: &str, lease: &str) -> Result<()> {

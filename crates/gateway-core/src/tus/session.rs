@@ -95,7 +95,12 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
 
     /// The caller's upload `id`, unexpired.
     async fn load(&self, id: &str) -> Result<TusState> {
-        let state = self.meta.tus(id).await?.ok_or_else(not_found)?;
+        self.loaded(self.meta.tus(id).await?)
+    }
+
+    /// `found`, if the caller may write to it and it has not expired unfinished.
+    fn loaded(&self, found: Option<TusState>) -> Result<TusState> {
+        let state = found.ok_or_else(not_found)?;
         if state.upload.owner != self.grant.sub {
             return Err(GatewayError::new(ErrorKind::Forbidden, "this tus upload belongs to another caller"));
         }
@@ -177,12 +182,12 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         match (chunk, upload.length) {
             (Some(n), _) if n > 0 || upload.length == Some(0) => {
                 let state = TusState { upload, staged: Vec::new(), parts: Vec::new() };
-                let (after, job) = self.write(state, 0, n, None, body).await?;
+                let (after, job) = self.write(state, 0, n, None, body, false).await?;
                 Ok((created_reply(&after), job))
             }
             (_, Some(0)) => {
                 let state = TusState { upload, staged: Vec::new(), parts: Vec::new() };
-                let (after, job) = self.write(state, 0, 0, None, None).await?;
+                let (after, job) = self.write(state, 0, 0, None, None, false).await?;
                 Ok((created_reply(&after), job))
             }
             _ => Ok((created_reply(&upload), None)),
@@ -230,21 +235,38 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             .chunk_length(head, body.is_some())?
             .ok_or_else(|| GatewayError::new(ErrorKind::LengthRequired, "chunks need a Content-Length header"))?;
         self.check_chunk(length)?;
-        let state = self.load(id).await?;
-        if offset != state.upload.offset {
-            return Err(GatewayError::new(
-                ErrorKind::OffsetMismatch,
-                format!(
-                    "the upload is at offset {}, not {offset}: send HEAD and resume from there",
-                    state.upload.offset
-                ),
-            ));
-        }
+        // One round trip before the body: the upload's state and, if it is the caller's, its
+        // lease at this offset. Any refusal below gives the lease back.
+        let until = lease_until(self.now_ms, length);
+        let (found, leased) =
+            self.meta.lease_loaded(id, &self.grant.sub, offset, self.request_id, until, self.now_ms).await?;
+        let state = match self.loaded(found) {
+            Ok(state) if offset == state.upload.offset => state,
+            Ok(state) => {
+                return Err(GatewayError::new(
+                    ErrorKind::OffsetMismatch,
+                    format!(
+                        "the upload is at offset {}, not {offset}: send HEAD and resume from there",
+                        state.upload.offset
+                    ),
+                ))
+            }
+            Err(err) => return Err(self.give_back(id, leased, err).await),
+        };
         if state.upload.length == Some(offset) && length == 0 {
             // Finished already: a retried last request learns it is done.
+            if leased {
+                self.release(id).await;
+            }
             return Ok((self.reply(204, &state.upload), None));
         }
-        let (after, job) = self.write(state, offset, length, declared, body).await?;
+        if !leased {
+            return Err(GatewayError::new(
+                ErrorKind::UploadLocked,
+                "another request is writing to this upload; retry once it has finished",
+            ));
+        }
+        let (after, job) = self.write(state, offset, length, declared, body, true).await?;
         Ok((self.reply(204, &after), job))
     }
 
@@ -256,7 +278,32 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         length: u64,
         declared: Option<u64>,
         body: Option<S::Body>,
+        leased: bool,
     ) -> Result<(TusUpload, Option<FollowUp>)> {
+        match self.checked_write(&state, offset, length, declared) {
+            Ok(upload) => self.write_checked(state, upload, offset, length, body, leased).await,
+            Err(err) => Err(self.give_back(&state.upload.id, leased, err).await),
+        }
+    }
+
+    /// Gives the lease back if `leased`, then `err`.
+    async fn give_back(&self, id: &str, leased: bool, err: GatewayError) -> GatewayError {
+        if leased {
+            self.release(id).await;
+        }
+        err
+    }
+
+    /// Gives this request's lease back; a failure only leaves it to run out.
+    async fn release(&self, id: &str) {
+        if let Err(e) = self.meta.release_tus(id, self.request_id).await {
+            crate::log::error(&format!("releasing the lease of tus upload {id} failed: {}", e.log_line()));
+        }
+    }
+
+    /// The upload as `length` more bytes at `offset` (and a length declared now) would leave
+    /// it, if they may be written.
+    fn checked_write(&self, state: &TusState, offset: u64, length: u64, declared: Option<u64>) -> Result<TusUpload> {
         let mut upload = state.upload.clone();
         match (upload.length, declared) {
             (Some(n), Some(d)) if n != d => return Err(bad(format!("the upload's length is already {n}"))),
@@ -279,8 +326,27 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         if length == 0 && upload.length != Some(end) {
             return Err(bad("a PATCH must carry bytes, unless it declares the length the upload has reached"));
         }
-        let lease_until = lease_until(self.now_ms, length);
-        if !self.meta.lease_tus(&upload.id, offset, self.request_id, lease_until, self.now_ms).await? {
+        Ok(upload)
+    }
+
+    /// Stores `length` bytes at `offset` under the upload's lease (taken here unless `leased`)
+    /// and records them.
+    async fn write_checked(
+        &self,
+        state: TusState,
+        mut upload: TusUpload,
+        offset: u64,
+        length: u64,
+        body: Option<S::Body>,
+        leased: bool,
+    ) -> Result<(TusUpload, Option<FollowUp>)> {
+        let end = offset + length;
+        if !leased
+            && !self
+                .meta
+                .lease_tus(&upload.id, offset, self.request_id, lease_until(self.now_ms, length), self.now_ms)
+                .await?
+        {
             return Err(self.lease_refused(&upload.id, offset).await);
         }
         let key = ObjectKey::new(upload.key.clone())?;
