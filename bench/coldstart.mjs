@@ -14,13 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
 import { startS3 } from '../tests/support/s3server.mjs';
 import { applyMigrations } from '../tests/support/gateway.mjs';
 import { put } from './lib/measure.mjs';
-import { EVENTS_QUEUE } from './lib/worker.mjs';
+import { EVENTS_QUEUE, referenceBundle } from './lib/worker.mjs';
 import { buildFloor } from './lib/floor.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,9 +28,7 @@ const secret = randomSecret();
 const token = sign(claimsFor('bench', { ttl: 86400 }), { key: secret });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const bundle = path.join(root, 'bench/tmp/reference-worker.mjs');
-fs.mkdirSync(path.dirname(bundle), { recursive: true });
-await esbuild.build({ entryPoints: [path.join(root, 'bench/reference-worker.js')], bundle: true, format: 'esm', platform: 'neutral', outfile: bundle, logLevel: 'error' });
+const bundle = await referenceBundle();
 
 const s3 = await startS3({ dir: fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir() });
 

@@ -16,12 +16,11 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import { WebSocket } from 'undici';
 import { startS3 } from '../tests/support/s3server.mjs';
 import { sign, claimsFor, randomSecret } from '../scripts/lib/jwt.mjs';
 import { put } from './lib/measure.mjs';
-import { EVENTS_QUEUE, startWorker } from './lib/worker.mjs';
+import { EVENTS_QUEUE, referenceBundle, startWorker } from './lib/worker.mjs';
 import { buildFloor } from './lib/floor.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -82,9 +81,7 @@ const ramDir = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 const s3 = await startS3({ dir: ramDir });
 const secret = randomSecret();
 const token = sign(claimsFor('bench', { ttl: 86400 }), { key: secret });
-const reference = path.join(root, 'bench/tmp/reference-worker.mjs');
-fs.mkdirSync(path.dirname(reference), { recursive: true });
-await esbuild.build({ entryPoints: [path.join(root, 'bench/reference-worker.js')], bundle: true, format: 'esm', platform: 'neutral', outfile: reference, logLevel: 'error' });
+const reference = await referenceBundle();
 
 /** Self time per function name (µs) in the isolate running `script`, over UPLOADS uploads. */
 async function profileOf(script) {

@@ -1,6 +1,10 @@
 // The built gateway in its own workerd (Miniflare) for the benchmarks, with the R2 and D1
 // simulators and the migrations applied. Its log lines are dropped: printing them would cost
 // the shared cores.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { applyMigrations } from '../../tests/support/gateway.mjs';
 import { newestWorkerd } from './measure.mjs';
@@ -28,4 +32,13 @@ export async function startWorker(scriptPath, bindings, options = {}) {
   const url = (await mf.ready).toString().replace(/\/$/, '');
   await applyMigrations(await mf.getD1Database('DB'));
   return { mf, url, pid: newestWorkerd() };
+}
+
+/** The JavaScript reference (bench/reference-worker.js) bundled with its dependency: its path. */
+export async function referenceBundle() {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const bundle = path.join(root, 'bench/tmp/reference-worker.mjs');
+  fs.mkdirSync(path.dirname(bundle), { recursive: true });
+  await esbuild.build({ entryPoints: [path.join(root, 'bench/reference-worker.js')], bundle: true, format: 'esm', platform: 'neutral', outfile: bundle, logLevel: 'error' });
+  return bundle;
 }

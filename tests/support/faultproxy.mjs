@@ -29,9 +29,10 @@ export const FAULTS = ['delay', 'refuse', 'cut_body', 'lose_answer', 'drop_answe
 
 /**
  * Starts the proxy in front of `target` (`http://host:port`). `rate` is the chance that a
- * request gets a fault; `enabled()` can switch faults off (for the final checks).
+ * request gets a fault; `enabled()` can switch faults off (for the final checks). `latencyMs`
+ * delays every request by that much (bench/latency.mjs).
  */
-export async function startFaultProxy(target, { rate = 0.15, seed = 1, ignoreRange = false, rewriteXml = null } = {}) {
+export async function startFaultProxy(target, { rate = 0.15, seed = 1, ignoreRange = false, rewriteXml = null, latencyMs = 0 } = {}) {
   const rand = random(seed);
   const counts = Object.fromEntries(FAULTS.map((f) => [f, 0]));
   /** Bytes of each answer body passed on to the Worker, per request (method and path). */
@@ -96,8 +97,10 @@ export async function startFaultProxy(target, { rate = 0.15, seed = 1, ignoreRan
       res.end('<Error><Code>InternalError</Code><Message>injected</Message></Error>');
       return;
     }
-    if (fault === 'delay') setTimeout(forward, 50 + Math.floor(rand() * 400));
-    else forward();
+    const go = () => (fault === 'delay' ? setTimeout(forward, 50 + Math.floor(rand() * 400)) : forward());
+    // `latencyMs`: every request waits this long first, as a store that far away would.
+    if (latencyMs > 0) setTimeout(go, latencyMs);
+    else go();
   });
   const port = await freePort();
   await new Promise((r) => server.listen(port, '127.0.0.1', r));

@@ -38,20 +38,23 @@ const json = { 'content-type': 'application/json' };
 const MIB = 1024 * 1024;
 
 /**
- * Each upload kind once, on a gateway started with `logs: true`: name → { status, rows, store }.
- * With `storeCalls` (the number of requests the store has answered so far), `store` counts
- * those made before the answer and after it (follow-up and consumer).
+ * Each upload kind once, as `owner`, on a gateway started with `logs: true`: name → { status,
+ * ms (from sending to the whole answer), rows, store }. With `storeCalls` (the number of
+ * requests the store has answered so far), `store` counts those made before the answer and
+ * after it (follow-up and consumer).
  */
-export async function measureKinds(gw, { prefix = 'alice/rows', storeCalls } = {}) {
-  const t = tokenFor('alice');
+export async function measureKinds(gw, { owner = 'alice', prefix = `${owner}/rows`, storeCalls } = {}) {
+  const t = tokenFor(owner);
   const out = {};
   const run = async (name, send) => {
     const before = storeCalls?.();
+    const started = performance.now();
     const res = await send();
+    const ms = performance.now() - started;
     const answered = storeCalls?.();
     const d1 = await d1Of(gw, res);
     const store = storeCalls ? { request: answered - before, after: storeCalls() - answered } : null;
-    out[name] = { status: res.status, ...d1, store };
+    out[name] = { status: res.status, ms, ...d1, store };
     return res;
   };
   const put = (key, body) => call(gw, 'PUT', `/files/${key}`, { token: t, headers: { 'content-type': 'text/plain' }, body });
