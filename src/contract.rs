@@ -60,7 +60,8 @@ async fn shards_sql(req: &web_sys::Request, env: &Env) -> worker::Result<web_sys
     let text = wasm_bindgen_futures::JsFuture::from(req.text().map_err(js_fail)?).await.map_err(js_fail)?;
     let q: Query = serde_json::from_str(&text.as_string().unwrap_or_default())
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let shards = crate::shard::DurableShards::from_env(env).map_err(fail)?;
+    let layout = config(env).map_err(fail)?.shards.clone();
+    let shards = crate::shard::DurableShards::from_env(env, layout).map_err(fail)?;
     let found = shards.test_sql(q.key.as_deref(), gateway_core::sql::stmt(q.sql, q.args)).await.map_err(fail)?;
     let json = serde_json::json!({ "results": found.rows, "changes": found.changes }).to_string();
     web_sys::Response::new_with_opt_str(Some(&json)).map_err(js_fail)

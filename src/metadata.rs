@@ -26,7 +26,7 @@ pub enum Sql {
 pub fn open(env: &Env, cfg: &Config) -> Result<Metadata> {
     let db = match cfg.metadata {
         MetadataBackend::D1 => Sql::D1(crate::d1::open(env)?),
-        MetadataBackend::DurableObjects => Sql::Shards(DurableShards::from_env(env)?),
+        MetadataBackend::DurableObjects => Sql::Shards(DurableShards::from_env(env, cfg.shards.clone())?),
     };
     Ok(SqlMetadata::new(db, crate::events::QueueBinding::from_env(env).is_some()))
 }

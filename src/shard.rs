@@ -13,7 +13,7 @@ use futures_util::future::join_all;
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::events;
 use gateway_core::log::Line;
-use gateway_core::shard::{due, namespace, registry, shard_of, shard_of_id};
+use gateway_core::shard::{due, registry, Layout, Targets};
 use gateway_core::sql::schema::{migrate, MIGRATIONS};
 use gateway_core::sql::{error, join, Outcome, Route, SqlDatabase, SqlMetadata, Statement};
 use gateway_core::sweep;
@@ -289,13 +289,15 @@ fn binding(env: &Env) -> Result<ObjectNamespace> {
 /// request each (several, concurrently, for a route that spans shards).
 pub struct DurableShards {
     ns: ObjectNamespace,
+    /// Which shard holds each key.
+    layout: Layout,
     /// The work done through this handle, for the log lines.
     pub usage: Cell<D1Usage>,
 }
 
 impl DurableShards {
-    pub fn from_env(env: &Env) -> Result<DurableShards> {
-        Ok(DurableShards { ns: binding(env)?, usage: Cell::new(D1Usage::default()) })
+    pub fn from_env(env: &Env, layout: Layout) -> Result<DurableShards> {
+        Ok(DurableShards { ns: binding(env)?, layout, usage: Cell::new(D1Usage::default()) })
     }
 
     /// The shards of the registered namespaces starting with `prefix`.
@@ -339,25 +341,15 @@ impl DurableShards {
 
 impl SqlDatabase for DurableShards {
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
-        let targets: Vec<(String, Option<&str>)> = match &route {
-            Route::Key(key) => vec![(shard_of(key), Some(namespace(key)))],
-            Route::Keys(keys) => {
-                let mut t: Vec<(String, Option<&str>)> =
-                    keys.iter().map(|k| (shard_of(k), Some(namespace(k)))).collect();
-                t.sort();
-                t.dedup_by(|a, b| a.0 == b.0);
-                t
-            }
-            Route::Id(id) => shard_of_id(id).map(|s| (s.to_owned(), None)).into_iter().collect(),
-            Route::Prefix(prefix) => self.shards(prefix).await?.into_iter().map(|s| (s, None)).collect(),
-            // A Worker has no database of its own.
-            Route::Here => Vec::new(),
+        let targets = match self.layout.targets(&route) {
+            Targets::Shards(shards) => shards,
+            Targets::Directory(prefix) => self.shards(&prefix).await?.into_iter().map(|s| (s, None)).collect(),
         };
         let n = statements.len();
         let runs = join_all(targets.into_iter().map(|(shard, ns)| {
             let message = Message::Batch {
                 shard: shard.clone(),
-                namespace: ns.map(str::to_owned),
+                namespace: ns,
                 op: op.to_owned(),
                 statements: statements.clone(),
             };
@@ -383,7 +375,7 @@ impl DurableShards {
     /// the rows joined: the integration tests' view of the shards, as D1's binding is on D1.
     pub async fn test_sql(&self, key: Option<&str>, statement: Statement) -> Result<Outcome> {
         let shards = match key {
-            Some(key) => vec![shard_of(key)],
+            Some(key) => vec![self.layout.shard_of(key)],
             None => self.shards("").await?,
         };
         let message = Message::Test { statements: vec![statement] };

@@ -10,7 +10,8 @@ import { startGateway, eventually } from './support/gateway.mjs';
 import { call, tokenFor } from './support/client.mjs';
 
 let gw;
-before(async () => { gw = await startGateway({ METADATA: 'durable-objects' }, { build: 'build-contract' }); });
+// `acme` is split: each of its teams (second path segments) has a shard of its own.
+before(async () => { gw = await startGateway({ METADATA: 'durable-objects', METADATA_SPLIT: 'acme' }, { build: 'build-contract' }); });
 after(async () => { await gw?.close(); });
 
 /** Runs `sql` in the shard of `key` (every shard without one): `{ results, changes }`. */
@@ -115,4 +116,35 @@ test('a token whose prefix spans namespaces lists them all, newest first, page b
     if (!cursor) break;
   }
   assert.deepEqual(seen, [...keys].reverse());
+});
+
+test("a split namespace keeps each team's keys in its own shard and lists across them", async () => {
+  const acme = tokenFor('acme', { prefix: 'acme/' });
+  await put('acme/us/a.txt', 'us', acme);
+  await new Promise((r) => setTimeout(r, 5));
+  await put('acme/uk/b.txt', 'uk', acme);
+  await new Promise((r) => setTimeout(r, 5));
+  // A multipart upload's id names its team's shard.
+  const json = { 'content-type': 'application/json' };
+  const started = await call(gw, 'POST', '/files/acme/us/m.bin?uploads', { token: acme, headers: json, body: '{}' });
+  assert.equal(started.status, 201, started.text);
+  const id = started.json.upload_id;
+  const part = await call(gw, 'PUT', `/files/acme/us/m.bin?uploadId=${id}&partNumber=1`, { token: acme, body: 'part' });
+  assert.equal(part.status, 200, part.text);
+  const done = await call(gw, 'POST', `/files/acme/us/m.bin?uploadId=${id}`, { token: acme, headers: json, body: JSON.stringify({ parts: [{ part_number: 1, etag: part.json.etag }] }) });
+  assert.equal(done.status, 201, done.text);
+  const us = await shardSql('SELECT key FROM objects ORDER BY key', [], 'acme/us/x');
+  const uk = await shardSql('SELECT key FROM objects ORDER BY key', [], 'acme/uk/x');
+  assert.deepEqual(us.results.map((r) => r.key), ['acme/us/a.txt', 'acme/us/m.bin']);
+  assert.deepEqual(uk.results.map((r) => r.key), ['acme/uk/b.txt']);
+  const seen = [];
+  let cursor = '';
+  for (;;) {
+    const res = await call(gw, 'GET', `/files?prefix=acme/&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token: acme });
+    assert.equal(res.status, 200, res.text);
+    seen.push(...res.json.items.map((i) => i.key));
+    cursor = res.json.cursor;
+    if (!cursor) break;
+  }
+  assert.deepEqual(seen, ['acme/us/m.bin', 'acme/uk/b.txt', 'acme/us/a.txt']);
 });

@@ -116,6 +116,9 @@ pub struct Config {
     pub storage: Storage,
     /// `METADATA`: `d1` (default) or `durable-objects`.
     pub metadata: MetadataBackend,
+    /// `METADATA_SPLIT`: comma-separated namespaces (or deeper shard keys) whose keys are held
+    /// one path segment deeper, each in a shard of its own ([`crate::shard::Layout`]).
+    pub shards: crate::shard::Layout,
     /// `MAX_UPLOAD_BYTES`: the largest body accepted by a single PUT (default 100 MiB).
     pub max_upload_bytes: u64,
     /// `MULTIPART_TTL_SECONDS` in milliseconds: how long a multipart upload may stay unfinished
@@ -182,6 +185,17 @@ impl Config {
             Some("durable-objects") => MetadataBackend::DurableObjects,
             Some(_) => return Err(config_error("METADATA", "must be `d1` or `durable-objects`")),
         };
+
+        let split: Vec<String> = get("METADATA_SPLIT")
+            .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        if split.iter().any(|s| s.starts_with('/') || s.ends_with('/') || s.contains("//")) {
+            return Err(config_error(
+                "METADATA_SPLIT",
+                "must list key prefixes of whole path segments, without a leading or trailing `/` (e.g. `acme,acme/eu`)",
+            ));
+        }
+        let shards = crate::shard::Layout::new(split);
 
         let max_upload_bytes = match get("MAX_UPLOAD_BYTES") {
             None => DEFAULT_MAX_UPLOAD_BYTES,
@@ -288,6 +302,7 @@ impl Config {
         Ok(Config {
             storage,
             metadata,
+            shards,
             max_upload_bytes,
             multipart_ttl_ms,
             url_signing_secret,

@@ -77,6 +77,17 @@ fn metadata_is_d1_by_default_or_durable_objects_and_refuses_anything_else() {
 }
 
 #[test]
+fn metadata_split_lists_whole_segment_prefixes_and_refuses_slashes_at_their_ends() {
+    let cfg = config_with(&[("METADATA_SPLIT", " acme, acme/eu ,")]);
+    assert_eq!(cfg.shards.shard_key("acme/eu/paris/a.txt"), "acme/eu/paris");
+    assert_eq!(cfg.shards.shard_key("acme/us/a.txt"), "acme/us");
+    assert_eq!(config_with(&[]).shards.shard_key("acme/us/a.txt"), "acme");
+    for bad in ["/acme", "acme/", "acme//eu"] {
+        assert_names(&error_with(&[("METADATA_SPLIT", bad)]), "METADATA_SPLIT");
+    }
+}
+
+#[test]
 fn max_upload_bytes_accepts_whole_numbers_from_one_to_the_single_put_ceiling() {
     assert_eq!(config_with(&[("MAX_UPLOAD_BYTES", "1")]).max_upload_bytes, 1);
     assert_eq!(config_with(&[("MAX_UPLOAD_BYTES", " 2048 ")]).max_upload_bytes, 2048);

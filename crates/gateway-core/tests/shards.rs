@@ -7,7 +7,7 @@ use futures_executor::block_on;
 use gateway_core::contract;
 use gateway_core::metadata::{ListCursor, ObjectIndex, ObjectRecord, PendingUpload, UploadJournal, STATUS_COMPLETE};
 use gateway_core::shard::local::LocalShards;
-use gateway_core::shard::{namespace, routed_id, shard_of, shard_of_id};
+use gateway_core::shard::{shard_of_id, Layout};
 use gateway_core::sql::SqlMetadata;
 
 type Sharded = SqlMetadata<LocalShards>;
@@ -58,13 +58,18 @@ fn the_metadata_contract_holds_through_shards() {
     assert!(outcomes.len() > 20);
 }
 
+fn shard_of(key: &str) -> String {
+    Layout::default().shard_of(key)
+}
+
 #[test]
 fn a_keys_namespace_is_its_first_segment_and_routed_ids_name_its_shard() {
-    assert_eq!(namespace("alice/photos/a.jpg"), "alice");
-    assert_eq!(namespace("loose.txt"), "loose.txt");
+    let layout = Layout::default();
+    assert_eq!(layout.shard_key("alice/photos/a.jpg"), "alice");
+    assert_eq!(layout.shard_key("loose.txt"), "loose.txt");
     assert_eq!(shard_of("alice/a"), shard_of("alice/b/c"));
     assert_ne!(shard_of("alice/a"), shard_of("bob/a"));
-    let id = routed_id("alice/a", "0123abcd");
+    let id = layout.routed_id("alice/a", "0123abcd");
     assert_eq!(shard_of_id(&id), Some(shard_of("alice/x").as_str()));
     assert_eq!(shard_of_id("0123abcd"), None);
     assert_eq!(shard_of_id("zzzzzzzzzzzzzzzzzx"), None);
@@ -153,4 +158,62 @@ fn a_shards_alarm_time_is_its_earliest_pending_work() {
     let sent = block_on(m.unsent_events(i64::MAX, 10)).unwrap();
     block_on(m.clear_events(&sent)).unwrap();
     assert_eq!(block_on(next_due(&*local)).unwrap(), None, "nothing left once the event is sent");
+}
+
+#[test]
+fn a_split_namespace_holds_each_second_segment_in_its_own_shard() {
+    let layout = Layout::new(vec!["acme".to_owned(), "acme/eu".to_owned()]);
+    assert_eq!(layout.shard_key("acme/us/a.txt"), "acme/us");
+    assert_eq!(layout.shard_key("acme/eu/paris/a.txt"), "acme/eu/paris");
+    assert_eq!(layout.shard_key("acme/top.txt"), "acme/top.txt");
+    assert_eq!(layout.shard_key("alice/acme/a.txt"), "alice");
+    assert_eq!(layout.pinned("acme/us/"), Some("acme/us"));
+    assert_eq!(layout.pinned("acme/"), None, "a split namespace's prefix spans its shards");
+    assert_eq!(layout.pinned("alice/x/"), Some("alice"));
+    assert_eq!(layout.pinned("ali"), None);
+    let id = layout.routed_id("acme/us/a.txt", "raw");
+    assert_eq!(shard_of_id(&id), Some(layout.shard_of("acme/us/b.txt").as_str()));
+    assert_ne!(layout.shard_of("acme/us/a"), layout.shard_of("acme/uk/a"));
+}
+
+#[test]
+fn a_split_namespace_keeps_each_keys_history_in_one_shard_and_lists_across_its_shards() {
+    use gateway_core::metadata::UploadJournal as _;
+    let layout = Layout::new(vec!["acme".to_owned()]);
+    let m = SqlMetadata::new(LocalShards::with_layout(layout.clone()), true);
+    for (i, team) in ["us", "uk", "de"].iter().enumerate() {
+        for j in 0..3 {
+            put(&m, &format!("acme/{team}/f{j}"), "acme", (j * 10 + i) as i64);
+        }
+    }
+    // An overwrite replaces the version in its key's shard, which journals the old one there.
+    put(&m, "acme/us/f0", "acme", 100);
+    let us = SqlMetadata::new(block_on(m.db().shard(&layout.shard_of("acme/us/x"))).unwrap(), true);
+    assert_eq!(block_on(us.get("acme/us/f0")).unwrap().unwrap().storage_key, "acme/us/f0~100");
+    let due: Vec<String> =
+        block_on(us.due_uploads(i64::MAX, 100)).unwrap().into_iter().map(|p| p.storage_key).collect();
+    assert!(due.contains(&"acme/us/f0~0".to_owned()), "the replaced version is not journaled in its shard: {due:?}");
+    assert!(block_on(us.get("acme/uk/f0")).unwrap().is_none(), "the us shard holds the uk team's row");
+    assert_eq!(m.db().names().len(), 3, "one shard per team");
+    // The namespace's listing spans its shards, newest first, page by page.
+    let mut seen = Vec::new();
+    let mut cursor: Option<ListCursor> = None;
+    loop {
+        let page = block_on(m.list("acme", "acme/", 4, cursor.as_ref())).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        cursor = page.last().map(|r| ListCursor { created_at: r.created_at, key: r.key.clone() });
+        seen.extend(page.into_iter().map(|r| r.key));
+    }
+    assert_eq!(seen.len(), 9);
+    assert_eq!(seen.first().map(String::as_str), Some("acme/us/f0"));
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 9, "a key listed twice: {seen:?}");
+    // A prefix inside one team's shard asks that shard alone.
+    let before = m.db().sent.borrow().len();
+    assert_eq!(block_on(m.list("acme", "acme/uk/", 10, None)).unwrap().len(), 3);
+    assert_eq!(m.db().sent.borrow().len(), before + 1);
 }

@@ -286,9 +286,9 @@ async fn a_detection_is_recorded_only_on_the_version_it_was_made_for<M: Metadata
 }
 
 /// A multipart or tus upload's id as the gateway makes it: naming the shard of its key
-/// ([`crate::shard::routed_id`]), which sharded metadata routes by.
+/// ([`crate::shard::Layout::routed_id`]), which sharded metadata routes by.
 fn upload_id(raw: &str) -> String {
-    crate::shard::routed_id("contract/", raw)
+    crate::shard::Layout::default().routed_id("contract/", raw)
 }
 
 fn upload(id: &str, expires_at: i64) -> MultipartUpload {

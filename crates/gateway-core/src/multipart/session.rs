@@ -221,7 +221,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             }
         }
         // The id names the key's shard, so calls that name only the upload reach it.
-        let id = &crate::shard::routed_id(self.key.as_str(), id);
+        let id = &self.config.shards.routed_id(self.key.as_str(), id);
         let name = StoredName::version(&self.key, id);
         let store_upload_id = self.store.create_multipart(&name, &content_type).await?;
         let upload = MultipartUpload {

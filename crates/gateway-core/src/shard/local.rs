@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::{registry, shard_of, shard_of_id, shard_of_namespace};
+use super::{registry, Layout, Targets};
 use crate::error::Result;
 use crate::sql::schema::{migrate, MIGRATIONS};
 use crate::sql::sqlite::NativeSqlite;
@@ -15,6 +15,8 @@ use crate::sql::{error, join, Outcome, Route, SqlDatabase, Statement};
 /// Shards by name, created (and migrated) on first use, and the directory.
 #[derive(Clone, Default)]
 pub struct LocalShards {
+    /// Which shard holds each key.
+    pub layout: Layout,
     shards: Rc<RefCell<BTreeMap<String, Rc<NativeSqlite>>>>,
     directory: Rc<RefCell<Option<Rc<NativeSqlite>>>>,
     /// Every batch sent, by shard and operation: what the tests count round trips with.
@@ -22,6 +24,11 @@ pub struct LocalShards {
 }
 
 impl LocalShards {
+    /// No shards yet, each key held as `layout` says.
+    pub fn with_layout(layout: Layout) -> LocalShards {
+        LocalShards { layout, ..LocalShards::default() }
+    }
+
     /// Shard `name`'s own database.
     pub async fn shard(&self, name: &str) -> Result<Rc<NativeSqlite>> {
         if let Some(found) = self.shards.borrow().get(name) {
@@ -78,18 +85,10 @@ impl LocalShards {
 
 impl SqlDatabase for LocalShards {
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
-        let targets: Vec<(String, Option<String>)> = match route {
-            Route::Key(key) => vec![(shard_of(key), Some(super::namespace(key).to_owned()))],
-            Route::Keys(keys) => {
-                let mut t: Vec<(String, Option<String>)> =
-                    keys.iter().map(|k| (shard_of(k), Some(super::namespace(k).to_owned()))).collect();
-                t.sort();
-                t.dedup_by(|a, b| a.0 == b.0);
-                t
-            }
-            Route::Id(id) => shard_of_id(id).map(|s| (s.to_owned(), None)).into_iter().collect(),
-            Route::Prefix(prefix) => {
-                let mut shards: Vec<String> = registry::namespaces(&*self.directory().await?, prefix)
+        let targets = match self.layout.targets(&route) {
+            Targets::Shards(shards) => shards,
+            Targets::Directory(prefix) => {
+                let mut shards: Vec<String> = registry::namespaces(&*self.directory().await?, &prefix)
                     .await?
                     .into_iter()
                     .map(|(_, s)| s)
@@ -98,7 +97,6 @@ impl SqlDatabase for LocalShards {
                 shards.dedup();
                 shards.into_iter().map(|s| (s, None)).collect()
             }
-            Route::Here => vec![(shard_of_namespace(""), None)],
         };
         let mut runs = Vec::new();
         for (shard, ns) in &targets {

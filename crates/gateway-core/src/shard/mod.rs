@@ -2,13 +2,14 @@
 //! every row of the keys of its namespaces, so each decision is one call to one database.
 //!
 //! - **Shard key.** A key's namespace is its first path segment (the owner under the default
-//!   `{sub}/` prefix; the whole key if it has no `/`). Everything that must be atomic with a
+//!   `{sub}/` prefix; the whole key if it has no `/`), or deeper for a namespace split by
+//!   [`Layout`]. Everything that must be atomic with a
 //!   key lives in its namespace's shard: its row and replaced versions, its journal entries,
 //!   its multipart and tus sessions, its presigned uploads and spent nonces, and the outbox
 //!   rows of its events. Shards share nothing, so no operation spans two of them.
-//! - **Shard names.** A namespace's shard is named by [`shard_of_namespace`], 16 hex digits of
-//!   its SHA-256. Multipart and tus ids carry the name ([`routed_id`]), so a request that
-//!   names only an upload id reaches the right shard.
+//! - **Shard names.** A shard key's shard is named by [`shard_of_namespace`], 16 hex digits of
+//!   its SHA-256. Multipart and tus ids carry the name ([`Layout::routed_id`]), so a request
+//!   that names only an upload id reaches the right shard.
 //! - **Batches.** The metadata is the same SQL ([`crate::sql::SqlMetadata`]) whether it runs
 //!   on one database or on shards: each batch names its [`crate::sql::Route`] (the key or
 //!   upload id it concerns), and a sharded [`crate::sql::SqlDatabase`] sends it to that shard,
@@ -19,31 +20,90 @@
 use sha2::{Digest, Sha256};
 
 use crate::encoding::hex;
+use crate::sql::Route;
 
 pub mod due;
 #[cfg(feature = "sqlite")]
 pub mod local;
 pub mod registry;
 
-/// The namespace of `key` (or of one of its stored names, which start with the key).
-pub fn namespace(key: &str) -> &str {
-    key.split_once('/').map_or(key, |(first, _)| first)
-}
-
-/// The shard that holds namespace `ns`.
+/// The shard that holds shard key (namespace) `ns`.
 pub fn shard_of_namespace(ns: &str) -> String {
     hex(&Sha256::digest(ns.as_bytes())[..8])
 }
 
-/// The shard that holds `key`.
-pub fn shard_of(key: &str) -> String {
-    shard_of_namespace(namespace(key))
+/// Which shard holds each key (`METADATA_SPLIT`). A key's shard key is its first path segment,
+/// its namespace; a shard key listed in `split` is extended by the key's next segment, and so
+/// on, so a split namespace's second segments each get a shard of their own (a key directly
+/// under it, with no further `/`, is its own shard key).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layout {
+    split: Vec<String>,
 }
 
-/// An upload id for `key` made from `raw` that names the key's shard: `<shard>z<raw>` (`z`
-/// is no hex digit; ids stay alphanumeric where `raw` is, as tus URLs need).
-pub fn routed_id(key: &str, raw: &str) -> String {
-    format!("{}z{raw}", shard_of(key))
+/// Where a batch goes, by [`Layout::targets`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Targets {
+    /// These shards, each with the shard key to register there if the batch names a key.
+    Shards(Vec<(String, Option<String>)>),
+    /// The shards of the directory's shard keys that start with this prefix.
+    Directory(String),
+}
+
+impl Layout {
+    /// Split shard keys, each without a leading or trailing `/`.
+    pub fn new(split: Vec<String>) -> Layout {
+        Layout { split }
+    }
+
+    /// The shard key of `key` (or of a stored name of it, which starts with the key).
+    pub fn shard_key<'k>(&self, key: &'k str) -> &'k str {
+        let next = |from: usize| key.get(from..).and_then(|rest| rest.find('/')).map_or(key.len(), |i| from + i);
+        let mut end = next(0);
+        while end < key.len() && self.split.iter().any(|s| key.get(..end) == Some(s.as_str())) {
+            end = next(end + 1);
+        }
+        key.get(..end).unwrap_or(key)
+    }
+
+    /// The shard that holds `key`.
+    pub fn shard_of(&self, key: &str) -> String {
+        shard_of_namespace(self.shard_key(key))
+    }
+
+    /// The shard key every key that starts with `prefix` has, if they all have one: the prefix
+    /// runs past the end of its own shard key.
+    pub fn pinned<'p>(&self, prefix: &'p str) -> Option<&'p str> {
+        let key = self.shard_key(prefix);
+        (key.len() < prefix.len()).then_some(key)
+    }
+
+    /// An upload id for `key` made from `raw` that names the key's shard: `<shard>z<raw>` (`z`
+    /// is no hex digit; ids stay alphanumeric where `raw` is, as tus URLs need).
+    pub fn routed_id(&self, key: &str, raw: &str) -> String {
+        format!("{}z{raw}", self.shard_of(key))
+    }
+
+    /// Where a batch with `route` goes.
+    pub fn targets(&self, route: &Route<'_>) -> Targets {
+        let at = |key: &str| (self.shard_of(key), Some(self.shard_key(key).to_owned()));
+        match route {
+            Route::Key(key) => Targets::Shards(vec![at(key)]),
+            Route::Keys(keys) => {
+                let mut shards: Vec<(String, Option<String>)> = keys.iter().map(|k| at(k)).collect();
+                shards.sort();
+                shards.dedup_by(|a, b| a.0 == b.0);
+                Targets::Shards(shards)
+            }
+            Route::Id(id) => Targets::Shards(shard_of_id(id).map(|s| (s.to_owned(), None)).into_iter().collect()),
+            Route::Under(prefix) => match self.pinned(prefix) {
+                Some(key) => Targets::Shards(vec![(shard_of_namespace(key), None)]),
+                None => Targets::Directory((*prefix).to_owned()),
+            },
+            Route::Prefix(prefix) => Targets::Directory((*prefix).to_owned()),
+            Route::Here => Targets::Shards(Vec::new()),
+        }
+    }
 }
 
 /// The shard an id made by [`routed_id`] names; `None` for any other id.

@@ -141,6 +141,9 @@ pub enum Route<'a> {
     /// The database an upload id names; none (every statement changes nothing and finds
     /// nothing) for an id that names none.
     Id(&'a str),
+    /// The databases of every key that starts with this prefix (a listing): one database if
+    /// the prefix pins its keys' shard, else as [`Route::Prefix`].
+    Under(&'a str),
     /// Every database holding a namespace that starts with this prefix (`""`: every one),
     /// their outcomes joined.
     Prefix(&'a str),

@@ -78,10 +78,9 @@ impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
         );
         let values =
             args![owner, STATUS_COMPLETE, prefix, cursor.map(|c| c.created_at), cursor.map(|c| c.key.as_str()), limit];
-        // A prefix within one namespace is one database's; a shorter one (a token whose prefix
-        // spans namespaces) is every matching database's, merged newest first.
-        let route = if prefix.contains('/') { Route::Key(prefix) } else { Route::Prefix(prefix) };
-        let rows: Vec<Row> = self.all(route, "list", stmt(sql, values)).await?;
+        // A prefix within one shard is one database's; a shorter one (a token whose prefix spans
+        // namespaces) is every matching database's, merged newest first.
+        let rows: Vec<Row> = self.all(Route::Under(prefix), "list", stmt(sql, values)).await?;
         let mut rows: Vec<ObjectRecord> = rows.into_iter().map(Into::into).collect();
         rows.sort_by(|a, b| (b.created_at, &b.key).cmp(&(a.created_at, &a.key)));
         rows.truncate(limit as usize);

@@ -146,7 +146,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             }
         }
         // The id names the key's shard, so requests that name only the upload reach it.
-        let id = crate::shard::routed_id(key.as_str(), &self.request_id.replace('-', ""));
+        let id = self.config.shards.routed_id(key.as_str(), &self.request_id.replace('-', ""));
         let expires_at = self.now_ms.saturating_add(self.config.multipart_ttl_ms);
         let upload = TusUpload {
             id: id.clone(),
