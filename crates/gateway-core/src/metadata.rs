@@ -345,6 +345,15 @@ pub struct TusAdvance {
 #[allow(async_fn_in_trait)]
 pub trait TusIndex {
     async fn create_tus(&self, upload: &TusUpload) -> Result<()>;
+    /// Journals the stored name a new upload will assemble under (`entry`) and records the
+    /// upload, in one round trip (one transaction where the backend has them).
+    async fn begin_tus(&self, upload: &TusUpload, entry: &PendingUpload) -> Result<()>
+    where
+        Self: UploadJournal,
+    {
+        self.begin_upload(entry).await?;
+        self.create_tus(upload).await
+    }
     async fn tus(&self, id: &str) -> Result<Option<TusState>>;
     /// Takes upload `id` for one request, if its offset is `offset` and no other request holds
     /// it (or that request's lease ran out before `now_ms`). `false` otherwise.

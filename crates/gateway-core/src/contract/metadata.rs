@@ -87,6 +87,7 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         other_parts_summarises_the_upload_without_the_part_itself(meta),
         preparing_a_part_reads_the_upload_and_summary_and_reserves_only_for_its_open_owner(meta),
         a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only(meta),
+        beginning_a_tus_upload_journals_its_stored_name_and_records_it(meta),
         completing_a_multipart_upload_commits_and_forgets_it(meta),
         an_ended_multipart_upload_can_no_longer_be_completed(meta),
         expired_multipart_uploads_are_listed_oldest_first(meta),
@@ -453,6 +454,20 @@ async fn a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only<M: Me
     let (found, leased) = ok(m.lease_loaded(&missing, "alice", 0, "r4", T + 50, T).await, "lease_loaded")?;
     ensure!(found.is_none() && !leased, "a lease on no upload");
     ok(m.remove_tus(id).await, "remove_tus")?;
+    Ok(())
+}
+
+async fn beginning_a_tus_upload_journals_its_stored_name_and_records_it<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
+    let id = upload_id("tusbegin");
+    let id = id.as_str();
+    let u = tus_upload(id, T + 100_000);
+    ok(m.begin_tus(&u, &entry(id, &u.key, &u.storage_key, T + 5)).await, "begin_tus")?;
+    ensure!(ok(m.tus(id).await, "tus")?.map(|s| s.upload) == Some(u.clone()), "the upload reads back differently");
+    ensure!(due_for(m, &u.key, T + 5).await? == vec![id.to_owned()], "the stored name is not journaled");
+    ok(m.remove_tus(id).await, "remove_tus")?;
+    ok(m.abandon_upload(&u.key, id).await, "abandon_upload")?;
     Ok(())
 }
 

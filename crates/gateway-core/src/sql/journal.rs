@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata};
+use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Statement};
 use crate::error::Result;
 use crate::metadata::{Commit, ObjectRecord, PendingUpload, UploadJournal};
 
@@ -16,19 +16,19 @@ struct PendingRow {
     due_at: f64,
 }
 
+/// Journals entry `p`. OR IGNORE: a retried write of the same entry is harmless (and keeps a
+/// claim).
+pub(super) fn begin(p: &PendingUpload) -> Statement {
+    stmt(
+        "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        args![&p.id, &p.key, &p.owner, p.started_at, &p.storage_key, p.due_at],
+    )
+}
+
 impl<D: SqlDatabase> UploadJournal for SqlMetadata<D> {
     async fn begin_upload(&self, p: &PendingUpload) -> Result<()> {
-        // OR IGNORE: a retried write of the same entry is harmless (and keeps a claim).
-        self.run(
-            Route::Key(&p.key),
-            "journal",
-            stmt(
-                "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                args![&p.id, &p.key, &p.owner, p.started_at, &p.storage_key, p.due_at],
-            ),
-        )
-        .await?;
+        self.run(Route::Key(&p.key), "journal", begin(p)).await?;
         Ok(())
     }
 

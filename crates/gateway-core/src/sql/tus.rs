@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::multipart::PartRow;
 use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::Result;
-use crate::metadata::{TusAdvance, TusIndex, TusState, TusUpload};
+use crate::metadata::{PendingUpload, TusAdvance, TusIndex, TusState, TusUpload};
 use crate::tus::plan::Chunk;
 
 #[derive(Deserialize)]
@@ -88,28 +88,37 @@ fn decode_state(results: &[Outcome], op: &str) -> Result<Option<TusState>> {
     }))
 }
 
+/// Records upload `u`.
+fn insert(u: &TusUpload) -> Statement {
+    let sql =
+        format!("INSERT INTO tus_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    let values = args![
+        &u.id,
+        &u.key,
+        &u.owner,
+        &u.storage_key,
+        &u.content_type,
+        &u.metadata,
+        u.length,
+        u.offset,
+        u.part_size,
+        u.parts,
+        &u.store_upload_id,
+        u.created_at,
+        u.expires_at,
+    ];
+    stmt(sql, values)
+}
+
 impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
     async fn create_tus(&self, u: &TusUpload) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO tus_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-        );
-        let values = args![
-            &u.id,
-            &u.key,
-            &u.owner,
-            &u.storage_key,
-            &u.content_type,
-            &u.metadata,
-            u.length,
-            u.offset,
-            u.part_size,
-            u.parts,
-            &u.store_upload_id,
-            u.created_at,
-            u.expires_at,
-        ];
-        self.run(Route::Key(&u.key), "tus insert", stmt(sql, values)).await?;
+        self.run(Route::Key(&u.key), "tus insert", insert(u)).await?;
         Ok(())
+    }
+
+    /// The journal entry and the upload in one transaction.
+    async fn begin_tus(&self, u: &TusUpload, entry: &PendingUpload) -> Result<()> {
+        self.transaction(Route::Key(&u.key), "tus begin", vec![super::journal::begin(entry), insert(u)]).await
     }
 
     async fn tus(&self, id: &str) -> Result<Option<TusState>> {

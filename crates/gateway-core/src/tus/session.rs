@@ -176,8 +176,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             storage_key: upload.storage_key.clone(),
             due_at: expires_at.saturating_add(DEFAULT_PENDING_GRACE_MS),
         };
-        self.meta.begin_upload(&entry).await?;
-        self.meta.create_tus(&upload).await?;
+        self.meta.begin_tus(&upload, &entry).await?;
         let created_reply = |u: &TusUpload| self.reply(201, u).with_header("Location", self.location(&u.id));
         match (chunk, upload.length) {
             (Some(n), _) if n > 0 || upload.length == Some(0) => {
