@@ -5,9 +5,10 @@
 //! delivers each event ([`crate::followup::deliver`]), retried with growing delays; the sweep
 //! re-sends rows that are still there long after they were written.
 //!
-//! The message schema is versioned ([`VERSION`]); an event's `id` is derived from the stored
-//! version it describes, so every copy of it (a re-send, a retry) carries the same id and
-//! receivers can deduplicate.
+//! The message schema is versioned ([`VERSION`]); an upload event's `id` is derived from the
+//! stored version it describes and a deletion's from the request that deleted it (the only
+//! one that can: it removed the row), so every copy of an event (a re-send, a retry) carries
+//! the same id and receivers can deduplicate.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -68,9 +69,16 @@ impl Event {
         )
     }
 
-    /// The event of deleting the version `rec` describes, at `now_ms`.
-    pub fn deleted(rec: &ObjectRecord, now_ms: i64) -> Event {
-        Event::about(rec, EventKind::Deleted { deleted_at: rfc3339(now_ms) })
+    /// The event of deleting the version `rec` describes, at `now_ms`, with the id the delete
+    /// chose ([`Event::deletion_id`]) and recorded in the outbox.
+    pub fn deleted(rec: &ObjectRecord, now_ms: i64, id: &str) -> Event {
+        Event { id: id.to_owned(), ..Event::about(rec, EventKind::Deleted { deleted_at: rfc3339(now_ms) }) }
+    }
+
+    /// The id of the `object.deleted` event of request `request_id`'s delete of `key`: chosen
+    /// before the delete reads the row, so the row's removal and its event are one transaction.
+    pub fn deletion_id(key: &str, request_id: &str) -> String {
+        event_id("object.deleted", &format!("{key}\n{request_id}"))
     }
 
     fn about(rec: &ObjectRecord, kind: EventKind) -> Event {

@@ -230,9 +230,8 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             }
             Route::Head(key) => download::head_object(self.meta, &self.caller(head, &key).await?.0, &key, head).await?,
             Route::Delete(key) => {
-                let (reply, job) =
-                    manage::delete(self.store, self.meta, &self.authenticate(head).await?, &key, self.now_ms).await?;
-                return Ok((reply, Some(job)));
+                let grant = self.authenticate(head).await?;
+                return manage::delete(self.store, self.meta, &grant, &key, self.request_id, self.now_ms).await;
             }
         };
         Ok((reply, None))

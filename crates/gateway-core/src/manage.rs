@@ -19,34 +19,31 @@ pub const DEFAULT_LIST_LIMIT: u32 = 100;
 pub const MAX_LIST_LIMIT: u32 = 1000;
 
 /// Removes the row, which is what serves the key, in one transaction with a journal entry for
-/// its stored object; then deletes that object. A 204 means the key no longer serves it; if
-/// the store delete fails, the entry lets the sweep finish it. A row that names another
-/// version by then (a concurrent upload committed) is left alone: that upload's 201 stands.
+/// its stored object and its event; then deletes that object. A 204 means the key no longer
+/// serves it; if the store delete fails, the entry lets the sweep finish it. The delete takes
+/// whichever version the row names when it runs: an upload that committed before it is deleted,
+/// one that commits after it stays.
 pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
     store: &S,
     meta: &M,
     grant: &Grant,
     key: &ObjectKey,
+    request_id: &str,
     now_ms: i64,
-) -> Result<(Reply<S::Stream>, FollowUp)> {
+) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
     grant.authorize(Scope::Delete, key)?;
-    let not_found = || GatewayError::new(ErrorKind::NotFound, "no object has this key");
-    let row = meta.get(key.as_str()).await?.ok_or_else(not_found)?;
-    let removed = match meta.delete_row(&row, now_ms).await {
-        Ok(removed) => removed,
-        // The answer may be lost after the row went: read it back.
+    let event_id = Event::deletion_id(key.as_str(), request_id);
+    let row = match meta.delete_key(key.as_str(), now_ms, &event_id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return Err(GatewayError::new(ErrorKind::NotFound, "no object has this key")),
+        // The answer may be lost after the row went: if the key has no row now, it is deleted,
+        // and what this request would have done after (the store delete, the event) is the
+        // sweep's, through the journal entry and the outbox row.
         Err(err) => match meta.get(key.as_str()).await {
-            Ok(Some(now)) if now.storage_key == row.storage_key => return Err(err),
-            Ok(_) => true,
-            Err(_) => return Err(err),
+            Ok(None) => return Ok((Reply::empty(204), None)),
+            _ => return Err(err),
         },
     };
-    if !removed {
-        return Err(GatewayError::new(
-            ErrorKind::PreconditionFailed,
-            "the object was replaced while it was being deleted; the new version stays",
-        ));
-    }
     let name = StoredName::recorded(row.storage_key.clone());
     match store.delete(&name).await {
         Ok(()) => {
@@ -56,7 +53,8 @@ pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
         }
         Err(e) => log_cleanup("deleting", &name, &e),
     }
-    Ok((Reply::empty(204), FollowUp { event: Event::deleted(&row, now_ms), replaced: None, queued: false }))
+    let event = Event::deleted(&row, now_ms, &event_id);
+    Ok((Reply::empty(204), Some(FollowUp { event, replaced: None, queued: false })))
 }
 
 /// The opaque `cursor` parameter.

@@ -161,10 +161,10 @@ pub trait ObjectIndex {
         limit: u32,
         cursor: Option<&ListCursor>,
     ) -> Result<Vec<ObjectRecord>>;
-    /// Atomically removes the row of `row.key` if it still names `row.storage_key`, journals
-    /// that name for deletion and records the `object.deleted` event in the outbox. `false` if
-    /// the row was gone or names another version.
-    async fn delete_row(&self, row: &ObjectRecord, now_ms: i64) -> Result<bool>;
+    /// Atomically removes the row of `key`, whichever version it names then, journals that
+    /// version's stored name for deletion (due at `now_ms`) and records its `object.deleted`
+    /// event, with id `event_id`, in the outbox: the removed row, or `None` if the key had none.
+    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Option<ObjectRecord>>;
     /// Records the follow-up's finding on the row of `key`, only while it names the stored
     /// object that was sniffed, `storage_key` (a newer version must not get another object's
     /// verdict, even one with the same ETag).
@@ -207,12 +207,61 @@ pub trait UploadJournal {
     async fn claim_upload(&self, key: &str, id: &str) -> Result<bool>;
 }
 
+/// How long a journal entry waits before the sweep may act on it (plus, for an upload, the
+/// time its body takes at a slow pace: [`crate::upload::due_at`]).
+pub const DEFAULT_PENDING_GRACE_MS: i64 = 60 * 60 * 1000;
+
+/// The journal entry of multipart upload `u`'s stored name, due a grace period after the upload
+/// expires (a completion is refused from its expiry on, so none is still assembling then).
+pub fn multipart_entry(u: &MultipartUpload) -> PendingUpload {
+    PendingUpload {
+        id: u.id.clone(),
+        key: u.key.clone(),
+        owner: u.owner.clone(),
+        started_at: u.created_at,
+        storage_key: u.storage_key.clone(),
+        due_at: u.expires_at.saturating_add(DEFAULT_PENDING_GRACE_MS),
+    }
+}
+
 /// The multipart index (tables `multipart_uploads`, `multipart_parts`).
 #[allow(async_fn_in_trait)]
 pub trait MultipartIndex {
     /// Records a started multipart upload.
     async fn create_multipart(&self, upload: &MultipartUpload) -> Result<()>;
+    /// Journals the stored name a new upload assembles under ([`multipart_entry`]) and records
+    /// the upload, in one round trip (one transaction where the backend has them): from its
+    /// start on, whatever the store assembles there is the sweep's unless a row names it.
+    async fn begin_multipart(&self, upload: &MultipartUpload) -> Result<()>
+    where
+        Self: UploadJournal,
+    {
+        self.begin_upload(&multipart_entry(upload)).await?;
+        self.create_multipart(upload).await
+    }
     async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>>;
+    /// Everything a completion reads before it assembles, in one round trip: upload `id` as
+    /// [`MultipartIndex::multipart`] reads it and its parts as [`MultipartIndex::parts`] lists
+    /// them. If it is `owner`'s upload of `key`, open at `now_ms`, its journal entry is written
+    /// too where it is missing (an upload recorded before uploads were journaled from their
+    /// start).
+    async fn prepare_completion(
+        &self,
+        id: &str,
+        key: &str,
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<(Option<MultipartUpload>, Vec<Part>)>
+    where
+        Self: UploadJournal,
+    {
+        let upload = self.multipart(id).await?;
+        let parts = self.parts(id, now_ms).await?;
+        if let Some(u) = upload.as_ref().filter(|u| u.key == key && u.owner == owner && u.expires_at > now_ms) {
+            self.begin_upload(&multipart_entry(u)).await?;
+        }
+        Ok((upload, parts))
+    }
     /// The parts recorded for upload `id`, in any order, and, with an empty ETag, each part
     /// number that has no recorded part but an attempt in flight at `now_ms`.
     async fn parts(&self, id: &str, now_ms: i64) -> Result<Vec<Part>>;
@@ -259,9 +308,11 @@ pub trait MultipartIndex {
     /// is `Claimed` and changes nothing.
     async fn complete_multipart(&self, id: &str, rec: &ObjectRecord) -> Result<Commit>;
     /// Ends upload `id` for an abort: its `expires_at` becomes 0, so no completion can commit
-    /// it afterwards and the sweep finishes it if the store's abort fails. `false` if it was
-    /// gone or ended already (completed or aborted meanwhile).
-    async fn end_multipart(&self, id: &str) -> Result<bool>;
+    /// it afterwards and the sweep finishes it if the store's abort fails, and its journal
+    /// entry comes due by `settle_by_ms` (a completion still assembling has until then; the
+    /// sweep then deletes what it assembled). `false` if it was gone or ended already
+    /// (completed or aborted meanwhile).
+    async fn end_multipart(&self, id: &str, settle_by_ms: i64) -> Result<bool>;
     /// Forgets a multipart upload, its parts and its attempts.
     async fn remove_multipart(&self, id: &str) -> Result<()>;
     /// Multipart uploads whose `expires_at` is before `now_ms`, oldest first.
@@ -384,6 +435,25 @@ pub trait TusIndex {
     /// Atomically, only while `lease` holds the upload at `advance.from`: records what the
     /// request stored, moves the offset to `advance.to` and gives the lease back.
     async fn advance_tus(&self, id: &str, lease: &str, advance: &TusAdvance) -> Result<bool>;
+    /// The last request of upload `id`, in one round trip (one transaction where the backend
+    /// has them): commits its object `rec` through journal entry `id` as
+    /// [`UploadJournal::commit_upload`] does (plain, no deadline), then, only if the key's row
+    /// names the upload's object by then, makes `advance` as [`TusIndex::advance_tus`] does.
+    /// The commit's outcome and whether the advance was made.
+    async fn finish_tus(
+        &self,
+        id: &str,
+        lease: &str,
+        advance: &TusAdvance,
+        rec: &ObjectRecord,
+    ) -> Result<(Commit, bool)>
+    where
+        Self: UploadJournal + ObjectIndex,
+    {
+        let committed = self.commit_upload(id, rec, false, None).await?;
+        let recorded = self.get(&rec.key).await?.is_some_and(|row| row.storage_key == rec.storage_key);
+        Ok((committed, recorded && self.advance_tus(id, lease, advance).await?))
+    }
     /// Forgets the upload, its chunks and parts.
     async fn remove_tus(&self, id: &str) -> Result<()>;
     /// Uploads whose `expires_at` is before `now_ms`, oldest first.

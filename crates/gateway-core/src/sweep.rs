@@ -11,9 +11,7 @@ use crate::key::StoredName;
 use crate::metadata::{MetadataStore, PendingUpload};
 use crate::store::{Multipart, Objects};
 
-/// How long a journal entry waits before the sweep may act on it (plus, for an upload, the
-/// time its body takes at a slow pace: [`crate::upload::due_at`]).
-pub const DEFAULT_PENDING_GRACE_MS: i64 = 60 * 60 * 1000;
+pub use crate::metadata::DEFAULT_PENDING_GRACE_MS;
 /// An expired multipart upload whose abort keeps failing is forgotten this long after its
 /// expiry (R2 aborts unfinished uploads after 7 days itself), so it cannot block the sweep.
 pub const FORGET_UNABORTABLE_AFTER_MS: i64 = 7 * 24 * 60 * 60 * 1000;

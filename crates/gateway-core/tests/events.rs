@@ -59,8 +59,11 @@ fn event_ids_are_stable_per_version_and_distinct_across_versions_and_kinds() {
     assert_ne!(first.event.id, second.event.id, "two versions with equal bytes are two events");
     let row = w.row("alice/a.txt").unwrap();
     assert_eq!(Event::uploaded(&row).id, second.event.id, "rebuilding the event gives the same id");
-    assert_ne!(Event::deleted(&row, NOW_MS).id, second.event.id);
-    assert_eq!(Event::deleted(&row, NOW_MS).id, Event::deleted(&row, NOW_MS + 9).id);
+    let deletion = Event::deletion_id("alice/a.txt", "req-1");
+    assert_ne!(deletion, second.event.id);
+    assert_eq!(deletion, Event::deletion_id("alice/a.txt", "req-1"), "a deletion's id is its request's");
+    assert_ne!(deletion, Event::deletion_id("alice/a.txt", "req-2"));
+    assert_ne!(deletion, Event::deletion_id("alice/b.txt", "req-1"));
 }
 
 #[test]

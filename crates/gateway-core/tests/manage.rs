@@ -111,16 +111,24 @@ fn a_failed_row_delete_leaves_the_object_downloadable() {
 }
 
 #[test]
-fn a_delete_racing_an_upload_never_removes_the_uploads_committed_object() {
+fn a_delete_removes_the_version_the_row_names_when_it_runs_and_journals_that_one() {
     use gateway_core::metadata::ObjectIndex;
     let w = World::default_config();
     w.upload("alice", "alice/a.txt", "text/plain", b"old");
     let old = w.row("alice/a.txt").unwrap();
-    // The DELETE read the row naming `old`; meanwhile an upload committed a new version.
+    // An upload committed a new version before the delete's transaction ran.
     w.upload("alice", "alice/a.txt", "text/plain", b"new");
-    let removed = futures_executor::block_on(w.meta.delete_row(&old, NOW_MS)).unwrap();
-    assert!(!removed, "the row names the new version now: the delete of the old one leaves it");
-    assert_eq!(w.object("alice/a.txt").unwrap(), b"new");
+    let new = w.row("alice/a.txt").unwrap();
+    let removed = futures_executor::block_on(w.meta.delete_key("alice/a.txt", NOW_MS, "evt_x")).unwrap();
+    assert_eq!(removed.as_ref().map(|r| r.storage_key.as_str()), Some(new.storage_key.as_str()));
+    let due: Vec<String> =
+        futures_executor::block_on(gateway_core::metadata::UploadJournal::due_uploads(&w.meta, NOW_MS, 100))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.storage_key)
+            .collect();
+    assert!(due.contains(&new.storage_key) && due.contains(&old.storage_key), "{due:?}");
+    assert_eq!(futures_executor::block_on(w.meta.delete_key("alice/a.txt", NOW_MS, "evt_y")).unwrap(), None);
 }
 
 #[test]

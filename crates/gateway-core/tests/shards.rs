@@ -97,7 +97,7 @@ fn an_upload_id_nobody_made_finds_no_upload_without_a_round_trip() {
     let m = sharded();
     assert!(block_on(m.multipart("not-routed")).unwrap().is_none());
     assert!(block_on(m.tus("not-routed")).unwrap().is_none());
-    assert!(!block_on(m.end_multipart("not-routed")).unwrap());
+    assert!(!block_on(m.end_multipart("not-routed", 0)).unwrap());
     assert!(m.db().sent.borrow().is_empty());
 }
 

@@ -9,7 +9,7 @@ use crate::metadata::{
     garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PartAttempt, PendingUpload,
     PresignedUpload, PRESIGNED_PER_KEY, STATUS_COMPLETE,
 };
-use crate::metadata::{TusAdvance, TusUpload};
+use crate::metadata::{TusAdvance, TusUpload, DEFAULT_PENDING_GRACE_MS};
 use crate::multipart::rules::Part;
 use crate::tus::plan::Chunk;
 
@@ -75,7 +75,7 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         an_if_absent_commit_on_a_key_with_a_row_changes_nothing(meta),
         beginning_an_upload_twice_keeps_one_entry_and_its_claim(meta),
         due_uploads_are_the_due_entries_oldest_first_up_to_the_limit(meta),
-        a_row_is_deleted_only_while_it_names_the_version_seen(meta),
+        a_delete_removes_the_current_row_journals_its_name_and_records_its_event(meta),
         every_commit_records_its_event_and_no_refused_one_does(meta),
         unsent_events_are_those_recorded_before_the_cutoff_oldest_first(meta),
         listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor(meta),
@@ -88,6 +88,8 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         preparing_a_part_reads_the_upload_and_summary_and_reserves_only_for_its_open_owner(meta),
         a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only(meta),
         beginning_a_tus_upload_journals_its_stored_name_and_records_it(meta),
+        beginning_a_multipart_upload_journals_its_stored_name_until_after_its_expiry(meta),
+        preparing_a_completion_reads_the_upload_and_parts_and_journals_only_its_open_owners(meta),
         completing_a_multipart_upload_commits_and_forgets_it(meta),
         an_ended_multipart_upload_can_no_longer_be_completed(meta),
         expired_multipart_uploads_are_listed_oldest_first(meta),
@@ -96,6 +98,7 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         a_nonce_is_spent_once_and_purged_after_it_expires(meta),
         a_tus_lease_is_held_by_one_request_at_the_offset_until_it_runs_out(meta),
         a_tus_advance_records_only_under_its_lease_and_moves_the_offset(meta),
+        finishing_a_tus_upload_commits_and_advances_only_once_the_row_names_its_object(meta),
         expired_tus_uploads_are_listed_oldest_first_and_removed_whole(meta),
         an_announced_commit_applies_only_before_its_deadline_by_the_database_clock(meta),
         an_announced_commit_is_refused_once_its_entry_is_claimed_or_the_key_taken(meta),
@@ -182,22 +185,23 @@ async fn due_uploads_are_the_due_entries_oldest_first_up_to_the_limit<M: Metadat
     Ok(())
 }
 
-async fn a_row_is_deleted_only_while_it_names_the_version_seen<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
+async fn a_delete_removes_the_current_row_journals_its_name_and_records_its_event<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
     let key = "contract/delete";
     commit(m, key, "contract/delete~v1", T).await?;
     commit(m, key, "contract/delete~v2", T + 1).await?;
-    let (v1, v2) = (record(key, "contract/delete~v1", T), record(key, "contract/delete~v2", T + 1));
-    let stale = ok(m.delete_row(&v1, T + 2).await, "delete_row")?;
-    ensure!(!stale, "a delete of a version the row no longer names removed the row");
-    ensure!(ok(m.get(key).await, "get")?.is_some(), "the row is gone");
-    ensure!(outboxed(m, &Event::deleted(&v1, T + 2).id).await?.is_none(), "a stale delete recorded an event");
-    ensure!(ok(m.delete_row(&v2, T + 3).await, "delete_row")?, "the current row stayed");
+    let v2 = record(key, "contract/delete~v2", T + 1);
+    let removed = ok(m.delete_key(key, T + 3, "evt_contract_delete").await, "delete_key")?;
+    ensure!(removed.as_ref() == Some(&v2), "the delete did not return the row it removed: {removed:?}");
     ensure!(ok(m.get(key).await, "get")?.is_none(), "the row survived its delete");
     let due = due_for(m, key, T + 3).await?;
     ensure!(due.contains(&garbage_id("contract/delete~v2")), "the deleted version was not journaled: {due:?}");
-    let event = Event::deleted(&v2, T + 3);
+    let event = Event::deleted(&v2, T + 3, "evt_contract_delete");
     ensure!(outboxed(m, &event.id).await? == Some(event), "the delete's event is not in the outbox as written");
-    ensure!(!ok(m.delete_row(&v2, T + 4).await, "delete_row")?, "a second delete removed a row");
+    let again = ok(m.delete_key(key, T + 4, "evt_contract_delete_2").await, "delete_key")?;
+    ensure!(again.is_none(), "a second delete removed a row");
+    ensure!(outboxed(m, "evt_contract_delete_2").await?.is_none(), "a delete of no row recorded an event");
     Ok(())
 }
 
@@ -471,6 +475,63 @@ async fn beginning_a_tus_upload_journals_its_stored_name_and_records_it<M: Metad
     Ok(())
 }
 
+async fn beginning_a_multipart_upload_journals_its_stored_name_until_after_its_expiry<
+    M: MetadataStore + EventOutbox,
+>(
+    m: &M,
+) -> Checked {
+    let id = upload_id("mp-begin");
+    let id = id.as_str();
+    let u = upload(id, T + 1000);
+    ok(m.begin_multipart(&u).await, "begin_multipart")?;
+    ensure!(ok(m.multipart(id).await, "multipart")? == Some(u.clone()), "the upload reads back differently");
+    let due_at = T + 1000 + DEFAULT_PENDING_GRACE_MS;
+    ensure!(due_for(m, &u.key, due_at - 1).await?.is_empty(), "the entry came due before the upload's grace ran out");
+    ensure!(due_for(m, &u.key, due_at).await? == vec![id.to_owned()], "the stored name is not journaled");
+    // An abort brings the entry forward: no completion can commit from then on.
+    ensure!(ok(m.end_multipart(id, T + 50).await, "end_multipart")?, "ending the open upload answered false");
+    ensure!(due_for(m, &u.key, T + 50).await? == vec![id.to_owned()], "an abort left the entry due later");
+    ok(m.remove_multipart(id).await, "remove_multipart")?;
+    ok(m.abandon_upload(&u.key, id).await, "abandon_upload")?;
+    Ok(())
+}
+
+async fn preparing_a_completion_reads_the_upload_and_parts_and_journals_only_its_open_owners<
+    M: MetadataStore + EventOutbox,
+>(
+    m: &M,
+) -> Checked {
+    let id = upload_id("mp-completion");
+    let id = id.as_str();
+    // Recorded without an entry, as uploads were before they were journaled from their start.
+    let u = upload(id, T + 1000);
+    ok(m.create_multipart(&u).await, "create_multipart")?;
+    ok(m.record_part(id, "a", &part(1, 3)).await, "record_part")?;
+    ok(m.record_part(id, "b", &part(2, 3)).await, "record_part")?;
+    let far = T + 1000 + DEFAULT_PENDING_GRACE_MS;
+    for (key, owner, now) in
+        [(u.key.as_str(), "mallory", T), ("contract/other", "alice", T), (&u.key, "alice", T + 1000)]
+    {
+        let (found, parts) = ok(m.prepare_completion(id, key, owner, now).await, "prepare_completion")?;
+        ensure!(found.as_ref() == Some(&u), "the upload reads back differently: {found:?}");
+        ensure!(parts.len() == 2, "the parts read back as {parts:?}");
+        ensure!(
+            due_for(m, &u.key, far).await?.is_empty(),
+            "{owner}'s completion of {key} at {now} journaled the upload"
+        );
+    }
+    let (_, mut parts) = ok(m.prepare_completion(id, &u.key, "alice", T).await, "prepare_completion")?;
+    parts.sort_by_key(|p| p.number);
+    ensure!(parts == vec![part(1, 3), part(2, 3)], "the parts read back as {parts:?}");
+    ensure!(due_for(m, &u.key, far).await? == vec![id.to_owned()], "the open upload was not journaled");
+    ensure!(due_for(m, &u.key, far - 1).await?.is_empty(), "the entry is due before the upload's grace ran out");
+    let (found, parts) = ok(m.prepare_completion(&upload_id("mp-none"), &u.key, "alice", T).await, "prepare")?;
+    ensure!(found.is_none() && parts.is_empty(), "an unknown upload read back as {found:?} {parts:?}");
+    ok(m.remove_multipart(id).await, "remove_multipart")?;
+    ok(m.abandon_upload(&u.key, id).await, "abandon_upload")?;
+    Ok(())
+}
+
 async fn completing_a_multipart_upload_commits_and_forgets_it<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let id = upload_id("mp-complete");
     let id = id.as_str();
@@ -508,12 +569,12 @@ async fn an_ended_multipart_upload_can_no_longer_be_completed<M: MetadataStore +
     ok(m.create_multipart(&u).await, "create_multipart")?;
     ok(m.begin_upload(&entry(id, &u.key, &u.storage_key, T + 1000)).await, "begin_upload")?;
     ok(m.record_part(id, "a", &part(1, 3)).await, "record_part")?;
-    ensure!(ok(m.end_multipart(id).await, "end_multipart")?, "ending an open upload answered false");
+    ensure!(ok(m.end_multipart(id, T + 1000).await, "end_multipart")?, "ending an open upload answered false");
     // A part that finishes storing after the abort is not recorded.
     let late = m.record_part(id, "late", &part(2, 3)).await;
     ensure!(late.as_ref().is_err_and(|e| e.code() == "upload_not_found"), "a part recorded after the abort: {late:?}");
     ensure!(ok(m.parts(id, T).await, "parts")? == vec![part(1, 3)], "a part was recorded after the abort");
-    ensure!(!ok(m.end_multipart(id).await, "end_multipart")?, "ending an ended upload answered true");
+    ensure!(!ok(m.end_multipart(id, T).await, "end_multipart")?, "ending an ended upload answered true");
     let got = ok(m.complete_multipart(id, &record(&u.key, &u.storage_key, T)).await, "complete_multipart")?;
     ensure!(got == Commit::Claimed, "a completion after the abort answered {got:?}");
     ensure!(ok(m.get(&u.key).await, "get")?.is_none(), "a completion after the abort wrote the row");
@@ -583,8 +644,8 @@ async fn confirming_a_presigned_upload_commits_and_keeps_its_entry<M: MetadataSt
     let event = Event::uploaded(&record(key, &p.storage_key, T));
     ensure!(outboxed(m, &event.id).await?.is_some(), "the confirm recorded no event");
     // A second confirm (a double submit), after the object was deleted: nothing comes back.
-    let row = ok(m.get(key).await, "get")?.ok_or("no row")?;
-    ensure!(ok(m.delete_row(&row, T + 1).await, "delete_row")?, "the row was not deleted");
+    let deleted = ok(m.delete_key(key, T + 1, "evt_contract_confirm").await, "delete_key")?;
+    ensure!(deleted.is_some(), "the row was not deleted");
     let got = ok(m.confirm_presigned(&p.nonce, &record(key, &p.storage_key, T + 2)).await, "confirm_presigned")?;
     ensure!(got == Commit::Claimed, "a second confirm answered {got:?}");
     ensure!(ok(m.get(key).await, "get")?.is_none(), "a second confirm resurrected a deleted row");
@@ -656,6 +717,52 @@ async fn a_tus_lease_is_held_by_one_request_at_the_offset_until_it_runs_out<M: M
     ok(m.release_tus(id, "b").await, "release_tus")?;
     ensure!(ok(m.lease_tus(id, 0, "c", T + 40, T + 12).await, "lease_tus")?, "a released lease stayed held");
     ok(m.remove_tus(id).await, "remove_tus")
+}
+
+async fn finishing_a_tus_upload_commits_and_advances_only_once_the_row_names_its_object<
+    M: MetadataStore + EventOutbox,
+>(
+    m: &M,
+) -> Checked {
+    let last = |from: u64| TusAdvance {
+        from,
+        to: 9,
+        length: Some(9),
+        part_size: None,
+        store_upload_id: None,
+        chunk: None,
+        parts: Vec::new(),
+        consumed: Vec::new(),
+    };
+    // Claimed (terminated): no commit, no advance, the lease stays for the request to give back.
+    let id = upload_id("tusfinish-claimed");
+    let u = tus_upload(&id, T + 100_000);
+    ok(m.begin_tus(&u, &entry(&id, &u.key, &u.storage_key, T + 100_000)).await, "begin_tus")?;
+    ok(m.claim_upload(&u.key, &id).await, "claim_upload")?;
+    ensure!(ok(m.lease_tus(&id, 0, "a", T + 10, T).await, "lease_tus")?, "the lease was refused");
+    let got = ok(m.finish_tus(&id, "a", &last(0), &record(&u.key, &u.storage_key, T)).await, "finish_tus")?;
+    ensure!(got == (Commit::Claimed, false), "finishing a claimed upload answered {got:?}");
+    ensure!(ok(m.get(&u.key).await, "get")?.is_none(), "a claimed upload's object was recorded");
+    ensure!(ok(m.tus(&id).await, "tus")?.ok_or("gone")?.upload.offset == 0, "a refused finish moved the offset");
+    // Open: the row names the object, the entry goes, the offset moves and the lease is given back.
+    let id = upload_id("tusfinish");
+    let u = tus_upload(&id, T + 100_000);
+    ok(m.begin_tus(&u, &entry(&id, &u.key, &u.storage_key, T + 100_000)).await, "begin_tus")?;
+    ensure!(ok(m.lease_tus(&id, 0, "a", T + 10, T).await, "lease_tus")?, "the lease was refused");
+    let rec = record(&u.key, &u.storage_key, T);
+    let got = ok(m.finish_tus(&id, "b", &last(0), &rec).await, "finish_tus")?;
+    ensure!(got == (Commit::Committed { replaced: None }, false), "a finish without the lease answered {got:?}");
+    let got = ok(m.finish_tus(&id, "a", &last(0), &rec).await, "finish_tus")?;
+    ensure!(got == (Commit::Claimed, true), "the lease holder's finish after the commit answered {got:?}");
+    ensure!(ok(m.get(&u.key).await, "get")? == Some(rec.clone()), "the row does not name the finished object");
+    ensure!(due_for(m, &u.key, i64::MAX).await?.is_empty(), "the finish left its journal entry");
+    let s = ok(m.tus(&id).await, "tus")?.ok_or("gone")?;
+    ensure!((s.upload.offset, s.upload.length) == (9, Some(9)), "after the finish: {:?}", s.upload);
+    ensure!(ok(m.lease_tus(&id, 9, "c", T + 10, T).await, "lease_tus")?, "the finish kept the lease");
+    for id in [upload_id("tusfinish-claimed"), id] {
+        ok(m.remove_tus(&id).await, "remove_tus")?;
+    }
+    Ok(())
 }
 
 async fn a_tus_advance_records_only_under_its_lease_and_moves_the_offset<M: MetadataStore + EventOutbox>(
@@ -800,7 +907,7 @@ async fn a_replaced_or_deleted_announced_version_keeps_a_copy_until_purged<M: Me
     ensure!(due_for(m, key, T + 10).await?.contains(&garbage_id(v2)), "v2 was not journaled");
     let none = ok(m.announced_version(key, v2).await, "announced_version")?.version;
     ensure!(none.is_none(), "a version that was not announced got a copy: {none:?}");
-    ok(m.delete_row(&record(key, v3, T + 2), T + 3).await, "delete_row")?;
+    ok(m.delete_key(key, T + 3, "evt_contract_copy").await, "delete_key")?;
     let copy = ok(m.announced_version(key, v3).await, "announced_version")?.version;
     ensure!(copy == Some(record(key, v3, T + 2)), "the deleted announced version's copy: {copy:?}");
     let wanted = [v1, v2, v3, "contract/announced-copy~none"].map(|n| (key.to_owned(), n.to_owned()));

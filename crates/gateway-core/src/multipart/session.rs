@@ -17,11 +17,11 @@ use crate::grant::{Grant, Scope};
 use crate::http::{parse_length, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{
-    Commit, MultipartIndex, MultipartUpload, ObjectIndex, PartAttempt, PendingUpload, UploadJournal,
+    multipart_entry, Commit, MultipartIndex, MultipartUpload, ObjectIndex, PartAttempt, UploadJournal,
+    DEFAULT_PENDING_GRACE_MS,
 };
 use crate::router::Route;
 use crate::store::{Multipart, ObjectMeta, PutPart};
-use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::rfc3339;
 use crate::upload::{
     check_content_type, committed_or_discard, created, due_at, location, log_cleanup, object_record, settle,
@@ -235,7 +235,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             expires_at: self.now_ms.saturating_add(self.config.multipart_ttl_ms),
             storage_key: name.to_string(),
         };
-        if let Err(err) = self.meta.create_multipart(&upload).await {
+        if let Err(err) = self.meta.begin_multipart(&upload).await {
             // Unrecorded, so no sweep can find it; the store's own expiry is the backstop.
             if let Err(e) = self.store.abort_multipart(&name, &upload.store_upload_id).await {
                 log_cleanup("aborting the unrecorded multipart upload", &name, &e);
@@ -365,10 +365,15 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
     /// gateway acknowledged (the latest acknowledged copy of each number), or nothing: the
     /// client's list and size, if sent, must match them (409 otherwise), and a part number in
     /// flight without an acknowledged copy refuses the completion. Then records the object
-    /// exactly as a single PUT does. The completion is journaled like an upload, so the sweep
-    /// can reconcile an object whose row could not be written.
+    /// exactly as a single PUT does. The upload's stored name is journaled from its start, so
+    /// the sweep can reconcile an object whose row could not be written. One metadata round
+    /// trip before the store assembles, one after.
     pub async fn complete<T>(&self, id: &str, body: &[u8]) -> Result<(Reply<T>, FollowUp)> {
-        let upload = match self.load(id).await {
+        self.grant.authorize(Scope::Write, &self.key)?;
+        // One round trip before the store assembles: the upload, its parts and its journal entry.
+        let (found, mut recorded) =
+            self.meta.prepare_completion(id, self.key.as_str(), &self.grant.sub, self.now_ms).await?;
+        let upload = match self.live(found) {
             Ok(upload) => upload,
             Err(err) if err.kind == ErrorKind::UploadNotFound => return self.completed_before(id, err).await,
             Err(err) => return Err(err),
@@ -376,8 +381,9 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         let req: CompleteBody = parse_json(body)?;
         let client_list: Option<Vec<(u16, String)>> =
             req.parts.map(|list| list.into_iter().map(|p| (p.part_number, p.etag)).collect());
-        let mut recorded = self.received(id, &upload).await?;
         if self.parts_in_store {
+            let name = StoredName::recorded(upload.storage_key.clone());
+            recorded = self.store.list_parts(&name, &upload.store_upload_id).await?;
             // A store that lists no ETags (s3s-fs): the client's, which the store checks when
             // it assembles the parts.
             for part in recorded.iter_mut().filter(|p| p.etag.is_empty()) {
@@ -389,25 +395,14 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         let total: u64 = parts.iter().map(|p| p.size).sum();
         self.check_total(total)?;
         let name = StoredName::recorded(upload.storage_key.clone());
-        let pending = PendingUpload {
-            id: id.to_owned(),
-            key: upload.key.clone(),
-            owner: upload.owner.clone(),
-            started_at: self.now_ms,
-            storage_key: upload.storage_key.clone(),
-            due_at: self.now_ms.saturating_add(DEFAULT_PENDING_GRACE_MS),
-        };
-        // Needed by the commit; if it fails, so would the commit, before anything is assembled.
-        self.meta.begin_upload(&pending).await?;
+        // Journaled since the upload started: a completion that fails after the store assembled
+        // leaves the object to the entry's sweep, and a refused one leaves the entry for the
+        // upload's other completions.
+        let pending = multipart_entry(&upload);
         let stored = match self.store.complete_multipart(&name, &upload.store_upload_id, &parts).await {
             Ok(stored) => stored,
             // A refusal assembled nothing.
-            Err(err) if err.kind == ErrorKind::BadRequest => {
-                if let Err(e) = self.meta.abandon_upload(&upload.key, id).await {
-                    log_cleanup("clearing the journal entry", &name, &e);
-                }
-                return Err(err);
-            }
+            Err(err) if err.kind == ErrorKind::BadRequest => return Err(err),
             // Any other failure may have come after the store assembled the object (this
             // attempt's answer lost, or an earlier attempt's: the store then no longer knows
             // the upload, which s3s-fs reports as AccessDenied). Only this upload assembles
@@ -417,13 +412,8 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
                     ObjectMeta { uploaded_ms: found.uploaded_ms.max(self.now_ms), ..found }
                 }
                 Ok(None) if err.kind == ErrorKind::UploadNotFound => {
-                    for (op, result) in [
-                        ("clearing the journal entry", self.meta.abandon_upload(&upload.key, id).await),
-                        ("forgetting the multipart upload", self.meta.remove_multipart(id).await),
-                    ] {
-                        if let Err(e) = result {
-                            log_cleanup(op, &name, &e);
-                        }
+                    if let Err(e) = self.meta.remove_multipart(id).await {
+                        log_cleanup("forgetting the multipart upload", &name, &e);
                     }
                     return Err(err);
                 }
@@ -476,7 +466,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
     /// ended upload is the sweep's: it is past its expiry.
     pub async fn abort<T>(&self, id: &str) -> Result<Reply<T>> {
         let upload = self.load(id).await?;
-        if !self.meta.end_multipart(id).await? {
+        if !self.meta.end_multipart(id, self.now_ms.saturating_add(DEFAULT_PENDING_GRACE_MS)).await? {
             return Err(GatewayError::new(ErrorKind::UploadNotFound, "the upload was completed or aborted meanwhile"));
         }
         let name = StoredName::recorded(upload.storage_key);

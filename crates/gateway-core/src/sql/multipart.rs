@@ -7,7 +7,10 @@ use serde::Deserialize;
 use super::objects::names;
 use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::metadata::{Commit, MultipartIndex, MultipartUpload, ObjectRecord, PartAttempt, PreparedPart};
+use crate::metadata::{
+    multipart_entry, Commit, MultipartIndex, MultipartUpload, ObjectRecord, PartAttempt, PreparedPart,
+    DEFAULT_PENDING_GRACE_MS,
+};
 use crate::multipart::rules::{OtherParts, Part};
 
 #[derive(Deserialize)]
@@ -55,6 +58,30 @@ impl From<PartRow> for Part {
 
 const UPLOAD_COLUMNS: &str =
     "id, key, owner, store_upload_id, content_type, declared_size, created_at, expires_at, storage_key";
+
+/// Records upload `u`.
+fn insert(u: &MultipartUpload) -> Statement {
+    let sql = format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    let values = args![
+        &u.id,
+        &u.key,
+        &u.owner,
+        &u.store_upload_id,
+        &u.content_type,
+        u.declared_size,
+        u.created_at,
+        u.expires_at,
+        &u.storage_key,
+    ];
+    stmt(sql, values)
+}
+
+/// Upload ?1's recorded parts and, with an empty ETag, each number in flight at ?2 without one.
+const PARTS: &str = "SELECT part_number, size, etag FROM multipart_parts WHERE upload_id = ?1 \
+                     UNION ALL SELECT part_number, MAX(size) AS size, '' AS etag FROM multipart_attempts a \
+                     WHERE upload_id = ?1 AND until_ms > ?2 AND NOT EXISTS (SELECT 1 FROM multipart_parts p \
+                     WHERE p.upload_id = ?1 AND p.part_number = a.part_number) GROUP BY part_number \
+                     ORDER BY part_number";
 
 /// Forgets upload ?1 (the last statement removes its row) when `condition` holds.
 fn forget_statements(condition: &str, values: &[Value]) -> Vec<Statement> {
@@ -137,21 +164,14 @@ fn reserve(a: &PartAttempt, limit: u64, now_ms: i64, caller: Option<(&str, &str)
 
 impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
     async fn create_multipart(&self, u: &MultipartUpload) -> Result<()> {
-        let sql =
-            format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-        let values = args![
-            &u.id,
-            &u.key,
-            &u.owner,
-            &u.store_upload_id,
-            &u.content_type,
-            u.declared_size,
-            u.created_at,
-            u.expires_at,
-            &u.storage_key,
-        ];
-        self.run(Route::Key(&u.key), "multipart insert", stmt(sql, values)).await?;
+        self.run(Route::Key(&u.key), "multipart insert", insert(u)).await?;
         Ok(())
+    }
+
+    /// The entry and the upload in one transaction.
+    async fn begin_multipart(&self, u: &MultipartUpload) -> Result<()> {
+        let statements = vec![super::journal::begin(&multipart_entry(u)), insert(u)];
+        self.transaction(Route::Key(&u.key), "multipart begin", statements).await
     }
 
     async fn multipart(&self, id: &str) -> Result<Option<MultipartUpload>> {
@@ -161,13 +181,34 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
     }
 
     async fn parts(&self, id: &str, now_ms: i64) -> Result<Vec<Part>> {
-        let sql = "SELECT part_number, size, etag FROM multipart_parts WHERE upload_id = ?1 \
-                   UNION ALL SELECT part_number, MAX(size) AS size, '' AS etag FROM multipart_attempts a \
-                   WHERE upload_id = ?1 AND until_ms > ?2 AND NOT EXISTS (SELECT 1 FROM multipart_parts p \
-                   WHERE p.upload_id = ?1 AND p.part_number = a.part_number) GROUP BY part_number \
-                   ORDER BY part_number";
-        let rows: Vec<PartRow> = self.all(Route::Id(id), "parts select", stmt(sql, args![id, now_ms])).await?;
+        let rows: Vec<PartRow> = self.all(Route::Id(id), "parts select", stmt(PARTS, args![id, now_ms])).await?;
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// The upload, its parts and the backfilled entry ([`multipart_entry`], built from the
+    /// row) in one batch.
+    async fn prepare_completion(
+        &self,
+        id: &str,
+        key: &str,
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<(Option<MultipartUpload>, Vec<Part>)> {
+        let statements = vec![
+            stmt(format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE id = ?1"), args![id]),
+            stmt(PARTS, args![id, now_ms]),
+            stmt(
+                "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
+                 SELECT id, key, owner, created_at, COALESCE(storage_key, key), expires_at + ?2 \
+                 FROM multipart_uploads WHERE id = ?1 AND key = ?3 AND owner = ?4 AND expires_at > ?5",
+                args![id, DEFAULT_PENDING_GRACE_MS, key, owner, now_ms],
+            ),
+        ];
+        let op = "completion prepare";
+        let results = self.batch(Route::Id(id), op, statements).await?;
+        let [upload, parts, _] = results.as_slice() else { return Ok((None, Vec::new())) };
+        let upload = upload.decode::<UploadRow>(op)?.pop().map(Into::into);
+        Ok((upload, parts.decode::<PartRow>(op)?.into_iter().map(Into::into).collect()))
     }
 
     /// The counters (kept by triggers, `migrations/0006`) and two index lookups: a constant
@@ -241,9 +282,17 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
         self.commit("multipart complete", rec, statements, false).await
     }
 
-    async fn end_multipart(&self, id: &str) -> Result<bool> {
-        let sql = "UPDATE multipart_uploads SET expires_at = 0 WHERE id = ?1 AND expires_at > 0";
-        Ok(self.run(Route::Id(id), "multipart end", stmt(sql, args![id])).await?.changed())
+    async fn end_multipart(&self, id: &str, settle_by_ms: i64) -> Result<bool> {
+        let statements = vec![
+            stmt(
+                "UPDATE pending_uploads SET due_at = MIN(due_at, ?2) WHERE id = ?1 \
+                 AND EXISTS (SELECT 1 FROM multipart_uploads WHERE id = ?1 AND expires_at > 0)",
+                args![id, settle_by_ms],
+            ),
+            stmt("UPDATE multipart_uploads SET expires_at = 0 WHERE id = ?1 AND expires_at > 0", args![id]),
+        ];
+        let results = self.batch(Route::Id(id), "multipart end", statements).await?;
+        Ok(results.last().is_some_and(Outcome::changed))
     }
 
     async fn remove_multipart(&self, id: &str) -> Result<()> {

@@ -4,8 +4,9 @@ use serde::Deserialize;
 
 use super::{args, stmt, Route, SqlDatabase, SqlMetadata};
 use crate::error::Result;
-use crate::events::Event;
+use crate::events::VERSION;
 use crate::metadata::{ListCursor, ObjectIndex, ObjectRecord, STATUS_COMPLETE};
+use crate::time::rfc3339;
 
 /// A row as the database returns it (numbers may arrive as JS numbers, booleans as 0/1).
 #[derive(Deserialize)]
@@ -87,34 +88,50 @@ impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
         Ok(rows)
     }
 
-    async fn delete_row(&self, row: &ObjectRecord, now_ms: i64) -> Result<bool> {
-        let values = args![&row.key, &row.storage_key, now_ms];
+    /// One transaction: read the row, journal its stored name, keep a copy of an announced
+    /// version, record the event (its body built from the row by the database, as
+    /// [`crate::events::Event::deleted`] builds it) and remove the row.
+    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Option<ObjectRecord>> {
+        let values = args![key, now_ms];
         let mut statements = vec![
+            stmt(format!("SELECT {COLUMNS} FROM objects WHERE key = ?1"), args![key]),
             stmt(
                 "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
-                 SELECT 'gc:' || storage_key, key, owner, ?3, storage_key, ?3, 0 FROM objects \
-                 WHERE key = ?1 AND storage_key = ?2",
+                 SELECT 'gc:' || COALESCE(storage_key, key), key, owner, ?2, COALESCE(storage_key, key), ?2, 0 \
+                 FROM objects WHERE key = ?1",
                 values.clone(),
             ),
             stmt(
                 format!(
                     "INSERT OR IGNORE INTO replaced_versions ({COLUMNS}, replaced_at) \
-                     SELECT {COLUMNS}, ?3 FROM objects WHERE key = ?1 AND storage_key = ?2 AND announced = 1"
+                     SELECT {COLUMNS}, ?2 FROM objects WHERE key = ?1 AND announced = 1"
                 ),
                 values.clone(),
             ),
         ];
         if self.events {
-            statements.push(self.record_event(
-                &Event::deleted(row, now_ms),
-                now_ms,
-                &names(4, 5),
-                values[..2].to_vec(),
+            statements.push(stmt(
+                // The version is written into the statement: a bound JS number may arrive as a
+                // real, which JSON would spell `1.0`.
+                format!(
+                    "INSERT OR IGNORE INTO event_outbox (id, body, created_at) \
+                     SELECT ?3, json_object('type', 'object.deleted', 'deleted_at', ?4, 'version', {VERSION}, \
+                     'id', ?3, 'key', key, 'owner', owner, 'size', size, 'etag', etag), ?2 FROM objects WHERE key = ?1"
+                ),
+                args![key, now_ms, event_id, rfc3339(now_ms)],
             ));
         }
-        statements.push(stmt("DELETE FROM objects WHERE key = ?1 AND storage_key = ?2", values[..2].to_vec()));
-        let results = self.batch(Route::Key(&row.key), "delete", statements).await?;
-        Ok(results.last().is_some_and(super::Outcome::changed))
+        statements.push(stmt("DELETE FROM objects WHERE key = ?1", args![key]));
+        let op = "delete";
+        let results = self.batch(Route::Key(key), op, statements).await?;
+        if !results.last().is_some_and(super::Outcome::changed) {
+            return Ok(None);
+        }
+        let row: Option<Row> = match results.first() {
+            Some(found) => found.decode(op)?.pop(),
+            None => None,
+        };
+        Ok(row.map(Into::into))
     }
 
     async fn record_detection(

@@ -4,10 +4,11 @@
 
 use serde::Deserialize;
 
+use super::commit::commit_answer;
 use super::multipart::PartRow;
 use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::Result;
-use crate::metadata::{PendingUpload, TusAdvance, TusIndex, TusState, TusUpload};
+use crate::metadata::{Commit, ObjectRecord, PendingUpload, TusAdvance, TusIndex, TusState, TusUpload};
 use crate::tus::plan::Chunk;
 
 #[derive(Deserialize)]
@@ -59,6 +60,47 @@ const COLUMNS: &str = "id, key, owner, storage_key, content_type, metadata, leng
 
 /// "Request ?2 holds upload ?1 at offset ?3."
 const HELD: &str = "EXISTS (SELECT 1 FROM tus_uploads WHERE id = ?1 AND lease = ?2 AND upload_offset = ?3)";
+/// Upload ?1's object is the one its key's row names.
+const RECORDED: &str = "EXISTS (SELECT 1 FROM tus_uploads t JOIN objects o ON o.key = t.key \
+                        AND o.storage_key = t.storage_key WHERE t.id = ?1)";
+
+/// What advance `a` of upload ?1 under lease ?2 from offset ?3 records, each statement only
+/// while `held` (over ?1…?3) holds; the last moves the offset and gives the lease back.
+fn advance(id: &str, lease: &str, a: &TusAdvance, held: &str) -> Vec<Statement> {
+    let with = |extra: Vec<Value>| [args![id, lease, a.from], extra].concat();
+    let mut statements = Vec::new();
+    // The consumed chunks go first: a merged chunk takes the start of the first of them.
+    for name in &a.consumed {
+        statements.push(stmt(
+            format!("DELETE FROM tus_chunks WHERE upload_id = ?1 AND name = ?4 AND {held}"),
+            with(args![name]),
+        ));
+    }
+    if let Some(c) = &a.chunk {
+        statements.push(stmt(
+            format!("INSERT INTO tus_chunks (upload_id, start, length, name) SELECT ?1, ?4, ?5, ?6 WHERE {held}"),
+            with(args![c.start, c.length, &c.name]),
+        ));
+    }
+    for p in &a.parts {
+        statements.push(stmt(
+            format!(
+                "INSERT OR REPLACE INTO tus_parts (upload_id, part_number, size, etag) SELECT ?1, ?4, ?5, ?6 WHERE {held}"
+            ),
+            with(args![p.number, p.size, &p.etag]),
+        ));
+    }
+    statements.push(stmt(
+        format!(
+            "UPDATE tus_uploads SET upload_offset = ?4, length = COALESCE(length, ?5), \
+             part_size = COALESCE(part_size, ?6), store_upload_id = COALESCE(store_upload_id, ?7), \
+             parts = (SELECT count(*) FROM tus_parts WHERE upload_id = ?1), lease = NULL, lease_until = NULL \
+             WHERE id = ?1 AND {held}"
+        ),
+        with(args![a.to, a.length, a.part_size, &a.store_upload_id]),
+    ));
+    statements
+}
 
 /// Takes upload ?1 for request ?2 until ?3, if its offset is ?4 and no lease is live at ?5.
 const LEASE: &str = "UPDATE tus_uploads SET lease = ?2, lease_until = ?3 WHERE id = ?1 AND upload_offset = ?4 \
@@ -160,38 +202,20 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
     }
 
     async fn advance_tus(&self, id: &str, lease: &str, a: &TusAdvance) -> Result<bool> {
-        let with = |extra: Vec<Value>| [args![id, lease, a.from], extra].concat();
-        let mut statements = Vec::new();
-        // The consumed chunks go first: a merged chunk takes the start of the first of them.
-        for name in &a.consumed {
-            statements.push(stmt(
-                format!("DELETE FROM tus_chunks WHERE upload_id = ?1 AND name = ?4 AND {HELD}"),
-                with(args![name]),
-            ));
-        }
-        if let Some(c) = &a.chunk {
-            statements.push(stmt(
-                format!("INSERT INTO tus_chunks (upload_id, start, length, name) SELECT ?1, ?4, ?5, ?6 WHERE {HELD}"),
-                with(args![c.start, c.length, &c.name]),
-            ));
-        }
-        for p in &a.parts {
-            statements.push(stmt(
-                format!(
-                    "INSERT OR REPLACE INTO tus_parts (upload_id, part_number, size, etag) SELECT ?1, ?4, ?5, ?6 WHERE {HELD}"
-                ),
-                with(args![p.number, p.size, &p.etag]),
-            ));
-        }
-        statements.push(stmt(
-            "UPDATE tus_uploads SET upload_offset = ?4, length = COALESCE(length, ?5), \
-             part_size = COALESCE(part_size, ?6), store_upload_id = COALESCE(store_upload_id, ?7), \
-             parts = (SELECT count(*) FROM tus_parts WHERE upload_id = ?1), lease = NULL, lease_until = NULL \
-             WHERE id = ?1 AND lease = ?2 AND upload_offset = ?3",
-            with(args![a.to, a.length, a.part_size, &a.store_upload_id]),
-        ));
-        let results = self.batch(Route::Id(id), "tus advance", statements).await?;
+        let results = self.batch(Route::Id(id), "tus advance", advance(id, lease, a, HELD)).await?;
         Ok(results.last().is_some_and(Outcome::changed))
+    }
+
+    /// The commit, then the advance, only where the key's row names the upload's object by
+    /// then (this commit's, or an earlier request's): one transaction.
+    async fn finish_tus(&self, id: &str, lease: &str, a: &TusAdvance, rec: &ObjectRecord) -> Result<(Commit, bool)> {
+        let op = "tus finish";
+        let mut statements = self.commit_statements(id, rec, false, true, None, None);
+        let commit_len = statements.len();
+        statements.extend(advance(id, lease, a, &format!("{HELD} AND {RECORDED}")));
+        let results = self.batch(Route::Key(&rec.key), op, statements).await?;
+        let advanced = results.len() > commit_len && results.last().is_some_and(Outcome::changed);
+        Ok((commit_answer(&results, rec, false, op), advanced))
     }
 
     async fn remove_tus(&self, id: &str) -> Result<()> {

@@ -494,17 +494,13 @@ impl ObjectIndex for MemoryMetadata {
         Ok(rows)
     }
 
-    async fn delete_row(&self, row: &ObjectRecord, now_ms: i64) -> Result<bool> {
+    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Option<ObjectRecord>> {
         self.check()?;
-        let mut rows = self.rows.borrow_mut();
-        if rows.get(&row.key).is_none_or(|r| r.storage_key != row.storage_key) {
-            return Ok(false);
-        }
-        let row = rows.remove(&row.key).ok_or_else(|| GatewayError::new(ErrorKind::Internal, "row vanished"))?;
+        let Some(row) = self.rows.borrow_mut().remove(key) else { return Ok(None) };
         self.journal_garbage(&row, now_ms);
-        let event = Event::deleted(&row, now_ms);
+        let event = Event::deleted(&row, now_ms, event_id);
         self.outbox.borrow_mut().insert(event.id.clone(), (event, now_ms));
-        Ok(true)
+        Ok(Some(row))
     }
 
     async fn record_detection(
@@ -673,11 +669,14 @@ impl MultipartIndex for MemoryMetadata {
         Ok(committed)
     }
 
-    async fn end_multipart(&self, id: &str) -> Result<bool> {
+    async fn end_multipart(&self, id: &str, settle_by_ms: i64) -> Result<bool> {
         self.check()?;
         let mut uploads = self.multiparts.borrow_mut();
         let Some(upload) = uploads.get_mut(id).filter(|u| u.expires_at > 0) else { return Ok(false) };
         upload.expires_at = 0;
+        if let Some(entry) = self.pending.borrow_mut().get_mut(id) {
+            entry.due_at = entry.due_at.min(settle_by_ms);
+        }
         Ok(true)
     }
 

@@ -382,9 +382,9 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             }
         };
         let advance = TusAdvance { from: offset, to: end, length: upload.length, ..advance };
-        let job = match finished {
-            Some(stored) => match self.commit(&upload, &key, stored).await {
-                Ok(job) => Some(job),
+        let (job, advanced) = match finished {
+            Some(stored) => match self.commit(&upload, &key, stored, &advance).await {
+                Ok((job, advanced)) => (Some(job), advanced),
                 Err(err) => {
                     if let Err(e) = self.meta.release_tus(&upload.id, self.request_id).await {
                         log_cleanup("giving back the lease of", &chunk_name, &e);
@@ -392,9 +392,9 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
                     return Err(err);
                 }
             },
-            None => None,
+            None => (None, self.meta.advance_tus(&upload.id, self.request_id, &advance).await?),
         };
-        if !self.meta.advance_tus(&upload.id, self.request_id, &advance).await? {
+        if !advanced {
             if job.is_none() {
                 // The lease ran out (or the upload was terminated) while this request streamed.
                 return Err(GatewayError::new(ErrorKind::UploadLocked, "the upload changed meanwhile: send HEAD"));
@@ -614,13 +614,24 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         matches!(self.meta.get(&upload.key).await, Ok(Some(row)) if row.storage_key == upload.storage_key)
     }
 
-    /// Records the finished object as every upload is: the row names it, the version it
-    /// replaced is journaled, and the follow-up runs. A commit whose answer was lost is
-    /// settled by the row.
-    async fn commit(&self, upload: &TusUpload, key: &ObjectKey, stored: ObjectMeta) -> Result<FollowUp> {
+    /// Records the finished object as every upload is (the row names it, the version it
+    /// replaced is journaled, and the follow-up runs) and the request's `advance`, in one round
+    /// trip. A commit whose answer was lost is settled by the row, and the advance is made
+    /// again (it changes nothing if it was made). The follow-up, and whether the advance was
+    /// made.
+    async fn commit(
+        &self,
+        upload: &TusUpload,
+        key: &ObjectKey,
+        stored: ObjectMeta,
+        advance: &TusAdvance,
+    ) -> Result<(FollowUp, bool)> {
         let name = StoredName::recorded(upload.storage_key.clone());
         let record = object_record(self.grant, key, &upload.content_type, &name, &stored, self.now_ms);
-        let committed = self.meta.commit_upload(&upload.id, &record, false, None).await;
+        let (committed, advanced) = match self.meta.finish_tus(&upload.id, self.request_id, advance, &record).await {
+            Ok((committed, advanced)) => (Ok(committed), Some(advanced)),
+            Err(err) => (Err(err), None),
+        };
         let replaced = match settle(self.meta, &record, committed).await? {
             Commit::Committed { replaced } => replaced,
             Commit::KeyExists => None,
@@ -632,7 +643,11 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             }
         };
         let (_, job) = created::<()>(key, &record, replaced);
-        Ok(job)
+        let advanced = match advanced {
+            Some(advanced) => advanced,
+            None => self.meta.advance_tus(&upload.id, self.request_id, advance).await.unwrap_or(false),
+        };
+        Ok((job, advanced))
     }
 
     /// Deletes staged chunks that are now inside parts and clears their journal entries.
