@@ -46,7 +46,9 @@ impl ContractStore for Backend {
 
 /// `POST /__contract/shards/sql` (`{sql, args, key?}`): the statement run in the shard of
 /// `key`, or in every registered shard, `{results, changes}` joined: the integration tests'
-/// view of the rows when the metadata is on shards, as D1's own binding is theirs on D1.
+/// view of the rows when the metadata is on shards, as D1's own binding is theirs on D1. The
+/// shard's alarm is left alone and its due time reported: what a test leaves due is found by
+/// the Cron Trigger, as work whose alarm was lost is.
 async fn shards_sql(req: &web_sys::Request, env: &Env) -> worker::Result<web_sys::Response> {
     #[derive(serde::Deserialize)]
     struct Query {

@@ -222,10 +222,10 @@ pub async fn sweep(env: Env) {
     }
 }
 
-/// The Cron Trigger on shards: each registered shard sweeps itself (its alarm does so at its
-/// earliest due work; this is the backstop for an alarm that was lost).
+/// The Cron Trigger on shards: each shard whose reported work is due sweeps itself (its alarm
+/// does so at its earliest due work; this is the backstop for an alarm that was lost).
 async fn sweep_shards(shards: &crate::shard::DurableShards) {
-    match shards.sweep_all().await {
+    match shards.sweep_overdue(now_ms()).await {
         Ok((s, failed)) => {
             emit(&Line::new("info", "sweep").detail(format!(
                 "{} journal entries settled, {} unrecorded objects removed; {} expired uploads aborted; {} events re-sent; \

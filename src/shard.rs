@@ -3,8 +3,10 @@
 //! namespace, named by the core) and the namespace directory (the object named
 //! [`DIRECTORY`]), and [`DurableShards`], the Worker's way to them. A shard migrates its own
 //! schema on first use (the same `migrations/` as D1), runs each batch it is sent in one
-//! transaction, and keeps its alarm at its earliest due work, which the alarm then sweeps; the
-//! Cron Trigger asks every registered shard to sweep as a backstop for a lost alarm.
+//! transaction, and keeps its alarm at its earliest due work, which the alarm then sweeps. It
+//! reports that time to the directory when its alarm moves and after each sweep, and the Cron
+//! Trigger asks the shards whose reported time has passed to sweep: the backstop for a lost
+//! alarm, without asking every shard.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -71,12 +73,18 @@ enum Message {
     Register { namespace: String, shard: String },
     /// To the directory: the namespaces starting with `prefix`, with their shards.
     Namespaces { prefix: String },
+    /// To the directory: shard `shard`'s earliest due work was at `due_at` (`None`: nothing
+    /// due) when it looked, at `reported_at`.
+    Due { shard: String, due_at: Option<i64>, reported_at: i64 },
+    /// To the directory: the shards whose reported work is due by `now_ms`.
+    Overdue { now_ms: i64 },
     /// Sweep this shard now (the Cron Trigger's backstop).
     Sweep,
-    /// Test builds only: statements run here as they are, registering nothing and leaving the
-    /// alarm as it is (so a test can leave work due with no alarm for it, as a lost one would).
+    /// Test builds only: statements run in shard `shard` as they are, registering nothing and
+    /// leaving the alarm as it is, then the shard's due time reported to the directory: work a
+    /// test leaves due is work whose alarm was lost.
     #[cfg(feature = "contract")]
-    Test { statements: Vec<Statement> },
+    Test { shard: String, statements: Vec<Statement> },
 }
 
 /// An object's answer: its result, or its error with the error's code.
@@ -129,6 +137,8 @@ pub struct MetadataShard {
     ready: Cell<bool>,
     /// The alarm time this instance last set or read (`None`: not known yet).
     armed: Cell<Option<i64>>,
+    /// This shard's name, once a call or its own table told it.
+    name: RefCell<Option<String>>,
 }
 
 impl MetadataShard {
@@ -157,6 +167,10 @@ impl MetadataShard {
         let db = self.sql();
         match message {
             Message::Batch { shard, namespace, op, statements } => {
+                if self.name.borrow().is_none() {
+                    registry::remember_name(&db, &shard).await?;
+                    self.name.replace(Some(shard.clone()));
+                }
                 if let Some(ns) = &namespace {
                     if !registry::known(&db, ns).await? {
                         let register = Message::Register { namespace: ns.clone(), shard };
@@ -173,31 +187,61 @@ impl MetadataShard {
                 Ok(serde_json::Value::Null)
             }
             Message::Namespaces { prefix } => to_json(registry::namespaces(&db, &prefix).await?),
+            Message::Due { shard, due_at, reported_at } => {
+                registry::note_due(&db, &shard, due_at, reported_at).await?;
+                Ok(serde_json::Value::Null)
+            }
+            Message::Overdue { now_ms } => to_json(registry::overdue(&db, now_ms).await?),
             Message::Sweep => to_json(self.sweep().await?),
             #[cfg(feature = "contract")]
-            Message::Test { statements } => to_json(db.batch(Route::Here, "test sql", statements).await?),
+            Message::Test { shard, statements } => {
+                let outcomes = db.batch(Route::Here, "test sql", statements).await?;
+                let due_at = due::next_due(&db).await?;
+                note_due(&self.env, Message::Due { shard, due_at, reported_at: now_ms() }).await;
+                to_json(outcomes)
+            }
         }
     }
 
-    /// Sets the alarm to the earliest due work, unless it is set at least as early.
+    /// Sets the alarm to the earliest due work, unless it is set at least as early, and tells
+    /// the directory when the alarm moved, could not be set, or was first looked at by this
+    /// instance (after the answer: the report is for the backstop, not for this request).
     async fn arm(&self) {
+        // Work due in the past (an aborted upload's expiry is 0) is due now: an alarm time must
+        // be positive.
         let due = match due::next_due(&self.sql()).await {
-            Ok(Some(due)) => due,
+            Ok(Some(due)) => due.max(now_ms()),
             Ok(None) => return,
             Err(e) => {
                 return emit(&Line::new("error", "sweep_problem").detail(format!("arming the alarm: {}", e.log_line())))
             }
         };
         let storage = self.state.storage();
+        let mut report = false;
         if self.armed.get().is_none() {
             self.armed.set(storage.get_alarm().await.ok().flatten());
+            report = true;
         }
         if self.armed.get().is_none_or(|at| at > due) {
+            report = true;
             match storage.set_alarm(moment(due)).await {
                 Ok(()) => self.armed.set(Some(due)),
                 Err(e) => emit(&Line::new("error", "sweep_problem").detail(format!("setting the alarm: {e}"))),
             }
         }
+        if report {
+            if let Some(message) = self.due_report(Some(due.min(self.armed.get().unwrap_or(due)))) {
+                let env = self.env.clone();
+                self.state.wait_until(async move { note_due(&env, message).await });
+            }
+        }
+    }
+
+    /// The report of this shard's due time `due_at` for the directory, if the shard knows its
+    /// name.
+    fn due_report(&self, due_at: Option<i64>) -> Option<Message> {
+        let shard = self.name.borrow().clone()?;
+        Some(Message::Due { shard, due_at, reported_at: now_ms() })
     }
 
     /// The sweep of this shard alone (its alarm, or the Cron Trigger's backstop): settles its
@@ -217,11 +261,17 @@ impl MetadataShard {
         }
         // Work still due (a step that failed, a full batch) is tried again a minute on.
         self.armed.set(None);
-        if let Ok(Some(due)) = due::next_due(&self.sql()).await {
-            let at = due.max(now + 60_000);
+        let next = due::next_due(&self.sql()).await.ok().flatten().map(|due| due.max(now + 60_000));
+        if let Some(at) = next {
             if self.state.storage().set_alarm(moment(at)).await.is_ok() {
                 self.armed.set(Some(at));
             }
+        }
+        if self.name.borrow().is_none() {
+            self.name.replace(registry::own_name(&self.sql()).await.ok().flatten());
+        }
+        if let Some(message) = self.due_report(next) {
+            note_due(&self.env, message).await;
         }
         for problem in &report.problems {
             emit(&Line::new("error", "sweep_problem").detail(problem.as_str()));
@@ -238,7 +288,7 @@ impl MetadataShard {
 
 impl DurableObject for MetadataShard {
     fn new(state: State, env: Env) -> Self {
-        MetadataShard { state, env, ready: Cell::new(false), armed: Cell::new(None) }
+        MetadataShard { state, env, ready: Cell::new(false), armed: Cell::new(None), name: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -255,6 +305,18 @@ impl DurableObject for MetadataShard {
             emit(&Line::new("error", "sweep_problem").detail(e.log_line()));
         }
         Response::ok("")
+    }
+}
+
+/// Sends a shard's due-time report to the directory; a failure is logged (the shard's alarm
+/// stands, and its next report replaces this one).
+async fn note_due(env: &Env, message: Message) {
+    let sent = match binding(env) {
+        Ok(ns) => send(&ns, DIRECTORY, &message).await.and_then(|a| a.into_result::<()>("due report")),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        emit(&Line::new("error", "sweep_problem").detail(format!("reporting the due time: {}", e.log_line())));
     }
 }
 
@@ -312,9 +374,11 @@ impl DurableShards {
         Ok(shards)
     }
 
-    /// Asks every registered shard to sweep itself: what they did together, and the failures.
-    pub async fn sweep_all(&self) -> Result<(Swept, Vec<GatewayError>)> {
-        let shards = self.shards("").await?;
+    /// Asks each shard whose reported work is due by `now_ms` (its alarm should have fired) to
+    /// sweep itself: what they did together, and the failures.
+    pub async fn sweep_overdue(&self, now_ms: i64) -> Result<(Swept, Vec<GatewayError>)> {
+        let shards: Vec<String> =
+            send(&self.ns, DIRECTORY, &Message::Overdue { now_ms }).await?.into_result("directory")?;
         let runs = join_all(
             shards
                 .iter()
@@ -378,10 +442,10 @@ impl DurableShards {
             Some(key) => vec![self.layout.shard_of(key)],
             None => self.shards("").await?,
         };
-        let message = Message::Test { statements: vec![statement] };
-        let runs = join_all(
-            shards.iter().map(|s| async { send(&self.ns, s, &message).await?.into_result::<Vec<Outcome>>("test sql") }),
-        )
+        let runs = join_all(shards.iter().map(|s| async {
+            let message = Message::Test { shard: s.clone(), statements: vec![statement.clone()] };
+            send(&self.ns, s, &message).await?.into_result::<Vec<Outcome>>("test sql")
+        }))
         .await
         .into_iter()
         .collect::<Result<Vec<_>>>()?;

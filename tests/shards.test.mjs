@@ -11,7 +11,8 @@ import { call, tokenFor } from './support/client.mjs';
 
 let gw;
 // `acme` is split: each of its teams (second path segments) has a shard of its own.
-before(async () => { gw = await startGateway({ METADATA: 'durable-objects', METADATA_SPLIT: 'acme' }, { build: 'build-contract' }); });
+const startSharded = (options = {}) => startGateway({ METADATA: 'durable-objects', METADATA_SPLIT: 'acme' }, { build: 'build-contract', ...options });
+before(async () => { gw = await startSharded(); });
 after(async () => { await gw?.close(); });
 
 /** Runs `sql` in the shard of `key` (every shard without one): `{ results, changes }`. */
@@ -60,15 +61,26 @@ test("a shard's due work is done by its own alarm, without the Cron Trigger", as
   assert.deepEqual(left.results, [], 'the settled journal entry is still there');
 });
 
-test('a shard whose alarm was lost is swept by the Cron Trigger', async () => {
-  const bob = tokenFor('bob');
-  await put('bob/lost/a.txt', 'hello', bob);
-  // Left due with no alarm set for it, as when an alarm is lost.
-  const name = await strayDueAt('bob/lost/stray.txt', Date.now() - 1000);
-  await new Promise((r) => setTimeout(r, 1500));
-  assert.notEqual(await gw.stored(name), null, 'something swept the shard before the Cron Trigger');
-  assert.equal(await gw.scheduled(), 200);
-  assert.ok(await eventually(async () => (await gw.stored(name)) === null, 10000), 'the backstop did not sweep the shard');
+test('a shard whose alarm was lost is swept by the Cron Trigger, which asks only the shards with work due', async () => {
+  // A gateway of its own: its shards are exactly the ones this test makes.
+  const main = gw;
+  gw = await startSharded({ logs: true });
+  try {
+    await put('bob/lost/a.txt', 'hello', tokenFor('bob'));
+    await put('frank/idle.txt', 'an idle shard', tokenFor('frank'));
+    // Left due with no alarm set for it, as when an alarm is lost (the shard reported it due).
+    const name = await strayDueAt('bob/lost/stray.txt', Date.now() - 1000);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.notEqual(await gw.stored(name), null, 'something swept the shard before the Cron Trigger');
+    const before = gw.logs.length;
+    assert.equal(await gw.scheduled(), 200);
+    assert.ok(await eventually(async () => (await gw.stored(name)) === null, 10000), 'the backstop did not sweep the shard');
+    const sweep = await eventually(() => gw.logs.slice(before).map((l) => l.message).find((m) => m.includes('shards swept')), 5000);
+    assert.match(sweep ?? '', /1 shards swept, 0 failed/, 'the Cron Trigger asked a shard with nothing due');
+  } finally {
+    await gw.close();
+    gw = main;
+  }
 });
 
 test("two namespaces' shards never see each other's rows", async () => {

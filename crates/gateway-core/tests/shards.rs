@@ -217,3 +217,26 @@ fn a_split_namespace_keeps_each_keys_history_in_one_shard_and_lists_across_its_s
     assert_eq!(block_on(m.list("acme", "acme/uk/", 10, None)).unwrap().len(), 3);
     assert_eq!(m.db().sent.borrow().len(), before + 1);
 }
+
+#[test]
+fn the_directory_lists_the_shards_whose_reported_work_is_due_and_keeps_the_latest_report() {
+    use gateway_core::shard::registry::{note_due, overdue, own_name, remember_name, schema};
+    use gateway_core::sql::sqlite::NativeSqlite;
+    use gateway_core::sql::{Route, SqlDatabase};
+    let directory = NativeSqlite::in_memory().unwrap();
+    block_on(directory.batch(Route::Here, "schema", schema())).unwrap();
+    block_on(note_due(&directory, "s-a", Some(1_000), 10)).unwrap();
+    block_on(note_due(&directory, "s-b", Some(500), 10)).unwrap();
+    block_on(note_due(&directory, "s-c", None, 10)).unwrap();
+    block_on(note_due(&directory, "s-d", Some(5_000), 10)).unwrap();
+    assert_eq!(block_on(overdue(&directory, 1_000)).unwrap(), ["s-b", "s-a"], "due by then, earliest first");
+    assert!(block_on(overdue(&directory, 499)).unwrap().is_empty());
+    // A sweep's later report (nothing due) replaces the earlier one; an older report that
+    // arrives after it changes nothing.
+    block_on(note_due(&directory, "s-a", None, 20)).unwrap();
+    block_on(note_due(&directory, "s-a", Some(900), 15)).unwrap();
+    assert_eq!(block_on(overdue(&directory, 1_000)).unwrap(), ["s-b"]);
+    block_on(remember_name(&directory, "s-x")).unwrap();
+    block_on(remember_name(&directory, "s-x")).unwrap();
+    assert_eq!(block_on(own_name(&directory)).unwrap().as_deref(), Some("s-x"));
+}

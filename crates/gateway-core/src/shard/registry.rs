@@ -1,9 +1,12 @@
 //! The directory of namespaces (one small database, a Durable Object of its own at the edge):
 //! which namespaces exist and which shard holds each, for the calls that concern every shard
-//! (the sweep's backstop, a listing across namespaces). A shard registers a namespace the
-//! first time a call names one of its keys, and remembers that it did, so each namespace
-//! costs the directory one write ever.
+//! (a listing across namespaces), and when each shard's earliest work is due, for the sweep's
+//! backstop. A shard registers a namespace the first time a call names one of its keys, and
+//! remembers that it did, so each namespace costs the directory one write ever; it reports
+//! its due time when its alarm moves and after each sweep, so the Cron Trigger asks only the
+//! shards whose alarm should have fired by then.
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::Result;
@@ -19,7 +22,62 @@ pub fn schema() -> Vec<Statement> {
             args![],
         ),
         stmt("CREATE TABLE IF NOT EXISTS shard_namespaces (namespace TEXT PRIMARY KEY) WITHOUT ROWID", args![]),
+        stmt(
+            "CREATE TABLE IF NOT EXISTS shard_due (shard TEXT PRIMARY KEY, due_at INTEGER, \
+             reported_at INTEGER NOT NULL) WITHOUT ROWID",
+            args![],
+        ),
+        stmt("CREATE TABLE IF NOT EXISTS shard_self (name TEXT PRIMARY KEY) WITHOUT ROWID", args![]),
     ]
+}
+
+/// The rows of one read.
+async fn read<D: SqlDatabase, T: DeserializeOwned>(db: &D, op: &str, statement: Statement) -> Result<Vec<T>> {
+    match db.batch(Route::Here, op, vec![statement]).await?.first() {
+        Some(found) => found.decode(op),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Records, in the directory, that shard `shard`'s earliest due work was at `due_at` (`None`:
+/// nothing due) when it looked at `reported_at`, unless a later report is there already:
+/// reports may arrive out of order.
+pub async fn note_due<D: SqlDatabase>(db: &D, shard: &str, due_at: Option<i64>, reported_at: i64) -> Result<()> {
+    let sql = "INSERT INTO shard_due (shard, due_at, reported_at) VALUES (?1, ?2, ?3) ON CONFLICT(shard) \
+               DO UPDATE SET due_at = excluded.due_at, reported_at = excluded.reported_at \
+               WHERE excluded.reported_at >= shard_due.reported_at";
+    db.batch(Route::Here, "due", vec![stmt(sql, args![shard, due_at, reported_at])]).await?;
+    Ok(())
+}
+
+/// The shards whose reported work is due by `now_ms`, earliest first: those whose alarm should
+/// have fired.
+pub async fn overdue<D: SqlDatabase>(db: &D, now_ms: i64) -> Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        shard: String,
+    }
+    let sql = "SELECT shard FROM shard_due WHERE due_at <= ?1 ORDER BY due_at, shard";
+    let rows: Vec<Row> = read(db, "overdue", stmt(sql, args![now_ms])).await?;
+    Ok(rows.into_iter().map(|r| r.shard).collect())
+}
+
+/// A shard's own name, as it remembered it ([`remember_name`]).
+pub async fn own_name<D: SqlDatabase>(db: &D) -> Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        name: String,
+    }
+    let rows: Vec<Row> = read(db, "name", stmt("SELECT name FROM shard_self LIMIT 1", args![])).await?;
+    Ok(rows.into_iter().next().map(|r| r.name))
+}
+
+/// Remembers, in a shard, its own name (a Durable Object is not told it; the calls name it),
+/// for the reports its alarm makes.
+pub async fn remember_name<D: SqlDatabase>(db: &D, name: &str) -> Result<()> {
+    let sql = "INSERT OR IGNORE INTO shard_self (name) VALUES (?1)";
+    db.batch(Route::Here, "name", vec![stmt(sql, args![name])]).await?;
+    Ok(())
 }
 
 /// Whether a shard has registered namespace `ns` already.
@@ -61,10 +119,6 @@ pub async fn namespaces<D: SqlDatabase>(db: &D, prefix: &str) -> Result<Vec<(Str
     }
     let sql =
         "SELECT namespace, shard FROM shard_directory WHERE substr(namespace, 1, length(?1)) = ?1 ORDER BY namespace";
-    let found = db.batch(Route::Here, "directory", vec![stmt(sql, args![prefix])]).await?;
-    let rows: Vec<Row> = match found.first() {
-        Some(o) => o.decode("directory")?,
-        None => Vec::new(),
-    };
+    let rows: Vec<Row> = read(db, "directory", stmt(sql, args![prefix])).await?;
     Ok(rows.into_iter().map(|r| (r.namespace, r.shard)).collect())
 }
