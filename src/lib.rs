@@ -18,6 +18,7 @@ mod idp;
 mod js;
 mod metadata;
 mod r2;
+mod ratelimit;
 mod serve;
 mod shard;
 mod webhook;

@@ -96,6 +96,8 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         (Err(e), _) | (_, Err(e)) => return fail(&id, Some(&head), started, e),
     };
     let queue = QueueBinding::from_env(&env);
+    let callers = crate::ratelimit::Binding::from_env(&env, crate::ratelimit::CALLERS);
+    let addresses = crate::ratelimit::Binding::from_env(&env, crate::ratelimit::ADDRESSES);
     let gateway = Gateway {
         config: &cfg,
         store: &store,
@@ -105,6 +107,11 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         now_ms: now_ms(),
         request_id: &id,
         idp: crate::idp::verifier(),
+        limits: gateway_core::ratelimit::Limits {
+            callers: callers.as_ref().map(|b| b as &dyn gateway_core::ratelimit::RateLimiter),
+            addresses: addresses.as_ref().map(|b| b as &dyn gateway_core::ratelimit::RateLimiter),
+            period_s: cfg.rate_limit_period_s,
+        },
     };
     let body = req.body();
     let input = match body_plan(&head, body.is_some()) {

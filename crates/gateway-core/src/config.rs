@@ -142,6 +142,10 @@ pub struct Config {
     /// body's time at the slowest pace the sweep waits for) an announced small upload may still
     /// commit; after that its pending-commit message deletes the object (default 60 s).
     pub commit_window_ms: i64,
+    /// `RATE_LIMIT_PERIOD_SECONDS`: the period of the rate-limiting bindings
+    /// (`RATE_LIMIT_CALLERS`, `RATE_LIMIT_ADDRESSES`), 10 or 60 as theirs must be (default 60);
+    /// what `Retry-After` is measured in.
+    pub rate_limit_period_s: u32,
 }
 
 /// Words that mark a value copied from an example file rather than generated.
@@ -299,6 +303,17 @@ impl Config {
             MAX_UPLOAD_COMMIT_WINDOW_SECONDS,
         )? * 1000;
 
+        let rate_limit_period_s = match get("RATE_LIMIT_PERIOD_SECONDS").as_deref() {
+            None | Some("60") => 60,
+            Some("10") => 10,
+            Some(_) => {
+                return Err(config_error(
+                    "RATE_LIMIT_PERIOD_SECONDS",
+                    "must be 10 or 60, the periods a rate-limiting binding can have (and the same as theirs)",
+                ))
+            }
+        };
+
         Ok(Config {
             storage,
             metadata,
@@ -313,6 +328,7 @@ impl Config {
             cors_origins,
             event_retry,
             commit_window_ms,
+            rate_limit_period_s,
         })
     }
 }

@@ -79,6 +79,9 @@ error_kinds! {
     PartsMismatch,
     /// 423: another request is writing to this tus upload right now; retry.
     UploadLocked,
+    /// 429: the caller (or, without a token, the client address) sent more requests than
+    /// its limit allows in the current period; retry after `Retry-After` seconds.
+    RateLimited,
     /// 410: the tus upload expired before it was finished.
     UploadExpired,
     /// 502: the storage backend failed.
@@ -115,6 +118,7 @@ impl ErrorKind {
             MethodNotAllowed => 405,
             OffsetMismatch | PartsMismatch => 409,
             UploadLocked => 423,
+            RateLimited => 429,
             UploadExpired => 410,
             StorageError | StorageAuthFailed => 502,
             StorageUnavailable | IssuerUnavailable => 503,
@@ -148,6 +152,7 @@ impl ErrorKind {
             OffsetMismatch => "offset_mismatch",
             PartsMismatch => "parts_mismatch",
             UploadLocked => "upload_locked",
+            RateLimited => "rate_limited",
             UploadExpired => "upload_expired",
             StorageError | StorageUnavailable => "storage_error",
             StorageAuthFailed => "storage_auth_failed",
@@ -184,6 +189,7 @@ impl ErrorKind {
             OffsetMismatch => "Offset mismatch",
             PartsMismatch => "Parts mismatch",
             UploadLocked => "Upload locked",
+            RateLimited => "Too many requests",
             UploadExpired => "Upload expired",
             StorageError => "Storage error",
             StorageAuthFailed => "Storage authentication failed",

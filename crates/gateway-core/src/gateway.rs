@@ -23,6 +23,7 @@ use crate::presign::confirm::{confirm, confirmed_key};
 use crate::presign::form::companion_params;
 use crate::presign::urls::{presign, redirect};
 use crate::presign::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
+use crate::ratelimit::{retry_after_s, Limits, Subject};
 use crate::router::{route, Route, TusOp, OBJECT_METHODS, TUS_METHODS, TUS_UPLOAD_METHODS};
 use crate::s3_dialect;
 use crate::sign_request;
@@ -46,6 +47,8 @@ pub struct Gateway<'a, S, M, Q> {
     /// What verifying tokens needs from the edge: the runtime's signature checks, and for
     /// identity providers' tokens (`JWT_ISSUERS`) the isolate's key sets and a fetcher.
     pub idp: IdpVerifier<'a>,
+    /// The request rate limiters the deployment binds (none: no limits).
+    pub limits: Limits<'a>,
 }
 
 /// A reply, the follow-up to schedule, the error to log, if any, and the problems met after
@@ -79,10 +82,12 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             // An issuer may send its token in a header of its own (Cloudflare Access).
             Err(err) => issuers.iter().find_map(|i| i.header.as_deref().and_then(|h| head.header(h))).ok_or(err)?,
         };
-        match issuer_of(issuers, token) {
-            Some(issuer) => self.idp.verify(issuer, token, self.now_ms).await,
-            None => verify(&self.config.jwt, token, self.now_ms, self.idp.verifier).await,
-        }
+        let grant = match issuer_of(issuers, token) {
+            Some(issuer) => self.idp.verify(issuer, token, self.now_ms).await?,
+            None => verify(&self.config.jwt, token, self.now_ms, self.idp.verifier).await?,
+        };
+        self.limits.check(Subject::Caller(&grant), self.now_ms).await?;
+        Ok(grant)
     }
 
     /// The caller of an object route: a token, or a presigned gateway URL for this key.
@@ -90,6 +95,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         if !capability::is_signed(head) {
             return Ok((self.authenticate(head).await?, None));
         }
+        self.limits.check(Subject::Address(head), self.now_ms).await?;
         let secret = self.config.url_signing_secret.as_ref().ok_or_else(|| {
             GatewayError::new(ErrorKind::InvalidSignature, "this gateway does not accept signed URLs")
         })?;
@@ -112,6 +118,10 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                 }
                 if is_tus(&head.path) && err.kind == ErrorKind::PreconditionFailed {
                     reply = reply.with_header("Tus-Version", tus_protocol::VERSION);
+                }
+                if err.kind == ErrorKind::RateLimited {
+                    let period = self.limits.period_s;
+                    reply = reply.with_header("Retry-After", retry_after_s(self.now_ms, period).to_string());
                 }
                 if err.kind == ErrorKind::MissingToken
                     || err.kind == ErrorKind::InvalidToken
@@ -189,6 +199,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                 return Ok((reply, Some(job)));
             }
             Route::Form => {
+                self.limits.check(Subject::Address(head), self.now_ms).await?;
                 let form = receive(self.config, self.store, head, body, self.now_ms).await?;
                 // A form works once: spent before its file is stored.
                 self.spend(form.key.as_str(), &form.nonce, form.expires_ms, "this form").await?;

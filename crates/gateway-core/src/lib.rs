@@ -33,6 +33,7 @@ pub mod multipart;
 pub mod presign;
 pub mod r2;
 pub mod range;
+pub mod ratelimit;
 pub mod router;
 pub mod s3;
 pub mod s3_dialect;

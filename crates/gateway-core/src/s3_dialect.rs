@@ -47,6 +47,7 @@ pub fn error_code(kind: ErrorKind) -> &'static str {
         MethodNotAllowed => "MethodNotAllowed",
         PartsMismatch => "InvalidPart",
         UploadLocked => "OperationAborted",
+        RateLimited => "SlowDown",
         StorageUnavailable | IssuerUnavailable => "ServiceUnavailable",
         StorageError | StorageAuthFailed | DatabaseError | ConfigError | Internal => "InternalError",
     }

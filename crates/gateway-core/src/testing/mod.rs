@@ -5,6 +5,7 @@
 //! real S3 store request by request; [`unread`] holds a body that records being read.
 
 pub mod idp;
+pub mod limiter;
 #[cfg(feature = "native-crypto")]
 pub mod native_verifier;
 pub mod scripted;

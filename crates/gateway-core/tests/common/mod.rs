@@ -17,6 +17,7 @@ use gateway_core::http::{body_plan, whole_body, Body, BodyPlan, Input, Reply, Re
 use gateway_core::metadata::ObjectRecord;
 use gateway_core::s3::S3Store;
 use gateway_core::store::{Compose, Multipart, Presign};
+use gateway_core::testing::limiter::CountingLimiter;
 use gateway_core::testing::scripted::Scripted;
 use gateway_core::testing::unread::{BodyGuard, UnreadBody};
 use gateway_core::testing::{MemoryMetadata, MemoryQueue, MemoryStore};
@@ -291,6 +292,9 @@ pub struct World {
     /// The isolate's key sets of identity providers, and where they are fetched from.
     pub idp_keys: gateway_core::idp::keys::RemoteKeys,
     pub idp_fetcher: gateway_core::testing::idp::TableFetcher,
+    /// The rate limiters, when the deployment binds them ([`World::with_rate_limit`]): callers'
+    /// and addresses'.
+    pub limiters: Option<(CountingLimiter, CountingLimiter)>,
 }
 
 impl World {
@@ -310,10 +314,16 @@ impl World {
             requests: Default::default(),
             idp_keys: Default::default(),
             idp_fetcher: Default::default(),
+            limiters: None,
         }
     }
 
     /// A deployment with an `EVENTS` queue.
+    /// A deployment whose callers and client addresses may each send `limit` requests.
+    pub fn with_rate_limit(config: Config, limit: u32) -> World {
+        World { limiters: Some((CountingLimiter::new(limit), CountingLimiter::new(limit))), ..World::new(config) }
+    }
+
     pub fn with_queue(config: Config) -> World {
         World { queue: Some(MemoryQueue::default()), ..World::new(config) }
     }
@@ -382,6 +392,11 @@ impl World {
                 keys: &self.idp_keys,
                 fetcher: &self.idp_fetcher,
                 verifier: &gateway_core::testing::idp::NativeVerifier,
+            },
+            limits: gateway_core::ratelimit::Limits {
+                callers: self.limiters.as_ref().map(|(c, _)| c as &dyn gateway_core::ratelimit::RateLimiter),
+                addresses: self.limiters.as_ref().map(|(_, a)| a as &dyn gateway_core::ratelimit::RateLimiter),
+                period_s: self.config.rate_limit_period_s,
             },
         };
         gw.handle(head, input).await
