@@ -69,8 +69,11 @@ enum Message {
     /// A batch for shard `shard` (an object does not know its own name); `namespace`: the key
     /// namespace it concerns, if any, which the shard registers the first time it sees it.
     Batch { shard: String, namespace: Option<String>, op: String, statements: Vec<Statement> },
-    /// To the directory: shard `shard` holds `namespace`.
+    /// To the directory: shard `shard` holds `namespace`; refused if a split took it from a
+    /// shard that still holds its keys.
     Register { namespace: String, shard: String },
+    /// Whether this shard holds anything of a key that starts with `prefix`.
+    Holds { prefix: String },
     /// To the directory: the namespaces starting with `prefix`, with their shards.
     Namespaces { prefix: String },
     /// To the directory: shard `shard`'s earliest due work was at `due_at` (`None`: nothing
@@ -183,9 +186,19 @@ impl MetadataShard {
                 to_json(outcomes)
             }
             Message::Register { namespace, shard } => {
+                let ns = binding(&self.env)?;
+                for parent in registry::parents(&namespace) {
+                    if let Some(held_by) = registry::shard_for(&db, parent).await? {
+                        let holds = Message::Holds { prefix: format!("{parent}/") };
+                        if send(&ns, &held_by, &holds).await?.into_result::<bool>("holds")? {
+                            return Err(registry::split_refused(parent, &namespace));
+                        }
+                    }
+                }
                 registry::register(&db, &namespace, &shard, now_ms()).await?;
                 Ok(serde_json::Value::Null)
             }
+            Message::Holds { prefix } => to_json(registry::holds(&db, &prefix).await?),
             Message::Namespaces { prefix } => to_json(registry::namespaces(&db, &prefix).await?),
             Message::Due { shard, due_at, reported_at } => {
                 registry::note_due(&db, &shard, due_at, reported_at).await?;

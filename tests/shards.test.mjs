@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, eventually } from './support/gateway.mjs';
-import { call, tokenFor } from './support/client.mjs';
+import { call, tokenFor, assertProblem } from './support/client.mjs';
 
 let gw;
 // `acme` is split: each of its teams (second path segments) has a shard of its own.
@@ -159,4 +159,30 @@ test("a split namespace keeps each team's keys in its own shard and lists across
     if (!cursor) break;
   }
   assert.deepEqual(seen, ['acme/us/m.bin', 'acme/uk/b.txt', 'acme/us/a.txt']);
+});
+
+test('a namespace split after its shard took keys under it is refused with config_error, never served empty', async () => {
+  const main = gw;
+  gw = await startGateway({ METADATA: 'durable-objects', METADATA_SPLIT: 'acme,beta' }, { build: 'build-contract' });
+  try {
+    // `acme/legacy.txt` as written before `acme` was split: a row in the shard of `acme` itself.
+    await shardSql(
+      "INSERT INTO objects (key, owner, size, content_type, etag, status, created_at, completed_at, storage_key) VALUES ('acme/legacy.txt', 'acme', 1, 'text/plain', '\"e\"', 'complete', 1, 1, 'acme/legacy.txt~1')",
+      [],
+      'acme',
+    );
+    // A call for the key `acme` itself registers that shard's namespace, as its writes did.
+    const root = tokenFor('root', { prefix: '' });
+    assert.equal((await call(gw, 'GET', '/files/acme', { token: root })).status, 404);
+    const acme = tokenFor('acme', { prefix: 'acme/' });
+    const refused = await call(gw, 'PUT', '/files/acme/newteam/a.txt', { token: acme, body: 'x', headers: { 'content-type': 'text/plain' } });
+    assertProblem(assert, refused, 500, 'config_error');
+    assert.match(refused.json.detail, /METADATA_SPLIT splits `acme`/);
+    assert.equal(await gw.object('acme/newteam/a.txt'), null);
+    // A split namespace whose shard holds none of its keys splits as declared.
+    await put('beta/x/a.txt', 'ok', tokenFor('beta'));
+  } finally {
+    await gw.close();
+    gw = main;
+  }
 });

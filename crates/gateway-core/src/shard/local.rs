@@ -71,7 +71,17 @@ impl LocalShards {
         let db = self.shard(shard).await?;
         if let Some(ns) = namespace {
             if !registry::known(&*db, ns).await? {
-                registry::register(&*self.directory().await?, ns, shard, 0).await?;
+                let directory = self.directory().await?;
+                // As the directory object does: a namespace a split took from a shard that
+                // still holds its keys is refused.
+                for parent in registry::parents(ns) {
+                    if let Some(held_by) = registry::shard_for(&*directory, parent).await? {
+                        if registry::holds(&*self.shard(&held_by).await?, &format!("{parent}/")).await? {
+                            return Err(registry::split_refused(parent, ns));
+                        }
+                    }
+                }
+                registry::register(&*directory, ns, shard, 0).await?;
                 registry::remember(&*db, ns).await?;
             }
         }

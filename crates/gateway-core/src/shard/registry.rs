@@ -9,7 +9,7 @@
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::error::Result;
+use crate::error::{ErrorKind, GatewayError, Result};
 use crate::sql::{args, stmt, Route, SqlDatabase, Statement};
 
 /// The directory's schema (and the table a shard remembers its namespaces in), created on
@@ -101,6 +101,50 @@ pub async fn remember<D: SqlDatabase>(db: &D, ns: &str) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// The namespaces a split could have taken namespace `ns` from: each run of its leading
+/// segments (`acme` for `acme/us`).
+pub fn parents(ns: &str) -> impl Iterator<Item = &str> {
+    ns.match_indices('/').filter_map(move |(i, _)| ns.get(..i))
+}
+
+/// The shard the directory has for namespace `ns`, if it has one.
+pub async fn shard_for<D: SqlDatabase>(db: &D, ns: &str) -> Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        shard: String,
+    }
+    let sql = "SELECT shard FROM shard_directory WHERE namespace = ?1";
+    let rows: Vec<Row> = read(db, "directory", stmt(sql, args![ns])).await?;
+    Ok(rows.into_iter().next().map(|r| r.shard))
+}
+
+/// Whether a shard holds anything of a key that starts with `prefix`: a row, an upload in
+/// progress, a journal entry or a presigned upload.
+pub async fn holds<D: SqlDatabase>(db: &D, prefix: &str) -> Result<bool> {
+    let exists = |table: &str| format!("EXISTS (SELECT 1 FROM {table} WHERE substr(key, 1, length(?1)) = ?1)");
+    let tables = ["objects", "pending_uploads", "multipart_uploads", "tus_uploads", "presigned_uploads"];
+    let sql = format!("SELECT ({}) AS held", tables.map(exists).join(" OR "));
+    #[derive(Deserialize)]
+    struct Row {
+        held: f64,
+    }
+    let rows: Vec<Row> = read(db, "holds", stmt(sql, args![prefix])).await?;
+    Ok(rows.first().is_some_and(|r| r.held != 0.0))
+}
+
+/// The refusal of a namespace `ns` that `METADATA_SPLIT` took from `parent`, whose shard
+/// still holds keys under it: served from the new shards, those keys would seem gone.
+pub fn split_refused(parent: &str, ns: &str) -> GatewayError {
+    GatewayError::hidden(
+        ErrorKind::ConfigError,
+        format!(
+            "the gateway is misconfigured: METADATA_SPLIT splits `{parent}`, whose keys are already held whole \
+             in one shard; remove it from METADATA_SPLIT (a namespace is split before it holds data)"
+        ),
+        format!("configuration variable METADATA_SPLIT: `{ns}` would hide what the shard of `{parent}` holds"),
+    )
 }
 
 /// Records, in the directory, that shard `shard` holds namespace `ns`.
