@@ -142,6 +142,9 @@ pub struct MetadataShard {
     armed: Cell<Option<i64>>,
     /// This shard's name, once a call or its own table told it.
     name: RefCell<Option<String>>,
+    /// The due time last reported to the directory (`Some(None)`: nothing due; `None`: not
+    /// known to this instance, or never reported).
+    reported: Cell<Option<Option<i64>>>,
 }
 
 impl MetadataShard {
@@ -211,14 +214,16 @@ impl MetadataShard {
                 let outcomes = db.batch(Route::Here, "test sql", statements).await?;
                 let due_at = due::next_due(&db).await?;
                 note_due(&self.env, Message::Due { shard, due_at, reported_at: now_ms() }).await;
+                registry::set_reported(&db, due_at).await?;
+                self.reported.set(Some(due_at));
                 to_json(outcomes)
             }
         }
     }
 
     /// Sets the alarm to the earliest due work, unless it is set at least as early, and tells
-    /// the directory when the alarm moved, could not be set, or was first looked at by this
-    /// instance (after the answer: the report is for the backstop, not for this request).
+    /// the directory the time if it is not the one last reported (after the answer: the report
+    /// is for the backstop, not for this request), so a busy shard reports once per alarm.
     async fn arm(&self) {
         // Work due in the past (an aborted upload's expiry is 0) is due now: an alarm time must
         // be positive.
@@ -230,20 +235,26 @@ impl MetadataShard {
             }
         };
         let storage = self.state.storage();
-        let mut report = false;
         if self.armed.get().is_none() {
             self.armed.set(storage.get_alarm().await.ok().flatten());
-            report = true;
         }
         if self.armed.get().is_none_or(|at| at > due) {
-            report = true;
             match storage.set_alarm(moment(due)).await {
                 Ok(()) => self.armed.set(Some(due)),
                 Err(e) => emit(&Line::new("error", "sweep_problem").detail(format!("setting the alarm: {e}"))),
             }
         }
-        if report {
-            if let Some(message) = self.due_report(Some(due.min(self.armed.get().unwrap_or(due)))) {
+        // Unset (the set failed): the work's own time, for the Cron Trigger to find.
+        let at = Some(due.min(self.armed.get().unwrap_or(due)));
+        if self.reported.get().is_none() {
+            self.reported.set(registry::reported(&self.sql()).await.ok().flatten());
+        }
+        if self.reported.get() != Some(at) {
+            if let Some(message) = self.due_report(at) {
+                // Remembered before it is sent: a lost report is made good by the next sweep's.
+                if registry::set_reported(&self.sql(), at).await.is_ok() {
+                    self.reported.set(Some(at));
+                }
                 let env = self.env.clone();
                 self.state.wait_until(async move { note_due(&env, message).await });
             }
@@ -285,6 +296,9 @@ impl MetadataShard {
         }
         if let Some(message) = self.due_report(next) {
             note_due(&self.env, message).await;
+            if registry::set_reported(&self.sql(), next).await.is_ok() {
+                self.reported.set(Some(next));
+            }
         }
         for problem in &report.problems {
             emit(&Line::new("error", "sweep_problem").detail(problem.as_str()));
@@ -301,7 +315,14 @@ impl MetadataShard {
 
 impl DurableObject for MetadataShard {
     fn new(state: State, env: Env) -> Self {
-        MetadataShard { state, env, ready: Cell::new(false), armed: Cell::new(None), name: RefCell::new(None) }
+        MetadataShard {
+            state,
+            env,
+            ready: Cell::new(false),
+            armed: Cell::new(None),
+            name: RefCell::new(None),
+            reported: Cell::new(None),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {

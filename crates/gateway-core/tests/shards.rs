@@ -261,3 +261,17 @@ fn splitting_a_namespace_whose_shard_holds_its_keys_is_refused_and_one_whose_sha
     assert!(block_on(split.get("omega/us/a")).unwrap().is_some());
     assert_ne!(split.db().layout.shard_of("omega/us/a"), whole.db().layout.shard_of("omega"));
 }
+
+#[test]
+fn a_shard_remembers_the_due_time_it_last_reported() {
+    use gateway_core::shard::registry::{reported, schema, set_reported};
+    use gateway_core::sql::sqlite::NativeSqlite;
+    use gateway_core::sql::{Route, SqlDatabase};
+    let shard = NativeSqlite::in_memory().unwrap();
+    block_on(shard.batch(Route::Here, "schema", schema())).unwrap();
+    assert_eq!(block_on(reported(&shard)).unwrap(), None, "never reported");
+    block_on(set_reported(&shard, Some(5_000))).unwrap();
+    assert_eq!(block_on(reported(&shard)).unwrap(), Some(Some(5_000)));
+    block_on(set_reported(&shard, None)).unwrap();
+    assert_eq!(block_on(reported(&shard)).unwrap(), Some(None), "nothing due, reported");
+}

@@ -28,6 +28,10 @@ pub fn schema() -> Vec<Statement> {
             args![],
         ),
         stmt("CREATE TABLE IF NOT EXISTS shard_self (name TEXT PRIMARY KEY) WITHOUT ROWID", args![]),
+        stmt(
+            "CREATE TABLE IF NOT EXISTS shard_reported (one INTEGER PRIMARY KEY CHECK (one = 1), due_at INTEGER)",
+            args![],
+        ),
     ]
 }
 
@@ -60,6 +64,24 @@ pub async fn overdue<D: SqlDatabase>(db: &D, now_ms: i64) -> Result<Vec<String>>
     let sql = "SELECT shard FROM shard_due WHERE due_at <= ?1 ORDER BY due_at, shard";
     let rows: Vec<Row> = read(db, "overdue", stmt(sql, args![now_ms])).await?;
     Ok(rows.into_iter().map(|r| r.shard).collect())
+}
+
+/// The due time a shard last reported to the directory: `None` if it never did, `Some(None)`
+/// for "nothing due".
+pub async fn reported<D: SqlDatabase>(db: &D) -> Result<Option<Option<i64>>> {
+    #[derive(Deserialize)]
+    struct Row {
+        due_at: Option<f64>,
+    }
+    let rows: Vec<Row> = read(db, "reported", stmt("SELECT due_at FROM shard_reported", args![])).await?;
+    Ok(rows.into_iter().next().map(|r| r.due_at.map(|v| v as i64)))
+}
+
+/// Remembers, in a shard, the due time it reports, so it reports only a change.
+pub async fn set_reported<D: SqlDatabase>(db: &D, due_at: Option<i64>) -> Result<()> {
+    let sql = "INSERT INTO shard_reported (one, due_at) VALUES (1, ?1) ON CONFLICT(one) DO UPDATE SET due_at = excluded.due_at";
+    db.batch(Route::Here, "reported", vec![stmt(sql, args![due_at])]).await?;
+    Ok(())
 }
 
 /// A shard's own name, as it remembered it ([`remember_name`]).
