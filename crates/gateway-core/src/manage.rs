@@ -10,7 +10,7 @@ use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{garbage_id, ListCursor, ObjectIndex, ObjectRecord, UploadJournal, STATUS_COMPLETE};
+use crate::metadata::{garbage_id, Deletion, ListCursor, ObjectIndex, ObjectRecord, UploadJournal, STATUS_COMPLETE};
 use crate::store::Objects;
 use crate::time::rfc3339;
 use crate::upload::log_cleanup;
@@ -21,8 +21,9 @@ pub const MAX_LIST_LIMIT: u32 = 1000;
 /// Removes the row, which is what serves the key, in one transaction with a journal entry for
 /// its stored object and its event; then deletes that object. A 204 means the key no longer
 /// serves it; if the store delete fails, the entry lets the sweep finish it. The delete takes
-/// whichever version the row names when it runs: an upload that committed before it is deleted,
-/// one that commits after it stays.
+/// the version the row names when it runs, unless that version was created after the delete
+/// began (an upload that started later, as after a client gave up on this delete): that one
+/// stays, and the answer is `412`.
 pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
     store: &S,
     meta: &M,
@@ -34,8 +35,14 @@ pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
     grant.authorize(Scope::Delete, key)?;
     let event_id = Event::deletion_id(key.as_str(), request_id);
     let row = match meta.delete_key(key.as_str(), now_ms, &event_id).await {
-        Ok(Some(row)) => row,
-        Ok(None) => return Err(GatewayError::new(ErrorKind::NotFound, "no object has this key")),
+        Ok(Deletion::Removed(row)) => *row,
+        Ok(Deletion::NoRow) => return Err(GatewayError::new(ErrorKind::NotFound, "no object has this key")),
+        Ok(Deletion::Newer) => {
+            return Err(GatewayError::new(
+                ErrorKind::PreconditionFailed,
+                "the object was replaced after this delete began; the new version stays",
+            ))
+        }
         // The answer may be lost after the row went: if the key has no row now, it is deleted,
         // and what this request would have done after (the store delete, the event) is the
         // sweep's, through the journal entry and the outbox row.

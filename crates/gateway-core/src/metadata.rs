@@ -68,6 +68,18 @@ pub fn garbage_id(storage_key: &str) -> String {
     format!("gc:{storage_key}")
 }
 
+/// How a delete ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    /// The row was removed: the version it named.
+    Removed(Box<ObjectRecord>),
+    /// The key has no row.
+    NoRow,
+    /// The row names a version created after the delete began (an upload that started later,
+    /// as after a client gave up on this delete): it stays.
+    Newer,
+}
+
 /// How a commit ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Commit {
@@ -161,10 +173,10 @@ pub trait ObjectIndex {
         limit: u32,
         cursor: Option<&ListCursor>,
     ) -> Result<Vec<ObjectRecord>>;
-    /// Atomically removes the row of `key`, whichever version it names then, journals that
-    /// version's stored name for deletion (due at `now_ms`) and records its `object.deleted`
-    /// event, with id `event_id`, in the outbox: the removed row, or `None` if the key had none.
-    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Option<ObjectRecord>>;
+    /// Atomically removes the row of `key` if the version it names was created at or before
+    /// `now_ms` (when the delete began), journals that version's stored name for deletion (due
+    /// at `now_ms`) and records its `object.deleted` event, with id `event_id`, in the outbox.
+    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Deletion>;
     /// Records the follow-up's finding on the row of `key`, only while it names the stored
     /// object that was sniffed, `storage_key` (a newer version must not get another object's
     /// verdict, even one with the same ETag).

@@ -112,7 +112,7 @@ fn a_failed_row_delete_leaves_the_object_downloadable() {
 
 #[test]
 fn a_delete_removes_the_version_the_row_names_when_it_runs_and_journals_that_one() {
-    use gateway_core::metadata::ObjectIndex;
+    use gateway_core::metadata::{Deletion, ObjectIndex};
     let w = World::default_config();
     w.upload("alice", "alice/a.txt", "text/plain", b"old");
     let old = w.row("alice/a.txt").unwrap();
@@ -120,7 +120,7 @@ fn a_delete_removes_the_version_the_row_names_when_it_runs_and_journals_that_one
     w.upload("alice", "alice/a.txt", "text/plain", b"new");
     let new = w.row("alice/a.txt").unwrap();
     let removed = futures_executor::block_on(w.meta.delete_key("alice/a.txt", NOW_MS, "evt_x")).unwrap();
-    assert_eq!(removed.as_ref().map(|r| r.storage_key.as_str()), Some(new.storage_key.as_str()));
+    assert_eq!(removed, Deletion::Removed(Box::new(new.clone())));
     let due: Vec<String> =
         futures_executor::block_on(gateway_core::metadata::UploadJournal::due_uploads(&w.meta, NOW_MS, 100))
             .unwrap()
@@ -128,7 +128,19 @@ fn a_delete_removes_the_version_the_row_names_when_it_runs_and_journals_that_one
             .map(|e| e.storage_key)
             .collect();
     assert!(due.contains(&new.storage_key) && due.contains(&old.storage_key), "{due:?}");
-    assert_eq!(futures_executor::block_on(w.meta.delete_key("alice/a.txt", NOW_MS, "evt_y")).unwrap(), None);
+    let again = futures_executor::block_on(w.meta.delete_key("alice/a.txt", NOW_MS, "evt_y")).unwrap();
+    assert_eq!(again, Deletion::NoRow);
+}
+
+#[test]
+fn a_late_delete_never_removes_a_version_uploaded_after_it_began() {
+    let w = World::default_config();
+    // The client sent DELETE at NOW_MS, gave up, and uploaded again; the delete runs last.
+    w.upload_at(NOW_MS + 10, "alice", "alice/a.txt", "text/plain", b"again");
+    let late = w.send_at(NOW_MS, Req::delete("/files/alice/a.txt").bearer(&alice()));
+    assert_problem(&late, 412, "precondition_failed");
+    assert_eq!(w.object("alice/a.txt").unwrap(), b"again");
+    assert!(w.meta.outbox.borrow().values().all(|(e, _)| e.type_name() != "object.deleted"), "an event for no delete");
 }
 
 #[test]

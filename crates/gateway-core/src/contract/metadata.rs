@@ -6,7 +6,7 @@
 use super::{cases, ensure, ok, Checked, Outcome};
 use crate::events::{Event, EventOutbox};
 use crate::metadata::{
-    garbage_id, Commit, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PartAttempt, PendingUpload,
+    garbage_id, Commit, Deletion, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PartAttempt, PendingUpload,
     PresignedUpload, PRESIGNED_PER_KEY, STATUS_COMPLETE,
 };
 use crate::metadata::{TusAdvance, TusUpload, DEFAULT_PENDING_GRACE_MS};
@@ -192,15 +192,24 @@ async fn a_delete_removes_the_current_row_journals_its_name_and_records_its_even
     commit(m, key, "contract/delete~v1", T).await?;
     commit(m, key, "contract/delete~v2", T + 1).await?;
     let v2 = record(key, "contract/delete~v2", T + 1);
+    // A delete that began before v2 was created leaves it.
+    let early = ok(m.delete_key(key, T, "evt_contract_delete_early").await, "delete_key")?;
+    ensure!(early == Deletion::Newer, "a delete older than the version answered {early:?}");
+    ensure!(ok(m.get(key).await, "get")?.is_some(), "a delete older than the version removed it");
+    ensure!(outboxed(m, "evt_contract_delete_early").await?.is_none(), "a refused delete recorded an event");
+    ensure!(!due_for(m, key, T + 3).await?.contains(&garbage_id("contract/delete~v2")), "a refused delete journaled");
     let removed = ok(m.delete_key(key, T + 3, "evt_contract_delete").await, "delete_key")?;
-    ensure!(removed.as_ref() == Some(&v2), "the delete did not return the row it removed: {removed:?}");
+    ensure!(
+        removed == Deletion::Removed(Box::new(v2.clone())),
+        "the delete did not return the row it removed: {removed:?}"
+    );
     ensure!(ok(m.get(key).await, "get")?.is_none(), "the row survived its delete");
     let due = due_for(m, key, T + 3).await?;
     ensure!(due.contains(&garbage_id("contract/delete~v2")), "the deleted version was not journaled: {due:?}");
     let event = Event::deleted(&v2, T + 3, "evt_contract_delete");
     ensure!(outboxed(m, &event.id).await? == Some(event), "the delete's event is not in the outbox as written");
     let again = ok(m.delete_key(key, T + 4, "evt_contract_delete_2").await, "delete_key")?;
-    ensure!(again.is_none(), "a second delete removed a row");
+    ensure!(again == Deletion::NoRow, "a second delete answered {again:?}");
     ensure!(outboxed(m, "evt_contract_delete_2").await?.is_none(), "a delete of no row recorded an event");
     Ok(())
 }
@@ -645,7 +654,7 @@ async fn confirming_a_presigned_upload_commits_and_keeps_its_entry<M: MetadataSt
     ensure!(outboxed(m, &event.id).await?.is_some(), "the confirm recorded no event");
     // A second confirm (a double submit), after the object was deleted: nothing comes back.
     let deleted = ok(m.delete_key(key, T + 1, "evt_contract_confirm").await, "delete_key")?;
-    ensure!(deleted.is_some(), "the row was not deleted");
+    ensure!(matches!(deleted, Deletion::Removed(_)), "the row was not deleted: {deleted:?}");
     let got = ok(m.confirm_presigned(&p.nonce, &record(key, &p.storage_key, T + 2)).await, "confirm_presigned")?;
     ensure!(got == Commit::Claimed, "a second confirm answered {got:?}");
     ensure!(ok(m.get(key).await, "get")?.is_none(), "a second confirm resurrected a deleted row");

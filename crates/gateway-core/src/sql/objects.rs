@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{args, stmt, Route, SqlDatabase, SqlMetadata};
 use crate::error::Result;
 use crate::events::VERSION;
-use crate::metadata::{ListCursor, ObjectIndex, ObjectRecord, STATUS_COMPLETE};
+use crate::metadata::{Deletion, ListCursor, ObjectIndex, ObjectRecord, STATUS_COMPLETE};
 use crate::time::rfc3339;
 
 /// A row as the database returns it (numbers may arrive as JS numbers, booleans as 0/1).
@@ -88,23 +88,24 @@ impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
         Ok(rows)
     }
 
-    /// One transaction: read the row, journal its stored name, keep a copy of an announced
-    /// version, record the event (its body built from the row by the database, as
-    /// [`crate::events::Event::deleted`] builds it) and remove the row.
-    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Option<ObjectRecord>> {
+    /// One transaction: read the row, then, only if its version is not newer than the delete,
+    /// journal its stored name, keep a copy of an announced version, record the event (its body
+    /// built from the row by the database, as [`crate::events::Event::deleted`] builds it) and
+    /// remove the row.
+    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Deletion> {
         let values = args![key, now_ms];
         let mut statements = vec![
             stmt(format!("SELECT {COLUMNS} FROM objects WHERE key = ?1"), args![key]),
             stmt(
                 "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
                  SELECT 'gc:' || COALESCE(storage_key, key), key, owner, ?2, COALESCE(storage_key, key), ?2, 0 \
-                 FROM objects WHERE key = ?1",
+                 FROM objects WHERE key = ?1 AND created_at <= ?2",
                 values.clone(),
             ),
             stmt(
                 format!(
                     "INSERT OR IGNORE INTO replaced_versions ({COLUMNS}, replaced_at) \
-                     SELECT {COLUMNS}, ?2 FROM objects WHERE key = ?1 AND announced = 1"
+                     SELECT {COLUMNS}, ?2 FROM objects WHERE key = ?1 AND created_at <= ?2 AND announced = 1"
                 ),
                 values.clone(),
             ),
@@ -116,22 +117,24 @@ impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
                 format!(
                     "INSERT OR IGNORE INTO event_outbox (id, body, created_at) \
                      SELECT ?3, json_object('type', 'object.deleted', 'deleted_at', ?4, 'version', {VERSION}, \
-                     'id', ?3, 'key', key, 'owner', owner, 'size', size, 'etag', etag), ?2 FROM objects WHERE key = ?1"
+                     'id', ?3, 'key', key, 'owner', owner, 'size', size, 'etag', etag), ?2 FROM objects \
+                     WHERE key = ?1 AND created_at <= ?2"
                 ),
                 args![key, now_ms, event_id, rfc3339(now_ms)],
             ));
         }
-        statements.push(stmt("DELETE FROM objects WHERE key = ?1", args![key]));
+        statements.push(stmt("DELETE FROM objects WHERE key = ?1 AND created_at <= ?2", values));
         let op = "delete";
         let results = self.batch(Route::Key(key), op, statements).await?;
-        if !results.last().is_some_and(super::Outcome::changed) {
-            return Ok(None);
-        }
         let row: Option<Row> = match results.first() {
             Some(found) => found.decode(op)?.pop(),
             None => None,
         };
-        Ok(row.map(Into::into))
+        Ok(match row {
+            None => Deletion::NoRow,
+            Some(_) if !results.last().is_some_and(super::Outcome::changed) => Deletion::Newer,
+            Some(row) => Deletion::Removed(Box::new(row.into())),
+        })
     }
 
     async fn record_detection(

@@ -23,9 +23,9 @@ use crate::events::{Event, EventOutbox, EventQueue, PendingCommit};
 use crate::followup::WebhookSender;
 use crate::key::StoredName;
 use crate::metadata::{
-    garbage_id, AnnouncedCommits, AnnouncedVersions, Commit, ListCursor, MultipartIndex, MultipartUpload, ObjectIndex,
-    ObjectRecord, PartAttempt, PendingUpload, PresignLedger, PresignedUpload, UploadJournal, PRESIGNED_PER_KEY,
-    STATUS_COMPLETE,
+    garbage_id, AnnouncedCommits, AnnouncedVersions, Commit, Deletion, ListCursor, MultipartIndex, MultipartUpload,
+    ObjectIndex, ObjectRecord, PartAttempt, PendingUpload, PresignLedger, PresignedUpload, UploadJournal,
+    PRESIGNED_PER_KEY, STATUS_COMPLETE,
 };
 use crate::multipart::rules::{OtherParts, Part};
 use crate::range::ByteRangeSpec;
@@ -495,13 +495,20 @@ impl ObjectIndex for MemoryMetadata {
         Ok(rows)
     }
 
-    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Option<ObjectRecord>> {
+    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Deletion> {
         self.check()?;
-        let Some(row) = self.rows.borrow_mut().remove(key) else { return Ok(None) };
+        let mut rows = self.rows.borrow_mut();
+        match rows.get(key) {
+            None => return Ok(Deletion::NoRow),
+            Some(row) if row.created_at > now_ms => return Ok(Deletion::Newer),
+            Some(_) => {}
+        }
+        let Some(row) = rows.remove(key) else { return Ok(Deletion::NoRow) };
+        drop(rows);
         self.journal_garbage(&row, now_ms);
         let event = Event::deleted(&row, now_ms, event_id);
         self.outbox.borrow_mut().insert(event.id.clone(), (event, now_ms));
-        Ok(Some(row))
+        Ok(Deletion::Removed(Box::new(row)))
     }
 
     async fn record_detection(
