@@ -2,6 +2,7 @@
 //! lives in the `gateway-core` crate; the modules here turn Worker types into core types,
 //! implement the core's store and metadata interfaces on R2 and D1, and move the bytes.
 
+mod approval;
 mod backend;
 mod compose;
 mod consume;

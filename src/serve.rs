@@ -112,6 +112,7 @@ pub async fn serve(req: web_sys::Request, env: Env, ctx: Context) -> worker::Res
             addresses: addresses.as_ref().map(|b| b as &dyn gateway_core::ratelimit::RateLimiter),
             period_s: cfg.rate_limit_period_s,
         },
+        hook: cfg.approval.as_ref().map(|_| &crate::approval::FetchHook as &dyn gateway_core::approval::ApprovalHook),
     };
     let body = req.body();
     let input = match body_plan(&head, body.is_some()) {

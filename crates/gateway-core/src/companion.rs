@@ -56,9 +56,11 @@ pub fn create_request(grant: &Grant, id: &str, body: &[u8]) -> Result<(ObjectKey
     Ok((key, start.into_bytes()))
 }
 
-/// The answer to a start: `{key, uploadId, bucket}`.
-pub fn created<T>(started: &Reply<T>, key: &ObjectKey, bucket: &str) -> Reply<T> {
-    Reply::json(200, &json!({ "key": key.as_str(), "uploadId": started.json_value()["upload_id"], "bucket": bucket }))
+/// The answer to a start: `{key, uploadId, bucket}`, the key the upload started under (the
+/// approval hook may have chosen it).
+pub fn created<T>(started: &Reply<T>, bucket: &str) -> Reply<T> {
+    let started = started.json_value();
+    Reply::json(200, &json!({ "key": started["key"], "uploadId": started["upload_id"], "bucket": bucket }))
 }
 
 /// What signing part URLs needs besides the parts: this request's id (the URLs' nonce), the

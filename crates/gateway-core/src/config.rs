@@ -99,6 +99,33 @@ pub struct EventRetry {
     pub max_retries: u32,
 }
 
+/// Default for `APPROVAL_HOOK_TIMEOUT_MS`: how long an upload waits for the approval hook.
+pub const DEFAULT_APPROVAL_HOOK_TIMEOUT_MS: u32 = 3000;
+/// The longest wait allowed for the approval hook.
+pub const MAX_APPROVAL_HOOK_TIMEOUT_MS: u32 = 30_000;
+
+/// What an upload does when the approval hook fails (`APPROVAL_HOOK_ON_FAILURE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// `deny` (the default): `503 approval_unavailable`.
+    Deny,
+    /// `allow`: the upload goes on as asked, and the failure is logged.
+    Allow,
+}
+
+/// The blocking approval hook ([`crate::approval`]).
+#[derive(Debug, Clone)]
+pub struct ApprovalConfig {
+    /// `APPROVAL_HOOK_URL`: an absolute http(s) URL.
+    pub url: url::Url,
+    /// `APPROVAL_HOOK_SECRET`: the HMAC-SHA256 key of the signature header.
+    pub secret: Secret,
+    /// `APPROVAL_HOOK_TIMEOUT_MS`: how long to wait for the answer (default 3000, 100 to 30000).
+    pub timeout_ms: u32,
+    /// `APPROVAL_HOOK_ON_FAILURE`: `deny` (default) or `allow`.
+    pub on_failure: OnFailure,
+}
+
 /// Where the gateway keeps its metadata (`METADATA`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataBackend {
@@ -135,6 +162,8 @@ pub struct Config {
     pub jwt: JwtConfig,
     /// `WEBHOOK_URL` + `WEBHOOK_SECRET`: optional event delivery after each upload.
     pub webhook: Option<WebhookConfig>,
+    /// `APPROVAL_HOOK_URL` + `APPROVAL_HOOK_SECRET`: an optional blocking approval hook.
+    pub approval: Option<ApprovalConfig>,
     /// `CORS_ORIGINS`: comma-separated origins or `*`; unset means no CORS headers.
     pub cors_origins: CorsOrigins,
     pub event_retry: EventRetry,
@@ -254,6 +283,8 @@ impl Config {
             }
         };
 
+        let approval = approval_config(&get)?;
+
         let multipart_ttl_ms =
             seconds(&get, "MULTIPART_TTL_SECONDS", DEFAULT_MULTIPART_TTL_SECONDS, MAX_MULTIPART_TTL_SECONDS)? * 1000;
 
@@ -325,6 +356,7 @@ impl Config {
             allowed_content_types,
             jwt,
             webhook,
+            approval,
             cors_origins,
             event_retry,
             commit_window_ms,
@@ -334,6 +366,40 @@ impl Config {
 }
 
 /// A duration setting in whole seconds from 1 to `max`, or `default` when unset.
+/// The `APPROVAL_HOOK_*` variables: none without a URL.
+fn approval_config(get: &impl Fn(&str) -> Option<String>) -> Result<Option<ApprovalConfig>> {
+    let Some(u) = get("APPROVAL_HOOK_URL") else {
+        for var in ["APPROVAL_HOOK_SECRET", "APPROVAL_HOOK_TIMEOUT_MS", "APPROVAL_HOOK_ON_FAILURE"] {
+            if get(var).is_some() {
+                return Err(config_error(var, "is set but APPROVAL_HOOK_URL is not"));
+            }
+        }
+        return Ok(None);
+    };
+    let url = http_url(&u, "must be an absolute http(s) URL").map_err(|why| config_error("APPROVAL_HOOK_URL", why))?;
+    let secret = match get("APPROVAL_HOOK_SECRET") {
+        None => return Err(config_error("APPROVAL_HOOK_SECRET", "must be set when APPROVAL_HOOK_URL is")),
+        Some(s) => secret("APPROVAL_HOOK_SECRET", s, 32)?,
+    };
+    let timeout_ms = match get("APPROVAL_HOOK_TIMEOUT_MS") {
+        None => DEFAULT_APPROVAL_HOOK_TIMEOUT_MS,
+        Some(v) => {
+            v.parse::<u32>().ok().filter(|n| (100..=MAX_APPROVAL_HOOK_TIMEOUT_MS).contains(n)).ok_or_else(|| {
+                config_error(
+                    "APPROVAL_HOOK_TIMEOUT_MS",
+                    format!("must be whole milliseconds from 100 to {MAX_APPROVAL_HOOK_TIMEOUT_MS}"),
+                )
+            })?
+        }
+    };
+    let on_failure = match get("APPROVAL_HOOK_ON_FAILURE").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("deny") => OnFailure::Deny,
+        Some("allow") => OnFailure::Allow,
+        Some(_) => return Err(config_error("APPROVAL_HOOK_ON_FAILURE", "must be `deny` or `allow`")),
+    };
+    Ok(Some(ApprovalConfig { url, secret, timeout_ms, on_failure }))
+}
+
 fn seconds(get: &impl Fn(&str) -> Option<String>, name: &str, default: u64, max: u64) -> Result<i64> {
     let value = match get(name) {
         None => default,

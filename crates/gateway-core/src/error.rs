@@ -13,6 +13,9 @@ pub struct GatewayError {
     pub detail: String,
     /// Extra detail for the log only (never sent).
     pub internal: Option<String>,
+    /// The status to answer with instead of the kind's: an approval hook's refusal passes its
+    /// own 4xx through.
+    pub status_override: Option<u16>,
 }
 
 /// Declares `ErrorKind` and `ErrorKind::ALL` from one list, so `ALL` cannot miss a kind.
@@ -84,6 +87,11 @@ error_kinds! {
     RateLimited,
     /// 410: the tus upload expired before it was finished.
     UploadExpired,
+    /// 403: the operator's approval hook refused the upload (answered with the hook's own 4xx,
+    /// when it chose one).
+    NotApproved,
+    /// 503: the approval hook did not answer as it must (timeout, error, malformed answer).
+    ApprovalUnavailable,
     /// 502: the storage backend failed.
     StorageError,
     /// 502: the storage backend refused the gateway's own credentials (detail only logged).
@@ -120,6 +128,8 @@ impl ErrorKind {
             UploadLocked => 423,
             RateLimited => 429,
             UploadExpired => 410,
+            NotApproved => 403,
+            ApprovalUnavailable => 503,
             StorageError | StorageAuthFailed => 502,
             StorageUnavailable | IssuerUnavailable => 503,
             DatabaseError | ConfigError | Internal => 500,
@@ -154,6 +164,8 @@ impl ErrorKind {
             UploadLocked => "upload_locked",
             RateLimited => "rate_limited",
             UploadExpired => "upload_expired",
+            NotApproved => "upload_not_approved",
+            ApprovalUnavailable => "approval_unavailable",
             StorageError | StorageUnavailable => "storage_error",
             StorageAuthFailed => "storage_auth_failed",
             IssuerUnavailable => "issuer_unavailable",
@@ -191,6 +203,8 @@ impl ErrorKind {
             UploadLocked => "Upload locked",
             RateLimited => "Too many requests",
             UploadExpired => "Upload expired",
+            NotApproved => "Upload not approved",
+            ApprovalUnavailable => "Approval unavailable",
             StorageError => "Storage error",
             StorageAuthFailed => "Storage authentication failed",
             StorageUnavailable => "Storage unavailable",
@@ -204,16 +218,21 @@ impl ErrorKind {
 
 impl GatewayError {
     pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), internal: None }
+        Self { kind, detail: detail.into(), internal: None, status_override: None }
+    }
+
+    /// The same error answered with `status` (a 4xx the approval hook chose).
+    pub fn with_status(self, status: u16) -> Self {
+        Self { status_override: Some(status), ..self }
     }
 
     /// An error whose cause must be logged but not shown: the client sees only `detail`.
     pub fn hidden(kind: ErrorKind, detail: impl Into<String>, internal: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), internal: Some(internal.into()) }
+        Self { kind, detail: detail.into(), internal: Some(internal.into()), status_override: None }
     }
 
     pub fn status(&self) -> u16 {
-        self.kind.status()
+        self.status_override.unwrap_or_else(|| self.kind.status())
     }
 
     pub fn code(&self) -> &'static str {

@@ -3,6 +3,7 @@
 //! interfaces so it runs natively in tests and at the edge alike.
 
 use crate::announce::{self, Announcer};
+use crate::approval::{Approval, ApprovalHook, Ask, Kind, Metadata};
 use crate::auth::verify;
 use crate::companion::{self, CompanionOp};
 use crate::config::{Config, Storage};
@@ -49,6 +50,8 @@ pub struct Gateway<'a, S, M, Q> {
     pub idp: IdpVerifier<'a>,
     /// The request rate limiters the deployment binds (none: no limits).
     pub limits: Limits<'a>,
+    /// What posts to the approval hook, when `APPROVAL_HOOK_URL` is set.
+    pub hook: Option<&'a dyn ApprovalHook>,
 }
 
 /// A reply, the follow-up to schedule, the error to log, if any, and the problems met after
@@ -177,12 +180,30 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             Route::CompanionParams => {
                 let grant = self.authenticate(head).await?;
                 let (filename, content_type) = (head.query_param("filename"), head.query_param("type"));
-                companion_params(&self.presign_context(&grant, head), filename.as_deref(), content_type.as_deref())?
+                let ctx = self.presign_context(&grant, head);
+                companion_params(&ctx, filename.as_deref(), content_type.as_deref()).await?
             }
             Route::Upload(key) => {
                 let (grant, cap) = self.caller(head, &key).await?;
                 let mut plan = upload::plan(self.config, &grant, &key, head)?;
                 let s3 = cap.as_ref().is_some_and(|c| c.s3);
+                // A URL's upload was approved when the URL was signed; a token's is asked now.
+                let (grant, key) = match cap {
+                    Some(_) => (grant, key),
+                    None => {
+                        let asked = Ask {
+                            kind: Kind::Put,
+                            sub: &grant.sub,
+                            key: key.as_str(),
+                            size: Some(plan.length),
+                            content_type: Some(&plan.content_type),
+                            metadata: &Metadata::new(),
+                        };
+                        let approved = self.approval().ask(&grant, asked).await?;
+                        upload::check_length(self.config, &approved.grant, plan.length)?;
+                        (approved.grant, approved.key.unwrap_or(key))
+                    }
+                };
                 match cap {
                     // An S3 client sends a URL again after a failure: in S3's dialect a URL may be
                     // reused, but only creates, so a repeat of one that succeeded changes nothing.
@@ -228,7 +249,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                     )
                 })?;
                 let grant = self.authenticate(head).await?;
-                let (reply, job) = confirm(self.store, self.meta, &grant, key, self.now_ms).await?;
+                let (reply, job) = confirm(self.store, self.meta, &grant, key, self.now_ms, self.approval()).await?;
                 return Ok((reply, Some(job)));
             }
             Route::Download(key) => {
@@ -246,6 +267,16 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             }
         };
         Ok((reply, None))
+    }
+
+    /// The approval hook of this request.
+    fn approval(&self) -> Approval<'_> {
+        Approval {
+            config: self.config.approval.as_ref(),
+            hook: self.hook,
+            now_ms: self.now_ms,
+            request_id: self.request_id,
+        }
     }
 
     /// Spends a single-use URL's or form's `nonce`: `what` was already used if it was spent.
@@ -267,6 +298,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             key,
             now_ms: self.now_ms,
             parts_in_store: false,
+            approval: self.approval(),
         }
     }
 
@@ -302,6 +334,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             now_ms: self.now_ms,
             id: self.request_id,
             origin: &head.origin,
+            approval: self.approval(),
         }
     }
 
@@ -330,6 +363,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             now_ms: self.now_ms,
             request_id: self.request_id,
             origin: &head.origin,
+            approval: self.approval(),
         };
         match op {
             TusOp::Options | TusOp::Create => session.create(head, body).await,
@@ -359,7 +393,9 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             (self.authenticate(head).await?, false, false)
         };
         if s3 {
-            let session = Session { parts_in_store, ..self.session(&grant, key) };
+            // A start through a URL was approved when the URL was signed.
+            let approval = Approval::none(self.now_ms);
+            let session = Session { parts_in_store, approval, ..self.session(&grant, key) };
             return self.multipart_s3(head, op, session, body, bytes).await;
         }
         let session = self.session(&grant, key);
@@ -426,8 +462,8 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         match op {
             CompanionOp::Create => {
                 let (key, start) = companion::create_request(&grant, self.request_id, bytes)?;
-                let started = session(key.clone()).start(self.request_id, &start).await?;
-                Ok((companion::created(&started, &key, self.bucket()), None))
+                let started = session(key).start(self.request_id, &start).await?;
+                Ok((companion::created(&started, self.bucket()), None))
             }
             CompanionOp::SignPart(id, number) => {
                 Ok((companion::sign_part(self.config, &grant, &key()?, (&id, number), part_urls)?, None))

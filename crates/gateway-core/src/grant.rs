@@ -99,6 +99,15 @@ impl Grant {
         ObjectKey::new(format!("{}{id}{ext}", self.prefix))
     }
 
+    /// This grant with its write limit lowered to `max_size`, if given (an approval hook's).
+    pub fn limited_to(&self, max_size: Option<u64>) -> Grant {
+        let max_size = match (self.max_size, max_size) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Grant { max_size, ..self.clone() }
+    }
+
     /// Refuses with 403 unless the token has `scope`.
     pub fn require(&self, scope: Scope) -> Result<()> {
         if self.scopes.contains(scope) {

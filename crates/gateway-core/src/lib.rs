@@ -8,6 +8,7 @@
 //! crate) passes time in, executes the requests the core builds, and moves the bytes.
 
 pub mod announce;
+pub mod approval;
 pub mod auth;
 pub mod companion;
 pub mod conditional;

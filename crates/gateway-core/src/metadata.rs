@@ -112,6 +112,8 @@ pub struct MultipartUpload {
     pub expires_at: i64,
     /// Where the store assembles the object.
     pub storage_key: String,
+    /// A lower limit on the object's size that the approval hook set (bytes).
+    pub max_size: Option<u64>,
 }
 
 /// One request's attempt to store a part: the reservation it holds while its body streams,
@@ -283,7 +285,8 @@ pub trait MultipartIndex {
     /// Atomically reserves `attempt`'s bytes before its body streams, unless the recorded
     /// parts and the attempts in flight at `now_ms` could together exceed `limit` bytes: each
     /// part number counts with the largest of its recorded size and its attempts' sizes, since
-    /// any one of them may be the part that stays. `false` when they could.
+    /// any one of them may be the part that stays; an upload's own `max_size` (the approval
+    /// hook's) lowers `limit`. `false` when they could.
     async fn reserve_part(&self, attempt: &PartAttempt, limit: u64, now_ms: i64) -> Result<bool>;
     /// Everything a part needs before its body streams, in one round trip: upload
     /// `attempt.upload_id` as [`MultipartIndex::multipart`] reads it, the summary of its other
@@ -378,6 +381,8 @@ pub struct TusUpload {
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
     pub expires_at: i64,
+    /// A lower limit on the object's size that the approval hook set (bytes).
+    pub max_size: Option<u64>,
 }
 
 /// A tus upload with its staged chunks (in order) and its parts.

@@ -31,7 +31,9 @@ fn text(v: &str) -> String {
 pub fn error_code(kind: ErrorKind) -> &'static str {
     use ErrorKind::*;
     match kind {
-        MissingToken | InvalidToken | Forbidden | UrlExpired | UrlAlreadyUsed | PolicyConditionFailed => "AccessDenied",
+        MissingToken | InvalidToken | Forbidden | UrlExpired | UrlAlreadyUsed | PolicyConditionFailed | NotApproved => {
+            "AccessDenied"
+        }
         TokenExpired => "ExpiredToken",
         InvalidSignature => "SignatureDoesNotMatch",
         InvalidKey | UnsupportedMediaType => "InvalidArgument",
@@ -48,7 +50,7 @@ pub fn error_code(kind: ErrorKind) -> &'static str {
         PartsMismatch => "InvalidPart",
         UploadLocked => "OperationAborted",
         RateLimited => "SlowDown",
-        StorageUnavailable | IssuerUnavailable => "ServiceUnavailable",
+        StorageUnavailable | IssuerUnavailable | ApprovalUnavailable => "ServiceUnavailable",
         StorageError | StorageAuthFailed | DatabaseError | ConfigError | Internal => "InternalError",
     }
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::presign::capability::{self, Capability};
 use super::presign::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
+use crate::approval::{Ask, Kind, Metadata};
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::{Grant, Scope};
@@ -77,6 +78,19 @@ fn classify(req: &SignBody) -> Result<S3Request> {
             ))
         }
     })
+}
+
+/// A PutObject's type: its `contentType` (default `application/octet-stream`), one exact type
+/// the gateway and the token allow.
+fn put_type(ctx: &PresignContext<'_>, grant: &Grant, asked: Option<&str>) -> Result<String> {
+    let ct = match asked.filter(|t| !t.is_empty()) {
+        None => DEFAULT_CONTENT_TYPE.to_owned(),
+        Some(v) => essence(v).filter(|t| !t.contains('*')).ok_or_else(|| {
+            GatewayError::new(ErrorKind::UnsupportedMediaType, "contentType must be one exact media type")
+        })?,
+    };
+    check_content_type(ctx.config, grant, &ct)?;
+    Ok(ct)
 }
 
 /// The key a new object is stored under: the token's exact key, the requested key if it is
@@ -163,6 +177,26 @@ pub async fn sign<T, M: ObjectIndex + MultipartIndex>(
     let creates = matches!(request, S3Request::PutObject | S3Request::CreateMultipartUpload);
     let key = if creates { new_key(grant, &req.key)? } else { ObjectKey::new(req.key.clone())? };
     grant.authorize(Scope::Write, &key)?;
+    let put_type = match request {
+        S3Request::PutObject => Some(put_type(ctx, grant, req.content_type.as_deref())?),
+        _ => None,
+    };
+    // A new object's URL is approved before it is signed; the requests it makes are not asked again.
+    let approved;
+    let (key, grant) = if creates {
+        let asked = Ask {
+            kind: if put_type.is_some() { Kind::Presign } else { Kind::Multipart },
+            sub: &grant.sub,
+            key: key.as_str(),
+            size: None,
+            content_type: put_type.as_deref().or(req.content_type.as_deref()),
+            metadata: &Metadata::new(),
+        };
+        approved = ctx.approval.ask(grant, asked).await?;
+        (approved.key.clone().unwrap_or(key), &approved.grant)
+    } else {
+        (key, grant)
+    };
     let mut cap = Capability {
         method: String::new(),
         key: key.to_string(),
@@ -181,13 +215,7 @@ pub async fn sign<T, M: ObjectIndex + MultipartIndex>(
     let mut headers = serde_json::Map::new();
     match request {
         S3Request::PutObject => {
-            let ct = match req.content_type.as_deref().filter(|t| !t.is_empty()) {
-                None => DEFAULT_CONTENT_TYPE.to_owned(),
-                Some(v) => essence(v).filter(|t| !t.contains('*')).ok_or_else(|| {
-                    GatewayError::new(ErrorKind::UnsupportedMediaType, "contentType must be one exact media type")
-                })?,
-            };
-            check_content_type(ctx.config, grant, &ct)?;
+            let ct = put_type.unwrap_or_default();
             cap.method = "PUT".to_owned();
             cap.max_size = Some(size_limit(ctx.config, grant));
             cap.content_type = Some(ct.clone());

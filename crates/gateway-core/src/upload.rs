@@ -83,10 +83,8 @@ pub fn plan(config: &Config, grant: &Grant, key: &ObjectKey, head: &RequestHead)
     Ok(UploadPlan { length, content_type, md5, sha256, if_absent })
 }
 
-/// The plan of a body of `length` bytes declaring `content_type` (a header's value), with no
-/// digest or precondition: the size and type rules every upload meets, for a caller already
-/// authorised to write its key.
-pub fn plan_of(config: &Config, grant: &Grant, length: u64, content_type: Option<&str>) -> Result<UploadPlan> {
+/// `413` unless a body of `length` bytes is within this caller's limit.
+pub fn check_length(config: &Config, grant: &Grant, length: u64) -> Result<()> {
     let limit = size_limit(config, grant);
     if length > limit {
         return Err(GatewayError::new(
@@ -94,6 +92,14 @@ pub fn plan_of(config: &Config, grant: &Grant, length: u64, content_type: Option
             format!("the body is {length} bytes; the limit for this upload is {limit} bytes"),
         ));
     }
+    Ok(())
+}
+
+/// The plan of a body of `length` bytes declaring `content_type` (a header's value), with no
+/// digest or precondition: the size and type rules every upload meets, for a caller already
+/// authorised to write its key.
+pub fn plan_of(config: &Config, grant: &Grant, length: u64, content_type: Option<&str>) -> Result<UploadPlan> {
+    check_length(config, grant, length)?;
     let content_type = match content_type {
         None => DEFAULT_CONTENT_TYPE.to_owned(),
         Some(v) => essence(v).ok_or_else(|| {

@@ -316,6 +316,8 @@ fn upload(id: &str, expires_at: i64) -> MultipartUpload {
         created_at: T,
         expires_at,
         storage_key: format!("contract/{id}~v"),
+        // An approval hook's limit: read back as written.
+        max_size: Some(1 << 20),
     }
 }
 
@@ -706,6 +708,7 @@ fn tus_upload(id: &str, expires_at: i64) -> TusUpload {
         store_upload_id: None,
         created_at: T,
         expires_at,
+        max_size: Some(1 << 30),
     }
 }
 

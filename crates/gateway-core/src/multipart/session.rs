@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::rules::{
     check_complete, check_part_against, parse_part_number, Part, MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES,
 };
+use crate::approval::{Approval, Ask, Kind, Metadata};
 use crate::config::Config;
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -90,6 +91,8 @@ pub struct Session<'a, S, M> {
     /// The upload's parts went straight to the store (URLs it signed), so its parts are the
     /// store's own list of them rather than the parts the gateway recorded.
     pub parts_in_store: bool,
+    /// Asks the approval hook about a start (none: a start through a URL approved when signed).
+    pub approval: Approval<'a>,
 }
 
 #[derive(Deserialize, Default)]
@@ -145,8 +148,10 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         self.config.max_upload_bytes.min(MAX_PART_BYTES)
     }
 
-    fn check_total(&self, total: u64) -> Result<()> {
-        check_object_size(self.grant, total)
+    /// `413` unless `upload` may hold `total` bytes: within the caller's limit and any lower
+    /// one the approval hook set when it started.
+    fn check_total(&self, upload: &MultipartUpload, total: u64) -> Result<()> {
+        check_object_size(&self.grant.limited_to(upload.max_size), total)
     }
 
     /// The caller's live upload `id` of this key.
@@ -213,20 +218,33 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             if size == 0 {
                 return Err(bad("a multipart upload needs at least one byte; upload empty files with a single PUT"));
             }
-            self.check_total(size)?;
+            check_object_size(self.grant, size)?;
             if size.div_ceil(part_limit) > u64::from(MAX_PARTS) {
                 return Err(bad(format!(
                     "{size} bytes need more than {MAX_PARTS} parts of at most {part_limit} bytes (MAX_UPLOAD_BYTES)"
                 )));
             }
         }
+        let asked = Ask {
+            kind: Kind::Multipart,
+            sub: &self.grant.sub,
+            key: self.key.as_str(),
+            size: req.size,
+            content_type: Some(&content_type),
+            metadata: &Metadata::new(),
+        };
+        let approved = self.approval.ask(self.grant, asked).await?;
+        if let Some(size) = req.size {
+            check_object_size(&approved.grant, size)?;
+        }
+        let key = approved.key.unwrap_or_else(|| self.key.clone());
         // The id names the key's shard, so calls that name only the upload reach it.
-        let id = &self.config.shards.routed_id(self.key.as_str(), id);
-        let name = StoredName::version(&self.key, id);
+        let id = &self.config.shards.routed_id(key.as_str(), id);
+        let name = StoredName::version(&key, id);
         let store_upload_id = self.store.create_multipart(&name, &content_type).await?;
         let upload = MultipartUpload {
             id: id.to_owned(),
-            key: self.key.to_string(),
+            key: key.to_string(),
             owner: self.grant.sub.clone(),
             store_upload_id,
             content_type,
@@ -234,6 +252,8 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             created_at: self.now_ms,
             expires_at: self.now_ms.saturating_add(self.config.multipart_ttl_ms),
             storage_key: name.to_string(),
+            // The limit in force at the start holds to the end (the hook's, or a URL's).
+            max_size: approved.grant.max_size,
         };
         if let Err(err) = self.meta.begin_multipart(&upload).await {
             // Unrecorded, so no sweep can find it; the store's own expiry is the backstop.
@@ -242,7 +262,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             }
             return Err(err);
         }
-        let link = format!("{}?uploadId={}", location(&self.key), upload.id);
+        let link = format!("{}?uploadId={}", location(&key), upload.id);
         Ok(Reply::json(201, &self.describe(&upload)).with_header("Location", link))
     }
 
@@ -292,7 +312,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             .await?;
         let checked = self.live(prepared.upload).and_then(|upload| {
             check_part_against(&prepared.others, upload.declared_size, number, length)?;
-            self.check_total(prepared.others.bytes + length)?;
+            self.check_total(&upload, prepared.others.bytes + length)?;
             Ok(upload)
         });
         let upload = match checked {
@@ -393,7 +413,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         }
         let parts = check_complete(&recorded, upload.declared_size, client_list.as_deref(), req.size)?;
         let total: u64 = parts.iter().map(|p| p.size).sum();
-        self.check_total(total)?;
+        self.check_total(&upload, total)?;
         let name = StoredName::recorded(upload.storage_key.clone());
         // Journaled since the upload started: a completion that fails after the store assembled
         // leaves the object to the entry's sweep, and a refused one leaves the entry for the

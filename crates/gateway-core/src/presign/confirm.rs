@@ -2,6 +2,7 @@
 //! really there and is what was presigned, then records it exactly as a gateway upload (row,
 //! follow-up). An object that does not match is deleted.
 
+use crate::approval::{Approval, Ask, Kind, Metadata};
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::followup::FollowUp;
@@ -9,6 +10,7 @@ use crate::grant::{Grant, Scope};
 use crate::http::Reply;
 use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{Commit, ObjectIndex, PresignLedger, PresignedUpload, UploadJournal};
+use crate::multipart::session::check_object_size;
 use crate::store::{ObjectMeta, Objects};
 use crate::upload::{created, log_cleanup, object_record, settle};
 
@@ -49,6 +51,7 @@ pub async fn confirm<S: Objects, M: ObjectIndex + UploadJournal + PresignLedger>
     grant: &Grant,
     key: ObjectKey,
     now_ms: i64,
+    approval: Approval<'_>,
 ) -> Result<(Reply<S::Stream>, FollowUp)> {
     grant.authorize(Scope::Write, &key)?;
     let open: Vec<PresignedUpload> = meta
@@ -76,6 +79,28 @@ pub async fn confirm<S: Objects, M: ObjectIndex + UploadJournal + PresignLedger>
             };
             why.get_or_insert(format!("{reason}; {fate}"));
             continue;
+        }
+        let asked = Ask {
+            kind: Kind::Confirm,
+            sub: &grant.sub,
+            key: key.as_str(),
+            size: Some(object.size),
+            content_type: Some(&signed.content_type),
+            metadata: &Metadata::new(),
+        };
+        // A refused upload is removed now; one the hook could not decide stays for a retry
+        // within the confirm window (and for the sweep after it).
+        let approved = approval.ask(grant, asked).await.and_then(|a| {
+            check_object_size(&a.grant, object.size)?;
+            Ok(a)
+        });
+        if let Err(err) = approved {
+            if err.kind != ErrorKind::ApprovalUnavailable {
+                if let Err(e) = store.delete(&name).await {
+                    log_cleanup("deleting the refused direct upload", &name, &e);
+                }
+            }
+            return Err(err);
         }
         let record = object_record(grant, &key, &signed.content_type, &name, &object, now_ms);
         let committed = settle(meta, &record, meta.confirm_presigned(&signed.nonce, &record).await).await?;

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
+use crate::approval::{Ask, Kind, Metadata};
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::form::policy::{sign, Condition, FormPolicy, SIGNATURE_FIELD};
@@ -55,8 +56,8 @@ struct Issued {
 }
 
 /// `POST /presign` with `"mode": "form"`: the form for `req`.
-pub fn issue<T>(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Reply<T>> {
-    let form = build(ctx, req)?;
+pub async fn issue<T>(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Reply<T>> {
+    let form = build(ctx, req).await?;
     let answer = FormAnswer {
         method: "POST",
         url: form.url,
@@ -82,7 +83,7 @@ struct CompanionParams {
 /// token's prefix that keeps the file name's extension, as `POST /presign` generates one, and
 /// the file's type. Companion's answer shape; other query parameters (`metadata[…]`) are not
 /// stored.
-pub fn companion_params<T>(
+pub async fn companion_params<T>(
     ctx: &PresignContext<'_>,
     filename: Option<&str>,
     content_type: Option<&str>,
@@ -97,14 +98,26 @@ pub fn companion_params<T>(
         success_action_status: None,
         success_action_redirect: None,
     };
-    let form = build(ctx, req)?;
+    let form = build(ctx, req).await?;
     let expires = (form.expiration_ms - ctx.now_ms).div_euclid(1000);
     let answer = CompanionParams { method: "POST", url: form.url, fields: form.fields, expires };
     Ok(Reply::json(200, &answer).with_header("Cache-Control", "no-store"))
 }
 
+/// The largest file a form or URL takes once the approval hook set its `limit`: `413` if the
+/// declared `size` is over it.
+pub(crate) fn approved_max(max: u64, size: Option<u64>, limit: u64) -> Result<u64> {
+    match size {
+        Some(n) if n > limit => Err(GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("the file is {n} bytes; the limit for this upload is {limit} bytes"),
+        )),
+        _ => Ok(max.min(limit)),
+    }
+}
+
 /// The form for `req`, after every check a token-authenticated upload would face.
-fn build(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Issued> {
+async fn build(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Issued> {
     let grant = ctx.grant;
     grant.require(Scope::Write)?;
     let secret = ctx.config.url_signing_secret.as_ref().ok_or_else(|| {
@@ -144,6 +157,17 @@ fn build(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Issued> {
         Some(n) => n,
         None => limit,
     };
+    let asked = Ask {
+        kind: Kind::Presign,
+        sub: &grant.sub,
+        key: &key,
+        size: req.size,
+        content_type: content_type.as_deref(),
+        metadata: &Metadata::new(),
+    };
+    let approved = ctx.approval.ask(grant, asked).await?;
+    let max = approved_max(max, req.size, size_limit(ctx.config, &approved.grant))?;
+    let key = approved.key.map_or(key, |k| k.to_string());
     let success = match (req.success_action_status, req.success_action_redirect) {
         (Some(_), Some(_)) => return Err(bad("give `success_action_status` or `success_action_redirect`, not both")),
         (Some(s), None) if [200, 201, 204].contains(&s) => Some(("success_action_status", s.to_string())),

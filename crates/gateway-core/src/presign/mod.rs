@@ -8,6 +8,7 @@ pub mod disposition;
 pub mod form;
 pub mod urls;
 
+use crate::approval::Approval;
 use crate::config::Config;
 use crate::grant::Grant;
 use crate::store::Presign;
@@ -26,6 +27,8 @@ pub struct PresignContext<'a> {
     /// Unique per request: the generated key's name and the URL's nonce.
     pub id: &'a str,
     pub origin: &'a str,
+    /// Asks the approval hook about an upload URL or form before it is signed.
+    pub approval: Approval<'a>,
 }
 
 /// `wanted` seconds, lowered to `PRESIGN_MAX_TTL_SECONDS` and to what remains of the

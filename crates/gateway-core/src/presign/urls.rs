@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::capability::{self, Capability};
 use super::disposition::attachment;
-use super::form::{issue, FormRequest};
+use super::form::{approved_max, issue, FormRequest};
 use super::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
+use crate::approval::{Ask, Kind, Metadata};
 use crate::config::Config;
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -208,7 +209,7 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
             success_action_status: req.success_action_status,
             success_action_redirect: req.success_action_redirect,
         };
-        return issue(ctx, form);
+        return issue(ctx, form).await;
     }
     if req.success_action_status.is_some() || req.success_action_redirect.is_some() {
         return Err(bad("`success_action_status` and `success_action_redirect` are for mode `form`"));
@@ -256,6 +257,22 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
         (Some(ct), Some(req.size.unwrap_or(limit)))
     } else {
         (None, None)
+    };
+    let (key, max_size) = match max_size {
+        Some(max) => {
+            let asked = Ask {
+                kind: Kind::Presign,
+                sub: &grant.sub,
+                key: key.as_str(),
+                size: req.size,
+                content_type: content_type.as_deref(),
+                metadata: &Metadata::new(),
+            };
+            let approved = ctx.approval.ask(grant, asked).await?;
+            let max = approved_max(max, req.size, size_limit(ctx.config, &approved.grant))?;
+            (approved.key.unwrap_or(key), Some(max))
+        }
+        None => (key, None),
     };
     let download = if method == "GET" { req.filename.as_deref() } else { None };
     // A direct GET URL reaches the version the key serves now, typed as recorded.

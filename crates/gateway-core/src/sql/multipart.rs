@@ -24,6 +24,7 @@ struct UploadRow {
     created_at: f64,
     expires_at: f64,
     storage_key: Option<String>,
+    max_size: Option<f64>,
 }
 
 impl From<UploadRow> for MultipartUpload {
@@ -38,6 +39,7 @@ impl From<UploadRow> for MultipartUpload {
             created_at: r.created_at as i64,
             expires_at: r.expires_at as i64,
             storage_key: r.storage_key.unwrap_or(r.key),
+            max_size: r.max_size.map(|v| v as u64),
         }
     }
 }
@@ -57,11 +59,12 @@ impl From<PartRow> for Part {
 }
 
 const UPLOAD_COLUMNS: &str =
-    "id, key, owner, store_upload_id, content_type, declared_size, created_at, expires_at, storage_key";
+    "id, key, owner, store_upload_id, content_type, declared_size, created_at, expires_at, storage_key, max_size";
 
 /// Records upload `u`.
 fn insert(u: &MultipartUpload) -> Statement {
-    let sql = format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    let sql =
+        format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     let values = args![
         &u.id,
         &u.key,
@@ -72,6 +75,7 @@ fn insert(u: &MultipartUpload) -> Statement {
         u.created_at,
         u.expires_at,
         &u.storage_key,
+        u.max_size,
     ];
     stmt(sql, values)
 }
@@ -138,14 +142,16 @@ fn summarised(found: &Outcome) -> Result<OtherParts> {
 /// part number counts with the largest of its recorded size and its live attempts' sizes: the
 /// recorded bytes (a counter) plus, per number in flight, what its largest attempt adds over
 /// the recorded part. It reads the attempts in flight, a handful, not every part. With
-/// `caller` (key, owner), only for that caller's upload of that key, open at `now_ms`.
+/// `caller` (key, owner), only for that caller's upload of that key, open at `now_ms`. The
+/// upload's own `max_size` (the approval hook's) lowers `limit`.
 fn reserve(a: &PartAttempt, limit: u64, now_ms: i64, caller: Option<(&str, &str)>) -> Statement {
     let sql = "INSERT INTO multipart_attempts (upload_id, attempt, part_number, size, until_ms) \
                SELECT ?1, ?2, ?3, ?4, ?6 WHERE (SELECT part_bytes FROM multipart_uploads WHERE id = ?1) \
                + (SELECT COALESCE(SUM(extra), 0) FROM (SELECT MAX(0, MAX(c.size) - COALESCE((SELECT p.size \
                FROM multipart_parts p WHERE p.upload_id = ?1 AND p.part_number = c.part_number), 0)) AS extra \
                FROM (SELECT part_number, size FROM multipart_attempts WHERE upload_id = ?1 AND until_ms > ?7 \
-               UNION ALL SELECT CAST(?3 AS INTEGER), CAST(?4 AS INTEGER)) AS c GROUP BY c.part_number)) <= ?5";
+               UNION ALL SELECT CAST(?3 AS INTEGER), CAST(?4 AS INTEGER)) AS c GROUP BY c.part_number)) \
+               <= MIN(?5, COALESCE((SELECT max_size FROM multipart_uploads WHERE id = ?1), ?5))";
     let mut values = args![&a.upload_id, &a.attempt, a.number, a.size, limit, a.until_ms, now_ms];
     match caller {
         None => stmt(sql, values),

@@ -26,6 +26,7 @@ struct UploadRow {
     store_upload_id: Option<String>,
     created_at: f64,
     expires_at: f64,
+    max_size: Option<f64>,
 }
 
 impl From<UploadRow> for TusUpload {
@@ -44,6 +45,7 @@ impl From<UploadRow> for TusUpload {
             store_upload_id: r.store_upload_id,
             created_at: r.created_at as i64,
             expires_at: r.expires_at as i64,
+            max_size: r.max_size.map(|v| v as u64),
         }
     }
 }
@@ -56,7 +58,7 @@ struct ChunkRow {
 }
 
 const COLUMNS: &str = "id, key, owner, storage_key, content_type, metadata, length, upload_offset, part_size, parts, \
-                       store_upload_id, created_at, expires_at";
+                       store_upload_id, created_at, expires_at, max_size";
 
 /// "Request ?2 holds upload ?1 at offset ?3."
 const HELD: &str = "EXISTS (SELECT 1 FROM tus_uploads WHERE id = ?1 AND lease = ?2 AND upload_offset = ?3)";
@@ -132,8 +134,9 @@ fn decode_state(results: &[Outcome], op: &str) -> Result<Option<TusState>> {
 
 /// Records upload `u`.
 fn insert(u: &TusUpload) -> Statement {
-    let sql =
-        format!("INSERT INTO tus_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    let sql = format!(
+        "INSERT INTO tus_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    );
     let values = args![
         &u.id,
         &u.key,
@@ -148,6 +151,7 @@ fn insert(u: &TusUpload) -> Statement {
         &u.store_upload_id,
         u.created_at,
         u.expires_at,
+        u.max_size,
     ];
     stmt(sql, values)
 }

@@ -4,6 +4,7 @@
 //! conditional writes, declared lengths) and can be told to fail. [`scripted`] drives the
 //! real S3 store request by request; [`unread`] holds a body that records being read.
 
+pub mod hook;
 pub mod idp;
 pub mod limiter;
 #[cfg(feature = "native-crypto")]
@@ -623,7 +624,7 @@ impl MultipartIndex for MemoryMetadata {
             let size = worst.entry(a.number).or_default();
             *size = (*size).max(a.size);
         }
-        if worst.values().sum::<u64>() > limit {
+        if worst.values().sum::<u64>() > upload.max_size.map_or(limit, |m| m.min(limit)) {
             return Ok(false);
         }
         self.attempts.borrow_mut().insert((id.clone(), attempt.attempt.clone()), attempt.clone());

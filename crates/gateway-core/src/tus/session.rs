@@ -9,6 +9,7 @@ use futures_util::future::join;
 
 use super::plan::{plan, Chunk, Finish, Piece, Progress, Step};
 use super::protocol::{self, Length, Metadata};
+use crate::approval::{self, Approval, Ask, Kind};
 use crate::config::Config;
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -37,6 +38,8 @@ pub struct TusSession<'a, S, M> {
     /// This request's id: a new upload's id, a lease's holder, a staged chunk's name.
     pub request_id: &'a str,
     pub origin: &'a str,
+    /// Asks the approval hook about a creation.
+    pub approval: Approval<'a>,
 }
 
 fn bad(detail: impl Into<String>) -> GatewayError {
@@ -59,12 +62,14 @@ pub fn options<T>(grant: Option<&Grant>) -> Reply<T> {
 }
 
 impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
-    fn total_limit(&self) -> u64 {
-        object_limit(self.grant)
+    /// The most `upload` may hold: the caller's limit, and any lower one the approval hook set
+    /// when it was created.
+    fn total_limit(&self, upload: &TusUpload) -> u64 {
+        object_limit(&self.grant.limited_to(upload.max_size))
     }
 
-    fn check_total(&self, total: u64) -> Result<()> {
-        check_object_size(self.grant, total)
+    fn check_total(&self, upload: &TusUpload, total: u64) -> Result<()> {
+        check_object_size(&self.grant.limited_to(upload.max_size), total)
     }
 
     /// A chunk is one request body: at most `MAX_UPLOAD_BYTES`.
@@ -130,8 +135,12 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         self.grant.authorize(Scope::Write, &key)?;
         let content_type = content_type(&meta)?;
         check_content_type(self.config, self.grant, &content_type)?;
-        if let Length::Known(n) = length {
-            self.check_total(n)?;
+        let known = match length {
+            Length::Known(n) => Some(n),
+            Length::Deferred => None,
+        };
+        if let Some(n) = known {
+            check_object_size(self.grant, n)?;
         }
         // A first chunk comes typed as upload bytes; any other body (a client's empty one sent
         // chunked) carries none.
@@ -145,6 +154,20 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
                 }
             }
         }
+        let pairs: approval::Metadata = meta.pairs.iter().cloned().collect();
+        let asked = Ask {
+            kind: Kind::Tus,
+            sub: &self.grant.sub,
+            key: key.as_str(),
+            size: known,
+            content_type: Some(&content_type),
+            metadata: &pairs,
+        };
+        let approved = self.approval.ask(self.grant, asked).await?;
+        if let Some(n) = known {
+            check_object_size(&approved.grant, n)?;
+        }
+        let key = approved.key.unwrap_or(key);
         // The id names the key's shard, so requests that name only the upload reach it.
         let id = self.config.shards.routed_id(key.as_str(), &self.request_id.replace('-', ""));
         let expires_at = self.now_ms.saturating_add(self.config.multipart_ttl_ms);
@@ -155,16 +178,15 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             storage_key: StoredName::version(&key, &id).to_string(),
             content_type,
             metadata: meta.raw.clone(),
-            length: match length {
-                Length::Known(n) => Some(n),
-                Length::Deferred => None,
-            },
+            length: known,
             offset: 0,
             part_size: None,
             parts: 0,
             store_upload_id: None,
             created_at: self.now_ms,
             expires_at,
+            // The limit in force at the start holds to the end (the hook's, or a URL's).
+            max_size: approved.grant.max_size,
         };
         // The stored name is the journal's from now until a row names it; due once the upload
         // has expired and its last request has had time to finish.
@@ -310,7 +332,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
                 if d < offset + length {
                     return Err(bad("Upload-Length is less than the bytes sent"));
                 }
-                self.check_total(d)?;
+                self.check_total(&upload, d)?;
                 upload.length = Some(d);
             }
             _ => {}
@@ -318,7 +340,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         let end = offset + length;
         match upload.length {
             Some(n) if end > n => return Err(past_length(n)),
-            None => self.check_total(end)?,
+            None => self.check_total(&upload, end)?,
             _ => {}
         }
         // A 204 that does not move the offset would make a client send the same request forever.
@@ -361,7 +383,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         let step = plan(
             &progress,
             length,
-            self.total_limit(),
+            self.total_limit(&upload),
             self.config.max_upload_bytes,
             chunk_name.as_str(),
             merged_name.as_str(),

@@ -295,6 +295,8 @@ pub struct World {
     /// The rate limiters, when the deployment binds them ([`World::with_rate_limit`]): callers'
     /// and addresses'.
     pub limiters: Option<(CountingLimiter, CountingLimiter)>,
+    /// The approval hook, when `APPROVAL_HOOK_URL` is set ([`World::with_hook`]).
+    pub hook: Option<gateway_core::testing::hook::ScriptedHook>,
 }
 
 impl World {
@@ -315,7 +317,13 @@ impl World {
             idp_keys: Default::default(),
             idp_fetcher: Default::default(),
             limiters: None,
+            hook: None,
         }
+    }
+
+    /// A world whose approval hook is `hook` (the config must set `APPROVAL_HOOK_URL`).
+    pub fn with_hook(config: Config, hook: gateway_core::testing::hook::ScriptedHook) -> World {
+        World { hook: Some(hook), ..World::new(config) }
     }
 
     /// A deployment with an `EVENTS` queue.
@@ -398,6 +406,7 @@ impl World {
                 addresses: self.limiters.as_ref().map(|(_, a)| a as &dyn gateway_core::ratelimit::RateLimiter),
                 period_s: self.config.rate_limit_period_s,
             },
+            hook: self.hook.as_ref().map(|h| h as &dyn gateway_core::approval::ApprovalHook),
         };
         gw.handle(head, input).await
     }
