@@ -4,8 +4,9 @@
 //! over `<timestamp>.<body>` under `APPROVAL_HOOK_SECRET`); the answer decides:
 //!
 //! - `200 {"allow": true}` lets the upload go on as asked;
-//! - `200 {"allow": true, "key": …, "metadata": {…}, "max_size": …}` lets it go on changed: a
-//!   key the caller's token covers, metadata recorded with the object, a lower size limit;
+//! - `200 {"allow": true, "key": …, "max_size": …}` lets it go on changed: a key the caller's
+//!   token covers, a lower size limit (the gateway keeps no per-object metadata yet, so an
+//!   answer with `metadata` is refused as malformed rather than dropped silently);
 //! - `200 {"allow": false, "status": 4xx, "message": "…"}` refuses it with that status and
 //!   message (403 and a generic message when absent);
 //! - anything else, or no answer within `APPROVAL_HOOK_TIMEOUT_MS`, is a failed hook: `503
@@ -75,13 +76,12 @@ pub struct Ask<'a> {
     pub metadata: &'a Metadata,
 }
 
-/// What the hook allowed: the caller's grant with the hook's lower size limit, the hook's key
-/// if it chose one, and the metadata to record (the asked one or the hook's).
+/// What the hook allowed: the caller's grant with the hook's lower size limit, and the hook's
+/// key if it chose one.
 #[derive(Debug, Clone)]
 pub struct Approved {
     pub grant: Grant,
     pub key: Option<ObjectKey>,
-    pub metadata: Metadata,
 }
 
 /// The hook's answer body.
@@ -114,7 +114,7 @@ impl Approval<'_> {
     /// Asks the hook about `ask` by the holder of `grant`: what it allowed, or the refusal to
     /// answer with.
     pub async fn ask(&self, grant: &Grant, ask: Ask<'_>) -> Result<Approved> {
-        let unchanged = || Approved { grant: grant.clone(), key: None, metadata: ask.metadata.clone() };
+        let unchanged = || Approved { grant: grant.clone(), key: None };
         let (Some(config), Some(hook)) = (self.config, self.hook) else { return Ok(unchanged()) };
         let body = serde_json::to_string(&ask).map_err(|e| {
             GatewayError::hidden(ErrorKind::Internal, "the approval request could not be built", e.to_string())
@@ -169,6 +169,9 @@ fn decide(grant: &Grant, ask: &Ask<'_>, status: u16, text: &str) -> std::result:
     if answer.status.is_some() || answer.message.is_some() {
         return Err("an approval carries no status or message".to_owned());
     }
+    if answer.metadata.is_some() {
+        return Err("this gateway records no metadata of its own: an approval may not set `metadata`".to_owned());
+    }
     let key = match answer.key {
         None => None,
         Some(k) if k == ask.key => None,
@@ -183,9 +186,5 @@ fn decide(grant: &Grant, ask: &Ask<'_>, status: u16, text: &str) -> std::result:
             Some(k)
         }
     };
-    Ok(Ok(Approved {
-        grant: grant.limited_to(answer.max_size),
-        key,
-        metadata: answer.metadata.unwrap_or_else(|| ask.metadata.clone()),
-    }))
+    Ok(Ok(Approved { grant: grant.limited_to(answer.max_size), key }))
 }

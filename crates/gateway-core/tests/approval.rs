@@ -113,6 +113,8 @@ fn a_hook_that_fails_times_out_or_answers_badly_denies_with_503_by_default() {
         Ok((200, json!({"allow": true, "key": "alice/../x"}).to_string())),
         Ok((200, json!({"allow": false, "key": "alice/other.txt"}).to_string())),
         Ok((204, String::new())),
+        // The gateway keeps no per-object metadata: an answer setting some is not dropped silently.
+        Ok((200, json!({"allow": true, "metadata": {"team": "a"}}).to_string())),
     ];
     for answer in answers {
         let shown = format!("{answer:?}");
