@@ -204,8 +204,10 @@ async fn deliver_once(cfg: &Config, store: &Backend, meta: &Metadata, job: &Foll
 
 /// The scheduled cleanup: reconciles stale upload journal entries with the store.
 pub async fn sweep(env: Env) {
-    let setup = config(&env).and_then(|cfg| Ok((Backend::from_env(&env, &cfg)?, crate::metadata::open(&env, &cfg)?)));
-    let (store, meta) = match setup {
+    let setup = config(&env).and_then(|cfg| {
+        Ok((Backend::from_env(&env, &cfg)?, crate::metadata::open(&env, &cfg)?, cfg.quarantine.clone()))
+    });
+    let (store, meta, cfg_quarantine) = match setup {
         Ok(parts) => parts,
         Err(e) => {
             emit(&Line::new("error", "sweep_problem").detail(e.log_line()));
@@ -216,6 +218,9 @@ pub async fn sweep(env: Env) {
         return sweep_shards(shards).await;
     }
     let mut report = sweep::run(&store, &meta, now_ms(), sweep::DEFAULT_PENDING_GRACE_MS).await;
+    if let Some(q) = &cfg_quarantine {
+        report.absorb(gateway_core::quarantine::sweep_scans(&store, &meta, q, now_ms()).await);
+    }
     let resent = match QueueBinding::from_env(&env) {
         Some(queue) => events::resend(&queue, &meta, now_ms(), sweep::SWEEP_BATCH).await,
         None => events::Dispatched::default(),

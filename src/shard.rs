@@ -212,7 +212,7 @@ impl MetadataShard {
             #[cfg(feature = "contract")]
             Message::Test { shard, statements } => {
                 let outcomes = db.batch(Route::Here, "test sql", statements).await?;
-                let due_at = due::next_due(&db).await?;
+                let due_at = due::next_due(&db, scan_timeout(&self.env)).await?;
                 note_due(&self.env, Message::Due { shard, due_at, reported_at: now_ms() }).await;
                 registry::set_reported(&db, due_at).await?;
                 self.reported.set(Some(due_at));
@@ -227,7 +227,7 @@ impl MetadataShard {
     async fn arm(&self) {
         // Work due in the past (an aborted upload's expiry is 0) is due now: an alarm time must
         // be positive.
-        let due = match due::next_due(&self.sql()).await {
+        let due = match due::next_due(&self.sql(), scan_timeout(&self.env)).await {
             Ok(Some(due)) => due.max(now_ms()),
             Ok(None) => return,
             Err(e) => {
@@ -277,6 +277,9 @@ impl MetadataShard {
         let meta = self.meta();
         let now = now_ms();
         let mut report = sweep::run(&store, &meta, now, sweep::DEFAULT_PENDING_GRACE_MS).await;
+        if let Some(q) = &cfg.quarantine {
+            report.absorb(gateway_core::quarantine::sweep_scans(&store, &meta, q, now).await);
+        }
         let mut resent = 0;
         if let Some(queue) = QueueBinding::from_env(&self.env) {
             let dispatched = events::resend(&queue, &meta, now, sweep::SWEEP_BATCH).await;
@@ -285,7 +288,8 @@ impl MetadataShard {
         }
         // Work still due (a step that failed, a full batch) is tried again a minute on.
         self.armed.set(None);
-        let next = due::next_due(&self.sql()).await.ok().flatten().map(|due| due.max(now + 60_000));
+        let next =
+            due::next_due(&self.sql(), scan_timeout(&self.env)).await.ok().flatten().map(|due| due.max(now + 60_000));
         if let Some(at) = next {
             if self.state.storage().set_alarm(moment(at)).await.is_ok() {
                 self.armed.set(Some(at));
@@ -355,6 +359,11 @@ async fn note_due(env: &Env, message: Message) {
 }
 
 /// The moment `ms` (since the Unix epoch) as an alarm time (an `i64` would be an offset).
+/// With quarantine, how long a version may wait for its verdict: its deadline is due work.
+fn scan_timeout(env: &Env) -> Option<i64> {
+    crate::env::config(env).ok().and_then(|c| c.quarantine.as_ref().map(|q| q.timeout_ms))
+}
+
 fn moment(ms: i64) -> worker::ScheduledTime {
     worker::ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(ms as f64)))
 }

@@ -94,6 +94,7 @@ fn part_url(
         upload: None,
         s3: false,
         direct: false,
+        scan: None,
     };
     Ok(format!("{origin}{}?{}", location(key), capability::sign(secret, &cap)?))
 }

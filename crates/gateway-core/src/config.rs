@@ -75,6 +75,9 @@ pub struct WebhookConfig {
     pub url: url::Url,
     /// `WEBHOOK_SECRET`: the HMAC-SHA256 key for the signature header.
     pub secret: Secret,
+    /// With `QUARANTINE=true`: what signs the scanner's URL each upload event carries
+    /// (`URL_SIGNING_SECRET`) and the origin it names (`PUBLIC_URL`).
+    pub scan_links: Option<(Secret, url::Url)>,
 }
 
 /// Default for `EVENT_RETRY_DELAY_SECONDS`: the wait after a delivery's first failed attempt.
@@ -126,6 +129,32 @@ pub struct ApprovalConfig {
     pub on_failure: OnFailure,
 }
 
+/// Default for `QUARANTINE_TIMEOUT_SECONDS`: how long a new version may wait for its verdict.
+pub const DEFAULT_QUARANTINE_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
+/// The longest wait allowed for a verdict.
+pub const MAX_QUARANTINE_TIMEOUT_SECONDS: u64 = 7 * 24 * 60 * 60;
+
+/// What happens to a quarantined version with no verdict after its timeout
+/// (`QUARANTINE_ON_TIMEOUT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// `delete` (the default): removed as an infected one is.
+    Delete,
+    /// `release`: served, as a clean one is.
+    Release,
+}
+
+/// Quarantine until scanned ([`crate::quarantine`]).
+#[derive(Debug, Clone)]
+pub struct QuarantineConfig {
+    /// `QUARANTINE_TIMEOUT_SECONDS` in milliseconds.
+    pub timeout_ms: i64,
+    /// `QUARANTINE_ON_TIMEOUT`: `delete` (default) or `release`.
+    pub on_timeout: OnTimeout,
+    /// `PUBLIC_URL`: the gateway's own public origin, which the scan URLs in events name.
+    pub public_url: url::Url,
+}
+
 /// Where the gateway keeps its metadata (`METADATA`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataBackend {
@@ -164,6 +193,8 @@ pub struct Config {
     pub webhook: Option<WebhookConfig>,
     /// `APPROVAL_HOOK_URL` + `APPROVAL_HOOK_SECRET`: an optional blocking approval hook.
     pub approval: Option<ApprovalConfig>,
+    /// `QUARANTINE=true`: new versions are served to nobody until a scanner's verdict.
+    pub quarantine: Option<QuarantineConfig>,
     /// `CORS_ORIGINS`: comma-separated origins or `*`; unset means no CORS headers.
     pub cors_origins: CorsOrigins,
     pub event_retry: EventRetry,
@@ -273,13 +304,13 @@ impl Config {
         let jwt =
             JwtConfig { hs256_secret, public_keys, issuer: get("JWT_ISSUER"), audience: get("JWT_AUDIENCE"), issuers };
 
-        let webhook = match (get("WEBHOOK_URL"), get("WEBHOOK_SECRET")) {
+        let mut webhook = match (get("WEBHOOK_URL"), get("WEBHOOK_SECRET")) {
             (None, _) => None,
             (Some(_), None) => return Err(config_error("WEBHOOK_SECRET", "must be set when WEBHOOK_URL is")),
             (Some(u), Some(secret)) => {
                 let url =
                     http_url(&u, "must be an absolute http(s) URL").map_err(|why| config_error("WEBHOOK_URL", why))?;
-                Some(WebhookConfig { url, secret: Secret::new(secret) })
+                Some(WebhookConfig { url, secret: Secret::new(secret), scan_links: None })
             }
         };
 
@@ -289,6 +320,10 @@ impl Config {
             seconds(&get, "MULTIPART_TTL_SECONDS", DEFAULT_MULTIPART_TTL_SECONDS, MAX_MULTIPART_TTL_SECONDS)? * 1000;
 
         let url_signing_secret = get("URL_SIGNING_SECRET").map(|s| secret("URL_SIGNING_SECRET", s, 32)).transpose()?;
+        let quarantine = quarantine_config(&get, url_signing_secret.is_some())?;
+        if let (Some(hook), Some(q), Some(secret)) = (webhook.as_mut(), &quarantine, &url_signing_secret) {
+            hook.scan_links = Some((secret.clone(), q.public_url.clone()));
+        }
         let presign_max_ttl_s =
             seconds(&get, "PRESIGN_MAX_TTL_SECONDS", DEFAULT_PRESIGN_MAX_TTL_SECONDS, MAX_PRESIGN_TTL_SECONDS)?;
 
@@ -357,6 +392,7 @@ impl Config {
             jwt,
             webhook,
             approval,
+            quarantine,
             cors_origins,
             event_retry,
             commit_window_ms,
@@ -398,6 +434,40 @@ fn approval_config(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Appro
         Some(_) => return Err(config_error("APPROVAL_HOOK_ON_FAILURE", "must be `deny` or `allow`")),
     };
     Ok(Some(ApprovalConfig { url, secret, timeout_ms, on_failure }))
+}
+
+/// The `QUARANTINE*` variables: none unless `QUARANTINE=true`. Scanners fetch a version through
+/// a gateway URL, so `URL_SIGNING_SECRET` and `PUBLIC_URL` must be set.
+fn quarantine_config(get: &impl Fn(&str) -> Option<String>, url_secret: bool) -> Result<Option<QuarantineConfig>> {
+    match get("QUARANTINE").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false") => return Ok(None),
+        Some("true") => {}
+        Some(_) => return Err(config_error("QUARANTINE", "must be `true` or `false`")),
+    }
+    if !url_secret {
+        return Err(config_error(
+            "URL_SIGNING_SECRET",
+            "must be set with QUARANTINE=true: scanners fetch new versions through gateway URLs",
+        ));
+    }
+    let public_url = match get("PUBLIC_URL") {
+        None => {
+            return Err(config_error("PUBLIC_URL", "must be set with QUARANTINE=true (the gateway's own https origin)"))
+        }
+        Some(u) => http_url(&u, "must be the gateway's absolute http(s) origin, e.g. `https://uploads.example.com`")
+            .ok()
+            .filter(|u| u.path() == "/" && u.query().is_none())
+            .ok_or_else(|| config_error("PUBLIC_URL", "must be the gateway's http(s) origin, without a path"))?,
+    };
+    let timeout_ms =
+        seconds(get, "QUARANTINE_TIMEOUT_SECONDS", DEFAULT_QUARANTINE_TIMEOUT_SECONDS, MAX_QUARANTINE_TIMEOUT_SECONDS)?
+            * 1000;
+    let on_timeout = match get("QUARANTINE_ON_TIMEOUT").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("delete") => OnTimeout::Delete,
+        Some("release") => OnTimeout::Release,
+        Some(_) => return Err(config_error("QUARANTINE_ON_TIMEOUT", "must be `delete` or `release`")),
+    };
+    Ok(Some(QuarantineConfig { timeout_ms, on_timeout, public_url }))
 }
 
 fn seconds(get: &impl Fn(&str) -> Option<String>, name: &str, default: u64, max: u64) -> Result<i64> {

@@ -8,6 +8,7 @@ use crate::http::{Body, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{ObjectIndex, ObjectRecord};
 use crate::presign::disposition::attachment;
+use crate::quarantine::check_served;
 use crate::range::{self, unsatisfied_content_range, ByteRangeSpec};
 use crate::store::{GetResult, ObjectMeta, Objects};
 use crate::time::http_date;
@@ -65,9 +66,12 @@ fn row_meta(row: &ObjectRecord) -> ObjectMeta {
     }
 }
 
-/// The version `key` serves: its row. A stored object no row names is never served.
-async fn current<M: ObjectIndex>(meta: &M, key: &ObjectKey) -> Result<ObjectRecord> {
-    meta.get(key.as_str()).await?.ok_or_else(not_found)
+/// The version `key` serves: its row, if its bytes may be served (not quarantined, or read
+/// through a scanner's URL for version `scan`). A stored object no row names is never served.
+async fn current<M: ObjectIndex>(meta: &M, key: &ObjectKey, scan: Option<&str>) -> Result<ObjectRecord> {
+    let row = meta.get(key.as_str()).await?.ok_or_else(not_found)?;
+    check_served(&row, scan)?;
+    Ok(row)
 }
 
 pub async fn get<S: Objects, M: ObjectIndex>(
@@ -76,15 +80,16 @@ pub async fn get<S: Objects, M: ObjectIndex>(
     grant: &Grant,
     key: &ObjectKey,
     head: &RequestHead,
+    scan: Option<&str>,
 ) -> Result<Reply<S::Stream>> {
     grant.authorize(Scope::Read, key)?;
-    let row = current(meta, key).await?;
+    let row = current(meta, key, scan).await?;
     match serve(store, &row, head).await? {
         Some(reply) => Ok(reply),
         None => {
             // The version was replaced (and deleted) between reading the row and the store:
             // serve the new one. A row still naming a missing object is a fault for the log.
-            let again = current(meta, key).await?;
+            let again = current(meta, key, scan).await?;
             if again.storage_key == row.storage_key {
                 crate::log::error(&format!("the row of `{key}` names `{}`, which the store lacks", row.storage_key));
                 return Err(not_found());
@@ -153,9 +158,10 @@ pub async fn head_object<S, M: ObjectIndex>(
     grant: &Grant,
     key: &ObjectKey,
     head: &RequestHead,
+    scan: Option<&str>,
 ) -> Result<Reply<S>> {
     grant.authorize(Scope::Read, key)?;
-    let meta = row_meta(&current(meta, key).await?);
+    let meta = row_meta(&current(meta, key, scan).await?);
     match read_conditions(head).evaluate(Some(&meta.etag)) {
         Precondition::Proceed => {}
         other => return precondition_reply(other, &meta),

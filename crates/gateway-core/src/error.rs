@@ -87,6 +87,8 @@ error_kinds! {
     RateLimited,
     /// 410: the tus upload expired before it was finished.
     UploadExpired,
+    /// 409: the version the key serves is quarantined until a scanner's verdict clears it.
+    ScanPending,
     /// 403: the operator's approval hook refused the upload (answered with the hook's own 4xx,
     /// when it chose one).
     NotApproved,
@@ -129,6 +131,7 @@ impl ErrorKind {
             RateLimited => 429,
             UploadExpired => 410,
             NotApproved => 403,
+            ScanPending => 409,
             ApprovalUnavailable => 503,
             StorageError | StorageAuthFailed => 502,
             StorageUnavailable | IssuerUnavailable => 503,
@@ -165,6 +168,7 @@ impl ErrorKind {
             RateLimited => "rate_limited",
             UploadExpired => "upload_expired",
             NotApproved => "upload_not_approved",
+            ScanPending => "scan_pending",
             ApprovalUnavailable => "approval_unavailable",
             StorageError | StorageUnavailable => "storage_error",
             StorageAuthFailed => "storage_auth_failed",
@@ -204,6 +208,7 @@ impl ErrorKind {
             RateLimited => "Too many requests",
             UploadExpired => "Upload expired",
             NotApproved => "Upload not approved",
+            ScanPending => "Scan pending",
             ApprovalUnavailable => "Approval unavailable",
             StorageError => "Storage error",
             StorageAuthFailed => "Storage authentication failed",

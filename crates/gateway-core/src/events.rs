@@ -33,9 +33,21 @@ pub const MAX_RETRY_DELAY_S: u32 = 12 * 60 * 60;
 #[serde(tag = "type")]
 pub enum EventKind {
     #[serde(rename = "object.uploaded")]
-    Uploaded { content_type: String, uploaded_at: String },
+    Uploaded {
+        content_type: String,
+        uploaded_at: String,
+        /// `pending` when the version is quarantined until a scanner's verdict.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scan: Option<String>,
+    },
     #[serde(rename = "object.deleted")]
-    Deleted { deleted_at: String },
+    Deleted {
+        deleted_at: String,
+        /// Why a version was deleted other than by its owner: `infected` (a scanner's verdict)
+        /// or `scan_timeout` (no verdict in time, `QUARANTINE_ON_TIMEOUT=delete`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 /// One event, as queued and as posted to the webhook (which adds what the consumer found).
@@ -65,14 +77,16 @@ impl Event {
             EventKind::Uploaded {
                 content_type: rec.content_type.clone(),
                 uploaded_at: rfc3339(rec.completed_at.unwrap_or(rec.created_at)),
+                scan: rec.scan.clone(),
             },
         )
     }
 
     /// The event of deleting the version `rec` describes, at `now_ms`, with the id the delete
     /// chose ([`Event::deletion_id`]) and recorded in the outbox.
-    pub fn deleted(rec: &ObjectRecord, now_ms: i64, id: &str) -> Event {
-        Event { id: id.to_owned(), ..Event::about(rec, EventKind::Deleted { deleted_at: rfc3339(now_ms) }) }
+    pub fn deleted(rec: &ObjectRecord, now_ms: i64, id: &str, reason: Option<&str>) -> Event {
+        let kind = EventKind::Deleted { deleted_at: rfc3339(now_ms), reason: reason.map(str::to_owned) };
+        Event { id: id.to_owned(), ..Event::about(rec, kind) }
     }
 
     /// The id of the `object.deleted` event of request `request_id`'s delete of `key`: chosen

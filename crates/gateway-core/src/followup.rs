@@ -8,6 +8,7 @@ use crate::config::WebhookConfig;
 use crate::events::{Delivery, Event, EventKind};
 use crate::key::StoredName;
 use crate::metadata::ObjectIndex;
+use crate::scan_link::scan_link;
 use crate::sniff::{detect, type_matches, SNIFF_BYTES};
 use crate::store::Objects;
 use crate::time::rfc3339;
@@ -122,7 +123,11 @@ pub async fn post<W: WebhookSender>(
     let Some(hook) = webhook else {
         return Report { outcome: Outcome::Delivered(None), detection, notes };
     };
-    let payload = Payload { event, detection: detection.clone(), attempt, sent_at: rfc3339(now_ms) };
+    let scan_download = match hook.scan_links.as_ref().map(|links| scan_link(links, event, now_ms)).transpose() {
+        Ok(link) => link.flatten(),
+        Err(e) => return Report { outcome: Outcome::Retry(None, e.log_line()), detection, notes },
+    };
+    let payload = Payload { event, detection: detection.clone(), attempt, sent_at: rfc3339(now_ms), scan_download };
     let body = serde_json::to_string(&payload).unwrap_or_default();
     let headers = signed_headers(hook.secret.expose().as_bytes(), event, attempt, now_ms / 1000, &body);
     let outcome = match sender.send(hook.url.as_str(), &headers, body).await {

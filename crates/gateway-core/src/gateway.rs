@@ -24,6 +24,7 @@ use crate::presign::confirm::{confirm, confirmed_key};
 use crate::presign::form::companion_params;
 use crate::presign::urls::{presign, redirect};
 use crate::presign::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
+use crate::quarantine::{initial_scan, verdict, verdict_key};
 use crate::ratelimit::{retry_after_s, Limits, Subject};
 use crate::router::{route, Route, TusOp, OBJECT_METHODS, TUS_METHODS, TUS_UPLOAD_METHODS};
 use crate::s3_dialect;
@@ -214,7 +215,8 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                     }
                     None => {}
                 }
-                let up = upload::Upload { grant: &grant, key, plan, id: self.request_id, now_ms: self.now_ms };
+                let scan = initial_scan(self.config);
+                let up = upload::Upload { grant: &grant, key, plan, id: self.request_id, now_ms: self.now_ms, scan };
                 let (reply, job) = self.store_upload(up, body).await?;
                 let reply = if s3 { s3_dialect::stored(&reply) } else { reply };
                 return Ok((reply, Some(job)));
@@ -231,6 +233,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                     plan: form.plan,
                     id: self.request_id,
                     now_ms: self.now_ms,
+                    scan: initial_scan(self.config),
                 };
                 let (_, job) = match self.store_upload(up, Some(form.body)).await {
                     Ok(stored) => stored,
@@ -239,6 +242,13 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                 };
                 let reply = answer(&form.success, &head.origin, self.bucket(), &form.key, &job.event.etag);
                 return Ok((reply, Some(job)));
+            }
+            Route::Post(key) if verdict_key(&key).is_some() => {
+                let grant = self.authenticate(head).await?;
+                let key = verdict_key(&key).ok_or_else(|| GatewayError::new(ErrorKind::NotFound, "no such route"))?;
+                let at = (self.request_id, self.now_ms);
+                let (reply, job) = verdict(self.config, self.store, self.meta, &grant, &key, &bytes, at).await?;
+                return Ok((reply, job));
             }
             Route::Post(key) => {
                 let key = confirmed_key(&key).ok_or_else(|| {
@@ -249,7 +259,9 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                     )
                 })?;
                 let grant = self.authenticate(head).await?;
-                let (reply, job) = confirm(self.store, self.meta, &grant, key, self.now_ms, self.approval()).await?;
+                let scan = initial_scan(self.config);
+                let (reply, job) =
+                    confirm(self.store, self.meta, &grant, key, self.now_ms, self.approval(), scan).await?;
                 return Ok((reply, Some(job)));
             }
             Route::Download(key) => {
@@ -257,10 +269,15 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                 if cap.is_none() && head.query_param("redirect").is_some_and(|v| v == "1" || v == "true") {
                     redirect(&self.presign_context(&grant, head), self.meta, &key, head).await?
                 } else {
-                    download::get(self.store, self.meta, &grant, &key, head).await?
+                    let scan = cap.as_ref().and_then(|c| c.scan.as_deref());
+                    download::get(self.store, self.meta, &grant, &key, head, scan).await?
                 }
             }
-            Route::Head(key) => download::head_object(self.meta, &self.caller(head, &key).await?.0, &key, head).await?,
+            Route::Head(key) => {
+                let (grant, cap) = self.caller(head, &key).await?;
+                let scan = cap.as_ref().and_then(|c| c.scan.as_deref());
+                download::head_object(self.meta, &grant, &key, head, scan).await?
+            }
             Route::Delete(key) => {
                 let grant = self.authenticate(head).await?;
                 return manage::delete(self.store, self.meta, &grant, &key, self.request_id, self.now_ms).await;

@@ -13,6 +13,9 @@ pub enum Scope {
     Write = 2,
     Delete = 4,
     List = 8,
+    /// Gives verdicts on quarantined versions (`POST /files/{key}/verdict`) and reads them.
+    /// Never implied: a token without a `scope` claim has every other scope but not this one.
+    Scan = 16,
 }
 
 impl Scope {
@@ -22,6 +25,7 @@ impl Scope {
             Scope::Write => "write",
             Scope::Delete => "delete",
             Scope::List => "list",
+            Scope::Scan => "scan",
         }
     }
 }
@@ -31,6 +35,7 @@ impl Scope {
 pub struct Scopes(u8);
 
 impl Scopes {
+    /// What a token without a `scope` claim may do: everything but [`Scope::Scan`].
     pub const ALL: Scopes = Scopes(15);
 
     /// Just `scope`.
@@ -47,6 +52,7 @@ impl Scopes {
                 "write" => Scope::Write as u8,
                 "delete" => Scope::Delete as u8,
                 "list" => Scope::List as u8,
+                "scan" => Scope::Scan as u8,
                 _ => 0,
             }
         }))

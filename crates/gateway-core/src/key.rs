@@ -65,6 +65,17 @@ impl ObjectKey {
     }
 }
 
+impl ObjectKey {
+    /// The key as a `/files/...` path, each segment percent-encoded.
+    pub fn path(&self) -> String {
+        const SEGMENT: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+        let encoded: Vec<String> =
+            self.as_str().split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
+        format!("/files/{}", encoded.join("/"))
+    }
+}
+
 impl std::fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

@@ -10,7 +10,9 @@ use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
-use crate::metadata::{garbage_id, Deletion, ListCursor, ObjectIndex, ObjectRecord, UploadJournal, STATUS_COMPLETE};
+use crate::metadata::{
+    garbage_id, Condemned, Deletion, ListCursor, ObjectIndex, ObjectRecord, UploadJournal, STATUS_COMPLETE,
+};
 use crate::store::Objects;
 use crate::time::rfc3339;
 use crate::upload::log_cleanup;
@@ -34,22 +36,47 @@ pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
 ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
     grant.authorize(Scope::Delete, key)?;
     let event_id = Event::deletion_id(key.as_str(), request_id);
-    let row = match meta.delete_key(key.as_str(), now_ms, &event_id).await {
-        Ok(Deletion::Removed(row)) => *row,
-        Ok(Deletion::NoRow) => return Err(GatewayError::new(ErrorKind::NotFound, "no object has this key")),
-        Ok(Deletion::Newer) => {
-            return Err(GatewayError::new(
-                ErrorKind::PreconditionFailed,
-                "the object was replaced after this delete began; the new version stays",
-            ))
-        }
+    match remove(store, meta, key, &event_id, now_ms, None).await {
+        Ok(Removal::Removed(job)) => Ok((Reply::empty(204), Some(*job))),
+        Ok(Removal::NoRow) => Err(GatewayError::new(ErrorKind::NotFound, "no object has this key")),
+        Ok(Removal::Newer) => Err(GatewayError::new(
+            ErrorKind::PreconditionFailed,
+            "the object was replaced after this delete began; the new version stays",
+        )),
         // The answer may be lost after the row went: if the key has no row now, it is deleted,
         // and what this request would have done after (the store delete, the event) is the
         // sweep's, through the journal entry and the outbox row.
         Err(err) => match meta.get(key.as_str()).await {
-            Ok(None) => return Ok((Reply::empty(204), None)),
-            _ => return Err(err),
+            Ok(None) => Ok((Reply::empty(204), None)),
+            _ => Err(err),
         },
+    }
+}
+
+/// What [`remove`] did.
+pub enum Removal {
+    /// The row went; its object was deleted (or left to the sweep); the event to send.
+    Removed(Box<FollowUp>),
+    /// The key has no row.
+    NoRow,
+    /// The row names another version: newer than the delete, or not the condemned one.
+    Newer,
+}
+
+/// Removes the row of `key` (the version `condemned` names, if given) with its journal entry
+/// and its event `event_id` in one transaction, then deletes its object.
+pub async fn remove<S: Objects, M: ObjectIndex + UploadJournal>(
+    store: &S,
+    meta: &M,
+    key: &ObjectKey,
+    event_id: &str,
+    now_ms: i64,
+    condemned: Option<Condemned<'_>>,
+) -> Result<Removal> {
+    let row = match meta.delete_key(key.as_str(), now_ms, event_id, condemned).await? {
+        Deletion::Removed(row) => *row,
+        Deletion::NoRow => return Ok(Removal::NoRow),
+        Deletion::Newer => return Ok(Removal::Newer),
     };
     let name = StoredName::recorded(row.storage_key.clone());
     match store.delete(&name).await {
@@ -60,8 +87,8 @@ pub async fn delete<S: Objects, M: ObjectIndex + UploadJournal>(
         }
         Err(e) => log_cleanup("deleting", &name, &e),
     }
-    let event = Event::deleted(&row, now_ms, &event_id);
-    Ok((Reply::empty(204), Some(FollowUp { event, replaced: None, queued: false })))
+    let event = Event::deleted(&row, now_ms, event_id, condemned.map(|c| c.reason));
+    Ok(Removal::Removed(Box::new(FollowUp { event, replaced: None, queued: false })))
 }
 
 /// The opaque `cursor` parameter.
@@ -99,6 +126,9 @@ struct Item {
     uploaded_at: String,
     detected_type: Option<String>,
     type_matches: Option<bool>,
+    /// `pending` while the version is quarantined (its bytes are served to nobody).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scan: Option<String>,
 }
 
 impl From<ObjectRecord> for Item {
@@ -111,6 +141,7 @@ impl From<ObjectRecord> for Item {
             content_type: r.content_type,
             detected_type: r.detected_type,
             type_matches: r.type_matches,
+            scan: r.scan,
         }
     }
 }

@@ -36,7 +36,13 @@ pub struct ObjectRecord {
     pub completed_at: Option<i64>,
     /// The stored name of the version this key serves.
     pub storage_key: String,
+    /// [`SCAN_PENDING`] while a quarantined version waits for its verdict (served to nobody);
+    /// `None` once cleared, and without quarantine.
+    pub scan: Option<String>,
 }
+
+/// The `scan` of a quarantined version waiting for its verdict.
+pub const SCAN_PENDING: &str = "pending";
 
 /// Position in a newest-first listing: the last row returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +168,14 @@ pub struct PresignedUpload {
 /// and owner, newest first: a confirm matches the object against these.
 pub const PRESIGNED_PER_KEY: u32 = 20;
 
+/// One version condemned by quarantine (a scanner's `infected` verdict, or no verdict in time):
+/// its ETag and the reason its event gives.
+#[derive(Debug, Clone, Copy)]
+pub struct Condemned<'a> {
+    pub etag: &'a str,
+    pub reason: &'a str,
+}
+
 /// The object index (table `objects`): one row per key, naming the version it serves. No
 /// `Send` bound on any of these traits: JS handles are not `Send`.
 #[allow(async_fn_in_trait)]
@@ -178,7 +192,21 @@ pub trait ObjectIndex {
     /// Atomically removes the row of `key` if the version it names was created at or before
     /// `now_ms` (when the delete began), journals that version's stored name for deletion (due
     /// at `now_ms`) and records its `object.deleted` event, with id `event_id`, in the outbox.
-    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Deletion>;
+    /// With `condemned`, only if the row names that version (by ETag), and the event says why
+    /// (otherwise [`Deletion::Newer`]).
+    async fn delete_key(
+        &self,
+        key: &str,
+        now_ms: i64,
+        event_id: &str,
+        condemned: Option<Condemned<'_>>,
+    ) -> Result<Deletion>;
+    /// Serves the version of `key` whose ETag is `etag`, if the row names it and it is waiting
+    /// for its verdict (`scan` becomes `None`). The row as it is after, if there is one.
+    async fn clear_scan(&self, key: &str, etag: &str) -> Result<Option<ObjectRecord>>;
+    /// Up to `limit` quarantined versions created before `before_ms`, oldest first: the ones
+    /// whose verdict is overdue.
+    async fn overdue_scans(&self, before_ms: i64, limit: u32) -> Result<Vec<ObjectRecord>>;
     /// Records the follow-up's finding on the row of `key`, only while it names the stored
     /// object that was sniffed, `storage_key` (a newer version must not get another object's
     /// verdict, even one with the same ETag).

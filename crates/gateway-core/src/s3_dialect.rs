@@ -50,6 +50,7 @@ pub fn error_code(kind: ErrorKind) -> &'static str {
         PartsMismatch => "InvalidPart",
         UploadLocked => "OperationAborted",
         RateLimited => "SlowDown",
+        ScanPending => "InvalidObjectState",
         StorageUnavailable | IssuerUnavailable | ApprovalUnavailable => "ServiceUnavailable",
         StorageError | StorageAuthFailed | DatabaseError | ConfigError | Internal => "InternalError",
     }

@@ -210,6 +210,7 @@ pub async fn sign<T, M: ObjectIndex + MultipartIndex>(
         upload: None,
         s3: true,
         direct: false,
+        scan: None,
     };
     let mut query = String::new();
     let mut headers = serde_json::Map::new();

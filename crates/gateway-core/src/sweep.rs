@@ -42,6 +42,16 @@ pub struct SweepReport {
     pub problems: Vec<String>,
 }
 
+impl SweepReport {
+    /// Adds `other`'s counts and problems to this report.
+    pub fn absorb(&mut self, other: SweepReport) {
+        self.examined += other.examined;
+        self.orphans_removed += other.orphans_removed;
+        self.multiparts_aborted += other.multiparts_aborted;
+        self.problems.extend(other.problems);
+    }
+}
+
 /// One scheduled run: due journal entries, then expired multipart uploads.
 pub async fn run<S: Multipart, M: MetadataStore>(store: &S, meta: &M, now_ms: i64, grace_ms: i64) -> SweepReport {
     let mut report = sweep_pending(store, meta, now_ms).await;

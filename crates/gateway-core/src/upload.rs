@@ -122,11 +122,7 @@ pub struct UploadResult<'a> {
 
 /// A key as a `/files/...` path, each segment percent-encoded.
 pub fn location(key: &ObjectKey) -> String {
-    const SEGMENT: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-    let encoded: Vec<String> =
-        key.as_str().split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
-    format!("/files/{}", encoded.join("/"))
+    key.path()
 }
 
 /// One checked upload: who, where, what, and this request's id and time.
@@ -137,6 +133,8 @@ pub struct Upload<'a> {
     /// The request id, which keys the upload's journal entry.
     pub id: &'a str,
     pub now_ms: i64,
+    /// The new version's `scan` ([`crate::quarantine::initial_scan`]).
+    pub scan: Option<String>,
 }
 
 /// Journals the upload while streaming the body to its own stored name, then commits the row
@@ -195,6 +193,7 @@ pub(crate) fn record_of(up: &Upload<'_>, name: &StoredName, stored: &ObjectMeta)
     ObjectRecord {
         checksum_sha256: up.plan.sha256.map(|d| B64.encode(d)),
         checksum_md5: up.plan.md5.map(|d| B64.encode(d)),
+        scan: up.scan.clone(),
         ..object_record(up.grant, &up.key, &up.plan.content_type, name, stored, up.now_ms)
     }
 }
@@ -411,6 +410,7 @@ pub(crate) fn object_record(
         created_at: now_ms,
         completed_at: Some(stored.uploaded_ms),
         storage_key: name.to_string(),
+        scan: None,
     }
 }
 

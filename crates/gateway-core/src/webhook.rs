@@ -39,6 +39,9 @@ pub struct Payload<'a> {
     pub attempt: u32,
     /// When this attempt was sent (RFC 3339).
     pub sent_at: String,
+    /// With quarantine: where a scanner fetches a pending version's bytes, for this attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_download: Option<crate::scan_link::ScanLink>,
 }
 
 /// `sha256=<hex HMAC-SHA256 of message under secret>`.

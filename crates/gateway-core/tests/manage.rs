@@ -119,7 +119,7 @@ fn a_delete_removes_the_version_the_row_names_when_it_runs_and_journals_that_one
     // An upload committed a new version before the delete's transaction ran.
     w.upload("alice", "alice/a.txt", "text/plain", b"new");
     let new = w.row("alice/a.txt").unwrap();
-    let removed = futures_executor::block_on(w.meta.delete_key("alice/a.txt", NOW_MS, "evt_x")).unwrap();
+    let removed = futures_executor::block_on(w.meta.delete_key("alice/a.txt", NOW_MS, "evt_x", None)).unwrap();
     assert_eq!(removed, Deletion::Removed(Box::new(new.clone())));
     let due: Vec<String> =
         futures_executor::block_on(gateway_core::metadata::UploadJournal::due_uploads(&w.meta, NOW_MS, 100))
@@ -128,7 +128,7 @@ fn a_delete_removes_the_version_the_row_names_when_it_runs_and_journals_that_one
             .map(|e| e.storage_key)
             .collect();
     assert!(due.contains(&new.storage_key) && due.contains(&old.storage_key), "{due:?}");
-    let again = futures_executor::block_on(w.meta.delete_key("alice/a.txt", NOW_MS, "evt_y")).unwrap();
+    let again = futures_executor::block_on(w.meta.delete_key("alice/a.txt", NOW_MS, "evt_y", None)).unwrap();
     assert_eq!(again, Deletion::NoRow);
 }
 

@@ -60,6 +60,7 @@ fn cap(expires: i64) -> Capability {
         upload: None,
         s3: false,
         direct: false,
+        scan: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn record(key: &str, owner: &str, at: i64) -> ObjectRecord {
         created_at: at,
         completed_at: Some(at),
         storage_key: format!("{key}~{at}"),
+        scan: None,
     }
 }
 
@@ -141,7 +142,7 @@ fn a_shards_alarm_time_is_its_earliest_pending_work() {
     let m = sharded();
     let shard = shard_of("erin/a");
     let local = block_on(m.db().shard(&shard)).unwrap();
-    assert_eq!(block_on(next_due(&*local)).unwrap(), None, "an empty shard has nothing due");
+    assert_eq!(block_on(next_due(&*local, None)).unwrap(), None, "an empty shard has nothing due");
     let entry = PendingUpload {
         id: "up-1".to_owned(),
         key: "erin/a".to_owned(),
@@ -151,13 +152,35 @@ fn a_shards_alarm_time_is_its_earliest_pending_work() {
         due_at: 5_000,
     };
     block_on(m.begin_upload(&entry)).unwrap();
-    assert_eq!(block_on(next_due(&*local)).unwrap(), Some(5_000));
+    assert_eq!(block_on(next_due(&*local, None)).unwrap(), Some(5_000));
     // The commit clears the entry and records its event: next due is the event's re-send.
     block_on(m.commit_upload("up-1", &record("erin/a", "erin", 1), false, None)).unwrap();
-    assert_eq!(block_on(next_due(&*local)).unwrap(), Some(1 + OUTBOX_GRACE_MS));
+    assert_eq!(block_on(next_due(&*local, None)).unwrap(), Some(1 + OUTBOX_GRACE_MS));
     let sent = block_on(m.unsent_events(i64::MAX, 10)).unwrap();
     block_on(m.clear_events(&sent)).unwrap();
-    assert_eq!(block_on(next_due(&*local)).unwrap(), None, "nothing left once the event is sent");
+    assert_eq!(block_on(next_due(&*local, None)).unwrap(), None, "nothing left once the event is sent");
+}
+
+#[test]
+fn a_quarantined_versions_verdict_deadline_is_due_work_only_with_quarantine_on() {
+    use gateway_core::events::EventOutbox;
+    use gateway_core::shard::due::next_due;
+    let m = sharded();
+    let local = block_on(m.db().shard(&shard_of("erin/q"))).unwrap();
+    let entry = PendingUpload {
+        id: "up-q".to_owned(),
+        key: "erin/q".to_owned(),
+        owner: "erin".to_owned(),
+        started_at: 10,
+        storage_key: "erin/q~1".to_owned(),
+        due_at: 5_000,
+    };
+    block_on(m.begin_upload(&entry)).unwrap();
+    let pending = ObjectRecord { scan: Some("pending".to_owned()), ..record("erin/q", "erin", 100) };
+    block_on(m.commit_upload("up-q", &pending, false, None)).unwrap();
+    block_on(m.clear_events(&block_on(m.unsent_events(i64::MAX, 10)).unwrap())).unwrap();
+    assert_eq!(block_on(next_due(&*local, Some(60_000))).unwrap(), Some(60_100));
+    assert_eq!(block_on(next_due(&*local, None)).unwrap(), None, "without quarantine nothing is due");
 }
 
 #[test]

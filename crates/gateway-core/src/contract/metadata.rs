@@ -6,8 +6,8 @@
 use super::{cases, ensure, ok, Checked, Outcome};
 use crate::events::{Event, EventOutbox};
 use crate::metadata::{
-    garbage_id, Commit, Deletion, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PartAttempt, PendingUpload,
-    PresignedUpload, PRESIGNED_PER_KEY, STATUS_COMPLETE,
+    garbage_id, Commit, Condemned, Deletion, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PartAttempt,
+    PendingUpload, PresignedUpload, PRESIGNED_PER_KEY, SCAN_PENDING, STATUS_COMPLETE,
 };
 use crate::metadata::{TusAdvance, TusUpload, DEFAULT_PENDING_GRACE_MS};
 use crate::multipart::rules::Part;
@@ -41,6 +41,7 @@ fn record(key: &str, storage_key: &str, created_at: i64) -> ObjectRecord {
         created_at,
         completed_at: Some(created_at),
         storage_key: storage_key.to_owned(),
+        scan: None,
     }
 }
 
@@ -76,6 +77,7 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         beginning_an_upload_twice_keeps_one_entry_and_its_claim(meta),
         due_uploads_are_the_due_entries_oldest_first_up_to_the_limit(meta),
         a_delete_removes_the_current_row_journals_its_name_and_records_its_event(meta),
+        a_quarantined_version_is_cleared_or_condemned_only_by_its_own_etag(meta),
         every_commit_records_its_event_and_no_refused_one_does(meta),
         unsent_events_are_those_recorded_before_the_cutoff_oldest_first(meta),
         listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor(meta),
@@ -193,12 +195,12 @@ async fn a_delete_removes_the_current_row_journals_its_name_and_records_its_even
     commit(m, key, "contract/delete~v2", T + 1).await?;
     let v2 = record(key, "contract/delete~v2", T + 1);
     // A delete that began before v2 was created leaves it.
-    let early = ok(m.delete_key(key, T, "evt_contract_delete_early").await, "delete_key")?;
+    let early = ok(m.delete_key(key, T, "evt_contract_delete_early", None).await, "delete_key")?;
     ensure!(early == Deletion::Newer, "a delete older than the version answered {early:?}");
     ensure!(ok(m.get(key).await, "get")?.is_some(), "a delete older than the version removed it");
     ensure!(outboxed(m, "evt_contract_delete_early").await?.is_none(), "a refused delete recorded an event");
     ensure!(!due_for(m, key, T + 3).await?.contains(&garbage_id("contract/delete~v2")), "a refused delete journaled");
-    let removed = ok(m.delete_key(key, T + 3, "evt_contract_delete").await, "delete_key")?;
+    let removed = ok(m.delete_key(key, T + 3, "evt_contract_delete", None).await, "delete_key")?;
     ensure!(
         removed == Deletion::Removed(Box::new(v2.clone())),
         "the delete did not return the row it removed: {removed:?}"
@@ -206,11 +208,57 @@ async fn a_delete_removes_the_current_row_journals_its_name_and_records_its_even
     ensure!(ok(m.get(key).await, "get")?.is_none(), "the row survived its delete");
     let due = due_for(m, key, T + 3).await?;
     ensure!(due.contains(&garbage_id("contract/delete~v2")), "the deleted version was not journaled: {due:?}");
-    let event = Event::deleted(&v2, T + 3, "evt_contract_delete");
+    let event = Event::deleted(&v2, T + 3, "evt_contract_delete", None);
     ensure!(outboxed(m, &event.id).await? == Some(event), "the delete's event is not in the outbox as written");
-    let again = ok(m.delete_key(key, T + 4, "evt_contract_delete_2").await, "delete_key")?;
+    let again = ok(m.delete_key(key, T + 4, "evt_contract_delete_2", None).await, "delete_key")?;
     ensure!(again == Deletion::NoRow, "a second delete answered {again:?}");
     ensure!(outboxed(m, "evt_contract_delete_2").await?.is_none(), "a delete of no row recorded an event");
+    Ok(())
+}
+
+async fn a_quarantined_version_is_cleared_or_condemned_only_by_its_own_etag<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
+    let (key, other) = ("contract/scan", "contract/scan-other");
+    for (k, at) in [(key, T), (other, T + 1)] {
+        let name = format!("{k}~v1");
+        let id = format!("up-{name}");
+        ok(m.begin_upload(&entry(&id, k, &name, at + 1)).await, "begin_upload")?;
+        let rec = ObjectRecord { scan: Some(SCAN_PENDING.to_owned()), ..record(k, &name, at) };
+        ok(m.commit_upload(&id, &rec, false, None).await, "commit_upload")?;
+    }
+    let pending = ok(m.get(key).await, "get")?.ok_or("no row")?;
+    ensure!(pending.scan.as_deref() == Some(SCAN_PENDING), "the row lost its scan: {:?}", pending.scan);
+    let event = Event::uploaded(&pending);
+    ensure!(
+        outboxed(m, &event.id).await? == Some(event),
+        "the pending version's event is not in the outbox as written"
+    );
+    let overdue = ok(m.overdue_scans(T + 1, 10).await, "overdue_scans")?;
+    ensure!(overdue.iter().map(|r| r.key.as_str()).collect::<Vec<_>>() == [key], "overdue before T+1: {overdue:?}");
+    let both = ok(m.overdue_scans(T + 2, 10).await, "overdue_scans")?;
+    ensure!(both.len() == 2 && both[0].key == key, "overdue before T+2, oldest first: {both:?}");
+    // Another ETag clears nothing; the version's own does, and again changes nothing.
+    let wrong = ok(m.clear_scan(key, "\"another\"").await, "clear_scan")?;
+    ensure!(wrong.as_ref().is_some_and(|r| r.scan.is_some()), "another version's verdict cleared the row");
+    let cleared = ok(m.clear_scan(key, &pending.etag).await, "clear_scan")?.ok_or("no row after clearing")?;
+    ensure!(cleared.scan.is_none() && cleared.etag == pending.etag, "the row was not cleared: {cleared:?}");
+    ensure!(
+        ok(m.clear_scan(key, &pending.etag).await, "clear_scan")?.is_some_and(|r| r.scan.is_none()),
+        "cleared twice"
+    );
+    ensure!(ok(m.overdue_scans(T + 2, 10).await, "overdue_scans")?.len() == 1, "a cleared version is still overdue");
+    // Condemning another ETag removes nothing; its own removes the row, with the reason.
+    let wrong = Condemned { etag: "\"another\"", reason: "infected" };
+    let kept = ok(m.delete_key(other, T + 5, "evt_contract_scan_wrong", Some(wrong)).await, "delete_key")?;
+    ensure!(kept == Deletion::Newer, "condemning another version answered {kept:?}");
+    ensure!(ok(m.get(other).await, "get")?.is_some(), "condemning another version removed the row");
+    let row = ok(m.get(other).await, "get")?.ok_or("no row")?;
+    let condemned = Condemned { etag: &row.etag, reason: "infected" };
+    let removed = ok(m.delete_key(other, T + 5, "evt_contract_scan", Some(condemned)).await, "delete_key")?;
+    ensure!(removed == Deletion::Removed(Box::new(row.clone())), "condemning its version answered {removed:?}");
+    let event = Event::deleted(&row, T + 5, "evt_contract_scan", Some("infected"));
+    ensure!(outboxed(m, "evt_contract_scan").await? == Some(event), "the condemned version's event is not as written");
     Ok(())
 }
 
@@ -655,7 +703,7 @@ async fn confirming_a_presigned_upload_commits_and_keeps_its_entry<M: MetadataSt
     let event = Event::uploaded(&record(key, &p.storage_key, T));
     ensure!(outboxed(m, &event.id).await?.is_some(), "the confirm recorded no event");
     // A second confirm (a double submit), after the object was deleted: nothing comes back.
-    let deleted = ok(m.delete_key(key, T + 1, "evt_contract_confirm").await, "delete_key")?;
+    let deleted = ok(m.delete_key(key, T + 1, "evt_contract_confirm", None).await, "delete_key")?;
     ensure!(matches!(deleted, Deletion::Removed(_)), "the row was not deleted: {deleted:?}");
     let got = ok(m.confirm_presigned(&p.nonce, &record(key, &p.storage_key, T + 2)).await, "confirm_presigned")?;
     ensure!(got == Commit::Claimed, "a second confirm answered {got:?}");
@@ -919,7 +967,7 @@ async fn a_replaced_or_deleted_announced_version_keeps_a_copy_until_purged<M: Me
     ensure!(due_for(m, key, T + 10).await?.contains(&garbage_id(v2)), "v2 was not journaled");
     let none = ok(m.announced_version(key, v2).await, "announced_version")?.version;
     ensure!(none.is_none(), "a version that was not announced got a copy: {none:?}");
-    ok(m.delete_key(key, T + 3, "evt_contract_copy").await, "delete_key")?;
+    ok(m.delete_key(key, T + 3, "evt_contract_copy", None).await, "delete_key")?;
     let copy = ok(m.announced_version(key, v3).await, "announced_version")?.version;
     ensure!(copy == Some(record(key, v3, T + 2)), "the deleted announced version's copy: {copy:?}");
     let wanted = [v1, v2, v3, "contract/announced-copy~none"].map(|n| (key.to_owned(), n.to_owned()));

@@ -17,10 +17,12 @@ use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{parse_length, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
+use crate::metadata::ObjectRecord;
 use crate::metadata::{
     multipart_entry, Commit, MultipartIndex, MultipartUpload, ObjectIndex, PartAttempt, UploadJournal,
     DEFAULT_PENDING_GRACE_MS,
 };
+use crate::quarantine::initial_scan;
 use crate::router::Route;
 use crate::store::{Multipart, ObjectMeta, PutPart};
 use crate::time::rfc3339;
@@ -454,7 +456,10 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
                 _ => return Err(err),
             },
         };
-        let record = object_record(self.grant, &self.key, &upload.content_type, &name, &stored, self.now_ms);
+        let record = ObjectRecord {
+            scan: initial_scan(self.config),
+            ..object_record(self.grant, &self.key, &upload.content_type, &name, &stored, self.now_ms)
+        };
         // On an error the entry and the upload stay: a retry finds the assembled object.
         let committed = match settle(self.meta, &record, self.meta.complete_multipart(id, &record).await).await? {
             // Aborted, or the sweep took the entry: the entry's sweep deletes the object.

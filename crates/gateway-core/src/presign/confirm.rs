@@ -9,6 +9,7 @@ use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::Reply;
 use crate::key::{ObjectKey, StoredName};
+use crate::metadata::ObjectRecord;
 use crate::metadata::{Commit, ObjectIndex, PresignLedger, PresignedUpload, UploadJournal};
 use crate::multipart::session::check_object_size;
 use crate::store::{ObjectMeta, Objects};
@@ -52,6 +53,7 @@ pub async fn confirm<S: Objects, M: ObjectIndex + UploadJournal + PresignLedger>
     key: ObjectKey,
     now_ms: i64,
     approval: Approval<'_>,
+    scan: Option<String>,
 ) -> Result<(Reply<S::Stream>, FollowUp)> {
     grant.authorize(Scope::Write, &key)?;
     let open: Vec<PresignedUpload> = meta
@@ -102,7 +104,10 @@ pub async fn confirm<S: Objects, M: ObjectIndex + UploadJournal + PresignLedger>
             }
             return Err(err);
         }
-        let record = object_record(grant, &key, &signed.content_type, &name, &object, now_ms);
+        let record = ObjectRecord {
+            scan: scan.clone(),
+            ..object_record(grant, &key, &signed.content_type, &name, &object, now_ms)
+        };
         let committed = settle(meta, &record, meta.confirm_presigned(&signed.nonce, &record).await).await?;
         return match committed {
             Commit::Committed { replaced } => Ok(created(&key, &record, replaced)),

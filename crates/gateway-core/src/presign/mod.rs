@@ -2,11 +2,13 @@
 //! browser forms ([`form`]), the confirm step of direct uploads ([`confirm`]) and download
 //! file names ([`disposition`]).
 
-pub mod capability;
 pub mod confirm;
 pub mod disposition;
 pub mod form;
 pub mod urls;
+
+/// Gateway URLs' signatures live at the top level: scan URLs in events are signed too.
+pub use crate::capability;
 
 use crate::approval::Approval;
 use crate::config::Config;

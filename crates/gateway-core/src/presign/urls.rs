@@ -18,6 +18,7 @@ use crate::http::{Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{ObjectIndex, PresignLedger, PresignedUpload};
 use crate::presign::confirm::CONFIRM_WINDOW_MS;
+use crate::quarantine::check_served;
 use crate::store::{DirectUrl, Presign};
 use crate::time::rfc3339;
 use crate::upload::{check_content_type, due_at, location, size_limit, DEFAULT_CONTENT_TYPE};
@@ -155,6 +156,7 @@ pub fn sign_url(
                 upload: None,
                 s3: false,
                 direct: false,
+                scan: None,
             };
             let url = format!("{}{}?{}", r.origin, location(r.key), capability::sign(secret, &cap)?);
             Ok((url, headers))
@@ -280,6 +282,7 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
         (Mode::Direct, "GET") => {
             let row = meta.get(key.as_str()).await?;
             let row = row.ok_or_else(|| GatewayError::new(ErrorKind::NotFound, "no object has this key"))?;
+            check_served(&row, None)?;
             (StoredName::recorded(row.storage_key), Some(row.content_type))
         }
         _ => (StoredName::version(&key, ctx.id), None),
@@ -343,6 +346,7 @@ pub async fn redirect<T, M: ObjectIndex + PresignLedger>(
     let download = head.query_param("download");
     let row = meta.get(key.as_str()).await?;
     let row = row.ok_or_else(|| GatewayError::new(ErrorKind::NotFound, "no object has this key"))?;
+    check_served(&row, None)?;
     let stored = StoredName::recorded(row.storage_key);
     let mode = choose_mode(config, presigner, None)?;
     let url_req = UrlRequest {

@@ -11,8 +11,9 @@ use crate::sweep::{DEFAULT_PENDING_GRACE_MS, REPLACED_RETENTION_MS};
 /// The earliest moment (ms since the Unix epoch) at which [`crate::sweep::run`] or
 /// [`crate::events::resend`] would find work in `db`: a journal entry due, a multipart or tus
 /// upload expired, an outbox row old enough to re-send, a spent nonce or unconfirmed
-/// presigned upload to purge, a replaced version's copy to forget. `None`: nothing pending.
-pub async fn next_due<D: SqlDatabase>(db: &D) -> Result<Option<i64>> {
+/// presigned upload to purge, a replaced version's copy to forget, and, with quarantine's
+/// `scan_timeout_ms`, a version whose verdict is overdue. `None`: nothing pending.
+pub async fn next_due<D: SqlDatabase>(db: &D, scan_timeout_ms: Option<i64>) -> Result<Option<i64>> {
     // One column per table (Durable Objects' SQLite allows few terms in a compound SELECT).
     #[derive(Deserialize)]
     struct Due {
@@ -23,6 +24,7 @@ pub async fn next_due<D: SqlDatabase>(db: &D) -> Result<Option<i64>> {
         nonces: Option<f64>,
         presigned: Option<f64>,
         replaced: Option<f64>,
+        scans: Option<f64>,
     }
     let sql = "SELECT (SELECT MIN(due_at) FROM pending_uploads) AS journal, \
                (SELECT MIN(expires_at) FROM multipart_uploads) AS multipart, \
@@ -30,12 +32,13 @@ pub async fn next_due<D: SqlDatabase>(db: &D) -> Result<Option<i64>> {
                (SELECT MIN(created_at) + ?1 FROM event_outbox) AS outbox, \
                (SELECT MIN(expires_at) + ?2 FROM used_nonces) AS nonces, \
                (SELECT MIN(expires_at) + ?2 FROM presigned_uploads) AS presigned, \
-               (SELECT MIN(replaced_at) + ?3 FROM replaced_versions) AS replaced";
+               (SELECT MIN(replaced_at) + ?3 FROM replaced_versions) AS replaced, \
+               (SELECT MIN(created_at) + ?4 FROM objects WHERE scan IS NOT NULL AND ?4 IS NOT NULL) AS scans";
     let found = db
         .batch(
             Route::Here,
             "next due",
-            vec![stmt(sql, args![OUTBOX_GRACE_MS, DEFAULT_PENDING_GRACE_MS, REPLACED_RETENTION_MS])],
+            vec![stmt(sql, args![OUTBOX_GRACE_MS, DEFAULT_PENDING_GRACE_MS, REPLACED_RETENTION_MS, scan_timeout_ms])],
         )
         .await?;
     let due: Vec<Due> = match found.first() {
@@ -43,7 +46,7 @@ pub async fn next_due<D: SqlDatabase>(db: &D) -> Result<Option<i64>> {
         None => Vec::new(),
     };
     Ok(due.into_iter().next().and_then(|d| {
-        [d.journal, d.multipart, d.tus, d.outbox, d.nonces, d.presigned, d.replaced]
+        [d.journal, d.multipart, d.tus, d.outbox, d.nonces, d.presigned, d.replaced, d.scans]
             .into_iter()
             .flatten()
             .min_by(f64::total_cmp)

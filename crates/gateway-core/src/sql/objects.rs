@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{args, stmt, Route, SqlDatabase, SqlMetadata};
 use crate::error::Result;
 use crate::events::VERSION;
-use crate::metadata::{Deletion, ListCursor, ObjectIndex, ObjectRecord, STATUS_COMPLETE};
+use crate::metadata::{Condemned, Deletion, ListCursor, ObjectIndex, ObjectRecord, STATUS_COMPLETE};
 use crate::time::rfc3339;
 
 /// A row as the database returns it (numbers may arrive as JS numbers, booleans as 0/1).
@@ -24,6 +24,7 @@ pub(super) struct Row {
     created_at: f64,
     completed_at: Option<f64>,
     storage_key: Option<String>,
+    scan: Option<String>,
 }
 
 impl From<Row> for ObjectRecord {
@@ -42,6 +43,7 @@ impl From<Row> for ObjectRecord {
             created_at: r.created_at as i64,
             completed_at: r.completed_at.map(|v| v as i64),
             storage_key: r.storage_key.unwrap_or(r.key),
+            scan: r.scan,
         }
     }
 }
@@ -53,7 +55,7 @@ pub(super) fn names(key: u8, name: u8) -> String {
 }
 
 pub(super) const COLUMNS: &str = "key, owner, size, content_type, etag, checksum_sha256, checksum_md5, status, \
-                       detected_type, type_matches, created_at, completed_at, storage_key";
+                       detected_type, type_matches, created_at, completed_at, storage_key, scan";
 
 impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>> {
@@ -92,38 +94,57 @@ impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
     /// journal its stored name, keep a copy of an announced version, record the event (its body
     /// built from the row by the database, as [`crate::events::Event::deleted`] builds it) and
     /// remove the row.
-    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Deletion> {
-        let values = args![key, now_ms];
+    async fn delete_key(
+        &self,
+        key: &str,
+        now_ms: i64,
+        event_id: &str,
+        condemned: Option<Condemned<'_>>,
+    ) -> Result<Deletion> {
+        // The version: not newer than the delete, and, when condemned, the one with that ETag.
+        let (version, values) = match condemned {
+            None => ("key = ?1 AND created_at <= ?2", args![key, now_ms]),
+            Some(c) => ("key = ?1 AND created_at <= ?2 AND etag = ?3", args![key, now_ms, c.etag]),
+        };
         let mut statements = vec![
             stmt(format!("SELECT {COLUMNS} FROM objects WHERE key = ?1"), args![key]),
             stmt(
-                "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
-                 SELECT 'gc:' || COALESCE(storage_key, key), key, owner, ?2, COALESCE(storage_key, key), ?2, 0 \
-                 FROM objects WHERE key = ?1 AND created_at <= ?2",
+                format!(
+                    "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at, claimed) \
+                     SELECT 'gc:' || COALESCE(storage_key, key), key, owner, ?2, COALESCE(storage_key, key), ?2, 0 \
+                     FROM objects WHERE {version}"
+                ),
                 values.clone(),
             ),
             stmt(
                 format!(
                     "INSERT OR IGNORE INTO replaced_versions ({COLUMNS}, replaced_at) \
-                     SELECT {COLUMNS}, ?2 FROM objects WHERE key = ?1 AND created_at <= ?2 AND announced = 1"
+                     SELECT {COLUMNS}, ?2 FROM objects WHERE {version} AND announced = 1"
                 ),
                 values.clone(),
             ),
         ];
         if self.events {
+            // The version is written into the statement: a bound JS number may arrive as a
+            // real, which JSON would spell `1.0`. Arguments ?1–?3 are the version's.
+            let (reason, extra) = match condemned {
+                None => (String::new(), args![event_id, rfc3339(now_ms)]),
+                Some(c) => ("'reason', ?6, ".to_owned(), args![event_id, rfc3339(now_ms), c.reason]),
+            };
+            let (id, at) = if condemned.is_some() { ("?4", "?5") } else { ("?3", "?4") };
+            let mut event_values = values.clone();
+            event_values.extend(extra);
             statements.push(stmt(
-                // The version is written into the statement: a bound JS number may arrive as a
-                // real, which JSON would spell `1.0`.
                 format!(
                     "INSERT OR IGNORE INTO event_outbox (id, body, created_at) \
-                     SELECT ?3, json_object('type', 'object.deleted', 'deleted_at', ?4, 'version', {VERSION}, \
-                     'id', ?3, 'key', key, 'owner', owner, 'size', size, 'etag', etag), ?2 FROM objects \
-                     WHERE key = ?1 AND created_at <= ?2"
+                     SELECT {id}, json_object('type', 'object.deleted', 'deleted_at', {at}, {reason}'version', \
+                     {VERSION}, 'id', {id}, 'key', key, 'owner', owner, 'size', size, 'etag', etag), ?2 FROM objects \
+                     WHERE {version}"
                 ),
-                args![key, now_ms, event_id, rfc3339(now_ms)],
+                event_values,
             ));
         }
-        statements.push(stmt("DELETE FROM objects WHERE key = ?1 AND created_at <= ?2", values));
+        statements.push(stmt(format!("DELETE FROM objects WHERE {version}"), values));
         let op = "delete";
         let results = self.batch(Route::Key(key), op, statements).await?;
         let row: Option<Row> = match results.first() {
@@ -135,6 +156,28 @@ impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
             Some(_) if !results.last().is_some_and(super::Outcome::changed) => Deletion::Newer,
             Some(row) => Deletion::Removed(Box::new(row.into())),
         })
+    }
+
+    /// One transaction: clear the version's `scan` while the row names it, then read the row.
+    async fn clear_scan(&self, key: &str, etag: &str) -> Result<Option<ObjectRecord>> {
+        let statements = vec![
+            stmt("UPDATE objects SET scan = NULL WHERE key = ?1 AND etag = ?2 AND scan IS NOT NULL", args![key, etag]),
+            stmt(format!("SELECT {COLUMNS} FROM objects WHERE key = ?1"), args![key]),
+        ];
+        let results = self.batch(Route::Key(key), "verdict", statements).await?;
+        let row: Option<Row> = match results.get(1) {
+            Some(found) => found.decode("verdict")?.pop(),
+            None => None,
+        };
+        Ok(row.map(Into::into))
+    }
+
+    async fn overdue_scans(&self, before_ms: i64, limit: u32) -> Result<Vec<ObjectRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE scan IS NOT NULL AND created_at < ?1 ORDER BY created_at LIMIT ?2"
+        );
+        let rows: Vec<Row> = self.all(Route::Prefix(""), "overdue scans", stmt(sql, args![before_ms, limit])).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn record_detection(

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_announced_uploads", include_str!("../../../../migrations/0010_announced_uploads.sql")),
     ("0011_part_attempts", include_str!("../../../../migrations/0011_part_attempts.sql")),
     ("0012_approved_limits", include_str!("../../../../migrations/0012_approved_limits.sql")),
+    ("0013_quarantine", include_str!("../../../../migrations/0013_quarantine.sql")),
 ];
 
 /// A migration file's statements, one by one (the batch interfaces take single statements):

@@ -24,9 +24,9 @@ use crate::events::{Event, EventOutbox, EventQueue, PendingCommit};
 use crate::followup::WebhookSender;
 use crate::key::StoredName;
 use crate::metadata::{
-    garbage_id, AnnouncedCommits, AnnouncedVersions, Commit, Deletion, ListCursor, MultipartIndex, MultipartUpload,
-    ObjectIndex, ObjectRecord, PartAttempt, PendingUpload, PresignLedger, PresignedUpload, UploadJournal,
-    PRESIGNED_PER_KEY, STATUS_COMPLETE,
+    garbage_id, AnnouncedCommits, AnnouncedVersions, Commit, Condemned, Deletion, ListCursor, MultipartIndex,
+    MultipartUpload, ObjectIndex, ObjectRecord, PartAttempt, PendingUpload, PresignLedger, PresignedUpload,
+    UploadJournal, PRESIGNED_PER_KEY, STATUS_COMPLETE,
 };
 use crate::multipart::rules::{OtherParts, Part};
 use crate::range::ByteRangeSpec;
@@ -496,20 +496,45 @@ impl ObjectIndex for MemoryMetadata {
         Ok(rows)
     }
 
-    async fn delete_key(&self, key: &str, now_ms: i64, event_id: &str) -> Result<Deletion> {
+    async fn delete_key(
+        &self,
+        key: &str,
+        now_ms: i64,
+        event_id: &str,
+        condemned: Option<Condemned<'_>>,
+    ) -> Result<Deletion> {
         self.check()?;
         let mut rows = self.rows.borrow_mut();
         match rows.get(key) {
             None => return Ok(Deletion::NoRow),
             Some(row) if row.created_at > now_ms => return Ok(Deletion::Newer),
+            Some(row) if condemned.is_some_and(|c| c.etag != row.etag) => return Ok(Deletion::Newer),
             Some(_) => {}
         }
         let Some(row) = rows.remove(key) else { return Ok(Deletion::NoRow) };
         drop(rows);
         self.journal_garbage(&row, now_ms);
-        let event = Event::deleted(&row, now_ms, event_id);
+        let event = Event::deleted(&row, now_ms, event_id, condemned.map(|c| c.reason));
         self.outbox.borrow_mut().insert(event.id.clone(), (event, now_ms));
         Ok(Deletion::Removed(Box::new(row)))
+    }
+
+    async fn clear_scan(&self, key: &str, etag: &str) -> Result<Option<ObjectRecord>> {
+        self.check()?;
+        let mut rows = self.rows.borrow_mut();
+        if let Some(row) = rows.get_mut(key).filter(|r| r.etag == etag) {
+            row.scan = None;
+        }
+        Ok(rows.get(key).cloned())
+    }
+
+    async fn overdue_scans(&self, before_ms: i64, limit: u32) -> Result<Vec<ObjectRecord>> {
+        self.check()?;
+        let mut rows: Vec<ObjectRecord> =
+            self.rows.borrow().values().filter(|r| r.scan.is_some() && r.created_at < before_ms).cloned().collect();
+        rows.sort_by_key(|r| r.created_at);
+        rows.truncate(limit as usize);
+        Ok(rows)
     }
 
     async fn record_detection(

@@ -17,9 +17,11 @@ use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::{parse_length, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
+use crate::metadata::ObjectRecord;
 use crate::metadata::{Commit, MetadataStore, PendingUpload, TusAdvance, TusState, TusUpload};
 use crate::multipart::rules::Part;
 use crate::multipart::session::{check_object_size, object_limit, MAX_OBJECT_BYTES};
+use crate::quarantine::initial_scan;
 use crate::store::{Compose, Multipart, ObjectMeta, PutObject, PutPart};
 use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::http_date;
@@ -649,7 +651,10 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         advance: &TusAdvance,
     ) -> Result<(FollowUp, bool)> {
         let name = StoredName::recorded(upload.storage_key.clone());
-        let record = object_record(self.grant, key, &upload.content_type, &name, &stored, self.now_ms);
+        let record = ObjectRecord {
+            scan: initial_scan(self.config),
+            ..object_record(self.grant, key, &upload.content_type, &name, &stored, self.now_ms)
+        };
         let (committed, advanced) = match self.meta.finish_tus(&upload.id, self.request_id, advance, &record).await {
             Ok((committed, advanced)) => (Ok(committed), Some(advanced)),
             Err(err) => (Err(err), None),

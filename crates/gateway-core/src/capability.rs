@@ -53,6 +53,9 @@ pub struct Capability {
     /// A list or completion URL of an upload whose parts went straight to the store
     /// (`parts=store`): its parts are the store's own list of them.
     pub direct: bool,
+    /// A scanner's `GET` URL (`scan=<ETag>`): reads that one version of the key even while
+    /// it is quarantined, and no other.
+    pub scan: Option<String>,
 }
 
 /// Each field length-prefixed, so no value can be shifted into its neighbour; an absent
@@ -90,6 +93,9 @@ fn canonical(c: &Capability) -> String {
     }
     if c.direct {
         out.push_str("parts:store\n");
+    }
+    if let Some(etag) = &c.scan {
+        out.push_str(&format!("scan:{}:{etag}\n", etag.len()));
     }
     out
 }
@@ -139,6 +145,9 @@ pub fn sign(secret: &Secret, c: &Capability) -> Result<String> {
     if c.direct {
         pairs.push(("parts", "store".to_owned()));
     }
+    if let Some(etag) = &c.scan {
+        pairs.push(("scan", etag.clone()));
+    }
     pairs.push((SIGNATURE_PARAM, signature));
     Ok(pairs.iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))).collect::<Vec<_>>().join("&"))
 }
@@ -185,6 +194,7 @@ pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64)
             Some("store") => true,
             Some(_) => return Err(tampered()),
         },
+        scan: param("scan"),
     };
     let signature = param(SIGNATURE_PARAM).and_then(|s| unhex(&s)).ok_or_else(tampered)?;
     // `verify_slice` compares in constant time.
