@@ -182,3 +182,19 @@ test('a confirm is asked with the stored size, and a refused direct upload is de
   assert.deepEqual(hook.requests.at(-1).json, { kind: 'confirm', sub: 'alice', key: 'alice/direct.txt', size: 5, content_type: 'text/plain', metadata: {} });
   assert.equal(await gw.row('alice/direct.txt'), null);
 });
+
+test('metadata the hook sets is recorded with the object and listed, whichever way it was uploaded', async () => {
+  hook.decide = (r) => ({ json: { allow: true, metadata: { reviewed: 'yes', kind: r.json.kind } } });
+  const put1 = await put('alice/meta/put.txt', 'hello');
+  assert.equal(put1.status, 201, put1.text);
+  const signed = await call(gw, 'POST', '/presign', { token: alice, body: JSON.stringify({ key: 'alice/meta/url.txt', content_type: 'text/plain', mode: 'gateway' }) });
+  const viaUrl = await fetch(signed.json.url, { method: 'PUT', headers: signed.json.headers, body: 'via url' });
+  assert.equal(viaUrl.status, 201, await viaUrl.text());
+  const listed = await call(gw, 'GET', '/files?prefix=alice/meta/', { token: alice });
+  const byKey = Object.fromEntries(listed.json.items.map((i) => [i.key, i.metadata]));
+  assert.deepEqual(byKey, {
+    'alice/meta/put.txt': { reviewed: 'yes', kind: 'put' },
+    'alice/meta/url.txt': { reviewed: 'yes', kind: 'presign' },
+  });
+  assert.equal((await gw.row('alice/meta/put.txt')).metadata, JSON.stringify({ kind: 'put', reviewed: 'yes' }));
+});

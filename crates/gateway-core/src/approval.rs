@@ -4,9 +4,9 @@
 //! over `<timestamp>.<body>` under `APPROVAL_HOOK_SECRET`); the answer decides:
 //!
 //! - `200 {"allow": true}` lets the upload go on as asked;
-//! - `200 {"allow": true, "key": …, "max_size": …}` lets it go on changed: a key the caller's
-//!   token covers, a lower size limit (the gateway keeps no per-object metadata yet, so an
-//!   answer with `metadata` is refused as malformed rather than dropped silently);
+//! - `200 {"allow": true, "key": …, "metadata": {…}, "max_size": …}` lets it go on changed: a
+//!   key the caller's token covers, metadata recorded with the object (and in its event and
+//!   listing), a lower size limit;
 //! - `200 {"allow": false, "status": 4xx, "message": "…"}` refuses it with that status and
 //!   message (403 and a generic message when absent);
 //! - anything else, or no answer within `APPROVAL_HOOK_TIMEOUT_MS`, is a failed hook: `503
@@ -76,12 +76,41 @@ pub struct Ask<'a> {
     pub metadata: &'a Metadata,
 }
 
-/// What the hook allowed: the caller's grant with the hook's lower size limit, and the hook's
-/// key if it chose one.
+/// What the hook allowed: the caller's grant with the hook's lower size limit, the hook's key
+/// if it chose one, and the metadata it set (a JSON object of strings), if it set any.
 #[derive(Debug, Clone)]
 pub struct Approved {
     pub grant: Grant,
     pub key: Option<ObjectKey>,
+    pub metadata: Option<String>,
+}
+
+/// The most names metadata may have.
+pub const MAX_METADATA_ENTRIES: usize = 32;
+/// The most bytes metadata may take, as JSON (S3 allows 2 KB of user metadata).
+pub const MAX_METADATA_BYTES: usize = 2048;
+
+/// Metadata as recorded: JSON, `None` when empty; why not, if it breaks the limits (names of
+/// letters, digits, `-`, `_` and `.`, at most 64 bytes; [`MAX_METADATA_ENTRIES`] names;
+/// [`MAX_METADATA_BYTES`] in all).
+pub fn recorded_metadata(metadata: &Metadata) -> std::result::Result<Option<String>, String> {
+    if metadata.is_empty() {
+        return Ok(None);
+    }
+    if metadata.len() > MAX_METADATA_ENTRIES {
+        return Err(format!("metadata may have at most {MAX_METADATA_ENTRIES} names"));
+    }
+    let bad = metadata
+        .keys()
+        .find(|k| k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+    if let Some(name) = bad {
+        return Err(format!("the metadata name `{name}` is not 1–64 letters, digits, `-`, `_` or `.`"));
+    }
+    let json = serde_json::to_string(metadata).map_err(|e| e.to_string())?;
+    if json.len() > MAX_METADATA_BYTES {
+        return Err(format!("metadata may take at most {MAX_METADATA_BYTES} bytes as JSON"));
+    }
+    Ok(Some(json))
 }
 
 /// The hook's answer body.
@@ -114,7 +143,7 @@ impl Approval<'_> {
     /// Asks the hook about `ask` by the holder of `grant`: what it allowed, or the refusal to
     /// answer with.
     pub async fn ask(&self, grant: &Grant, ask: Ask<'_>) -> Result<Approved> {
-        let unchanged = || Approved { grant: grant.clone(), key: None };
+        let unchanged = || Approved { grant: grant.clone(), key: None, metadata: None };
         let (Some(config), Some(hook)) = (self.config, self.hook) else { return Ok(unchanged()) };
         let body = serde_json::to_string(&ask).map_err(|e| {
             GatewayError::hidden(ErrorKind::Internal, "the approval request could not be built", e.to_string())
@@ -169,9 +198,6 @@ fn decide(grant: &Grant, ask: &Ask<'_>, status: u16, text: &str) -> std::result:
     if answer.status.is_some() || answer.message.is_some() {
         return Err("an approval carries no status or message".to_owned());
     }
-    if answer.metadata.is_some() {
-        return Err("this gateway records no metadata of its own: an approval may not set `metadata`".to_owned());
-    }
     let key = match answer.key {
         None => None,
         Some(k) if k == ask.key => None,
@@ -186,5 +212,9 @@ fn decide(grant: &Grant, ask: &Ask<'_>, status: u16, text: &str) -> std::result:
             Some(k)
         }
     };
-    Ok(Ok(Approved { grant: grant.limited_to(answer.max_size), key }))
+    let metadata = match &answer.metadata {
+        Some(m) => recorded_metadata(m).map_err(|why| format!("the hook's metadata: {why}"))?,
+        None => None,
+    };
+    Ok(Ok(Approved { grant: grant.limited_to(answer.max_size), key, metadata }))
 }

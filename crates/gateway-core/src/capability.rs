@@ -56,6 +56,8 @@ pub struct Capability {
     /// A scanner's `GET` URL (`scan=<ETag>`): reads that one version of the key even while
     /// it is quarantined, and no other.
     pub scan: Option<String>,
+    /// Metadata the approval hook set for the upload the URL makes (JSON), recorded with it.
+    pub metadata: Option<String>,
 }
 
 /// Each field length-prefixed, so no value can be shifted into its neighbour; an absent
@@ -96,6 +98,9 @@ fn canonical(c: &Capability) -> String {
     }
     if let Some(etag) = &c.scan {
         out.push_str(&format!("scan:{}:{etag}\n", etag.len()));
+    }
+    if let Some(m) = &c.metadata {
+        out.push_str(&format!("metadata:{}:{m}\n", m.len()));
     }
     out
 }
@@ -148,6 +153,9 @@ pub fn sign(secret: &Secret, c: &Capability) -> Result<String> {
     if let Some(etag) = &c.scan {
         pairs.push(("scan", etag.clone()));
     }
+    if let Some(m) = &c.metadata {
+        pairs.push(("metadata", m.clone()));
+    }
     pairs.push((SIGNATURE_PARAM, signature));
     Ok(pairs.iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))).collect::<Vec<_>>().join("&"))
 }
@@ -195,6 +203,7 @@ pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64)
             Some(_) => return Err(tampered()),
         },
         scan: param("scan"),
+        metadata: param("metadata"),
     };
     let signature = param(SIGNATURE_PARAM).and_then(|s| unhex(&s)).ok_or_else(tampered)?;
     // `verify_slice` compares in constant time.

@@ -95,6 +95,7 @@ fn part_url(
         s3: false,
         direct: false,
         scan: None,
+        metadata: None,
     };
     Ok(format!("{origin}{}?{}", location(key), capability::sign(secret, &cap)?))
 }

@@ -39,6 +39,9 @@ pub enum EventKind {
         /// `pending` when the version is quarantined until a scanner's verdict.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scan: Option<String>,
+        /// What the approval hook recorded with the version.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<std::collections::BTreeMap<String, String>>,
     },
     #[serde(rename = "object.deleted")]
     Deleted {
@@ -78,6 +81,7 @@ impl Event {
                 content_type: rec.content_type.clone(),
                 uploaded_at: rfc3339(rec.completed_at.unwrap_or(rec.created_at)),
                 scan: rec.scan.clone(),
+                metadata: rec.metadata.as_deref().and_then(|m| serde_json::from_str(m).ok()),
             },
         )
     }

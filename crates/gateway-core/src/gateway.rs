@@ -189,8 +189,8 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                 let mut plan = upload::plan(self.config, &grant, &key, head)?;
                 let s3 = cap.as_ref().is_some_and(|c| c.s3);
                 // A URL's upload was approved when the URL was signed; a token's is asked now.
-                let (grant, key) = match cap {
-                    Some(_) => (grant, key),
+                let (grant, key, metadata) = match &cap {
+                    Some(cap) => (grant, key, cap.metadata.clone()),
                     None => {
                         let asked = Ask {
                             kind: Kind::Put,
@@ -202,7 +202,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                         };
                         let approved = self.approval().ask(&grant, asked).await?;
                         upload::check_length(self.config, &approved.grant, plan.length)?;
-                        (approved.grant, approved.key.unwrap_or(key))
+                        (approved.grant, approved.key.unwrap_or(key), approved.metadata)
                     }
                 };
                 match cap {
@@ -215,8 +215,8 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                     }
                     None => {}
                 }
-                let scan = initial_scan(self.config);
-                let up = upload::Upload { grant: &grant, key, plan, id: self.request_id, now_ms: self.now_ms, scan };
+                let (id, now_ms, scan) = (self.request_id, self.now_ms, initial_scan(self.config));
+                let up = upload::Upload { grant: &grant, key, plan, id, now_ms, scan, metadata };
                 let (reply, job) = self.store_upload(up, body).await?;
                 let reply = if s3 { s3_dialect::stored(&reply) } else { reply };
                 return Ok((reply, Some(job)));
@@ -234,6 +234,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                     id: self.request_id,
                     now_ms: self.now_ms,
                     scan: initial_scan(self.config),
+                    metadata: form.metadata,
                 };
                 let (_, job) = match self.store_upload(up, Some(form.body)).await {
                     Ok(stored) => stored,
@@ -316,6 +317,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             now_ms: self.now_ms,
             parts_in_store: false,
             approval: self.approval(),
+            metadata: None,
         }
     }
 
@@ -400,19 +402,19 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
     ) -> Result<(Reply<S::Stream>, Option<FollowUp>)> {
         // A request may come with a gateway URL for that one request: Companion's part URLs,
         // or any multipart request in S3's dialect.
-        let (grant, s3, parts_in_store) = if capability::is_signed(head) {
+        let (grant, s3, parts_in_store, metadata) = if capability::is_signed(head) {
             let (grant, cap) = self.caller(head, &key).await?;
             let cap = cap.filter(|c| signed_for(c, &op)).ok_or_else(|| {
                 GatewayError::new(ErrorKind::Forbidden, "this URL is not for this request on this upload")
             })?;
-            (grant, cap.s3, cap.direct)
+            (grant, cap.s3, cap.direct, cap.metadata)
         } else {
-            (self.authenticate(head).await?, false, false)
+            (self.authenticate(head).await?, false, false, None)
         };
         if s3 {
-            // A start through a URL was approved when the URL was signed.
+            // A start through a URL was approved when the URL was signed, with its metadata.
             let approval = Approval::none(self.now_ms);
-            let session = Session { parts_in_store, approval, ..self.session(&grant, key) };
+            let session = Session { parts_in_store, approval, metadata, ..self.session(&grant, key) };
             return self.multipart_s3(head, op, session, body, bytes).await;
         }
         let session = self.session(&grant, key);

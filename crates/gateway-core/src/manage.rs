@@ -129,6 +129,9 @@ struct Item {
     /// `pending` while the version is quarantined (its bytes are served to nobody).
     #[serde(skip_serializing_if = "Option::is_none")]
     scan: Option<String>,
+    /// What the approval hook recorded with the version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<serde_json::Value>,
 }
 
 impl From<ObjectRecord> for Item {
@@ -142,6 +145,7 @@ impl From<ObjectRecord> for Item {
             detected_type: r.detected_type,
             type_matches: r.type_matches,
             scan: r.scan,
+            metadata: r.metadata.as_deref().and_then(|m| serde_json::from_str(m).ok()),
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct ObjectRecord {
     /// [`SCAN_PENDING`] while a quarantined version waits for its verdict (served to nobody);
     /// `None` once cleared, and without quarantine.
     pub scan: Option<String>,
+    /// Metadata the approval hook set: a JSON object of strings.
+    pub metadata: Option<String>,
 }
 
 /// The `scan` of a quarantined version waiting for its verdict.
@@ -120,6 +122,8 @@ pub struct MultipartUpload {
     pub storage_key: String,
     /// A lower limit on the object's size that the approval hook set (bytes).
     pub max_size: Option<u64>,
+    /// Metadata the approval hook set, recorded with the object (a JSON object of strings).
+    pub metadata: Option<String>,
 }
 
 /// One request's attempt to store a part: the reservation it holds while its body streams,
@@ -162,6 +166,8 @@ pub struct PresignedUpload {
     pub expires_at: i64,
     /// The stored name the URL writes to.
     pub storage_key: String,
+    /// Metadata the approval hook set, recorded with the object at its confirm.
+    pub metadata: Option<String>,
 }
 
 /// How many unconfirmed direct upload URLs [`PresignLedger::presigned`] returns for one key
@@ -411,6 +417,8 @@ pub struct TusUpload {
     pub expires_at: i64,
     /// A lower limit on the object's size that the approval hook set (bytes).
     pub max_size: Option<u64>,
+    /// Metadata the approval hook set, recorded with the object (a JSON object of strings).
+    pub object_metadata: Option<String>,
 }
 
 /// A tus upload with its staged chunks (in order) and its parts.

@@ -44,6 +44,7 @@ pub fn scan_link((secret, public_url): &(Secret, url::Url), event: &Event, now_m
         s3: false,
         direct: false,
         scan: Some(event.etag.clone()),
+        metadata: None,
     };
     let key = ObjectKey::new(event.key.clone())?;
     let origin = public_url.origin().ascii_serialization();

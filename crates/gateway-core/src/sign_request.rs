@@ -183,7 +183,7 @@ pub async fn sign<T, M: ObjectIndex + MultipartIndex>(
     };
     // A new object's URL is approved before it is signed; the requests it makes are not asked again.
     let approved;
-    let (key, grant) = if creates {
+    let (key, grant, metadata) = if creates {
         let asked = Ask {
             kind: if put_type.is_some() { Kind::Presign } else { Kind::Multipart },
             sub: &grant.sub,
@@ -193,9 +193,9 @@ pub async fn sign<T, M: ObjectIndex + MultipartIndex>(
             metadata: &Metadata::new(),
         };
         approved = ctx.approval.ask(grant, asked).await?;
-        (approved.key.clone().unwrap_or(key), &approved.grant)
+        (approved.key.clone().unwrap_or(key), &approved.grant, approved.metadata.clone())
     } else {
-        (key, grant)
+        (key, grant, None)
     };
     let mut cap = Capability {
         method: String::new(),
@@ -211,6 +211,7 @@ pub async fn sign<T, M: ObjectIndex + MultipartIndex>(
         s3: true,
         direct: false,
         scan: None,
+        metadata,
     };
     let mut query = String::new();
     let mut headers = serde_json::Map::new();

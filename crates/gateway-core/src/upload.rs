@@ -135,6 +135,8 @@ pub struct Upload<'a> {
     pub now_ms: i64,
     /// The new version's `scan` ([`crate::quarantine::initial_scan`]).
     pub scan: Option<String>,
+    /// Metadata the approval hook set (JSON), recorded with the version.
+    pub metadata: Option<String>,
 }
 
 /// Journals the upload while streaming the body to its own stored name, then commits the row
@@ -194,6 +196,7 @@ pub(crate) fn record_of(up: &Upload<'_>, name: &StoredName, stored: &ObjectMeta)
         checksum_sha256: up.plan.sha256.map(|d| B64.encode(d)),
         checksum_md5: up.plan.md5.map(|d| B64.encode(d)),
         scan: up.scan.clone(),
+        metadata: up.metadata.clone(),
         ..object_record(up.grant, &up.key, &up.plan.content_type, name, stored, up.now_ms)
     }
 }
@@ -411,6 +414,7 @@ pub(crate) fn object_record(
         completed_at: Some(stored.uploaded_ms),
         storage_key: name.to_string(),
         scan: None,
+        metadata: None,
     }
 }
 

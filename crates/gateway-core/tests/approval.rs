@@ -113,8 +113,11 @@ fn a_hook_that_fails_times_out_or_answers_badly_denies_with_503_by_default() {
         Ok((200, json!({"allow": true, "key": "alice/../x"}).to_string())),
         Ok((200, json!({"allow": false, "key": "alice/other.txt"}).to_string())),
         Ok((204, String::new())),
-        // The gateway keeps no per-object metadata: an answer setting some is not dropped silently.
-        Ok((200, json!({"allow": true, "metadata": {"team": "a"}}).to_string())),
+        // Metadata the gateway would not record whole is not an answer: never dropped silently.
+        Ok((200, json!({"allow": true, "metadata": {"bad name": "a"}}).to_string())),
+        Ok((200, json!({"allow": true, "metadata": {"n": "x".repeat(3000)}}).to_string())),
+        Ok((200, json!({"allow": true, "metadata": (0..33).map(|i| (format!("k{i}"), json!("v"))).collect::<serde_json::Map<_, _>>()}).to_string())),
+        Ok((200, json!({"allow": true, "metadata": {"n": 1}}).to_string())),
     ];
     for answer in answers {
         let shown = format!("{answer:?}");
@@ -401,4 +404,122 @@ fn the_hook_settings_are_validated_naming_the_variable() {
     let approval = config.approval.unwrap();
     assert_eq!(approval.timeout_ms, 1500);
     assert_eq!(approval.on_failure, gateway_core::config::OnFailure::Allow);
+}
+
+/// The hook's metadata, as it answers for every kind below.
+fn tagged() -> ScriptedHook {
+    ScriptedHook::new(|asked| {
+        let kind = asked["kind"].as_str().unwrap_or_default().to_owned();
+        Ok((200, json!({"allow": true, "metadata": {"approved-by": "policy", "kind": kind}}).to_string()))
+    })
+}
+
+/// The metadata recorded with `key`'s row, as JSON.
+fn recorded(w: &World, key: &str) -> Value {
+    serde_json::from_str(w.row(key).unwrap_or_else(|| panic!("no row for {key}")).metadata.as_deref().unwrap_or("null"))
+        .unwrap()
+}
+
+#[test]
+fn the_hooks_metadata_is_recorded_with_a_put_and_shown_in_its_event_and_listing() {
+    let w = world(tagged());
+    let h = put(&w, "alice/m.txt", b"hello");
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    assert_eq!(recorded(&w, "alice/m.txt"), json!({"approved-by": "policy", "kind": "put"}));
+    let event = serde_json::to_value(&h.followup.unwrap().event).unwrap();
+    assert_eq!(event["metadata"], json!({"approved-by": "policy", "kind": "put"}));
+    let listed = json_body(&w.send(Req::get("/files").bearer(&alice())).reply);
+    assert_eq!(listed["items"][0]["metadata"], json!({"approved-by": "policy", "kind": "put"}));
+    // Without metadata in the answer, none is recorded, and the event and listing carry none.
+    w.hook.as_ref().unwrap().script(|_| Ok((200, json!({"allow": true}).to_string())));
+    let h = put(&w, "alice/plain.txt", b"x");
+    assert!(w.row("alice/plain.txt").unwrap().metadata.is_none());
+    assert!(serde_json::to_value(&h.followup.unwrap().event).unwrap().get("metadata").is_none());
+}
+
+#[test]
+fn uploads_that_span_requests_carry_the_hooks_metadata_to_their_version() {
+    let w = world(tagged());
+    // Multipart: asked at the start, recorded at the completion.
+    let h = post(&w, "/files/alice/mp.bin?uploads", json!({}));
+    let id = json_body(&h.reply)["upload_id"].as_str().unwrap().to_owned();
+    let part =
+        w.send(Req::put(&format!("/files/alice/mp.bin?uploadId={id}&partNumber=1"), b"one part").bearer(&alice()));
+    assert_eq!(part.reply.status, 200, "{:?}", part.error);
+    assert_eq!(post(&w, &format!("/files/alice/mp.bin?uploadId={id}"), json!({})).reply.status, 201);
+    assert_eq!(recorded(&w, "alice/mp.bin")["kind"], "multipart");
+    // tus: asked at the creation, recorded when the last byte arrives.
+    let h = tus_create(&w, Some(3), &format!("key {}", b64("alice/t.txt")));
+    let path = h.reply.header("Location").unwrap().trim_start_matches(ORIGIN).to_owned();
+    let h = w.send(
+        Req::new(Method::PATCH, &path)
+            .header("tus-resumable", "1.0.0")
+            .bearer(&alice())
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-offset", "0")
+            .header("content-length", "3")
+            .body(b"tus"),
+    );
+    assert_eq!(h.reply.status, 204, "{:?}", h.error);
+    assert_eq!(recorded(&w, "alice/t.txt")["kind"], "tus");
+}
+
+#[test]
+fn presigned_urls_forms_and_signed_requests_carry_the_hooks_metadata_signed() {
+    let w = world(tagged());
+    // A gateway URL.
+    let signed = json_body(&post(&w, "/presign", json!({"key": "alice/u.txt", "content_type": "text/plain"})).reply);
+    let target = signed["url"].as_str().unwrap().trim_start_matches(ORIGIN).to_owned();
+    let h = w.send(Req::put(&target, b"via url").without("authorization").header("content-type", "text/plain"));
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    assert_eq!(recorded(&w, "alice/u.txt")["kind"], "presign");
+    // Changing the metadata in the URL breaks its signature.
+    let forged = target.replace("presign", "other");
+    let h = w.send(Req::put(&forged, b"x").without("authorization").header("content-type", "text/plain"));
+    assert_problem(&h, 403, "invalid_signature");
+    // `signRequest`'s PutObject URL.
+    let sr =
+        json_body(&post(&w, "/s3/sign", json!({"method": "PUT", "key": "s.txt", "contentType": "text/plain"})).reply);
+    let target = sr["url"].as_str().unwrap().trim_start_matches(ORIGIN).to_owned();
+    let h = w.send(Req::put(&target, b"via sign").without("authorization").header("content-type", "text/plain"));
+    assert_eq!(h.reply.status, 200, "{:?}", h.error);
+    assert_eq!(recorded(&w, "alice/s.txt")["kind"], "presign");
+    // A form: the metadata is one of its signed fields.
+    let form = json_body(&post(&w, "/presign", json!({"mode": "form", "key": "alice/f.txt"})).reply);
+    assert_eq!(form["fields"]["x-gateway-metadata"], json!({"approved-by": "policy", "kind": "presign"}).to_string());
+    let mut body = String::new();
+    for (name, value) in form["fields"].as_object().unwrap() {
+        body.push_str(&format!(
+            "--XB\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n",
+            value.as_str().unwrap()
+        ));
+    }
+    body.push_str("--XB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.txt\"\r\nContent-Type: text/plain\r\n\r\nform file\r\n--XB--\r\n");
+    let h = w.send(
+        Req::new(Method::POST, "/form")
+            .header("content-type", "multipart/form-data; boundary=XB")
+            .body(body.as_bytes()),
+    );
+    assert!(h.reply.status < 300, "{:?}", h.error);
+    assert_eq!(recorded(&w, "alice/f.txt")["kind"], "presign");
+    assert_eq!(
+        w.hook.as_ref().unwrap().asked().iter().filter(|a| a["kind"] == "presign").count(),
+        3,
+        "a form's use is not asked"
+    );
+}
+
+#[test]
+fn a_confirm_records_its_own_answers_metadata_or_else_the_presigns() {
+    let w = s3_world(tagged());
+    for key in ["alice/c1.txt", "alice/c2.txt"] {
+        let h = post(&w, "/presign", json!({"key": key, "content_type": "text/plain", "size": 5}));
+        assert_eq!(h.reply.status, 200, "{:?}", h.error);
+        put_direct(&w, key, b"hello");
+    }
+    assert_eq!(w.send(Req::new(Method::POST, "/files/alice/c1.txt/confirm").bearer(&alice())).reply.status, 201);
+    assert_eq!(recorded(&w, "alice/c1.txt")["kind"], "confirm");
+    w.hook.as_ref().unwrap().script(|_| Ok((200, json!({"allow": true}).to_string())));
+    assert_eq!(w.send(Req::new(Method::POST, "/files/alice/c2.txt/confirm").bearer(&alice())).reply.status, 201);
+    assert_eq!(recorded(&w, "alice/c2.txt")["kind"], "presign");
 }

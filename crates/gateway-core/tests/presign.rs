@@ -61,6 +61,7 @@ fn cap(expires: i64) -> Capability {
         s3: false,
         direct: false,
         scan: None,
+        metadata: None,
     }
 }
 

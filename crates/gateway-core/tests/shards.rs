@@ -32,6 +32,7 @@ fn record(key: &str, owner: &str, at: i64) -> ObjectRecord {
         completed_at: Some(at),
         storage_key: format!("{key}~{at}"),
         scan: None,
+        metadata: None,
     }
 }
 

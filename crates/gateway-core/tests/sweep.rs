@@ -116,6 +116,7 @@ fn an_upload_that_outlives_its_due_time_is_refused_at_commit_rather_than_answere
         completed_at: Some(NOW_MS),
         storage_key: name.clone(),
         scan: None,
+        metadata: None,
     };
     assert_eq!(block_on(w.meta.commit_upload("slow-upload", &record, false, None)).unwrap(), Commit::Claimed);
     assert!(w.row(KEY).is_none());

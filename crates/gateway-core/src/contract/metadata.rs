@@ -42,6 +42,7 @@ fn record(key: &str, storage_key: &str, created_at: i64) -> ObjectRecord {
         completed_at: Some(created_at),
         storage_key: storage_key.to_owned(),
         scan: None,
+        metadata: None,
     }
 }
 
@@ -224,11 +225,13 @@ async fn a_quarantined_version_is_cleared_or_condemned_only_by_its_own_etag<M: M
         let name = format!("{k}~v1");
         let id = format!("up-{name}");
         ok(m.begin_upload(&entry(&id, k, &name, at + 1)).await, "begin_upload")?;
-        let rec = ObjectRecord { scan: Some(SCAN_PENDING.to_owned()), ..record(k, &name, at) };
+        let metadata = Some(r#"{"by":"hook"}"#.to_owned());
+        let rec = ObjectRecord { scan: Some(SCAN_PENDING.to_owned()), metadata, ..record(k, &name, at) };
         ok(m.commit_upload(&id, &rec, false, None).await, "commit_upload")?;
     }
     let pending = ok(m.get(key).await, "get")?.ok_or("no row")?;
     ensure!(pending.scan.as_deref() == Some(SCAN_PENDING), "the row lost its scan: {:?}", pending.scan);
+    ensure!(pending.metadata.as_deref() == Some(r#"{"by":"hook"}"#), "the row lost its metadata: {:?}", pending.metadata);
     let event = Event::uploaded(&pending);
     ensure!(
         outboxed(m, &event.id).await? == Some(event),
@@ -364,8 +367,9 @@ fn upload(id: &str, expires_at: i64) -> MultipartUpload {
         created_at: T,
         expires_at,
         storage_key: format!("contract/{id}~v"),
-        // An approval hook's limit: read back as written.
+        // An approval hook's limit and metadata: read back as written.
         max_size: Some(1 << 20),
+        metadata: Some(r#"{"team":"a"}"#.to_owned()),
     }
 }
 
@@ -665,6 +669,7 @@ fn presigned(nonce: &str, key: &str, created_at: i64) -> PresignedUpload {
         created_at,
         expires_at: created_at + 300_000,
         storage_key: format!("{key}~{nonce}"),
+        metadata: Some(r#"{"team":"c"}"#.to_owned()),
     }
 }
 
@@ -757,6 +762,7 @@ fn tus_upload(id: &str, expires_at: i64) -> TusUpload {
         created_at: T,
         expires_at,
         max_size: Some(1 << 30),
+        object_metadata: Some(r#"{"team":"b"}"#.to_owned()),
     }
 }
 

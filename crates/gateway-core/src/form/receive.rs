@@ -21,6 +21,8 @@ use crate::upload::{location, plan_of, UploadPlan};
 pub const OWNER_FIELD: &str = "x-gateway-owner";
 /// The field that makes a form single-use.
 pub const NONCE_FIELD: &str = "x-gateway-nonce";
+/// The field that carries the metadata the approval hook set for the form's upload (JSON).
+pub const METADATA_FIELD: &str = "x-gateway-metadata";
 /// What a `key` field's value may hold for the file's own name.
 pub const FILENAME_TEMPLATE: &str = "${filename}";
 
@@ -47,6 +49,8 @@ pub struct Received<B> {
     pub success: Success,
     /// The form's own fault, once the edge finds one while the file streams.
     pub fault: Rc<RefCell<Option<GatewayError>>>,
+    /// Metadata the approval hook set when the form was signed (JSON).
+    pub metadata: Option<String>,
 }
 
 fn field<'h>(head: &'h FormHead, name: &str) -> Option<&'h str> {
@@ -151,6 +155,7 @@ pub async fn receive<S: Compose>(
         nonce,
         expires_ms: policy.expiration_ms,
         fault: form.fault,
+        metadata: policy.exact(METADATA_FIELD).map(str::to_owned),
     })
 }
 

@@ -95,6 +95,8 @@ pub struct Session<'a, S, M> {
     pub parts_in_store: bool,
     /// Asks the approval hook about a start (none: a start through a URL approved when signed).
     pub approval: Approval<'a>,
+    /// Metadata the approval hook set when a start's URL was signed (JSON).
+    pub metadata: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -256,6 +258,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             storage_key: name.to_string(),
             // The limit in force at the start holds to the end (the hook's, or a URL's).
             max_size: approved.grant.max_size,
+            metadata: approved.metadata.or_else(|| self.metadata.clone()),
         };
         if let Err(err) = self.meta.begin_multipart(&upload).await {
             // Unrecorded, so no sweep can find it; the store's own expiry is the backstop.
@@ -458,6 +461,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         };
         let record = ObjectRecord {
             scan: initial_scan(self.config),
+            metadata: upload.metadata.clone(),
             ..object_record(self.grant, &self.key, &upload.content_type, &name, &stored, self.now_ms)
         };
         // On an error the entry and the upload stay: a retry finds the assembled object.

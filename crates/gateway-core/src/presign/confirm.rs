@@ -96,16 +96,21 @@ pub async fn confirm<S: Objects, M: ObjectIndex + UploadJournal + PresignLedger>
             check_object_size(&a.grant, object.size)?;
             Ok(a)
         });
-        if let Err(err) = approved {
-            if err.kind != ErrorKind::ApprovalUnavailable {
-                if let Err(e) = store.delete(&name).await {
-                    log_cleanup("deleting the refused direct upload", &name, &e);
+        let approved = match approved {
+            Ok(approved) => approved,
+            Err(err) => {
+                if err.kind != ErrorKind::ApprovalUnavailable {
+                    if let Err(e) = store.delete(&name).await {
+                        log_cleanup("deleting the refused direct upload", &name, &e);
+                    }
                 }
+                return Err(err);
             }
-            return Err(err);
-        }
+        };
         let record = ObjectRecord {
             scan: scan.clone(),
+            // The confirm's own answer, else the presign's.
+            metadata: approved.metadata.or_else(|| signed.metadata.clone()),
             ..object_record(grant, &key, &signed.content_type, &name, &object, now_ms)
         };
         let committed = settle(meta, &record, meta.confirm_presigned(&signed.nonce, &record).await).await?;

@@ -11,7 +11,7 @@ use crate::approval::{Ask, Kind, Metadata};
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::form::policy::{sign, Condition, FormPolicy, SIGNATURE_FIELD};
-use crate::form::receive::{FILENAME_TEMPLATE, NONCE_FIELD, OWNER_FIELD};
+use crate::form::receive::{FILENAME_TEMPLATE, METADATA_FIELD, NONCE_FIELD, OWNER_FIELD};
 use crate::grant::Scope;
 use crate::http::Reply;
 use crate::key::ObjectKey;
@@ -168,6 +168,7 @@ async fn build(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Issued> {
     let approved = ctx.approval.ask(grant, asked).await?;
     let max = approved_max(max, req.size, size_limit(ctx.config, &approved.grant))?;
     let key = approved.key.map_or(key, |k| k.to_string());
+    let metadata = approved.metadata;
     let success = match (req.success_action_status, req.success_action_redirect) {
         (Some(_), Some(_)) => return Err(bad("give `success_action_status` or `success_action_redirect`, not both")),
         (Some(s), None) if [200, 201, 204].contains(&s) => Some(("success_action_status", s.to_string())),
@@ -195,6 +196,9 @@ async fn build(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Issued> {
     }
     fields.push((OWNER_FIELD, grant.sub.clone()));
     fields.push((NONCE_FIELD, ctx.id.to_owned()));
+    if let Some(m) = metadata {
+        fields.push((METADATA_FIELD, m));
+    }
     // Without a `Content-Type` field the file is stored as its own part declares it, checked
     // against the gateway's type rules when the form arrives.
     let mut conditions: Vec<Condition> =

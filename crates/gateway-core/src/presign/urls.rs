@@ -91,6 +91,8 @@ pub struct UrlRequest<'a> {
     pub nonce: &'a str,
     /// The gateway's own origin, for gateway URLs.
     pub origin: &'a str,
+    /// Metadata the approval hook set for the upload (JSON; gateway PUT URLs carry it).
+    pub metadata: Option<&'a str>,
 }
 
 /// The signed URL and the headers the client must send with it.
@@ -157,6 +159,7 @@ pub fn sign_url(
                 s3: false,
                 direct: false,
                 scan: None,
+                metadata: r.metadata.map(str::to_owned),
             };
             let url = format!("{}{}?{}", r.origin, location(r.key), capability::sign(secret, &cap)?);
             Ok((url, headers))
@@ -260,7 +263,7 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
     } else {
         (None, None)
     };
-    let (key, max_size) = match max_size {
+    let (key, max_size, metadata) = match max_size {
         Some(max) => {
             let asked = Ask {
                 kind: Kind::Presign,
@@ -272,9 +275,9 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
             };
             let approved = ctx.approval.ask(grant, asked).await?;
             let max = approved_max(max, req.size, size_limit(ctx.config, &approved.grant))?;
-            (approved.key.unwrap_or(key), Some(max))
+            (approved.key.unwrap_or(key), Some(max), approved.metadata)
         }
-        None => (key, None),
+        None => (key, None, None),
     };
     let download = if method == "GET" { req.filename.as_deref() } else { None };
     // A direct GET URL reaches the version the key serves now, typed as recorded.
@@ -300,6 +303,7 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
         expires_in_s,
         nonce: ctx.id,
         origin: ctx.origin,
+        metadata: metadata.as_deref(),
     };
     let (url, headers) = sign_url(ctx.config, ctx.presigner, &url_req, ctx.now_ms)?;
     let expires_at = ctx.now_ms.div_euclid(1000).saturating_add(expires_in_s).saturating_mul(1000);
@@ -317,6 +321,7 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
             created_at: ctx.now_ms,
             expires_at,
             storage_key: stored.to_string(),
+            metadata: metadata.clone(),
         };
         // Due once the URL is dead, the confirm window has closed and an upload begun just
         // before the expiry has had time to arrive.
@@ -362,6 +367,7 @@ pub async fn redirect<T, M: ObjectIndex + PresignLedger>(
         expires_in_s: lifetime(config, grant, DEFAULT_EXPIRES_IN_S, now_ms),
         nonce: id,
         origin: &head.origin,
+        metadata: None,
     };
     let (url, _) = sign_url(config, presigner, &url_req, now_ms)?;
     Ok(Reply::empty(302).with_header("Location", url).with_header("Cache-Control", "no-store"))

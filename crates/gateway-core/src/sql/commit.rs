@@ -13,25 +13,25 @@ use crate::metadata::{Commit, ObjectRecord};
 /// are measured against, so the Worker's and the consumer's clocks never matter.
 pub(super) const DB_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
-/// Writes the row of ?1…?13 and ?18 (the columns of [`COLUMNS`]) with `announced` = ?16 if
+/// Writes the row of ?1…?13, ?18 and ?19 (the columns of [`COLUMNS`]) with `announced` = ?16 if
 /// `condition` holds; on a key that has a row, replaces it unless ?15 (`if_absent`) is 1. A
 /// replaced version is journaled (and an announced one copied) by the trigger
 /// `objects_version_replaced`, in the same statement.
 pub(super) fn upsert(condition: &str) -> String {
     format!(
-        "INSERT INTO objects ({COLUMNS}, announced) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?18, ?16 \
+        "INSERT INTO objects ({COLUMNS}, announced) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?18, ?19, ?16 \
          WHERE {condition} \
          ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, size = excluded.size, \
          content_type = excluded.content_type, etag = excluded.etag, checksum_sha256 = excluded.checksum_sha256, \
          checksum_md5 = excluded.checksum_md5, status = excluded.status, detected_type = excluded.detected_type, \
          type_matches = excluded.type_matches, created_at = excluded.created_at, completed_at = excluded.completed_at, \
-         storage_key = excluded.storage_key, scan = excluded.scan, announced = excluded.announced WHERE ?15 = 0"
+         storage_key = excluded.storage_key, scan = excluded.scan, metadata = excluded.metadata, announced = excluded.announced WHERE ?15 = 0"
     )
 }
 
 /// The arguments of [`upsert`]: the row, then ?14 `pending_id`, ?15 `if_absent`,
 /// ?16 `announced` (a deadline is given: a pending-commit message may read the row), ?17 the
-/// deadline (NULL without one), ?18 the row's `scan`.
+/// deadline (NULL without one), ?18 the row's `scan`, ?19 its `metadata`.
 pub(super) fn upsert_args(
     rec: &ObjectRecord,
     pending_id: &str,
@@ -56,7 +56,7 @@ pub(super) fn upsert_args(
         if_absent,
         deadline_ms.is_some(),
     ];
-    values.extend(args![deadline_ms, &rec.scan]);
+    values.extend(args![deadline_ms, &rec.scan, &rec.metadata]);
     values
 }
 

@@ -25,6 +25,7 @@ struct UploadRow {
     expires_at: f64,
     storage_key: Option<String>,
     max_size: Option<f64>,
+    metadata: Option<String>,
 }
 
 impl From<UploadRow> for MultipartUpload {
@@ -40,6 +41,7 @@ impl From<UploadRow> for MultipartUpload {
             expires_at: r.expires_at as i64,
             storage_key: r.storage_key.unwrap_or(r.key),
             max_size: r.max_size.map(|v| v as u64),
+            metadata: r.metadata,
         }
     }
 }
@@ -59,12 +61,13 @@ impl From<PartRow> for Part {
 }
 
 const UPLOAD_COLUMNS: &str =
-    "id, key, owner, store_upload_id, content_type, declared_size, created_at, expires_at, storage_key, max_size";
+    "id, key, owner, store_upload_id, content_type, declared_size, created_at, expires_at, storage_key, max_size, metadata";
 
 /// Records upload `u`.
 fn insert(u: &MultipartUpload) -> Statement {
-    let sql =
-        format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    let sql = format!(
+        "INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    );
     let values = args![
         &u.id,
         &u.key,
@@ -76,6 +79,7 @@ fn insert(u: &MultipartUpload) -> Statement {
         u.expires_at,
         &u.storage_key,
         u.max_size,
+        &u.metadata,
     ];
     stmt(sql, values)
 }

@@ -25,6 +25,7 @@ pub(super) struct Row {
     completed_at: Option<f64>,
     storage_key: Option<String>,
     scan: Option<String>,
+    metadata: Option<String>,
 }
 
 impl From<Row> for ObjectRecord {
@@ -44,6 +45,7 @@ impl From<Row> for ObjectRecord {
             completed_at: r.completed_at.map(|v| v as i64),
             storage_key: r.storage_key.unwrap_or(r.key),
             scan: r.scan,
+            metadata: r.metadata,
         }
     }
 }
@@ -55,7 +57,7 @@ pub(super) fn names(key: u8, name: u8) -> String {
 }
 
 pub(super) const COLUMNS: &str = "key, owner, size, content_type, etag, checksum_sha256, checksum_md5, status, \
-                       detected_type, type_matches, created_at, completed_at, storage_key, scan";
+                       detected_type, type_matches, created_at, completed_at, storage_key, scan, metadata";
 
 impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
     async fn get(&self, key: &str) -> Result<Option<ObjectRecord>> {

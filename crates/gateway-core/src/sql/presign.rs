@@ -19,15 +19,16 @@ struct PresignedRow {
     created_at: f64,
     expires_at: f64,
     storage_key: Option<String>,
+    metadata: Option<String>,
 }
 
-const COLUMNS: &str = "nonce, key, owner, content_type, size, max_size, created_at, expires_at, storage_key";
+const COLUMNS: &str = "nonce, key, owner, content_type, size, max_size, created_at, expires_at, storage_key, metadata";
 
 impl<D: SqlDatabase> PresignLedger for SqlMetadata<D> {
     async fn record_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()> {
         let statements = vec![
             stmt(
-                format!("INSERT INTO presigned_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                format!("INSERT INTO presigned_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 args![
                     &p.nonce,
                     &p.key,
@@ -37,7 +38,8 @@ impl<D: SqlDatabase> PresignLedger for SqlMetadata<D> {
                     p.max_size,
                     p.created_at,
                     p.expires_at,
-                    &p.storage_key
+                    &p.storage_key,
+                    &p.metadata
                 ],
             ),
             stmt(
@@ -68,6 +70,7 @@ impl<D: SqlDatabase> PresignLedger for SqlMetadata<D> {
                 expires_at: r.expires_at as i64,
                 storage_key: r.storage_key.unwrap_or_else(|| r.key.clone()),
                 key: r.key,
+                metadata: r.metadata,
             })
             .collect())
     }

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0011_part_attempts", include_str!("../../../../migrations/0011_part_attempts.sql")),
     ("0012_approved_limits", include_str!("../../../../migrations/0012_approved_limits.sql")),
     ("0013_quarantine", include_str!("../../../../migrations/0013_quarantine.sql")),
+    ("0014_upload_metadata", include_str!("../../../../migrations/0014_upload_metadata.sql")),
 ];
 
 /// A migration file's statements, one by one (the batch interfaces take single statements):

@@ -27,6 +27,7 @@ struct UploadRow {
     created_at: f64,
     expires_at: f64,
     max_size: Option<f64>,
+    object_metadata: Option<String>,
 }
 
 impl From<UploadRow> for TusUpload {
@@ -46,6 +47,7 @@ impl From<UploadRow> for TusUpload {
             created_at: r.created_at as i64,
             expires_at: r.expires_at as i64,
             max_size: r.max_size.map(|v| v as u64),
+            object_metadata: r.object_metadata,
         }
     }
 }
@@ -58,7 +60,7 @@ struct ChunkRow {
 }
 
 const COLUMNS: &str = "id, key, owner, storage_key, content_type, metadata, length, upload_offset, part_size, parts, \
-                       store_upload_id, created_at, expires_at, max_size";
+                       store_upload_id, created_at, expires_at, max_size, object_metadata";
 
 /// "Request ?2 holds upload ?1 at offset ?3."
 const HELD: &str = "EXISTS (SELECT 1 FROM tus_uploads WHERE id = ?1 AND lease = ?2 AND upload_offset = ?3)";
@@ -135,7 +137,7 @@ fn decode_state(results: &[Outcome], op: &str) -> Result<Option<TusState>> {
 /// Records upload `u`.
 fn insert(u: &TusUpload) -> Statement {
     let sql = format!(
-        "INSERT INTO tus_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        "INSERT INTO tus_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
     );
     let values = args![
         &u.id,
@@ -152,6 +154,7 @@ fn insert(u: &TusUpload) -> Statement {
         u.created_at,
         u.expires_at,
         u.max_size,
+        &u.object_metadata,
     ];
     stmt(sql, values)
 }

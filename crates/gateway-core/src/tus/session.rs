@@ -189,6 +189,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             expires_at,
             // The limit in force at the start holds to the end (the hook's, or a URL's).
             max_size: approved.grant.max_size,
+            object_metadata: approved.metadata,
         };
         // The stored name is the journal's from now until a row names it; due once the upload
         // has expired and its last request has had time to finish.
@@ -653,6 +654,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         let name = StoredName::recorded(upload.storage_key.clone());
         let record = ObjectRecord {
             scan: initial_scan(self.config),
+            metadata: upload.object_metadata.clone(),
             ..object_record(self.grant, key, &upload.content_type, &name, &stored, self.now_ms)
         };
         let (committed, advanced) = match self.meta.finish_tus(&upload.id, self.request_id, advance, &record).await {
