@@ -244,19 +244,18 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                 let reply = answer(&form.success, &head.origin, self.bucket(), &form.key, &job.event.etag);
                 return Ok((reply, Some(job)));
             }
-            Route::Post(key) if verdict_key(&key).is_some() => {
-                let grant = self.authenticate(head).await?;
-                let key = verdict_key(&key).ok_or_else(|| GatewayError::new(ErrorKind::NotFound, "no such route"))?;
-                let at = (self.request_id, self.now_ms);
-                let (reply, job) = verdict(self.config, self.store, self.meta, &grant, &key, &bytes, at).await?;
-                return Ok((reply, job));
-            }
             Route::Post(key) => {
+                if let Some(key) = verdict_key(&key) {
+                    let grant = self.authenticate(head).await?;
+                    let at = (self.request_id, self.now_ms);
+                    return verdict(self.config, self.store, self.meta, &grant, &key, &bytes, at).await;
+                }
                 let key = confirmed_key(&key).ok_or_else(|| {
                     GatewayError::new(
                         ErrorKind::BadRequest,
                         "POST on an object takes `?uploads` (start a multipart upload) or `?uploadId=…` (complete \
-                         one); POST /files/{key}/confirm confirms a direct upload",
+                         one); POST /files/{key}/confirm confirms a direct upload, and POST \
+                         /files/{key}/verdict gives a scanner's verdict",
                     )
                 })?;
                 let grant = self.authenticate(head).await?;

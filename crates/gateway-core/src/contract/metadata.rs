@@ -231,7 +231,11 @@ async fn a_quarantined_version_is_cleared_or_condemned_only_by_its_own_etag<M: M
     }
     let pending = ok(m.get(key).await, "get")?.ok_or("no row")?;
     ensure!(pending.scan.as_deref() == Some(SCAN_PENDING), "the row lost its scan: {:?}", pending.scan);
-    ensure!(pending.metadata.as_deref() == Some(r#"{"by":"hook"}"#), "the row lost its metadata: {:?}", pending.metadata);
+    ensure!(
+        pending.metadata.as_deref() == Some(r#"{"by":"hook"}"#),
+        "the row lost its metadata: {:?}",
+        pending.metadata
+    );
     let event = Event::uploaded(&pending);
     ensure!(
         outboxed(m, &event.id).await? == Some(event),
