@@ -111,7 +111,7 @@ impl Answer {
             Answer::Ok(v) => serde_json::from_value(v).map_err(|e| error(op, &format!("shard answer: {e}"))),
             Answer::Err { code, detail, internal } => {
                 let kind = ErrorKind::ALL.iter().copied().find(|k| k.code() == code).unwrap_or(ErrorKind::Internal);
-                Err(GatewayError { kind, detail, internal, status_override: None })
+                Err(GatewayError { kind, detail, internal, status_override: None, extensions: None })
             }
         }
     }

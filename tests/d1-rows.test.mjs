@@ -9,31 +9,31 @@ import { measureKinds } from './support/rows.mjs';
 
 // request / follow-up after the answer / queue consumer (its share of the batch's outbox delete included)
 const EXPECTED = {
-  'single PUT, 4 KiB, new key': { request: 2, followup: 0, consumer: 0 },
-  'single PUT, 4 KiB, overwrite': { request: 6, followup: 1, consumer: 0 },
-  'single PUT, 1 MiB': { request: 6, followup: 0, consumer: 2 },
-  'multipart start': { request: 5, followup: 0, consumer: 0 },
+  'single PUT, 4 KiB, new key': { request: 3, followup: 0, consumer: 0 },
+  'single PUT, 4 KiB, overwrite': { request: 7, followup: 1, consumer: 0 },
+  'single PUT, 1 MiB': { request: 7, followup: 0, consumer: 2 },
+  'multipart start': { request: 6, followup: 0, consumer: 0 },
   'multipart part (5 MiB)': { request: 5, followup: 0, consumer: 0 },
-  'multipart completion': { request: 7, followup: 0, consumer: 1 },
-  'tus creation': { request: 5, followup: 0, consumer: 0 },
+  'multipart completion': { request: 8, followup: 0, consumer: 1 },
+  'tus creation': { request: 6, followup: 0, consumer: 0 },
   'tus chunk (5 MiB)': { request: 4, followup: 0, consumer: 0 },
-  'tus last chunk (4 KiB, finishes the upload)': { request: 8, followup: 0, consumer: 1 },
-  ...(BACKEND === 's3' ? { 'presigned confirm, 4 KiB': { request: 4, followup: 0, consumer: 2 } } : {}),
-  delete: { request: 7, followup: 0, consumer: 1 },
+  'tus last chunk (4 KiB, finishes the upload)': { request: 9, followup: 0, consumer: 1 },
+  ...(BACKEND === 's3' ? { 'presigned confirm, 4 KiB': { request: 5, followup: 0, consumer: 2 } } : {}),
+  delete: { request: 8, followup: 0, consumer: 1 },
 };
 
 // D1 round trips before the answer (a statement run alone, or a batch), and their statements.
 const EXPECTED_CALLS = {
-  'single PUT, 4 KiB, new key': [1, 2],
-  'single PUT, 4 KiB, overwrite': [1, 2],
-  'single PUT, 1 MiB': [2, 5],
+  'single PUT, 4 KiB, new key': [1, 3],
+  'single PUT, 4 KiB, overwrite': [1, 3],
+  'single PUT, 1 MiB': [2, 6],
   'multipart start': [1, 2],
-  'multipart part (5 MiB)': [2, 5],
-  'multipart completion': [2, 10],
+  'multipart part (5 MiB)': [2, 6],
+  'multipart completion': [2, 11],
   'tus creation': [1, 2],
-  'tus chunk (5 MiB)': [2, 6],
-  'tus last chunk (4 KiB, finishes the upload)': [2, 10],
-  ...(BACKEND === 's3' ? { 'presigned confirm, 4 KiB': [2, 5] } : {}),
+  'tus chunk (5 MiB)': [2, 7],
+  'tus last chunk (4 KiB, finishes the upload)': [2, 12],
+  ...(BACKEND === 's3' ? { 'presigned confirm, 4 KiB': [2, 6] } : {}),
   delete: [2, 6],
 };
 

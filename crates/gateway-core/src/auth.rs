@@ -147,6 +147,7 @@ struct GatewayClaims {
     key: Option<String>,
     max_size: Option<u64>,
     content_types: Option<Vec<String>>,
+    quota: Option<crate::quota::Quota>,
 }
 
 fn invalid(detail: &str) -> GatewayError {
@@ -219,5 +220,6 @@ fn grant_from_claims(cfg: &JwtConfig, c: GatewayClaims, expires_ms: Option<i64>)
                 .ok_or_else(|| invalid("the token's content_types claim has a malformed media type"))?,
         ),
     };
-    Ok(Grant { sub, scopes, prefix, exact_key: c.key, max_size: c.max_size, content_types, expires_ms })
+    let (exact_key, max_size, quota) = (c.key, c.max_size, c.quota);
+    Ok(Grant { sub, scopes, prefix, exact_key, max_size, content_types, expires_ms, quota })
 }

@@ -58,6 +58,9 @@ pub struct Capability {
     pub scan: Option<String>,
     /// Metadata the approval hook set for the upload the URL makes (JSON), recorded with it.
     pub metadata: Option<String>,
+    /// The storage quota of the token that asked for the URL (JSON), which its writes reserve
+    /// against.
+    pub quota: Option<String>,
 }
 
 /// Each field length-prefixed, so no value can be shifted into its neighbour; an absent
@@ -101,6 +104,9 @@ fn canonical(c: &Capability) -> String {
     }
     if let Some(m) = &c.metadata {
         out.push_str(&format!("metadata:{}:{m}\n", m.len()));
+    }
+    if let Some(q) = &c.quota {
+        out.push_str(&format!("quota:{}:{q}\n", q.len()));
     }
     out
 }
@@ -156,6 +162,9 @@ pub fn sign(secret: &Secret, c: &Capability) -> Result<String> {
     if let Some(m) = &c.metadata {
         pairs.push(("metadata", m.clone()));
     }
+    if let Some(q) = &c.quota {
+        pairs.push(("quota", q.clone()));
+    }
     pairs.push((SIGNATURE_PARAM, signature));
     Ok(pairs.iter().map(|(k, v)| format!("{k}={}", encode_query_value(v))).collect::<Vec<_>>().join("&"))
 }
@@ -204,6 +213,7 @@ pub fn verify(secret: &Secret, head: &RequestHead, key: &ObjectKey, now_ms: i64)
         },
         scan: param("scan"),
         metadata: param("metadata"),
+        quota: param("quota"),
     };
     let signature = param(SIGNATURE_PARAM).and_then(|s| unhex(&s)).ok_or_else(tampered)?;
     // `verify_slice` compares in constant time.
@@ -241,6 +251,13 @@ impl Capability {
             // One exact type, or (a multipart start's URL) the token's patterns, comma-separated.
             content_types: self.content_type.as_deref().map(|t| t.split(',').filter_map(TypePattern::parse).collect()),
             expires_ms: Some(self.expires.saturating_mul(1000)),
+            // Signed with the rest, so it is the one the asking token had.
+            quota: self.quota.as_deref().and_then(|q| serde_json::from_str(q).ok()),
         }
     }
+}
+
+/// A grant's quota as a URL carries it.
+pub fn quota_param(grant: &Grant) -> Option<String> {
+    grant.quota.filter(crate::quota::Quota::limits).and_then(|q| serde_json::to_string(&q).ok())
 }

@@ -14,7 +14,7 @@ use crate::followup::FollowUp;
 use crate::grant::{Grant, Scope};
 use crate::http::Reply;
 use crate::key::ObjectKey;
-use crate::presign::capability::{self, Capability};
+use crate::presign::capability::{self, quota_param, Capability};
 pub use crate::router::CompanionOp;
 use crate::upload::location;
 
@@ -96,6 +96,7 @@ fn part_url(
         direct: false,
         scan: None,
         metadata: None,
+        quota: quota_param(grant),
     };
     Ok(format!("{origin}{}?{}", location(key), capability::sign(secret, &cap)?))
 }

@@ -195,6 +195,9 @@ pub struct Config {
     pub approval: Option<ApprovalConfig>,
     /// `QUARANTINE=true`: new versions are served to nobody until a scanner's verdict.
     pub quarantine: Option<QuarantineConfig>,
+    /// `QUOTA_BYTES`, `QUOTA_OBJECTS`: every owner's storage quota unless its token's `quota`
+    /// claim or its issuer's `quota` says otherwise.
+    pub quota: Option<crate::quota::Quota>,
     /// `CORS_ORIGINS`: comma-separated origins or `*`; unset means no CORS headers.
     pub cors_origins: CorsOrigins,
     pub event_retry: EventRetry,
@@ -321,6 +324,13 @@ impl Config {
 
         let url_signing_secret = get("URL_SIGNING_SECRET").map(|s| secret("URL_SIGNING_SECRET", s, 32)).transpose()?;
         let quarantine = quarantine_config(&get, url_signing_secret.is_some())?;
+        let count = |var: &str| {
+            get(var)
+                .map(|v| v.parse::<u64>().map_err(|_| config_error(var, "must be a whole number (bytes or objects)")))
+                .transpose()
+        };
+        let quota = crate::quota::Quota { bytes: count("QUOTA_BYTES")?, objects: count("QUOTA_OBJECTS")? };
+        let quota = quota.limits().then_some(quota);
         if let (Some(hook), Some(q), Some(secret)) = (webhook.as_mut(), &quarantine, &url_signing_secret) {
             hook.scan_links = Some((secret.clone(), q.public_url.clone()));
         }
@@ -393,6 +403,7 @@ impl Config {
             webhook,
             approval,
             quarantine,
+            quota,
             cors_origins,
             event_retry,
             commit_window_ms,

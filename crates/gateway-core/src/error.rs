@@ -16,6 +16,9 @@ pub struct GatewayError {
     /// The status to answer with instead of the kind's: an approval hook's refusal passes its
     /// own 4xx through.
     pub status_override: Option<u16>,
+    /// Members the problem document carries besides the standard ones (a quota refusal's
+    /// usage and limit).
+    pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// Declares `ErrorKind` and `ErrorKind::ALL` from one list, so `ALL` cannot miss a kind.
@@ -87,6 +90,9 @@ error_kinds! {
     RateLimited,
     /// 410: the tus upload expired before it was finished.
     UploadExpired,
+    /// 403: the write would take its owner past the storage quota (usage and limit in the
+    /// problem document).
+    QuotaExceeded,
     /// 409: the version the key serves is quarantined until a scanner's verdict clears it.
     ScanPending,
     /// 403: the operator's approval hook refused the upload (answered with the hook's own 4xx,
@@ -132,6 +138,7 @@ impl ErrorKind {
             UploadExpired => 410,
             NotApproved => 403,
             ScanPending => 409,
+            QuotaExceeded => 403,
             ApprovalUnavailable => 503,
             StorageError | StorageAuthFailed => 502,
             StorageUnavailable | IssuerUnavailable => 503,
@@ -169,6 +176,7 @@ impl ErrorKind {
             UploadExpired => "upload_expired",
             NotApproved => "upload_not_approved",
             ScanPending => "scan_pending",
+            QuotaExceeded => "quota_exceeded",
             ApprovalUnavailable => "approval_unavailable",
             StorageError | StorageUnavailable => "storage_error",
             StorageAuthFailed => "storage_auth_failed",
@@ -209,6 +217,7 @@ impl ErrorKind {
             UploadExpired => "Upload expired",
             NotApproved => "Upload not approved",
             ScanPending => "Scan pending",
+            QuotaExceeded => "Quota exceeded",
             ApprovalUnavailable => "Approval unavailable",
             StorageError => "Storage error",
             StorageAuthFailed => "Storage authentication failed",
@@ -223,7 +232,15 @@ impl ErrorKind {
 
 impl GatewayError {
     pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), internal: None, status_override: None }
+        Self { kind, detail: detail.into(), internal: None, status_override: None, extensions: None }
+    }
+
+    /// The same error with the members of `extra` (an object) in its problem document.
+    pub fn with_extensions(self, extra: serde_json::Value) -> Self {
+        match extra {
+            serde_json::Value::Object(map) => Self { extensions: Some(Box::new(map)), ..self },
+            _ => self,
+        }
     }
 
     /// The same error answered with `status` (a 4xx the approval hook chose).
@@ -233,7 +250,7 @@ impl GatewayError {
 
     /// An error whose cause must be logged but not shown: the client sees only `detail`.
     pub fn hidden(kind: ErrorKind, detail: impl Into<String>, internal: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), internal: Some(internal.into()), status_override: None }
+        Self { kind, detail: detail.into(), internal: Some(internal.into()), status_override: None, extensions: None }
     }
 
     pub fn status(&self) -> u16 {
@@ -253,6 +270,7 @@ impl GatewayError {
             detail: self.detail.clone(),
             code: self.code(),
             request_id: None,
+            extensions: self.extensions.as_deref().cloned(),
         }
     }
 
@@ -289,6 +307,9 @@ pub struct Problem {
     /// The request's id, as in its `X-Request-Id` and its log lines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Extension members (RFC 9457 §3.2), such as a quota refusal's `usage` and `limit`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub type Result<T, E = GatewayError> = std::result::Result<T, E>;

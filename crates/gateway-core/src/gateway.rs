@@ -25,6 +25,7 @@ use crate::presign::form::companion_params;
 use crate::presign::urls::{presign, redirect};
 use crate::presign::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
 use crate::quarantine::{initial_scan, verdict, verdict_key};
+use crate::quota::{self, Reservation};
 use crate::ratelimit::{retry_after_s, Limits, Subject};
 use crate::router::{route, Route, TusOp, OBJECT_METHODS, TUS_METHODS, TUS_UPLOAD_METHODS};
 use crate::s3_dialect;
@@ -91,7 +92,12 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             None => verify(&self.config.jwt, token, self.now_ms, self.idp.verifier).await?,
         };
         self.limits.check(Subject::Caller(&grant), self.now_ms).await?;
-        Ok(grant)
+        Ok(self.quota_of(grant))
+    }
+
+    /// `grant` with the deployment's default quota unless its token (or URL, or form) has one.
+    fn quota_of(&self, grant: Grant) -> Grant {
+        Grant { quota: grant.quota.or(self.config.quota), ..grant }
     }
 
     /// The caller of an object route: a token, or a presigned gateway URL for this key.
@@ -104,7 +110,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             GatewayError::new(ErrorKind::InvalidSignature, "this gateway does not accept signed URLs")
         })?;
         let cap = capability::verify(secret, head, key, self.now_ms)?;
-        Ok((cap.grant(), Some(cap)))
+        Ok((self.quota_of(cap.grant()), Some(cap)))
     }
 
     pub async fn handle(&self, head: &RequestHead, body: Input<S::Body>) -> Handled<S::Stream> {
@@ -169,6 +175,7 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
             Route::Health => Reply::json(200, &serde_json::json!({"status": "ok"})),
             Route::Preflight => cors::preflight(&self.config.cors_origins, head, self.config.jwt.token_headers()),
             Route::List => manage::list(self.meta, &self.authenticate(head).await?, head).await?,
+            Route::Usage => quota::usage_reply(self.meta, &self.authenticate(head).await?, self.now_ms).await?,
             Route::Presign => {
                 let grant = self.authenticate(head).await?;
                 presign(&self.presign_context(&grant, head), self.meta, &bytes).await?
@@ -227,8 +234,9 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
                 // A form works once: spent before its file is stored.
                 self.spend(form.key.as_str(), &form.nonce, form.expires_ms, "this form").await?;
                 let key = form.key.clone();
+                let grant = self.quota_of(form.grant);
                 let up = upload::Upload {
-                    grant: &form.grant,
+                    grant: &grant,
                     key,
                     plan: form.plan,
                     id: self.request_id,
@@ -335,13 +343,31 @@ impl<S: Multipart + Compose, M: MetadataStore, Q: EventQueue> Gateway<'_, S, M, 
         up: upload::Upload<'_>,
         body: Option<S::Body>,
     ) -> Result<(Reply<S::Stream>, FollowUp)> {
-        match self.queue.filter(|_| announce::applies(&up)) {
+        // The body's bytes are reserved against the owner's quota before it is read; the commit
+        // removes the reservation, a failed upload releases it.
+        let (id, key) = (up.id, up.key.clone());
+        let reservation = Reservation {
+            id,
+            owner: &up.grant.sub,
+            key: key.as_str(),
+            bytes: up.plan.length,
+            objects: 1,
+            until_ms: upload::due_at(up.now_ms, up.plan.length),
+            replaces: true,
+        };
+        quota::reserve(self.meta, up.grant, reservation, self.now_ms).await?;
+        let grant = up.grant;
+        let stored = match self.queue.filter(|_| announce::applies(&up)) {
             Some(queue) => {
                 let announcer = Announcer { queue, window_ms: self.config.commit_window_ms };
                 announce::execute(self.store, self.meta, &announcer, up, body).await
             }
             None => upload::execute(self.store, self.meta, up, body).await,
+        };
+        if stored.is_err() {
+            quota::release(self.meta, grant, key.as_str(), id).await;
         }
+        stored
     }
 
     fn presign_context<'c>(&'c self, grant: &'c Grant, head: &'c RequestHead) -> PresignContext<'c> {
@@ -528,7 +554,7 @@ fn allow_for(path: &str) -> &'static str {
         "/tus" | "/tus/" => TUS_METHODS,
         p if is_tus(p) => TUS_UPLOAD_METHODS,
         "/healthz" => "GET, HEAD",
-        "/files" | "/files/" => "GET, OPTIONS",
+        "/files" | "/files/" | "/usage" => "GET, OPTIONS",
         "/presign" | "/form" | "/s3/sign" => "POST, OPTIONS",
         "/s3/params" => "GET, OPTIONS",
         "/s3/multipart" => "POST, OPTIONS",

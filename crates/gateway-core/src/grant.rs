@@ -2,6 +2,8 @@
 //! limits it places on writes. Handlers obtain a `Grant` only from [`crate::auth::verify`],
 //! so no route can act for a caller it has not authenticated.
 
+use serde::{Deserialize, Serialize};
+
 use crate::content_type::TypePattern;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::key::ObjectKey;
@@ -71,6 +73,21 @@ impl Scopes {
     }
 }
 
+/// An owner's limits; either may be absent (unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    pub bytes: Option<u64>,
+    pub objects: Option<u64>,
+}
+
+impl Quota {
+    /// Whether this limits anything.
+    pub fn limits(&self) -> bool {
+        self.bytes.is_some() || self.objects.is_some()
+    }
+}
+
 /// The verified caller and what it may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -88,6 +105,8 @@ pub struct Grant {
     /// When the authority ends (the token's `exp`, or a URL's expiry), ms since the epoch;
     /// URLs handed out on its strength never outlive it.
     pub expires_ms: Option<i64>,
+    /// The owner's storage quota: the token's `quota` claim, its issuer's, or the default.
+    pub quota: Option<Quota>,
 }
 
 impl Grant {

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod multipart;
 pub mod presign;
 pub mod quarantine;
+pub mod quota;
 pub mod r2;
 pub mod range;
 pub mod ratelimit;

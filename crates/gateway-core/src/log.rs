@@ -105,6 +105,7 @@ pub fn route_name(head: &RequestHead) -> (Option<&'static str>, Option<String>) 
         Route::Health => ("health", None),
         Route::Preflight => ("preflight", None),
         Route::List => ("list", None),
+        Route::Usage => ("usage", None),
         Route::Presign => ("presign", None),
         Route::Form => ("form", None),
         Route::CompanionParams => ("s3.params", None),

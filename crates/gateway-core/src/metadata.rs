@@ -560,13 +560,79 @@ pub trait AnnouncedCommits {
     async fn purge_replaced(&self, before_ms: i64) -> Result<()>;
 }
 
+/// What one write in flight reserves, until the statement that records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Reservation<'a> {
+    /// The write's own id: its request's for a body (a PUT, a part, a tus chunk), the upload's
+    /// or URL's for the object it will make (its journal entry's id, which its commit names).
+    pub id: &'a str,
+    pub owner: &'a str,
+    /// The key written: an owner's own version there is replaced, so it does not count twice.
+    pub key: &'a str,
+    pub bytes: u64,
+    pub objects: u64,
+    /// When it lapses if nothing releases it (ms since the Unix epoch).
+    pub until_ms: i64,
+    /// Whether the write replaces the owner's own version at `key` by itself (a single PUT,
+    /// the object an upload makes), so that version does not count twice; a part or a chunk
+    /// does not (the version stays until the upload completes).
+    pub replaces: bool,
+}
+
+/// An owner's usage in one database, or summed over several.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// What the owner's rows take.
+    pub bytes: u64,
+    pub objects: u64,
+    /// What is in flight: parts and tus bytes stored, reservations.
+    pub reserved_bytes: u64,
+    pub reserved_objects: u64,
+}
+
+impl Usage {
+    pub fn plus(self, other: Usage) -> Usage {
+        Usage {
+            bytes: self.bytes + other.bytes,
+            objects: self.objects + other.objects,
+            reserved_bytes: self.reserved_bytes + other.reserved_bytes,
+            reserved_objects: self.reserved_objects + other.reserved_objects,
+        }
+    }
+}
+
+/// An owner whose recorded usage differed from its rows, as the reconciliation found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drift {
+    pub owner: String,
+    pub recorded: (u64, u64),
+    pub actual: (u64, u64),
+}
+
+/// The quota interface of the metadata.
+#[allow(async_fn_in_trait)]
+pub trait QuotaIndex {
+    /// Atomically records reservation `r` unless it would take its owner past `quota` at
+    /// `now_ms` (an owner's own version at `r.key` does not count, as the write replaces it).
+    /// `false` when it would.
+    async fn reserve_quota(&self, r: &Reservation<'_>, quota: &crate::grant::Quota, now_ms: i64) -> Result<bool>;
+    /// Drops reservation `id` of a write to `key` (it failed or was given up).
+    async fn release_quota(&self, key: &str, id: &str) -> Result<()>;
+    /// `owner`'s usage in the databases of keys under `prefix` at `now_ms`.
+    async fn usage(&self, owner: &str, prefix: &str, now_ms: i64) -> Result<Usage>;
+    /// Recomputes the recorded usage of up to `limit` owners from their rows (the next batch
+    /// after the last one), the drifted ones, and forgets reservations that lapsed before
+    /// `now_ms`.
+    async fn reconcile_usage(&self, limit: u32, now_ms: i64) -> Result<Vec<Drift>>;
+}
+
 /// The whole metadata database, for code that needs all of it (the router, the sweep).
 pub trait MetadataStore:
-    ObjectIndex + UploadJournal + MultipartIndex + PresignLedger + TusIndex + AnnouncedCommits
+    ObjectIndex + UploadJournal + MultipartIndex + PresignLedger + TusIndex + AnnouncedCommits + QuotaIndex
 {
 }
 
-impl<T: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger + TusIndex + AnnouncedCommits> MetadataStore
-    for T
+impl<T: ObjectIndex + UploadJournal + MultipartIndex + PresignLedger + TusIndex + AnnouncedCommits + QuotaIndex>
+    MetadataStore for T
 {
 }

@@ -11,6 +11,8 @@ pub enum Route {
     Health,
     Preflight,
     List,
+    /// `GET /usage`: the caller's storage usage and quota.
+    Usage,
     /// `POST /presign`.
     Presign,
     /// `POST /form`: a browser form upload, authorised by its signed policy.
@@ -125,6 +127,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route> {
         && (path == "/files"
             || path.starts_with("/files/")
             || path == "/healthz"
+            || path == "/usage"
             || path == "/presign"
             || path == "/form"
             || path == "/s3/params"
@@ -157,6 +160,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route> {
         },
         "/files" | "/files/" => match *method {
             Method::GET => Ok(Route::List),
+            _ => Err(not_allowed("GET, OPTIONS")),
+        },
+        "/usage" => match *method {
+            Method::GET => Ok(Route::Usage),
             _ => Err(not_allowed("GET, OPTIONS")),
         },
         _ => {

@@ -51,6 +51,7 @@ pub fn error_code(kind: ErrorKind) -> &'static str {
         UploadLocked => "OperationAborted",
         RateLimited => "SlowDown",
         ScanPending => "InvalidObjectState",
+        QuotaExceeded => "QuotaExceeded",
         StorageUnavailable | IssuerUnavailable | ApprovalUnavailable => "ServiceUnavailable",
         StorageError | StorageAuthFailed | DatabaseError | ConfigError | Internal => "InternalError",
     }

@@ -45,6 +45,7 @@ pub fn scan_link((secret, public_url): &(Secret, url::Url), event: &Event, now_m
         direct: false,
         scan: Some(event.etag.clone()),
         metadata: None,
+        quota: None,
     };
     let key = ObjectKey::new(event.key.clone())?;
     let origin = public_url.origin().ascii_serialization();

@@ -212,6 +212,7 @@ pub async fn sign<T, M: ObjectIndex + MultipartIndex>(
         direct: false,
         scan: None,
         metadata,
+        quota: capability::quota_param(grant),
     };
     let mut query = String::new();
     let mut headers = serde_json::Map::new();

@@ -65,6 +65,7 @@ pub async fn run<S: Multipart, M: MetadataStore>(store: &S, meta: &M, now_ms: i6
     if let Err(e) = meta.purge_replaced(now_ms - REPLACED_RETENTION_MS).await {
         report.problems.push(format!("purging old copies of replaced versions failed: {}", e.log_line()));
     }
+    crate::quota::reconcile(meta, SWEEP_BATCH, now_ms, &mut report.problems).await;
     report
 }
 

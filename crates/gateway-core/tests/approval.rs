@@ -210,19 +210,8 @@ fn a_tus_creation_is_asked_with_its_metadata_and_its_length_is_held_to_the_hooks
     assert_eq!(asked["content_type"], "text/plain");
     assert_eq!(asked["metadata"], json!({"filename": "x.txt", "filetype": "text/plain"}));
     let path = h.reply.header("Location").unwrap().trim_start_matches(ORIGIN).to_owned();
-    let patch_req = |offset: usize, bytes: &[u8], length: Option<usize>| {
-        let mut req = Req::new(Method::PATCH, &path)
-            .header("tus-resumable", "1.0.0")
-            .bearer(&alice())
-            .header("content-type", "application/offset+octet-stream")
-            .header("upload-offset", &offset.to_string())
-            .header("content-length", &bytes.len().to_string())
-            .body(bytes);
-        if let Some(n) = length {
-            req = req.header("upload-length", &n.to_string());
-        }
-        req
-    };
+    let patch_req =
+        |offset: usize, bytes: &[u8], length: Option<usize>| tus_patch_with(&path, &alice(), offset, bytes, length);
     // Declaring 11 bytes, or sending past 10 with the length still deferred, is refused.
     let (h, read) = w.send_unread(patch_req(0, b"0123456789x", None));
     assert_problem(&h, 413, "payload_too_large");

@@ -358,6 +358,7 @@ fn default_prefix_is_sub_followed_by_slash() {
             max_size: None,
             content_types: None,
             expires_ms: Some((NOW_S + 3600) * 1000),
+            quota: None,
         }
     );
 }

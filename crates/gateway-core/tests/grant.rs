@@ -18,6 +18,7 @@ fn grant(scope: &str, prefix: &str, exact: Option<&str>) -> Grant {
         max_size: None,
         content_types: None,
         expires_ms: None,
+        quota: None,
     }
 }
 

@@ -62,6 +62,7 @@ fn cap(expires: i64) -> Capability {
         direct: false,
         scan: None,
         metadata: None,
+        quota: None,
     }
 }
 

@@ -190,7 +190,7 @@ proptest! {
     #[test]
     fn a_signed_gateway_url_verifies_and_any_change_to_its_query_does_not(owner in "[a-z]{1,8}", nonce in "[a-z0-9-]{1,12}", max in proptest::option::of(0u64..1u64 << 40), ct in proptest::option::of("[a-z]{1,5}/[a-z]{1,5}"), download in proptest::option::of(".{0,12}"), at in any::<prop::sample::Index>(), with in any::<char>()) {
         let secret = Secret::new("url-signing-secret-0123456789-abcdefgh");
-        let cap = Capability { method: "GET".into(), key: "alice/a.txt".into(), expires: NOW_S + 60, owner, max_size: max, content_type: ct, nonce, download: download.clone(), part: None, upload: None, s3: false, direct: false, scan: download.clone().map(|d| format!("\"{d}\"")), metadata: download.clone().map(|d| format!("{{\"m\":\"{d}\"}}")) };
+        let cap = Capability { method: "GET".into(), key: "alice/a.txt".into(), expires: NOW_S + 60, owner, max_size: max, content_type: ct, nonce, download: download.clone(), part: None, upload: None, s3: false, direct: false, scan: download.clone().map(|d| format!("\"{d}\"")), metadata: download.clone().map(|d| format!("{{\"m\":\"{d}\"}}")), quota: max.map(|b| format!("{{\"bytes\":{b}}}")) };
         let query = capability::sign(&secret, &cap).unwrap();
         let key = ObjectKey::new("alice/a.txt".into()).unwrap();
         let req = |q: &str| Req::new(http::Method::GET, &format!("/files/alice/a.txt?{q}"));
@@ -215,7 +215,7 @@ proptest! {
     fn a_part_urls_upload_and_part_number_are_signed(upload in "[a-z0-9-]{1,36}", other in "[a-z0-9-]{1,36}", number in 1u16..=10_000, shift in 1u16..100) {
         prop_assume!(upload != other);
         let secret = Secret::new("url-signing-secret-0123456789-abcdefgh");
-        let base = Capability { method: "PUT".into(), key: "alice/a.bin".into(), expires: NOW_S + 60, owner: "alice".into(), max_size: None, content_type: None, nonce: "n".into(), download: None, part: None, upload: None, s3: false, direct: false, scan: None, metadata: None };
+        let base = Capability { method: "PUT".into(), key: "alice/a.bin".into(), expires: NOW_S + 60, owner: "alice".into(), max_size: None, content_type: None, nonce: "n".into(), download: None, part: None, upload: None, s3: false, direct: false, scan: None, metadata: None, quota: None };
         let part = Capability { part: Some((upload.clone(), number)), ..base.clone() };
         let key = ObjectKey::new("alice/a.bin".into()).unwrap();
         let verify = |q: &str| capability::verify(&secret, &Req::new(http::Method::PUT, &format!("/files/alice/a.bin?{q}")).head, &key, NOW_MS);
@@ -240,7 +240,7 @@ proptest! {
     fn an_s3_urls_upload_and_dialect_are_signed(upload in "[a-z0-9-]{1,36}", other in "[a-z0-9-]{1,36}", method in prop_oneof![Just("GET"), Just("POST"), Just("DELETE")]) {
         prop_assume!(upload != other);
         let secret = Secret::new("url-signing-secret-0123456789-abcdefgh");
-        let base = Capability { method: method.into(), key: "alice/a.bin".into(), expires: NOW_S + 60, owner: "alice".into(), max_size: None, content_type: None, nonce: "n".into(), download: None, part: None, upload: None, s3: false, direct: false, scan: None, metadata: None };
+        let base = Capability { method: method.into(), key: "alice/a.bin".into(), expires: NOW_S + 60, owner: "alice".into(), max_size: None, content_type: None, nonce: "n".into(), download: None, part: None, upload: None, s3: false, direct: false, scan: None, metadata: None, quota: None };
         let signed = Capability { upload: Some(upload.clone()), s3: true, ..base.clone() };
         let key = ObjectKey::new("alice/a.bin".into()).unwrap();
         let http_method = http::Method::from_bytes(method.as_bytes()).unwrap();

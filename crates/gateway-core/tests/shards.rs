@@ -139,7 +139,7 @@ fn a_listing_across_namespaces_merges_every_shard_newest_first_and_pages_exactly
 #[test]
 fn a_shards_alarm_time_is_its_earliest_pending_work() {
     use gateway_core::events::{EventOutbox, OUTBOX_GRACE_MS};
-    use gateway_core::shard::due::next_due;
+    use gateway_core::shard::due::{next_due, RECONCILE_EVERY_MS};
     let m = sharded();
     let shard = shard_of("erin/a");
     let local = block_on(m.db().shard(&shard)).unwrap();
@@ -159,13 +159,17 @@ fn a_shards_alarm_time_is_its_earliest_pending_work() {
     assert_eq!(block_on(next_due(&*local, None)).unwrap(), Some(1 + OUTBOX_GRACE_MS));
     let sent = block_on(m.unsent_events(i64::MAX, 10)).unwrap();
     block_on(m.clear_events(&sent)).unwrap();
-    assert_eq!(block_on(next_due(&*local, None)).unwrap(), None, "nothing left once the event is sent");
+    // What stays is the daily reconciliation of the shard's owners' usage, due a day after the
+    // last one (never, at first), then a day after it ran.
+    assert_eq!(block_on(next_due(&*local, None)).unwrap(), Some(RECONCILE_EVERY_MS), "once the event is sent");
+    block_on(gateway_core::quota::QuotaIndex::reconcile_usage(&m, 100, 7_000)).unwrap();
+    assert_eq!(block_on(next_due(&*local, None)).unwrap(), Some(7_000 + RECONCILE_EVERY_MS));
 }
 
 #[test]
 fn a_quarantined_versions_verdict_deadline_is_due_work_only_with_quarantine_on() {
     use gateway_core::events::EventOutbox;
-    use gateway_core::shard::due::next_due;
+    use gateway_core::shard::due::{next_due, RECONCILE_EVERY_MS};
     let m = sharded();
     let local = block_on(m.db().shard(&shard_of("erin/q"))).unwrap();
     let entry = PendingUpload {
@@ -181,7 +185,8 @@ fn a_quarantined_versions_verdict_deadline_is_due_work_only_with_quarantine_on()
     block_on(m.commit_upload("up-q", &pending, false, None)).unwrap();
     block_on(m.clear_events(&block_on(m.unsent_events(i64::MAX, 10)).unwrap())).unwrap();
     assert_eq!(block_on(next_due(&*local, Some(60_000))).unwrap(), Some(60_100));
-    assert_eq!(block_on(next_due(&*local, None)).unwrap(), None, "without quarantine nothing is due");
+    let without = block_on(next_due(&*local, None)).unwrap();
+    assert_eq!(without, Some(RECONCILE_EVERY_MS), "without quarantine only the usage reconciliation is due");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use crate::metadata::{
 };
 use crate::metadata::{TusAdvance, TusUpload, DEFAULT_PENDING_GRACE_MS};
 use crate::multipart::rules::Part;
+use crate::quota::{Quota, Reservation, Usage};
 use crate::tus::plan::Chunk;
 
 const T: i64 = 1_750_000_000_000;
@@ -79,6 +80,7 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         due_uploads_are_the_due_entries_oldest_first_up_to_the_limit(meta),
         a_delete_removes_the_current_row_journals_its_name_and_records_its_event(meta),
         a_quarantined_version_is_cleared_or_condemned_only_by_its_own_etag(meta),
+        quota_usage_counts_rows_and_reservations_and_a_reservation_past_the_limit_is_refused(meta),
         every_commit_records_its_event_and_no_refused_one_does(meta),
         unsent_events_are_those_recorded_before_the_cutoff_oldest_first(meta),
         listing_is_newest_first_by_owner_and_exact_prefix_with_a_cursor(meta),
@@ -266,6 +268,56 @@ async fn a_quarantined_version_is_cleared_or_condemned_only_by_its_own_etag<M: M
     ensure!(removed == Deletion::Removed(Box::new(row.clone())), "condemning its version answered {removed:?}");
     let event = Event::deleted(&row, T + 5, "evt_contract_scan", Some("infected"));
     ensure!(outboxed(m, "evt_contract_scan").await? == Some(event), "the condemned version's event is not as written");
+    Ok(())
+}
+
+async fn quota_usage_counts_rows_and_reservations_and_a_reservation_past_the_limit_is_refused<
+    M: MetadataStore + EventOutbox,
+>(
+    m: &M,
+) -> Checked {
+    let owner = "quota-owner";
+    let key = "contract/quota";
+    let usage = |at| async move { ok(m.usage(owner, "contract/", at).await, "usage") };
+    let quota = Quota { bytes: Some(10), objects: Some(2) };
+    let reserve = |id: &'static str, k: &'static str, bytes, objects, replaces| async move {
+        let r = Reservation { id, owner, key: k, bytes, objects, until_ms: T + 100, replaces };
+        ok(m.reserve_quota(&r, &quota, T).await, "reserve_quota")
+    };
+    // Reservations count until released or lapsed; one past either limit is refused whole.
+    ensure!(reserve("q1", key, 6, 1, true).await?, "a reservation within the quota was refused");
+    ensure!(!reserve("q2", "contract/quota2", 5, 1, true).await?, "a reservation past the byte limit was made");
+    ensure!(
+        usage(T).await? == Usage { reserved_bytes: 6, reserved_objects: 1, ..Usage::default() },
+        "usage: {:?}",
+        usage(T).await?
+    );
+    ensure!(usage(T + 100).await?.reserved_bytes == 0, "a lapsed reservation still counts");
+    // The commit that records the write removes its reservation in the same transaction, and
+    // the row counts instead.
+    let name = "contract/quota~v1";
+    ok(m.begin_upload(&entry("q1", key, name, T + 1)).await, "begin_upload")?;
+    let rec = ObjectRecord { owner: owner.to_owned(), size: 6, ..record(key, name, T) };
+    ok(m.commit_upload("q1", &rec, false, None).await, "commit_upload")?;
+    ensure!(
+        usage(T).await? == Usage { bytes: 6, objects: 1, ..Usage::default() },
+        "after the commit: {:?}",
+        usage(T).await?
+    );
+    // An overwrite of the owner's own version counts the difference: 6 → 9 fits a limit of 10.
+    ensure!(reserve("q3", key, 9, 1, true).await?, "an overwrite within the quota was refused");
+    ensure!(!reserve("q4", "contract/quota3", 5, 1, false).await?, "a part past the limit was reserved");
+    ok(m.release_quota(key, "q3").await, "release_quota")?;
+    ensure!(usage(T).await?.reserved_bytes == 0, "a released reservation still counts");
+    // Objects: one more fits, then none.
+    ensure!(reserve("q5", "contract/quota4", 0, 1, true).await?, "an object within the quota was refused");
+    ensure!(!reserve("q6", "contract/quota5", 0, 1, true).await?, "an object past the limit was reserved");
+    // A delete frees what the row took.
+    ok(m.release_quota("contract/quota4", "q5").await, "release_quota")?;
+    ok(m.delete_key(key, T + 5, "evt_contract_quota", None).await, "delete_key")?;
+    ensure!(usage(T).await? == Usage::default(), "after the delete: {:?}", usage(T).await?);
+    let drift = ok(m.reconcile_usage(100, T + 1000).await, "reconcile_usage")?;
+    ensure!(drift.is_empty(), "the triggers' usage drifted from the rows: {drift:?}");
     Ok(())
 }
 

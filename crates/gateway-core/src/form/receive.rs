@@ -23,6 +23,8 @@ pub const OWNER_FIELD: &str = "x-gateway-owner";
 pub const NONCE_FIELD: &str = "x-gateway-nonce";
 /// The field that carries the metadata the approval hook set for the form's upload (JSON).
 pub const METADATA_FIELD: &str = "x-gateway-metadata";
+/// The field that carries the storage quota of the token that asked for the form (JSON).
+pub const QUOTA_FIELD: &str = "x-gateway-quota";
 /// What a `key` field's value may hold for the file's own name.
 pub const FILENAME_TEMPLATE: &str = "${filename}";
 
@@ -94,6 +96,7 @@ fn grant_of(policy: &FormPolicy, owner: &str) -> Grant {
         max_size: policy.length_range().map(|(_, max)| max),
         content_types: None,
         expires_ms: Some(policy.expiration_ms),
+        quota: policy.exact(QUOTA_FIELD).and_then(|q| serde_json::from_str(q).ok()),
     }
 }
 

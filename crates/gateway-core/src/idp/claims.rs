@@ -115,5 +115,6 @@ pub fn grant(issuer: &Issuer, claims: &Value, now_ms: i64) -> Result<Grant> {
         max_size: issuer.max_size,
         content_types: issuer.content_types.clone(),
         expires_ms: Some(expires_ms),
+        quota: issuer.quota,
     })
 }

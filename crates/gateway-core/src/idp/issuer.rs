@@ -37,6 +37,8 @@ pub struct Issuer {
     pub max_size: Option<u64>,
     /// `content_types`: this issuer's allowed types for writes.
     pub content_types: Option<Vec<TypePattern>>,
+    /// `quota`: this issuer's owners' storage quota (`{"bytes": …, "objects": …}`).
+    pub quota: Option<crate::quota::Quota>,
     /// `header`: the request header the token arrives in, lowercase; `None`:
     /// `Authorization: Bearer`.
     pub header: Option<String>,
@@ -115,12 +117,13 @@ struct RawIssuer {
     max_size: Option<u64>,
     content_types: Option<Vec<String>>,
     header: Option<String>,
+    quota: Option<crate::quota::Quota>,
 }
 
-/// The scopes a space-separated list names, each of `read`, `write`, `delete`, `list`.
+/// The scopes a space-separated list names, each of `read`, `write`, `delete`, `list`, `scan`.
 fn gateway_scopes(list: &str) -> Option<Scopes> {
     let words: Vec<&str> = list.split_ascii_whitespace().collect();
-    let known = ["read", "write", "delete", "list"];
+    let known = ["read", "write", "delete", "list", "scan"];
     (!words.is_empty() && words.iter().all(|w| known.contains(w))).then(|| Scopes::parse(list))
 }
 
@@ -192,6 +195,7 @@ impl RawIssuer {
             max_size: self.max_size,
             content_types,
             header,
+            quota: self.quota,
         })
     }
 }

@@ -23,6 +23,7 @@ use crate::metadata::{
     DEFAULT_PENDING_GRACE_MS,
 };
 use crate::quarantine::initial_scan;
+use crate::quota::{self, QuotaIndex, Reservation};
 use crate::router::Route;
 use crate::store::{Multipart, ObjectMeta, PutPart};
 use crate::time::rfc3339;
@@ -142,7 +143,7 @@ fn parse_json<T: for<'de> Deserialize<'de> + Default>(bytes: &[u8]) -> Result<T>
     serde_json::from_slice(bytes).map_err(|e| bad(format!("the JSON body is malformed: {e}")))
 }
 
-impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, S, M> {
+impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex + QuotaIndex> Session<'_, S, M> {
     fn total_limit(&self) -> u64 {
         object_limit(self.grant)
     }
@@ -245,6 +246,19 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
         // The id names the key's shard, so calls that name only the upload reach it.
         let id = &self.config.shards.routed_id(key.as_str(), id);
         let name = StoredName::version(&key, id);
+        let expires_at = self.now_ms.saturating_add(self.config.multipart_ttl_ms);
+        // The object it will make counts against the owner's quota from now on; its parts as
+        // they come.
+        let object = Reservation {
+            id,
+            owner: &self.grant.sub,
+            key: key.as_str(),
+            bytes: 0,
+            objects: 1,
+            until_ms: expires_at.saturating_add(DEFAULT_PENDING_GRACE_MS),
+            replaces: true,
+        };
+        quota::reserve(self.meta, self.grant, object, self.now_ms).await?;
         let store_upload_id = self.store.create_multipart(&name, &content_type).await?;
         let upload = MultipartUpload {
             id: id.to_owned(),
@@ -254,7 +268,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             content_type,
             declared_size: req.size,
             created_at: self.now_ms,
-            expires_at: self.now_ms.saturating_add(self.config.multipart_ttl_ms),
+            expires_at,
             storage_key: name.to_string(),
             // The limit in force at the start holds to the end (the hook's, or a URL's).
             max_size: approved.grant.max_size,
@@ -265,6 +279,7 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             if let Err(e) = self.store.abort_multipart(&name, &upload.store_upload_id).await {
                 log_cleanup("aborting the unrecorded multipart upload", &name, &e);
             }
+            quota::release(self.meta, self.grant, key.as_str(), id).await;
             return Err(err);
         }
         let link = format!("{}?uploadId={}", location(&key), upload.id);
@@ -311,10 +326,32 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex> Session<'_, 
             size: length,
             until_ms: due_at(self.now_ms, length),
         };
-        let prepared = self
+        // With a quota, the part's bytes are reserved against it first (one more round trip);
+        // recording the part, or releasing its attempt, ends that reservation too.
+        let bytes = Reservation {
+            id: attempt,
+            owner: &self.grant.sub,
+            key: self.key.as_str(),
+            bytes: length,
+            objects: 0,
+            until_ms: reservation.until_ms,
+            replaces: false,
+        };
+        quota::reserve(self.meta, self.grant, bytes, self.now_ms).await?;
+        let prepared = match self
             .meta
             .prepare_part(&reservation, self.key.as_str(), &self.grant.sub, self.total_limit(), self.now_ms)
-            .await?;
+            .await
+        {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                quota::release(self.meta, self.grant, self.key.as_str(), attempt).await;
+                return Err(err);
+            }
+        };
+        if !prepared.reserved {
+            quota::release(self.meta, self.grant, self.key.as_str(), attempt).await;
+        }
         let checked = self.live(prepared.upload).and_then(|upload| {
             check_part_against(&prepared.others, upload.declared_size, number, length)?;
             self.check_total(&upload, prepared.others.bytes + length)?;

@@ -11,7 +11,7 @@ use crate::approval::{Ask, Kind, Metadata};
 use crate::content_type::essence;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::form::policy::{sign, Condition, FormPolicy, SIGNATURE_FIELD};
-use crate::form::receive::{FILENAME_TEMPLATE, METADATA_FIELD, NONCE_FIELD, OWNER_FIELD};
+use crate::form::receive::{FILENAME_TEMPLATE, METADATA_FIELD, NONCE_FIELD, OWNER_FIELD, QUOTA_FIELD};
 use crate::grant::Scope;
 use crate::http::Reply;
 use crate::key::ObjectKey;
@@ -198,6 +198,9 @@ async fn build(ctx: &PresignContext<'_>, req: FormRequest) -> Result<Issued> {
     fields.push((NONCE_FIELD, ctx.id.to_owned()));
     if let Some(m) = metadata {
         fields.push((METADATA_FIELD, m));
+    }
+    if let Some(q) = crate::capability::quota_param(grant) {
+        fields.push((QUOTA_FIELD, q));
     }
     // Without a `Content-Type` field the file is stored as its own part declares it, checked
     // against the gateway's type rules when the form arrives.

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::capability::{self, Capability};
+use super::capability::{self, quota_param, Capability};
 use super::disposition::attachment;
 use super::form::{approved_max, issue, FormRequest};
 use super::{lifetime, PresignContext, DEFAULT_EXPIRES_IN_S};
@@ -19,6 +19,7 @@ use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{ObjectIndex, PresignLedger, PresignedUpload};
 use crate::presign::confirm::CONFIRM_WINDOW_MS;
 use crate::quarantine::check_served;
+use crate::quota::{self, QuotaIndex, Reservation};
 use crate::store::{DirectUrl, Presign};
 use crate::time::rfc3339;
 use crate::upload::{check_content_type, due_at, location, size_limit, DEFAULT_CONTENT_TYPE};
@@ -93,6 +94,8 @@ pub struct UrlRequest<'a> {
     pub origin: &'a str,
     /// Metadata the approval hook set for the upload (JSON; gateway PUT URLs carry it).
     pub metadata: Option<&'a str>,
+    /// The asking token's quota (JSON; gateway PUT URLs carry it).
+    pub quota: Option<&'a str>,
 }
 
 /// The signed URL and the headers the client must send with it.
@@ -160,6 +163,7 @@ pub fn sign_url(
                 direct: false,
                 scan: None,
                 metadata: r.metadata.map(str::to_owned),
+                quota: r.quota.map(str::to_owned),
             };
             let url = format!("{}{}?{}", r.origin, location(r.key), capability::sign(secret, &cap)?);
             Ok((url, headers))
@@ -192,7 +196,7 @@ struct PresignAnswer<'a> {
 }
 
 /// `POST /presign`.
-pub async fn presign<T, M: ObjectIndex + PresignLedger>(
+pub async fn presign<T, M: ObjectIndex + PresignLedger + QuotaIndex>(
     ctx: &PresignContext<'_>,
     meta: &M,
     body: &[u8],
@@ -280,6 +284,7 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
         None => (key, None, None),
     };
     let download = if method == "GET" { req.filename.as_deref() } else { None };
+    let quota = quota_param(grant);
     // A direct GET URL reaches the version the key serves now, typed as recorded.
     let (stored, served_type) = match (mode, method) {
         (Mode::Direct, "GET") => {
@@ -304,6 +309,7 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
         nonce: ctx.id,
         origin: ctx.origin,
         metadata: metadata.as_deref(),
+        quota: quota.as_deref(),
     };
     let (url, headers) = sign_url(ctx.config, ctx.presigner, &url_req, ctx.now_ms)?;
     let expires_at = ctx.now_ms.div_euclid(1000).saturating_add(expires_in_s).saturating_mul(1000);
@@ -323,9 +329,25 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger>(
             storage_key: stored.to_string(),
             metadata: metadata.clone(),
         };
+        // The object the URL will make counts against the owner's quota until it is confirmed
+        // or the confirm window has closed.
+        let object = Reservation {
+            id: ctx.id,
+            owner: &grant.sub,
+            key: key.as_str(),
+            bytes: size,
+            objects: 1,
+            until_ms: expires_at.saturating_add(CONFIRM_WINDOW_MS),
+            replaces: true,
+        };
+        quota::reserve(meta, grant, object, ctx.now_ms).await?;
         // Due once the URL is dead, the confirm window has closed and an upload begun just
         // before the expiry has had time to arrive.
-        meta.record_presigned(&record, due_at(expires_at.saturating_add(CONFIRM_WINDOW_MS), size)).await?;
+        let due = due_at(expires_at.saturating_add(CONFIRM_WINDOW_MS), size);
+        if let Err(err) = meta.record_presigned(&record, due).await {
+            quota::release(meta, grant, key.as_str(), ctx.id).await;
+            return Err(err);
+        }
     }
     let answer = PresignAnswer {
         url,
@@ -368,6 +390,7 @@ pub async fn redirect<T, M: ObjectIndex + PresignLedger>(
         nonce: id,
         origin: &head.origin,
         metadata: None,
+        quota: None,
     };
     let (url, _) = sign_url(config, presigner, &url_req, now_ms)?;
     Ok(Reply::empty(302).with_header("Location", url).with_header("Cache-Control", "no-store"))

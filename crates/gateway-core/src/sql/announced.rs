@@ -25,6 +25,7 @@ impl<D: SqlDatabase> AnnouncedCommits for SqlMetadata<D> {
         let statements = vec![
             named_before(&rec.key),
             stmt(upsert(&condition), upsert_args(rec, pending_id, if_absent, Some(deadline_ms))),
+            super::quota::released(pending_id),
         ];
         self.commit("announced commit", rec, statements, if_absent).await
     }

@@ -113,6 +113,8 @@ impl<D: SqlDatabase> SqlMetadata<D> {
                 args![pending_id, &rec.key, &rec.storage_key],
             ));
         }
+        // The write's quota reservation (its journal entry's id) ends with its commit.
+        statements.push(super::quota::released(pending_id));
         statements
     }
 

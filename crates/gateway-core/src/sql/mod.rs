@@ -14,6 +14,7 @@ mod multipart;
 mod objects;
 mod outbox;
 mod presign;
+mod quota;
 pub mod schema;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

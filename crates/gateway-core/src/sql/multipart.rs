@@ -260,8 +260,8 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
 
     async fn release_part(&self, id: &str, attempt: &str) -> Result<()> {
         let sql = "DELETE FROM multipart_attempts WHERE upload_id = ?1 AND attempt = ?2";
-        self.run(Route::Id(id), "part release", stmt(sql, args![id, attempt])).await?;
-        Ok(())
+        let statements = vec![stmt(sql, args![id, attempt]), super::quota::released(attempt)];
+        self.transaction(Route::Id(id), "part release", statements).await
     }
 
     /// The part (only while the upload is open) and the end of its attempt's reservation, in
@@ -275,6 +275,7 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
                 args![id, p.number, p.size, &p.etag],
             ),
             stmt("DELETE FROM multipart_attempts WHERE upload_id = ?1 AND attempt = ?2", args![id, attempt]),
+            super::quota::released(attempt),
         ];
         let results = self.batch(Route::Id(id), "part insert", statements).await?;
         if !results.first().is_some_and(Outcome::changed) {
@@ -294,6 +295,8 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
 
     async fn end_multipart(&self, id: &str, settle_by_ms: i64) -> Result<bool> {
         let statements = vec![
+            // The object the upload was to make is no longer in flight.
+            super::quota::released(id),
             stmt(
                 "UPDATE pending_uploads SET due_at = MIN(due_at, ?2) WHERE id = ?1 \
                  AND EXISTS (SELECT 1 FROM multipart_uploads WHERE id = ?1 AND expires_at > 0)",

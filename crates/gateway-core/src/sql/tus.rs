@@ -94,6 +94,8 @@ fn advance(id: &str, lease: &str, a: &TusAdvance, held: &str) -> Vec<Statement> 
             with(args![p.number, p.size, &p.etag]),
         ));
     }
+    // The chunk's quota reservation (the request's) ends with the request's record of it.
+    statements.push(super::quota::released(lease));
     statements.push(stmt(
         format!(
             "UPDATE tus_uploads SET upload_offset = ?4, length = COALESCE(length, ?5), \
@@ -204,8 +206,8 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
 
     async fn release_tus(&self, id: &str, lease: &str) -> Result<()> {
         let sql = "UPDATE tus_uploads SET lease = NULL, lease_until = NULL WHERE id = ?1 AND lease = ?2";
-        self.run(Route::Id(id), "tus release", stmt(sql, args![id, lease])).await?;
-        Ok(())
+        let statements = vec![stmt(sql, args![id, lease]), super::quota::released(lease)];
+        self.transaction(Route::Id(id), "tus release", statements).await
     }
 
     async fn advance_tus(&self, id: &str, lease: &str, a: &TusAdvance) -> Result<bool> {
@@ -230,6 +232,7 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
             stmt("DELETE FROM tus_chunks WHERE upload_id = ?1", args![id]),
             stmt("DELETE FROM tus_parts WHERE upload_id = ?1", args![id]),
             stmt("DELETE FROM tus_uploads WHERE id = ?1", args![id]),
+            super::quota::released(id),
         ];
         self.transaction(Route::Id(id), "tus delete", statements).await
     }

@@ -320,6 +320,8 @@ pub struct MemoryMetadata {
     pub clock: Cell<i64>,
     /// Calls held back until their gate opens ([`MemoryMetadata::hold`]).
     pub holds: RefCell<Vec<(&'static str, Gate)>>,
+    /// Quota reservations: id → (owner, bytes, objects, until).
+    pub quota_reservations: RefCell<BTreeMap<String, (String, u64, u64, i64)>>,
 }
 
 /// A point a held call waits at: the test sees when the call reached it and opens it later,
@@ -423,6 +425,7 @@ impl MemoryMetadata {
 
     /// One commit transaction, as the D1 batch runs it.
     fn commit(&self, pending_id: &str, rec: &ObjectRecord, if_absent: bool, clear_entry: bool) -> Result<Commit> {
+        self.quota_reservations.borrow_mut().remove(pending_id);
         let open = self.pending.borrow().contains_key(pending_id) && !self.claimed.borrow().contains(pending_id);
         self.write_row(rec, if_absent, open, || {
             self.outbox.borrow_mut().insert(Event::uploaded(rec).id, (Event::uploaded(rec), rec.created_at));
@@ -660,6 +663,7 @@ impl MultipartIndex for MemoryMetadata {
         self.held("release_part").await;
         self.check()?;
         self.attempts.borrow_mut().remove(&(id.to_owned(), attempt.to_owned()));
+        self.quota_reservations.borrow_mut().remove(attempt);
         Ok(())
     }
 
@@ -671,6 +675,7 @@ impl MultipartIndex for MemoryMetadata {
         }
         self.parts.borrow_mut().entry(id.to_owned()).or_default().insert(part.number, part.clone());
         self.attempts.borrow_mut().remove(&(id.to_owned(), attempt.to_owned()));
+        self.quota_reservations.borrow_mut().remove(attempt);
         Ok(())
     }
 
@@ -708,6 +713,7 @@ impl MultipartIndex for MemoryMetadata {
         let mut uploads = self.multiparts.borrow_mut();
         let Some(upload) = uploads.get_mut(id).filter(|u| u.expires_at > 0) else { return Ok(false) };
         upload.expires_at = 0;
+        self.quota_reservations.borrow_mut().remove(id);
         if let Some(entry) = self.pending.borrow_mut().get_mut(id) {
             entry.due_at = entry.due_at.min(settle_by_ms);
         }
@@ -794,6 +800,7 @@ impl AnnouncedCommits for MemoryMetadata {
         deadline_ms: i64,
         if_absent: bool,
     ) -> Result<Commit> {
+        self.quota_reservations.borrow_mut().remove(pending_id);
         let open = self.clock.get() < deadline_ms && !self.claimed.borrow().contains(pending_id);
         self.write_row(rec, if_absent, open, || {
             self.announced.borrow_mut().insert(rec.storage_key.clone());
@@ -941,6 +948,7 @@ impl crate::metadata::TusIndex for MemoryMetadata {
     }
 
     async fn release_tus(&self, id: &str, lease: &str) -> Result<()> {
+        self.quota_reservations.borrow_mut().remove(lease);
         if let Some(t) = self.tus.borrow_mut().get_mut(id) {
             if t.lease.as_ref().is_some_and(|(holder, _)| holder == lease) {
                 t.lease = None;
@@ -973,12 +981,14 @@ impl crate::metadata::TusIndex for MemoryMetadata {
         t.state.upload.parts = t.state.parts.len() as u16;
         t.state.staged.retain(|c| !a.consumed.contains(&c.name));
         t.lease = None;
+        self.quota_reservations.borrow_mut().remove(lease);
         Ok(true)
     }
 
     async fn remove_tus(&self, id: &str) -> Result<()> {
         self.check()?;
         self.tus.borrow_mut().remove(id);
+        self.quota_reservations.borrow_mut().remove(id);
         Ok(())
     }
 
@@ -988,5 +998,62 @@ impl crate::metadata::TusIndex for MemoryMetadata {
         expired.sort_by_key(|u| u.expires_at);
         expired.truncate(limit as usize);
         Ok(expired)
+    }
+}
+
+impl crate::quota::QuotaIndex for MemoryMetadata {
+    async fn reserve_quota(
+        &self,
+        r: &crate::quota::Reservation<'_>,
+        quota: &crate::quota::Quota,
+        now_ms: i64,
+    ) -> Result<bool> {
+        self.check()?;
+        let usage = self.usage(r.owner, "", now_ms).await?;
+        let own = self.rows.borrow().get(r.key).filter(|row| r.replaces && row.owner == r.owner).map(|row| row.size);
+        let fits_bytes =
+            quota.bytes.is_none_or(|limit| usage.bytes + usage.reserved_bytes + r.bytes <= limit + own.unwrap_or(0));
+        let fits_objects = quota
+            .objects
+            .is_none_or(|limit| usage.objects + usage.reserved_objects + r.objects <= limit + u64::from(own.is_some()));
+        if !(fits_bytes && fits_objects) || self.quota_reservations.borrow().contains_key(r.id) {
+            return Ok(false);
+        }
+        let entry = (r.owner.to_owned(), r.bytes, r.objects, r.until_ms);
+        self.quota_reservations.borrow_mut().insert(r.id.to_owned(), entry);
+        Ok(true)
+    }
+
+    async fn release_quota(&self, _key: &str, id: &str) -> Result<()> {
+        self.check()?;
+        self.quota_reservations.borrow_mut().remove(id);
+        Ok(())
+    }
+
+    async fn usage(&self, owner: &str, _prefix: &str, now_ms: i64) -> Result<crate::quota::Usage> {
+        let rows = self.rows.borrow();
+        let mine = rows.values().filter(|r| r.owner == owner);
+        let (bytes, objects) = mine.fold((0, 0), |(b, n), r| (b + r.size, n + 1));
+        let reservations = self.quota_reservations.borrow();
+        let live = reservations.values().filter(|(o, _, _, until)| o == owner && *until > now_ms);
+        let (mut reserved_bytes, reserved_objects) = live.fold((0, 0), |(b, n), (_, rb, ro, _)| (b + rb, n + ro));
+        for id in
+            self.multiparts.borrow().iter().filter(|(_, u)| u.owner == owner && u.expires_at > 0).map(|(id, _)| id)
+        {
+            reserved_bytes += self.parts.borrow().get(id).map_or(0, |p| p.values().map(|p| p.size).sum::<u64>());
+        }
+        for t in self.tus.borrow().values().map(|t| &t.state.upload).filter(|u| u.owner == owner) {
+            if t.length != Some(t.offset) {
+                reserved_bytes += t.offset;
+            }
+        }
+        Ok(crate::quota::Usage { bytes, objects, reserved_bytes, reserved_objects })
+    }
+
+    /// Usage is computed from the rows here, so it never drifts; lapsed reservations go.
+    async fn reconcile_usage(&self, _limit: u32, now_ms: i64) -> Result<Vec<crate::quota::Drift>> {
+        self.check()?;
+        self.quota_reservations.borrow_mut().retain(|_, (_, _, _, until)| *until >= now_ms);
+        Ok(Vec::new())
     }
 }

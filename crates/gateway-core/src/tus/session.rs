@@ -22,6 +22,7 @@ use crate::metadata::{Commit, MetadataStore, PendingUpload, TusAdvance, TusState
 use crate::multipart::rules::Part;
 use crate::multipart::session::{check_object_size, object_limit, MAX_OBJECT_BYTES};
 use crate::quarantine::initial_scan;
+use crate::quota::{self, Reservation};
 use crate::store::{Compose, Multipart, ObjectMeta, PutObject, PutPart};
 use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::http_date;
@@ -201,7 +202,22 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             storage_key: upload.storage_key.clone(),
             due_at: expires_at.saturating_add(DEFAULT_PENDING_GRACE_MS),
         };
-        self.meta.begin_tus(&upload, &entry).await?;
+        // The object it will make counts against the owner's quota from now on; its bytes as
+        // they come.
+        let object = Reservation {
+            id: &id,
+            owner: &self.grant.sub,
+            key: key.as_str(),
+            bytes: 0,
+            objects: 1,
+            until_ms: entry.due_at,
+            replaces: true,
+        };
+        quota::reserve(self.meta, self.grant, object, self.now_ms).await?;
+        if let Err(err) = self.meta.begin_tus(&upload, &entry).await {
+            quota::release(self.meta, self.grant, key.as_str(), &id).await;
+            return Err(err);
+        }
         let created_reply = |u: &TusUpload| self.reply(201, u).with_header("Location", self.location(&u.id));
         match (chunk, upload.length) {
             (Some(n), _) if n > 0 || upload.length == Some(0) => {
@@ -372,6 +388,22 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
                 .await?
         {
             return Err(self.lease_refused(&upload.id, offset).await);
+        }
+        // With a quota, the chunk's bytes are reserved against it under the lease (one more
+        // round trip); recording the chunk, or giving the lease back, ends the reservation.
+        let bytes = Reservation {
+            id: self.request_id,
+            owner: &self.grant.sub,
+            key: &upload.key,
+            bytes: length,
+            objects: 0,
+            until_ms: lease_until(self.now_ms, length),
+            replaces: false,
+        };
+        if length > 0 {
+            if let Err(err) = quota::reserve(self.meta, self.grant, bytes, self.now_ms).await {
+                return Err(self.give_back(&upload.id, true, err).await);
+            }
         }
         let key = ObjectKey::new(upload.key.clone())?;
         let chunk_name = StoredName::version(&key, &format!("{}/{}", upload.id, self.request_id));

@@ -495,3 +495,19 @@ pub const PNG: &[u8] =
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89";
 pub const JPEG: &[u8] = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00";
 pub const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n";
+
+/// A tus `PATCH` of `bytes` at `offset` to upload `path` with `token`, declaring the upload's
+/// `length` if given.
+pub fn tus_patch_with(path: &str, token: &str, offset: usize, bytes: &[u8], length: Option<usize>) -> Req {
+    let req = Req::new(Method::PATCH, path)
+        .header("tus-resumable", "1.0.0")
+        .bearer(token)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", &offset.to_string())
+        .header("content-length", &bytes.len().to_string())
+        .body(bytes);
+    match length {
+        Some(n) => req.header("upload-length", &n.to_string()),
+        None => req,
+    }
+}
