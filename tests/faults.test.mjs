@@ -3,7 +3,7 @@
 // (delays, refusals, connections cut mid-body, answers lost after the store applied a write)
 // with the S3 server killed and restarted mid-run. Then faults stop, every journal entry and
 // multipart upload is made due by backdating (not by waiting), the sweep runs, and invariants
-// 1–8 are checked against the bucket, D1 and what the gateway serves. A second test plants one
+// 1–9 are checked against the bucket, D1 and what the gateway serves. A second test plants one
 // violation per check and shows that each check reports it. `npm run soak` runs a longer load
 // and writes its figures to bench/faults.md.
 import { test, before, after } from 'node:test';
@@ -14,7 +14,10 @@ import { checks, takeSnapshot } from './support/invariants.mjs';
 import { call, tokenFor } from './support/client.mjs';
 
 const OPS = Number(process.env.FAULT_OPS || 300);
-const alice = tokenFor('alice', { ttl: 3600 });
+// With a storage quota (ample: refusals are not the point), so every write also reserves and
+// releases its bytes under the faults, and invariant 9 checks that the usage comes out exact.
+const QUOTA = 2 ** 30;
+const alice = tokenFor('alice', { ttl: 3600, quota: { bytes: QUOTA } });
 let setup;
 let gw;
 
@@ -24,8 +27,8 @@ before(async () => {
 });
 after(() => setup?.close());
 
-test(`after ${OPS} mixed operations at concurrency 64${BACKEND === 's3' ? ' with store faults and a store restart' : ''} and the sweep, invariants 1–8 hold`, async () => {
-  const { counts, faults, sweep: report, violations } = await loadAndVerify(setup, alice, { ops: OPS, seed: 11 });
+test(`after ${OPS} mixed operations at concurrency 64${BACKEND === 's3' ? ' with store faults and a store restart' : ''} and the sweep, invariants 1–9 hold`, async () => {
+  const { counts, faults, sweep: report, violations } = await loadAndVerify(setup, alice, { ops: OPS, seed: 11, quota: QUOTA });
   const refused = Object.entries(counts).filter(([k]) => !/ 20[014]/.test(k)).reduce((n, [, v]) => n + v, 0);
   console.log(JSON.stringify({ backend: BACKEND, operations: OPS, counts, faults, sweep: report, refused }, null, 1));
   for (const [name, found] of Object.entries(violations)) assert.deepEqual(found, [], `${name} violated`);
@@ -77,4 +80,10 @@ test('every invariant check reports a planted violation', async () => {
   const found = checks.eventsDelivered(history, planted);
   assert.ok(found.some((v) => v.startsWith('alice/plant/d.bin')), found.join('; '));
   assert.ok(found.some((v) => v.startsWith('evt_planted')), found.join('; '));
+  // usageMatchesRows: usage changed behind the rows' back, a reservation left behind, an owner past its quota.
+  assert.deepEqual(checks.usageMatchesRows(history, planted), []);
+  await gw.db.prepare("UPDATE owner_usage SET bytes = bytes + 5 WHERE owner = 'alice'").run();
+  await gw.db.prepare("INSERT INTO quota_reservations (id, owner, bytes, objects, until_ms) VALUES ('planted', 'alice', 7, 0, ?)").bind(Date.now() + 3_600_000).run();
+  const drifted = checks.usageMatchesRows({ ...history, quota: 1 }, await takeSnapshot(gw, keys, alice));
+  for (const what of ['usage records', 'outlived its write', 'past its quota']) assert.ok(drifted.some((v) => v.includes(what)), `${what}: ${drifted.join('; ')}`);
 });

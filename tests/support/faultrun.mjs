@@ -27,7 +27,7 @@ export async function startFaultedGateway(backend, seed) {
 }
 
 /** Runs `ops` operations at concurrency 64 and checks the guarantees afterwards. */
-export async function loadAndVerify({ gw, s3, proxy, hook }, token, { ops, seed }) {
+export async function loadAndVerify({ gw, s3, proxy, hook }, token, { ops, seed, quota }) {
   const started = Date.now();
   let restarted;
   const { history, counts } = await runLoad(gw, token, {
@@ -40,5 +40,6 @@ export async function loadAndVerify({ gw, s3, proxy, hook }, token, { ops, seed 
   proxy?.setFaults(false);
   const sweep = await settle(gw);
   const snap = await takeSnapshot(gw, [...history.keys.keys()], token, hook);
+  history.quota = quota;
   return { history, counts, faults: proxy?.counts, sweep, snap, violations: verify(history, snap), seconds: (Date.now() - started) / 1000 };
 }

@@ -24,7 +24,9 @@ export const uploadedEventId = (storageKey) =>
  * cleared every outbox row.
  */
 export async function takeSnapshot(gw, keys, token, hook) {
-  const rows = (await gw.db.prepare('SELECT key, storage_key, size, etag FROM objects').all()).results;
+  const rows = (await gw.db.prepare('SELECT key, storage_key, size, etag, owner FROM objects').all()).results;
+  const usage = (await gw.db.prepare('SELECT owner, bytes, objects FROM owner_usage').all()).results;
+  const reservations = (await gw.db.prepare('SELECT id, owner, bytes FROM quota_reservations WHERE until_ms > ?').bind(Date.now()).all()).results;
   const delivered = () => new Set((hook?.requests ?? []).map((r) => r.headers['x-upload-event-id']));
   const unsent = async () => (await gw.db.prepare('SELECT count(*) AS n FROM event_outbox').first()).n;
   for (const end = Date.now() + 60_000; hook && Date.now() < end;) {
@@ -44,7 +46,7 @@ export async function takeSnapshot(gw, keys, token, hook) {
   for (const key of keys) {
     served.set(key, await servedHash(gw, key, token));
   }
-  return { rows, journal, multiparts, objects, served, outbox, delivered: hook ? delivered() : null, now: Date.now() };
+  return { rows, usage, reservations, journal, multiparts, objects, served, outbox, delivered: hook ? delivered() : null, now: Date.now() };
 }
 
 /**
@@ -118,6 +120,25 @@ export const checks = {
       const served = snap.served.get(key);
       if (winners.length === 1 && served !== winners[0]) out.push(`${key}: serves something other than the If-None-Match winner`);
     }
+    return out;
+  },
+  /** 9: each owner's recorded usage is what its rows take (summed over every database), no write left a reservation behind, and no owner is past its quota. */
+  usageMatchesRows(history, snap) {
+    const add = (map, owner, bytes, objects) => {
+      const was = map.get(owner) ?? { bytes: 0, objects: 0 };
+      map.set(owner, { bytes: was.bytes + Number(bytes), objects: was.objects + Number(objects) });
+    };
+    const recorded = new Map();
+    for (const u of snap.usage ?? []) add(recorded, u.owner, u.bytes, u.objects);
+    const actual = new Map();
+    for (const r of snap.rows) add(actual, r.owner, r.size, 1);
+    const out = [];
+    for (const owner of new Set([...recorded.keys(), ...actual.keys()])) {
+      const [want, got] = [actual.get(owner) ?? { bytes: 0, objects: 0 }, recorded.get(owner) ?? { bytes: 0, objects: 0 }];
+      if (want.bytes !== got.bytes || want.objects !== got.objects) out.push(`${owner}: usage records ${got.bytes} bytes in ${got.objects} objects, its rows hold ${want.bytes} in ${want.objects}`);
+      if (history.quota && want.bytes > history.quota) out.push(`${owner}: ${want.bytes} bytes stored, past its quota of ${history.quota}`);
+    }
+    out.push(...(snap.reservations ?? []).map((r) => `${r.id}: a quota reservation of ${r.bytes} bytes outlived its write`));
     return out;
   },
   /** 7: every committed version a key serves had its event delivered, and no event is left unsent. */

@@ -38,13 +38,13 @@ const json = { 'content-type': 'application/json' };
 const MIB = 1024 * 1024;
 
 /**
- * Each upload kind once, as `owner`, on a gateway started with `logs: true`: name → { status,
+ * Each upload kind once, as `owner` (its token with `claims`), on a gateway started with `logs: true`: name → { status,
  * ms (from sending to the whole answer), rows, store }. With `storeCalls` (the number of
  * requests the store has answered so far), `store` counts those made before the answer and
  * after it (follow-up and consumer).
  */
-export async function measureKinds(gw, { owner = 'alice', prefix = `${owner}/rows`, storeCalls } = {}) {
-  const t = tokenFor(owner);
+export async function measureKinds(gw, { owner = 'alice', prefix = `${owner}/rows`, storeCalls, claims = {} } = {}) {
+  const t = tokenFor(owner, claims);
   const out = {};
   const run = async (name, send) => {
     const before = storeCalls?.();

@@ -362,7 +362,8 @@ pub trait MultipartIndex {
     /// sweep then deletes what it assembled). `false` if it was gone or ended already
     /// (completed or aborted meanwhile).
     async fn end_multipart(&self, id: &str, settle_by_ms: i64) -> Result<bool>;
-    /// Forgets a multipart upload, its parts and its attempts.
+    /// Forgets a multipart upload, its parts and its attempts, and releases the quota
+    /// reservation of the object it was to make.
     async fn remove_multipart(&self, id: &str) -> Result<()>;
     /// Multipart uploads whose `expires_at` is before `now_ms`, oldest first.
     async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>>;

@@ -201,3 +201,16 @@ fn an_issuers_quota_is_read_from_jwt_issuers() {
     let wrong = r#"[{"issuer": "https://idp.example.com/", "jwks_url": "https://idp.example.com/jwks", "quota": {"gigabytes": 5}}]"#;
     assert_names(&try_config(&[("JWT_ISSUERS", wrong)]).unwrap_err(), "JWT_ISSUERS");
 }
+
+#[test]
+fn the_sweep_forgetting_an_expired_multipart_upload_frees_what_it_reserved() {
+    let w = world(&[("QUOTA_OBJECTS", "1"), ("MULTIPART_TTL_SECONDS", "60")]);
+    let h = w.send(Req::new(Method::POST, "/files/alice/mp?uploads").bearer(&alice()).body(b"{}"));
+    assert_eq!(h.reply.status, 201, "{:?}", h.error);
+    assert_problem(&put_as(&w, &alice(), "alice/other", b"x"), 403, "quota_exceeded");
+    let later = NOW_MS + 61_000;
+    let report = futures_executor::block_on(gateway_core::sweep::run(&w.store, &w.meta, later, 0));
+    assert_eq!(report.multiparts_aborted, 1, "{:?}", report.problems);
+    assert!(w.meta.quota_reservations.borrow().is_empty(), "{:?}", w.meta.quota_reservations.borrow());
+    assert_eq!(w.send_at(later, Req::put("/files/alice/other", b"x").bearer(&alice())).reply.status, 201);
+}

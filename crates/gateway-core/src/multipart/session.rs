@@ -259,7 +259,13 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex + QuotaIndex>
             replaces: true,
         };
         quota::reserve(self.meta, self.grant, object, self.now_ms).await?;
-        let store_upload_id = self.store.create_multipart(&name, &content_type).await?;
+        let store_upload_id = match self.store.create_multipart(&name, &content_type).await {
+            Ok(store_upload_id) => store_upload_id,
+            Err(err) => {
+                quota::release(self.meta, self.grant, key.as_str(), id).await;
+                return Err(err);
+            }
+        };
         let upload = MultipartUpload {
             id: id.to_owned(),
             key: key.to_string(),

@@ -308,8 +308,12 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
         Ok(results.last().is_some_and(Outcome::changed))
     }
 
+    /// The upload, its parts and attempts, and the quota reservation of the object it was to
+    /// make (the sweep forgets an expired upload this way).
     async fn remove_multipart(&self, id: &str) -> Result<()> {
-        self.transaction(Route::Id(id), "multipart delete", forget_statements("1", &[id.into()])).await
+        let mut statements = forget_statements("1", &[id.into()]);
+        statements.push(super::quota::released(id));
+        self.transaction(Route::Id(id), "multipart delete", statements).await
     }
 
     async fn expired_multiparts(&self, now_ms: i64, limit: u32) -> Result<Vec<MultipartUpload>> {

@@ -724,6 +724,7 @@ impl MultipartIndex for MemoryMetadata {
         self.check()?;
         self.parts.borrow_mut().remove(id);
         self.attempts.borrow_mut().retain(|(upload, _), _| upload != id);
+        self.quota_reservations.borrow_mut().remove(id);
         self.multiparts.borrow_mut().remove(id);
         Ok(())
     }
