@@ -3,6 +3,7 @@
 // environment). Usage:
 //   npm run token -- --sub alice [--scope "read write"] [--ttl 3600] [--prefix alice/]
 //                    [--key alice/one.txt] [--max-size 1048576] [--content-types image/*,text/plain]
+//                    [--quota-bytes 1073741824] [--quota-objects 10000]
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { sign, claimsFor } from './lib/jwt.mjs';
@@ -16,6 +17,8 @@ const { values } = parseArgs({
     key: { type: 'string' },
     'max-size': { type: 'string' },
     'content-types': { type: 'string' },
+    'quota-bytes': { type: 'string' },
+    'quota-objects': { type: 'string' },
     iss: { type: 'string' },
     aud: { type: 'string' },
   },
@@ -46,6 +49,18 @@ if (values.prefix !== undefined) extra.prefix = values.prefix;
 if (values.key) extra.key = values.key;
 if (values['max-size']) extra.max_size = Number(values['max-size']);
 if (values['content-types']) extra.content_types = values['content-types'].split(',').map((s) => s.trim());
+if (values['quota-bytes'] || values['quota-objects']) {
+  extra.quota = {};
+  for (const [flag, field] of [['quota-bytes', 'bytes'], ['quota-objects', 'objects']]) {
+    if (values[flag] === undefined) continue;
+    const n = Number(values[flag]);
+    if (!Number.isSafeInteger(n) || n < 0) {
+      console.error(`--${flag} must be a whole number`);
+      process.exit(2);
+    }
+    extra.quota[field] = n;
+  }
+}
 if (values.iss) extra.iss = values.iss;
 if (values.aud) extra.aud = values.aud;
 console.log(sign(claimsFor(values.sub, { ttl, ...extra }), { alg: 'HS256', key: secret() }));
