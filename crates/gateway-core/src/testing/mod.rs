@@ -670,12 +670,13 @@ impl MultipartIndex for MemoryMetadata {
     async fn record_part(&self, id: &str, attempt: &str, part: &Part) -> Result<()> {
         self.held("record_part").await;
         self.check()?;
+        // As the batch: the attempt's quota reservation ends whether or not the part is recorded.
+        self.quota_reservations.borrow_mut().remove(attempt);
         if self.multiparts.borrow().get(id).is_none_or(|u| u.expires_at <= 0) {
             return Err(GatewayError::new(ErrorKind::UploadNotFound, "the upload was completed or aborted meanwhile"));
         }
         self.parts.borrow_mut().entry(id.to_owned()).or_default().insert(part.number, part.clone());
         self.attempts.borrow_mut().remove(&(id.to_owned(), attempt.to_owned()));
-        self.quota_reservations.borrow_mut().remove(attempt);
         Ok(())
     }
 
@@ -710,10 +711,10 @@ impl MultipartIndex for MemoryMetadata {
 
     async fn end_multipart(&self, id: &str, settle_by_ms: i64) -> Result<bool> {
         self.check()?;
+        self.quota_reservations.borrow_mut().remove(id);
         let mut uploads = self.multiparts.borrow_mut();
         let Some(upload) = uploads.get_mut(id).filter(|u| u.expires_at > 0) else { return Ok(false) };
         upload.expires_at = 0;
-        self.quota_reservations.borrow_mut().remove(id);
         if let Some(entry) = self.pending.borrow_mut().get_mut(id) {
             entry.due_at = entry.due_at.min(settle_by_ms);
         }
@@ -960,6 +961,8 @@ impl crate::metadata::TusIndex for MemoryMetadata {
 
     async fn advance_tus(&self, id: &str, lease: &str, a: &crate::metadata::TusAdvance) -> Result<bool> {
         self.check()?;
+        // As the batch: the chunk's quota reservation ends whether or not the advance is made.
+        self.quota_reservations.borrow_mut().remove(lease);
         let mut all = self.tus.borrow_mut();
         let Some(t) = all.get_mut(id) else { return Ok(false) };
         let held = t.lease.as_ref().is_some_and(|(holder, _)| holder == lease);
@@ -982,7 +985,6 @@ impl crate::metadata::TusIndex for MemoryMetadata {
         t.state.upload.parts = t.state.parts.len() as u16;
         t.state.staged.retain(|c| !a.consumed.contains(&c.name));
         t.lease = None;
-        self.quota_reservations.borrow_mut().remove(lease);
         Ok(true)
     }
 
