@@ -214,3 +214,14 @@ fn the_sweep_forgetting_an_expired_multipart_upload_frees_what_it_reserved() {
     assert!(w.meta.quota_reservations.borrow().is_empty(), "{:?}", w.meta.quota_reservations.borrow());
     assert_eq!(w.send_at(later, Req::put("/files/alice/other", b"x").bearer(&alice())).reply.status, 201);
 }
+
+#[test]
+fn a_multipart_start_the_store_refuses_releases_what_it_reserved() {
+    let w = world(&[("QUOTA_OBJECTS", "1")]);
+    w.store.fail_multipart_starts.set(true);
+    let h = w.send(Req::new(Method::POST, "/files/alice/mp?uploads").bearer(&alice()).body(b"{}"));
+    assert_eq!(h.reply.status, 503, "{:?}", h.error);
+    assert!(w.meta.quota_reservations.borrow().is_empty(), "{:?}", w.meta.quota_reservations.borrow());
+    w.store.fail_multipart_starts.set(false);
+    assert_eq!(put_as(&w, &alice(), "alice/one", b"x").reply.status, 201);
+}

@@ -54,6 +54,8 @@ pub struct MemoryStore {
     pub loses_put_answers: Cell<bool>,
     /// Fails every delete.
     pub fail_deletes: Cell<bool>,
+    /// Fails every start of a multipart upload.
+    pub fail_multipart_starts: Cell<bool>,
     /// Open multipart uploads by store upload id.
     pub multiparts: RefCell<BTreeMap<String, OpenUpload>>,
     uploads_started: Cell<u32>,
@@ -206,6 +208,9 @@ impl crate::store::Compose for MemoryStore {
 
 impl Multipart for MemoryStore {
     async fn create_multipart(&self, _key: &StoredName, content_type: &str) -> Result<String> {
+        if self.fail_multipart_starts.get() {
+            return Err(GatewayError::hidden(ErrorKind::StorageUnavailable, "the storage backend failed", "injected"));
+        }
         self.uploads_started.set(self.uploads_started.get() + 1);
         let id = format!("store-upload-{}", self.uploads_started.get());
         self.multiparts
