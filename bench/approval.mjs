@@ -80,7 +80,7 @@ const lines = [
   '|---|---|---|---|',
   ...rows,
   '',
-  `The hook adds one round trip before the body and nothing after it: the gateway's own share is the difference in the middle column (building and signing the request, reading the answer); the rest is the hook's time to answer, which the last column shows passing through one to one. Put the hook near the Worker (or on Workers itself) and keep its answer fast: every upload waits for it, up to \`APPROVAL_HOOK_TIMEOUT_MS\`.`,
+  `The hook adds one round trip before the body and nothing after it. The middle column is everything a hook on the same machine costs: the gateway building and signing the request, the loopback round trip to a Node receiver and reading its answer (about 2 ms for every kind); the last column shows the hook's own time to answer passing through one to one. Put the hook near the Worker (or on Workers itself) and keep its answer fast: every upload waits for it, up to \`APPROVAL_HOOK_TIMEOUT_MS\`.`,
   '',
 ];
 fs.writeFileSync(path.join(root, 'bench/approval.md'), `${lines.join('\n')}\n`);
