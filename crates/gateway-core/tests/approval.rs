@@ -8,7 +8,6 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use futures_executor::block_on;
 use gateway_core::testing::hook::ScriptedHook;
 use gateway_core::webhook::sign;
 use http::Method;
@@ -297,7 +296,7 @@ fn a_confirm_is_asked_with_the_stored_size_and_a_refused_upload_is_deleted() {
     let w = s3_world(ScriptedHook::answering(json!({"allow": true})));
     let h = post(&w, "/presign", json!({"key": "alice/d.txt", "content_type": "text/plain", "size": 5}));
     assert_eq!(h.reply.status, 200, "{:?}", h.error);
-    put_direct(&w, "alice/d.txt", b"hello");
+    direct_upload(&w, "alice/d.txt", b"hello", "text/plain");
     w.hook.as_ref().unwrap().script(|asked| {
         let answer =
             if asked["kind"] == "confirm" { json!({"allow": false, "status": 422}) } else { json!({"allow": true}) };
@@ -320,7 +319,7 @@ fn a_confirm_the_hook_could_not_decide_can_be_retried() {
     let w = s3_world(ScriptedHook::answering(json!({"allow": true})));
     let h = post(&w, "/presign", json!({"key": "alice/d.txt", "content_type": "text/plain", "size": 5}));
     assert_eq!(h.reply.status, 200, "{:?}", h.error);
-    put_direct(&w, "alice/d.txt", b"hello");
+    direct_upload(&w, "alice/d.txt", b"hello", "text/plain");
     w.hook.as_ref().unwrap().script(|_| Err("no answer within 3000 ms".to_owned()));
     let confirm = || w.send(Req::new(Method::POST, "/files/alice/d.txt/confirm").bearer(&alice()));
     assert_problem(&confirm(), 503, "approval_unavailable");
@@ -334,32 +333,9 @@ fn a_confirm_the_hook_could_not_decide_can_be_retried() {
     });
     let h = post(&w, "/presign", json!({"key": "alice/e.txt", "content_type": "text/plain", "size": 5}));
     assert_eq!(h.reply.status, 200);
-    put_direct(&w, "alice/e.txt", b"hello");
+    direct_upload(&w, "alice/e.txt", b"hello", "text/plain");
     let h = w.send(Req::new(Method::POST, "/files/alice/e.txt/confirm").bearer(&alice()));
     assert_problem(&h, 503, "approval_unavailable");
-}
-
-/// Stores `bytes` where the newest direct URL for `key` points, as the store would.
-fn put_direct(w: &World, key: &str, bytes: &[u8]) {
-    let name = w
-        .meta
-        .presigned
-        .borrow()
-        .values()
-        .filter(|p| p.key == key)
-        .max_by_key(|p| p.created_at)
-        .unwrap()
-        .storage_key
-        .clone();
-    let put = gateway_core::store::PutObject {
-        name: gateway_core::key::StoredName::recorded(name),
-        body: Some(bytes.to_vec()),
-        length: bytes.len() as u64,
-        content_type: "text/plain".to_owned(),
-        md5: None,
-        sha256: None,
-    };
-    block_on(gateway_core::store::Objects::put(&w.store, put)).unwrap();
 }
 
 #[test]
@@ -504,7 +480,7 @@ fn a_confirm_records_its_own_answers_metadata_or_else_the_presigns() {
     for key in ["alice/c1.txt", "alice/c2.txt"] {
         let h = post(&w, "/presign", json!({"key": key, "content_type": "text/plain", "size": 5}));
         assert_eq!(h.reply.status, 200, "{:?}", h.error);
-        put_direct(&w, key, b"hello");
+        direct_upload(&w, key, b"hello", "text/plain");
     }
     assert_eq!(w.send(Req::new(Method::POST, "/files/alice/c1.txt/confirm").bearer(&alice())).reply.status, 201);
     assert_eq!(recorded(&w, "alice/c1.txt")["kind"], "confirm");

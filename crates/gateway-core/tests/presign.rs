@@ -12,7 +12,7 @@ use gateway_core::key::ObjectKey;
 use gateway_core::presign::capability::{self, Capability};
 use gateway_core::presign::disposition::{attachment, clean_filename};
 use gateway_core::secret::Secret;
-use gateway_core::store::{ObjectMeta, PutObject};
+use gateway_core::store::PutObject;
 use gateway_core::sweep;
 use http::Method;
 use serde_json::{json, Value};
@@ -290,30 +290,6 @@ fn a_direct_put_url_is_a_sigv4_url_binding_type_and_length() {
     assert_eq!(journal.storage_key, p.storage_key);
     let window = gateway_core::presign::confirm::CONFIRM_WINDOW_MS;
     assert!(journal.due_at > p.expires_at + window, "the sweep waits for the URL and the confirm window to close");
-}
-
-/// Puts an object into the store behind the gateway's back, as a direct upload through the
-/// oldest URL open for `key` does.
-fn direct_upload(w: &World, key: &str, bytes: &[u8], content_type: &str) -> ObjectMeta {
-    let name = w
-        .meta
-        .presigned
-        .borrow()
-        .values()
-        .filter(|p| p.key == key)
-        .min_by_key(|p| p.created_at)
-        .unwrap()
-        .storage_key
-        .clone();
-    let put = PutObject {
-        name: gateway_core::key::StoredName::recorded(name),
-        body: Some(bytes.to_vec()),
-        length: bytes.len() as u64,
-        content_type: content_type.to_owned(),
-        md5: None,
-        sha256: None,
-    };
-    block_on(gateway_core::store::Objects::put(&w.store, put)).unwrap()
 }
 
 fn confirm(w: &World, key: &str) -> gateway_core::gateway::Handled<Vec<u8>> {
