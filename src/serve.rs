@@ -258,4 +258,10 @@ async fn sweep_shards(shards: &crate::shard::DurableShards) {
             emit(&Line::new("error", "sweep_problem").detail(format!("listing the shards failed: {}", e.log_line())))
         }
     }
+    // A split's shard keys nobody has called yet are named, so their shards move their keys in.
+    match shards.adopt(crate::shard::ADOPT_PER_RUN).await {
+        Ok(0) => {}
+        Ok(n) => emit(&Line::new("info", "sweep").detail(format!("{n} split shard keys set to move their keys in"))),
+        Err(e) => emit(&Line::new("error", "sweep_problem").detail(format!("adopting split keys: {}", e.log_line()))),
+    }
 }

@@ -15,7 +15,8 @@ use futures_util::future::join_all;
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::events;
 use gateway_core::log::Line;
-use gateway_core::shard::{due, registry, Layout, Targets};
+use gateway_core::shard::moving::{self, Concerns, Ran, Sources};
+use gateway_core::shard::{concerns, due, registry, shard_of_namespace, Layout, Target, Targets, MAX_HOPS};
 use gateway_core::sql::schema::{migrate, MIGRATIONS};
 use gateway_core::sql::{error, join, Outcome, Route, SqlDatabase, SqlMetadata, Statement};
 use gateway_core::sweep;
@@ -67,13 +68,22 @@ impl SqlDatabase for ShardSql {
 #[serde(rename_all = "snake_case")]
 enum Message {
     /// A batch for shard `shard` (an object does not know its own name); `namespace`: the key
-    /// namespace it concerns, if any, which the shard registers the first time it sees it.
-    Batch { shard: String, namespace: Option<String>, op: String, statements: Vec<Statement> },
-    /// To the directory: shard `shard` holds `namespace`; refused if a split took it from a
-    /// shard that still holds its keys.
+    /// namespace it concerns, if any, which the shard registers the first time it sees it;
+    /// `keys`, `id`, `listing`: what it concerns, for a move under way.
+    Batch {
+        shard: String,
+        namespace: Option<String>,
+        op: String,
+        statements: Vec<Statement>,
+        keys: Vec<String>,
+        id: Option<String>,
+        listing: Option<(String, bool)>,
+    },
+    /// To the directory: shard `shard` holds `namespace`; answers the shards that may hold its
+    /// keys from before a split.
     Register { namespace: String, shard: String },
-    /// Whether this shard holds anything of a key that starts with `prefix`.
-    Holds { prefix: String },
+    /// From a shard taking in keys a split moved to it (`gateway_core::shard::moving`).
+    Move { call: moving::Call },
     /// To the directory: the namespaces starting with `prefix`, with their shards.
     Namespaces { prefix: String },
     /// To the directory: shard `shard`'s earliest due work was at `due_at` (`None`: nothing
@@ -145,6 +155,8 @@ pub struct MetadataShard {
     /// The due time last reported to the directory (`Some(None)`: nothing due; `None`: not
     /// known to this instance, or never reported).
     reported: Cell<Option<Option<i64>>>,
+    /// Held by each batch and each step of a move.
+    lock: futures_util::lock::Mutex<()>,
 }
 
 impl MetadataShard {
@@ -172,36 +184,38 @@ impl MetadataShard {
         self.ready().await?;
         let db = self.sql();
         match message {
-            Message::Batch { shard, namespace, op, statements } => {
+            Message::Batch { shard, namespace, op, statements, keys, id, listing } => {
+                // One batch at a time while keys may move in: a step is never under way while a
+                // batch runs, and the awaits below let other requests in.
+                let _one = self.lock.lock().await;
                 if self.name.borrow().is_none() {
                     registry::remember_name(&db, &shard).await?;
                     self.name.replace(Some(shard.clone()));
                 }
+                let peers = Peers(binding(&self.env)?);
                 if let Some(ns) = &namespace {
                     if !registry::known(&db, ns).await? {
-                        let register = Message::Register { namespace: ns.clone(), shard };
-                        send(&binding(&self.env)?, DIRECTORY, &register).await?.into_result::<()>("register")?;
+                        let register = Message::Register { namespace: ns.clone(), shard: shard.clone() };
+                        let from: Vec<String> = send(&peers.0, DIRECTORY, &register).await?.into_result("register")?;
+                        moving::inherit(&db, &peers, &shard, ns, &from).await?;
                         registry::remember(&db, ns).await?;
                     }
                 }
-                let outcomes = db.batch(Route::Here, &op, statements).await?;
+                let concerns = Concerns {
+                    keys: &keys,
+                    id: id.as_deref(),
+                    listing: listing.as_ref().map(|(p, alone)| (p.as_str(), *alone)),
+                };
+                let ran = moving::run(&db, &peers, &shard, concerns, &op, statements).await?;
                 self.arm().await;
-                to_json(outcomes)
+                to_json(ran)
             }
             Message::Register { namespace, shard } => {
-                let ns = binding(&self.env)?;
-                for parent in registry::parents(&namespace) {
-                    if let Some(held_by) = registry::shard_for(&db, parent).await? {
-                        let holds = Message::Holds { prefix: format!("{parent}/") };
-                        if send(&ns, &held_by, &holds).await?.into_result::<bool>("holds")? {
-                            return Err(registry::split_refused(parent, &namespace));
-                        }
-                    }
-                }
+                let from = registry::sources(&db, &namespace).await?;
                 registry::register(&db, &namespace, &shard, now_ms()).await?;
-                Ok(serde_json::Value::Null)
+                to_json(from)
             }
-            Message::Holds { prefix } => to_json(registry::holds(&db, &prefix).await?),
+            Message::Move { call } => moving::answer(&db, call).await,
             Message::Namespaces { prefix } => to_json(registry::namespaces(&db, &prefix).await?),
             Message::Due { shard, due_at, reported_at } => {
                 registry::note_due(&db, &shard, due_at, reported_at).await?;
@@ -227,7 +241,7 @@ impl MetadataShard {
     async fn arm(&self) {
         // Work due in the past (an aborted upload's expiry is 0) is due now: an alarm time must
         // be positive.
-        let due = match due::next_due(&self.sql(), scan_timeout(&self.env)).await {
+        let due = match self.next_due().await {
             Ok(Some(due)) => due.max(now_ms()),
             Ok(None) => return,
             Err(e) => {
@@ -261,6 +275,31 @@ impl MetadataShard {
         }
     }
 
+    /// The earliest due work: the sweep's ([`due::next_due`]), or now while keys a split moved
+    /// here are still to move in.
+    async fn next_due(&self) -> Result<Option<i64>> {
+        let due = due::next_due(&self.sql(), scan_timeout(&self.env)).await?;
+        if moving::unfinished(&self.sql()).await? {
+            let now = now_ms();
+            return Ok(Some(due.map_or(now, |at| at.min(now))));
+        }
+        Ok(due)
+    }
+
+    /// Moves in up to [`MOVE_STEPS`] steps of keys a split moved here: whether more remain.
+    async fn move_in(&self) -> bool {
+        let Some(name) = self.name.borrow().clone() else { return false };
+        let _one = self.lock.lock().await;
+        let moved = match binding(&self.env) {
+            Ok(ns) => moving::advance(&self.sql(), &Peers(ns), &name, MOVE_STEPS).await,
+            Err(e) => Err(e),
+        };
+        moved.unwrap_or_else(|e| {
+            emit(&Line::new("error", "sweep_problem").detail(format!("moving keys in: {}", e.log_line())));
+            true
+        })
+    }
+
     /// The report of this shard's due time `due_at` for the directory, if the shard knows its
     /// name.
     fn due_report(&self, due_at: Option<i64>) -> Option<Message> {
@@ -272,6 +311,10 @@ impl MetadataShard {
     /// due journal entries and expired uploads, re-sends its old outbox rows, re-arms.
     async fn sweep(&self) -> Result<Swept> {
         self.ready().await?;
+        if self.name.borrow().is_none() {
+            self.name.replace(registry::own_name(&self.sql()).await.ok().flatten());
+        }
+        let moving_on = self.move_in().await;
         let cfg = crate::env::config(&self.env)?;
         let store = Backend::from_env(&self.env, &cfg)?;
         let meta = self.meta();
@@ -286,17 +329,18 @@ impl MetadataShard {
             resent = dispatched.sent;
             report.problems.extend(dispatched.problems);
         }
-        // Work still due (a step that failed, a full batch) is tried again a minute on.
+        // Work still due (a step that failed, a full batch) is tried again a minute on; keys
+        // still to move in, a second on.
         self.armed.set(None);
-        let next =
+        let mut next =
             due::next_due(&self.sql(), scan_timeout(&self.env)).await.ok().flatten().map(|due| due.max(now + 60_000));
+        if moving_on {
+            next = Some(next.map_or(now + 1_000, |at| at.min(now + 1_000)));
+        }
         if let Some(at) = next {
             if self.state.storage().set_alarm(moment(at)).await.is_ok() {
                 self.armed.set(Some(at));
             }
-        }
-        if self.name.borrow().is_none() {
-            self.name.replace(registry::own_name(&self.sql()).await.ok().flatten());
         }
         if let Some(message) = self.due_report(next) {
             note_due(&self.env, message).await;
@@ -326,6 +370,7 @@ impl DurableObject for MetadataShard {
             armed: Cell::new(None),
             name: RefCell::new(None),
             reported: Cell::new(None),
+            lock: futures_util::lock::Mutex::new(()),
         }
     }
 
@@ -343,6 +388,18 @@ impl DurableObject for MetadataShard {
             emit(&Line::new("error", "sweep_problem").detail(e.log_line()));
         }
         Response::ok("")
+    }
+}
+
+/// Steps of a move an alarm takes (each [`moving::STEP_KEYS`] keys).
+const MOVE_STEPS: u32 = 25;
+
+/// The other shards, as a shard taking in keys reaches them.
+struct Peers(ObjectNamespace);
+
+impl Sources for Peers {
+    async fn ask(&self, shard: &str, call: &moving::Call) -> Result<serde_json::Value> {
+        send(&self.0, shard, &Message::Move { call: call.clone() }).await?.into_result("move")
     }
 }
 
@@ -446,25 +503,68 @@ impl DurableShards {
     }
 }
 
+impl DurableShards {
+    /// Runs a batch in shard `target`, following what it concerns where a split moved it.
+    async fn run_at(
+        &self,
+        route: &Route<'_>,
+        target: &Target,
+        directory: bool,
+        op: &str,
+        statements: &[Statement],
+    ) -> Result<Vec<Outcome>> {
+        let mut at = target.clone();
+        let mut hops = 0;
+        loop {
+            let c = concerns(route, &at, directory);
+            let message = Message::Batch {
+                shard: at.shard.clone(),
+                namespace: at.namespace.clone(),
+                op: op.to_owned(),
+                statements: statements.to_vec(),
+                keys: at.keys.clone(),
+                id: c.id.map(str::to_owned),
+                listing: c.listing.map(|(p, alone)| (p.to_owned(), alone)),
+            };
+            match send(&self.ns, &at.shard, &message).await?.into_result::<Ran>(op)? {
+                Ran::Here(outcomes) => return Ok(outcomes),
+                Ran::Moved(to) if hops < MAX_HOPS => {
+                    hops += 1;
+                    at = Target { shard: to, namespace: None, keys: target.keys.clone() };
+                }
+                Ran::Moved(to) => return Err(error(op, &format!("moved more than {MAX_HOPS} times, last to {to}"))),
+            }
+        }
+    }
+}
+
+/// Split shard keys a Cron Trigger names at most ([`DurableShards::adopt`]).
+pub const ADOPT_PER_RUN: usize = 50;
+
+impl DurableShards {
+    /// Names the shard keys of a split whose keys are still where they were, up to `budget`
+    /// (`gateway_core::shard::moving::adopt`): how many.
+    pub async fn adopt(&self, budget: usize) -> Result<usize> {
+        let peers = Peers(self.ns.clone());
+        moving::adopt(&peers, &self.layout, budget, async |ns: &str| {
+            let target = Target { shard: shard_of_namespace(ns), namespace: Some(ns.to_owned()), keys: Vec::new() };
+            self.run_at(&Route::Here, &target, false, "adopt", &[]).await.map(|_| ())
+        })
+        .await
+    }
+}
+
 impl SqlDatabase for DurableShards {
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
-        let targets = match self.layout.targets(&route) {
-            Targets::Shards(shards) => shards,
-            Targets::Directory(prefix) => self.shards(&prefix).await?.into_iter().map(|s| (s, None)).collect(),
+        let (targets, directory) = match self.layout.targets(&route) {
+            Targets::Shards(shards) => (shards, false),
+            Targets::Directory(prefix) => (self.shards(&prefix).await?.into_iter().map(Target::of).collect(), true),
         };
         let n = statements.len();
-        let runs = join_all(targets.into_iter().map(|(shard, ns)| {
-            let message = Message::Batch {
-                shard: shard.clone(),
-                namespace: ns,
-                op: op.to_owned(),
-                statements: statements.clone(),
-            };
-            async move { send(&self.ns, &shard, &message).await?.into_result::<Vec<Outcome>>(op) }
-        }))
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
+        let runs = join_all(targets.iter().map(|t| self.run_at(&route, t, directory, op, &statements)))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
         for run in &runs {
             self.usage.set(self.usage.get().plus_call(n, run));
         }

@@ -2,7 +2,7 @@
 // rest of the suite runs on: the metadata contract inside the built Worker against Miniflare's
 // Durable Objects, each shard sweeping itself when its alarm fires, the Cron Trigger finding a
 // shard whose alarm was lost, shards that never see each other's rows, and a listing across
-// namespaces. Needs the test build (`bash scripts/build.sh --contract`), whose route
+// namespaces, and a namespace split after it held keys. Needs the test build (`bash scripts/build.sh --contract`), whose route
 // /__contract/shards/sql shows the tests a shard's rows.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -161,26 +161,57 @@ test("a split namespace keeps each team's keys in its own shard and lists across
   assert.deepEqual(seen, ['acme/us/m.bin', 'acme/uk/b.txt', 'acme/us/a.txt']);
 });
 
-test('a namespace split after its shard took keys under it is refused with config_error, never served empty', async () => {
+test('a namespace split after its shard took keys moves each key, history and all, to its new shard, which serves it', async () => {
   const main = gw;
-  gw = await startGateway({ METADATA: 'durable-objects', METADATA_SPLIT: 'acme,beta' }, { build: 'build-contract' });
+  gw = await startGateway({ METADATA: 'durable-objects', METADATA_SPLIT: 'acme' }, { build: 'build-contract' });
   try {
-    // `acme/legacy.txt` as written before `acme` was split: a row in the shard of `acme` itself.
-    await shardSql(
-      "INSERT INTO objects (key, owner, size, content_type, etag, status, created_at, completed_at, storage_key) VALUES ('acme/legacy.txt', 'acme', 1, 'text/plain', '\"e\"', 'complete', 1, 1, 'acme/legacy.txt~1')",
-      [],
-      'acme',
-    );
-    // A call for the key `acme` itself registers that shard's namespace, as its writes did.
+    // `acme` as written before it was split: every key whole in the shard of `acme` (a call for
+    // the key `acme` itself registers that shard's namespace, as its writes did).
     const root = tokenFor('root', { prefix: '' });
     assert.equal((await call(gw, 'GET', '/files/acme', { token: root })).status, 404);
+    const legacy = { 'acme/north/old.txt': 'north bytes', 'acme/south/old.txt': 'south bytes', 'acme/top.txt': 'top bytes' };
+    let at = Date.now() - 10_000;
+    for (const [key, body] of Object.entries(legacy)) {
+      await gw.putDirect(`${key}~legacy`, body);
+      await shardSql(
+        "INSERT INTO objects (key, owner, size, content_type, etag, status, created_at, completed_at, storage_key) VALUES (?1, 'acme', ?2, 'text/plain', '\"e\"', 'complete', ?3, ?3, ?4)",
+        [key, body.length, at++, `${key}~legacy`],
+        'acme',
+      );
+    }
     const acme = tokenFor('acme', { prefix: 'acme/' });
-    const refused = await call(gw, 'PUT', '/files/acme/newteam/a.txt', { token: acme, body: 'x', headers: { 'content-type': 'text/plain' } });
-    assertProblem(assert, refused, 500, 'config_error');
-    assert.match(refused.json.detail, /METADATA_SPLIT splits `acme`/);
-    assert.equal(await gw.object('acme/newteam/a.txt'), null);
-    // A split namespace whose shard holds none of its keys splits as declared.
-    await put('beta/x/a.txt', 'ok', tokenFor('beta'));
+    const listed = async () => {
+      const res = await call(gw, 'GET', '/files?prefix=acme/', { token: acme });
+      assert.equal(res.status, 200, res.text);
+      return res.json.items.map((i) => i.key);
+    };
+    const held = async (shardKey) => (await shardSql('SELECT key FROM objects ORDER BY key', [], shardKey)).results.map((r) => r.key);
+    assert.deepEqual(await listed(), ['acme/top.txt', 'acme/south/old.txt', 'acme/north/old.txt']);
+
+    // The first call for a key moves it in: its new shard serves it, the old one holds it no more.
+    const got = await call(gw, 'GET', '/files/acme/north/old.txt', { token: acme });
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.text, 'north bytes');
+    assert.deepEqual(await held('acme/north/x'), ['acme/north/old.txt']);
+    assert.deepEqual(await held('acme'), ['acme/south/old.txt', 'acme/top.txt']);
+    assert.deepEqual(await listed(), ['acme/top.txt', 'acme/south/old.txt', 'acme/north/old.txt'], 'each key once, moved or not');
+
+    // An overwrite replaces the moved version where the key now is: its bytes are deleted.
+    await put('acme/north/old.txt', 'new north', acme);
+    assert.ok(await eventually(async () => (await gw.stored('acme/north/old.txt~legacy')) === null, 10000), 'the replaced version stayed');
+    assert.equal((await call(gw, 'GET', '/files/acme/north/old.txt', { token: acme })).text, 'new north');
+
+    // The Cron Trigger names the shard keys nobody called; their alarms move their keys in.
+    assert.equal(await gw.scheduled(), 200);
+    const emptied = await eventually(async () => (await held('acme')).length === 0, 10000);
+    assert.ok(emptied, `still in the old shard: ${await held('acme')}`);
+    assert.deepEqual(await held('acme/south/x'), ['acme/south/old.txt']);
+    assert.deepEqual(await held('acme/top.txt'), ['acme/top.txt']);
+    for (const [key, body] of [['acme/south/old.txt', 'south bytes'], ['acme/top.txt', 'top bytes']]) {
+      const res = await call(gw, 'GET', `/files/${key}`, { token: acme });
+      assert.equal(res.text, body, key);
+    }
+    assert.deepEqual(await listed(), ['acme/north/old.txt', 'acme/top.txt', 'acme/south/old.txt']);
   } finally {
     await gw.close();
     gw = main;

@@ -271,27 +271,6 @@ fn the_directory_lists_the_shards_whose_reported_work_is_due_and_keeps_the_lates
 }
 
 #[test]
-fn splitting_a_namespace_whose_shard_holds_its_keys_is_refused_and_one_whose_shard_holds_none_is_not() {
-    use gateway_core::error::ErrorKind;
-    let whole = sharded();
-    put(&whole, "zeta/us/a", "zeta", 1);
-    // The key named exactly as a namespace is held in that namespace's shard, under no `/`.
-    put(&whole, "omega", "omega", 2);
-    let mut split = whole.db().clone();
-    split.layout = Layout::new(vec!["zeta".to_owned(), "omega".to_owned()]);
-    let split = SqlMetadata::new(split, true);
-    // Served from the new shard, zeta's keys would seem gone: every call there is refused.
-    for err in [block_on(split.get("zeta/us/a")).unwrap_err(), block_on(split.get("zeta/uk/new")).unwrap_err()] {
-        assert_eq!(err.kind, ErrorKind::ConfigError, "{err}");
-        assert!(err.detail.contains("METADATA_SPLIT") && err.detail.contains("`zeta`"), "{}", err.detail);
-    }
-    assert!(block_on(whole.get("zeta/us/a")).unwrap().is_some(), "the key is still there as it was written");
-    put(&split, "omega/us/a", "omega", 3);
-    assert!(block_on(split.get("omega/us/a")).unwrap().is_some());
-    assert_ne!(split.db().layout.shard_of("omega/us/a"), whole.db().layout.shard_of("omega"));
-}
-
-#[test]
 fn a_shard_remembers_the_due_time_it_last_reported() {
     use gateway_core::shard::registry::{reported, schema, set_reported};
     use gateway_core::sql::sqlite::NativeSqlite;

@@ -6,7 +6,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::{registry, Layout, Targets};
+use super::moving::{self, Call, Concerns, Ran, Sources};
+use super::{concerns, registry, Layout, Target, Targets, MAX_HOPS};
 use crate::error::Result;
 use crate::sql::schema::{migrate, MIGRATIONS};
 use crate::sql::sqlite::NativeSqlite;
@@ -58,45 +59,67 @@ impl LocalShards {
         self.shards.borrow().keys().cloned().collect()
     }
 
-    /// Runs `statements` in shard `shard`, as a Durable Object does: registers `namespace`
-    /// with the directory the first time, then one transaction.
-    async fn send(
-        &self,
-        shard: &str,
-        namespace: Option<&str>,
-        op: &str,
-        statements: &[Statement],
-    ) -> Result<Vec<Outcome>> {
-        self.sent.borrow_mut().push((shard.to_owned(), op.to_owned()));
-        let db = self.shard(shard).await?;
-        if let Some(ns) = namespace {
+    /// Runs `statements` in shard `target`, as a Durable Object does: registers its namespace
+    /// with the directory the first time (and takes in what a split left in the shards it was
+    /// split from), then one transaction, unless what it concerns moved elsewhere.
+    async fn send(&self, target: &Target, concerns: Concerns<'_>, op: &str, statements: &[Statement]) -> Result<Ran> {
+        self.sent.borrow_mut().push((target.shard.clone(), op.to_owned()));
+        let db = self.shard(&target.shard).await?;
+        if let Some(ns) = &target.namespace {
             if !registry::known(&*db, ns).await? {
                 let directory = self.directory().await?;
-                // As the directory object does: a namespace a split took from a shard that
-                // still holds its keys is refused.
-                for parent in registry::parents(ns) {
-                    if let Some(held_by) = registry::shard_for(&*directory, parent).await? {
-                        if registry::holds(&*self.shard(&held_by).await?, &format!("{parent}/")).await? {
-                            return Err(registry::split_refused(parent, ns));
-                        }
-                    }
-                }
-                registry::register(&*directory, ns, shard, 0).await?;
+                let from = registry::sources(&*directory, ns).await?;
+                registry::register(&*directory, ns, &target.shard, 0).await?;
+                moving::inherit(&*db, self, &target.shard, ns, &from).await?;
                 registry::remember(&*db, ns).await?;
             }
         }
-        let wire = serde_json::to_string(statements).map_err(|e| error(op, &e.to_string()))?;
-        let statements: Vec<Statement> = serde_json::from_str(&wire).map_err(|e| error(op, &e.to_string()))?;
-        let outcomes = db.batch(Route::Here, op, statements).await?;
-        let wire = serde_json::to_string(&outcomes).map_err(|e| error(op, &e.to_string()))?;
-        serde_json::from_str(&wire).map_err(|e| error(op, &e.to_string()))
+        let statements: Vec<Statement> = wire(op, &statements.to_vec())?;
+        match moving::run(&*db, self, &target.shard, concerns, op, statements).await? {
+            Ran::Here(outcomes) => Ok(Ran::Here(wire(op, &outcomes)?)),
+            moved => Ok(moved),
+        }
+    }
+
+    /// What the Cron Trigger does for a split: registers the shard keys whose keys are still
+    /// where they were, up to `budget`. How many it registered.
+    pub async fn adopt(&self, budget: usize) -> Result<usize> {
+        moving::adopt(self, &self.layout, budget, async |ns: &str| {
+            let target = Target { shard: super::shard_of_namespace(ns), namespace: Some(ns.to_owned()), keys: Vec::new() };
+            self.send(&target, Concerns::default(), "adopt", &[]).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// What each shard's alarm does for the moves it takes in: every step, to the end.
+    pub async fn finish_moves(&self) -> Result<()> {
+        for name in self.names() {
+            let db = self.shard(&name).await?;
+            while moving::advance(&*db, self, &name, 100).await? {}
+        }
+        Ok(())
+    }
+}
+
+/// `value` as it arrives after a trip through JSON, as between a Worker and its objects.
+fn wire<T: serde::Serialize + serde::de::DeserializeOwned>(op: &str, value: &T) -> Result<T> {
+    let text = serde_json::to_string(value).map_err(|e| error(op, &e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| error(op, &e.to_string()))
+}
+
+/// A source answers a target's call, through JSON.
+impl Sources for LocalShards {
+    async fn ask(&self, shard: &str, call: &Call) -> Result<serde_json::Value> {
+        self.sent.borrow_mut().push((shard.to_owned(), "move".to_owned()));
+        let db = self.shard(shard).await?;
+        wire("move", &moving::answer(&*db, wire("move", call)?).await?)
     }
 }
 
 impl SqlDatabase for LocalShards {
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
-        let targets = match self.layout.targets(&route) {
-            Targets::Shards(shards) => shards,
+        let (targets, directory) = match self.layout.targets(&route) {
+            Targets::Shards(shards) => (shards, false),
             Targets::Directory(prefix) => {
                 let mut shards: Vec<String> = registry::namespaces(&*self.directory().await?, &prefix)
                     .await?
@@ -105,12 +128,27 @@ impl SqlDatabase for LocalShards {
                     .collect();
                 shards.sort();
                 shards.dedup();
-                shards.into_iter().map(|s| (s, None)).collect()
+                (shards.into_iter().map(Target::of).collect(), true)
             }
         };
         let mut runs = Vec::new();
-        for (shard, ns) in &targets {
-            runs.push(self.send(shard, ns.as_deref(), op, &statements).await?);
+        for target in &targets {
+            let mut at = target.clone();
+            // What moved is sent on to where it moved (once or twice: a split of a split).
+            for hop in 0.. {
+                match self.send(&at, concerns(&route, &at, directory), op, &statements).await? {
+                    Ran::Here(outcomes) => {
+                        runs.push(outcomes);
+                        break;
+                    }
+                    Ran::Moved(to) if hop < MAX_HOPS => {
+                        at = Target { shard: to, namespace: None, keys: target.keys.clone() }
+                    }
+                    Ran::Moved(to) => {
+                        return Err(error(op, &format!("moved more than {MAX_HOPS} times, last to {to}")))
+                    }
+                }
+            }
         }
         // A batch that reaches no shard (an id that names none) finds nothing, changes nothing.
         if runs.is_empty() {

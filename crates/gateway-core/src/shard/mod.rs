@@ -25,7 +25,11 @@ use crate::sql::Route;
 pub mod due;
 #[cfg(feature = "sqlite")]
 pub mod local;
+pub mod moving;
 pub mod registry;
+
+/// How many times a batch follows what it concerns to the shard it moved to.
+pub const MAX_HOPS: usize = 3;
 
 /// The shard that holds shard key (namespace) `ns`.
 pub fn shard_of_namespace(ns: &str) -> String {
@@ -44,16 +48,54 @@ pub struct Layout {
 /// Where a batch goes, by [`Layout::targets`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Targets {
-    /// These shards, each with the shard key to register there if the batch names a key.
-    Shards(Vec<(String, Option<String>)>),
+    /// These shards.
+    Shards(Vec<Target>),
     /// The shards of the directory's shard keys that start with this prefix.
     Directory(String),
+}
+
+/// One shard a batch goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub shard: String,
+    /// The shard key to register there, if the batch names one.
+    pub namespace: Option<String>,
+    /// The keys of the batch this shard holds.
+    pub keys: Vec<String>,
+}
+
+impl Target {
+    /// Shard `shard`, for a batch that names no key there.
+    pub fn of(shard: String) -> Target {
+        Target { shard, namespace: None, keys: Vec::new() }
+    }
+}
+
+/// What a batch with `route` concerns in shard `target` of `targets`, for a move under way
+/// ([`moving`]).
+pub fn concerns<'a>(route: &Route<'a>, target: &'a Target, targets_directory: bool) -> moving::Concerns<'a> {
+    moving::Concerns {
+        keys: &target.keys,
+        id: match route {
+            Route::Id(id) => Some(id),
+            _ => None,
+        },
+        listing: match route {
+            Route::Under(p) | Route::Prefix(p) => Some((p, !targets_directory)),
+            _ => None,
+        },
+    }
 }
 
 impl Layout {
     /// Split shard keys, each without a leading or trailing `/`.
     pub fn new(split: Vec<String>) -> Layout {
         Layout { split }
+    }
+
+    /// The split shard keys.
+    pub fn split(&self) -> &[String] {
+        &self.split
     }
 
     /// The shard key of `key` (or of a stored name of it, which starts with the key).
@@ -86,18 +128,34 @@ impl Layout {
 
     /// Where a batch with `route` goes.
     pub fn targets(&self, route: &Route<'_>) -> Targets {
-        let at = |key: &str| (self.shard_of(key), Some(self.shard_key(key).to_owned()));
+        let at = |key: &str| Target {
+            shard: self.shard_of(key),
+            namespace: Some(self.shard_key(key).to_owned()),
+            keys: vec![key.to_owned()],
+        };
         match route {
             Route::Key(key) => Targets::Shards(vec![at(key)]),
             Route::Keys(keys) => {
-                let mut shards: Vec<(String, Option<String>)> = keys.iter().map(|k| at(k)).collect();
-                shards.sort();
-                shards.dedup_by(|a, b| a.0 == b.0);
+                let mut shards: Vec<Target> = Vec::new();
+                for key in keys {
+                    let t = at(key);
+                    match shards.iter_mut().find(|s| s.shard == t.shard) {
+                        Some(s) => s.keys.extend(t.keys),
+                        None => shards.push(t),
+                    }
+                }
+                shards.sort_by(|a, b| a.shard.cmp(&b.shard));
                 Targets::Shards(shards)
             }
-            Route::Id(id) => Targets::Shards(shard_of_id(id).map(|s| (s.to_owned(), None)).into_iter().collect()),
+            Route::Id(id) => Targets::Shards(shard_of_id(id).map(|s| Target::of(s.to_owned())).into_iter().collect()),
+            // A listing of one shard key registers it as a write would: its shard may have keys
+            // to take in from a namespace it was split from.
             Route::Under(prefix) => match self.pinned(prefix) {
-                Some(key) => Targets::Shards(vec![(shard_of_namespace(key), None)]),
+                Some(key) => Targets::Shards(vec![Target {
+                    shard: shard_of_namespace(key),
+                    namespace: Some(key.to_owned()),
+                    keys: Vec::new(),
+                }]),
                 None => Targets::Directory((*prefix).to_owned()),
             },
             Route::Prefix(prefix) => Targets::Directory((*prefix).to_owned()),

@@ -9,7 +9,7 @@
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::error::{ErrorKind, GatewayError, Result};
+use crate::error::Result;
 use crate::sql::{args, stmt, Route, SqlDatabase, Statement};
 
 /// The directory's schema (and the table a shard remembers its namespaces in), created on
@@ -33,6 +33,9 @@ pub fn schema() -> Vec<Statement> {
             args![],
         ),
     ]
+    .into_iter()
+    .chain(super::moving::schema())
+    .collect()
 }
 
 /// The rows of one read.
@@ -142,31 +145,14 @@ pub async fn shard_for<D: SqlDatabase>(db: &D, ns: &str) -> Result<Option<String
     Ok(rows.into_iter().next().map(|r| r.shard))
 }
 
-/// Whether a shard holds anything of a key that starts with `prefix`: a row, an upload in
-/// progress, a journal entry or a presigned upload.
-pub async fn holds<D: SqlDatabase>(db: &D, prefix: &str) -> Result<bool> {
-    let exists = |table: &str| format!("EXISTS (SELECT 1 FROM {table} WHERE substr(key, 1, length(?1)) = ?1)");
-    let tables = ["objects", "pending_uploads", "multipart_uploads", "tus_uploads", "presigned_uploads"];
-    let sql = format!("SELECT ({}) AS held", tables.map(exists).join(" OR "));
-    #[derive(Deserialize)]
-    struct Row {
-        held: f64,
+/// The shards that may hold keys of namespace `ns` from before a split made it a shard key of
+/// its own: those of the registered namespaces it was split from.
+pub async fn sources<D: SqlDatabase>(db: &D, ns: &str) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for parent in parents(ns) {
+        found.extend(shard_for(db, parent).await?);
     }
-    let rows: Vec<Row> = read(db, "holds", stmt(sql, args![prefix])).await?;
-    Ok(rows.first().is_some_and(|r| r.held != 0.0))
-}
-
-/// The refusal of a namespace `ns` that `METADATA_SPLIT` took from `parent`, whose shard
-/// still holds keys under it: served from the new shards, those keys would seem gone.
-pub fn split_refused(parent: &str, ns: &str) -> GatewayError {
-    GatewayError::hidden(
-        ErrorKind::ConfigError,
-        format!(
-            "the gateway is misconfigured: METADATA_SPLIT splits `{parent}`, whose keys are already held whole \
-             in one shard; remove it from METADATA_SPLIT (a namespace is split before it holds data)"
-        ),
-        format!("configuration variable METADATA_SPLIT: `{ns}` would hide what the shard of `{parent}` holds"),
-    )
+    Ok(found)
 }
 
 /// Records, in the directory, that shard `shard` holds namespace `ns`.
@@ -176,15 +162,17 @@ pub async fn register<D: SqlDatabase>(db: &D, ns: &str, shard: &str, now_ms: i64
     Ok(())
 }
 
-/// The directory's namespaces starting with `prefix`, with their shards.
+/// The directory's namespaces whose keys may start with `prefix`, with their shards: those
+/// starting with it, and those it starts within (`acme`, for `acme/us` when `acme` was split
+/// after it held keys).
 pub async fn namespaces<D: SqlDatabase>(db: &D, prefix: &str) -> Result<Vec<(String, String)>> {
     #[derive(Deserialize)]
     struct Row {
         namespace: String,
         shard: String,
     }
-    let sql =
-        "SELECT namespace, shard FROM shard_directory WHERE substr(namespace, 1, length(?1)) = ?1 ORDER BY namespace";
+    let sql = "SELECT namespace, shard FROM shard_directory WHERE substr(namespace, 1, length(?1)) = ?1 \
+         OR substr(?1, 1, length(namespace) + 1) = namespace || '/' ORDER BY namespace";
     let rows: Vec<Row> = read(db, "directory", stmt(sql, args![prefix])).await?;
     Ok(rows.into_iter().map(|r| (r.namespace, r.shard)).collect())
 }

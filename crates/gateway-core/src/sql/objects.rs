@@ -88,6 +88,9 @@ impl<D: SqlDatabase> ObjectIndex for SqlMetadata<D> {
         let rows: Vec<Row> = self.all(Route::Under(prefix), "list", stmt(sql, values)).await?;
         let mut rows: Vec<ObjectRecord> = rows.into_iter().map(Into::into).collect();
         rows.sort_by(|a, b| (b.created_at, &b.key).cmp(&(a.created_at, &a.key)));
+        // A key being moved by a split may come from its old shard and its new one: the newest.
+        let mut seen = std::collections::HashSet::new();
+        rows.retain(|r| seen.insert(r.key.clone()));
         rows.truncate(limit as usize);
         Ok(rows)
     }

@@ -1,0 +1,249 @@
+//! Splitting a namespace that already holds keys (`gateway_core::shard::moving`): each key
+//! moves whole to its new shard, on demand and in the background, with its history, sessions
+//! and spent nonces; listings never miss a key; late callers with the old layout and upload ids
+//! that name the old shard are sent on; a step whose answer was lost is imported once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::cell::Cell;
+
+use futures_executor::block_on;
+use gateway_core::error::Result;
+use gateway_core::metadata::{
+    Commit, MultipartIndex, MultipartUpload, ObjectIndex, ObjectRecord, PartAttempt, PendingUpload, PresignLedger,
+    UploadJournal, STATUS_COMPLETE,
+};
+use gateway_core::multipart::rules::Part;
+use gateway_core::shard::local::LocalShards;
+use gateway_core::shard::moving::{self, Call, Sources};
+use gateway_core::shard::{shard_of_namespace, Layout};
+use gateway_core::sql::{args, stmt, Route, SqlDatabase, SqlMetadata};
+
+type Sharded = SqlMetadata<LocalShards>;
+
+fn record(key: &str, at: i64, size: u64) -> ObjectRecord {
+    ObjectRecord {
+        key: key.to_owned(),
+        owner: "zeta".to_owned(),
+        size,
+        content_type: "text/plain".to_owned(),
+        etag: format!("\"e{at}\""),
+        checksum_sha256: None,
+        checksum_md5: None,
+        status: STATUS_COMPLETE.to_owned(),
+        detected_type: None,
+        type_matches: None,
+        created_at: at,
+        completed_at: Some(at),
+        storage_key: format!("{key}~{at}"),
+        scan: None,
+        metadata: None,
+    }
+}
+
+fn put(m: &Sharded, key: &str, at: i64) {
+    let rec = record(key, at, at as u64);
+    let id = format!("up-{key}-{at}");
+    let entry = PendingUpload {
+        id: id.clone(),
+        key: key.to_owned(),
+        owner: "zeta".to_owned(),
+        started_at: at,
+        storage_key: rec.storage_key.clone(),
+        due_at: at + 1000,
+    };
+    block_on(m.begin_upload(&entry)).unwrap();
+    let done = block_on(m.commit_upload(&id, &rec, false, None)).unwrap();
+    assert!(matches!(done, Commit::Committed { .. }), "{done:?}");
+}
+
+/// The metadata before `zeta` is split (every key of it in one shard), and after, on the same
+/// shards.
+fn before_and_after() -> (Sharded, Sharded) {
+    let whole = SqlMetadata::new(LocalShards::default(), true);
+    let mut split = whole.db().clone();
+    split.layout = Layout::new(vec!["zeta".to_owned()]);
+    (whole, SqlMetadata::new(split, true))
+}
+
+/// How many rows of `table` for `key` shard key `ns`'s shard holds.
+fn rows(m: &Sharded, ns: &str, table: &str, key: &str) -> usize {
+    let db = block_on(m.db().shard(&shard_of_namespace(ns))).unwrap();
+    let sql = format!("SELECT 1 AS x FROM {table} WHERE key = ?1");
+    block_on(db.batch(Route::Here, "test", vec![stmt(sql, args![key])])).unwrap()[0].rows.len()
+}
+
+fn listed(m: &Sharded, prefix: &str) -> Vec<String> {
+    block_on(m.list("zeta", prefix, 100, None)).unwrap().into_iter().map(|r| r.key).collect()
+}
+
+#[test]
+fn a_split_namespace_serves_each_key_it_held_with_its_history_from_the_keys_new_shard() {
+    let (whole, split) = before_and_after();
+    put(&whole, "zeta/us/a", 1);
+    put(&whole, "zeta/us/a", 2);
+    put(&whole, "zeta/uk/b", 3);
+    put(&whole, "zeta/top.txt", 4);
+    assert_eq!(
+        rows(&whole, "zeta", "replaced_versions", "zeta/us/a") + rows(&whole, "zeta", "pending_uploads", "zeta/us/a"),
+        1,
+        "the overwrite's journal entry"
+    );
+
+    // The first call for a key of the split namespace moves that key in, whole.
+    let got = block_on(split.get("zeta/us/a")).unwrap().expect("the key is served from its new shard");
+    assert_eq!((got.created_at, got.storage_key.as_str()), (2, "zeta/us/a~2"));
+    assert_eq!(rows(&split, "zeta/us", "objects", "zeta/us/a"), 1);
+    assert_eq!(rows(&split, "zeta", "objects", "zeta/us/a"), 0, "never in two shards");
+    assert_eq!(rows(&split, "zeta/us", "pending_uploads", "zeta/us/a"), 1, "its journal entry moved with it");
+    assert_eq!(
+        rows(&split, "zeta", "objects", "zeta/uk/b"),
+        1,
+        "a key nobody asked for stays until the background moves it"
+    );
+
+    // Listings see every key once: those moved, those not yet, across the namespace and within.
+    let all = vec!["zeta/top.txt", "zeta/uk/b", "zeta/us/a"];
+    assert_eq!(listed(&split, "zeta/"), all);
+    assert_eq!(listed(&split, "zeta/uk/"), vec!["zeta/uk/b"], "a team not yet moved is listed from the old shard");
+    // A new key of another team registers its shard; its old key is listed once.
+    put(&split, "zeta/uk/c", 5);
+    assert_eq!(listed(&split, "zeta/"), vec!["zeta/uk/c", "zeta/top.txt", "zeta/uk/b", "zeta/us/a"]);
+    assert_eq!(listed(&split, "zeta/uk/"), vec!["zeta/uk/c", "zeta/uk/b"]);
+
+    // The alarms move the rest; the old shard keeps only what is still its own.
+    block_on(split.db().finish_moves()).unwrap();
+    assert_eq!(rows(&split, "zeta", "objects", "zeta/uk/b"), 0);
+    assert_eq!(rows(&split, "zeta/uk", "objects", "zeta/uk/b"), 1);
+    assert_eq!(rows(&split, "zeta", "objects", "zeta/top.txt"), 1, "nobody has named its shard key yet");
+    // The Cron Trigger names what is left (a key directly under a split namespace is a shard
+    // key of its own), and the alarms move it.
+    assert_eq!(block_on(split.db().adopt(10)).unwrap(), 1);
+    block_on(split.db().finish_moves()).unwrap();
+    assert_eq!(rows(&split, "zeta", "objects", "zeta/top.txt"), 0);
+    assert_eq!(rows(&split, "zeta/top.txt", "objects", "zeta/top.txt"), 1);
+    assert_eq!(block_on(split.db().adopt(10)).unwrap(), 0, "nothing left where it was");
+    assert_eq!(listed(&split, "zeta/"), vec!["zeta/uk/c", "zeta/top.txt", "zeta/uk/b", "zeta/us/a"]);
+    let page: Vec<String> =
+        block_on(split.list("zeta", "zeta/", 2, None)).unwrap().into_iter().map(|r| r.key).collect();
+    assert_eq!(page, vec!["zeta/uk/c", "zeta/top.txt"]);
+
+    // An overwrite after the move journals the version it replaced in the key's new shard.
+    put(&split, "zeta/us/a", 6);
+    assert_eq!(block_on(split.get("zeta/us/a")).unwrap().unwrap().created_at, 6);
+    assert_eq!(rows(&split, "zeta/us", "pending_uploads", "zeta/us/a"), 2);
+}
+
+#[test]
+fn a_late_caller_with_the_old_layout_is_sent_to_the_keys_new_shard() {
+    let (whole, split) = before_and_after();
+    put(&whole, "zeta/us/a", 1);
+    assert!(block_on(split.get("zeta/us/a")).unwrap().is_some());
+    // A Worker still on the old layout asks the old shard, which sends it on.
+    put(&whole, "zeta/us/a", 2);
+    assert_eq!(block_on(whole.get("zeta/us/a")).unwrap().unwrap().created_at, 2);
+    assert_eq!(block_on(split.get("zeta/us/a")).unwrap().unwrap().created_at, 2);
+    assert_eq!(rows(&split, "zeta", "objects", "zeta/us/a"), 0);
+    // Even for a key the old shard never held.
+    put(&whole, "zeta/us/new", 3);
+    assert_eq!(rows(&split, "zeta/us", "objects", "zeta/us/new"), 1);
+}
+
+#[test]
+fn a_multipart_upload_begun_before_the_split_completes_through_the_keys_new_shard() {
+    let (whole, split) = before_and_after();
+    let key = "zeta/us/video.mp4";
+    let id = whole.db().layout.routed_id(key, "raw1");
+    let upload = MultipartUpload {
+        id: id.clone(),
+        key: key.to_owned(),
+        owner: "zeta".to_owned(),
+        store_upload_id: "store-1".to_owned(),
+        content_type: "video/mp4".to_owned(),
+        declared_size: None,
+        created_at: 1,
+        expires_at: 1_000_000,
+        storage_key: format!("{key}~m"),
+        max_size: None,
+        metadata: None,
+    };
+    block_on(whole.begin_multipart(&upload)).unwrap();
+    let part = |n: u16| {
+        let attempt =
+            PartAttempt { upload_id: id.clone(), attempt: format!("req-{n}"), number: n, size: 5, until_ms: 900_000 };
+        (attempt, Part { number: n, size: 5, etag: format!("\"p{n}\"") })
+    };
+    let (a1, p1) = part(1);
+    assert!(block_on(whole.reserve_part(&a1, 1 << 30, 10)).unwrap());
+    block_on(whole.record_part(&id, &a1.attempt, &p1)).unwrap();
+
+    // The key moves (a call names it), its session with it; the id still names the old shard.
+    assert!(block_on(split.get(key)).unwrap().is_none());
+    let (a2, p2) = part(2);
+    assert!(block_on(split.reserve_part(&a2, 1 << 30, 20)).unwrap(), "the old shard sends the id on");
+    block_on(split.record_part(&id, &a2.attempt, &p2)).unwrap();
+    let parts = block_on(split.parts(&id, 30)).unwrap();
+    assert_eq!(parts.iter().map(|p| p.number).collect::<Vec<_>>().len(), 2);
+    let others = block_on(split.other_parts(&id, 3)).unwrap();
+    assert_eq!((others.count, others.bytes), (2, 10), "the parts are counted once in the new shard");
+
+    let mut rec = record(key, 40, 10);
+    rec.storage_key = upload.storage_key.clone();
+    let done = block_on(split.complete_multipart(&id, &rec)).unwrap();
+    assert!(matches!(done, Commit::Committed { .. }), "{done:?}");
+    assert_eq!(rows(&split, "zeta/us", "objects", key), 1);
+    assert!(block_on(split.multipart(&id)).unwrap().is_none());
+}
+
+#[test]
+fn a_url_spent_before_the_split_stays_spent_after_it() {
+    let (whole, split) = before_and_after();
+    assert!(block_on(whole.use_nonce("zeta/us/a", "n-1", 9_999)).unwrap());
+    put(&whole, "zeta/us/a", 1);
+    assert!(!block_on(split.use_nonce("zeta/us/a", "n-1", 9_999)).unwrap(), "replayed after the split");
+    assert!(block_on(split.use_nonce("zeta/us/a", "n-2", 9_999)).unwrap());
+}
+
+/// Shards whose first answer to an export is lost on its way back.
+struct LosesAnExport {
+    shards: LocalShards,
+    lost: Cell<bool>,
+}
+
+impl Sources for LosesAnExport {
+    async fn ask(&self, shard: &str, call: &Call) -> Result<serde_json::Value> {
+        let answer = self.shards.ask(shard, call).await?;
+        if matches!(call, Call::Export { .. }) && !self.lost.replace(true) {
+            return Err(gateway_core::sql::error("move export", "connection reset"));
+        }
+        Ok(answer)
+    }
+}
+
+#[test]
+fn a_step_whose_answer_was_lost_is_asked_again_and_its_rows_imported_once() {
+    let (whole, split) = before_and_after();
+    for (i, key) in ["zeta/us/a", "zeta/us/b", "zeta/us/c"].into_iter().enumerate() {
+        put(&whole, key, i as i64 + 1);
+    }
+    // The new shard exists and has begun its move (a call for a key it has not held).
+    assert!(block_on(split.get("zeta/us/new")).unwrap().is_none());
+    let name = shard_of_namespace("zeta/us");
+    let target = block_on(split.db().shard(&name)).unwrap();
+    let flaky = LosesAnExport { shards: split.db().clone(), lost: Cell::new(false) };
+    assert!(block_on(moving::advance(&*target, &flaky, &name, 5)).is_err(), "the first answer is lost");
+    assert_eq!(rows(&split, "zeta", "objects", "zeta/us/a"), 0, "the source handed the keys over");
+    assert_eq!(rows(&split, "zeta/us", "objects", "zeta/us/a"), 0, "not yet imported");
+    assert_eq!(
+        listed(&split, "zeta/us/"),
+        vec!["zeta/us/c", "zeta/us/b", "zeta/us/a"],
+        "a listing finishes the step first"
+    );
+    assert!(!block_on(moving::advance(&*target, &flaky, &name, 5)).unwrap(), "nothing left to move");
+    for key in ["zeta/us/a", "zeta/us/b", "zeta/us/c"] {
+        assert_eq!(rows(&split, "zeta/us", "objects", key), 1, "{key} imported once");
+    }
+    let source = block_on(split.db().shard(&shard_of_namespace("zeta"))).unwrap();
+    let handoffs =
+        block_on(source.batch(Route::Here, "test", vec![stmt("SELECT step FROM shard_handoff", args![])])).unwrap();
+    assert!(handoffs[0].rows.is_empty(), "every step released");
+}
