@@ -215,7 +215,13 @@ impl MetadataShard {
                 registry::register(&db, &namespace, &shard, now_ms()).await?;
                 to_json(from)
             }
-            Message::Move { call } => moving::answer(&db, call).await,
+            Message::Move { call } => {
+                // Never while this shard is taking keys in itself (a split of a split): what it
+                // hands over is what it holds once its own step is done. Calls go from a shard
+                // key's shard to those of shorter ones only, so the locks never wait in a circle.
+                let _one = self.lock.lock().await;
+                moving::answer(&db, call).await
+            }
             Message::Namespaces { prefix } => to_json(registry::namespaces(&db, &prefix).await?),
             Message::Due { shard, due_at, reported_at } => {
                 registry::note_due(&db, &shard, due_at, reported_at).await?;
@@ -286,18 +292,22 @@ impl MetadataShard {
         Ok(due)
     }
 
-    /// Moves in up to [`MOVE_STEPS`] steps of keys a split moved here: whether more remain.
-    async fn move_in(&self) -> bool {
-        let Some(name) = self.name.borrow().clone() else { return false };
+    /// Moves in up to [`MOVE_STEPS`] steps of keys a split moved here: when to go on (ms from
+    /// now), if keys remain.
+    async fn move_in(&self) -> Option<i64> {
+        let name = self.name.borrow().clone()?;
         let _one = self.lock.lock().await;
         let moved = match binding(&self.env) {
             Ok(ns) => moving::advance(&self.sql(), &Peers(ns), &name, MOVE_STEPS).await,
             Err(e) => Err(e),
         };
-        moved.unwrap_or_else(|e| {
-            emit(&Line::new("error", "sweep_problem").detail(format!("moving keys in: {}", e.log_line())));
-            true
-        })
+        match moved {
+            Ok(more) => more.then_some(1_000),
+            Err(e) => {
+                emit(&Line::new("error", "sweep_problem").detail(format!("moving keys in: {}", e.log_line())));
+                Some(60_000)
+            }
+        }
     }
 
     /// The report of this shard's due time `due_at` for the directory, if the shard knows its
@@ -330,12 +340,12 @@ impl MetadataShard {
             report.problems.extend(dispatched.problems);
         }
         // Work still due (a step that failed, a full batch) is tried again a minute on; keys
-        // still to move in, a second on.
+        // still to move in, a second on (a minute, after a failed step).
         self.armed.set(None);
         let mut next =
             due::next_due(&self.sql(), scan_timeout(&self.env)).await.ok().flatten().map(|due| due.max(now + 60_000));
-        if moving_on {
-            next = Some(next.map_or(now + 1_000, |at| at.min(now + 1_000)));
+        if let Some(retry) = moving_on {
+            next = Some(next.map_or(now + retry, |at| at.min(now + retry)));
         }
         if let Some(at) = next {
             if self.state.storage().set_alarm(moment(at)).await.is_ok() {

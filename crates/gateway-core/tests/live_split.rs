@@ -247,3 +247,30 @@ fn a_step_whose_answer_was_lost_is_asked_again_and_its_rows_imported_once() {
         block_on(source.batch(Route::Here, "test", vec![stmt("SELECT step FROM shard_handoff", args![])])).unwrap();
     assert!(handoffs[0].rows.is_empty(), "every step released");
 }
+
+#[test]
+fn a_split_of_a_split_namespace_moves_each_key_from_wherever_it_is_to_its_deepest_shard() {
+    let (whole, once) = before_and_after();
+    put(&whole, "zeta/eu/paris/a", 1);
+    put(&whole, "zeta/eu/berlin/b", 2);
+    // Split once: paris's key moves to the shard of `zeta/eu`; berlin's stays in `zeta`'s.
+    assert!(block_on(once.get("zeta/eu/paris/a")).unwrap().is_some());
+    assert_eq!(rows(&once, "zeta/eu", "objects", "zeta/eu/paris/a"), 1);
+    assert_eq!(rows(&once, "zeta", "objects", "zeta/eu/berlin/b"), 1);
+    // Split again, deeper: each key is taken from the shard that holds it.
+    let mut twice = once.db().clone();
+    twice.layout = Layout::new(vec!["zeta".to_owned(), "zeta/eu".to_owned()]);
+    let twice = SqlMetadata::new(twice, true);
+    assert_eq!(block_on(twice.get("zeta/eu/paris/a")).unwrap().unwrap().created_at, 1);
+    assert_eq!(block_on(twice.get("zeta/eu/berlin/b")).unwrap().unwrap().created_at, 2);
+    assert_eq!(rows(&twice, "zeta/eu/paris", "objects", "zeta/eu/paris/a"), 1);
+    assert_eq!(rows(&twice, "zeta/eu/berlin", "objects", "zeta/eu/berlin/b"), 1);
+    block_on(twice.db().finish_moves()).unwrap();
+    for ns in ["zeta", "zeta/eu"] {
+        for key in ["zeta/eu/paris/a", "zeta/eu/berlin/b"] {
+            assert_eq!(rows(&twice, ns, "objects", key), 0, "{key} left in {ns}");
+        }
+    }
+    assert_eq!(listed(&twice, "zeta/"), vec!["zeta/eu/berlin/b", "zeta/eu/paris/a"]);
+    assert_eq!(listed(&twice, "zeta/eu/"), vec!["zeta/eu/berlin/b", "zeta/eu/paris/a"]);
+}

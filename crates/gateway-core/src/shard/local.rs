@@ -85,7 +85,8 @@ impl LocalShards {
     /// where they were, up to `budget`. How many it registered.
     pub async fn adopt(&self, budget: usize) -> Result<usize> {
         moving::adopt(self, &self.layout, budget, async |ns: &str| {
-            let target = Target { shard: super::shard_of_namespace(ns), namespace: Some(ns.to_owned()), keys: Vec::new() };
+            let target =
+                Target { shard: super::shard_of_namespace(ns), namespace: Some(ns.to_owned()), keys: Vec::new() };
             self.send(&target, Concerns::default(), "adopt", &[]).await.map(|_| ())
         })
         .await

@@ -6,7 +6,8 @@
 //!   [`Layout`]. Everything that must be atomic with a
 //!   key lives in its namespace's shard: its row and replaced versions, its journal entries,
 //!   its multipart and tus sessions, its presigned uploads and spent nonces, and the outbox
-//!   rows of its events. Shards share nothing, so no operation spans two of them.
+//!   rows of its events. Shards share nothing, so no operation spans two of them; a split of
+//!   a namespace that holds keys moves each key whole, in one step ([`moving`]).
 //! - **Shard names.** A shard key's shard is named by [`shard_of_namespace`], 16 hex digits of
 //!   its SHA-256. Multipart and tus ids carry the name ([`Layout::routed_id`]), so a request
 //!   that names only an upload id reaches the right shard.
@@ -15,7 +16,8 @@
 //!   upload id it concerns), and a sharded [`crate::sql::SqlDatabase`] sends it to that shard,
 //!   where it runs as one transaction: one round trip, as on D1. The few batches that concern
 //!   every shard (the sweep's listings, a listing across namespaces) run in each shard the
-//!   directory ([`registry`]) knows, and their rows are merged.
+//!   directory ([`registry`]) knows, and their rows are merged. A shard answers a batch for
+//!   something a split moved away with where it went, and the batch follows it.
 
 use sha2::{Digest, Sha256};
 

@@ -149,7 +149,10 @@ pub async fn answer<D: SqlDatabase>(db: &D, call: Call) -> Result<serde_json::Va
                 .batch(
                     Route::Here,
                     "move out",
-                    vec![stmt(sql, args![namespace, target]), stmt("SELECT nonce, expires_at FROM used_nonces", args![])],
+                    vec![
+                        stmt(sql, args![namespace, target]),
+                        stmt("SELECT nonce, expires_at FROM used_nonces", args![]),
+                    ],
                 )
                 .await?;
             let nonces: Vec<Nonce> = results.get(1).map(|o| o.decode("move out")).transpose()?.unwrap_or_default();
@@ -210,7 +213,9 @@ pub async fn adopt<S: Sources>(
         let source = super::shard_of_namespace(split);
         while touched.len() < budget {
             let call = Call::Unmoved { split: split.clone() };
-            let Some(key) = decode::<Option<String>>(sources.ask(&source, &call).await?, "move unmoved")? else { break };
+            let Some(key) = decode::<Option<String>>(sources.ask(&source, &call).await?, "move unmoved")? else {
+                break;
+            };
             let ns = layout.shard_key(&key).to_owned();
             // Registered already but not moving it (it was registered before its source was):
             // its keys stay served where they are.
