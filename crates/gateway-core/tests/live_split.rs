@@ -203,20 +203,90 @@ fn a_url_spent_before_the_split_stays_spent_after_it() {
     assert!(block_on(split.use_nonce("zeta/us/a", "n-2", 9_999)).unwrap());
 }
 
-/// Shards whose first answer to an export is lost on its way back.
-struct LosesAnExport {
+/// Shards that fail the first call of one kind: before it reaches the source (`reaches`
+/// false) or after the source answered (the answer lost on its way back).
+struct FailsOnce {
     shards: LocalShards,
-    lost: Cell<bool>,
+    kind: fn(&Call) -> bool,
+    reaches: bool,
+    failed: Cell<bool>,
 }
 
-impl Sources for LosesAnExport {
+impl FailsOnce {
+    fn new(shards: &LocalShards, kind: fn(&Call) -> bool, reaches: bool) -> FailsOnce {
+        FailsOnce { shards: shards.clone(), kind, reaches, failed: Cell::new(false) }
+    }
+}
+
+impl Sources for FailsOnce {
     async fn ask(&self, shard: &str, call: &Call) -> Result<serde_json::Value> {
+        let fail = (self.kind)(call) && !self.failed.replace(true);
+        if fail && !self.reaches {
+            return Err(gateway_core::sql::error("move", "connection refused"));
+        }
         let answer = self.shards.ask(shard, call).await?;
-        if matches!(call, Call::Export { .. }) && !self.lost.replace(true) {
-            return Err(gateway_core::sql::error("move export", "connection reset"));
+        if fail {
+            return Err(gateway_core::sql::error("move", "connection reset"));
         }
         Ok(answer)
     }
+}
+
+fn export(call: &Call) -> bool {
+    matches!(call, Call::Export { .. })
+}
+
+fn release(call: &Call) -> bool {
+    matches!(call, Call::Release { .. })
+}
+
+/// The shard of `zeta/us`, begun on its move (a call for a key it has not held), and its name.
+fn target(split: &Sharded) -> (std::rc::Rc<gateway_core::sql::sqlite::NativeSqlite>, String) {
+    assert!(block_on(split.get("zeta/us/new")).unwrap().is_none());
+    let name = shard_of_namespace("zeta/us");
+    (block_on(split.db().shard(&name)).unwrap(), name)
+}
+
+fn handoffs(split: &Sharded) -> usize {
+    let source = block_on(split.db().shard(&shard_of_namespace("zeta"))).unwrap();
+    block_on(source.batch(Route::Here, "test", vec![stmt("SELECT step FROM shard_handoff", args![])])).unwrap()[0]
+        .rows
+        .len()
+}
+
+#[test]
+fn a_key_whose_old_shard_cannot_be_reached_is_refused_and_stays_whole_where_it_was() {
+    let (whole, split) = before_and_after();
+    put(&whole, "zeta/us/a", 1);
+    let (db, name) = target(&split);
+    let down = FailsOnce::new(split.db(), export, false);
+    let read = vec![stmt("SELECT key FROM objects WHERE key = ?1", args!["zeta/us/a"])];
+    let keys = vec!["zeta/us/a".to_owned()];
+    let concerns = moving::Concerns { keys: &keys, ..Default::default() };
+    assert!(
+        block_on(moving::run(&*db, &down, &name, concerns, "select", read.clone())).is_err(),
+        "refused, not answered empty"
+    );
+    assert_eq!(rows(&split, "zeta", "objects", "zeta/us/a"), 1, "still whole in the old shard");
+    match block_on(moving::run(&*db, &down, &name, concerns, "select", read)).unwrap() {
+        moving::Ran::Here(found) => assert_eq!(found[0].rows.len(), 1, "moved in and found once the old shard answers"),
+        moved => panic!("{moved:?}"),
+    }
+    assert_eq!(rows(&split, "zeta", "objects", "zeta/us/a"), 0);
+}
+
+#[test]
+fn a_step_imported_but_not_released_is_released_once_and_never_imported_again() {
+    let (whole, split) = before_and_after();
+    put(&whole, "zeta/us/a", 1);
+    let (db, name) = target(&split);
+    let flaky = FailsOnce::new(split.db(), release, false);
+    assert!(block_on(moving::advance(&*db, &flaky, &name, 5)).is_err(), "the release never arrives");
+    assert_eq!(rows(&split, "zeta/us", "objects", "zeta/us/a"), 1, "imported");
+    assert_eq!(handoffs(&split), 1, "the old shard still keeps the step");
+    assert!(!block_on(moving::advance(&*db, &flaky, &name, 5)).unwrap());
+    assert_eq!(rows(&split, "zeta/us", "objects", "zeta/us/a"), 1, "imported once");
+    assert_eq!(handoffs(&split), 0, "released");
 }
 
 #[test]
@@ -225,12 +295,9 @@ fn a_step_whose_answer_was_lost_is_asked_again_and_its_rows_imported_once() {
     for (i, key) in ["zeta/us/a", "zeta/us/b", "zeta/us/c"].into_iter().enumerate() {
         put(&whole, key, i as i64 + 1);
     }
-    // The new shard exists and has begun its move (a call for a key it has not held).
-    assert!(block_on(split.get("zeta/us/new")).unwrap().is_none());
-    let name = shard_of_namespace("zeta/us");
-    let target = block_on(split.db().shard(&name)).unwrap();
-    let flaky = LosesAnExport { shards: split.db().clone(), lost: Cell::new(false) };
-    assert!(block_on(moving::advance(&*target, &flaky, &name, 5)).is_err(), "the first answer is lost");
+    let (db, name) = target(&split);
+    let flaky = FailsOnce::new(split.db(), export, true);
+    assert!(block_on(moving::advance(&*db, &flaky, &name, 5)).is_err(), "the first answer is lost");
     assert_eq!(rows(&split, "zeta", "objects", "zeta/us/a"), 0, "the source handed the keys over");
     assert_eq!(rows(&split, "zeta/us", "objects", "zeta/us/a"), 0, "not yet imported");
     assert_eq!(
@@ -238,14 +305,11 @@ fn a_step_whose_answer_was_lost_is_asked_again_and_its_rows_imported_once() {
         vec!["zeta/us/c", "zeta/us/b", "zeta/us/a"],
         "a listing finishes the step first"
     );
-    assert!(!block_on(moving::advance(&*target, &flaky, &name, 5)).unwrap(), "nothing left to move");
+    assert!(!block_on(moving::advance(&*db, &flaky, &name, 5)).unwrap(), "nothing left to move");
     for key in ["zeta/us/a", "zeta/us/b", "zeta/us/c"] {
         assert_eq!(rows(&split, "zeta/us", "objects", key), 1, "{key} imported once");
     }
-    let source = block_on(split.db().shard(&shard_of_namespace("zeta"))).unwrap();
-    let handoffs =
-        block_on(source.batch(Route::Here, "test", vec![stmt("SELECT step FROM shard_handoff", args![])])).unwrap();
-    assert!(handoffs[0].rows.is_empty(), "every step released");
+    assert_eq!(handoffs(&split), 0, "every step released");
 }
 
 #[test]
