@@ -338,3 +338,49 @@ fn a_split_of_a_split_namespace_moves_each_key_from_wherever_it_is_to_its_deepes
     assert_eq!(listed(&twice, "zeta/"), vec!["zeta/eu/berlin/b", "zeta/eu/paris/a"]);
     assert_eq!(listed(&twice, "zeta/eu/"), vec!["zeta/eu/berlin/b", "zeta/eu/paris/a"]);
 }
+
+#[test]
+fn a_background_step_takes_fewer_keys_when_their_sessions_have_many_parts() {
+    let (whole, split) = before_and_after();
+    let ids: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|k| {
+            let key = format!("zeta/us/{k}");
+            let id = whole.db().layout.routed_id(&key, k);
+            let upload = MultipartUpload {
+                id: id.clone(),
+                key: key.clone(),
+                owner: "zeta".to_owned(),
+                store_upload_id: format!("store-{k}"),
+                content_type: "video/mp4".to_owned(),
+                declared_size: None,
+                created_at: 1,
+                expires_at: 1_000_000,
+                storage_key: format!("{key}~m"),
+                max_size: None,
+                metadata: None,
+            };
+            block_on(whole.begin_multipart(&upload)).unwrap();
+            id
+        })
+        .collect();
+    // 8,000 parts each: three keys' rows are more than one step hands over.
+    let source = block_on(split.db().shard(&shard_of_namespace("zeta"))).unwrap();
+    let numbers = serde_json::to_string(&(1..=8000).collect::<Vec<u32>>()).unwrap();
+    for id in &ids {
+        let sql = "INSERT INTO multipart_parts (upload_id, part_number, size, etag) SELECT ?1, value, 5, '\"p\"' FROM json_each(?2)";
+        block_on(source.batch(Route::Here, "test", vec![stmt(sql, args![id, &numbers])])).unwrap();
+    }
+    let (db, name) = target(&split);
+    let sessions = |ns: &str| {
+        let db = block_on(split.db().shard(&shard_of_namespace(ns))).unwrap();
+        let sql = "SELECT part_count FROM multipart_uploads ORDER BY key";
+        let found = block_on(db.batch(Route::Here, "test", vec![stmt(sql, args![])])).unwrap();
+        found[0].rows.iter().map(|r| r["part_count"].as_i64().unwrap()).collect::<Vec<_>>()
+    };
+    assert!(block_on(moving::advance(&*db, split.db(), &name, 1)).unwrap(), "keys remain after one step");
+    assert_eq!(sessions("zeta/us"), vec![8000], "one key's session, its parts counted once");
+    assert!(!block_on(moving::advance(&*db, split.db(), &name, 10)).unwrap());
+    assert_eq!(sessions("zeta/us"), vec![8000, 8000, 8000]);
+    assert!(sessions("zeta").is_empty());
+}

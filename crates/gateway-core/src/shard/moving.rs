@@ -37,6 +37,9 @@ use crate::sql::{args, error, join, stmt, Outcome, Route, SqlDatabase, Statement
 /// Keys a background step moves.
 pub const STEP_KEYS: u32 = 200;
 
+/// Rows a background step hands over, at most (unless one key has more).
+const STEP_ROWS: usize = 20_000;
+
 /// Tables with a `key` column: each key's rows in them move together.
 const KEYED: [&str; 6] =
     ["objects", "replaced_versions", "pending_uploads", "multipart_uploads", "tus_uploads", "presigned_uploads"];
@@ -335,7 +338,8 @@ async fn export<D: SqlDatabase>(
     }
     // Only keys this move owns: a longer namespace moved out elsewhere is that move's.
     let ours = |k: &String| of(k, namespace) && out.target(k) == Some(target);
-    let (chosen, more) = match keys {
+    let range = keys.is_none();
+    let (chosen, mut more) = match keys {
         Some(keys) => (keys.into_iter().filter(ours).collect::<BTreeSet<String>>(), false),
         None => {
             let (op, from) = if after.is_empty() { (">=", namespace) } else { (">", after) };
@@ -367,32 +371,56 @@ async fn export<D: SqlDatabase>(
             (all.into_iter().take(limit as usize).collect(), more)
         }
     };
-    let list = serde_json::to_string(&chosen).map_err(|e| error("move export", &e.to_string()))?;
-    let within = "key IN (SELECT value FROM json_each(?1))";
-    let sessions = |parent: &str| format!("upload_id IN (SELECT id FROM {parent} WHERE {within})");
-    let mut reads: Vec<Statement> =
-        KEYED.iter().map(|t| stmt(format!("SELECT * FROM {t} WHERE {within}"), args![&list])).collect();
-    reads.extend(CHILDREN.iter().map(|(t, p)| stmt(format!("SELECT * FROM {t} WHERE {}", sessions(p)), args![&list])));
-    let names = KEYED.iter().copied().chain(CHILDREN.iter().map(|(t, _)| *t));
-    let read = db.batch(Route::Here, "move export", reads).await?;
-    let tables = names
-        .zip(read)
-        .map(|(t, o)| Ok((t.to_owned(), o.decode::<serde_json::Map<String, serde_json::Value>>("move export")?)))
-        .collect::<Result<Vec<_>>>()?;
-    let handoff = Handoff { keys: chosen.into_iter().collect(), tables, more };
+    let mut chosen: Vec<String> = chosen.into_iter().collect();
+    // A background step takes fewer keys when theirs are many rows (sessions of many parts),
+    // so no handoff grows past what one message carries.
+    let (list, tables) = loop {
+        let list = serde_json::to_string(&chosen).map_err(|e| error("move export", &e.to_string()))?;
+        let tables = rows_of(db, &list).await?;
+        let rows: usize = tables.iter().map(|(_, r)| r.len()).sum();
+        if !range || rows <= STEP_ROWS || chosen.len() <= 1 {
+            break (list, tables);
+        }
+        chosen.truncate(chosen.len() / 2);
+        more = true;
+    };
+    let handoff = Handoff { keys: chosen, tables, more };
     let body = serde_json::to_string(&handoff).map_err(|e| error("move export", &e.to_string()))?;
     // What was read leaves the live tables with the step's record, in one transaction: no
     // await lies between the read and this write, so nothing changed them in between.
     let mut writes = vec![stmt("INSERT INTO shard_handoff (step, body) VALUES (?1, ?2)", args![step, body])];
     for parent in ["multipart_uploads", "tus_uploads"] {
         let sql =
-            format!("INSERT OR REPLACE INTO shard_moved_ids (id, target) SELECT id, ?2 FROM {parent} WHERE {within}");
+            format!("INSERT OR REPLACE INTO shard_moved_ids (id, target) SELECT id, ?2 FROM {parent} WHERE {WITHIN}");
         writes.push(stmt(sql, args![&list, target]));
     }
-    writes.extend(CHILDREN.iter().map(|(t, p)| stmt(format!("DELETE FROM {t} WHERE {}", sessions(p)), args![&list])));
-    writes.extend(KEYED.iter().map(|t| stmt(format!("DELETE FROM {t} WHERE {within}"), args![&list])));
+    writes
+        .extend(CHILDREN.iter().map(|(t, p)| stmt(format!("DELETE FROM {t} WHERE {}", sessions_of(p)), args![&list])));
+    writes.extend(KEYED.iter().map(|t| stmt(format!("DELETE FROM {t} WHERE {WITHIN}"), args![&list])));
     db.batch(Route::Here, "move export", writes).await?;
     Ok(handoff)
+}
+
+/// The rows of the keys of a JSON list (`?1`).
+const WITHIN: &str = "key IN (SELECT value FROM json_each(?1))";
+
+/// Where the sessions of the keys of a list (`?1`) in session table `parent` are.
+fn sessions_of(parent: &str) -> String {
+    format!("upload_id IN (SELECT id FROM {parent} WHERE {WITHIN})")
+}
+
+/// Every row of the keys of JSON list `list`, table by table.
+async fn rows_of<D: SqlDatabase>(
+    db: &D,
+    list: &str,
+) -> Result<Vec<(String, Vec<serde_json::Map<String, serde_json::Value>>)>> {
+    let mut reads: Vec<Statement> =
+        KEYED.iter().map(|t| stmt(format!("SELECT * FROM {t} WHERE {WITHIN}"), args![list])).collect();
+    reads
+        .extend(CHILDREN.iter().map(|(t, p)| stmt(format!("SELECT * FROM {t} WHERE {}", sessions_of(p)), args![list])));
+    let names = KEYED.iter().copied().chain(CHILDREN.iter().map(|(t, _)| *t));
+    let read = db.batch(Route::Here, "move export", reads).await?;
+    names.zip(read).map(|(t, o)| Ok((t.to_owned(), o.decode("move export")?))).collect()
 }
 
 /// The statements that insert a handoff's rows. A multipart session arrives with no parts
