@@ -187,7 +187,7 @@ impl MetadataShard {
             Message::Batch { shard, namespace, op, statements, keys, id, listing } => {
                 // One batch at a time while keys may move in: a step is never under way while a
                 // batch runs, and the awaits below let other requests in.
-                let _one = self.lock.lock().await;
+                let one = self.lock.lock().await;
                 if self.name.borrow().is_none() {
                     registry::remember_name(&db, &shard).await?;
                     self.name.replace(Some(shard.clone()));
@@ -207,6 +207,7 @@ impl MetadataShard {
                     listing: listing.as_ref().map(|(p, alone)| (p.as_str(), *alone)),
                 };
                 let ran = moving::run(&db, &peers, &shard, concerns, &op, statements).await?;
+                drop(one);
                 self.arm().await;
                 to_json(ran)
             }
