@@ -44,6 +44,13 @@ impl Sql {
 }
 
 impl SqlDatabase for Sql {
+    fn home_apart(&self, key: &str, owner: &str) -> Option<String> {
+        match self {
+            Sql::Shards(s) => s.home_apart(key, owner),
+            Sql::D1(_) | Sql::Here(_) => None,
+        }
+    }
+
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
         match self {
             Sql::D1(d) => d.batch(route, op, statements).await,

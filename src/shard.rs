@@ -15,6 +15,7 @@ use futures_util::future::join_all;
 use gateway_core::error::{ErrorKind, GatewayError, Result};
 use gateway_core::events;
 use gateway_core::log::Line;
+use gateway_core::shard::ledger::{self, Homes};
 use gateway_core::shard::moving::{self, Concerns, Ran, Sources};
 use gateway_core::shard::{concerns, due, registry, shard_of_namespace, Layout, Target, Targets, MAX_HOPS};
 use gateway_core::sql::schema::{migrate, MIGRATIONS};
@@ -84,6 +85,8 @@ enum Message {
     Register { namespace: String, shard: String },
     /// From a shard taking in keys a split moved to it (`gateway_core::shard::moving`).
     Move { call: moving::Call },
+    /// To an owner's home: what the owner takes in another shard (`gateway_core::shard::ledger`).
+    QuotaReport { report: ledger::Report },
     /// To the directory: the namespaces starting with `prefix`, with their shards.
     Namespaces { prefix: String },
     /// To the directory: shard `shard`'s earliest due work was at `due_at` (`None`: nothing
@@ -223,6 +226,10 @@ impl MetadataShard {
                 let _one = self.lock.lock().await;
                 moving::answer(&db, call).await
             }
+            Message::QuotaReport { report } => {
+                ledger::receive(&db, &report).await?;
+                Ok(serde_json::Value::Null)
+            }
             Message::Namespaces { prefix } => to_json(registry::namespaces(&db, &prefix).await?),
             Message::Due { shard, due_at, reported_at } => {
                 registry::note_due(&db, &shard, due_at, reported_at).await?;
@@ -283,10 +290,10 @@ impl MetadataShard {
     }
 
     /// The earliest due work: the sweep's ([`due::next_due`]), or now while keys a split moved
-    /// here are still to move in.
+    /// here are still to move in or owners' homes are owed a report.
     async fn next_due(&self) -> Result<Option<i64>> {
         let due = due::next_due(&self.sql(), scan_timeout(&self.env)).await?;
-        if moving::unfinished(&self.sql()).await? {
+        if moving::unfinished(&self.sql()).await? || ledger::due(&self.sql()).await? {
             let now = now_ms();
             return Ok(Some(due.map_or(now, |at| at.min(now))));
         }
@@ -311,6 +318,22 @@ impl MetadataShard {
         }
     }
 
+    /// Reports to the homes of owners writing here what changed for them: when to try again
+    /// (ms from now), if some are still owed.
+    async fn report_quotas(&self) -> Option<i64> {
+        let name = self.name.borrow().clone()?;
+        let sent = match binding(&self.env) {
+            Ok(ns) => ledger::send(&self.sql(), &Peers(ns), &name, QUOTA_REPORTS).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            emit(&Line::new("error", "sweep_problem").detail(format!("reporting quota usage: {}", e.log_line())));
+            return Some(60_000);
+        }
+        // More owners than one run reports: on at once.
+        ledger::due(&self.sql()).await.unwrap_or(true).then_some(1_000)
+    }
+
     /// The report of this shard's due time `due_at` for the directory, if the shard knows its
     /// name.
     fn due_report(&self, due_at: Option<i64>) -> Option<Message> {
@@ -326,6 +349,7 @@ impl MetadataShard {
             self.name.replace(registry::own_name(&self.sql()).await.ok().flatten());
         }
         let moving_on = self.move_in().await;
+        let reporting = self.report_quotas().await;
         let cfg = crate::env::config(&self.env)?;
         let store = Backend::from_env(&self.env, &cfg)?;
         let meta = self.meta();
@@ -345,7 +369,7 @@ impl MetadataShard {
         self.armed.set(None);
         let mut next =
             due::next_due(&self.sql(), scan_timeout(&self.env)).await.ok().flatten().map(|due| due.max(now + 60_000));
-        if let Some(retry) = moving_on {
+        if let Some(retry) = moving_on.into_iter().chain(reporting).min() {
             next = Some(next.map_or(now + retry, |at| at.min(now + retry)));
         }
         if let Some(at) = next {
@@ -405,8 +429,17 @@ impl DurableObject for MetadataShard {
 /// Steps of a move an alarm takes (each [`moving::STEP_KEYS`] keys).
 const MOVE_STEPS: u32 = 25;
 
-/// The other shards, as a shard taking in keys reaches them.
+/// Owners a shard reports on at most per alarm.
+const QUOTA_REPORTS: u32 = 100;
+
+/// The other shards, as a shard taking in keys or reporting to owners' homes reaches them.
 struct Peers(ObjectNamespace);
+
+impl Homes for Peers {
+    async fn report(&self, home: &str, report: &ledger::Report) -> Result<()> {
+        send(&self.0, home, &Message::QuotaReport { report: report.clone() }).await?.into_result("quota report")
+    }
+}
 
 impl Sources for Peers {
     async fn ask(&self, shard: &str, call: &moving::Call) -> Result<serde_json::Value> {
@@ -566,6 +599,10 @@ impl DurableShards {
 }
 
 impl SqlDatabase for DurableShards {
+    fn home_apart(&self, key: &str, owner: &str) -> Option<String> {
+        self.layout.home_apart(key, owner)
+    }
+
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
         let (targets, directory) = match self.layout.targets(&route) {
             Targets::Shards(shards) => (shards, false),

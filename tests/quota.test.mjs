@@ -42,6 +42,33 @@ test('concurrent PUTs racing at the limit never take the owner past it', async (
   assert.ok(usage.bytes <= 10 * MiB);
 });
 
+test('an owner writing under several namespaces is held to one limit across them, and deletes free it', async () => {
+  // Keys in four namespaces: on Durable Objects, four shards besides the owner's own.
+  const frank = tokenFor('frank', { prefix: '' });
+  const body = Buffer.alloc(MiB, 3);
+  const results = await Promise.all(Array.from({ length: 32 }, (_, i) => call(gw, 'PUT', `/files/ns${i % 4}/frank-${i}.bin`, { token: frank, body })));
+  const stored = results.filter((r) => r.status === 201);
+  assert.equal(stored.length, 10, results.map((r) => r.status).join(','));
+  for (const r of results.filter((x) => x.status !== 201)) {
+    assertProblem(assert, r, 403, 'quota_exceeded');
+    assert.ok(r.json.usage.bytes + r.json.usage.reserved_bytes + MiB > 10 * MiB, JSON.stringify(r.json.usage));
+  }
+  assert.deepEqual(await rowsOf('frank'), { bytes: 10 * MiB, objects: 10 });
+  const usage = (await call(gw, 'GET', '/usage', { token: frank })).json;
+  assert.equal(usage.bytes, 10 * MiB);
+  // Three deleted: three more fit once the keys' shards have told the owner's home.
+  const keys = stored.map((r) => r.json.key).slice(0, 3);
+  for (const key of keys) assert.equal((await call(gw, 'DELETE', `/files/${key}`, { token: frank })).status, 204);
+  let put;
+  for (let tries = 0; tries < 100; tries++) {
+    put = await call(gw, 'PUT', '/files/ns9/frank-after.bin', { token: frank, body: Buffer.alloc(3 * MiB, 4) });
+    if (put.status !== 403) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(put.status, 201, put.text);
+  assert.deepEqual(await rowsOf('frank'), { bytes: 10 * MiB, objects: 8 });
+});
+
 test('multipart parts and tus chunks racing at the limit never overshoot it either', async () => {
   const dave = tokenFor('dave', { quota: { bytes: 16 * MiB } });
   const part = Buffer.alloc(5 * MiB, 1);

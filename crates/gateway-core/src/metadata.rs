@@ -621,6 +621,11 @@ pub trait QuotaIndex {
     async fn release_quota(&self, key: &str, id: &str) -> Result<()>;
     /// `owner`'s usage in the databases of keys under `prefix` at `now_ms`.
     async fn usage(&self, owner: &str, prefix: &str, now_ms: i64) -> Result<Usage>;
+    /// `owner`'s usage as its limit is checked for a write to `key`: where the owner's quota
+    /// ledger is another database than `key`'s, the ledger's count, which takes every database in.
+    async fn usage_checked(&self, owner: &str, key: &str, now_ms: i64) -> Result<Usage> {
+        self.usage(owner, key, now_ms).await
+    }
     /// Recomputes the recorded usage of up to `limit` owners from their rows (the next batch
     /// after the last one), the drifted ones, and forgets reservations that lapsed before
     /// `now_ms`.

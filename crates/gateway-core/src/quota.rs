@@ -12,10 +12,10 @@
 //!
 //! A limit comes from the token's `quota` claim (self-minted tokens), else the issuer's
 //! `quota` (`JWT_ISSUERS`), else `QUOTA_BYTES` / `QUOTA_OBJECTS`; without any, nothing is
-//! reserved and no round trip is added. Usage is counted per metadata database: on D1 for every
-//! owner at once; on Durable Objects per namespace shard, so an owner whose keys all lie in one
-//! namespace (the default `{sub}/` prefix) is held to the limit exactly, and one writing under
-//! several namespaces is held to it in each of them.
+//! reserved and no round trip is added. On D1 one database counts every owner. On Durable
+//! Objects each shard counts what owners take there, and an owner writing outside its own
+//! namespace's shard is also counted there, its home, as a whole
+//! ([`crate::shard::ledger`]): held to one limit across every shard.
 
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::grant::Grant;
@@ -30,7 +30,7 @@ pub async fn reserve<M: QuotaIndex>(meta: &M, grant: &Grant, r: Reservation<'_>,
     if meta.reserve_quota(&r, &quota, now_ms).await? {
         return Ok(());
     }
-    let usage = meta.usage(r.owner, r.key, now_ms).await.unwrap_or_default();
+    let usage = meta.usage_checked(r.owner, r.key, now_ms).await.unwrap_or_default();
     Err(exceeded(&quota, &usage, r.bytes, r.objects))
 }
 

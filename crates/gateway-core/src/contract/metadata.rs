@@ -276,7 +276,9 @@ async fn quota_usage_counts_rows_and_reservations_and_a_reservation_past_the_lim
 >(
     m: &M,
 ) -> Checked {
-    let owner = "quota-owner";
+    // The owner of the keys' namespace: on shards, its ledger is the keys' own shard
+    // (`gateway_core::shard::ledger` covers an owner writing elsewhere).
+    let owner = "contract";
     let key = "contract/quota";
     let usage = |at| async move { ok(m.usage(owner, "contract/", at).await, "usage") };
     let quota = Quota { bytes: Some(10), objects: Some(2) };

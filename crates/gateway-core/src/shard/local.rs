@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use super::ledger::{self, Homes, Report};
 use super::moving::{self, Call, Concerns, Ran, Sources};
 use super::{concerns, registry, Layout, Target, Targets, MAX_HOPS};
 use crate::error::Result;
@@ -92,6 +93,15 @@ impl LocalShards {
         .await
     }
 
+    /// What each shard's alarm does for the owners whose home is elsewhere: reports.
+    pub async fn send_reports(&self) -> Result<usize> {
+        let mut sent = 0;
+        for name in self.names() {
+            sent += ledger::send(&*self.shard(&name).await?, self, &name, 100).await?;
+        }
+        Ok(sent)
+    }
+
     /// What each shard's alarm does for the moves it takes in: every step, to the end.
     pub async fn finish_moves(&self) -> Result<()> {
         for name in self.names() {
@@ -99,6 +109,14 @@ impl LocalShards {
             while moving::advance(&*db, self, &name, 100).await? {}
         }
         Ok(())
+    }
+}
+
+/// A home takes a shard's report, through JSON.
+impl Homes for LocalShards {
+    async fn report(&self, home: &str, report: &Report) -> Result<()> {
+        self.sent.borrow_mut().push((home.to_owned(), "quota report".to_owned()));
+        ledger::receive(&*self.shard(home).await?, &wire("quota report", report)?).await
     }
 }
 
@@ -118,6 +136,10 @@ impl Sources for LocalShards {
 }
 
 impl SqlDatabase for LocalShards {
+    fn home_apart(&self, key: &str, owner: &str) -> Option<String> {
+        self.layout.home_apart(key, owner)
+    }
+
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
         let (targets, directory) = match self.layout.targets(&route) {
             Targets::Shards(shards) => (shards, false),

@@ -25,6 +25,7 @@ use crate::encoding::hex;
 use crate::sql::Route;
 
 pub mod due;
+pub mod ledger;
 #[cfg(feature = "sqlite")]
 pub mod local;
 pub mod moving;
@@ -122,6 +123,12 @@ impl Layout {
         (key.len() < prefix.len()).then_some(key)
     }
 
+    /// The home of `owner`'s quota ledger ([`Route::Owner`]) where it is not `key`'s shard.
+    pub fn home_apart(&self, key: &str, owner: &str) -> Option<String> {
+        let home = shard_of_namespace(owner);
+        (self.shard_of(key) != home).then_some(home)
+    }
+
     /// An upload id for `key` made from `raw` that names the key's shard: `<shard>z<raw>` (`z`
     /// is no hex digit; ids stay alphanumeric where `raw` is, as tus URLs need).
     pub fn routed_id(&self, key: &str, raw: &str) -> String {
@@ -161,6 +168,7 @@ impl Layout {
                 None => Targets::Directory((*prefix).to_owned()),
             },
             Route::Prefix(prefix) => Targets::Directory((*prefix).to_owned()),
+            Route::Owner(owner) => Targets::Shards(vec![Target::of(shard_of_namespace(owner))]),
             Route::Here => Targets::Shards(Vec::new()),
         }
     }

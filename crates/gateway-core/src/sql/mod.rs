@@ -14,7 +14,7 @@ mod multipart;
 mod objects;
 mod outbox;
 mod presign;
-mod quota;
+pub(crate) mod quota;
 pub mod schema;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -148,6 +148,9 @@ pub enum Route<'a> {
     /// Every database holding a namespace that starts with this prefix (`""`: every one),
     /// their outcomes joined.
     Prefix(&'a str),
+    /// The database that keeps this owner's quota ledger: on shards, the shard of the owner's
+    /// own namespace (its home), wherever its keys are.
+    Owner(&'a str),
     /// The database the batch is run on, whatever it holds (migrations, a shard's own work).
     Here,
 }
@@ -157,12 +160,22 @@ pub enum Route<'a> {
 #[allow(async_fn_in_trait)]
 pub trait SqlDatabase {
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>>;
+
+    /// The database of `owner`'s quota ledger ([`Route::Owner`]), named, where it is not the
+    /// database of `key`: never, in one database.
+    fn home_apart(&self, _key: &str, _owner: &str) -> Option<String> {
+        None
+    }
 }
 
 /// A shared database is the database.
 impl<D: SqlDatabase> SqlDatabase for std::rc::Rc<D> {
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
         (**self).batch(route, op, statements).await
+    }
+
+    fn home_apart(&self, key: &str, owner: &str) -> Option<String> {
+        (**self).home_apart(key, owner)
     }
 }
 

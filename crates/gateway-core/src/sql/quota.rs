@@ -3,23 +3,36 @@
 
 use serde::Deserialize;
 
-use super::{args, stmt, Route, SqlDatabase, SqlMetadata, Statement};
+use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Statement};
 use crate::error::Result;
 use crate::quota::{Drift, Quota, QuotaIndex, Reservation, Usage};
 
 /// What owner ?{o}'s rows in this database take: bytes, objects.
 fn stored(column: &str, o: u8) -> String {
-    format!("(SELECT COALESCE(SUM({column}), 0) FROM owner_usage WHERE owner = ?{o})")
+    stored_of(column, &format!("?{o}"))
+}
+
+/// What the rows of the owner named by SQL expression `owner` take here: bytes, objects.
+pub(crate) fn stored_of(column: &str, owner: &str) -> String {
+    format!("(SELECT COALESCE(SUM({column}), 0) FROM owner_usage WHERE owner = {owner})")
+}
+
+/// The bytes the owner named by SQL expression `owner` has stored here in uploads not yet
+/// finished: parts of open multipart uploads, bytes of unfinished tus uploads.
+pub(crate) fn held_of(owner: &str) -> String {
+    format!(
+        "((SELECT COALESCE(SUM(part_bytes), 0) FROM multipart_uploads WHERE owner = {owner} AND expires_at > 0) \
+         + (SELECT COALESCE(SUM(upload_offset), 0) FROM tus_uploads WHERE owner = {owner} \
+            AND (length IS NULL OR upload_offset < length)))"
+    )
 }
 
 /// The bytes owner ?{o} has in flight at ?{n}: reservations not lapsed, parts of open
 /// multipart uploads, bytes of unfinished tus uploads.
 fn in_flight_bytes(o: u8, n: u8) -> String {
     format!(
-        "((SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations WHERE owner = ?{o} AND until_ms > ?{n}) \
-         + (SELECT COALESCE(SUM(part_bytes), 0) FROM multipart_uploads WHERE owner = ?{o} AND expires_at > 0) \
-         + (SELECT COALESCE(SUM(upload_offset), 0) FROM tus_uploads WHERE owner = ?{o} \
-            AND (length IS NULL OR upload_offset < length)))"
+        "((SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations WHERE owner = ?{o} AND until_ms > ?{n}) + {})",
+        held_of(&format!("?{o}"))
     )
 }
 
@@ -38,27 +51,89 @@ pub(super) fn released(id: &str) -> Statement {
     stmt(release(1), args![id])
 }
 
+/// What other shards reported owner ?{o} takes there (`quota_remote`, kept only at the owner's
+/// home shard): bytes or objects.
+fn remote(column: &str, o: u8) -> String {
+    format!("(SELECT COALESCE(SUM({column}), 0) FROM quota_remote WHERE owner = ?{o})")
+}
+
+/// How long past its own time a reservation made at the owner's home for a write elsewhere
+/// lasts, if the report that it ended never came: the key's shard reports within seconds.
+pub const HOME_GRACE_MS: i64 = 60 * 60 * 1000;
+
+/// The conditional insert of reservation `r`: made only if it fits the limits with what the
+/// owner takes in this database, what other shards reported, and what is in flight. An
+/// owner's own version at the key is replaced by the write where `replaced` is that version's
+/// database: it does not count twice. `home`: the owner's home shard, named in the row where it
+/// is another database, so the row's end is reported there.
+fn reservation(
+    r: &Reservation<'_>,
+    quota: &Quota,
+    now_ms: i64,
+    home: Option<&str>,
+    until_ms: i64,
+    replaced: bool,
+) -> Statement {
+    let replaced_bytes = "?10 * COALESCE((SELECT size FROM objects WHERE key = ?9 AND owner = ?2), 0)";
+    let replaced_objects = "?10 * (SELECT COUNT(*) FROM objects WHERE key = ?9 AND owner = ?2)";
+    let sql = format!(
+        "INSERT OR IGNORE INTO quota_reservations (id, owner, bytes, objects, until_ms, home) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?11 \
+         WHERE (?6 IS NULL OR {} + {} + {} + ?3 - {replaced_bytes} <= ?6) \
+         AND (?7 IS NULL OR {} + {} + {} + ?4 - {replaced_objects} <= ?7)",
+        stored("bytes", 2),
+        remote("bytes", 2),
+        in_flight_bytes(2, 8),
+        stored("objects", 2),
+        remote("objects", 2),
+        in_flight_objects(2, 8),
+    );
+    let replaces = i64::from(r.replaces && replaced);
+    stmt(
+        sql,
+        args![r.id, r.owner, r.bytes, r.objects, until_ms, quota.bytes, quota.objects, now_ms, r.key, replaces, home],
+    )
+}
+
 impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
-    /// One conditional insert: the check and the reservation are one statement.
+    /// One conditional insert: the check and the reservation are one statement. On shards, a
+    /// write whose key is not in its owner's home shard reserves there too, concurrently: the
+    /// home sees every write of the owner, wherever its key, so the limit holds across shards.
     async fn reserve_quota(&self, r: &Reservation<'_>, quota: &Quota, now_ms: i64) -> Result<bool> {
-        // An owner's own version at the key is replaced by the write: it does not count twice.
-        let replaced_bytes = "?10 * COALESCE((SELECT size FROM objects WHERE key = ?9 AND owner = ?2), 0)";
-        let replaced_objects = "?10 * (SELECT COUNT(*) FROM objects WHERE key = ?9 AND owner = ?2)";
-        let sql = format!(
-            "INSERT OR IGNORE INTO quota_reservations (id, owner, bytes, objects, until_ms) \
-             SELECT ?1, ?2, ?3, ?4, ?5 \
-             WHERE (?6 IS NULL OR {} + {} + ?3 - {replaced_bytes} <= ?6) \
-             AND (?7 IS NULL OR {} + {} + ?4 - {replaced_objects} <= ?7)",
-            stored("bytes", 2),
-            in_flight_bytes(2, 8),
-            stored("objects", 2),
-            in_flight_objects(2, 8),
+        let Some(home) = self.db.home_apart(r.key, r.owner) else {
+            let statement = reservation(r, quota, now_ms, None, r.until_ms, true);
+            return Ok(self.run(Route::Key(r.key), "quota reserve", statement).await?.changed());
+        };
+        let local = self.batch(
+            Route::Key(r.key),
+            "quota reserve",
+            vec![
+                reservation(r, quota, now_ms, Some(&home), r.until_ms, true),
+                stmt(
+                    "INSERT INTO quota_homes (owner, home) VALUES (?1, ?2) ON CONFLICT(owner) DO NOTHING",
+                    args![r.owner, &home],
+                ),
+            ],
         );
-        let replaces = i64::from(r.replaces);
-        let values =
-            args![r.id, r.owner, r.bytes, r.objects, r.until_ms, quota.bytes, quota.objects, now_ms, r.key, replaces];
-        let done = self.run(Route::Key(r.key), "quota reserve", stmt(sql, values)).await?;
-        Ok(done.changed())
+        // The home cannot see the owner's version at the key: an overwrite counts whole there.
+        let at_home = reservation(r, quota, now_ms, None, r.until_ms.saturating_add(HOME_GRACE_MS), false);
+        let at_home = self.run(Route::Owner(r.owner), "quota reserve at home", at_home);
+        let (local, at_home) = futures_util::future::join(local, at_home).await;
+        let made_here = local.as_ref().is_ok_and(|o| o.first().is_some_and(Outcome::changed));
+        let made_home = at_home.as_ref().is_ok_and(Outcome::changed);
+        if made_here && made_home {
+            return Ok(true);
+        }
+        // Whichever was made is undone; a failed undo lapses at its time.
+        if made_here {
+            let _ = self.run(Route::Key(r.key), "quota release", released(r.id)).await;
+        }
+        if made_home {
+            let _ = self.run(Route::Owner(r.owner), "quota release at home", released(r.id)).await;
+        }
+        local?;
+        at_home?;
+        Ok(false)
     }
 
     async fn release_quota(&self, key: &str, id: &str) -> Result<()> {
@@ -90,6 +165,35 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
                 reserved_bytes: r.reserved_bytes.max(0.0) as u64,
                 reserved_objects: r.reserved_objects.max(0.0) as u64,
             })
+        }))
+    }
+
+    async fn usage_checked(&self, owner: &str, key: &str, now_ms: i64) -> Result<Usage> {
+        if self.db.home_apart(key, owner).is_none() {
+            return self.usage(owner, key, now_ms).await;
+        }
+        #[derive(Deserialize)]
+        struct Row {
+            bytes: f64,
+            objects: f64,
+            reserved_bytes: f64,
+            reserved_objects: f64,
+        }
+        let sql = format!(
+            "SELECT {} + {} AS bytes, {} + {} AS objects, {} AS reserved_bytes, {} AS reserved_objects",
+            stored("bytes", 1),
+            remote("bytes", 1),
+            stored("objects", 1),
+            remote("objects", 1),
+            in_flight_bytes(1, 2),
+            in_flight_objects(1, 2),
+        );
+        let row: Option<Row> = self.first(Route::Owner(owner), "quota ledger", stmt(sql, args![owner, now_ms])).await?;
+        Ok(row.map_or_else(Usage::default, |r| Usage {
+            bytes: r.bytes.max(0.0) as u64,
+            objects: r.objects.max(0.0) as u64,
+            reserved_bytes: r.reserved_bytes.max(0.0) as u64,
+            reserved_objects: r.reserved_objects.max(0.0) as u64,
         }))
     }
 

@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0013_quarantine", include_str!("../../../../migrations/0013_quarantine.sql")),
     ("0014_upload_metadata", include_str!("../../../../migrations/0014_upload_metadata.sql")),
     ("0015_quotas", include_str!("../../../../migrations/0015_quotas.sql")),
+    ("0016_quota_ledger", include_str!("../../../../migrations/0016_quota_ledger.sql")),
 ];
 
 /// A migration file's statements, one by one (the batch interfaces take single statements):
