@@ -6,7 +6,8 @@
 --
 -- quota_remote (at the home): what each other shard last reported the owner takes there
 --   (rows and parts and tus bytes already stored), with the report's number.
--- quota_reservations.home (at the key's shard): the home a reservation was also made at.
+-- quota_reservations.home: at the key's shard, the home a reservation was also made at; at the
+--   home, '' for its copy of it.
 -- quota_homes (at the key's shard): owners with a home elsewhere, the home, whether a change
 --   awaits reporting, and the number of the last report.
 -- quota_settled (at the key's shard): such reservations ended (their write recorded, released
@@ -35,7 +36,7 @@ CREATE TABLE quota_settled (
 ) WITHOUT ROWID;
 
 CREATE TRIGGER quota_reservation_settled AFTER DELETE ON quota_reservations
-WHEN OLD.home IS NOT NULL
+WHEN OLD.home IS NOT NULL AND OLD.home != ''
 BEGIN
   INSERT OR IGNORE INTO quota_settled (id, owner) VALUES (OLD.id, OLD.owner);
   UPDATE quota_homes SET dirty = 1 WHERE owner = OLD.owner;

@@ -57,6 +57,10 @@ fn an_owner_writing_under_several_namespaces_is_held_to_one_limit_across_their_s
     let m: Sharded = SqlMetadata::new(LocalShards::default(), true);
     assert!(m.db().layout.home_apart("p1/a", "alice").is_some(), "the keys are not in alice's home shard");
     assert!(reserve(&m, "w1", "p1/a", 6));
+    assert!(reserve(&m, "w0", "alice/z", 1));
+    let shown = block_on(m.usage("alice", "", 10)).unwrap();
+    assert_eq!(shown.reserved_bytes, 7, "each reservation shown once, not with the home's copy");
+    block_on(m.release_quota("alice/z", "w0")).unwrap();
     assert!(!reserve(&m, "w2", "p2/b", 6), "6 + 6 over 10, in two other shards");
     assert!(!reserve(&m, "w3", "alice/c", 6), "nor at home");
     commit(&m, "w1", "p1/a", 6);
@@ -75,7 +79,7 @@ fn an_owner_writing_under_several_namespaces_is_held_to_one_limit_across_their_s
 }
 
 #[test]
-fn a_reservation_the_keys_shard_refuses_is_undone_at_the_home_and_one_released_there_is_reported() {
+fn a_released_reservation_is_dropped_at_the_home_once_its_shard_reports() {
     let m: Sharded = SqlMetadata::new(LocalShards::default(), true);
     assert!(reserve(&m, "w1", "p1/a", 6));
     // Released (its upload failed): the home drops it once p1's shard reports.

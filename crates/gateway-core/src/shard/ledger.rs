@@ -130,7 +130,7 @@ pub async fn receive<D: SqlDatabase>(db: &D, r: &Report) -> Result<()> {
                 args![&r.owner, &r.from, r.bytes, r.objects, r.version],
             ),
             stmt(
-                "DELETE FROM quota_reservations WHERE owner = ?1 AND home IS NULL \
+                "DELETE FROM quota_reservations WHERE owner = ?1 AND home = '' \
                  AND id IN (SELECT value FROM json_each(?2))",
                 args![&r.owner, settled],
             ),

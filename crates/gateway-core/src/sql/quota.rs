@@ -27,18 +27,35 @@ pub(crate) fn held_of(owner: &str) -> String {
     )
 }
 
+/// A home's own copy of a reservation made for a write in another shard: `home` is empty.
+pub(crate) const COPY: &str = "";
+
+/// The reservations counted: every one where a limit is checked; where usage is shown, not a
+/// home's copies, which their write's own shard shows.
+fn counted(copies: bool) -> &'static str {
+    if copies {
+        ""
+    } else {
+        " AND (home IS NULL OR home != '')"
+    }
+}
+
 /// The bytes owner ?{o} has in flight at ?{n}: reservations not lapsed, parts of open
 /// multipart uploads, bytes of unfinished tus uploads.
-fn in_flight_bytes(o: u8, n: u8) -> String {
+fn in_flight_bytes(o: u8, n: u8, copies: bool) -> String {
     format!(
-        "((SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations WHERE owner = ?{o} AND until_ms > ?{n}) + {})",
+        "((SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations WHERE owner = ?{o} AND until_ms > ?{n}{}) + {})",
+        counted(copies),
         held_of(&format!("?{o}"))
     )
 }
 
 /// The objects owner ?{o} has in flight at ?{n}: reservations not lapsed.
-fn in_flight_objects(o: u8, n: u8) -> String {
-    format!("(SELECT COALESCE(SUM(objects), 0) FROM quota_reservations WHERE owner = ?{o} AND until_ms > ?{n})")
+fn in_flight_objects(o: u8, n: u8, copies: bool) -> String {
+    format!(
+        "(SELECT COALESCE(SUM(objects), 0) FROM quota_reservations WHERE owner = ?{o} AND until_ms > ?{n}{})",
+        counted(copies)
+    )
 }
 
 /// Removes reservation ?{id}: the statement that records a write carries it.
@@ -83,10 +100,10 @@ fn reservation(
          AND (?7 IS NULL OR {} + {} + {} + ?4 - {replaced_objects} <= ?7)",
         stored("bytes", 2),
         remote("bytes", 2),
-        in_flight_bytes(2, 8),
+        in_flight_bytes(2, 8, true),
         stored("objects", 2),
         remote("objects", 2),
-        in_flight_objects(2, 8),
+        in_flight_objects(2, 8, true),
     );
     let replaces = i64::from(r.replaces && replaced);
     stmt(
@@ -116,7 +133,7 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
             ],
         );
         // The home cannot see the owner's version at the key: an overwrite counts whole there.
-        let at_home = reservation(r, quota, now_ms, None, r.until_ms.saturating_add(HOME_GRACE_MS), false);
+        let at_home = reservation(r, quota, now_ms, Some(COPY), r.until_ms.saturating_add(HOME_GRACE_MS), false);
         let at_home = self.run(Route::Owner(r.owner), "quota reserve at home", at_home);
         let (local, at_home) = futures_util::future::join(local, at_home).await;
         let made_here = local.as_ref().is_ok_and(|o| o.first().is_some_and(Outcome::changed));
@@ -153,8 +170,8 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
             "SELECT {} AS bytes, {} AS objects, {} AS reserved_bytes, {} AS reserved_objects",
             stored("bytes", 1),
             stored("objects", 1),
-            in_flight_bytes(1, 2),
-            in_flight_objects(1, 2),
+            in_flight_bytes(1, 2, false),
+            in_flight_objects(1, 2, false),
         );
         // An owner's rows are in the databases of the keys it may write: each one's usage, summed.
         let rows: Vec<Row> = self.all(Route::Under(prefix), "quota usage", stmt(sql, args![owner, now_ms])).await?;
@@ -185,8 +202,8 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
             remote("bytes", 1),
             stored("objects", 1),
             remote("objects", 1),
-            in_flight_bytes(1, 2),
-            in_flight_objects(1, 2),
+            in_flight_bytes(1, 2, true),
+            in_flight_objects(1, 2, true),
         );
         let row: Option<Row> = self.first(Route::Owner(owner), "quota ledger", stmt(sql, args![owner, now_ms])).await?;
         Ok(row.map_or_else(Usage::default, |r| Usage {
