@@ -4,13 +4,15 @@
 //! that name the old shard are sent on; a step whose answer was lost is imported once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::cell::Cell;
 
 use futures_executor::block_on;
 use gateway_core::error::Result;
 use gateway_core::metadata::{
     Commit, MultipartIndex, MultipartUpload, ObjectIndex, ObjectRecord, PartAttempt, PendingUpload, PresignLedger,
-    UploadJournal, STATUS_COMPLETE,
+    UploadJournal,
 };
 use gateway_core::multipart::rules::Part;
 use gateway_core::shard::local::LocalShards;
@@ -21,23 +23,7 @@ use gateway_core::sql::{args, stmt, Route, SqlDatabase, SqlMetadata};
 type Sharded = SqlMetadata<LocalShards>;
 
 fn record(key: &str, at: i64, size: u64) -> ObjectRecord {
-    ObjectRecord {
-        key: key.to_owned(),
-        owner: "zeta".to_owned(),
-        size,
-        content_type: "text/plain".to_owned(),
-        etag: format!("\"e{at}\""),
-        checksum_sha256: None,
-        checksum_md5: None,
-        status: STATUS_COMPLETE.to_owned(),
-        detected_type: None,
-        type_matches: None,
-        created_at: at,
-        completed_at: Some(at),
-        storage_key: format!("{key}~{at}"),
-        scan: None,
-        metadata: None,
-    }
+    common::version(key, "zeta", size, at, &format!("{key}~{at}"))
 }
 
 fn put(m: &Sharded, key: &str, at: i64) {

@@ -3,10 +3,10 @@
 //! reports from the keys' shards turn reservations into usage and free what deletes free.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use futures_executor::block_on;
-use gateway_core::metadata::{
-    Deletion, ObjectIndex, ObjectRecord, PendingUpload, QuotaIndex, Reservation, UploadJournal, STATUS_COMPLETE,
-};
+use gateway_core::metadata::{Deletion, ObjectIndex, PendingUpload, QuotaIndex, Reservation, UploadJournal};
 use gateway_core::quota::Quota;
 use gateway_core::shard::local::LocalShards;
 use gateway_core::sql::SqlMetadata;
@@ -32,23 +32,7 @@ fn commit(m: &Sharded, id: &str, key: &str, size: u64) {
         due_at: 500,
     };
     block_on(m.begin_upload(&entry)).unwrap();
-    let rec = ObjectRecord {
-        key: key.to_owned(),
-        owner: "alice".to_owned(),
-        size,
-        content_type: "text/plain".to_owned(),
-        etag: "\"e\"".to_owned(),
-        checksum_sha256: None,
-        checksum_md5: None,
-        status: STATUS_COMPLETE.to_owned(),
-        detected_type: None,
-        type_matches: None,
-        created_at: 10,
-        completed_at: Some(10),
-        storage_key,
-        scan: None,
-        metadata: None,
-    };
+    let rec = common::version(key, "alice", size, 10, &storage_key);
     block_on(m.commit_upload(id, &rec, false, None)).unwrap();
 }
 

@@ -3,9 +3,11 @@
 //! listings across namespaces.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use futures_executor::block_on;
 use gateway_core::contract;
-use gateway_core::metadata::{ListCursor, ObjectIndex, ObjectRecord, PendingUpload, UploadJournal, STATUS_COMPLETE};
+use gateway_core::metadata::{ListCursor, ObjectIndex, ObjectRecord, PendingUpload, UploadJournal};
 use gateway_core::shard::local::LocalShards;
 use gateway_core::shard::{shard_of_id, Layout};
 use gateway_core::sql::SqlMetadata;
@@ -17,23 +19,7 @@ fn sharded() -> Sharded {
 }
 
 fn record(key: &str, owner: &str, at: i64) -> ObjectRecord {
-    ObjectRecord {
-        key: key.to_owned(),
-        owner: owner.to_owned(),
-        size: 1,
-        content_type: "text/plain".to_owned(),
-        etag: "\"e\"".to_owned(),
-        checksum_sha256: None,
-        checksum_md5: None,
-        status: STATUS_COMPLETE.to_owned(),
-        detected_type: None,
-        type_matches: None,
-        created_at: at,
-        completed_at: Some(at),
-        storage_key: format!("{key}~{at}"),
-        scan: None,
-        metadata: None,
-    }
+    ObjectRecord { etag: "\"e\"".to_owned(), ..common::version(key, owner, 1, at, &format!("{key}~{at}")) }
 }
 
 fn put(m: &Sharded, key: &str, owner: &str, at: i64) {

@@ -112,6 +112,26 @@ fn reservation(
     )
 }
 
+/// A usage read's row (numbers as SQLite and JavaScript hand them out).
+#[derive(Deserialize)]
+struct UsageRow {
+    bytes: f64,
+    objects: f64,
+    reserved_bytes: f64,
+    reserved_objects: f64,
+}
+
+impl From<UsageRow> for Usage {
+    fn from(r: UsageRow) -> Usage {
+        Usage {
+            bytes: r.bytes.max(0.0) as u64,
+            objects: r.objects.max(0.0) as u64,
+            reserved_bytes: r.reserved_bytes.max(0.0) as u64,
+            reserved_objects: r.reserved_objects.max(0.0) as u64,
+        }
+    }
+}
+
 impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
     /// One conditional insert: the check and the reservation are one statement. On shards, a
     /// write whose key is not in its owner's home shard reserves there too, concurrently: the
@@ -141,12 +161,17 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
         if made_here && made_home {
             return Ok(true);
         }
-        // Whichever was made is undone; a failed undo lapses at its time.
+        // Whichever was made is undone; a failed undo is logged and lapses at its time.
+        let undo = |route, op: &'static str| async move {
+            if let Err(e) = self.run(route, op, released(r.id)).await {
+                crate::log::error(&format!("undoing the quota reservation of `{}` failed: {}", r.key, e.log_line()));
+            }
+        };
         if made_here {
-            let _ = self.run(Route::Key(r.key), "quota release", released(r.id)).await;
+            undo(Route::Key(r.key), "quota release").await;
         }
         if made_home {
-            let _ = self.run(Route::Owner(r.owner), "quota release at home", released(r.id)).await;
+            undo(Route::Owner(r.owner), "quota release at home").await;
         }
         local?;
         at_home?;
@@ -159,13 +184,6 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
     }
 
     async fn usage(&self, owner: &str, prefix: &str, now_ms: i64) -> Result<Usage> {
-        #[derive(Deserialize)]
-        struct Row {
-            bytes: f64,
-            objects: f64,
-            reserved_bytes: f64,
-            reserved_objects: f64,
-        }
         let sql = format!(
             "SELECT {} AS bytes, {} AS objects, {} AS reserved_bytes, {} AS reserved_objects",
             stored("bytes", 1),
@@ -174,27 +192,14 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
             in_flight_objects(1, 2, false),
         );
         // An owner's rows are in the databases of the keys it may write: each one's usage, summed.
-        let rows: Vec<Row> = self.all(Route::Under(prefix), "quota usage", stmt(sql, args![owner, now_ms])).await?;
-        Ok(rows.into_iter().fold(Usage::default(), |sum, r| {
-            sum.plus(Usage {
-                bytes: r.bytes.max(0.0) as u64,
-                objects: r.objects.max(0.0) as u64,
-                reserved_bytes: r.reserved_bytes.max(0.0) as u64,
-                reserved_objects: r.reserved_objects.max(0.0) as u64,
-            })
-        }))
+        let rows: Vec<UsageRow> =
+            self.all(Route::Under(prefix), "quota usage", stmt(sql, args![owner, now_ms])).await?;
+        Ok(rows.into_iter().fold(Usage::default(), |sum, r| sum.plus(r.into())))
     }
 
     async fn usage_checked(&self, owner: &str, key: &str, now_ms: i64) -> Result<Usage> {
         if self.db.home_apart(key, owner).is_none() {
             return self.usage(owner, key, now_ms).await;
-        }
-        #[derive(Deserialize)]
-        struct Row {
-            bytes: f64,
-            objects: f64,
-            reserved_bytes: f64,
-            reserved_objects: f64,
         }
         let sql = format!(
             "SELECT {} + {} AS bytes, {} + {} AS objects, {} AS reserved_bytes, {} AS reserved_objects",
@@ -205,13 +210,9 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
             in_flight_bytes(1, 2, true),
             in_flight_objects(1, 2, true),
         );
-        let row: Option<Row> = self.first(Route::Owner(owner), "quota ledger", stmt(sql, args![owner, now_ms])).await?;
-        Ok(row.map_or_else(Usage::default, |r| Usage {
-            bytes: r.bytes.max(0.0) as u64,
-            objects: r.objects.max(0.0) as u64,
-            reserved_bytes: r.reserved_bytes.max(0.0) as u64,
-            reserved_objects: r.reserved_objects.max(0.0) as u64,
-        }))
+        let row: Option<UsageRow> =
+            self.first(Route::Owner(owner), "quota ledger", stmt(sql, args![owner, now_ms])).await?;
+        Ok(row.map_or_else(Usage::default, Into::into))
     }
 
     /// One transaction: the batch after the cursor, what drifted in it, its repair, the cursor

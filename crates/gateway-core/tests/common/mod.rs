@@ -535,3 +535,24 @@ pub fn direct_upload(w: &World, key: &str, bytes: &[u8], content_type: &str) -> 
     };
     futures_executor::block_on(gateway_core::store::Objects::put(&w.store, put)).unwrap()
 }
+
+/// A complete version of `key`, `size` bytes, written by `owner` at `at` under `storage_key`.
+pub fn version(key: &str, owner: &str, size: u64, at: i64, storage_key: &str) -> ObjectRecord {
+    ObjectRecord {
+        key: key.to_owned(),
+        owner: owner.to_owned(),
+        size,
+        content_type: "text/plain".to_owned(),
+        etag: format!("\"e{at}\""),
+        checksum_sha256: None,
+        checksum_md5: None,
+        status: gateway_core::metadata::STATUS_COMPLETE.to_owned(),
+        detected_type: None,
+        type_matches: None,
+        created_at: at,
+        completed_at: Some(at),
+        storage_key: storage_key.to_owned(),
+        scan: None,
+        metadata: None,
+    }
+}
