@@ -42,6 +42,25 @@ fn put(m: &Sharded, key: &str, at: i64) {
     assert!(matches!(done, Commit::Committed { .. }), "{done:?}");
 }
 
+/// A multipart upload of `key` begun in `m` (its id made from `raw`, naming the key's shard).
+fn begin_multipart(m: &Sharded, key: &str, raw: &str) -> MultipartUpload {
+    let upload = MultipartUpload {
+        id: m.db().layout.routed_id(key, raw),
+        key: key.to_owned(),
+        owner: "zeta".to_owned(),
+        store_upload_id: format!("store-{raw}"),
+        content_type: "video/mp4".to_owned(),
+        declared_size: None,
+        created_at: 1,
+        expires_at: 1_000_000,
+        storage_key: format!("{key}~m"),
+        max_size: None,
+        metadata: None,
+    };
+    block_on(m.begin_multipart(&upload)).unwrap();
+    upload
+}
+
 /// The metadata before `zeta` is split (every key of it in one shard), and after, on the same
 /// shards.
 fn before_and_after() -> (Sharded, Sharded) {
@@ -138,21 +157,8 @@ fn a_late_caller_with_the_old_layout_is_sent_to_the_keys_new_shard() {
 fn a_multipart_upload_begun_before_the_split_completes_through_the_keys_new_shard() {
     let (whole, split) = before_and_after();
     let key = "zeta/us/video.mp4";
-    let id = whole.db().layout.routed_id(key, "raw1");
-    let upload = MultipartUpload {
-        id: id.clone(),
-        key: key.to_owned(),
-        owner: "zeta".to_owned(),
-        store_upload_id: "store-1".to_owned(),
-        content_type: "video/mp4".to_owned(),
-        declared_size: None,
-        created_at: 1,
-        expires_at: 1_000_000,
-        storage_key: format!("{key}~m"),
-        max_size: None,
-        metadata: None,
-    };
-    block_on(whole.begin_multipart(&upload)).unwrap();
+    let upload = begin_multipart(&whole, key, "raw1");
+    let id = upload.id.clone();
     let part = |n: u16| {
         let attempt =
             PartAttempt { upload_id: id.clone(), attempt: format!("req-{n}"), number: n, size: 5, until_ms: 900_000 };
@@ -328,28 +334,8 @@ fn a_split_of_a_split_namespace_moves_each_key_from_wherever_it_is_to_its_deepes
 #[test]
 fn a_background_step_takes_fewer_keys_when_their_sessions_have_many_parts() {
     let (whole, split) = before_and_after();
-    let ids: Vec<String> = ["a", "b", "c"]
-        .iter()
-        .map(|k| {
-            let key = format!("zeta/us/{k}");
-            let id = whole.db().layout.routed_id(&key, k);
-            let upload = MultipartUpload {
-                id: id.clone(),
-                key: key.clone(),
-                owner: "zeta".to_owned(),
-                store_upload_id: format!("store-{k}"),
-                content_type: "video/mp4".to_owned(),
-                declared_size: None,
-                created_at: 1,
-                expires_at: 1_000_000,
-                storage_key: format!("{key}~m"),
-                max_size: None,
-                metadata: None,
-            };
-            block_on(whole.begin_multipart(&upload)).unwrap();
-            id
-        })
-        .collect();
+    let ids: Vec<String> =
+        ["a", "b", "c"].iter().map(|k| begin_multipart(&whole, &format!("zeta/us/{k}"), k).id).collect();
     // 8,000 parts each: three keys' rows are more than one step hands over.
     let source = block_on(split.db().shard(&shard_of_namespace("zeta"))).unwrap();
     let numbers = serde_json::to_string(&(1..=8000).collect::<Vec<u32>>()).unwrap();

@@ -112,6 +112,23 @@ fn reservation(
     )
 }
 
+/// The read of owner ?1's usage at ?2 in one database: with `ledger`, as its home counts it for
+/// the limit (other shards' reports and the home's copies of their reservations in); without,
+/// what this database alone holds.
+fn usage_select(ledger: bool) -> String {
+    let (bytes, objects) = if ledger {
+        let sum = |column| format!("{} + {}", stored(column, 1), remote(column, 1));
+        (sum("bytes"), sum("objects"))
+    } else {
+        (stored("bytes", 1), stored("objects", 1))
+    };
+    format!(
+        "SELECT {bytes} AS bytes, {objects} AS objects, {} AS reserved_bytes, {} AS reserved_objects",
+        in_flight_bytes(1, 2, ledger),
+        in_flight_objects(1, 2, ledger),
+    )
+}
+
 /// A usage read's row (numbers as SQLite and JavaScript hand them out).
 #[derive(Deserialize)]
 struct UsageRow {
@@ -184,13 +201,7 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
     }
 
     async fn usage(&self, owner: &str, prefix: &str, now_ms: i64) -> Result<Usage> {
-        let sql = format!(
-            "SELECT {} AS bytes, {} AS objects, {} AS reserved_bytes, {} AS reserved_objects",
-            stored("bytes", 1),
-            stored("objects", 1),
-            in_flight_bytes(1, 2, false),
-            in_flight_objects(1, 2, false),
-        );
+        let sql = usage_select(false);
         // An owner's rows are in the databases of the keys it may write: each one's usage, summed.
         let rows: Vec<UsageRow> =
             self.all(Route::Under(prefix), "quota usage", stmt(sql, args![owner, now_ms])).await?;
@@ -201,15 +212,7 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
         if self.db.home_apart(key, owner).is_none() {
             return self.usage(owner, key, now_ms).await;
         }
-        let sql = format!(
-            "SELECT {} + {} AS bytes, {} + {} AS objects, {} AS reserved_bytes, {} AS reserved_objects",
-            stored("bytes", 1),
-            remote("bytes", 1),
-            stored("objects", 1),
-            remote("objects", 1),
-            in_flight_bytes(1, 2, true),
-            in_flight_objects(1, 2, true),
-        );
+        let sql = usage_select(true);
         let row: Option<UsageRow> =
             self.first(Route::Owner(owner), "quota ledger", stmt(sql, args![owner, now_ms])).await?;
         Ok(row.map_or_else(Usage::default, Into::into))
