@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { startGateway } from './support/gateway.mjs';
-import { call, tokenFor, assertProblem, sha256 } from './support/client.mjs';
+import { call, send, tokenFor, assertProblem, sha256 } from './support/client.mjs';
 
 const MIB = 1024 * 1024;
 let gw;
@@ -23,7 +23,7 @@ async function start(key, body = {}, token = alice) {
   return res.json.upload_id;
 }
 
-const part = (key, id, n, bytes, token = alice) => call(gw, 'PUT', `/files/${key}?uploadId=${id}&partNumber=${n}`, { token, body: bytes });
+const part = (key, id, n, bytes, token = alice) => send(gw, 'PUT', `/files/${key}?uploadId=${id}&partNumber=${n}`, { token, body: bytes });
 const complete = (key, id, body, token = alice) => call(gw, 'POST', `/files/${key}?uploadId=${id}`, { token, ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
 const listParts = (key, id, token = alice) => call(gw, 'GET', `/files/${key}?uploadId=${id}`, { token });
 const uploadRow = (id) => gw.db.prepare('SELECT * FROM multipart_uploads WHERE id = ?').bind(id).first();
@@ -141,7 +141,7 @@ test('start refuses types, sizes and scopes a single PUT would refuse', async ()
   // A JSON body must declare its length: it is read whole, so it is capped before reading.
   const chunked = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('{}')); c.close(); } });
   assertProblem(assert, await call(gw, 'POST', '/files/alice/mp/j.bin?uploads', { token: alice, body: chunked }), 411, 'length_required');
-  const huge = await call(gw, 'POST', '/files/alice/mp/j.bin?uploads', { token: alice, body: Buffer.alloc(1024 * 1024 + 1, 32) });
+  const huge = await send(gw, 'POST', '/files/alice/mp/j.bin?uploads', { token: alice, body: Buffer.alloc(1024 * 1024 + 1, 32) });
   assertProblem(assert, huge, 413, 'payload_too_large');
 });
 
