@@ -140,13 +140,32 @@ pub struct PartAttempt {
     pub until_ms: i64,
 }
 
+impl PartAttempt {
+    /// The reservation of the attempt's bytes against the quota of `owner`, writing to `key`:
+    /// its id is the attempt's, so recording the part or releasing the attempt ends it too.
+    pub fn quota_reservation<'a>(&'a self, key: &'a str, owner: &'a str) -> Reservation<'a> {
+        Reservation {
+            id: &self.attempt,
+            owner,
+            key,
+            bytes: self.size,
+            objects: 0,
+            until_ms: self.until_ms,
+            replaces: false,
+        }
+    }
+}
+
 /// What [`MultipartIndex::prepare_part`] found and did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PreparedPart {
     pub upload: Option<MultipartUpload>,
     pub others: OtherParts,
-    /// Whether the attempt's bytes are reserved.
+    /// Whether the attempt's bytes are reserved (against the quota too, where one was given).
     pub reserved: bool,
+    /// Whether the attempt's bytes would have taken the owner past the quota given: nothing
+    /// is reserved then.
+    pub over_quota: bool,
 }
 
 /// A direct-to-store upload URL handed out and not yet confirmed: what was signed, so the
@@ -326,22 +345,37 @@ pub trait MultipartIndex {
     /// `attempt.upload_id` as [`MultipartIndex::multipart`] reads it, the summary of its other
     /// parts ([`MultipartIndex::other_parts`]) and the attempt's reservation against `limit`
     /// ([`MultipartIndex::reserve_part`]), made only if the upload is `owner`'s upload of `key`
-    /// and open at `now_ms`. The caller releases the reservation if its own rules then refuse
-    /// the part.
+    /// and open at `now_ms`. With `quota`, the attempt's bytes are also reserved against it
+    /// ([`PartAttempt::quota_reservation`], as [`QuotaIndex::reserve_quota`] does), and the
+    /// attempt is made only if they fit; an attempt not made leaves no quota reservation. The
+    /// caller releases the attempt if its own rules then refuse the part.
     async fn prepare_part(
         &self,
         attempt: &PartAttempt,
         key: &str,
         owner: &str,
         limit: u64,
+        quota: Option<&crate::grant::Quota>,
         now_ms: i64,
-    ) -> Result<PreparedPart> {
+    ) -> Result<PreparedPart>
+    where
+        Self: QuotaIndex,
+    {
+        let bytes = attempt.quota_reservation(key, owner);
+        if let Some(quota) = quota {
+            if !self.reserve_quota(&bytes, quota, now_ms).await? {
+                return Ok(PreparedPart { over_quota: true, ..PreparedPart::default() });
+            }
+        }
         let id = &attempt.upload_id;
         let upload = self.multipart(id).await?;
         let others = self.other_parts(id, attempt.number).await?;
         let open = upload.as_ref().is_some_and(|u| u.key == key && u.owner == owner && u.expires_at > now_ms);
         let reserved = open && self.reserve_part(attempt, limit, now_ms).await?;
-        Ok(PreparedPart { upload, others, reserved })
+        if quota.is_some() && !reserved {
+            self.release_quota(key, bytes.id).await?;
+        }
+        Ok(PreparedPart { upload, others, reserved, over_quota: false })
     }
 
     /// Drops the reservation of attempt `attempt` (its upload failed). Never touches a

@@ -30,8 +30,14 @@ pub async fn reserve<M: QuotaIndex>(meta: &M, grant: &Grant, r: Reservation<'_>,
     if meta.reserve_quota(&r, &quota, now_ms).await? {
         return Ok(());
     }
+    Err(refusal(meta, &quota, &r, now_ms).await)
+}
+
+/// The refusal of reservation `r`, which did not fit `quota`: with the usage as its limit was
+/// checked.
+pub async fn refusal<M: QuotaIndex>(meta: &M, quota: &Quota, r: &Reservation<'_>, now_ms: i64) -> GatewayError {
     let usage = meta.usage_checked(r.owner, r.key, now_ms).await.unwrap_or_default();
-    Err(exceeded(&quota, &usage, r.bytes, r.objects))
+    exceeded(quota, &usage, r.bytes, r.objects)
 }
 
 /// Releases reservation `id` of a write to `key` by the holder of `grant` that will not be

@@ -91,6 +91,7 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         parts_in_flight_are_listed_until_recorded_or_past_their_time(meta),
         other_parts_summarises_the_upload_without_the_part_itself(meta),
         preparing_a_part_reads_the_upload_and_summary_and_reserves_only_for_its_open_owner(meta),
+        a_part_reserves_its_quota_with_its_attempt_or_not_at_all(meta),
         a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only(meta),
         beginning_a_tus_upload_journals_its_stored_name_and_records_it(meta),
         beginning_a_multipart_upload_journals_its_stored_name_until_after_its_expiry(meta),
@@ -524,6 +525,42 @@ async fn other_parts_summarises_the_upload_without_the_part_itself<M: MetadataSt
     Ok(())
 }
 
+/// For an owner at home in the key's database (`contract`) and one whose quota ledger may be
+/// another (`alice`, on shards): the quota reservation and the attempt are made together.
+async fn a_part_reserves_its_quota_with_its_attempt_or_not_at_all<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
+    for owner in ["contract", "alice"] {
+        let id = upload_id(&format!("mp-quota-{owner}"));
+        let id = id.as_str();
+        let u = MultipartUpload { owner: owner.to_owned(), ..upload(id, T + 1000) };
+        ok(m.create_multipart(&u).await, "create_multipart")?;
+        let key = u.key.as_str();
+        // In flight in the key's database (on shards, an owner's home also keeps copies of its
+        // reservations elsewhere until their end is reported).
+        let in_flight = || async { ok(m.usage(owner, key, T).await, "usage").map(|u| u.reserved_bytes) };
+        let before = in_flight().await?;
+        // Room for 40 more bytes, as the key's database and the owner's ledger count.
+        let total = |u: Usage| u.bytes + u.reserved_bytes;
+        let here = total(ok(m.usage(owner, key, T).await, "usage")?);
+        let ledger = total(ok(m.usage_checked(owner, key, T).await, "usage_checked")?);
+        let fits = Quota { bytes: Some(here.max(ledger) + 40), objects: None };
+        let prepare = |a: PartAttempt, limit: u64| async move {
+            ok(m.prepare_part(&a, key, owner, limit, Some(&fits), T).await, "prepare_part")
+        };
+        let p = prepare(attempt(id, "q1", 1, 30), 100).await?;
+        ensure!(p.reserved && !p.over_quota && p.upload.is_some(), "{owner}: a part within the quota: {p:?}");
+        ensure!(in_flight().await? == before + 30, "{owner}: the part's bytes are not reserved against the quota");
+        let p = prepare(attempt(id, "q2", 2, 20), 100).await?;
+        ensure!(!p.reserved && p.over_quota, "{owner}: a part past the quota was reserved: {p:?}");
+        let p = prepare(attempt(id, "q3", 2, 5), 32).await?;
+        ensure!(!p.reserved && !p.over_quota, "{owner}: a part past the upload's limit was reserved: {p:?}");
+        ensure!(in_flight().await? == before + 30, "{owner}: a refused part left its quota reservation");
+        ok(m.release_part(id, "q1").await, "release_part")?;
+        ensure!(in_flight().await? == before, "{owner}: releasing the attempt left its quota reservation");
+        ok(m.remove_multipart(id).await, "remove_multipart")?;
+    }
+    Ok(())
+}
+
 async fn preparing_a_part_reads_the_upload_and_summary_and_reserves_only_for_its_open_owner<
     M: MetadataStore + EventOutbox,
 >(
@@ -536,7 +573,7 @@ async fn preparing_a_part_reads_the_upload_and_summary_and_reserves_only_for_its
     ok(m.record_part(id, "a", &part(1, 60)).await, "record_part")?;
     let key = u.key.as_str();
     let prepare = |a: PartAttempt, key: String, owner: &'static str, now: i64| async move {
-        ok(m.prepare_part(&a, &key, owner, 100, now).await, "prepare_part")
+        ok(m.prepare_part(&a, &key, owner, 100, None, now).await, "prepare_part")
     };
     let p = prepare(attempt(id, "p1", 2, 30), key.to_owned(), "alice", T).await?;
     ensure!(p.upload.as_ref() == Some(&u), "the upload reads back differently: {:?}", p.upload);

@@ -23,7 +23,7 @@ use crate::metadata::{
     DEFAULT_PENDING_GRACE_MS,
 };
 use crate::quarantine::initial_scan;
-use crate::quota::{self, QuotaIndex, Reservation};
+use crate::quota::{self, Quota, QuotaIndex, Reservation};
 use crate::router::Route;
 use crate::store::{Multipart, ObjectMeta, PutPart};
 use crate::time::rfc3339;
@@ -332,31 +332,25 @@ impl<S: Multipart, M: ObjectIndex + UploadJournal + MultipartIndex + QuotaIndex>
             size: length,
             until_ms: due_at(self.now_ms, length),
         };
-        // With a quota, the part's bytes are reserved against it first (one more round trip);
+        // With a quota, the part's bytes are reserved against it in the same round trip;
         // recording the part, or releasing its attempt, ends that reservation too.
-        let bytes = Reservation {
-            id: attempt,
-            owner: &self.grant.sub,
-            key: self.key.as_str(),
-            bytes: length,
-            objects: 0,
-            until_ms: reservation.until_ms,
-            replaces: false,
-        };
-        quota::reserve(self.meta, self.grant, bytes, self.now_ms).await?;
+        let quota = self.grant.quota.filter(Quota::limits);
+        let (key, owner) = (self.key.as_str(), self.grant.sub.as_str());
         let prepared = match self
             .meta
-            .prepare_part(&reservation, self.key.as_str(), &self.grant.sub, self.total_limit(), self.now_ms)
+            .prepare_part(&reservation, key, owner, self.total_limit(), quota.as_ref(), self.now_ms)
             .await
         {
             Ok(prepared) => prepared,
             Err(err) => {
-                quota::release(self.meta, self.grant, self.key.as_str(), attempt).await;
+                quota::release(self.meta, self.grant, key, attempt).await;
                 return Err(err);
             }
         };
-        if !prepared.reserved {
-            quota::release(self.meta, self.grant, self.key.as_str(), attempt).await;
+        if let Some(quota) = quota.filter(|_| prepared.over_quota) {
+            return Err(
+                quota::refusal(self.meta, &quota, &reservation.quota_reservation(key, owner), self.now_ms).await
+            );
         }
         let checked = self.live(prepared.upload).and_then(|upload| {
             check_part_against(&prepared.others, upload.declared_size, number, length)?;

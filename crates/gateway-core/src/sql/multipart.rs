@@ -12,6 +12,7 @@ use crate::metadata::{
     DEFAULT_PENDING_GRACE_MS,
 };
 use crate::multipart::rules::{OtherParts, Part};
+use crate::quota::{Quota, QuotaIndex};
 
 #[derive(Deserialize)]
 struct UploadRow {
@@ -234,27 +235,62 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
 
     /// The three in one batch: the upload, the summary, the reservation (conditional on the
     /// upload being the caller's and open).
+    /// With a quota, its reservation is the batch's first statement and the attempt is made
+    /// only if that reservation was, and the last removes the reservation if the attempt was
+    /// not made: still one round trip. Where the owner's quota ledger is another database (on
+    /// shards, a key outside the owner's home), the quota is reserved first, as
+    /// [`QuotaIndex::reserve_quota`] does there.
     async fn prepare_part(
         &self,
         a: &PartAttempt,
         key: &str,
         owner: &str,
         limit: u64,
+        quota: Option<&Quota>,
         now_ms: i64,
     ) -> Result<PreparedPart> {
         let id = a.upload_id.as_str();
-        let statements = vec![
+        let bytes = a.quota_reservation(key, owner);
+        let apart = quota.is_some() && self.db().home_apart(key, owner).is_some();
+        if let Some(quota) = quota.filter(|_| apart) {
+            if !self.reserve_quota(&bytes, quota, now_ms).await? {
+                return Ok(PreparedPart { over_quota: true, ..PreparedPart::default() });
+            }
+        }
+        let here = quota.filter(|_| !apart);
+        let mut attempt = reserve(a, limit, now_ms, Some((key, owner)));
+        let mut statements = Vec::new();
+        if let Some(quota) = here {
+            statements.push(super::quota::reservation_here(&bytes, quota, now_ms));
+            attempt.sql.push_str(" AND EXISTS (SELECT 1 FROM quota_reservations WHERE id = ?2)");
+        }
+        statements.extend([
             stmt(format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE id = ?1"), args![id]),
             summary(id, a.number),
-            reserve(a, limit, now_ms, Some((key, owner))),
-        ];
+            attempt,
+        ]);
+        if here.is_some() {
+            statements.push(stmt(
+                "DELETE FROM quota_reservations WHERE id = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM multipart_attempts WHERE upload_id = ?2 AND attempt = ?1)",
+                args![&a.attempt, id],
+            ));
+        }
         let op = "part prepare";
         let results = self.batch(Route::Id(id), op, statements).await?;
-        let [upload, others, reserved] = results.as_slice() else { return Ok(PreparedPart::default()) };
+        let (fits, results) = match here {
+            Some(_) => (results.first().is_some_and(Outcome::changed), results.get(1..).unwrap_or_default()),
+            None => (true, results.as_slice()),
+        };
+        let [upload, others, reserved, ..] = results else { return Ok(PreparedPart::default()) };
+        if apart && !reserved.changed() {
+            self.release_quota(key, bytes.id).await?;
+        }
         Ok(PreparedPart {
             upload: upload.decode::<UploadRow>(op)?.pop().map(Into::into),
             others: summarised(others)?,
             reserved: reserved.changed(),
+            over_quota: !fits,
         })
     }
 

@@ -112,6 +112,12 @@ fn reservation(
     )
 }
 
+/// The conditional insert of reservation `r` where the owner's quota ledger is this database
+/// (always, in one database): for a batch that makes its write only if this one was made.
+pub(super) fn reservation_here(r: &Reservation<'_>, quota: &Quota, now_ms: i64) -> Statement {
+    reservation(r, quota, now_ms, None, r.until_ms, true)
+}
+
 /// The read of owner ?1's usage at ?2 in one database: with `ledger`, as its home counts it for
 /// the limit (other shards' reports and the home's copies of their reservations in); without,
 /// what this database alone holds.
@@ -155,7 +161,7 @@ impl<D: SqlDatabase> QuotaIndex for SqlMetadata<D> {
     /// home sees every write of the owner, wherever its key, so the limit holds across shards.
     async fn reserve_quota(&self, r: &Reservation<'_>, quota: &Quota, now_ms: i64) -> Result<bool> {
         let Some(home) = self.db.home_apart(r.key, r.owner) else {
-            let statement = reservation(r, quota, now_ms, None, r.until_ms, true);
+            let statement = reservation_here(r, quota, now_ms);
             return Ok(self.run(Route::Key(r.key), "quota reserve", statement).await?.changed());
         };
         let local = self.batch(
