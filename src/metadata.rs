@@ -51,6 +51,13 @@ impl SqlDatabase for Sql {
         }
     }
 
+    fn home_apart_id(&self, id: &str, owner: &str) -> Option<String> {
+        match self {
+            Sql::Shards(s) => s.home_apart_id(id, owner),
+            Sql::D1(_) | Sql::Here(_) => None,
+        }
+    }
+
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
         match self {
             Sql::D1(d) => d.batch(route, op, statements).await,

@@ -48,13 +48,14 @@ test('each upload kind writes the D1 rows and makes the D1 calls before its answ
   assert.deepEqual(Object.fromEntries(Object.entries(measured).map(([k, m]) => [k, [m.calls.request, m.statements.request]])), EXPECTED_CALLS);
 });
 
-test('with a storage quota, a multipart part reserves its bytes in the one D1 round trip it makes before its body', async () => {
+test('with a storage quota, a multipart part and a tus chunk reserve their bytes in the one D1 round trip they make before their body', async () => {
   const quota = { quota: { bytes: 2 ** 40, objects: 10 ** 6 } };
   const [plain, quoted] = [await measureKinds(gw, { owner: 'plain' }), await measureKinds(gw, { owner: 'quoted', claims: quota })];
-  const kind = 'multipart part (5 MiB)';
-  assert.equal(quoted[kind].status, 200);
-  assert.equal(quoted[kind].calls.request, plain[kind].calls.request, 'D1 calls with a quota');
-  assert.equal(quoted[kind].statements.request, plain[kind].statements.request + 2, 'the reservation and its undo joined the batch');
+  for (const kind of ['multipart part (5 MiB)', 'tus chunk (5 MiB)', 'tus last chunk (4 KiB, finishes the upload)']) {
+    assert.ok(quoted[kind].status < 300, `${kind}: ${quoted[kind].status}`);
+    assert.equal(quoted[kind].calls.request, plain[kind].calls.request, `${kind}: D1 calls with a quota`);
+    assert.equal(quoted[kind].statements.request, plain[kind].statements.request + 2, `${kind}: the reservation and its undo joined the batch`);
+  }
   const usage = await gw.db.prepare("SELECT COUNT(*) AS n FROM quota_reservations WHERE owner = 'quoted'").first();
   assert.equal(usage.n, 0, 'a reservation outlived its write');
 });

@@ -480,6 +480,59 @@ pub struct TusAdvance {
     pub consumed: Vec<String>,
 }
 
+/// A request's ask for a tus upload's lease before its chunk streams
+/// ([`TusIndex::lease_loaded`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkLease<'a> {
+    pub id: &'a str,
+    pub owner: &'a str,
+    /// The offset the chunk starts at: the lease is taken only there.
+    pub offset: u64,
+    /// The request's own id: the lease's, and its quota reservation's.
+    pub lease: &'a str,
+    pub until_ms: i64,
+    /// The chunk's length, and the quota to reserve it against, if any.
+    pub bytes: u64,
+    pub quota: Option<&'a crate::grant::Quota>,
+}
+
+impl ChunkLease<'_> {
+    /// The reservation of the chunk's bytes against the owner's quota, for a write to `key`.
+    pub fn quota_reservation<'a>(&'a self, key: &'a str) -> Reservation<'a> {
+        Reservation {
+            id: self.lease,
+            owner: self.owner,
+            key,
+            bytes: self.bytes,
+            objects: 0,
+            until_ms: self.until_ms,
+            replaces: false,
+        }
+    }
+}
+
+/// What [`TusIndex::lease_loaded`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkLeased {
+    pub state: Option<TusState>,
+    /// Whether the lease was taken.
+    pub leased: bool,
+    pub quota: QuotaHeld,
+}
+
+/// Whether a lease's step reserved the chunk's bytes against the quota asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaHeld {
+    /// Nothing is reserved: no quota was given, or the owner's quota is counted in another
+    /// database (the caller reserves the bytes itself once it has the lease), or no lease was
+    /// taken for another reason.
+    NotHeld,
+    /// Reserved with the lease.
+    Reserved,
+    /// They would have taken the owner past the quota: no lease was taken.
+    Exceeded,
+}
+
 /// The tus index (tables `tus_uploads`, `tus_chunks`, `tus_parts`).
 #[allow(async_fn_in_trait)]
 pub trait TusIndex {
@@ -497,25 +550,36 @@ pub trait TusIndex {
     /// Takes upload `id` for one request, if its offset is `offset` and no other request holds
     /// it (or that request's lease ran out before `now_ms`). `false` otherwise.
     async fn lease_tus(&self, id: &str, offset: u64, lease: &str, until_ms: i64, now_ms: i64) -> Result<bool>;
-    /// Before a chunk's body streams, in one round trip: upload `id` with its chunks and parts
-    /// (as [`TusIndex::tus`] reads it) and, if it is `owner`'s, the lease
-    /// ([`TusIndex::lease_tus`]): whether it was taken. The caller gives the lease back if its
-    /// own checks then refuse the chunk.
-    async fn lease_loaded(
-        &self,
-        id: &str,
-        owner: &str,
-        offset: u64,
-        lease: &str,
-        until_ms: i64,
-        now_ms: i64,
-    ) -> Result<(Option<TusState>, bool)> {
-        let found = self.tus(id).await?;
-        let leased = match &found {
-            Some(s) if s.upload.owner == owner => self.lease_tus(id, offset, lease, until_ms, now_ms).await?,
-            _ => false,
+    /// Before a chunk's body streams, in one round trip: upload `ask.id` with its chunks and
+    /// parts (as [`TusIndex::tus`] reads it) and, if it is `ask.owner`'s, the lease
+    /// ([`TusIndex::lease_tus`]). With `ask.quota`, the chunk's bytes may be reserved against it
+    /// in the same step, the lease then taken only if they fit ([`ChunkLeased::quota`]); a lease
+    /// not taken leaves no reservation. The caller gives the lease back if its own checks then
+    /// refuse the chunk.
+    async fn lease_loaded(&self, ask: &ChunkLease<'_>, now_ms: i64) -> Result<ChunkLeased>
+    where
+        Self: QuotaIndex,
+    {
+        let state = self.tus(ask.id).await?;
+        let Some(key) = state.as_ref().filter(|s| s.upload.owner == ask.owner).map(|s| s.upload.key.clone()) else {
+            return Ok(ChunkLeased { state, leased: false, quota: QuotaHeld::NotHeld });
         };
-        Ok((found, leased))
+        let bytes = ask.quota_reservation(&key);
+        if let Some(quota) = ask.quota {
+            if !self.reserve_quota(&bytes, quota, now_ms).await? {
+                return Ok(ChunkLeased { state, leased: false, quota: QuotaHeld::Exceeded });
+            }
+        }
+        let leased = self.lease_tus(ask.id, ask.offset, ask.lease, ask.until_ms, now_ms).await?;
+        let quota = match ask.quota {
+            Some(_) if leased => QuotaHeld::Reserved,
+            Some(_) => {
+                self.release_quota(&key, bytes.id).await?;
+                QuotaHeld::NotHeld
+            }
+            None => QuotaHeld::NotHeld,
+        };
+        Ok(ChunkLeased { state, leased, quota })
     }
 
     /// Gives the lease back without recording anything.

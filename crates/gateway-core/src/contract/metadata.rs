@@ -9,7 +9,7 @@ use crate::metadata::{
     garbage_id, Commit, Condemned, Deletion, ListCursor, MetadataStore, MultipartUpload, ObjectRecord, PartAttempt,
     PendingUpload, PresignedUpload, PRESIGNED_PER_KEY, SCAN_PENDING, STATUS_COMPLETE,
 };
-use crate::metadata::{TusAdvance, TusUpload, DEFAULT_PENDING_GRACE_MS};
+use crate::metadata::{ChunkLease, QuotaHeld, TusAdvance, TusUpload, DEFAULT_PENDING_GRACE_MS};
 use crate::multipart::rules::Part;
 use crate::quota::{Quota, Reservation, Usage};
 use crate::tus::plan::Chunk;
@@ -92,6 +92,7 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         other_parts_summarises_the_upload_without_the_part_itself(meta),
         preparing_a_part_reads_the_upload_and_summary_and_reserves_only_for_its_open_owner(meta),
         a_part_reserves_its_quota_with_its_attempt_or_not_at_all(meta),
+        a_tus_lease_with_a_quota_reserves_the_chunk_with_it_or_takes_nothing(meta),
         a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only(meta),
         beginning_a_tus_upload_journals_its_stored_name_and_records_it(meta),
         beginning_a_multipart_upload_journals_its_stored_name_until_after_its_expiry(meta),
@@ -597,6 +598,51 @@ async fn preparing_a_part_reads_the_upload_and_summary_and_reserves_only_for_its
     Ok(())
 }
 
+/// For an owner at home in the upload's database (`contract`) and one whose quota ledger may
+/// be another (`alice`, on shards): a lease that reserves the chunk's bytes takes both or
+/// neither; one that does not leaves the reservation to the caller.
+async fn a_tus_lease_with_a_quota_reserves_the_chunk_with_it_or_takes_nothing<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
+    for owner in ["contract", "alice"] {
+        let id = upload_id(&format!("tus-quota-{owner}"));
+        let id = id.as_str();
+        let u = TusUpload { owner: owner.to_owned(), ..tus_upload(id, T + 100_000) };
+        ok(m.create_tus(&u).await, "create_tus")?;
+        let key = u.key.as_str();
+        let in_flight = || async { ok(m.usage(owner, key, T).await, "usage").map(|u| u.reserved_bytes) };
+        let before = in_flight().await?;
+        let total = |u: Usage| u.bytes + u.reserved_bytes;
+        let here = total(ok(m.usage(owner, key, T).await, "usage")?);
+        let ledger = total(ok(m.usage_checked(owner, key, T).await, "usage_checked")?);
+        let fits = Quota { bytes: Some(here.max(ledger) + 40), objects: None };
+        let ask =
+            |lease, offset, bytes| ChunkLease { id, owner, offset, lease, until_ms: T + 50, bytes, quota: Some(&fits) };
+        let over = ok(m.lease_loaded(&ask("q1", 0, 50), T).await, "lease_loaded")?;
+        // At home, the reservation is always made with the lease; elsewhere it may be left to
+        // the caller, who would then reserve the bytes and be refused.
+        let at_home = owner == "contract";
+        match over.quota {
+            QuotaHeld::NotHeld if !at_home => ok(m.release_tus(id, "q1").await, "release_tus")?,
+            _ => {
+                ensure!(over.quota == QuotaHeld::Exceeded && !over.leased, "{owner}: a chunk past the quota: {over:?}")
+            }
+        }
+        let wrong = ok(m.lease_loaded(&ask("q2", 9, 30), T).await, "lease_loaded")?;
+        ensure!(!wrong.leased && wrong.quota != QuotaHeld::Reserved, "{owner}: a lease at the wrong offset: {wrong:?}");
+        ensure!(in_flight().await? == before, "{owner}: a lease not taken left a reservation");
+        let taken = ok(m.lease_loaded(&ask("q3", 0, 30), T).await, "lease_loaded")?;
+        ensure!(taken.leased && taken.state.is_some(), "{owner}: the lease within the quota was not taken: {taken:?}");
+        ensure!(taken.quota == QuotaHeld::Reserved || !at_home, "{owner}: not reserved with the lease: {taken:?}");
+        let reserved = if taken.quota == QuotaHeld::Reserved { 30 } else { 0 };
+        ensure!(in_flight().await? == before + reserved, "{owner}: the reservation is not what the lease says");
+        ok(m.release_tus(id, "q3").await, "release_tus")?;
+        ensure!(in_flight().await? == before, "{owner}: giving the lease back left its reservation");
+        ok(m.remove_tus(id).await, "remove_tus")?;
+    }
+    Ok(())
+}
+
 async fn a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only<M: MetadataStore + EventOutbox>(
     m: &M,
 ) -> Checked {
@@ -604,17 +650,23 @@ async fn a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only<M: Me
     let id = id.as_str();
     let u = tus_upload(id, T + 100_000);
     ok(m.create_tus(&u).await, "create_tus")?;
-    let (found, leased) = ok(m.lease_loaded(id, "mallory", 0, "r0", T + 50, T).await, "lease_loaded")?;
+    let lease = |owner: &'static str, offset: u64, lease: &'static str| async move {
+        let ask = ChunkLease { id, owner, offset, lease, until_ms: T + 50, bytes: 5, quota: None };
+        ok(m.lease_loaded(&ask, T).await, "lease_loaded").map(|l| (l.state, l.leased))
+    };
+    let (found, leased) = lease("mallory", 0, "r0").await?;
     ensure!(found.is_some() && !leased, "another caller took the lease");
-    let (found, leased) = ok(m.lease_loaded(id, "alice", 7, "r1", T + 50, T).await, "lease_loaded")?;
+    let (found, leased) = lease("alice", 7, "r1").await?;
     ensure!(found.as_ref().map(|s| s.upload.offset) == Some(0) && !leased, "a lease at the wrong offset was taken");
-    let (found, leased) = ok(m.lease_loaded(id, "alice", 0, "r2", T + 50, T).await, "lease_loaded")?;
+    let (found, leased) = lease("alice", 0, "r2").await?;
     ensure!(found.map(|s| s.upload) == Some(u.clone()) && leased, "the owner's lease at the offset was not taken");
-    let (_, leased) = ok(m.lease_loaded(id, "alice", 0, "r3", T + 50, T).await, "lease_loaded")?;
+    let (_, leased) = lease("alice", 0, "r3").await?;
     ensure!(!leased, "a second request took a live lease");
     let missing = upload_id("tusloaded-none");
-    let (found, leased) = ok(m.lease_loaded(&missing, "alice", 0, "r4", T + 50, T).await, "lease_loaded")?;
-    ensure!(found.is_none() && !leased, "a lease on no upload");
+    let ask =
+        ChunkLease { id: &missing, owner: "alice", offset: 0, lease: "r4", until_ms: T + 50, bytes: 5, quota: None };
+    let l = ok(m.lease_loaded(&ask, T).await, "lease_loaded")?;
+    ensure!(l.state.is_none() && !l.leased, "a lease on no upload");
     ok(m.remove_tus(id).await, "remove_tus")?;
     Ok(())
 }

@@ -140,6 +140,10 @@ impl SqlDatabase for LocalShards {
         self.layout.home_apart(key, owner)
     }
 
+    fn home_apart_id(&self, id: &str, owner: &str) -> Option<String> {
+        self.layout.home_apart_id(id, owner)
+    }
+
     async fn batch(&self, route: Route<'_>, op: &str, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
         let (targets, directory) = match self.layout.targets(&route) {
             Targets::Shards(shards) => (shards, false),

@@ -129,6 +129,15 @@ impl Layout {
         (self.shard_of(key) != home).then_some(home)
     }
 
+    /// The owner's home shard where a batch for upload `id` may run in another: where `id`
+    /// names another shard, or where the owner's namespace was split (an id made before the
+    /// split is handed on to the shard its key moved to).
+    pub fn home_apart_id(&self, id: &str, owner: &str) -> Option<String> {
+        let home = shard_of_namespace(owner);
+        let split = self.split.iter().any(|s| s == owner || s.strip_prefix(owner).is_some_and(|r| r.starts_with('/')));
+        (split || shard_of_id(id) != Some(home.as_str())).then_some(home)
+    }
+
     /// An upload id for `key` made from `raw` that names the key's shard: `<shard>z<raw>` (`z`
     /// is no hex digit; ids stay alphanumeric where `raw` is, as tus URLs need).
     pub fn routed_id(&self, key: &str, raw: &str) -> String {

@@ -166,6 +166,12 @@ pub trait SqlDatabase {
     fn home_apart(&self, _key: &str, _owner: &str) -> Option<String> {
         None
     }
+
+    /// The database of `owner`'s quota ledger, named, where a batch for upload `id` may run in
+    /// another ([`Route::Id`]): never, in one database.
+    fn home_apart_id(&self, _id: &str, _owner: &str) -> Option<String> {
+        None
+    }
 }
 
 /// A shared database is the database.
@@ -176,6 +182,10 @@ impl<D: SqlDatabase> SqlDatabase for std::rc::Rc<D> {
 
     fn home_apart(&self, key: &str, owner: &str) -> Option<String> {
         (**self).home_apart(key, owner)
+    }
+
+    fn home_apart_id(&self, id: &str, owner: &str) -> Option<String> {
+        (**self).home_apart_id(id, owner)
     }
 }
 

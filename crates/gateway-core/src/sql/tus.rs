@@ -8,7 +8,9 @@ use super::commit::commit_answer;
 use super::multipart::PartRow;
 use super::{args, stmt, Outcome, Route, SqlDatabase, SqlMetadata, Statement, Value};
 use crate::error::Result;
-use crate::metadata::{Commit, ObjectRecord, PendingUpload, TusAdvance, TusIndex, TusState, TusUpload};
+use crate::metadata::{
+    ChunkLease, ChunkLeased, Commit, ObjectRecord, PendingUpload, QuotaHeld, TusAdvance, TusIndex, TusState, TusUpload,
+};
 use crate::tus::plan::Chunk;
 
 #[derive(Deserialize)]
@@ -178,23 +180,45 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
         decode_state(&results, op)
     }
 
-    /// The lease first, then the state as of after it, in one batch.
-    async fn lease_loaded(
-        &self,
-        id: &str,
-        owner: &str,
-        offset: u64,
-        lease: &str,
-        until_ms: i64,
-        now_ms: i64,
-    ) -> Result<(Option<TusState>, bool)> {
+    /// The lease first, then the state as of after it, in one batch. With a quota counted in
+    /// this database, the chunk's reservation comes first and the lease requires it; the last
+    /// statement removes it if the lease was not taken.
+    async fn lease_loaded(&self, ask: &ChunkLease<'_>, now_ms: i64) -> Result<ChunkLeased> {
         let op = "tus lease";
-        let mut statements =
-            vec![stmt(format!("{LEASE} AND owner = ?6"), args![id, lease, until_ms, offset, now_ms, owner])];
+        let id = ask.id;
+        // The upload's key is not known before this step; the reservation does not need it
+        // (a chunk replaces nothing), only the choice of where the owner's quota is counted.
+        let quota = ask.quota.filter(|_| self.db().home_apart_id(id, ask.owner).is_none());
+        let mut lease =
+            stmt(format!("{LEASE} AND owner = ?6"), args![id, ask.lease, ask.until_ms, ask.offset, now_ms, ask.owner]);
+        let mut statements = Vec::new();
+        if let Some(quota) = quota {
+            statements.push(super::quota::reservation_here(&ask.quota_reservation(""), quota, now_ms));
+            lease.sql.push_str(" AND EXISTS (SELECT 1 FROM quota_reservations WHERE id = ?2)");
+        }
+        statements.push(lease);
         statements.extend(state_statements(id));
+        if quota.is_some() {
+            statements.push(stmt(
+                "DELETE FROM quota_reservations WHERE id = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM tus_uploads WHERE id = ?2 AND lease = ?1)",
+                args![ask.lease, id],
+            ));
+        }
         let results = self.batch(Route::Id(id), op, statements).await?;
+        let (held, results) = match quota {
+            None => (QuotaHeld::NotHeld, results.as_slice()),
+            Some(_) => {
+                let fits = results.first().is_some_and(Outcome::changed);
+                let rest = results.get(1..results.len().saturating_sub(1)).unwrap_or_default();
+                (if fits { QuotaHeld::Reserved } else { QuotaHeld::Exceeded }, rest)
+            }
+        };
         let leased = results.first().is_some_and(Outcome::changed);
-        Ok((decode_state(results.get(1..).unwrap_or_default(), op)?, leased))
+        let state = decode_state(results.get(1..).unwrap_or_default(), op)?;
+        // A reservation made but whose lease was not taken was removed by the last statement.
+        let quota = if held == QuotaHeld::Reserved && !leased { QuotaHeld::NotHeld } else { held };
+        Ok(ChunkLeased { state, leased, quota })
     }
 
     async fn lease_tus(&self, id: &str, offset: u64, lease: &str, until_ms: i64, now_ms: i64) -> Result<bool> {

@@ -18,7 +18,9 @@ use crate::grant::{Grant, Scope};
 use crate::http::{parse_length, Reply, RequestHead};
 use crate::key::{ObjectKey, StoredName};
 use crate::metadata::ObjectRecord;
-use crate::metadata::{Commit, MetadataStore, PendingUpload, TusAdvance, TusState, TusUpload};
+use crate::metadata::{
+    ChunkLease, ChunkLeased, Commit, MetadataStore, PendingUpload, QuotaHeld, TusAdvance, TusState, TusUpload,
+};
 use crate::multipart::rules::Part;
 use crate::multipart::session::{check_object_size, object_limit, MAX_OBJECT_BYTES};
 use crate::quarantine::initial_scan;
@@ -62,6 +64,17 @@ pub fn options<T>(grant: Option<&Grant>) -> Reply<T> {
         .with_header("Tus-Version", protocol::VERSION)
         .with_header("Tus-Extension", protocol::EXTENSIONS)
         .with_header("Tus-Max-Size", max.to_string())
+}
+
+/// What a request holds of a tus upload before it writes a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// Nothing: the write takes the lease and reserves its bytes itself.
+    Nothing,
+    /// The lease; the write reserves its bytes against a quota itself.
+    Lease,
+    /// The lease, with the bytes reserved against the quota in the same step.
+    LeaseAndQuota,
 }
 
 impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
@@ -222,12 +235,12 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         match (chunk, upload.length) {
             (Some(n), _) if n > 0 || upload.length == Some(0) => {
                 let state = TusState { upload, staged: Vec::new(), parts: Vec::new() };
-                let (after, job) = self.write(state, 0, n, None, body, false).await?;
+                let (after, job) = self.write(state, 0, n, None, body, Held::Nothing).await?;
                 Ok((created_reply(&after), job))
             }
             (_, Some(0)) => {
                 let state = TusState { upload, staged: Vec::new(), parts: Vec::new() };
-                let (after, job) = self.write(state, 0, 0, None, None, false).await?;
+                let (after, job) = self.write(state, 0, 0, None, None, Held::Nothing).await?;
                 Ok((created_reply(&after), job))
             }
             _ => Ok((created_reply(&upload), None)),
@@ -276,10 +289,19 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             .ok_or_else(|| GatewayError::new(ErrorKind::LengthRequired, "chunks need a Content-Length header"))?;
         self.check_chunk(length)?;
         // One round trip before the body: the upload's state and, if it is the caller's, its
-        // lease at this offset. Any refusal below gives the lease back.
-        let until = lease_until(self.now_ms, length);
-        let (found, leased) =
-            self.meta.lease_loaded(id, &self.grant.sub, offset, self.request_id, until, self.now_ms).await?;
+        // lease at this offset, with the chunk's bytes reserved against a quota where the
+        // owner's is counted in the same database. Any refusal below gives the lease back.
+        let quota = self.grant.quota.filter(|q| q.limits() && length > 0);
+        let ask = ChunkLease {
+            id,
+            owner: &self.grant.sub,
+            offset,
+            lease: self.request_id,
+            until_ms: lease_until(self.now_ms, length),
+            bytes: length,
+            quota: quota.as_ref(),
+        };
+        let ChunkLeased { state: found, leased, quota: held } = self.meta.lease_loaded(&ask, self.now_ms).await?;
         let state = match self.loaded(found) {
             Ok(state) if offset == state.upload.offset => state,
             Ok(state) => {
@@ -300,13 +322,18 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             }
             return Ok((self.reply(204, &state.upload), None));
         }
+        if let Some(quota) = quota.filter(|_| held == QuotaHeld::Exceeded) {
+            let bytes = ask.quota_reservation(&state.upload.key);
+            return Err(quota::refusal(self.meta, &quota, &bytes, self.now_ms).await);
+        }
         if !leased {
             return Err(GatewayError::new(
                 ErrorKind::UploadLocked,
                 "another request is writing to this upload; retry once it has finished",
             ));
         }
-        let (after, job) = self.write(state, offset, length, declared, body, true).await?;
+        let held = if held == QuotaHeld::Reserved { Held::LeaseAndQuota } else { Held::Lease };
+        let (after, job) = self.write(state, offset, length, declared, body, held).await?;
         Ok((self.reply(204, &after), job))
     }
 
@@ -318,11 +345,11 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         length: u64,
         declared: Option<u64>,
         body: Option<S::Body>,
-        leased: bool,
+        held: Held,
     ) -> Result<(TusUpload, Option<FollowUp>)> {
         match self.checked_write(&state, offset, length, declared) {
-            Ok(upload) => self.write_checked(state, upload, offset, length, body, leased).await,
-            Err(err) => Err(self.give_back(&state.upload.id, leased, err).await),
+            Ok(upload) => self.write_checked(state, upload, offset, length, body, held).await,
+            Err(err) => Err(self.give_back(&state.upload.id, held != Held::Nothing, err).await),
         }
     }
 
@@ -369,8 +396,8 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         Ok(upload)
     }
 
-    /// Stores `length` bytes at `offset` under the upload's lease (taken here unless `leased`)
-    /// and records them.
+    /// Stores `length` bytes at `offset` under the upload's lease and records them: the lease
+    /// and the quota reservation are taken here unless `held` says so.
     async fn write_checked(
         &self,
         state: TusState,
@@ -378,10 +405,10 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         offset: u64,
         length: u64,
         body: Option<S::Body>,
-        leased: bool,
+        held: Held,
     ) -> Result<(TusUpload, Option<FollowUp>)> {
         let end = offset + length;
-        if !leased
+        if held == Held::Nothing
             && !self
                 .meta
                 .lease_tus(&upload.id, offset, self.request_id, lease_until(self.now_ms, length), self.now_ms)
@@ -389,8 +416,9 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
         {
             return Err(self.lease_refused(&upload.id, offset).await);
         }
-        // With a quota, the chunk's bytes are reserved against it under the lease (one more
-        // round trip); recording the chunk, or giving the lease back, ends the reservation.
+        // With a quota not reserved with the lease, the chunk's bytes are reserved against it
+        // now (one more round trip); recording the chunk, or giving the lease back, ends the
+        // reservation.
         let bytes = Reservation {
             id: self.request_id,
             owner: &self.grant.sub,
@@ -400,7 +428,7 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             until_ms: lease_until(self.now_ms, length),
             replaces: false,
         };
-        if length > 0 {
+        if length > 0 && held != Held::LeaseAndQuota {
             if let Err(err) = quota::reserve(self.meta, self.grant, bytes, self.now_ms).await {
                 return Err(self.give_back(&upload.id, true, err).await);
             }
