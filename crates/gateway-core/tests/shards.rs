@@ -269,3 +269,19 @@ fn a_shard_remembers_the_due_time_it_last_reported() {
     block_on(set_reported(&shard, None)).unwrap();
     assert_eq!(block_on(reported(&shard)).unwrap(), Some(None), "nothing due, reported");
 }
+
+#[test]
+fn an_upload_ids_batch_counts_its_owners_quota_in_place_only_where_the_id_names_the_owners_own_shard() {
+    let flat = Layout::default();
+    let own = flat.routed_id("alice/a.bin", "u1");
+    assert_eq!(flat.home_apart_id(&own, "alice"), None);
+    let other = flat.routed_id("team/a.bin", "u2");
+    assert_eq!(flat.home_apart_id(&other, "alice"), Some(flat.shard_of("alice/x")));
+    assert!(flat.home_apart_id("not-routed", "alice").is_some());
+    // After a split of the owner's namespace an id made before it may be handed on elsewhere.
+    let split = Layout::new(vec!["alice".to_owned()]);
+    assert!(split.home_apart_id(&own, "alice").is_some());
+    let unrelated = Layout::new(vec!["alicea".to_owned(), "bob/x".to_owned()]);
+    assert_eq!(unrelated.home_apart_id(&own, "alice"), None);
+    assert!(Layout::new(vec!["alice/us".to_owned()]).home_apart_id(&own, "alice").is_some());
+}
