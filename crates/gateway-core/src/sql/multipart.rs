@@ -235,6 +235,7 @@ impl<D: SqlDatabase> MultipartIndex for SqlMetadata<D> {
 
     /// The three in one batch: the upload, the summary, the reservation (conditional on the
     /// upload being the caller's and open).
+    ///
     /// With a quota, its reservation is the batch's first statement and the attempt is made
     /// only if that reservation was, and the last removes the reservation if the attempt was
     /// not made: still one round trip. Where the owner's quota ledger is another database (on
