@@ -45,6 +45,6 @@ test(`the ${BACKEND} store keeps the store contract`, async () => {
 
 test('D1 keeps the metadata contract', async () => {
   const outcomes = await run('metadata');
-  assert.equal(outcomes.length, 39, 'every case ran');
+  assert.equal(outcomes.length, 40, 'every case ran');
   assert.deepEqual(failures(outcomes), []);
 });

@@ -4,7 +4,7 @@
 // GET /usage agrees with the rows, and the sweep repairs usage that drifted from them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway } from './support/gateway.mjs';
+import { startGateway, BACKEND } from './support/gateway.mjs';
 import { call, send, tokenFor, assertProblem } from './support/client.mjs';
 
 const MiB = 1024 * 1024;
@@ -121,4 +121,23 @@ test('deletes free space, and the sweep repairs usage that drifted from the rows
   const usage = (await call(gw, 'GET', '/usage', { token: fay })).json;
   assert.deepEqual({ bytes: usage.bytes, objects: usage.objects }, { bytes: 5 * MiB, objects: 1 });
   assert.ok(gw.logs.some((l) => /usage of `fay` had drifted/.test(l.message)), "the drift was not reported");
+});
+
+test('a tus creation and a direct upload URL past an objects quota are refused with quota_exceeded and record nothing', async () => {
+  const gus = tokenFor('gus', { quota: { objects: 1 } });
+  assert.equal((await call(gw, 'PUT', '/files/gus/one.txt', { token: gus, body: 'one' })).status, 201);
+  const create = () => call(gw, 'POST', '/tus/', { token: gus, headers: { 'tus-resumable': '1.0.0', 'upload-length': '3', 'upload-metadata': `key ${Buffer.from('gus/two.txt').toString('base64')}` } });
+  const refused = await create();
+  assertProblem(assert, refused, 403, 'quota_exceeded');
+  assert.equal(refused.json.limit.objects, 1);
+  assert.equal((await gw.db.prepare("SELECT COUNT(*) AS n FROM tus_uploads WHERE owner = 'gus'").first()).n, 0);
+  if (BACKEND === 's3') {
+    const presign = await call(gw, 'POST', '/presign', { token: gus, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'gus/three.txt', size: 3 }) });
+    assertProblem(assert, presign, 403, 'quota_exceeded');
+    assert.equal((await gw.db.prepare("SELECT COUNT(*) AS n FROM presigned_uploads WHERE owner = 'gus'").first()).n, 0);
+  }
+  const reserved = await gw.db.prepare("SELECT COUNT(*) AS n FROM quota_reservations WHERE owner = 'gus'").first();
+  assert.equal(reserved.n, 0, 'a refused creation left a reservation');
+  assert.equal((await call(gw, 'DELETE', '/files/gus/one.txt', { token: gus })).status, 204);
+  assert.equal((await create()).status, 201);
 });

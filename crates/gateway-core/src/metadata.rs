@@ -407,8 +407,16 @@ pub trait MultipartIndex {
 #[allow(async_fn_in_trait)]
 pub trait PresignLedger {
     /// Records a direct upload URL and journals its stored name, due `due_at` (after the URL
-    /// can no longer be used and an upload started just before its expiry has finished).
-    async fn record_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()>;
+    /// can no longer be used and an upload started just before its expiry has finished). With
+    /// `quota`, its reservation is made too ([`QuotaIndex::reserve_quota`]), and the URL is
+    /// recorded only if it fits: `false` when it did not, and nothing was recorded.
+    async fn record_presigned(
+        &self,
+        p: &PresignedUpload,
+        due_at: i64,
+        quota: Option<(&Reservation<'_>, &crate::grant::Quota)>,
+        now_ms: i64,
+    ) -> Result<bool>;
     /// The unconfirmed direct upload URLs `owner` was given for `key`, newest first, at most
     /// [`PRESIGNED_PER_KEY`].
     async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>>;
@@ -538,13 +546,27 @@ pub enum QuotaHeld {
 pub trait TusIndex {
     async fn create_tus(&self, upload: &TusUpload) -> Result<()>;
     /// Journals the stored name a new upload will assemble under (`entry`) and records the
-    /// upload, in one round trip (one transaction where the backend has them).
-    async fn begin_tus(&self, upload: &TusUpload, entry: &PendingUpload) -> Result<()>
+    /// upload, in one round trip (one transaction where the backend has them). With `quota`,
+    /// its reservation is made too ([`QuotaIndex::reserve_quota`]), and the upload is recorded
+    /// only if it fits: `false` when it did not, and nothing was recorded.
+    async fn begin_tus(
+        &self,
+        upload: &TusUpload,
+        entry: &PendingUpload,
+        quota: Option<(&Reservation<'_>, &crate::grant::Quota)>,
+        now_ms: i64,
+    ) -> Result<bool>
     where
-        Self: UploadJournal,
+        Self: UploadJournal + QuotaIndex,
     {
+        if let Some((r, quota)) = quota {
+            if !self.reserve_quota(r, quota, now_ms).await? {
+                return Ok(false);
+            }
+        }
         self.begin_upload(entry).await?;
-        self.create_tus(upload).await
+        self.create_tus(upload).await?;
+        Ok(true)
     }
     async fn tus(&self, id: &str) -> Result<Option<TusState>>;
     /// Takes upload `id` for one request, if its offset is `offset` and no other request holds

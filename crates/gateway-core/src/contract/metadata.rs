@@ -93,6 +93,7 @@ pub async fn run<M: MetadataStore + EventOutbox>(meta: &M) -> Vec<Outcome> {
         preparing_a_part_reads_the_upload_and_summary_and_reserves_only_for_its_open_owner(meta),
         a_part_reserves_its_quota_with_its_attempt_or_not_at_all(meta),
         a_tus_lease_with_a_quota_reserves_the_chunk_with_it_or_takes_nothing(meta),
+        a_tus_upload_or_a_url_with_a_quota_is_recorded_only_with_its_reservation(meta),
         a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only(meta),
         beginning_a_tus_upload_journals_its_stored_name_and_records_it(meta),
         beginning_a_multipart_upload_journals_its_stored_name_until_after_its_expiry(meta),
@@ -643,6 +644,55 @@ async fn a_tus_lease_with_a_quota_reserves_the_chunk_with_it_or_takes_nothing<M:
     Ok(())
 }
 
+/// For an owner at home in the key's database (`contract`) and one whose quota ledger may be
+/// another (`alice`, on shards): a tus upload or a direct upload URL recorded with a quota is
+/// recorded with its reservation, or neither is made.
+async fn a_tus_upload_or_a_url_with_a_quota_is_recorded_only_with_its_reservation<M: MetadataStore + EventOutbox>(
+    m: &M,
+) -> Checked {
+    for owner in ["contract", "alice"] {
+        let id = upload_id(&format!("tus-begin-quota-{owner}"));
+        let u = TusUpload { owner: owner.to_owned(), ..tus_upload(&id, T + 100_000) };
+        let key = u.key.as_str();
+        let objects = || async { ok(m.usage(owner, key, T).await, "usage").map(|u| u.reserved_objects) };
+        let before = objects().await?;
+        let ledger = ok(m.usage_checked(owner, key, T).await, "usage_checked")?;
+        let here = ok(m.usage(owner, key, T).await, "usage")?;
+        let stored = |u: Usage| u.objects + u.reserved_objects;
+        let room = stored(ledger).max(stored(here));
+        let (full, fits) = (Quota { bytes: None, objects: Some(room) }, Quota { bytes: None, objects: Some(room + 1) });
+        let object = |id| Reservation { id, owner, key, bytes: 0, objects: 1, until_ms: T + 100_000, replaces: true };
+        let entry = PendingUpload { owner: owner.to_owned(), ..entry(&id, key, &u.storage_key, T + 5) };
+        let r = object(&id);
+        ensure!(!ok(m.begin_tus(&u, &entry, Some((&r, &full)), T).await, "begin_tus")?, "{owner}: past the quota");
+        ensure!(ok(m.tus(&id).await, "tus")?.is_none(), "{owner}: a tus upload past the quota was recorded");
+        ensure!(objects().await? == before, "{owner}: a refused tus upload left a reservation");
+        ensure!(ok(m.begin_tus(&u, &entry, Some((&r, &fits)), T).await, "begin_tus")?, "{owner}: within the quota");
+        ensure!(ok(m.tus(&id).await, "tus")?.is_some(), "{owner}: the tus upload was not recorded");
+        ensure!(objects().await? == before + 1, "{owner}: the tus upload's object is not reserved");
+        ok(m.remove_tus(&id).await, "remove_tus")?;
+        ok(m.abandon_upload(key, &id).await, "abandon_upload")?;
+        ensure!(objects().await? == before, "{owner}: removing the tus upload left its reservation");
+
+        let p = PresignedUpload { owner: owner.to_owned(), ..presigned(&format!("nonce-quota-{owner}"), key, T) };
+        let r = object(&p.nonce);
+        ensure!(!ok(m.record_presigned(&p, T + 1000, Some((&r, &full)), T).await, "record_presigned")?, "{owner}: URL");
+        ensure!(
+            ok(m.presigned(key, owner).await, "presigned")?.is_empty(),
+            "{owner}: a URL past the quota was recorded"
+        );
+        ensure!(objects().await? == before, "{owner}: a refused URL left a reservation");
+        ensure!(
+            ok(m.record_presigned(&p, T + 1000, Some((&r, &fits)), T).await, "record_presigned")?,
+            "{owner}: URL fits"
+        );
+        ensure!(ok(m.presigned(key, owner).await, "presigned")?.len() == 1, "{owner}: the URL was not recorded");
+        ensure!(objects().await? == before + 1, "{owner}: the URL's object is not reserved");
+        ok(m.release_quota(key, &p.nonce).await, "release_quota")?;
+    }
+    Ok(())
+}
+
 async fn a_tus_lease_taken_with_the_state_is_its_owners_at_its_offset_only<M: MetadataStore + EventOutbox>(
     m: &M,
 ) -> Checked {
@@ -677,7 +727,7 @@ async fn beginning_a_tus_upload_journals_its_stored_name_and_records_it<M: Metad
     let id = upload_id("tusbegin");
     let id = id.as_str();
     let u = tus_upload(id, T + 100_000);
-    ok(m.begin_tus(&u, &entry(id, &u.key, &u.storage_key, T + 5)).await, "begin_tus")?;
+    ok(m.begin_tus(&u, &entry(id, &u.key, &u.storage_key, T + 5), None, T).await, "begin_tus")?;
     ensure!(ok(m.tus(id).await, "tus")?.map(|s| s.upload) == Some(u.clone()), "the upload reads back differently");
     ensure!(due_for(m, &u.key, T + 5).await? == vec![id.to_owned()], "the stored name is not journaled");
     ok(m.remove_tus(id).await, "remove_tus")?;
@@ -826,7 +876,10 @@ async fn a_presigned_upload_is_journaled_and_listed_newest_first_up_to_the_limit
     let key = "contract/presigned";
     let n = PRESIGNED_PER_KEY as i64 + 1;
     for i in 0..n {
-        ok(m.record_presigned(&presigned(&format!("nonce-{i:02}"), key, T + i), T + 1000).await, "record_presigned")?;
+        ok(
+            m.record_presigned(&presigned(&format!("nonce-{i:02}"), key, T + i), T + 1000, None, T).await,
+            "record_presigned",
+        )?;
     }
     let listed = ok(m.presigned(key, "alice").await, "presigned")?;
     ensure!(
@@ -846,7 +899,7 @@ async fn a_presigned_upload_is_journaled_and_listed_newest_first_up_to_the_limit
 async fn confirming_a_presigned_upload_commits_and_keeps_its_entry<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
     let key = "contract/confirm";
     let p = presigned("nonce-confirm", key, T);
-    ok(m.record_presigned(&p, T + 1000).await, "record_presigned")?;
+    ok(m.record_presigned(&p, T + 1000, None, T).await, "record_presigned")?;
     let got = ok(m.confirm_presigned(&p.nonce, &record(key, &p.storage_key, T)).await, "confirm_presigned")?;
     ensure!(got == Commit::Committed { replaced: None }, "the confirm answered {got:?}");
     ensure!(ok(m.get(key).await, "get")?.is_some_and(|r| r.storage_key == p.storage_key), "no row names the object");
@@ -950,7 +1003,7 @@ async fn finishing_a_tus_upload_commits_and_advances_only_once_the_row_names_its
     // Claimed (terminated): no commit, no advance, the lease stays for the request to give back.
     let id = upload_id("tusfinish-claimed");
     let u = tus_upload(&id, T + 100_000);
-    ok(m.begin_tus(&u, &entry(&id, &u.key, &u.storage_key, T + 100_000)).await, "begin_tus")?;
+    ok(m.begin_tus(&u, &entry(&id, &u.key, &u.storage_key, T + 100_000), None, T).await, "begin_tus")?;
     ok(m.claim_upload(&u.key, &id).await, "claim_upload")?;
     ensure!(ok(m.lease_tus(&id, 0, "a", T + 10, T).await, "lease_tus")?, "the lease was refused");
     let got = ok(m.finish_tus(&id, "a", &last(0), &record(&u.key, &u.storage_key, T)).await, "finish_tus")?;
@@ -960,7 +1013,7 @@ async fn finishing_a_tus_upload_commits_and_advances_only_once_the_row_names_its
     // Open: the row names the object, the entry goes, the offset moves and the lease is given back.
     let id = upload_id("tusfinish");
     let u = tus_upload(&id, T + 100_000);
-    ok(m.begin_tus(&u, &entry(&id, &u.key, &u.storage_key, T + 100_000)).await, "begin_tus")?;
+    ok(m.begin_tus(&u, &entry(&id, &u.key, &u.storage_key, T + 100_000), None, T).await, "begin_tus")?;
     ensure!(ok(m.lease_tus(&id, 0, "a", T + 10, T).await, "lease_tus")?, "the lease was refused");
     let rec = record(&u.key, &u.storage_key, T);
     let got = ok(m.finish_tus(&id, "b", &last(0), &rec).await, "finish_tus")?;

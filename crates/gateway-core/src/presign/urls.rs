@@ -19,7 +19,7 @@ use crate::key::{ObjectKey, StoredName};
 use crate::metadata::{ObjectIndex, PresignLedger, PresignedUpload};
 use crate::presign::confirm::CONFIRM_WINDOW_MS;
 use crate::quarantine::check_served;
-use crate::quota::{self, QuotaIndex, Reservation};
+use crate::quota::{self, Quota, QuotaIndex, Reservation};
 use crate::store::{DirectUrl, Presign};
 use crate::time::rfc3339;
 use crate::upload::{check_content_type, due_at, location, size_limit, DEFAULT_CONTENT_TYPE};
@@ -340,13 +340,17 @@ pub async fn presign<T, M: ObjectIndex + PresignLedger + QuotaIndex>(
             until_ms: expires_at.saturating_add(CONFIRM_WINDOW_MS),
             replaces: true,
         };
-        quota::reserve(meta, grant, object, ctx.now_ms).await?;
         // Due once the URL is dead, the confirm window has closed and an upload begun just
         // before the expiry has had time to arrive.
         let due = due_at(expires_at.saturating_add(CONFIRM_WINDOW_MS), size);
-        if let Err(err) = meta.record_presigned(&record, due).await {
-            quota::release(meta, grant, key.as_str(), ctx.id).await;
-            return Err(err);
+        let quota = grant.quota.filter(Quota::limits);
+        match meta.record_presigned(&record, due, quota.as_ref().map(|q| (&object, q)), ctx.now_ms).await {
+            Ok(true) => {}
+            Ok(false) => return Err(quota::refusal(meta, &quota.unwrap_or_default(), &object, ctx.now_ms).await),
+            Err(err) => {
+                quota::release(meta, grant, key.as_str(), ctx.id).await;
+                return Err(err);
+            }
         }
     }
     let answer = PresignAnswer {

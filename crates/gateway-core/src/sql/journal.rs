@@ -19,11 +19,17 @@ struct PendingRow {
 /// Journals entry `p`. OR IGNORE: a retried write of the same entry is harmless (and keeps a
 /// claim).
 pub(super) fn begin(p: &PendingUpload) -> Statement {
-    stmt(
-        "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        args![&p.id, &p.key, &p.owner, p.started_at, &p.storage_key, p.due_at],
-    )
+    begin_if(p, None)
+}
+
+/// The entry of [`begin`], made only if `condition` holds.
+pub(super) fn begin_if(p: &PendingUpload, condition: Option<&str>) -> Statement {
+    let sql = super::quota::insert_if(
+        "INSERT OR IGNORE INTO pending_uploads (id, key, owner, started_at, storage_key, due_at)",
+        "?1, ?2, ?3, ?4, ?5, ?6",
+        condition,
+    );
+    stmt(sql, args![&p.id, &p.key, &p.owner, p.started_at, &p.storage_key, p.due_at])
 }
 
 impl<D: SqlDatabase> UploadJournal for SqlMetadata<D> {

@@ -4,9 +4,11 @@
 use serde::Deserialize;
 
 use super::objects::names;
+use super::quota::insert_if;
 use super::{args, stmt, Route, SqlDatabase, SqlMetadata};
 use crate::error::Result;
 use crate::metadata::{Commit, ObjectRecord, PresignLedger, PresignedUpload, PRESIGNED_PER_KEY};
+use crate::quota::{Quota, Reservation};
 
 #[derive(Deserialize)]
 struct PresignedRow {
@@ -25,30 +27,44 @@ struct PresignedRow {
 const COLUMNS: &str = "nonce, key, owner, content_type, size, max_size, created_at, expires_at, storage_key, metadata";
 
 impl<D: SqlDatabase> PresignLedger for SqlMetadata<D> {
-    async fn record_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()> {
-        let statements = vec![
-            stmt(
-                format!("INSERT INTO presigned_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-                args![
-                    &p.nonce,
-                    &p.key,
-                    &p.owner,
-                    &p.content_type,
-                    p.size,
-                    p.max_size,
-                    p.created_at,
-                    p.expires_at,
-                    &p.storage_key,
-                    &p.metadata
-                ],
-            ),
-            stmt(
-                "INSERT INTO pending_uploads (id, key, owner, started_at, storage_key, due_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                args![&p.nonce, &p.key, &p.owner, p.created_at, &p.storage_key, due_at],
-            ),
-        ];
-        self.transaction(Route::Key(&p.key), "presign", statements).await
+    async fn record_presigned(
+        &self,
+        p: &PresignedUpload,
+        due_at: i64,
+        quota: Option<(&Reservation<'_>, &Quota)>,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let records = |condition: Option<&str>| {
+            let url = insert_if(
+                &format!("INSERT INTO presigned_uploads ({COLUMNS})"),
+                "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10",
+                condition,
+            );
+            let entry = insert_if(
+                "INSERT INTO pending_uploads (id, key, owner, started_at, storage_key, due_at)",
+                "?1, ?2, ?3, ?4, ?5, ?6",
+                condition,
+            );
+            vec![
+                stmt(
+                    url,
+                    args![
+                        &p.nonce,
+                        &p.key,
+                        &p.owner,
+                        &p.content_type,
+                        p.size,
+                        p.max_size,
+                        p.created_at,
+                        p.expires_at,
+                        &p.storage_key,
+                        &p.metadata
+                    ],
+                ),
+                stmt(entry, args![&p.nonce, &p.key, &p.owner, p.created_at, &p.storage_key, due_at]),
+            ]
+        };
+        self.record_reserving("presign", &p.key, quota, now_ms, records).await
     }
 
     async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>> {

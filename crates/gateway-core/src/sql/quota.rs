@@ -118,6 +118,48 @@ pub(super) fn reservation_here(r: &Reservation<'_>, quota: &Quota, now_ms: i64) 
     reservation(r, quota, now_ms, None, r.until_ms, true)
 }
 
+/// The condition a write's records are made under in the batch that reserves its quota: its
+/// reservation, whose id is each record's ?1, was made.
+pub(super) const RESERVED: &str = "EXISTS (SELECT 1 FROM quota_reservations WHERE id = ?1)";
+
+/// `{insert} VALUES ({values})`, or with `condition`, the same row made only if it holds.
+pub(super) fn insert_if(insert: &str, values: &str, condition: Option<&str>) -> String {
+    match condition {
+        None => format!("{insert} VALUES ({values})"),
+        Some(c) => format!("{insert} SELECT {values} WHERE {c}"),
+    }
+}
+
+impl<D: SqlDatabase> SqlMetadata<D> {
+    /// Runs `records`, the statements that record a write to `key` (built under the condition
+    /// given them), with `quota`'s reservation first in the same batch, where the owner's ledger
+    /// is the key's database: `false` when the reservation did not fit, and then nothing was
+    /// recorded. Where the ledger is another database, the quota is reserved first, as
+    /// [`QuotaIndex::reserve_quota`] does there.
+    pub(super) async fn record_reserving(
+        &self,
+        op: &str,
+        key: &str,
+        quota: Option<(&Reservation<'_>, &Quota)>,
+        now_ms: i64,
+        records: impl FnOnce(Option<&str>) -> Vec<Statement>,
+    ) -> Result<bool> {
+        let here = match quota {
+            Some((r, q)) if self.db.home_apart(r.key, r.owner).is_some() => {
+                if !self.reserve_quota(r, q, now_ms).await? {
+                    return Ok(false);
+                }
+                None
+            }
+            quota => quota,
+        };
+        let mut statements: Vec<Statement> = here.iter().map(|(r, q)| reservation_here(r, q, now_ms)).collect();
+        statements.extend(records(here.map(|_| RESERVED)));
+        let results = self.batch(Route::Key(key), op, statements).await?;
+        Ok(here.is_none() || results.first().is_some_and(Outcome::changed))
+    }
+}
+
 /// The read of owner ?1's usage at ?2 in one database: with `ledger`, as its home counts it for
 /// the limit (other shards' reports and the home's copies of their reservations in); without,
 /// what this database alone holds.

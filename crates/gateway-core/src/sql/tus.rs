@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::metadata::{
     ChunkLease, ChunkLeased, Commit, ObjectRecord, PendingUpload, QuotaHeld, TusAdvance, TusIndex, TusState, TusUpload,
 };
+use crate::quota::{Quota, Reservation};
 use crate::tus::plan::Chunk;
 
 #[derive(Deserialize)]
@@ -140,8 +141,15 @@ fn decode_state(results: &[Outcome], op: &str) -> Result<Option<TusState>> {
 
 /// Records upload `u`.
 fn insert(u: &TusUpload) -> Statement {
-    let sql = format!(
-        "INSERT INTO tus_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    insert_if(u, None)
+}
+
+/// The record of [`insert`], made only if `condition` holds.
+fn insert_if(u: &TusUpload, condition: Option<&str>) -> Statement {
+    let sql = super::quota::insert_if(
+        &format!("INSERT INTO tus_uploads ({COLUMNS})"),
+        "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15",
+        condition,
     );
     let values = args![
         &u.id,
@@ -169,9 +177,18 @@ impl<D: SqlDatabase> TusIndex for SqlMetadata<D> {
         Ok(())
     }
 
-    /// The journal entry and the upload in one transaction.
-    async fn begin_tus(&self, u: &TusUpload, entry: &PendingUpload) -> Result<()> {
-        self.transaction(Route::Key(&u.key), "tus begin", vec![super::journal::begin(entry), insert(u)]).await
+    /// The journal entry and the upload in one transaction, with the quota's reservation.
+    async fn begin_tus(
+        &self,
+        u: &TusUpload,
+        entry: &PendingUpload,
+        quota: Option<(&Reservation<'_>, &Quota)>,
+        now_ms: i64,
+    ) -> Result<bool> {
+        self.record_reserving("tus begin", &u.key, quota, now_ms, |c| {
+            vec![super::journal::begin_if(entry, c), insert_if(u, c)]
+        })
+        .await
     }
 
     async fn tus(&self, id: &str) -> Result<Option<TusState>> {

@@ -745,8 +745,19 @@ impl MultipartIndex for MemoryMetadata {
 }
 
 impl PresignLedger for MemoryMetadata {
-    async fn record_presigned(&self, p: &PresignedUpload, due_at: i64) -> Result<()> {
+    async fn record_presigned(
+        &self,
+        p: &PresignedUpload,
+        due_at: i64,
+        quota: Option<(&crate::metadata::Reservation<'_>, &crate::grant::Quota)>,
+        now_ms: i64,
+    ) -> Result<bool> {
         self.check()?;
+        if let Some((r, quota)) = quota {
+            if !crate::quota::QuotaIndex::reserve_quota(self, r, quota, now_ms).await? {
+                return Ok(false);
+            }
+        }
         let entry = PendingUpload {
             id: p.nonce.clone(),
             key: p.key.clone(),
@@ -757,7 +768,7 @@ impl PresignLedger for MemoryMetadata {
         };
         self.pending.borrow_mut().insert(p.nonce.clone(), entry);
         self.presigned.borrow_mut().insert(p.nonce.clone(), p.clone());
-        Ok(())
+        Ok(true)
     }
 
     async fn presigned(&self, key: &str, owner: &str) -> Result<Vec<PresignedUpload>> {

@@ -24,7 +24,7 @@ use crate::metadata::{
 use crate::multipart::rules::Part;
 use crate::multipart::session::{check_object_size, object_limit, MAX_OBJECT_BYTES};
 use crate::quarantine::initial_scan;
-use crate::quota::{self, Reservation};
+use crate::quota::{self, Quota, Reservation};
 use crate::store::{Compose, Multipart, ObjectMeta, PutObject, PutPart};
 use crate::sweep::DEFAULT_PENDING_GRACE_MS;
 use crate::time::http_date;
@@ -226,10 +226,14 @@ impl<S: Multipart + Compose, M: MetadataStore> TusSession<'_, S, M> {
             until_ms: entry.due_at,
             replaces: true,
         };
-        quota::reserve(self.meta, self.grant, object, self.now_ms).await?;
-        if let Err(err) = self.meta.begin_tus(&upload, &entry).await {
-            quota::release(self.meta, self.grant, key.as_str(), &id).await;
-            return Err(err);
+        let quota = self.grant.quota.filter(Quota::limits);
+        match self.meta.begin_tus(&upload, &entry, quota.as_ref().map(|q| (&object, q)), self.now_ms).await {
+            Ok(true) => {}
+            Ok(false) => return Err(quota::refusal(self.meta, &quota.unwrap_or_default(), &object, self.now_ms).await),
+            Err(err) => {
+                quota::release(self.meta, self.grant, key.as_str(), &id).await;
+                return Err(err);
+            }
         }
         let created_reply = |u: &TusUpload| self.reply(201, u).with_header("Location", self.location(&u.id));
         match (chunk, upload.length) {
