@@ -527,6 +527,21 @@ async fn other_parts_summarises_the_upload_without_the_part_itself<M: MetadataSt
     Ok(())
 }
 
+/// The bytes `owner` has in flight in `key`'s database (on shards, an owner's home also keeps
+/// copies of its reservations elsewhere until their end is reported).
+async fn in_flight_bytes<M: MetadataStore>(m: &M, owner: &str, key: &str) -> std::result::Result<u64, String> {
+    ok(m.usage(owner, key, T).await, "usage").map(|u| u.reserved_bytes)
+}
+
+/// A bytes quota with room for `extra` more bytes of `owner` writing to `key`, as both the key's
+/// database and the owner's ledger count them (on shards they differ until reports arrive).
+async fn bytes_room<M: MetadataStore>(m: &M, owner: &str, key: &str, extra: u64) -> std::result::Result<Quota, String> {
+    let total = |u: Usage| u.bytes + u.reserved_bytes;
+    let here = total(ok(m.usage(owner, key, T).await, "usage")?);
+    let ledger = total(ok(m.usage_checked(owner, key, T).await, "usage_checked")?);
+    Ok(Quota { bytes: Some(here.max(ledger) + extra), objects: None })
+}
+
 /// For an owner at home in the key's database (`contract`) and one whose quota ledger may be
 /// another (`alice`, on shards): the quota reservation and the attempt are made together.
 async fn a_part_reserves_its_quota_with_its_attempt_or_not_at_all<M: MetadataStore + EventOutbox>(m: &M) -> Checked {
@@ -536,15 +551,9 @@ async fn a_part_reserves_its_quota_with_its_attempt_or_not_at_all<M: MetadataSto
         let u = MultipartUpload { owner: owner.to_owned(), ..upload(id, T + 1000) };
         ok(m.create_multipart(&u).await, "create_multipart")?;
         let key = u.key.as_str();
-        // In flight in the key's database (on shards, an owner's home also keeps copies of its
-        // reservations elsewhere until their end is reported).
-        let in_flight = || async { ok(m.usage(owner, key, T).await, "usage").map(|u| u.reserved_bytes) };
+        let in_flight = || in_flight_bytes(m, owner, key);
         let before = in_flight().await?;
-        // Room for 40 more bytes, as the key's database and the owner's ledger count.
-        let total = |u: Usage| u.bytes + u.reserved_bytes;
-        let here = total(ok(m.usage(owner, key, T).await, "usage")?);
-        let ledger = total(ok(m.usage_checked(owner, key, T).await, "usage_checked")?);
-        let fits = Quota { bytes: Some(here.max(ledger) + 40), objects: None };
+        let fits = bytes_room(m, owner, key, 40).await?;
         let prepare = |a: PartAttempt, limit: u64| async move {
             ok(m.prepare_part(&a, key, owner, limit, Some(&fits), T).await, "prepare_part")
         };
@@ -611,12 +620,9 @@ async fn a_tus_lease_with_a_quota_reserves_the_chunk_with_it_or_takes_nothing<M:
         let u = TusUpload { owner: owner.to_owned(), ..tus_upload(id, T + 100_000) };
         ok(m.create_tus(&u).await, "create_tus")?;
         let key = u.key.as_str();
-        let in_flight = || async { ok(m.usage(owner, key, T).await, "usage").map(|u| u.reserved_bytes) };
+        let in_flight = || in_flight_bytes(m, owner, key);
         let before = in_flight().await?;
-        let total = |u: Usage| u.bytes + u.reserved_bytes;
-        let here = total(ok(m.usage(owner, key, T).await, "usage")?);
-        let ledger = total(ok(m.usage_checked(owner, key, T).await, "usage_checked")?);
-        let fits = Quota { bytes: Some(here.max(ledger) + 40), objects: None };
+        let fits = bytes_room(m, owner, key, 40).await?;
         let ask =
             |lease, offset, bytes| ChunkLease { id, owner, offset, lease, until_ms: T + 50, bytes, quota: Some(&fits) };
         let over = ok(m.lease_loaded(&ask("q1", 0, 50), T).await, "lease_loaded")?;
