@@ -11,7 +11,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
 import { startDev } from './support/devserver.mjs';
-import { tokenFor } from './support/client.mjs';
+import { fetchFresh, tokenFor } from './support/client.mjs';
 
 const MIB = 1024 * 1024;
 const ARTIFACTS = path.resolve('tests/artifacts');
@@ -38,7 +38,7 @@ after(async () => {
 const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 async function stored(key) {
-  const res = await fetch(`${dev.url}/files/${key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
+  const res = await fetchFresh(`${dev.url}/files/${key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
   assert.equal(res.status, 200, `download of ${key}`);
   return Buffer.from(await res.arrayBuffer());
 }

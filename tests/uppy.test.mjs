@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { BACKEND, JWT_SECRET } from './support/gateway.mjs';
-import { tokenFor } from './support/client.mjs';
+import { fetchFresh, tokenFor } from './support/client.mjs';
 import { browserAgainstDev, patterned as expected } from './support/page.mjs';
 
 const MIB = 1024 * 1024;
@@ -54,7 +54,7 @@ test('Uppy uploads two files over tus from another origin, one resumed after the
   assert.deepEqual(result.successful.sort(), ['alice/uppy/big.bin', 'alice/uppy/small.bin']);
   assert.equal(dropped, 1, 'the network was cut mid-upload');
   for (const f of files) {
-    const res = await fetch(`${dev.url}/files/${f.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
+    const res = await fetchFresh(`${dev.url}/files/${f.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
     assert.equal(res.status, 200, f.key);
     assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(expected(f.size, f.seed)), `${f.key}: bytes differ`);
   }

@@ -14,6 +14,11 @@ export function tokenFor(sub, extra = {}) {
 // after which the server closes that connection; reusing it would race with the close.
 const dispatcher = new Agent({ pipelining: 0 });
 
+/** fetch on a connection of its own, never one a server may be closing after an idle while. */
+export function fetchFresh(url, init = {}) {
+  return fetch(url, { ...init, dispatcher });
+}
+
 /** Sends a request and reads the whole answer. `token` adds a bearer header. */
 export async function call(gw, method, path, { token, headers = {}, body } = {}) {
   const h = { ...headers };

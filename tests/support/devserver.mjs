@@ -5,6 +5,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fetchFresh } from './client.mjs';
 import { freePort } from './s3server.mjs';
 
 export async function startDev(vars, { port, args: extra = [] } = {}) {
@@ -23,7 +24,11 @@ export async function startDev(vars, { port, args: extra = [] } = {}) {
   const url = `http://127.0.0.1:${port}`;
   try {
     for (let i = 0; ; i++) {
-      try { if ((await fetch(`${url}/healthz`)).ok) break; } catch {}
+      try {
+        const res = await fetchFresh(`${url}/healthz`);
+        await res.arrayBuffer();
+        if (res.ok) break;
+      } catch {}
       if (i > 900) throw new Error(`wrangler dev did not start:\n${logs.join('')}`);
       await new Promise((r) => setTimeout(r, 200));
     }

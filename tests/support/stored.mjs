@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { eventually } from './gateway.mjs';
 import { JWT_SECRET } from './gateway.mjs';
-import { tokenFor } from './client.mjs';
+import { fetchFresh, tokenFor } from './client.mjs';
 import { browserAgainstDev, patterned } from './page.mjs';
 import { startReceiver } from './receiver.mjs';
 
@@ -33,7 +33,7 @@ const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
  */
 export async function assertStoredOnce({ dev, hook }, done, f) {
   assert.equal(done.location, `${dev.url}/files/${done.key}`);
-  const res = await fetch(`${dev.url}/files/${done.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
+  const res = await fetchFresh(`${dev.url}/files/${done.key}`, { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), f.type);
   assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(patterned(f.size, f.seed)), `${f.name}: the stored bytes`);
