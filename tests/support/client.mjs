@@ -30,16 +30,19 @@ export async function call(gw, method, path, { token, headers = {}, body } = {})
   return { status: res.status, headers: res.headers, text, json };
 }
 
+// A body at most this large goes at once: the socket's buffers take it whole.
+const SMALL = 64 * 1024;
+
 /**
  * Sends a write the gateway may answer from its headers, as curl does with a large body: the
- * head goes first, a body over 1 MiB only if no answer came within a second, and the body stops
+ * head goes first, a body over 64 KiB only if no answer came within a second, and the body stops
  * at the first byte of an answer. Without `body`, only the head goes, declaring `length` bytes.
  * Large writes refused early cannot go through fetch: after an early answer the local runtime
- * reads and drops at most 1 MiB of the unread body, then closes the connection with the rest in
- * its buffer, so the kernel resets it and the answer is lost on the way.
+ * reads and drops a little of the unread body (up to about 1 MiB, while it has time), then
+ * closes the connection with the rest in its buffer, so the kernel resets it and the answer is
+ * lost on the way.
  * The answer is read in full (`status` 0 if none came within 30 s), shaped like `call`'s.
  */
-const GRACE = 1024 * 1024;
 export function send(gw, method, path, { token, headers = {}, body: given, length = given === undefined ? undefined : Buffer.byteLength(given) } = {}) {
   const body = typeof given === 'string' ? Buffer.from(given) : given;
   const { hostname, port } = new URL(gw.url);
@@ -52,7 +55,7 @@ export function send(gw, method, path, { token, headers = {}, body: given, lengt
     const done = () => { clearTimeout(timer); sock.destroy(); resolve(parseAnswer(received)); };
     const sock = net.connect(Number(port), hostname, async () => {
       sock.write(`${method} ${path} HTTP/1.1\r\n${Object.entries(head).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
-      const wait = body?.length > GRACE ? 1000 : 0;
+      const wait = body?.length > SMALL ? 1000 : 0;
       if (!body || await Promise.race([early.then(() => true), new Promise((r) => setTimeout(r, wait, false))])) return;
       for (let at = 0; at < body.length && !received.length && !sock.destroyed; at += 64 * 1024) {
         if (!sock.write(body.subarray(at, at + 64 * 1024))) await new Promise((r) => { sock.once('drain', r); sock.once('close', r); });
